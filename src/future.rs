@@ -1,0 +1,117 @@
+//! [`ResponseFuture`]: waits for the store, then either calls the inner service or answers.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use crate::service::Policy;
+use crate::store::TokenStore;
+
+pin_project! {
+    /// The response future of [`BearerAuth`](crate::BearerAuth).
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ResponseFuture<S, T, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+        T: TokenStore,
+    {
+        #[pin]
+        state: State<S, T, ReqBody>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, T, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+        T: TokenStore,
+    {
+        /// Waiting for the store; holds the request and the readied inner service.
+        Lookup {
+            #[pin]
+            lookup: T::Lookup,
+            pending: Option<(Request<ReqBody>, S)>,
+            policy: Arc<Policy>,
+        },
+        /// Admitted: the inner service's own future.
+        Inner {
+            #[pin]
+            future: S::Future,
+        },
+        /// Answered by the layer.
+        Rejected {
+            response: Option<Response<Bytes>>,
+        },
+    }
+}
+
+impl<S, T, ReqBody> ResponseFuture<S, T, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+    T: TokenStore,
+{
+    pub(crate) fn lookup(lookup: T::Lookup, req: Request<ReqBody>, inner: S, policy: Arc<Policy>) -> Self {
+        ResponseFuture { state: State::Lookup { lookup, pending: Some((req, inner)), policy } }
+    }
+
+    pub(crate) fn inner(future: S::Future) -> Self {
+        ResponseFuture { state: State::Inner { future } }
+    }
+
+    pub(crate) fn rejected(response: Response<Bytes>) -> Self {
+        ResponseFuture { state: State::Rejected { response: Some(response) } }
+    }
+}
+
+impl<S, T, ReqBody, ResBody> Future for ResponseFuture<S, T, ReqBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    T: TokenStore,
+    ResBody: From<Bytes>,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Lookup { lookup, pending, policy } => {
+                    let answer = ready!(lookup.poll(cx));
+                    let (mut req, mut inner) =
+                        pending.take().expect("ResponseFuture polled after completion");
+                    match policy.admit(&req, answer) {
+                        Ok(principal) => {
+                            req.extensions_mut().insert(principal);
+                            let future = inner.call(req);
+                            state.set(State::Inner { future });
+                        }
+                        Err(response) => return Poll::Ready(Ok(response.map(ResBody::from))),
+                    }
+                }
+                StateProj::Inner { future } => return future.poll(cx),
+                StateProj::Rejected { response } => {
+                    let response = response.take().expect("ResponseFuture polled after completion");
+                    return Poll::Ready(Ok(response.map(ResBody::from)));
+                }
+            }
+        }
+    }
+}
+
+impl<S, T, ReqBody> fmt::Debug for ResponseFuture<S, T, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+    T: TokenStore,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}

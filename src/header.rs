@@ -1,0 +1,242 @@
+//! Strict parsing of `Authorization: Bearer <token>` (RFC 9110 §11.6.2, RFC 6750 §2.1).
+//!
+//! The grammar accepted is exactly
+//!
+//! ```text
+//! credentials = "Bearer" 1*SP b64token
+//! b64token    = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+//! ```
+//!
+//! with these decisions where the RFCs leave room:
+//!
+//! - The scheme is matched case-insensitively (`bearer`, `BEARER`), as RFC 9110 §11.1 requires.
+//! - Leading and trailing spaces or tabs around the whole field value are ignored: RFC 9110 §5.5
+//!   says they are not part of the value (hyper already strips them). Between the scheme and the
+//!   token only spaces are allowed; a tab there is malformed.
+//! - A value whose first word is not `Bearer` (`Basic ...`, `Token ...`, an empty value, bytes
+//!   that are not a scheme at all) is [`ParseError::NotBearer`]: the layer answers it with a bare
+//!   challenge, as if no credentials had been sent (RFC 6750 §3.1).
+//! - `Bearer` with no token ([`ParseError::EmptyToken`]), a token with any byte outside the
+//!   `b64token` set, including non-ASCII / non-UTF-8 bytes, NUL, CR/LF, commas, quotes and `=`
+//!   anywhere but at the end ([`ParseError::InvalidCharacter`]), and a token longer than the
+//!   configured limit ([`ParseError::TooLong`], checked before anything else so a huge header
+//!   costs nothing) are all malformed tokens: 401 `invalid_token`.
+//!
+//! The parser is a pure function over bytes, so it can be fuzzed and tested in isolation.
+
+use std::fmt;
+
+/// Default upper bound on the length of a presented token, in bytes.
+///
+/// Generated tokens are well under 100 bytes and JWTs rarely pass 2 KiB; anything longer is
+/// rejected before it is hashed.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 4096;
+
+/// A bearer token borrowed from a header value that passed [`parse_bearer`].
+///
+/// It is the plaintext secret: its `Debug` is redacted and it has no `Display`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct BearerToken<'a> {
+    token: &'a str,
+    start: usize,
+}
+
+impl<'a> BearerToken<'a> {
+    /// The token's characters. Handle with care: this is the secret.
+    #[must_use]
+    pub fn expose_secret(&self) -> &'a str {
+        self.token
+    }
+
+    /// Byte offset of the token within the parsed header value.
+    #[must_use]
+    pub fn offset(&self) -> usize {
+        self.start
+    }
+}
+
+impl fmt::Debug for BearerToken<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BearerToken(<redacted>)")
+    }
+}
+
+/// Why an `Authorization` header value is not usable bearer credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// The value does not use the `Bearer` scheme (or is empty). Not an error in the token:
+    /// the client simply did not present bearer credentials.
+    NotBearer,
+    /// `Bearer` followed by nothing.
+    EmptyToken,
+    /// The scheme is not followed by one or more spaces (for example a tab).
+    BadSeparator,
+    /// A byte outside the RFC 6750 `b64token` set, or `=` before the end of the token.
+    InvalidCharacter,
+    /// The token is longer than the configured limit.
+    TooLong,
+}
+
+impl ParseError {
+    /// A short description, safe to send to the client (never contains input bytes).
+    #[must_use]
+    pub fn description(self) -> &'static str {
+        match self {
+            ParseError::NotBearer => "the Authorization header does not use the Bearer scheme",
+            ParseError::EmptyToken => "the bearer token is empty",
+            ParseError::BadSeparator => "the Bearer scheme must be followed by a space",
+            ParseError::InvalidCharacter => "the bearer token contains characters not allowed by RFC 6750",
+            ParseError::TooLong => "the bearer token is too long",
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+const SCHEME: &[u8] = b"bearer";
+
+/// Parses one `Authorization` header value as bearer credentials.
+///
+/// Returns the token, or why the value is not acceptable. Tokens longer than `max_len` bytes
+/// are rejected with [`ParseError::TooLong`].
+///
+/// ```
+/// use tower_bearer::header::{parse_bearer, ParseError, DEFAULT_MAX_TOKEN_LEN};
+///
+/// let token = parse_bearer(b"bearer  mF_9.B5f-4.1JqM", DEFAULT_MAX_TOKEN_LEN).unwrap();
+/// assert_eq!(token.expose_secret(), "mF_9.B5f-4.1JqM");
+/// assert_eq!(parse_bearer(b"Basic dXNlcjpwYXNz", 64), Err(ParseError::NotBearer));
+/// assert_eq!(parse_bearer(b"Bearer a=b", 64), Err(ParseError::InvalidCharacter));
+/// assert_eq!(parse_bearer(b"Bearer\tabc", 64), Err(ParseError::BadSeparator));
+/// ```
+///
+/// # Errors
+///
+/// See [`ParseError`] for each case.
+pub fn parse_bearer(value: &[u8], max_len: usize) -> Result<BearerToken<'_>, ParseError> {
+    let (first, last) = trim_ows(value);
+    let value = &value[..last];
+    let rest = &value[first..];
+    if rest.len() < SCHEME.len() || !rest[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
+        return Err(ParseError::NotBearer);
+    }
+    let after = &rest[SCHEME.len()..];
+    match after.first() {
+        None => return Err(ParseError::EmptyToken),
+        Some(b' ') => {}
+        Some(b'\t') => return Err(ParseError::BadSeparator),
+        // `Bearerx ...` is some other scheme that merely starts with "bearer".
+        Some(_) => return Err(ParseError::NotBearer),
+    }
+    let spaces = after.iter().take_while(|&&b| b == b' ').count();
+    let token = &after[spaces..];
+    if token.is_empty() {
+        // Unreachable after trimming, kept so the function is total without relying on it.
+        return Err(ParseError::EmptyToken);
+    }
+    if token.len() > max_len {
+        return Err(ParseError::TooLong);
+    }
+    validate_b64token(token)?;
+    let start = first + SCHEME.len() + spaces;
+    // Every byte was checked to be ASCII above, so this never fails.
+    let token = std::str::from_utf8(token).map_err(|_| ParseError::InvalidCharacter)?;
+    Ok(BearerToken { token, start })
+}
+
+/// Checks `token` against RFC 6750's `b64token`: one or more of
+/// `A-Z a-z 0-9 - . _ ~ + /`, then any number of `=`, and nothing else.
+///
+/// # Errors
+///
+/// [`ParseError::EmptyToken`] for an empty slice, [`ParseError::InvalidCharacter`] otherwise.
+pub fn validate_b64token(token: &[u8]) -> Result<(), ParseError> {
+    let body = token.iter().position(|&b| !is_b64token_char(b)).unwrap_or(token.len());
+    if body == 0 {
+        return Err(if token.is_empty() { ParseError::EmptyToken } else { ParseError::InvalidCharacter });
+    }
+    if token[body..].iter().all(|&b| b == b'=') { Ok(()) } else { Err(ParseError::InvalidCharacter) }
+}
+
+/// Whether `b` may appear in a `b64token` before the `=` padding.
+#[inline]
+fn is_b64token_char(b: u8) -> bool {
+    B64TOKEN[usize::from(b)]
+}
+
+const B64TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        b += 1;
+    }
+    table
+};
+
+/// Returns `(first, end)` so that `value[first..end]` has no leading or trailing SP / HTAB.
+fn trim_ows(value: &[u8]) -> (usize, usize) {
+    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let first = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
+    let end = value.iter().rposition(|b| !is_ows(b)).map_or(first, |i| i + 1);
+    (first, end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: &[u8]) -> Result<&str, ParseError> {
+        parse_bearer(v, DEFAULT_MAX_TOKEN_LEN).map(|t| t.expose_secret())
+    }
+
+    #[test]
+    fn accepts_the_grammar() {
+        assert_eq!(parse(b"Bearer abc"), Ok("abc"));
+        assert_eq!(parse(b"BEARER abc"), Ok("abc"));
+        assert_eq!(parse(b"bEaReR    a-._~+/Z9=="), Ok("a-._~+/Z9=="));
+        assert_eq!(parse(b"  Bearer abc \t"), Ok("abc"));
+    }
+
+    #[test]
+    fn offset_points_at_the_token() {
+        let v = b" Bearer  tok";
+        let t = parse_bearer(v, 100).unwrap();
+        assert_eq!(&v[t.offset()..t.offset() + 3], b"tok");
+    }
+
+    #[test]
+    fn rejects_everything_else() {
+        assert_eq!(parse(b""), Err(ParseError::NotBearer));
+        assert_eq!(parse(b"   "), Err(ParseError::NotBearer));
+        assert_eq!(parse(b"Basic abc"), Err(ParseError::NotBearer));
+        assert_eq!(parse(b"Bearerabc"), Err(ParseError::NotBearer));
+        assert_eq!(parse(b"Bear abc"), Err(ParseError::NotBearer));
+        assert_eq!(parse(b"Bearer"), Err(ParseError::EmptyToken));
+        assert_eq!(parse(b"Bearer   "), Err(ParseError::EmptyToken));
+        assert_eq!(parse(b"Bearer\tabc"), Err(ParseError::BadSeparator));
+        assert_eq!(parse(b"Bearer a b"), Err(ParseError::InvalidCharacter));
+        assert_eq!(parse(b"Bearer a,Bearer b"), Err(ParseError::InvalidCharacter));
+        assert_eq!(parse(b"Bearer =abc"), Err(ParseError::InvalidCharacter));
+        assert_eq!(parse(b"Bearer ab=c"), Err(ParseError::InvalidCharacter));
+        assert_eq!(parse(b"Bearer ab\x00"), Err(ParseError::InvalidCharacter));
+        assert_eq!(parse(b"Bearer \xc3\xa9"), Err(ParseError::InvalidCharacter));
+        assert_eq!(parse(b"Bearer \"abc\""), Err(ParseError::InvalidCharacter));
+        assert_eq!(parse_bearer(b"Bearer abcd", 3), Err(ParseError::TooLong));
+        assert_eq!(parse_bearer(b"Bearer abc", 3).map(|t| t.expose_secret()), Ok("abc"));
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let t = parse_bearer(b"Bearer s3cr3t", 64).unwrap();
+        assert!(!format!("{t:?}").contains("s3cr3t"));
+    }
+}

@@ -1,0 +1,279 @@
+//! [`Principal`]: who an authenticated request acts for, handed to the inner service.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::scope::Scopes;
+
+/// The public identifier of a token: safe to log, show in a UI and put in an audit trail.
+///
+/// Never derived from the secret (a derived id would let anyone holding it test guesses of a
+/// weak static key offline).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenId(Arc<str>);
+
+impl TokenId {
+    /// A fresh random id, `tid_` followed by 24 hex digits (96 bits from the OS CSPRNG).
+    ///
+    /// # Panics
+    ///
+    /// If the operating system's random number generator is unavailable.
+    #[must_use]
+    pub fn random() -> Self {
+        let mut bytes = [0u8; 12];
+        getrandom::fill(&mut bytes).expect("the OS random number generator is unavailable");
+        let mut id = String::with_capacity(4 + 24);
+        id.push_str("tid_");
+        for b in bytes {
+            id.push(char::from(HEX[usize::from(b >> 4)]));
+            id.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        TokenId(id.into())
+    }
+
+    /// The id as a string.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl From<&str> for TokenId {
+    fn from(s: &str) -> Self {
+        TokenId(s.into())
+    }
+}
+
+impl From<String> for TokenId {
+    fn from(s: String) -> Self {
+        TokenId(s.into())
+    }
+}
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+/// The authenticated party of a request: put into the request's extensions by
+/// [`BearerAuth`](crate::BearerAuth) and read by handlers (with the `axum` feature, simply by
+/// taking `Principal` as a handler argument).
+///
+/// It never holds the token itself. Cloning is cheap (one reference count).
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use tower_bearer::{Principal, Scopes};
+///
+/// #[derive(Clone)]
+/// struct Plan(&'static str);
+///
+/// let p = Principal::builder("user_42")
+///     .organization("acme")
+///     .token_id("tid_1")
+///     .name("CI deploy key")
+///     .scopes(Scopes::parse("invoices:read"))
+///     .expires_at(SystemTime::now() + Duration::from_secs(3600))
+///     .extension(Plan("pro"))
+///     .build();
+/// assert_eq!(p.subject(), "user_42");
+/// assert!(p.scopes().grants("invoices:read"));
+/// assert_eq!(p.extension::<Plan>().unwrap().0, "pro");
+/// ```
+#[derive(Clone)]
+pub struct Principal(Arc<Inner>);
+
+#[derive(Clone)]
+struct Inner {
+    subject: Box<str>,
+    organization: Option<Box<str>>,
+    token_id: Option<TokenId>,
+    name: Option<Box<str>>,
+    kind: Option<Box<str>>,
+    scopes: Scopes,
+    expires_at: Option<SystemTime>,
+    extensions: http::Extensions,
+}
+
+impl Principal {
+    /// Starts building a principal for `subject` (a user id, a client id, ...).
+    pub fn builder(subject: impl Into<String>) -> PrincipalBuilder {
+        PrincipalBuilder(Inner {
+            subject: subject.into().into_boxed_str(),
+            organization: None,
+            token_id: None,
+            name: None,
+            kind: None,
+            scopes: Scopes::none(),
+            expires_at: None,
+            extensions: http::Extensions::new(),
+        })
+    }
+
+    /// Who the token belongs to.
+    #[must_use]
+    pub fn subject(&self) -> &str {
+        &self.0.subject
+    }
+
+    /// The organization or tenant the token acts in, if any.
+    #[must_use]
+    pub fn organization(&self) -> Option<&str> {
+        self.0.organization.as_deref()
+    }
+
+    /// The token's public id, if the store assigns ids.
+    #[must_use]
+    pub fn token_id(&self) -> Option<&TokenId> {
+        self.0.token_id.as_ref()
+    }
+
+    /// The token's human-readable name ("CI deploy key"), if any.
+    #[must_use]
+    pub fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+
+    /// The token's kind ("personal", "service", "oauth_access", ...), if any.
+    #[must_use]
+    pub fn kind(&self) -> Option<&str> {
+        self.0.kind.as_deref()
+    }
+
+    /// The scopes the token grants.
+    #[must_use]
+    pub fn scopes(&self) -> &Scopes {
+        &self.0.scopes
+    }
+
+    /// When the token stops being valid; `None` means valid until revoked.
+    #[must_use]
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.0.expires_at
+    }
+
+    /// Whether the token has expired at `now`.
+    #[must_use]
+    pub fn is_expired_at(&self, now: SystemTime) -> bool {
+        self.0.expires_at.is_some_and(|t| t <= now)
+    }
+
+    /// Application data attached by the store, by type.
+    #[must_use]
+    pub fn extension<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.0.extensions.get::<T>()
+    }
+
+    /// A builder holding this principal's data, to derive a modified principal.
+    pub fn to_builder(&self) -> PrincipalBuilder {
+        PrincipalBuilder((*self.0).clone())
+    }
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.0;
+        f.debug_struct("Principal")
+            .field("subject", &i.subject)
+            .field("organization", &i.organization)
+            .field("token_id", &i.token_id)
+            .field("name", &i.name)
+            .field("kind", &i.kind)
+            .field("scopes", &i.scopes)
+            .field("expires_at", &i.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Principal`]; see [`Principal::builder`].
+#[must_use]
+pub struct PrincipalBuilder(Inner);
+
+impl PrincipalBuilder {
+    /// Sets the organization or tenant.
+    pub fn organization(mut self, organization: impl Into<String>) -> Self {
+        self.0.organization = Some(organization.into().into_boxed_str());
+        self
+    }
+
+    /// Sets the token's public id.
+    pub fn token_id(mut self, id: impl Into<TokenId>) -> Self {
+        self.0.token_id = Some(id.into());
+        self
+    }
+
+    /// Sets the token's human-readable name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.0.name = Some(name.into().into_boxed_str());
+        self
+    }
+
+    /// Sets the token's kind.
+    pub fn kind(mut self, kind: impl Into<String>) -> Self {
+        self.0.kind = Some(kind.into().into_boxed_str());
+        self
+    }
+
+    /// Sets the granted scopes.
+    pub fn scopes(mut self, scopes: impl Into<Scopes>) -> Self {
+        self.0.scopes = scopes.into();
+        self
+    }
+
+    /// Sets the expiry.
+    pub fn expires_at(mut self, at: SystemTime) -> Self {
+        self.0.expires_at = Some(at);
+        self
+    }
+
+    /// Attaches application data, retrievable with [`Principal::extension`].
+    pub fn extension<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.0.extensions.insert(value);
+        self
+    }
+
+    /// Finishes the principal.
+    #[must_use]
+    pub fn build(self) -> Principal {
+        Principal(Arc::new(self.0))
+    }
+}
+
+impl fmt::Debug for PrincipalBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrincipalBuilder").field("subject", &self.0.subject).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn random_ids_are_distinct_and_shaped() {
+        let (a, b) = (TokenId::random(), TokenId::random());
+        assert_ne!(a, b);
+        assert_eq!(a.as_str().len(), 28);
+        assert!(a.as_str().starts_with("tid_"));
+    }
+
+    #[test]
+    fn expiry() {
+        let now = SystemTime::now();
+        let p = Principal::builder("u").expires_at(now).build();
+        assert!(p.is_expired_at(now));
+        assert!(!p.is_expired_at(now - Duration::from_secs(1)));
+        assert!(!Principal::builder("u").build().is_expired_at(now));
+    }
+}

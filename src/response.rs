@@ -1,0 +1,367 @@
+//! The one place rejections become HTTP responses: [`AuthError`] → status, `WWW-Authenticate`
+//! challenge (RFC 6750 §3) and a JSON body in the configured [`ErrorFormat`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{HeaderValue, Response, StatusCode};
+
+use crate::header::ParseError;
+use crate::scope::ScopeRequirement;
+use crate::store::StoreErrorKind;
+
+/// Why the layer refused a request. Also put into the rejection response's extensions, so
+/// outer layers can see the reason.
+///
+/// Neither this type nor its messages ever contain the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// No bearer credentials: no `Authorization` header, or one with another scheme.
+    /// 401 with a bare challenge (RFC 6750 §3.1: no error code).
+    #[error("no bearer credentials were presented")]
+    MissingCredentials,
+    /// The request as a whole is malformed. 400 `invalid_request`.
+    #[error("malformed request: {0}")]
+    InvalidRequest(InvalidRequest),
+    /// The token is malformed, unknown, revoked or expired. 401 `invalid_token`.
+    #[error("invalid token: {0}")]
+    InvalidToken(InvalidToken),
+    /// The token is valid but lacks a required scope. 403 `insufficient_scope`.
+    #[error("the access token lacks the required scope")]
+    InsufficientScope(ScopeRequirement),
+    /// The token store failed or timed out. 503; the store's error is not shown.
+    #[error("the token store is unavailable ({0})")]
+    StoreUnavailable(StoreErrorKind),
+}
+
+/// Why a request is malformed as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidRequest {
+    /// More than one `Authorization` header line.
+    #[error("more than one Authorization header")]
+    MultipleAuthorizationHeaders,
+    /// The token was sent in more than one place (header, query, cookie), or the same query
+    /// parameter or cookie twice (RFC 6750 §2: clients must use exactly one method).
+    #[error("the access token was sent more than once")]
+    MultipleTokens,
+}
+
+/// Why a token is not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidToken {
+    /// The token breaks the RFC 6750 grammar.
+    #[error("{0}")]
+    Malformed(ParseError),
+    /// The token does not match the configured token format (prefix, checksum).
+    #[error("the access token is not in the expected format")]
+    BadFormat,
+    /// The store does not know the token.
+    #[error("unknown token")]
+    Unknown,
+    /// The token was revoked.
+    #[error("revoked token")]
+    Revoked,
+    /// The token's expiry has passed.
+    #[error("expired token")]
+    Expired,
+}
+
+impl AuthError {
+    /// The HTTP status this rejection is answered with.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AuthError::MissingCredentials | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            AuthError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The RFC 6750 §3.1 error code, or `None` where none is sent (missing credentials) or
+    /// the condition is not an RFC 6750 one (store unavailable).
+    #[must_use]
+    pub fn error_code(&self) -> Option<&'static str> {
+        match self {
+            AuthError::MissingCredentials | AuthError::StoreUnavailable(_) => None,
+            AuthError::InvalidRequest(_) => Some("invalid_request"),
+            AuthError::InvalidToken(_) => Some("invalid_token"),
+            AuthError::InsufficientScope(_) => Some("insufficient_scope"),
+        }
+    }
+
+    /// A description safe to send to the client: fixed text, no input, and unknown and
+    /// revoked tokens are described alike so a client cannot tell them apart.
+    #[must_use]
+    pub fn description(&self) -> &'static str {
+        match self {
+            AuthError::MissingCredentials => "a bearer token is required",
+            AuthError::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders) => {
+                "the request has more than one Authorization header"
+            }
+            AuthError::InvalidRequest(InvalidRequest::MultipleTokens) => {
+                "the access token must be sent exactly once"
+            }
+            AuthError::InvalidToken(InvalidToken::Malformed(e)) => e.description(),
+            AuthError::InvalidToken(InvalidToken::BadFormat) => "the access token is malformed",
+            AuthError::InvalidToken(InvalidToken::Unknown | InvalidToken::Revoked) => {
+                "the access token is invalid"
+            }
+            AuthError::InvalidToken(InvalidToken::Expired) => "the access token expired",
+            AuthError::InsufficientScope(_) => "the access token lacks the required scope",
+            AuthError::StoreUnavailable(_) => "authentication is temporarily unavailable",
+        }
+    }
+}
+
+/// The JSON body of rejection responses. Status and `WWW-Authenticate` do not depend on it.
+///
+/// Each built-in format reproduces, byte for byte, the error bodies some real API providers
+/// send, so an application moving onto this crate keeps its documented responses.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub enum ErrorFormat {
+    /// `{"error":"invalid_token","error_description":"the access token is invalid"}`: the
+    /// RFC 6750 error code and description (`"unauthorized"` when credentials are missing,
+    /// `"temporarily_unavailable"` when the store failed). The default.
+    #[default]
+    OAuth,
+    /// `{"status":401,"message":"Unauthorized","timestamp":1713200000000}`: status, its
+    /// reason phrase and the time in milliseconds since the Unix epoch.
+    StatusMessageTimestamp,
+    /// `{"message":"Unauthenticated."}` (Laravel style); 403 is
+    /// `{"message":"This action is unauthorized."}`, 400 `{"message":"Bad request."}`,
+    /// 503 `{"message":"Service unavailable."}`.
+    Message,
+    /// `{"error":"unauthorized","message":"Invalid or missing API key"}`; 403 is
+    /// `{"error":"forbidden","message":"Insufficient scope"}`, 400
+    /// `{"error":"bad_request","message":"Malformed Authorization header"}`, 503
+    /// `{"error":"service_unavailable","message":"Authentication is temporarily unavailable"}`.
+    ErrorMessage,
+    /// A body built by the application; see [`ErrorFormat::custom`].
+    Custom(Arc<dyn Fn(&AuthError) -> String + Send + Sync>),
+}
+
+impl ErrorFormat {
+    /// A body built by `f` from the rejection. It is sent as `application/json`.
+    ///
+    /// ```
+    /// use tower_bearer::ErrorFormat;
+    /// let format = ErrorFormat::custom(|e| format!(r#"{{"code":{}}}"#, e.status().as_u16()));
+    /// ```
+    pub fn custom(f: impl Fn(&AuthError) -> String + Send + Sync + 'static) -> Self {
+        ErrorFormat::Custom(Arc::new(f))
+    }
+
+    /// The body for `error`.
+    #[must_use]
+    pub fn body(&self, error: &AuthError) -> String {
+        let status = error.status();
+        match self {
+            ErrorFormat::OAuth => {
+                let code = match error {
+                    AuthError::MissingCredentials => "unauthorized",
+                    AuthError::StoreUnavailable(_) => "temporarily_unavailable",
+                    _ => error.error_code().unwrap_or("unauthorized"),
+                };
+                format!(r#"{{"error":"{code}","error_description":"{}"}}"#, error.description())
+            }
+            ErrorFormat::StatusMessageTimestamp => {
+                let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+                let reason = status.canonical_reason().unwrap_or("Error");
+                format!(r#"{{"status":{},"message":"{reason}","timestamp":{millis}}}"#, status.as_u16())
+            }
+            ErrorFormat::Message => {
+                let message = match status {
+                    StatusCode::UNAUTHORIZED => "Unauthenticated.",
+                    StatusCode::FORBIDDEN => "This action is unauthorized.",
+                    StatusCode::BAD_REQUEST => "Bad request.",
+                    _ => "Service unavailable.",
+                };
+                format!(r#"{{"message":"{message}"}}"#)
+            }
+            ErrorFormat::ErrorMessage => {
+                let (code, message) = match status {
+                    StatusCode::UNAUTHORIZED => ("unauthorized", "Invalid or missing API key"),
+                    StatusCode::FORBIDDEN => ("forbidden", "Insufficient scope"),
+                    StatusCode::BAD_REQUEST => ("bad_request", "Malformed Authorization header"),
+                    _ => ("service_unavailable", "Authentication is temporarily unavailable"),
+                };
+                format!(r#"{{"error":"{code}","message":"{message}"}}"#)
+            }
+            ErrorFormat::Custom(f) => f(error),
+        }
+    }
+
+    /// Whether the body for a given error is always the same (so it can be built once).
+    fn is_fixed(&self) -> bool {
+        !matches!(self, ErrorFormat::StatusMessageTimestamp | ErrorFormat::Custom(_))
+    }
+}
+
+impl fmt::Debug for ErrorFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorFormat::OAuth => "OAuth",
+            ErrorFormat::StatusMessageTimestamp => "StatusMessageTimestamp",
+            ErrorFormat::Message => "Message",
+            ErrorFormat::ErrorMessage => "ErrorMessage",
+            ErrorFormat::Custom(_) => "Custom(..)",
+        })
+    }
+}
+
+/// Builds rejection responses. Holds the realm and format, and the prebuilt response for the
+/// most common rejection (no credentials) so that path allocates nothing but the response.
+#[derive(Clone, Debug)]
+pub(crate) struct Responder {
+    realm: Option<Box<str>>,
+    format: ErrorFormat,
+    missing: (HeaderValue, Option<Bytes>),
+}
+
+impl Default for Responder {
+    fn default() -> Self {
+        Responder::new(None, ErrorFormat::default())
+    }
+}
+
+impl Responder {
+    pub(crate) fn new(realm: Option<Box<str>>, format: ErrorFormat) -> Self {
+        let mut responder = Responder { realm, format, missing: (HeaderValue::from_static("Bearer"), None) };
+        let missing = AuthError::MissingCredentials;
+        responder.missing = (
+            responder.challenge(&missing),
+            responder.format.is_fixed().then(|| Bytes::from(responder.format.body(&missing))),
+        );
+        responder
+    }
+
+    pub(crate) fn realm(&self) -> Option<&str> {
+        self.realm.as_deref()
+    }
+
+    pub(crate) fn format(&self) -> &ErrorFormat {
+        &self.format
+    }
+
+    /// The `WWW-Authenticate` value for `error`, or the bare challenge.
+    fn challenge(&self, error: &AuthError) -> HeaderValue {
+        // Every value written here is in the RFC 6749 §5.2 set (realm and scopes are checked
+        // when configured, descriptions are fixed text), so none can end its quoted string.
+        let mut params: Vec<(&str, &str)> = Vec::with_capacity(4);
+        if let Some(realm) = self.realm.as_deref() {
+            params.push(("realm", realm));
+        }
+        if let Some(code) = error.error_code() {
+            params.push(("error", code));
+            params.push(("error_description", error.description()));
+        }
+        let scope;
+        if let AuthError::InsufficientScope(req) = error {
+            scope = req.scopes().to_string();
+            params.push(("scope", &scope));
+        }
+        let mut value = String::from("Bearer");
+        for (i, (name, v)) in params.iter().enumerate() {
+            value.push_str(if i == 0 { " " } else { ", " });
+            value.push_str(name);
+            value.push_str("=\"");
+            value.extend(v.chars().filter(|&c| is_param_char(c)));
+            value.push('"');
+        }
+        HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+    }
+
+    /// The complete rejection response for `error`.
+    pub(crate) fn respond(&self, error: AuthError) -> Response<Bytes> {
+        let (challenge, body) = match &error {
+            AuthError::MissingCredentials => (
+                Some(self.missing.0.clone()),
+                self.missing.1.clone().unwrap_or_else(|| self.format.body(&error).into()),
+            ),
+            AuthError::StoreUnavailable(_) => (None, self.format.body(&error).into()),
+            _ => (Some(self.challenge(&error)), self.format.body(&error).into()),
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = error.status();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(challenge) = challenge {
+            headers.insert(WWW_AUTHENTICATE, challenge);
+        }
+        response.extensions_mut().insert(error);
+        response
+    }
+}
+
+/// Whether `c` may appear in an auth-param value: RFC 6749 §5.2's
+/// `%x20-21 / %x23-5B / %x5D-7E` (printable ASCII without `"` and `\`).
+pub(crate) fn is_param_char(c: char) -> bool {
+    matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scope::Scopes;
+
+    fn every_error() -> Vec<AuthError> {
+        vec![
+            AuthError::MissingCredentials,
+            AuthError::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders),
+            AuthError::InvalidRequest(InvalidRequest::MultipleTokens),
+            AuthError::InvalidToken(InvalidToken::Malformed(ParseError::InvalidCharacter)),
+            AuthError::InvalidToken(InvalidToken::Malformed(ParseError::EmptyToken)),
+            AuthError::InvalidToken(InvalidToken::Malformed(ParseError::BadSeparator)),
+            AuthError::InvalidToken(InvalidToken::Malformed(ParseError::TooLong)),
+            AuthError::InvalidToken(InvalidToken::BadFormat),
+            AuthError::InvalidToken(InvalidToken::Unknown),
+            AuthError::InvalidToken(InvalidToken::Revoked),
+            AuthError::InvalidToken(InvalidToken::Expired),
+            AuthError::InsufficientScope(ScopeRequirement::All(Scopes::parse("a b"))),
+            AuthError::StoreUnavailable(StoreErrorKind::Unavailable),
+        ]
+    }
+
+    #[test]
+    fn descriptions_stay_in_the_rfc6749_character_set() {
+        for e in every_error() {
+            assert!(e.description().chars().all(is_param_char), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn challenge_forms() {
+        let r = Responder::new(Some("api".into()), ErrorFormat::OAuth);
+        assert_eq!(r.challenge(&AuthError::MissingCredentials), "Bearer realm=\"api\"");
+        assert_eq!(
+            r.challenge(&AuthError::InvalidToken(InvalidToken::Expired)),
+            "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"the access token expired\""
+        );
+        assert_eq!(
+            r.challenge(&AuthError::InsufficientScope(ScopeRequirement::All(Scopes::parse("b a")))),
+            "Bearer realm=\"api\", error=\"insufficient_scope\", \
+             error_description=\"the access token lacks the required scope\", scope=\"a b\""
+        );
+        let bare = Responder::new(None, ErrorFormat::OAuth);
+        assert_eq!(bare.challenge(&AuthError::MissingCredentials), "Bearer");
+    }
+
+    #[test]
+    fn store_failure_has_no_challenge_and_a_generic_body() {
+        let r = Responder::default().respond(AuthError::StoreUnavailable(StoreErrorKind::Timeout));
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(r.headers().get(WWW_AUTHENTICATE).is_none());
+        assert_eq!(
+            r.body(),
+            r#"{"error":"temporarily_unavailable","error_description":"authentication is temporarily unavailable"}"#
+        );
+    }
+}

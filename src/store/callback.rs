@@ -1,0 +1,93 @@
+//! [`CallbackTokenStore`]: any async function as a token store.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+
+use crate::store::{BoxError, StoreError, TokenState, TokenStore};
+use crate::token::PresentedToken;
+
+/// A token store backed by an async function or closure, for example a database query.
+///
+/// The function receives the [`PresentedToken`] (use [`PresentedToken::hash`] to query a
+/// digest column) and returns `Result<T, E>` where `T` is `Option<Principal>` or
+/// [`TokenState`], and `E` is any error. An `Err` makes the layer answer 503: the store
+/// fails closed, and the error never reaches the client.
+///
+/// The function's future is used as is, with no boxing.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use tower_bearer::{CallbackTokenStore, PresentedToken, Principal, TokenHash};
+///
+/// let admin = TokenHash::of("admin-token");
+/// let store = CallbackTokenStore::new(move |token: PresentedToken| async move {
+///     // e.g. `SELECT ... FROM tokens WHERE sha256 = $1`, bound to token.hash().as_bytes()
+///     let found = (*token.hash() == admin).then(|| Principal::builder("admin").build());
+///     Ok::<_, Infallible>(found)
+/// });
+/// ```
+#[derive(Clone)]
+pub struct CallbackTokenStore<F> {
+    lookup: F,
+}
+
+impl<F> CallbackTokenStore<F> {
+    /// Wraps `lookup`.
+    pub fn new(lookup: F) -> Self {
+        CallbackTokenStore { lookup }
+    }
+}
+
+impl<F> fmt::Debug for CallbackTokenStore<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallbackTokenStore").finish_non_exhaustive()
+    }
+}
+
+impl<F, Fut, T, E> TokenStore for CallbackTokenStore<F>
+where
+    F: Fn(PresentedToken) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Into<TokenState>,
+    E: Into<BoxError>,
+{
+    type Lookup = CallbackLookup<Fut>;
+
+    fn lookup(&self, token: &PresentedToken) -> Self::Lookup {
+        CallbackLookup { future: (self.lookup)(token.clone()) }
+    }
+}
+
+pin_project! {
+    /// The lookup future of a [`CallbackTokenStore`]: the callback's own future, with its
+    /// output converted.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct CallbackLookup<Fut> {
+        #[pin]
+        future: Fut,
+    }
+}
+
+impl<Fut, T, E> Future for CallbackLookup<Fut>
+where
+    Fut: Future<Output = Result<T, E>>,
+    T: Into<TokenState>,
+    E: Into<BoxError>,
+{
+    type Output = Result<TokenState, StoreError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let out = ready!(self.project().future.poll(cx));
+        Poll::Ready(out.map(Into::into).map_err(StoreError::unavailable))
+    }
+}
+
+impl<Fut> fmt::Debug for CallbackLookup<Fut> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallbackLookup").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,177 @@
+//! Token secrets as the crate handles them: [`PresentedToken`] (what a client sent, redacted)
+//! and [`TokenHash`] (its SHA-256 digest, the only form a store keeps).
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Range;
+use std::sync::Arc;
+
+use http::HeaderValue;
+use sha2::{Digest, Sha256};
+use subtle::{Choice, ConstantTimeEq};
+
+/// The SHA-256 digest of a token: the form in which stores keep and look up tokens.
+///
+/// Equality is constant-time ([`ConstantTimeEq`]), so a map keyed by `TokenHash` confirms a
+/// probe hit without a timing side channel. [`Hash`] feeds only the first eight bytes of the
+/// digest to the hasher: they are already uniformly distributed, and an attacker cannot choose
+/// which digest a *stored* token has, so lookups of unknown tokens can never meet a long chain
+/// they built themselves.
+#[derive(Clone, Copy)]
+pub struct TokenHash([u8; 32]);
+
+impl TokenHash {
+    /// Hashes a token secret.
+    #[must_use]
+    pub fn of(secret: impl AsRef<[u8]>) -> Self {
+        TokenHash(Sha256::digest(secret.as_ref()).into())
+    }
+
+    /// Wraps a digest computed elsewhere (for example read back from a database).
+    #[must_use]
+    pub const fn from_bytes(digest: [u8; 32]) -> Self {
+        TokenHash(digest)
+    }
+
+    /// The raw digest.
+    #[must_use]
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The digest as 64 lowercase hex characters, for storage in text columns.
+    #[must_use]
+    pub fn to_hex(&self) -> String {
+        use fmt::Write;
+        self.0.iter().fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    }
+
+    fn words(&self) -> [u64; 4] {
+        let w = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&self.0[i * 8..i * 8 + 8]);
+            u64::from_ne_bytes(b)
+        };
+        [w(0), w(1), w(2), w(3)]
+    }
+}
+
+impl ConstantTimeEq for TokenHash {
+    fn ct_eq(&self, other: &Self) -> Choice {
+        // Word-wise: four constant-time u64 comparisons instead of 32 byte ones.
+        let (a, b) = (self.words(), other.words());
+        a[0].ct_eq(&b[0]) & a[1].ct_eq(&b[1]) & a[2].ct_eq(&b[2]) & a[3].ct_eq(&b[3])
+    }
+}
+
+impl PartialEq for TokenHash {
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other).into()
+    }
+}
+
+impl Eq for TokenHash {}
+
+impl Hash for TokenHash {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.words()[0]);
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A digest is not a credential, but there is no reason to print all of it either.
+        write!(f, "TokenHash({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
+    }
+}
+
+/// A token as presented by a client, with its digest already computed.
+///
+/// This is what a [`TokenStore`](crate::TokenStore) receives. Most stores need only
+/// [`hash`](Self::hash); stores that must forward the token to another system (an
+/// introspection endpoint, say) can read it with [`expose_secret`](Self::expose_secret).
+/// Cloning is cheap (no copy of the secret). `Debug` is redacted; there is no `Display`.
+#[derive(Clone)]
+pub struct PresentedToken {
+    secret: Secret,
+    hash: TokenHash,
+}
+
+#[derive(Clone)]
+enum Secret {
+    /// A slice of the request's header value: no copy on the hot path.
+    Header(HeaderValue, Range<usize>),
+    Owned(Arc<str>),
+}
+
+impl PresentedToken {
+    /// A presented token from a string, hashing it. Useful in tests and for stores that check
+    /// tokens outside a request.
+    #[must_use]
+    pub fn new(secret: &str) -> Self {
+        PresentedToken { hash: TokenHash::of(secret), secret: Secret::Owned(secret.into()) }
+    }
+
+    /// The token found at `range` in `value`. The caller has checked that the range holds a
+    /// valid `b64token`.
+    pub(crate) fn from_header(value: &HeaderValue, range: Range<usize>) -> Self {
+        let hash = TokenHash::of(&value.as_bytes()[range.clone()]);
+        PresentedToken { secret: Secret::Header(value.clone(), range), hash }
+    }
+
+    /// The SHA-256 digest of the token.
+    #[must_use]
+    pub fn hash(&self) -> &TokenHash {
+        &self.hash
+    }
+
+    /// The plaintext token. Never log it or put it in an error.
+    #[must_use]
+    pub fn expose_secret(&self) -> &str {
+        match &self.secret {
+            // The range was validated as ASCII when the token was parsed.
+            Secret::Header(v, r) => std::str::from_utf8(&v.as_bytes()[r.clone()]).unwrap_or_default(),
+            Secret::Owned(s) => s,
+        }
+    }
+}
+
+impl fmt::Debug for PresentedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PresentedToken").field("secret", &"<redacted>").field("hash", &self.hash).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_matches_sha256() {
+        assert_eq!(
+            TokenHash::of("abc").to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn equality_is_by_digest() {
+        assert_eq!(TokenHash::of("a"), TokenHash::of("a"));
+        assert_ne!(TokenHash::of("a"), TokenHash::of("b"));
+        let mut last_byte = *TokenHash::of("a").as_bytes();
+        last_byte[31] ^= 1;
+        assert_ne!(TokenHash::from_bytes(last_byte), TokenHash::of("a"));
+    }
+
+    #[test]
+    fn presented_token_is_redacted_and_exposes_on_request() {
+        let v = HeaderValue::from_static("Bearer s3cr3t-token");
+        let t = PresentedToken::from_header(&v, 7..19);
+        assert_eq!(t.expose_secret(), "s3cr3t-token");
+        assert_eq!(*t.hash(), TokenHash::of("s3cr3t-token"));
+        assert!(!format!("{t:?}").contains("s3cr3t"));
+    }
+}
