@@ -1,1 +1,140 @@
-fn main() {}
+//! A `CallbackTokenStore` over a (simulated) database of token digests.
+//!
+//! The store is an async function: it queries a `tokens` table by the SHA-256 digest of the
+//! presented token (`token.hash()`), so the table never holds a plaintext token. The query
+//! takes about 5 ms, like a database round trip. Setting `SIMULATE_OUTAGE=1` makes every
+//! query fail; the layer then fails closed with 503, and the database error goes only to the
+//! server's log (through the layer's `on_event` hook), never to the client.
+//!
+//! Run it (`PORT` defaults to 3002):
+//!
+//! ```text
+//! cargo run --example callback --features axum
+//! SIMULATE_OUTAGE=1 cargo run --example callback --features axum
+//! ```
+//!
+//! It prints a random demo token; then:
+//!
+//! ```text
+//! curl -i -H "Authorization: Bearer <token>" http://127.0.0.1:3002/v1/me   # 200 (503 during an outage)
+//! curl -i http://127.0.0.1:3002/v1/me                                      # 401
+//! ```
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tower_bearer::{
+    AuthEvent, BearerAuthLayer, CallbackTokenStore, Outcome, PresentedToken, Principal, Scopes, TokenHash,
+    TokenId,
+};
+
+/// One row of the `tokens` table.
+struct Row {
+    user_id: String,
+    token_id: TokenId,
+    scopes: Scopes,
+}
+
+/// The simulated database: a `tokens` table keyed by digest, and an outage switch.
+#[derive(Clone)]
+struct Database {
+    tokens: Arc<HashMap<TokenHash, Row>>,
+    outage: bool,
+}
+
+/// What a failed query reports. It reaches the server's log, never the client.
+#[derive(Debug)]
+struct DatabaseError;
+
+impl fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("connection refused (simulated outage)")
+    }
+}
+
+impl Error for DatabaseError {}
+
+impl Database {
+    /// `SELECT user_id, token_id, scopes FROM tokens WHERE sha256 = $1`
+    async fn find_token(&self, digest: &TokenHash) -> Result<Option<Principal>, DatabaseError> {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if self.outage {
+            return Err(DatabaseError);
+        }
+        Ok(self.tokens.get(digest).map(|row| {
+            Principal::builder(&row.user_id).token_id(row.token_id.clone()).scopes(row.scopes.clone()).build()
+        }))
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
+    let port: u16 = match std::env::var("PORT") {
+        Ok(port) => port.parse()?,
+        Err(_) => 3002,
+    };
+    let outage = std::env::var("SIMULATE_OUTAGE").is_ok_and(|v| v == "1");
+
+    // Issue one token: the client gets the secret, the table gets only its digest.
+    let token = random_token();
+    let row =
+        Row { user_id: "user_42".into(), token_id: TokenId::random(), scopes: Scopes::parse("profile") };
+    let database = Database { tokens: Arc::new(HashMap::from([(TokenHash::of(&token), row)])), outage };
+
+    let store = CallbackTokenStore::new(move |token: PresentedToken| {
+        let database = database.clone();
+        async move { database.find_token(token.hash()).await }
+    });
+
+    let app = Router::new()
+        .route("/v1/me", get(me))
+        .route_layer(BearerAuthLayer::new(store).realm("callback-example").on_event(log_store_failures));
+
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
+    println!("listening on http://{addr}");
+    println!("token: {token}");
+    if outage {
+        println!("SIMULATE_OUTAGE=1: every token lookup fails, so authenticated requests get 503");
+    }
+    println!(
+        "curl -i -H \"Authorization: Bearer {token}\" http://{addr}/v1/me   # 200, or 503 during an outage"
+    );
+    println!("curl -i http://{addr}/v1/me   # 401");
+
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn me(principal: Principal) -> Json<Value> {
+    Json(json!({
+        "user": principal.subject(),
+        "token_id": principal.token_id().map(TokenId::as_str),
+        "scopes": principal.scopes().to_string(),
+    }))
+}
+
+/// The operator's view of a store failure: the client only sees a generic 503.
+fn log_store_failures(event: &AuthEvent<'_>) {
+    if let Outcome::Rejected { store_error: Some(error), .. } = event.outcome {
+        let cause = error.source().map(ToString::to_string).unwrap_or_default();
+        eprintln!("{} {}: {error}: {cause}", event.method, event.path);
+    }
+}
+
+/// A demo token: 128 random bits from the OS CSPRNG, hex-encoded.
+fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random number generator is unavailable");
+    bytes.iter().fold(String::from("demo_"), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}

@@ -1,6 +1,8 @@
 //! Finding the one token a request presents: the `Authorization` header always, a query
 //! parameter or a cookie only where the application turned them on.
 
+use std::borrow::Cow;
+
 use http::header::{AUTHORIZATION, COOKIE, Entry};
 use http::{HeaderMap, Request};
 
@@ -17,31 +19,31 @@ pub(crate) struct TokenSources {
 }
 
 impl TokenSources {
-    /// The request's token, or why there is none usable.
-    ///
-    /// Marks every `Authorization` value sensitive on the way, so that HTTP/2 HPACK and any
-    /// `Debug` of the headers downstream treat it as a secret.
-    pub(crate) fn find<B>(&self, req: &mut Request<B>) -> Result<PresentedToken, AuthError> {
-        let from_header = bearer_from_header(req.headers_mut(), self.max_len)?;
-        let mut found = from_header;
+    /// The request's token, or why there is none usable. The token borrows from the request.
+    pub(crate) fn find<'r, B>(&self, req: &'r Request<B>) -> Result<PresentedToken<'r>, AuthError> {
+        let mut found = bearer_from_header(req.headers(), self.max_len)?;
         if let Some(name) = self.query_param.as_deref() {
             let value = unique(req.uri().query().unwrap_or("").split('&').filter_map(|pair| {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                 (k == name).then(|| percent_decode(v))
             }))?;
-            found = one_of(found, value.map(|v| self.owned(v.as_deref())).transpose()?)?;
+            let token = match value {
+                Some(Some(decoded)) => Some(self.checked(decoded)?),
+                Some(None) => return Err(malformed(ParseError::InvalidCharacter)),
+                None => None,
+            };
+            found = one_of(found, token)?;
         }
         if let Some(name) = self.cookie.as_deref() {
-            let value = unique(cookie_values(req.headers(), name))?;
-            found = one_of(found, value.map(|v| self.owned(Some(v))).transpose()?)?;
+            let token = unique(cookie_values(req.headers(), name))?.map(|v| self.checked(v)).transpose()?;
+            found = one_of(found, token)?;
         }
         found.ok_or(AuthError::MissingCredentials)
     }
 
-    /// Validates a token taken from somewhere other than the header (`None`: undecodable).
-    fn owned(&self, token: Option<&str>) -> Result<PresentedToken, AuthError> {
-        let malformed = |e| AuthError::InvalidToken(InvalidToken::Malformed(e));
-        let token = token.ok_or(malformed(ParseError::InvalidCharacter))?;
+    /// Validates a token taken from somewhere other than the `Authorization` header.
+    fn checked<'r>(&self, token: impl Into<Cow<'r, str>>) -> Result<PresentedToken<'r>, AuthError> {
+        let token = token.into();
         if token.len() > self.max_len {
             return Err(malformed(ParseError::TooLong));
         }
@@ -50,26 +52,30 @@ impl TokenSources {
     }
 }
 
-fn bearer_from_header(headers: &mut HeaderMap, max_len: usize) -> Result<Option<PresentedToken>, AuthError> {
-    let Entry::Occupied(mut entry) = headers.entry(AUTHORIZATION) else {
+/// Marks every `Authorization` value sensitive, so that HTTP/2 HPACK and any `Debug` of the
+/// headers downstream treat it as a secret.
+pub(crate) fn mark_sensitive(headers: &mut HeaderMap) {
+    if let Entry::Occupied(mut entry) = headers.entry(AUTHORIZATION) {
+        entry.iter_mut().for_each(|value| value.set_sensitive(true));
+    }
+}
+
+fn malformed(e: ParseError) -> AuthError {
+    AuthError::InvalidToken(InvalidToken::Malformed(e))
+}
+
+fn bearer_from_header(headers: &HeaderMap, max_len: usize) -> Result<Option<PresentedToken<'_>>, AuthError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
         return Ok(None);
     };
-    let mut lines = 0;
-    for value in entry.iter_mut() {
-        value.set_sensitive(true);
-        lines += 1;
-    }
-    if lines > 1 {
+    if values.next().is_some() {
         return Err(AuthError::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders));
     }
-    let value = entry.get();
     match parse_bearer(value.as_bytes(), max_len) {
-        Ok(token) => {
-            let start = token.offset();
-            Ok(Some(PresentedToken::from_header(value, start..start + token.expose_secret().len())))
-        }
+        Ok(token) => Ok(Some(PresentedToken::new(token.expose_secret()))),
         Err(ParseError::NotBearer) => Ok(None),
-        Err(e) => Err(AuthError::InvalidToken(InvalidToken::Malformed(e))),
+        Err(e) => Err(malformed(e)),
     }
 }
 
@@ -83,7 +89,10 @@ fn unique<T>(mut items: impl Iterator<Item = T>) -> Result<Option<T>, AuthError>
 }
 
 /// Combines two places a token may come from; both present is `invalid_request`.
-fn one_of(a: Option<PresentedToken>, b: Option<PresentedToken>) -> Result<Option<PresentedToken>, AuthError> {
+fn one_of<'r>(
+    a: Option<PresentedToken<'r>>,
+    b: Option<PresentedToken<'r>>,
+) -> Result<Option<PresentedToken<'r>>, AuthError> {
     match (a, b) {
         (Some(_), Some(_)) => Err(AuthError::InvalidRequest(InvalidRequest::MultipleTokens)),
         (a, b) => Ok(a.or(b)),
@@ -91,7 +100,10 @@ fn one_of(a: Option<PresentedToken>, b: Option<PresentedToken>) -> Result<Option
 }
 
 /// Values of the cookie `name` across every `Cookie` header (HTTP/2 may split them).
-fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+fn cookie_values<'h, 'n>(
+    headers: &'h HeaderMap,
+    name: &'n str,
+) -> impl Iterator<Item = &'h str> + use<'h, 'n> {
     headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).filter_map(
         move |pair| {
             let (k, v) = pair.trim().split_once('=')?;

@@ -34,11 +34,14 @@ pin_project! {
         S: Service<Request<ReqBody>>,
         T: TokenStore,
     {
-        /// Waiting for the store; holds the request and the readied inner service.
+        /// Waiting for the store; holds the request and the readied inner service. Boxed so
+        /// that they do not make every state (and every move of this future) as large as a
+        /// request: this state exists only for stores that answer later, where one allocation
+        /// is noise next to their I/O.
         Lookup {
             #[pin]
-            lookup: T::Lookup,
-            pending: Option<(Request<ReqBody>, S)>,
+            lookup: T::Future,
+            pending: Option<Box<(Request<ReqBody>, S)>>,
             policy: Arc<Policy>,
         },
         /// Admitted: the inner service's own future.
@@ -58,8 +61,8 @@ where
     S: Service<Request<ReqBody>>,
     T: TokenStore,
 {
-    pub(crate) fn lookup(lookup: T::Lookup, req: Request<ReqBody>, inner: S, policy: Arc<Policy>) -> Self {
-        ResponseFuture { state: State::Lookup { lookup, pending: Some((req, inner)), policy } }
+    pub(crate) fn lookup(lookup: T::Future, req: Request<ReqBody>, inner: S, policy: Arc<Policy>) -> Self {
+        ResponseFuture { state: State::Lookup { lookup, pending: Some(Box::new((req, inner))), policy } }
     }
 
     pub(crate) fn inner(future: S::Future) -> Self {
@@ -86,7 +89,7 @@ where
                 StateProj::Lookup { lookup, pending, policy } => {
                     let answer = ready!(lookup.poll(cx));
                     let (mut req, mut inner) =
-                        pending.take().expect("ResponseFuture polled after completion");
+                        *pending.take().expect("ResponseFuture polled after completion");
                     match policy.admit(&req, answer) {
                         Ok(principal) => {
                             req.extensions_mut().insert(principal);

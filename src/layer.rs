@@ -61,6 +61,20 @@ impl<T> BearerAuthLayer<T> {
         Arc::make_mut(&mut self.policy)
     }
 
+    /// The responder prebuilds the scope rejection, so it follows realm, format and
+    /// requirement.
+    fn rebuild_responder(&mut self, realm: Option<Box<str>>, format: ErrorFormat) {
+        let policy = self.policy_mut();
+        policy.responder = Responder::new(realm, format, policy.requirement.as_ref());
+    }
+
+    fn set_requirement(&mut self, requirement: ScopeRequirement) {
+        self.policy_mut().requirement = Some(requirement);
+        let (realm, format) =
+            (self.policy.responder.realm().map(Into::into), self.policy.responder.format().clone());
+        self.rebuild_responder(realm, format);
+    }
+
     /// Sets the `realm` of the `WWW-Authenticate` challenge.
     ///
     /// # Panics
@@ -74,16 +88,16 @@ impl<T> BearerAuthLayer<T> {
             !realm.is_empty() && realm.chars().all(is_param_char),
             "tower-bearer: the realm must be printable ASCII without '\"' or '\\'"
         );
-        let policy = self.policy_mut();
-        policy.responder = Responder::new(Some(realm.into_boxed_str()), policy.responder.format().clone());
+        let format = self.policy.responder.format().clone();
+        self.rebuild_responder(Some(realm.into_boxed_str()), format);
         self
     }
 
     /// Sets the JSON body format of rejections.
     #[must_use]
     pub fn error_format(mut self, format: ErrorFormat) -> Self {
-        let policy = self.policy_mut();
-        policy.responder = Responder::new(policy.responder.realm().map(Into::into), format);
+        let realm = self.policy.responder.realm().map(Into::into);
+        self.rebuild_responder(realm, format);
         self
     }
 
@@ -99,7 +113,7 @@ impl<T> BearerAuthLayer<T> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.policy_mut().requirement = Some(ScopeRequirement::All(checked_scopes(scopes)));
+        self.set_requirement(ScopeRequirement::All(checked_scopes(scopes)));
         self
     }
 
@@ -115,7 +129,7 @@ impl<T> BearerAuthLayer<T> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.policy_mut().requirement = Some(ScopeRequirement::Any(checked_scopes(scopes)));
+        self.set_requirement(ScopeRequirement::Any(checked_scopes(scopes)));
         self
     }
 

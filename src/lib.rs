@@ -89,5 +89,5 @@ pub use scope::{ScopeRequirement, Scopes, WILDCARD};
 pub use service::BearerAuth;
 pub use store::callback::CallbackTokenStore;
 pub use store::memory::{InsertError, MemoryTokenStore, TokenInfo};
-pub use store::{BoxError, BoxLookup, StoreError, StoreErrorKind, TokenState, TokenStore};
+pub use store::{BoxError, BoxLookup, Lookup, StoreError, StoreErrorKind, TokenState, TokenStore};
 pub use token::{PresentedToken, TokenHash};

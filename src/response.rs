@@ -217,29 +217,65 @@ impl fmt::Debug for ErrorFormat {
     }
 }
 
-/// Builds rejection responses. Holds the realm and format, and the prebuilt response for the
-/// most common rejection (no credentials) so that path allocates nothing but the response.
+/// Builds rejection responses. Holds the realm and format, and every challenge and body that
+/// can be built ahead of time: the set of rejections a layer can produce is finite (one scope
+/// requirement per layer), so a rejection costs a table probe and the response, not string
+/// formatting.
 #[derive(Clone, Debug)]
 pub(crate) struct Responder {
     realm: Option<Box<str>>,
     format: ErrorFormat,
-    missing: (HeaderValue, Option<Bytes>),
+    prebuilt: Vec<(AuthError, Prebuilt)>,
+}
+
+#[derive(Clone, Debug)]
+struct Prebuilt {
+    challenge: Option<HeaderValue>,
+    /// `None` when the format builds a fresh body each time (timestamps, custom closures).
+    body: Option<Bytes>,
 }
 
 impl Default for Responder {
     fn default() -> Self {
-        Responder::new(None, ErrorFormat::default())
+        Responder::new(None, ErrorFormat::default(), None)
     }
 }
 
 impl Responder {
-    pub(crate) fn new(realm: Option<Box<str>>, format: ErrorFormat) -> Self {
-        let mut responder = Responder { realm, format, missing: (HeaderValue::from_static("Bearer"), None) };
-        let missing = AuthError::MissingCredentials;
-        responder.missing = (
-            responder.challenge(&missing),
-            responder.format.is_fixed().then(|| Bytes::from(responder.format.body(&missing))),
+    pub(crate) fn new(
+        realm: Option<Box<str>>,
+        format: ErrorFormat,
+        requirement: Option<&ScopeRequirement>,
+    ) -> Self {
+        let mut responder = Responder { realm, format, prebuilt: Vec::new() };
+        let mut errors = vec![
+            AuthError::MissingCredentials,
+            AuthError::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders),
+            AuthError::InvalidRequest(InvalidRequest::MultipleTokens),
+            AuthError::InvalidToken(InvalidToken::BadFormat),
+            AuthError::InvalidToken(InvalidToken::Unknown),
+            AuthError::InvalidToken(InvalidToken::Revoked),
+            AuthError::InvalidToken(InvalidToken::Expired),
+            AuthError::StoreUnavailable(StoreErrorKind::Unavailable),
+            AuthError::StoreUnavailable(StoreErrorKind::Timeout),
+        ];
+        errors.extend(
+            [
+                ParseError::EmptyToken,
+                ParseError::BadSeparator,
+                ParseError::InvalidCharacter,
+                ParseError::TooLong,
+            ]
+            .map(|e| AuthError::InvalidToken(InvalidToken::Malformed(e))),
         );
+        errors.extend(requirement.cloned().map(AuthError::InsufficientScope));
+        responder.prebuilt = errors
+            .into_iter()
+            .map(|error| {
+                let prebuilt = responder.build(&error);
+                (error, prebuilt)
+            })
+            .collect();
         responder
     }
 
@@ -249,6 +285,14 @@ impl Responder {
 
     pub(crate) fn format(&self) -> &ErrorFormat {
         &self.format
+    }
+
+    fn build(&self, error: &AuthError) -> Prebuilt {
+        Prebuilt {
+            // RFC 6750 §3: a challenge for every bearer error; a failed store is not one.
+            challenge: (!matches!(error, AuthError::StoreUnavailable(_))).then(|| self.challenge(error)),
+            body: self.format.is_fixed().then(|| Bytes::from(self.format.body(error))),
+        }
     }
 
     /// The `WWW-Authenticate` value for `error`, or the bare challenge.
@@ -281,20 +325,22 @@ impl Responder {
 
     /// The complete rejection response for `error`.
     pub(crate) fn respond(&self, error: AuthError) -> Response<Bytes> {
-        let (challenge, body) = match &error {
-            AuthError::MissingCredentials => (
-                Some(self.missing.0.clone()),
-                self.missing.1.clone().unwrap_or_else(|| self.format.body(&error).into()),
-            ),
-            AuthError::StoreUnavailable(_) => (None, self.format.body(&error).into()),
-            _ => (Some(self.challenge(&error)), self.format.body(&error).into()),
+        let found = self.prebuilt.iter().find(|(e, _)| *e == error).map(|(_, p)| p);
+        let built;
+        let prebuilt = match found {
+            Some(p) => p,
+            None => {
+                built = self.build(&error);
+                &built
+            }
         };
+        let body = prebuilt.body.clone().unwrap_or_else(|| self.format.body(&error).into());
         let mut response = Response::new(body);
         *response.status_mut() = error.status();
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(challenge) = challenge {
-            headers.insert(WWW_AUTHENTICATE, challenge);
+        if let Some(challenge) = &prebuilt.challenge {
+            headers.insert(WWW_AUTHENTICATE, challenge.clone());
         }
         response.extensions_mut().insert(error);
         response
@@ -339,7 +385,7 @@ mod tests {
 
     #[test]
     fn challenge_forms() {
-        let r = Responder::new(Some("api".into()), ErrorFormat::OAuth);
+        let r = Responder::new(Some("api".into()), ErrorFormat::OAuth, None);
         assert_eq!(r.challenge(&AuthError::MissingCredentials), "Bearer realm=\"api\"");
         assert_eq!(
             r.challenge(&AuthError::InvalidToken(InvalidToken::Expired)),
@@ -350,8 +396,22 @@ mod tests {
             "Bearer realm=\"api\", error=\"insufficient_scope\", \
              error_description=\"the access token lacks the required scope\", scope=\"a b\""
         );
-        let bare = Responder::new(None, ErrorFormat::OAuth);
+        let bare = Responder::new(None, ErrorFormat::OAuth, None);
         assert_eq!(bare.challenge(&AuthError::MissingCredentials), "Bearer");
+    }
+
+    #[test]
+    fn prebuilt_and_fresh_responses_agree() {
+        let req = ScopeRequirement::Any(Scopes::parse("x y"));
+        let prebuilt = Responder::new(Some("r".into()), ErrorFormat::Message, Some(&req));
+        let fresh = Responder::new(Some("r".into()), ErrorFormat::Message, None);
+        for e in every_error().into_iter().chain([AuthError::InsufficientScope(req.clone())]) {
+            let (a, b) = (prebuilt.respond(e.clone()), fresh.respond(e.clone()));
+            assert_eq!(a.status(), b.status(), "{e:?}");
+            assert_eq!(a.headers(), b.headers(), "{e:?}");
+            assert_eq!(a.body(), b.body(), "{e:?}");
+            assert_eq!(a.extensions().get::<AuthError>(), Some(&e));
+        }
     }
 
     #[test]

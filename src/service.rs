@@ -10,13 +10,13 @@ use bytes::Bytes;
 use http::{Method, Request, Response};
 use tower_service::Service;
 
-use crate::credentials::TokenSources;
+use crate::credentials::{TokenSources, mark_sensitive};
 use crate::event::{AuthEvent, EventSink, Outcome};
 use crate::future::ResponseFuture;
 use crate::principal::Principal;
 use crate::response::{AuthError, InvalidToken, Responder};
 use crate::scope::ScopeRequirement;
-use crate::store::{StoreError, TokenState, TokenStore};
+use crate::store::{Lookup, StoreError, TokenState, TokenStore};
 
 /// The middleware built by [`BearerAuthLayer`](crate::BearerAuthLayer).
 ///
@@ -94,16 +94,28 @@ where
         if self.policy.allow_cors_preflight && is_cors_preflight(&req) {
             return ResponseFuture::inner(self.inner.call(req));
         }
-        match self.policy.sources.find(&mut req) {
-            Err(error) => ResponseFuture::rejected(self.policy.reject(&req, error, None, None)),
-            Ok(token) => {
-                let lookup = self.store.lookup(&token);
-                // `poll_ready` readied `self.inner`, and the call happens after the lookup:
-                // take the readied instance into the future and leave a fresh clone here for
-                // the next `poll_ready` (see tower's "be careful when cloning inner services").
+        mark_sensitive(req.headers_mut());
+        let lookup = match self.policy.sources.find(&req) {
+            Err(error) => return ResponseFuture::rejected(self.policy.reject(&req, error, None, None)),
+            Ok(token) => self.store.lookup(&token),
+        };
+        match lookup {
+            // Answered at once (memory store, cache hit): decide here and call the inner
+            // service directly, the very instance `poll_ready` readied.
+            Lookup::Now(answer) => match self.policy.admit(&req, answer) {
+                Ok(principal) => {
+                    req.extensions_mut().insert(principal);
+                    ResponseFuture::inner(self.inner.call(req))
+                }
+                Err(response) => ResponseFuture::rejected(response),
+            },
+            Lookup::Later(future) => {
+                // The call happens after the lookup: take the readied instance into the future
+                // and leave a fresh clone here for the next `poll_ready` (see tower's "be
+                // careful when cloning inner services").
                 let clone = self.inner.clone();
                 let inner = mem::replace(&mut self.inner, clone);
-                ResponseFuture::lookup(lookup, req, inner, self.policy.clone())
+                ResponseFuture::lookup(future, req, inner, self.policy.clone())
             }
         }
     }

@@ -1,12 +1,10 @@
 //! Token secrets as the crate handles them: [`PresentedToken`] (what a client sent, redacted)
 //! and [`TokenHash`] (its SHA-256 digest, the only form a store keeps).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::ops::Range;
-use std::sync::Arc;
 
-use http::HeaderValue;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
@@ -93,33 +91,29 @@ impl fmt::Debug for TokenHash {
 /// This is what a [`TokenStore`](crate::TokenStore) receives. Most stores need only
 /// [`hash`](Self::hash); stores that must forward the token to another system (an
 /// introspection endpoint, say) can read it with [`expose_secret`](Self::expose_secret).
-/// Cloning is cheap (no copy of the secret). `Debug` is redacted; there is no `Display`.
+///
+/// On the request path it borrows the secret from the request's header, so a store that
+/// needs only the digest costs no copy; a store whose future must own the token calls
+/// [`into_owned`](Self::into_owned). `Debug` is redacted; there is no `Display`.
 #[derive(Clone)]
-pub struct PresentedToken {
-    secret: Secret,
+pub struct PresentedToken<'a> {
+    secret: Cow<'a, str>,
     hash: TokenHash,
 }
 
-#[derive(Clone)]
-enum Secret {
-    /// A slice of the request's header value: no copy on the hot path.
-    Header(HeaderValue, Range<usize>),
-    Owned(Arc<str>),
-}
-
-impl PresentedToken {
-    /// A presented token from a string, hashing it. Useful in tests and for stores that check
-    /// tokens outside a request.
+impl<'a> PresentedToken<'a> {
+    /// A presented token, hashing it. Useful in tests and for stores that check tokens
+    /// outside a request.
     #[must_use]
-    pub fn new(secret: &str) -> Self {
-        PresentedToken { hash: TokenHash::of(secret), secret: Secret::Owned(secret.into()) }
+    pub fn new(secret: impl Into<Cow<'a, str>>) -> Self {
+        let secret = secret.into();
+        PresentedToken { hash: TokenHash::of(secret.as_bytes()), secret }
     }
 
-    /// The token found at `range` in `value`. The caller has checked that the range holds a
-    /// valid `b64token`.
-    pub(crate) fn from_header(value: &HeaderValue, range: Range<usize>) -> Self {
-        let hash = TokenHash::of(&value.as_bytes()[range.clone()]);
-        PresentedToken { secret: Secret::Header(value.clone(), range), hash }
+    /// The same token, owning its secret (one copy, only if it was borrowed).
+    #[must_use]
+    pub fn into_owned(self) -> PresentedToken<'static> {
+        PresentedToken { secret: Cow::Owned(self.secret.into_owned()), hash: self.hash }
     }
 
     /// The SHA-256 digest of the token.
@@ -131,15 +125,11 @@ impl PresentedToken {
     /// The plaintext token. Never log it or put it in an error.
     #[must_use]
     pub fn expose_secret(&self) -> &str {
-        match &self.secret {
-            // The range was validated as ASCII when the token was parsed.
-            Secret::Header(v, r) => std::str::from_utf8(&v.as_bytes()[r.clone()]).unwrap_or_default(),
-            Secret::Owned(s) => s,
-        }
+        &self.secret
     }
 }
 
-impl fmt::Debug for PresentedToken {
+impl fmt::Debug for PresentedToken<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PresentedToken").field("secret", &"<redacted>").field("hash", &self.hash).finish()
     }
@@ -168,10 +158,13 @@ mod tests {
 
     #[test]
     fn presented_token_is_redacted_and_exposes_on_request() {
-        let v = HeaderValue::from_static("Bearer s3cr3t-token");
-        let t = PresentedToken::from_header(&v, 7..19);
+        let header = String::from("Bearer s3cr3t-token");
+        let t = PresentedToken::new(&header[7..]);
         assert_eq!(t.expose_secret(), "s3cr3t-token");
         assert_eq!(*t.hash(), TokenHash::of("s3cr3t-token"));
         assert!(!format!("{t:?}").contains("s3cr3t"));
+        let owned: PresentedToken<'static> = t.into_owned();
+        drop(header);
+        assert_eq!(owned.expose_secret(), "s3cr3t-token");
     }
 }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 
-use crate::store::{BoxError, StoreError, TokenState, TokenStore};
+use crate::store::{BoxError, Lookup, StoreError, TokenState, TokenStore};
 use crate::token::PresentedToken;
 
 /// A token store backed by an async function or closure, for example a database query.
@@ -15,7 +15,9 @@ use crate::token::PresentedToken;
 /// The function receives the [`PresentedToken`] (use [`PresentedToken::hash`] to query a
 /// digest column) and returns `Result<T, E>` where `T` is `Option<Principal>` or
 /// [`TokenState`], and `E` is any error. An `Err` makes the layer answer 503: the store
-/// fails closed, and the error never reaches the client.
+/// fails closed, and the error never reaches the client. Return a [`StoreError`] (for
+/// example [`StoreError::timeout`]) to choose its kind; any other error counts as
+/// [`StoreErrorKind::Unavailable`](crate::StoreErrorKind::Unavailable).
 ///
 /// The function's future is used as is, with no boxing.
 ///
@@ -36,8 +38,14 @@ pub struct CallbackTokenStore<F> {
 }
 
 impl<F> CallbackTokenStore<F> {
-    /// Wraps `lookup`.
-    pub fn new(lookup: F) -> Self {
+    /// Wraps `lookup`. It receives the token owning its secret, so its future may keep it.
+    pub fn new<Fut, T, E>(lookup: F) -> Self
+    where
+        F: Fn(PresentedToken<'static>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Into<TokenState>,
+        E: Into<BoxError>,
+    {
         CallbackTokenStore { lookup }
     }
 }
@@ -50,15 +58,15 @@ impl<F> fmt::Debug for CallbackTokenStore<F> {
 
 impl<F, Fut, T, E> TokenStore for CallbackTokenStore<F>
 where
-    F: Fn(PresentedToken) -> Fut + Send + Sync + 'static,
+    F: Fn(PresentedToken<'static>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<T, E>> + Send + 'static,
     T: Into<TokenState>,
     E: Into<BoxError>,
 {
-    type Lookup = CallbackLookup<Fut>;
+    type Future = CallbackLookup<Fut>;
 
-    fn lookup(&self, token: &PresentedToken) -> Self::Lookup {
-        CallbackLookup { future: (self.lookup)(token.clone()) }
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<Self::Future> {
+        Lookup::Later(CallbackLookup { future: (self.lookup)(token.clone().into_owned()) })
     }
 }
 
@@ -82,7 +90,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let out = ready!(self.project().future.poll(cx));
-        Poll::Ready(out.map(Into::into).map_err(StoreError::unavailable))
+        Poll::Ready(out.map(Into::into).map_err(|e| match e.into().downcast::<StoreError>() {
+            Ok(e) => *e,
+            Err(other) => StoreError::unavailable(other),
+        }))
     }
 }
 

@@ -1,13 +1,12 @@
 //! [`MemoryTokenStore`]: tokens kept as SHA-256 digests in a lock-free concurrent map.
 
-use std::future::{Ready, ready};
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use crate::header::{DEFAULT_MAX_TOKEN_LEN, validate_b64token};
 use crate::principal::{Principal, TokenId};
-use crate::store::{StoreError, TokenState, TokenStore};
+use crate::store::{Lookup, NoFuture, TokenState, TokenStore};
 use crate::token::{PresentedToken, TokenHash};
 
 /// An in-memory token store.
@@ -17,8 +16,9 @@ use crate::token::{PresentedToken, TokenHash};
 /// confirms the hit with a constant-time comparison of the full digest.
 ///
 /// Reads are lock-free ([`papaya`]): requests never wait behind each other or behind a writer.
-/// Writes are linearizable: once [`revoke`](Self::revoke) returns, every lookup that starts
-/// afterwards sees the token as revoked.
+/// Writers take turns (a mutex that lookups never touch). Writes are linearizable: once
+/// [`revoke`](Self::revoke) returns, every lookup that starts afterwards sees the token as
+/// revoked.
 ///
 /// Cloning is cheap and clones share the same tokens, so one handle can go into the layer and
 /// another into an admin endpoint.
@@ -46,6 +46,9 @@ struct Shared {
     /// after a miss in `active`, so valid tokens never pay for it.
     revoked: papaya::HashMap<TokenHash, Principal, DigestHasher>,
     by_id: papaya::HashMap<TokenId, TokenHash>,
+    /// Serializes writers (`insert_hash`, `revoke`) so that the maps change together: a revoke
+    /// never runs between an insert's steps. Lookups never take it.
+    writer: Mutex<()>,
 }
 
 struct Entry {
@@ -120,6 +123,7 @@ impl MemoryTokenStore {
             }
         };
         let shared = &*self.shared;
+        let _writer = shared.write_lock();
         if shared.by_id.pin().try_insert(id.clone(), hash).is_err() {
             return Err(InsertError::DuplicateTokenId(id));
         }
@@ -139,6 +143,7 @@ impl MemoryTokenStore {
     /// [`TokenState::Revoked`].
     pub fn revoke(&self, id: &TokenId) -> bool {
         let shared = &*self.shared;
+        let _writer = shared.write_lock();
         let Some(hash) = shared.by_id.pin().remove(id).copied() else {
             return false;
         };
@@ -177,6 +182,13 @@ impl MemoryTokenStore {
     }
 }
 
+impl Shared {
+    fn write_lock(&self) -> MutexGuard<'_, ()> {
+        // The lock guards no data, so a writer that panicked left nothing half-done to see.
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 impl Entry {
     fn info(&self) -> TokenInfo {
         TokenInfo { id: self.id.clone(), principal: self.principal.clone(), created_at: self.created_at }
@@ -184,9 +196,9 @@ impl Entry {
 }
 
 impl TokenStore for MemoryTokenStore {
-    type Lookup = Ready<Result<TokenState, StoreError>>;
+    type Future = NoFuture;
 
-    fn lookup(&self, token: &PresentedToken) -> Self::Lookup {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<NoFuture> {
         let hash = token.hash();
         let state = match self.shared.active.pin().get(hash) {
             Some(entry) => TokenState::Active(entry.principal.clone()),
@@ -195,7 +207,7 @@ impl TokenStore for MemoryTokenStore {
                 None => TokenState::Unknown,
             },
         };
-        ready(Ok(state))
+        Lookup::Now(Ok(state))
     }
 }
 

@@ -1,0 +1,358 @@
+//! Runs each example as a real process (`cargo run --example NAME` with `PORT=0`) and drives
+//! it over HTTP.
+//!
+//! Every example prints `listening on http://127.0.0.1:<port>` as its first line, and its demo
+//! tokens on lines starting with `token` (`token: ...`, `token reader: ...`).
+#![cfg(feature = "axum")]
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+/// How long an example may take to print its first line. The first run compiles it.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// A running example process; killed when dropped, also when a test panics.
+struct Example {
+    name: &'static str,
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+    base_url: String,
+}
+
+impl Example {
+    /// Starts `cargo run --example name` with `PORT=0` and `env`, without any inherited
+    /// variable named in `remove`, and waits until it listens.
+    fn start(name: &'static str, env: &[(&str, &str)], remove: &[&str]) -> Self {
+        let mut command = Command::new(env!("CARGO"));
+        command
+            .args(["run", "--quiet", "--all-features", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("PORT", "0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, _) in std::env::vars_os() {
+            if key.to_str().is_some_and(|key| remove.iter().any(|prefix| key.starts_with(prefix))) {
+                command.env_remove(key);
+            }
+        }
+        command.envs(env.iter().copied());
+        let mut child = command.spawn().expect("spawn cargo run");
+
+        // Drain both pipes on threads so the example never blocks writing to them.
+        let (tx, stdout) = mpsc::channel();
+        let out = child.stdout.take().expect("piped stdout");
+        thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = child.stderr.take().expect("piped stderr");
+        let sink = stderr.clone();
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = err.read(&mut buf) {
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+
+        let mut example = Example { name, child, stdout, stderr, base_url: String::new() };
+        let first = example.next_line(STARTUP_TIMEOUT);
+        let Some(url) = first.strip_prefix("listening on ") else {
+            panic!("{name}: first line is {first:?}, not `listening on ...`");
+        };
+        assert!(url.starts_with("http://127.0.0.1:"), "{name} must bind 127.0.0.1 only: {url}");
+        example.base_url = url.to_owned();
+        example
+    }
+
+    fn next_line(&mut self, timeout: Duration) -> String {
+        match self.stdout.recv_timeout(timeout) {
+            Ok(line) => line,
+            Err(e) => {
+                let status = self.child.try_wait().ok().flatten();
+                let reason = match e {
+                    RecvTimeoutError::Timeout => "timed out waiting for output",
+                    RecvTimeoutError::Disconnected => "stdout closed",
+                };
+                panic!(
+                    "{}: {reason} (exit status {status:?}); stderr:\n{}",
+                    self.name,
+                    self.stderr.lock().unwrap()
+                );
+            }
+        }
+    }
+
+    /// The rest of the first line starting with `prefix`, skipping other lines.
+    fn line_after(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let line = self.next_line(deadline.saturating_duration_since(Instant::now()));
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.to_owned();
+            }
+        }
+    }
+
+    /// Every stdout line not consumed yet.
+    fn printed_so_far(&mut self) -> Vec<String> {
+        self.stdout.try_iter().collect()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        // `cargo run` execs the example on Unix, so this is the example's own process.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {:?}", self.body))
+    }
+
+    fn challenge(&self) -> Option<&str> {
+        self.headers.get("www-authenticate").map(|v| v.to_str().unwrap())
+    }
+}
+
+async fn send(method: Method, url: &str, token: Option<&str>) -> Reply {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut request = Request::builder().method(method).uri(url);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = client.request(request.body(Full::default()).unwrap()).await.expect("request");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    Reply { status: parts.status, headers: parts.headers, body: String::from_utf8(body.to_vec()).unwrap() }
+}
+
+async fn get(url: &str, token: Option<&str>) -> Reply {
+    send(Method::GET, url, token).await
+}
+
+const MISSING_TOKEN_BODY: &str =
+    r#"{"error":"unauthorized","error_description":"a bearer token is required"}"#;
+const INVALID_TOKEN_BODY: &str =
+    r#"{"error":"invalid_token","error_description":"the access token is invalid"}"#;
+
+#[tokio::test]
+async fn quickstart_example() {
+    let mut ex = Example::start("quickstart", &[], &[]);
+    let full = ex.line_after("token: ");
+    let profile_only = ex.line_after("token (profile:read only): ");
+
+    let me = get(&ex.url("/v1/me"), Some(&full)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    let body = me.json();
+    assert_eq!(body["user"], "user_42");
+    assert_eq!(body["organization"], "acme");
+    assert_eq!(body["token_name"], "demo: full access");
+    assert_eq!(body["scopes"], json!(["invoices:read", "profile:read"]));
+
+    let missing = get(&ex.url("/v1/me"), None).await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(missing.challenge(), Some(r#"Bearer realm="quickstart""#));
+    assert_eq!(missing.body, MISSING_TOKEN_BODY);
+
+    let forbidden = get(&ex.url("/v1/invoices"), Some(&profile_only)).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        forbidden.challenge(),
+        Some(
+            r#"Bearer realm="quickstart", error="insufficient_scope", error_description="the access token lacks the required scope", scope="invoices:read""#
+        )
+    );
+    assert_eq!(get(&ex.url("/v1/invoices"), Some(&full)).await.status, StatusCode::OK);
+    assert_eq!(get(&ex.url("/nowhere"), None).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn hyper_example() {
+    let mut ex = Example::start("hyper", &[], &[]);
+    let token = ex.line_after("token: ");
+
+    let ok = get(&ex.url("/anything"), Some(&token)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(ok.headers["content-type"], "application/json");
+    let body = ok.json();
+    assert_eq!(body["subject"], "demo-user");
+    assert_eq!(body["path"], "/anything");
+    assert_eq!(body["scopes"], json!(["profile:read"]));
+    assert!(body["token_id"].as_str().unwrap().starts_with("tid_"));
+    assert!(!ok.body.contains(&token), "the token must not be echoed");
+
+    let missing = get(&ex.url("/"), None).await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(missing.challenge(), Some(r#"Bearer realm="hyper-example""#));
+    assert_eq!(missing.body, MISSING_TOKEN_BODY);
+
+    let wrong = get(&ex.url("/"), Some("not-the-token")).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.body, INVALID_TOKEN_BODY);
+}
+
+#[tokio::test]
+async fn callback_example() {
+    let mut ex = Example::start("callback", &[], &["SIMULATE_OUTAGE"]);
+    let token = ex.line_after("token: ");
+    let url = ex.url("/v1/me");
+
+    let ok = get(&url, Some(&token)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let body = ok.json();
+    assert_eq!(body["user"], "user_42");
+    assert_eq!(body["scopes"], "profile");
+    assert!(body["token_id"].as_str().unwrap().starts_with("tid_"));
+
+    let missing = get(&url, None).await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(missing.challenge(), Some(r#"Bearer realm="callback-example""#));
+
+    let wrong = get(&url, Some("not-the-token")).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.body, INVALID_TOKEN_BODY);
+
+    // route_layer: unknown paths are 404, not 401.
+    assert_eq!(get(&ex.url("/nope"), None).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn callback_example_fails_closed_during_an_outage() {
+    let mut ex = Example::start("callback", &[("SIMULATE_OUTAGE", "1")], &[]);
+    let token = ex.line_after("token: ");
+    let url = ex.url("/v1/me");
+
+    let down = get(&url, Some(&token)).await;
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(down.challenge(), None);
+    assert_eq!(
+        down.body,
+        r#"{"error":"temporarily_unavailable","error_description":"authentication is temporarily unavailable"}"#
+    );
+
+    // No token means no lookup, so the outage does not matter.
+    assert_eq!(get(&url, None).await.status, StatusCode::UNAUTHORIZED);
+
+    // The database error reached the server's log, not the client.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ex.stderr.lock().unwrap().contains("simulated outage") {
+        assert!(Instant::now() < deadline, "store error not logged: {}", ex.stderr.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!down.body.contains("simulated"));
+}
+
+#[tokio::test]
+async fn scopes_example() {
+    let mut ex = Example::start("scopes", &[], &[]);
+    let reader = ex.line_after("token reader: ");
+    let writer = ex.line_after("token writer: ");
+    let url = ex.url("/v1/invoices");
+
+    let list = get(&url, Some(&reader)).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert_eq!(list.json()["requested_by"], "reader");
+
+    let forbidden = send(Method::POST, &url, Some(&reader)).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        forbidden.challenge(),
+        Some(
+            r#"Bearer realm="invoices", error="insufficient_scope", error_description="the access token lacks the required scope", scope="invoices:write""#
+        )
+    );
+    assert_eq!(
+        forbidden.body,
+        r#"{"error":"insufficient_scope","error_description":"the access token lacks the required scope"}"#
+    );
+
+    let created = send(Method::POST, &url, Some(&writer)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.json(), json!({ "id": "inv_2", "created_by": "writer" }));
+    assert_eq!(get(&url, Some(&writer)).await.status, StatusCode::OK);
+
+    let missing = get(&url, None).await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(missing.challenge(), Some(r#"Bearer realm="invoices""#));
+    assert_eq!(send(Method::POST, &url, None).await.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Checks `{"status":401,"message":"Unauthorized","timestamp":N}` exactly, N close to now.
+fn assert_status_message_timestamp(reply: &Reply) {
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let millis = reply
+        .body
+        .strip_prefix(r#"{"status":401,"message":"Unauthorized","timestamp":"#)
+        .and_then(|rest| rest.strip_suffix('}'))
+        .unwrap_or_else(|| panic!("unexpected body {:?}", reply.body));
+    assert!(millis.bytes().all(|b| b.is_ascii_digit()), "{:?}", reply.body);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis();
+    let millis: u128 = millis.parse().unwrap();
+    assert!(now.abs_diff(millis) < 60_000, "timestamp {millis} is not close to {now}");
+}
+
+#[tokio::test]
+async fn static_keys_example_reads_keys_from_the_environment() {
+    let (alice, bob) = ("alice-static-key-0123456789", "bob-static-key-9876543210");
+    let mut ex =
+        Example::start("static_keys", &[("API_KEY_ALICE", alice), ("API_KEY_BOB", bob)], &["API_KEY_"]);
+    let url = ex.url("/v2/me");
+
+    let ok = get(&url, Some(alice)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(ok.json(), json!({ "user": "alice", "token_id": "key_alice" }));
+    assert_eq!(get(&url, Some(bob)).await.json(), json!({ "user": "bob", "token_id": "key_bob" }));
+
+    let missing = get(&url, None).await;
+    assert_status_message_timestamp(&missing);
+    assert_eq!(missing.challenge(), Some(r#"Bearer realm="static-keys""#));
+    assert_status_message_timestamp(&get(&url, Some("not-a-key")).await);
+
+    // Keys from the environment are never printed.
+    let printed = ex.printed_so_far();
+    assert!(printed.iter().any(|l| l == "loaded key for alice from API_KEY_ALICE"), "{printed:?}");
+    assert!(!printed.iter().any(|l| l.contains(alice) || l.contains(bob)), "{printed:?}");
+}
+
+#[tokio::test]
+async fn static_keys_example_generates_demo_keys() {
+    let mut ex = Example::start("static_keys", &[], &["API_KEY_"]);
+    let alice = ex.line_after("token alice: ");
+    let bob = ex.line_after("token bob: ");
+    let url = ex.url("/v2/me");
+
+    assert_eq!(get(&url, Some(&alice)).await.json(), json!({ "user": "alice", "token_id": "key_alice" }));
+    assert_eq!(get(&url, Some(&bob)).await.json(), json!({ "user": "bob", "token_id": "key_bob" }));
+    assert_status_message_timestamp(&get(&url, None).await);
+}
