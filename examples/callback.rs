@@ -9,8 +9,8 @@
 //! Run it (`PORT` defaults to 3002):
 //!
 //! ```text
-//! cargo run --example callback --features axum
-//! SIMULATE_OUTAGE=1 cargo run --example callback --features axum
+//! cargo run --example callback
+//! SIMULATE_OUTAGE=1 cargo run --example callback
 //! ```
 //!
 //! It prints a random demo token; then:

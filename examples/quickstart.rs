@@ -1,7 +1,7 @@
 //! The five-minute tour: an axum API on 127.0.0.1:3000 protected by `BearerAuthLayer`.
 //!
 //! ```text
-//! cargo run --example quickstart --features axum
+//! cargo run --example quickstart
 //! ```
 //!
 //! It prints two demo tokens (one that may read invoices, one that may only read the profile)

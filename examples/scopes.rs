@@ -9,7 +9,7 @@
 //! Run it (`PORT` defaults to 3003):
 //!
 //! ```text
-//! cargo run --example scopes --features axum
+//! cargo run --example scopes
 //! ```
 //!
 //! It prints two random demo tokens; then:

@@ -8,8 +8,8 @@
 //! Run it (`PORT` defaults to 3004):
 //!
 //! ```text
-//! API_KEY_ALICE=alice-secret-key API_KEY_BOB=bob-secret-key cargo run --example static_keys --features axum
-//! cargo run --example static_keys --features axum   # generates demo keys
+//! API_KEY_ALICE=alice-secret-key API_KEY_BOB=bob-secret-key cargo run --example static_keys
+//! cargo run --example static_keys   # generates demo keys
 //! ```
 //!
 //! Then:

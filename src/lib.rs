@@ -56,6 +56,7 @@
 //! - `axum`: [`Principal`] implements axum's `FromRequestParts` (and `Option<Principal>`).
 //! - `tracing`: one `tracing` event per request outcome (target `tower_bearer`), carrying the
 //!   token id and subject, never the token.
+//! - `tokio`: [`store::timeout::TimeoutStore`], a lookup deadline for slow stores (503).
 //!
 //! [tower]: https://docs.rs/tower
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -26,7 +26,7 @@ use crate::token::PresentedToken;
 /// use tower_bearer::{CallbackTokenStore, PresentedToken, Principal, TokenHash};
 ///
 /// let admin = TokenHash::of("admin-token");
-/// let store = CallbackTokenStore::new(move |token: PresentedToken| async move {
+/// let store = CallbackTokenStore::new(move |token: PresentedToken<'_>| async move {
 ///     // e.g. `SELECT ... FROM tokens WHERE sha256 = $1`, bound to token.hash().as_bytes()
 ///     let found = (*token.hash() == admin).then(|| Principal::builder("admin").build());
 ///     Ok::<_, Infallible>(found)

@@ -14,6 +14,9 @@ use crate::token::PresentedToken;
 
 pub mod callback;
 pub mod memory;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod timeout;
 
 /// A boxed error, as stores report them.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;

@@ -1,0 +1,138 @@
+//! [`TimeoutStore`]: a deadline on lookups that answer later (feature `tokio`).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::time::Sleep;
+
+use crate::store::{Lookup, LookupResult, StoreError, TokenStore};
+use crate::token::PresentedToken;
+
+/// Wraps a store so that a lookup still pending after `timeout` fails with
+/// [`StoreError::timeout`]: the layer answers 503 instead of holding the request (and its
+/// connection) for as long as a hung database does.
+///
+/// Answers the inner store gives at once ([`Lookup::Now`]) pass through untouched, at no cost.
+/// Needs a tokio runtime with the time driver enabled.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_bearer::store::timeout::TimeoutStore;
+/// use tower_bearer::{BearerAuthLayer, CallbackTokenStore, PresentedToken};
+///
+/// let slow = CallbackTokenStore::new(|_token: PresentedToken<'_>| async {
+///     Ok::<_, std::convert::Infallible>(None)
+/// });
+/// let layer = BearerAuthLayer::new(TimeoutStore::new(slow, Duration::from_millis(250)));
+/// ```
+#[derive(Clone)]
+pub struct TimeoutStore<T> {
+    inner: T,
+    timeout: Duration,
+}
+
+impl<T> TimeoutStore<T> {
+    /// `inner`, with lookups limited to `timeout`.
+    pub fn new(inner: T, timeout: Duration) -> Self {
+        TimeoutStore { inner, timeout }
+    }
+
+    /// The wrapped store.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    /// The deadline.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for TimeoutStore<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimeoutStore").field("inner", &self.inner).field("timeout", &self.timeout).finish()
+    }
+}
+
+impl<T: TokenStore> TokenStore for TimeoutStore<T> {
+    type Future = TimeoutLookup<T::Future>;
+
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<Self::Future> {
+        match self.inner.lookup(token) {
+            Lookup::Now(answer) => Lookup::Now(answer),
+            Lookup::Later(future) => {
+                Lookup::Later(TimeoutLookup { future, deadline: tokio::time::sleep(self.timeout) })
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// The lookup future of a [`TimeoutStore`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct TimeoutLookup<F> {
+        #[pin]
+        future: F,
+        #[pin]
+        deadline: Sleep,
+    }
+}
+
+impl<F: Future<Output = LookupResult>> Future for TimeoutLookup<F> {
+    type Output = LookupResult;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LookupResult> {
+        let this = self.project();
+        if let Poll::Ready(answer) = this.future.poll(cx) {
+            return Poll::Ready(answer);
+        }
+        this.deadline.poll(cx).map(|()| Err(StoreError::timeout()))
+    }
+}
+
+impl<F> fmt::Debug for TimeoutLookup<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimeoutLookup").field("deadline", &self.deadline.deadline()).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::callback::CallbackTokenStore;
+    use crate::store::{StoreErrorKind, TokenState};
+    use crate::{MemoryTokenStore, Principal};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_lookup_times_out() {
+        let hung = CallbackTokenStore::new(|_t: PresentedToken<'_>| {
+            std::future::pending::<Result<TokenState, StoreError>>()
+        });
+        let store = TimeoutStore::new(hung, Duration::from_secs(2));
+        let err = store.lookup(&PresentedToken::new("t")).await.unwrap_err();
+        assert_eq!(err.kind(), StoreErrorKind::Timeout);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_prompt_lookup_is_not_affected() {
+        let quick = CallbackTokenStore::new(|_t: PresentedToken<'_>| async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            Ok::<_, StoreError>(TokenState::Unknown)
+        });
+        let store = TimeoutStore::new(quick, Duration::from_secs(2));
+        assert!(matches!(store.lookup(&PresentedToken::new("t")).await, Ok(TokenState::Unknown)));
+    }
+
+    #[test]
+    fn immediate_answers_pass_through_without_a_timer() {
+        let memory = MemoryTokenStore::new();
+        memory.insert("tok", Principal::builder("u").build()).unwrap();
+        // No runtime here: an immediate answer must not create a `Sleep`.
+        let store = TimeoutStore::new(memory, Duration::from_secs(1));
+        assert!(matches!(store.lookup(&PresentedToken::new("tok")), Lookup::Now(Ok(TokenState::Active(_)))));
+    }
+}
