@@ -1,5 +1,6 @@
 //! Finding the one token a request presents: the `Authorization` header always, a query
-//! parameter or a cookie only where the application turned them on.
+//! parameter or a cookie only where the application turned them on; then the cheap checks
+//! (grammar, length, token format) that come before hashing it.
 
 use std::borrow::Cow;
 
@@ -8,7 +9,7 @@ use http::{HeaderMap, Request};
 
 use crate::header::{ParseError, parse_bearer, validate_b64token};
 use crate::response::{AuthError, InvalidRequest, InvalidToken};
-use crate::token::PresentedToken;
+use crate::token::{PresentedToken, TokenFormat};
 
 /// Where the layer looks for a token, and how long one may be.
 #[derive(Clone, Debug)]
@@ -16,11 +17,21 @@ pub(crate) struct TokenSources {
     pub(crate) max_len: usize,
     pub(crate) query_param: Option<Box<str>>,
     pub(crate) cookie: Option<Box<str>>,
+    /// If not empty, a token must be of one of these formats (checked before hashing).
+    pub(crate) formats: Vec<TokenFormat>,
 }
 
 impl TokenSources {
     /// The request's token, or why there is none usable. The token borrows from the request.
     pub(crate) fn find<'r, B>(&self, req: &'r Request<B>) -> Result<PresentedToken<'r>, AuthError> {
+        let token = self.find_secret(req)?;
+        if !self.formats.is_empty() && !self.formats.iter().any(|f| f.check(&token).is_ok()) {
+            return Err(AuthError::InvalidToken(InvalidToken::BadFormat));
+        }
+        Ok(PresentedToken::new(token))
+    }
+
+    fn find_secret<'r, B>(&self, req: &'r Request<B>) -> Result<Cow<'r, str>, AuthError> {
         let mut found = bearer_from_header(req.headers(), self.max_len)?;
         if let Some(name) = self.query_param.as_deref() {
             let value = unique(req.uri().query().unwrap_or("").split('&').filter_map(|pair| {
@@ -42,13 +53,13 @@ impl TokenSources {
     }
 
     /// Validates a token taken from somewhere other than the `Authorization` header.
-    fn checked<'r>(&self, token: impl Into<Cow<'r, str>>) -> Result<PresentedToken<'r>, AuthError> {
+    fn checked<'r>(&self, token: impl Into<Cow<'r, str>>) -> Result<Cow<'r, str>, AuthError> {
         let token = token.into();
         if token.len() > self.max_len {
             return Err(malformed(ParseError::TooLong));
         }
         validate_b64token(token.as_bytes()).map_err(malformed)?;
-        Ok(PresentedToken::new(token))
+        Ok(token)
     }
 }
 
@@ -64,7 +75,7 @@ fn malformed(e: ParseError) -> AuthError {
     AuthError::InvalidToken(InvalidToken::Malformed(e))
 }
 
-fn bearer_from_header(headers: &HeaderMap, max_len: usize) -> Result<Option<PresentedToken<'_>>, AuthError> {
+fn bearer_from_header(headers: &HeaderMap, max_len: usize) -> Result<Option<Cow<'_, str>>, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -73,7 +84,7 @@ fn bearer_from_header(headers: &HeaderMap, max_len: usize) -> Result<Option<Pres
         return Err(AuthError::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders));
     }
     match parse_bearer(value.as_bytes(), max_len) {
-        Ok(token) => Ok(Some(PresentedToken::new(token.expose_secret()))),
+        Ok(token) => Ok(Some(Cow::Borrowed(token.expose_secret()))),
         Err(ParseError::NotBearer) => Ok(None),
         Err(e) => Err(malformed(e)),
     }
@@ -89,10 +100,7 @@ fn unique<T>(mut items: impl Iterator<Item = T>) -> Result<Option<T>, AuthError>
 }
 
 /// Combines two places a token may come from; both present is `invalid_request`.
-fn one_of<'r>(
-    a: Option<PresentedToken<'r>>,
-    b: Option<PresentedToken<'r>>,
-) -> Result<Option<PresentedToken<'r>>, AuthError> {
+fn one_of<'r>(a: Option<Cow<'r, str>>, b: Option<Cow<'r, str>>) -> Result<Option<Cow<'r, str>>, AuthError> {
     match (a, b) {
         (Some(_), Some(_)) => Err(AuthError::InvalidRequest(InvalidRequest::MultipleTokens)),
         (a, b) => Ok(a.or(b)),

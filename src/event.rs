@@ -1,12 +1,17 @@
-//! [`AuthEvent`]: one per request outcome, delivered to the layer's hook and (with the
-//! `tracing` feature) emitted as a `tracing` event. Never carries the token.
+//! Audit events: [`AuthEvent`], one per request outcome, delivered to the layer's hook, and
+//! [`LifecycleEvent`], one per token issued, rotated, revoked, deleted or purged, delivered to
+//! the store's hook. With the `tracing` feature both are also emitted as `tracing` events
+//! (target `tower_bearer`). Neither ever carries a token secret.
 
 use std::fmt;
 use std::sync::Arc;
 
 use http::Method;
 
-use crate::principal::Principal;
+use std::time::Duration;
+
+use crate::lifecycle::TokenInfo;
+use crate::principal::{Principal, TokenId};
 use crate::response::AuthError;
 use crate::store::StoreError;
 
@@ -78,6 +83,74 @@ impl EventSink {
 impl fmt::Debug for EventSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventSink").field("hook", &self.hook.is_some()).finish()
+    }
+}
+
+/// Something that happened to a stored token.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum LifecycleEvent {
+    /// A token was issued.
+    Issued(TokenInfo),
+    /// A token was replaced by a new one; the old keeps working for `grace`.
+    Rotated {
+        /// The replaced token.
+        old: TokenId,
+        /// The replacement.
+        new: TokenInfo,
+        /// How long the old token keeps working (zero: it stopped at once).
+        grace: Duration,
+    },
+    /// A token was revoked.
+    Revoked(TokenInfo),
+    /// A token was deleted without a trace.
+    Deleted(TokenInfo),
+    /// Expired tokens were removed.
+    ExpiredPurged(Vec<TokenInfo>),
+}
+
+type LifecycleHook = Arc<dyn Fn(&LifecycleEvent) + Send + Sync>;
+
+/// Where lifecycle events go: the application's hook, if any, and `tracing`.
+#[derive(Clone, Default)]
+pub(crate) struct LifecycleSink {
+    hook: Option<LifecycleHook>,
+}
+
+impl LifecycleSink {
+    pub(crate) fn set_hook(&mut self, hook: LifecycleHook) {
+        self.hook = Some(hook);
+    }
+
+    pub(crate) fn emit(&self, event: &LifecycleEvent) {
+        #[cfg(feature = "tracing")]
+        trace_lifecycle(event);
+        if let Some(hook) = &self.hook {
+            hook(event);
+        }
+    }
+}
+
+#[cfg(feature = "tracing")]
+fn trace_lifecycle(event: &LifecycleEvent) {
+    const T: &str = "tower_bearer";
+    match event {
+        LifecycleEvent::Issued(info) => {
+            tracing::info!(target: T, token_id = %info.id, subject = info.principal.subject(), "token issued");
+        }
+        LifecycleEvent::Rotated { old, new, grace } => {
+            let grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
+            tracing::info!(target: T, old_token_id = %old, token_id = %new.id, subject = new.principal.subject(), grace_ms, "token rotated");
+        }
+        LifecycleEvent::Revoked(info) => {
+            tracing::info!(target: T, token_id = %info.id, subject = info.principal.subject(), "token revoked");
+        }
+        LifecycleEvent::Deleted(info) => {
+            tracing::info!(target: T, token_id = %info.id, subject = info.principal.subject(), "token deleted");
+        }
+        LifecycleEvent::ExpiredPurged(infos) => {
+            tracing::info!(target: T, count = infos.len(), "expired tokens purged");
+        }
     }
 }
 

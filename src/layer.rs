@@ -12,6 +12,7 @@ use crate::response::{ErrorFormat, Responder, is_param_char};
 use crate::scope::{ScopeRequirement, Scopes, is_scope_token};
 use crate::service::{BearerAuth, Policy};
 use crate::store::TokenStore;
+use crate::token::TokenFormat;
 
 /// Requires `Authorization: Bearer <token>` on every request, checked against a
 /// [`TokenStore`].
@@ -49,7 +50,12 @@ impl<T: TokenStore> BearerAuthLayer<T> {
             responder: Responder::default(),
             requirement: None,
             allow_cors_preflight: false,
-            sources: TokenSources { max_len: DEFAULT_MAX_TOKEN_LEN, query_param: None, cookie: None },
+            sources: TokenSources {
+                max_len: DEFAULT_MAX_TOKEN_LEN,
+                query_param: None,
+                cookie: None,
+                formats: Vec::new(),
+            },
             events: EventSink::default(),
         };
         BearerAuthLayer { store, policy: Arc::new(policy) }
@@ -147,6 +153,18 @@ impl<T> BearerAuthLayer<T> {
     #[must_use]
     pub fn max_token_len(mut self, max: usize) -> Self {
         self.policy_mut().sources.max_len = max;
+        self
+    }
+
+    /// Accepts only tokens of `format` (call again to accept several formats, e.g. live and
+    /// test prefixes). A token of no accepted format is answered 401 `invalid_token` before
+    /// it is hashed or the store is asked, so typos and fabricated tokens cost nothing.
+    ///
+    /// Without this call any well-formed bearer token goes to the store: static keys and
+    /// tokens minted by other systems keep working.
+    #[must_use]
+    pub fn token_format(mut self, format: TokenFormat) -> Self {
+        self.policy_mut().sources.formats.push(format);
         self
     }
 

@@ -71,6 +71,7 @@ mod extract;
 mod future;
 pub mod header;
 mod layer;
+mod lifecycle;
 mod principal;
 mod response;
 mod scope;
@@ -78,17 +79,18 @@ mod service;
 pub mod store;
 mod token;
 
-pub use event::{AuthEvent, Outcome};
+pub use event::{AuthEvent, LifecycleEvent, Outcome};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use extract::MissingPrincipal;
 pub use future::ResponseFuture;
 pub use layer::BearerAuthLayer;
+pub use lifecycle::{IssuedToken, LifecycleError, NewToken, TokenInfo, TokenLifecycle};
 pub use principal::{Principal, PrincipalBuilder, TokenId};
 pub use response::{AuthError, ErrorFormat, InvalidRequest, InvalidToken};
 pub use scope::{ScopeRequirement, Scopes, WILDCARD};
 pub use service::BearerAuth;
 pub use store::callback::CallbackTokenStore;
-pub use store::memory::{InsertError, MemoryTokenStore, TokenInfo};
+pub use store::memory::{InsertError, MemoryTokenStore, MemoryTokenStoreBuilder};
 pub use store::{BoxError, BoxLookup, Lookup, StoreError, StoreErrorKind, TokenState, TokenStore};
-pub use token::{PresentedToken, TokenHash};
+pub use token::{FormatError, PresentedToken, TokenFormat, TokenHash, TokenSecret};

@@ -1,5 +1,7 @@
-//! Token secrets as the crate handles them: [`PresentedToken`] (what a client sent, redacted)
-//! and [`TokenHash`] (its SHA-256 digest, the only form a store keeps).
+//! Token secrets as the crate handles them: [`PresentedToken`] (what a client sent, redacted),
+//! [`TokenHash`] (its SHA-256 digest, the only form a store keeps), [`TokenSecret`] (a newly
+//! issued token, shown once) and [`TokenFormat`] (how generated tokens look, and the cheap
+//! check that rejects mistyped or fabricated ones before any store lookup).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -135,6 +137,197 @@ impl fmt::Debug for PresentedToken<'_> {
     }
 }
 
+/// The characters of generated tokens: URL-safe and selected whole by a double click.
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Random base62 characters in a generated token: 43 × log2(62) ≈ 256.03 bits.
+const RANDOM_CHARS: usize = 43;
+
+/// Base62 characters of the CRC32 checksum: 62^6 > 2^32.
+const CHECKSUM_CHARS: usize = 6;
+
+/// How generated tokens look: `<prefix><43 random base62 characters><6-character CRC32>`,
+/// for example `tok_live_8fQ2…x9Zk0aB3c1`.
+///
+/// - The **prefix** names the token type (`tok_live_`, `tok_test_`, `ot_live_`), so secret
+///   scanners can recognise leaked tokens and people can tell them apart.
+/// - The **random part** carries 256 bits from the operating system's CSPRNG.
+/// - The **checksum** (CRC32 of prefix and random part) lets [`check`](Self::check) reject a
+///   mistyped or made-up token in a few nanoseconds, before any store lookup.
+///
+/// A layer enforces formats only when told to
+/// ([`BearerAuthLayer::token_format`](crate::BearerAuthLayer::token_format)), so static keys
+/// and tokens minted elsewhere keep working on layers that do not.
+///
+/// ```
+/// use tower_bearer::TokenFormat;
+///
+/// let format = TokenFormat::new("tok_live_");
+/// let secret = format.generate();
+/// assert!(secret.expose_secret().starts_with("tok_live_"));
+/// assert!(format.check(secret.expose_secret()).is_ok());
+///
+/// // One changed character breaks the checksum.
+/// let mut typo = secret.expose_secret().to_owned();
+/// let last = typo.pop().unwrap();
+/// typo.push(if last == 'a' { 'b' } else { 'a' });
+/// assert!(format.check(&typo).is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenFormat {
+    prefix: Box<str>,
+}
+
+/// Why a token does not match a [`TokenFormat`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// The token does not start with the format's prefix.
+    #[error("the token does not have the expected prefix")]
+    Prefix,
+    /// The token has the wrong length or a character outside base62 after the prefix.
+    #[error("the token has the wrong length or characters")]
+    Shape,
+    /// The checksum does not match: a typo, a truncated copy or a made-up token.
+    #[error("the token's checksum does not match")]
+    Checksum,
+}
+
+impl TokenFormat {
+    /// A format with this type prefix.
+    ///
+    /// # Panics
+    ///
+    /// If `prefix` is empty, longer than 32 bytes, or has a character other than ASCII
+    /// letters, digits and `_` (anything else would break double-click selection or URLs).
+    #[must_use]
+    pub fn new(prefix: impl Into<String>) -> Self {
+        let prefix = prefix.into();
+        assert!(
+            !prefix.is_empty()
+                && prefix.len() <= 32
+                && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+            "tower-bearer: a token prefix is 1-32 ASCII letters, digits or '_', got {prefix:?}"
+        );
+        TokenFormat { prefix: prefix.into_boxed_str() }
+    }
+
+    /// The type prefix.
+    #[must_use]
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The length of every token of this format.
+    #[must_use]
+    pub fn token_len(&self) -> usize {
+        self.prefix.len() + RANDOM_CHARS + CHECKSUM_CHARS
+    }
+
+    /// A new random token of this format.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system's random number generator is unavailable.
+    #[must_use]
+    pub fn generate(&self) -> TokenSecret {
+        let mut token = String::with_capacity(self.token_len());
+        token.push_str(&self.prefix);
+        let mut pool = [0u8; 64];
+        let mut filled = 0;
+        while filled < RANDOM_CHARS {
+            getrandom::fill(&mut pool).expect("the OS random number generator is unavailable");
+            // Rejection sampling: 248 = 4 × 62, so `b % 62` is uniform over the kept bytes.
+            for &b in pool.iter().filter(|&&b| b < 248).take(RANDOM_CHARS - filled) {
+                token.push(char::from(BASE62[usize::from(b % 62)]));
+                filled += 1;
+            }
+        }
+        let checksum = crc32fast::hash(token.as_bytes());
+        token.push_str(&encode_checksum(checksum));
+        TokenSecret(token)
+    }
+
+    /// Checks that `token` is of this format: prefix, length, alphabet and checksum. Costs a
+    /// pass over the token and a CRC32; no secret is compared, so no constant-time care is
+    /// needed (the checksum is a public function of what the client sent).
+    ///
+    /// # Errors
+    ///
+    /// The first [`FormatError`] found.
+    pub fn check(&self, token: &str) -> Result<(), FormatError> {
+        let rest = token.strip_prefix(&*self.prefix).ok_or(FormatError::Prefix)?;
+        if rest.len() != RANDOM_CHARS + CHECKSUM_CHARS || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(FormatError::Shape);
+        }
+        let (body, checksum) = token.split_at(token.len() - CHECKSUM_CHARS);
+        if encode_checksum(crc32fast::hash(body.as_bytes())).as_bytes() == checksum.as_bytes() {
+            Ok(())
+        } else {
+            Err(FormatError::Checksum)
+        }
+    }
+}
+
+/// The checksum as fixed-width base62, most significant digit first.
+fn encode_checksum(mut crc: u32) -> String {
+    let mut digits = [b'0'; CHECKSUM_CHARS];
+    for d in digits.iter_mut().rev() {
+        *d = BASE62[(crc % 62) as usize];
+        crc /= 62;
+    }
+    digits.iter().map(|&b| char::from(b)).collect()
+}
+
+/// A newly issued token's plaintext, handed out exactly once.
+///
+/// `Debug` is redacted and there is no `Display`: read it with
+/// [`expose_secret`](Self::expose_secret) to show it to its owner, then drop it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenSecret(String);
+
+impl TokenSecret {
+    /// Wraps a token secret made elsewhere.
+    #[must_use]
+    pub fn new(secret: impl Into<String>) -> Self {
+        TokenSecret(secret.into())
+    }
+
+    /// The plaintext. Show it to the token's owner once; never log it.
+    #[must_use]
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+
+    /// The SHA-256 digest a store keeps.
+    #[must_use]
+    pub fn hash(&self) -> TokenHash {
+        TokenHash::of(&self.0)
+    }
+
+    /// A short, non-secret reminder of which token this is, for listings: the prefix (up to
+    /// its last `_`) and the last four characters, e.g. `tok_live_…a1B2`. Four characters of
+    /// a 256-bit token reveal nothing useful.
+    #[must_use]
+    pub fn hint(&self) -> String {
+        display_hint(&self.0)
+    }
+}
+
+pub(crate) fn display_hint(secret: &str) -> String {
+    let prefix = secret.rfind('_').map_or("", |i| &secret[..=i]);
+    let tail_start = secret.len().saturating_sub(4).max(prefix.len());
+    // A token too short to spare four characters gets none shown.
+    let tail = if secret.len() >= prefix.len() + 12 { &secret[tail_start..] } else { "" };
+    format!("{prefix}…{tail}")
+}
+
+impl fmt::Debug for TokenSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenSecret(<redacted>)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +359,67 @@ mod tests {
         let owned: PresentedToken<'static> = t.into_owned();
         drop(header);
         assert_eq!(owned.expose_secret(), "s3cr3t-token");
+    }
+
+    #[test]
+    fn generated_tokens_have_the_format() {
+        let format = TokenFormat::new("tok_test_");
+        let a = format.generate();
+        let b = format.generate();
+        assert_ne!(a, b);
+        assert_eq!(a.expose_secret().len(), format.token_len());
+        assert!(a.expose_secret().starts_with("tok_test_"));
+        assert!(a.expose_secret()[9..].bytes().all(|c| c.is_ascii_alphanumeric()));
+        assert_eq!(format.check(a.expose_secret()), Ok(()));
+        assert!(!format!("{a:?}").contains(a.expose_secret()));
+    }
+
+    #[test]
+    fn check_rejects_each_kind_of_damage() {
+        let format = TokenFormat::new("tok_");
+        let good = format.generate();
+        let good = good.expose_secret();
+        assert_eq!(format.check(&good.replacen("tok_", "tak_", 1)), Err(FormatError::Prefix));
+        assert_eq!(format.check(&good[..good.len() - 1]), Err(FormatError::Shape));
+        assert_eq!(format.check(&format!("{}-{}", &good[..10], &good[11..])), Err(FormatError::Shape));
+        // Every single-character substitution in the random part is caught by the checksum.
+        let bytes = good.as_bytes();
+        for i in 4..4 + RANDOM_CHARS {
+            let mut damaged = bytes.to_vec();
+            damaged[i] = if bytes[i] == b'x' { b'y' } else { b'x' };
+            let damaged = String::from_utf8(damaged).unwrap();
+            assert_eq!(format.check(&damaged), Err(FormatError::Checksum), "position {i}");
+        }
+        // A token of another prefix is not of this format.
+        assert_eq!(
+            format.check(TokenFormat::new("ot_").generate().expose_secret()),
+            Err(FormatError::Prefix)
+        );
+    }
+
+    #[test]
+    fn random_part_uses_the_whole_alphabet() {
+        let format = TokenFormat::new("t_");
+        let mut seen = [false; 256];
+        for _ in 0..200 {
+            for b in format.generate().expose_secret()[2..2 + RANDOM_CHARS].bytes() {
+                seen[usize::from(b)] = true;
+            }
+        }
+        assert!(BASE62.iter().all(|&b| seen[usize::from(b)]));
+    }
+
+    #[test]
+    fn hints_show_prefix_and_last_four() {
+        assert_eq!(TokenSecret::new("tok_live_abcdefghijklmnopWXYZ").hint(), "tok_live_…WXYZ");
+        assert_eq!(TokenSecret::new("plainstatickey123456").hint(), "…3456");
+        assert_eq!(TokenSecret::new("short").hint(), "…");
+        assert_eq!(TokenSecret::new("tok_live_ab").hint(), "tok_live_…");
+    }
+
+    #[test]
+    #[should_panic(expected = "token prefix")]
+    fn prefixes_are_restricted() {
+        let _ = TokenFormat::new("tok-live");
     }
 }

@@ -98,7 +98,7 @@ fn memory_token_store_debug_is_redacted() {
 #[test]
 fn token_info_debug_is_redacted() {
     let store = store();
-    let infos = store.list();
+    let infos = store.list_all();
     assert_eq!(infos.len(), 1);
     assert_redacted("TokenInfo", &format!("{:?}", infos[0]));
     assert_redacted("TokenInfo", &format!("{:?}", store.get(&infos[0].id).unwrap()));
@@ -110,7 +110,7 @@ fn insert_error_debug_and_display_are_redacted() {
     let duplicate = store.insert(TOKEN, Principal::builder("bob").build()).unwrap_err();
     let bad = format!("{TOKEN} with spaces");
     let invalid = store.insert(&bad, Principal::builder("bob").build()).unwrap_err();
-    let id = store.list()[0].id.clone();
+    let id = store.list_all()[0].id.clone();
     let taken = store.insert("another-token", Principal::builder("bob").token_id(id).build()).unwrap_err();
     for error in [duplicate, invalid, taken] {
         assert_redacted("InsertError", &format!("{error:?}"));
