@@ -122,7 +122,7 @@ fn cookie_values<'h, 'n>(
 
 /// Decodes `application/x-www-form-urlencoded` (`+` is a space, `%XX` a byte). `None` if an
 /// escape is broken or the result is not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -57,6 +57,7 @@
 //! - `tracing`: one `tracing` event per request outcome (target `tower_bearer`), carrying the
 //!   token id and subject, never the token.
 //! - `tokio`: [`store::timeout::TimeoutStore`], a lookup deadline for slow stores (503).
+//! - `oauth`: [`oauth::TokenEndpoint`], the OAuth 2.0 client-credentials token endpoint.
 //!
 //! [tower]: https://docs.rs/tower
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -72,6 +73,9 @@ mod future;
 pub mod header;
 mod layer;
 mod lifecycle;
+#[cfg(feature = "oauth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
+pub mod oauth;
 mod principal;
 mod response;
 mod scope;
