@@ -356,3 +356,70 @@ async fn static_keys_example_generates_demo_keys() {
     assert_eq!(get(&url, Some(&bob)).await.json(), json!({ "user": "bob", "token_id": "key_bob" }));
     assert_status_message_timestamp(&get(&url, None).await);
 }
+
+#[cfg(feature = "oauth")]
+#[tokio::test]
+async fn oauth_client_credentials_example() {
+    let mut ex = Example::start("oauth_client_credentials", &[("TOKEN_TTL_SECS", "2")], &[]);
+    let id = ex.line_after("client_id: ");
+    let secret = ex.line_after("client_secret: ");
+    let token_url = ex.url("/oauth/token");
+    let basic = |id: &str, secret: &str| {
+        use base64::Engine as _;
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
+    };
+    let post = |body: &'static str, auth: String| {
+        let url = token_url.clone();
+        async move {
+            let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+            let req = Request::post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("authorization", auth)
+                .body(Full::from(body))
+                .unwrap();
+            let response = client.request(req).await.expect("request");
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await.unwrap().to_bytes();
+            Reply {
+                status: parts.status,
+                headers: parts.headers,
+                body: String::from_utf8(body.to_vec()).unwrap(),
+            }
+        }
+    };
+
+    let granted = post("grant_type=client_credentials", basic(&id, &secret)).await;
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.body);
+    assert_eq!(granted.headers["cache-control"], "no-store");
+    let body = granted.json();
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 2);
+    assert_eq!(body["scope"], "reports:read");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+
+    let reports = get(&ex.url("/v1/reports"), Some(&token)).await;
+    assert_eq!(reports.status, StatusCode::OK, "{}", reports.body);
+    assert_eq!(reports.json()["client"], json!(id));
+
+    let too_much = post("grant_type=client_credentials&scope=admin", basic(&id, &secret)).await;
+    assert_eq!(too_much.status, StatusCode::BAD_REQUEST);
+    assert_eq!(too_much.json()["error"], "invalid_scope");
+
+    let wrong = post("grant_type=client_credentials", basic(&id, "wrong")).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        wrong.body,
+        r#"{"error":"invalid_client","error_description":"Client authentication failed"}"#
+    );
+    assert_eq!(wrong.challenge(), Some(r#"Basic realm="reports", charset="UTF-8""#));
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let expired = get(&ex.url("/v1/reports"), Some(&token)).await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        expired.challenge(),
+        Some(
+            r#"Bearer realm="reports", error="invalid_token", error_description="the access token expired""#
+        )
+    );
+}
