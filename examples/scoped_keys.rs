@@ -68,8 +68,8 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tower_bearer::{
-    AuthError, AuthEvent, BearerAuthLayer, InvalidToken, LifecycleError, LifecycleEvent, MemoryTokenStore,
-    NewToken, Outcome, Principal, TokenFormat, TokenId, TokenInfo, WILDCARD,
+    AuthEvent, BearerAuthLayer, LifecycleError, LifecycleEvent, MemoryTokenStore, NewToken, Outcome,
+    Principal, Scopes, TokenFormat, TokenId, TokenInfo, WILDCARD,
 };
 
 /// How many audit events are kept; older ones are dropped.
@@ -203,14 +203,9 @@ async fn rotate_token(
         },
     };
     let id = TokenId::from(id);
-    let target = match own_token(&app.store, &caller, &id) {
-        Ok(target) => target,
-        Err(response) => return response,
-    };
-    if let Err(e) = may_rotate(&caller, &target) {
-        return lifecycle_error(e);
-    }
-    match app.store.rotate(&id, grace) {
+    // `rotate_as` hands out a fresh copy only to a caller that could issue it: the same
+    // account, holding all its scopes, and outliving it (a token may rotate itself).
+    match app.store.rotate_as(&caller, &id, grace) {
         Ok(issued) => {
             let mut body = with_secret(issued);
             body["replaces"] = json!(id.as_str());
@@ -223,15 +218,13 @@ async fn rotate_token(
 
 /// `DELETE /v1/tokens/{id}`: revokes the token, effective for every later request.
 async fn revoke_token(State(app): State<App>, caller: Principal, Path(id): Path<String>) -> Response {
-    let id = TokenId::from(id);
-    let target = match own_token(&app.store, &caller, &id) {
-        Ok(target) => target,
-        Err(response) => return response,
-    };
-    if let Err(e) = may_revoke(&caller, &target) {
-        return lifecycle_error(e);
+    // `revoke_as` lets a token revoke itself or a token of its account whose scopes it holds,
+    // so a `tokens:write` token cannot lock the admin out.
+    match app.store.revoke_as(&caller, &TokenId::from(id)) {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => not_found(),
+        Err(e) => lifecycle_error(e),
     }
-    if app.store.revoke(&id) { StatusCode::NO_CONTENT.into_response() } else { not_found() }
 }
 
 /// `GET /v1/audit`: the last [`AUDIT_CAPACITY`] events, newest last.
@@ -251,7 +244,9 @@ fn new_token(caller: &Principal, body: &Value) -> Result<NewToken, Response> {
         .ok_or_else(|| invalid_request("`name` must be a non-empty string of at most 100 characters"))?;
     let scopes: Vec<&str> = field("scopes")
         .and_then(Value::as_array)
-        .and_then(|scopes| scopes.iter().map(|s| s.as_str().filter(|s| is_scope(s))).collect::<Option<_>>())
+        .and_then(|scopes| {
+            scopes.iter().map(|s| s.as_str().filter(|s| Scopes::is_valid(s))).collect::<Option<_>>()
+        })
         .filter(|scopes: &Vec<&str>| !scopes.is_empty())
         .ok_or_else(|| invalid_request("`scopes` must be a non-empty array of scope names"))?;
 
@@ -292,37 +287,6 @@ fn new_token(caller: &Principal, body: &Value) -> Result<NewToken, Response> {
 #[expect(clippy::result_large_err, reason = "the error is the response, returned at once")]
 fn own_token(store: &MemoryTokenStore, caller: &Principal, id: &TokenId) -> Result<TokenInfo, Response> {
     store.get(id).filter(|t| t.principal.subject() == caller.subject()).ok_or_else(not_found)
-}
-
-/// A rotation hands out a fresh copy of `target`, so the caller must be able to issue that
-/// copy: hold all its scopes, and outlive it. A token may always rotate itself.
-fn may_rotate(caller: &Principal, target: &TokenInfo) -> Result<(), LifecycleError> {
-    if caller.token_id() == Some(&target.id) {
-        return Ok(());
-    }
-    let mut copy =
-        NewToken::for_subject(target.principal.subject()).scopes(target.principal.scopes().clone());
-    if let Some(expires_at) = target.principal.expires_at() {
-        copy = copy.expires_in(expires_at.duration_since(target.created_at).unwrap_or_default());
-    }
-    copy.check_issuer(caller)
-}
-
-/// A token may revoke itself, or a token whose scopes it holds (so a `tokens:write` token
-/// cannot lock the admin out).
-fn may_revoke(caller: &Principal, target: &TokenInfo) -> Result<(), LifecycleError> {
-    if caller.token_id() == Some(&target.id) {
-        return Ok(());
-    }
-    match target.principal.scopes().iter().find(|s| !caller.scopes().grants(s)) {
-        Some(missing) => Err(LifecycleError::ScopeNotHeld(missing.to_owned())),
-        None => Ok(()),
-    }
-}
-
-/// An RFC 6749 §3.3 scope token: printable ASCII without space, `"` and `\`.
-fn is_scope(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
 }
 
 /// A token's public metadata. Times are Unix seconds.
@@ -424,7 +388,7 @@ fn request_entry(event: &AuthEvent<'_>) -> Value {
     let principal = event.principal();
     let (outcome, status, reason) = match event.outcome {
         Outcome::Authenticated(_) => ("authenticated", None, None),
-        Outcome::Rejected { error, .. } => ("rejected", Some(error.status().as_u16()), Some(reason(error))),
+        Outcome::Rejected { error, .. } => ("rejected", Some(error.status().as_u16()), Some(error.reason())),
         _ => ("other", None, None),
     };
     json!({
@@ -437,24 +401,6 @@ fn request_entry(event: &AuthEvent<'_>) -> Value {
         "token_id": principal.and_then(Principal::token_id).map(TokenId::as_str),
         "subject": principal.map(Principal::subject),
     })
-}
-
-/// A short, stable reason code. The audit log may tell revoked from unknown tokens; the
-/// client's response does not.
-fn reason(error: &AuthError) -> &'static str {
-    match error {
-        AuthError::MissingCredentials => "missing_credentials",
-        AuthError::InvalidRequest(_) => "invalid_request",
-        AuthError::InvalidToken(InvalidToken::Malformed(_)) => "malformed_token",
-        AuthError::InvalidToken(InvalidToken::BadFormat) => "bad_format",
-        AuthError::InvalidToken(InvalidToken::Unknown) => "unknown_token",
-        AuthError::InvalidToken(InvalidToken::Revoked) => "revoked_token",
-        AuthError::InvalidToken(InvalidToken::Expired) => "expired_token",
-        AuthError::InvalidToken(_) => "invalid_token",
-        AuthError::InsufficientScope(_) => "insufficient_scope",
-        AuthError::StoreUnavailable(_) => "store_unavailable",
-        _ => "rejected",
-    }
 }
 
 /// One lifecycle event, from the store's hook.

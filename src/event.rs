@@ -170,7 +170,8 @@ fn trace(event: &AuthEvent<'_>) {
         }
         Outcome::Rejected { error, .. } => {
             let status = error.status().as_u16();
-            tracing::info!(target: "tower_bearer", method, path, token_id, subject, status, %error, "request rejected");
+            let reason = error.reason();
+            tracing::info!(target: "tower_bearer", method, path, token_id, subject, status, reason, %error, "request rejected");
         }
     }
 }

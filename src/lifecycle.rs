@@ -175,6 +175,53 @@ impl TokenInfo {
         self.last_used_at = at;
         self
     }
+
+    /// Checks that `manager` may revoke or rotate this token: a token may always manage
+    /// itself; otherwise it must belong to the same subject and hold every scope this token
+    /// has (a `tokens:write` token cannot revoke or take over the admin key).
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::NotFound`] for another subject's token (its existence is not
+    /// revealed), [`LifecycleError::ScopeNotHeld`] naming the first scope the manager lacks.
+    pub fn check_manager(&self, manager: &Principal) -> Result<(), LifecycleError> {
+        if manager.token_id() == Some(&self.id) {
+            return Ok(());
+        }
+        if manager.subject() != self.principal.subject() {
+            return Err(LifecycleError::NotFound(self.id.clone()));
+        }
+        match self.principal.scopes().iter().find(|s| !manager.scopes().grants(s)) {
+            Some(missing) => Err(LifecycleError::ScopeNotHeld(missing.to_owned())),
+            None => Ok(()),
+        }
+    }
+
+    /// The expiry a replacement gets when this token is rotated at `now`: the same lifetime
+    /// length, counted from `now`.
+    #[must_use]
+    pub fn rotated_expiry(&self, now: SystemTime) -> Option<SystemTime> {
+        let expires = self.principal.expires_at()?;
+        Some(now + expires.duration_since(self.created_at).unwrap_or_default())
+    }
+
+    /// [`check_manager`](Self::check_manager) for a rotation, which hands the manager a
+    /// fresh copy of this token: unless the token rotates itself, the copy may not outlive
+    /// the manager either.
+    ///
+    /// # Errors
+    ///
+    /// As [`check_manager`](Self::check_manager), and [`LifecycleError::OutlivesIssuer`].
+    pub fn check_rotator(&self, manager: &Principal, now: SystemTime) -> Result<(), LifecycleError> {
+        self.check_manager(manager)?;
+        if manager.token_id() != Some(&self.id)
+            && let Some(limit) = manager.expires_at()
+            && self.rotated_expiry(now).is_none_or(|at| at > limit)
+        {
+            return Err(LifecycleError::OutlivesIssuer);
+        }
+        Ok(())
+    }
 }
 
 /// A token just issued: its secret, to show the owner once, and its metadata.
@@ -262,7 +309,41 @@ pub trait TokenLifecycle: TokenStore {
         async move { self.issue(checked?).await }
     }
 
-    /// Metadata of every live token of `subject`.
+    /// Revokes a token on behalf of `manager` (a token revoking another through the API):
+    /// as [`revoke`](Self::revoke), after [`TokenInfo::check_manager`]. Returns `false` for
+    /// a token that is not live.
+    fn revoke_as(
+        &self,
+        manager: &Principal,
+        id: &TokenId,
+    ) -> impl Future<Output = Result<bool, LifecycleError>> + Send {
+        async move {
+            match self.get(id).await? {
+                Some(target) => {
+                    target.check_manager(manager)?;
+                    self.revoke(id).await
+                }
+                None => Ok(false),
+            }
+        }
+    }
+
+    /// Rotates a token on behalf of `manager`: as [`rotate`](Self::rotate), after
+    /// [`TokenInfo::check_rotator`].
+    fn rotate_as(
+        &self,
+        manager: &Principal,
+        id: &TokenId,
+        grace: Duration,
+    ) -> impl Future<Output = Result<IssuedToken, LifecycleError>> + Send {
+        async move {
+            let target = self.get(id).await?.ok_or_else(|| LifecycleError::NotFound(id.clone()))?;
+            target.check_rotator(manager, SystemTime::now())?;
+            self.rotate(id, grace).await
+        }
+    }
+
+    /// Metadata of every live token of `subject`, oldest first.
     fn list(&self, subject: &str) -> impl Future<Output = Result<Vec<TokenInfo>, LifecycleError>> + Send;
 
     /// Metadata of one live token.
@@ -327,6 +408,42 @@ mod tests {
         let later = NewToken::for_subject("u").expires_at(soon + Duration::from_secs(1));
         assert!(matches!(later.check_issuer(&issuer), Err(LifecycleError::OutlivesIssuer)));
         assert!(NewToken::for_subject("u").expires_at(soon).check_issuer(&issuer).is_ok());
+    }
+
+    #[test]
+    fn managers_hold_the_scopes_of_what_they_manage() {
+        let now = SystemTime::now();
+        let admin_p = NewToken::for_subject("u").scopes(["*"]).principal(TokenId::from("admin"));
+        let admin = TokenInfo::new(TokenId::from("admin"), admin_p.clone(), now);
+        let writer = Principal::builder("u").token_id("w").scopes(Scopes::parse("tokens:write")).build();
+        assert!(matches!(admin.check_manager(&writer), Err(LifecycleError::ScopeNotHeld(s)) if s == "*"));
+        assert!(admin.check_manager(&admin_p).is_ok(), "a token manages itself");
+        let scoped = TokenInfo::new(
+            TokenId::from("s"),
+            Principal::builder("u").token_id("s").scopes(Scopes::parse("tokens:write")).build(),
+            now,
+        );
+        assert!(scoped.check_manager(&writer).is_ok());
+        assert!(scoped.check_manager(&admin_p).is_ok());
+        let stranger = Principal::builder("v").scopes(Scopes::parse("*")).build();
+        assert!(matches!(scoped.check_manager(&stranger), Err(LifecycleError::NotFound(_))));
+    }
+
+    #[test]
+    fn a_rotation_may_not_hand_out_a_longer_lived_copy() {
+        let now = SystemTime::now();
+        let hour = Duration::from_secs(3600);
+        let short_admin =
+            Principal::builder("u").token_id("a").scopes(Scopes::parse("*")).expires_at(now + hour).build();
+        let forever = TokenInfo::new(TokenId::from("f"), Principal::builder("u").token_id("f").build(), now);
+        assert!(matches!(forever.check_rotator(&short_admin, now), Err(LifecycleError::OutlivesIssuer)));
+        let brief = TokenInfo::new(
+            TokenId::from("b"),
+            Principal::builder("u").token_id("b").expires_at(now + Duration::from_secs(60)).build(),
+            now,
+        );
+        assert_eq!(brief.rotated_expiry(now + hour), Some(now + hour + Duration::from_secs(60)));
+        assert!(brief.check_rotator(&short_admin, now).is_ok());
     }
 
     #[test]

@@ -96,6 +96,30 @@ impl AuthError {
         }
     }
 
+    /// A short, stable code naming the exact reason, for logs and audit trails (never sent
+    /// to the client, which cannot tell unknown from revoked tokens): `missing_credentials`,
+    /// `multiple_authorization_headers`, `token_sent_twice`, `malformed_token`, `bad_format`,
+    /// `unknown_token`, `revoked_token`, `expired_token`, `insufficient_scope`,
+    /// `store_unavailable`, `store_timeout`.
+    #[must_use]
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthError::MissingCredentials => "missing_credentials",
+            AuthError::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders) => {
+                "multiple_authorization_headers"
+            }
+            AuthError::InvalidRequest(InvalidRequest::MultipleTokens) => "token_sent_twice",
+            AuthError::InvalidToken(InvalidToken::Malformed(_)) => "malformed_token",
+            AuthError::InvalidToken(InvalidToken::BadFormat) => "bad_format",
+            AuthError::InvalidToken(InvalidToken::Unknown) => "unknown_token",
+            AuthError::InvalidToken(InvalidToken::Revoked) => "revoked_token",
+            AuthError::InvalidToken(InvalidToken::Expired) => "expired_token",
+            AuthError::InsufficientScope(_) => "insufficient_scope",
+            AuthError::StoreUnavailable(StoreErrorKind::Timeout) => "store_timeout",
+            AuthError::StoreUnavailable(_) => "store_unavailable",
+        }
+    }
+
     /// A description safe to send to the client: fixed text, no input, and unknown and
     /// revoked tokens are described alike so a client cannot tell them apart.
     #[must_use]

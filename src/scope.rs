@@ -31,6 +31,14 @@ impl Scopes {
         list.split(' ').filter(|s| !s.is_empty()).collect()
     }
 
+    /// Whether `scope` is a valid RFC 6749 §3.3 `scope-token`: non-empty printable ASCII
+    /// without space, `"` or `\`. Check scopes that come from outside (a request body)
+    /// before building [`Scopes`] from them.
+    #[must_use]
+    pub fn is_valid(scope: &str) -> bool {
+        is_scope_token(scope)
+    }
+
     /// Whether `scope` is in the set literally.
     #[must_use]
     pub fn contains(&self, scope: &str) -> bool {

@@ -228,22 +228,16 @@ impl MemoryTokenStore {
         Ok(self.issue(new))
     }
 
-    /// Metadata (never secrets or digests) of every live token of `subject`.
+    /// Metadata (never secrets or digests) of every live token of `subject`, oldest first.
     #[must_use]
     pub fn list(&self, subject: &str) -> Vec<TokenInfo> {
-        self.shared
-            .active
-            .pin()
-            .values()
-            .filter(|e| e.principal.subject() == subject)
-            .map(Entry::info)
-            .collect()
+        oldest_first(self.shared.active.pin().values().filter(|e| e.principal.subject() == subject))
     }
 
-    /// Metadata of every live token, in no particular order.
+    /// Metadata of every live token, oldest first.
     #[must_use]
     pub fn list_all(&self) -> Vec<TokenInfo> {
-        self.shared.active.pin().values().map(Entry::info).collect()
+        oldest_first(self.shared.active.pin().values())
     }
 
     /// Metadata of one live token.
@@ -251,6 +245,38 @@ impl MemoryTokenStore {
     pub fn get(&self, id: &TokenId) -> Option<TokenInfo> {
         let hash = *self.shared.by_id.pin().get(id)?;
         self.shared.active.pin().get(&hash).map(Entry::info)
+    }
+
+    /// Revokes a token on behalf of `manager`; see [`TokenInfo::check_manager`]. Returns
+    /// `Ok(false)` for a token that is not live.
+    ///
+    /// # Errors
+    ///
+    /// See [`TokenInfo::check_manager`].
+    pub fn revoke_as(&self, manager: &Principal, id: &TokenId) -> Result<bool, LifecycleError> {
+        match self.get(id) {
+            Some(target) => {
+                target.check_manager(manager)?;
+                Ok(self.revoke(id))
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Rotates a token on behalf of `manager`; see [`TokenInfo::check_rotator`].
+    ///
+    /// # Errors
+    ///
+    /// See [`TokenInfo::check_rotator`] and [`rotate`](Self::rotate).
+    pub fn rotate_as(
+        &self,
+        manager: &Principal,
+        id: &TokenId,
+        grace: Duration,
+    ) -> Result<IssuedToken, LifecycleError> {
+        let target = self.get(id).ok_or_else(|| LifecycleError::NotFound(id.clone()))?;
+        target.check_rotator(manager, SystemTime::now())?;
+        self.rotate(id, grace)
     }
 
     /// Revokes the token with this id. Returns whether it was live.
@@ -298,9 +324,8 @@ impl MemoryTokenStore {
         let (secret, new_info) = loop {
             let secret = shared.format.generate();
             let mut principal = old.principal.to_builder().token_id(TokenId::random());
-            if let Some(expires) = old.principal.expires_at() {
-                let lifetime = expires.duration_since(old.created_at).unwrap_or_default();
-                principal = principal.expires_at(now + lifetime);
+            if let Some(expires) = old.info().rotated_expiry(now) {
+                principal = principal.expires_at(expires);
             }
             if let Ok(info) = shared.insert_locked(secret.hash(), principal.build(), Some(secret.hint())) {
                 break (secret, info);
@@ -461,6 +486,12 @@ impl Clone for Entry {
             last_used_ms: AtomicU64::new(self.last_used_ms.load(Ordering::Relaxed)),
         }
     }
+}
+
+fn oldest_first<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<TokenInfo> {
+    let mut infos: Vec<TokenInfo> = entries.map(Entry::info).collect();
+    infos.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+    infos
 }
 
 fn unix_millis(at: SystemTime) -> u64 {
