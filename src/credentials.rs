@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use http::header::{AUTHORIZATION, COOKIE, Entry};
-use http::{HeaderMap, Request};
+use http::{HeaderMap, HeaderName, Request};
 
 use crate::header::{ParseError, parse_bearer, validate_b64token};
 use crate::response::{AuthError, InvalidRequest, InvalidToken};
@@ -64,10 +64,14 @@ impl TokenSources {
 }
 
 /// Marks every `Authorization` value sensitive, so that HTTP/2 HPACK and any `Debug` of the
-/// headers downstream treat it as a secret.
-pub(crate) fn mark_sensitive(headers: &mut HeaderMap) {
-    if let Entry::Occupied(mut entry) = headers.entry(AUTHORIZATION) {
-        entry.iter_mut().for_each(|value| value.set_sensitive(true));
+/// headers downstream treat it as a secret; and every `Cookie` value too when `cookies` (the
+/// layer reads its token from a cookie).
+pub(crate) fn mark_sensitive(headers: &mut HeaderMap, cookies: bool) {
+    let names: &[HeaderName] = if cookies { &[AUTHORIZATION, COOKIE] } else { &[AUTHORIZATION] };
+    for name in names {
+        if let Entry::Occupied(mut entry) = headers.entry(name) {
+            entry.iter_mut().for_each(|value| value.set_sensitive(true));
+        }
     }
 }
 

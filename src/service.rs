@@ -91,10 +91,11 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        // Before anything else: even a preflight let through may carry credentials.
+        mark_sensitive(req.headers_mut(), self.policy.sources.cookie.is_some());
         if self.policy.allow_cors_preflight && is_cors_preflight(&req) {
             return ResponseFuture::inner(self.inner.call(req));
         }
-        mark_sensitive(req.headers_mut());
         let lookup = match self.policy.sources.find(&req) {
             Err(error) => return ResponseFuture::rejected(self.policy.reject(&req, error, None, None)),
             Ok(token) => self.store.lookup(&token),
