@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use http::header::{AUTHORIZATION, COOKIE, Entry};
+use http::header::{AUTHORIZATION, COOKIE};
 use http::{HeaderMap, HeaderName, Request};
 
 use crate::header::{ParseError, parse_bearer, validate_b64token};
@@ -67,11 +67,23 @@ impl TokenSources {
 /// headers downstream treat it as a secret; and every `Cookie` value too when `cookies` (the
 /// layer reads its token from a cookie).
 pub(crate) fn mark_sensitive(headers: &mut HeaderMap, cookies: bool) {
-    let names: &[HeaderName] = if cookies { &[AUTHORIZATION, COOKIE] } else { &[AUTHORIZATION] };
-    for name in names {
-        if let Entry::Occupied(mut entry) = headers.entry(name) {
-            entry.iter_mut().for_each(|value| value.set_sensitive(true));
+    mark(headers, &AUTHORIZATION);
+    if cookies {
+        mark(headers, &COOKIE);
+    }
+}
+
+/// Not `HeaderMap::entry`: it reserves room for an insert first, which allocates the table of
+/// an empty map and grows a full one, and hyper sizes a request's map to exactly the headers
+/// it received (2, 3 or 6 headers: full), so `entry` reallocated the map on most requests.
+fn mark(headers: &mut HeaderMap, name: &HeaderName) {
+    if headers.len() == headers.keys_len() {
+        // One value per name, the usual case: a single probe.
+        if let Some(value) = headers.get_mut(name) {
+            value.set_sensitive(true);
         }
+    } else {
+        headers.iter_mut().filter(|(n, _)| *n == name).for_each(|(_, value)| value.set_sensitive(true));
     }
 }
 

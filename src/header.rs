@@ -158,29 +158,28 @@ pub fn parse_bearer(value: &[u8], max_len: usize) -> Result<BearerToken<'_>, Par
 ///
 /// [`ParseError::EmptyToken`] for an empty slice, [`ParseError::InvalidCharacter`] otherwise.
 pub fn validate_b64token(token: &[u8]) -> Result<(), ParseError> {
-    let body = token.iter().position(|&b| !is_b64token_char(b)).unwrap_or(token.len());
-    if body == 0 {
+    // The `=` padding first (from the end: usually none), then one pass over the rest with no
+    // early exit and no table: the compiler turns it into a few vector compares, where a
+    // `position` over a lookup table goes byte by byte with a branch each.
+    let body = &token[..token.len() - token.iter().rev().take_while(|&&b| b == b'=').count()];
+    if body.is_empty() {
         return Err(if token.is_empty() { ParseError::EmptyToken } else { ParseError::InvalidCharacter });
     }
-    if token[body..].iter().all(|&b| b == b'=') { Ok(()) } else { Err(ParseError::InvalidCharacter) }
+    if body.iter().fold(true, |ok, &b| ok & is_b64token_char(b)) {
+        Ok(())
+    } else {
+        Err(ParseError::InvalidCharacter)
+    }
 }
 
-/// Whether `b` may appear in a `b64token` before the `=` padding.
+/// Whether `b` may appear in a `b64token` before the `=` padding: `A-Z a-z 0-9 - . _ ~ + /`.
+/// Branch-free, so that a loop over it vectorises.
 #[inline]
 fn is_b64token_char(b: u8) -> bool {
-    B64TOKEN[usize::from(b)]
+    let letter = (b | 0x20).wrapping_sub(b'a') < 26;
+    let digit = b.wrapping_sub(b'0') < 10;
+    letter | digit | (b == b'-') | (b == b'.') | (b == b'_') | (b == b'~') | (b == b'+') | (b == b'/')
 }
-
-const B64TOKEN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
-        b += 1;
-    }
-    table
-};
 
 /// Returns `(first, end)` so that `value[first..end]` has no leading or trailing SP / HTAB.
 fn trim_ows(value: &[u8]) -> (usize, usize) {

@@ -57,6 +57,13 @@
 //! - `tracing`: one `tracing` event per request outcome (target `tower_bearer`), carrying the
 //!   token id and subject, never the token.
 //! - `tokio`: [`store::timeout::TimeoutStore`], a lookup deadline for slow stores (503).
+//! - `sqlite`: [`SqlTokenStore`] on an embedded SQLite database (a file or `:memory:`), with
+//!   the whole token lifecycle, via `sqlx`.
+//! - `postgres`: the same store on PostgreSQL, shared by many instances; with `cache`, each
+//!   instance's cache hears revocations made elsewhere through `LISTEN/NOTIFY`
+//!   ([`store::sql::SqlTokenStore::listen_for_revocations`]).
+//! - `cache`: [`CachedTokenStore`], a bounded cache in front of any store: positive and
+//!   negative TTLs, coalesced misses, invalidation on revoke.
 //! - `oauth`: [`oauth::TokenEndpoint`], the OAuth 2.0 client-credentials token endpoint.
 //!
 //! [tower]: https://docs.rs/tower
@@ -94,7 +101,13 @@ pub use principal::{Principal, PrincipalBuilder, TokenId};
 pub use response::{AuthError, ErrorFormat, InvalidRequest, InvalidToken};
 pub use scope::{ScopeRequirement, Scopes, WILDCARD};
 pub use service::BearerAuth;
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub use store::cache::CachedTokenStore;
 pub use store::callback::CallbackTokenStore;
 pub use store::memory::{InsertError, MemoryTokenStore, MemoryTokenStoreBuilder};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub use store::sql::SqlTokenStore;
 pub use store::{BoxError, BoxLookup, Lookup, StoreError, StoreErrorKind, TokenState, TokenStore};
 pub use token::{FormatError, PresentedToken, TokenFormat, TokenHash, TokenSecret};

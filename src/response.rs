@@ -347,8 +347,9 @@ impl Responder {
         HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
     }
 
-    /// The complete rejection response for `error`.
-    pub(crate) fn respond(&self, error: AuthError) -> Response<Bytes> {
+    /// The complete rejection response for `error`, with `error` in its extensions if
+    /// `attach_error`.
+    pub(crate) fn respond(&self, error: AuthError, attach_error: bool) -> Response<Bytes> {
         let found = self.prebuilt.iter().find(|(e, _)| *e == error).map(|(_, p)| p);
         let built;
         let prebuilt = match found {
@@ -366,7 +367,11 @@ impl Responder {
         if let Some(challenge) = &prebuilt.challenge {
             headers.insert(WWW_AUTHENTICATE, challenge.clone());
         }
-        response.extensions_mut().insert(error);
+        if attach_error {
+            // Three allocations (the extensions map, its table, the boxed error) and their
+            // frees: ~40 ns of every rejection.
+            response.extensions_mut().insert(error);
+        }
         response
     }
 }
@@ -430,7 +435,7 @@ mod tests {
         let prebuilt = Responder::new(Some("r".into()), ErrorFormat::Message, Some(&req));
         let fresh = Responder::new(Some("r".into()), ErrorFormat::Message, None);
         for e in every_error().into_iter().chain([AuthError::InsufficientScope(req.clone())]) {
-            let (a, b) = (prebuilt.respond(e.clone()), fresh.respond(e.clone()));
+            let (a, b) = (prebuilt.respond(e.clone(), true), fresh.respond(e.clone(), true));
             assert_eq!(a.status(), b.status(), "{e:?}");
             assert_eq!(a.headers(), b.headers(), "{e:?}");
             assert_eq!(a.body(), b.body(), "{e:?}");
@@ -440,7 +445,7 @@ mod tests {
 
     #[test]
     fn store_failure_has_no_challenge_and_a_generic_body() {
-        let r = Responder::default().respond(AuthError::StoreUnavailable(StoreErrorKind::Timeout));
+        let r = Responder::default().respond(AuthError::StoreUnavailable(StoreErrorKind::Timeout), true);
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(r.headers().get(WWW_AUTHENTICATE).is_none());
         assert_eq!(

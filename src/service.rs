@@ -38,6 +38,8 @@ pub(crate) struct Policy {
     pub(crate) allow_cors_preflight: bool,
     pub(crate) sources: TokenSources,
     pub(crate) events: EventSink,
+    /// Whether rejections carry their `AuthError` in the response extensions.
+    pub(crate) error_extension: bool,
 }
 
 impl<S, T> BearerAuth<S, T> {
@@ -170,7 +172,7 @@ impl Policy {
         store_error: Option<&StoreError>,
     ) -> Response<Bytes> {
         self.emit(req, Outcome::Rejected { error: &error, principal, store_error });
-        self.responder.respond(error)
+        self.responder.respond(error, self.error_extension)
     }
 
     fn emit<B>(&self, req: &Request<B>, outcome: Outcome<'_>) {

@@ -244,7 +244,7 @@ impl TokenFormat {
             }
         }
         let checksum = crc32fast::hash(token.as_bytes());
-        token.push_str(&encode_checksum(checksum));
+        token.extend(encode_checksum(checksum).map(char::from));
         TokenSecret(token)
     }
 
@@ -261,7 +261,7 @@ impl TokenFormat {
             return Err(FormatError::Shape);
         }
         let (body, checksum) = token.split_at(token.len() - CHECKSUM_CHARS);
-        if encode_checksum(crc32fast::hash(body.as_bytes())).as_bytes() == checksum.as_bytes() {
+        if encode_checksum(crc32fast::hash(body.as_bytes())) == checksum.as_bytes() {
             Ok(())
         } else {
             Err(FormatError::Checksum)
@@ -269,14 +269,15 @@ impl TokenFormat {
     }
 }
 
-/// The checksum as fixed-width base62, most significant digit first.
-fn encode_checksum(mut crc: u32) -> String {
+/// The checksum as fixed-width base62, most significant digit first. An array, not a
+/// `String`: `check` runs on every request and must not allocate.
+fn encode_checksum(mut crc: u32) -> [u8; CHECKSUM_CHARS] {
     let mut digits = [b'0'; CHECKSUM_CHARS];
     for d in digits.iter_mut().rev() {
         *d = BASE62[(crc % 62) as usize];
         crc /= 62;
     }
-    digits.iter().map(|&b| char::from(b)).collect()
+    digits
 }
 
 /// A newly issued token's plaintext, handed out exactly once.

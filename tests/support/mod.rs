@@ -1,0 +1,69 @@
+//! Helpers shared by the SQL store and cache tests: a layer-wrapped echo service, a generic
+//! lifecycle contract every store must pass, and a throwaway PostgreSQL cluster.
+#![allow(dead_code, unreachable_pub)]
+
+pub mod contract;
+pub mod pg;
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+use tower_bearer::{AuthError, BearerAuthLayer, PresentedToken, Principal, TokenState, TokenStore};
+
+pub type Body = Full<Bytes>;
+
+pub fn get(token: Option<&str>) -> Request<Body> {
+    let mut req = Request::get("/v1/things");
+    if let Some(token) = token {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    req.body(Body::default()).unwrap()
+}
+
+/// The layer in front of a service answering with the principal's subject.
+pub fn app<T: TokenStore>(
+    layer: BearerAuthLayer<T>,
+) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send> + Clone + Send {
+    ServiceBuilder::new().layer(layer).service(service_fn(|req: Request<Body>| async move {
+        let who = req.extensions().get::<Principal>().map(|p| p.subject().to_owned()).unwrap_or_default();
+        Ok::<_, Infallible>(Response::new(Body::from(who)))
+    }))
+}
+
+pub async fn status<T: TokenStore>(layer: &BearerAuthLayer<T>, token: &str) -> StatusCode {
+    app(layer.clone()).oneshot(get(Some(token))).await.unwrap().status()
+}
+
+/// The status and, for a rejection, the layer's reason.
+pub async fn outcome<T: TokenStore>(
+    layer: &BearerAuthLayer<T>,
+    token: &str,
+) -> (StatusCode, Option<AuthError>) {
+    let res = app(layer.clone()).oneshot(get(Some(token))).await.unwrap();
+    (res.status(), res.extensions().get::<AuthError>().cloned())
+}
+
+/// What the store itself answers for `secret`.
+pub async fn state<T: TokenStore>(store: &T, secret: &str) -> TokenState {
+    store.lookup(&PresentedToken::new(secret)).await.expect("the store answers")
+}
+
+pub fn is_active(state: &TokenState) -> bool {
+    matches!(state, TokenState::Active(_))
+}
+
+pub fn is_revoked(state: &TokenState) -> bool {
+    matches!(state, TokenState::Revoked(_))
+}
+
+pub fn is_unknown(state: &TokenState) -> bool {
+    matches!(state, TokenState::Unknown)
+}
+
+/// A fresh directory under the system temp dir, removed when dropped.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("tower-bearer-test-").tempdir_in(std::env::temp_dir()).unwrap()
+}
