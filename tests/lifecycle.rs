@@ -2,6 +2,8 @@
 //! the store, expiry and purge, revoke, rotate (atomic and with grace), delete, usage
 //! tracking, issuing through a principal, and the audit events of each.
 
+mod support;
+
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,7 +16,7 @@ use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_bearer::store::{Lookup, NoFuture};
 use tower_bearer::{
     AuthError, BearerAuthLayer, InvalidToken, LifecycleError, LifecycleEvent, MemoryTokenStore, NewToken,
-    Outcome, PresentedToken, Principal, Scopes, TokenFormat, TokenLifecycle, TokenState, TokenStore,
+    Outcome, PresentedToken, Principal, Scopes, TokenFormat, TokenState, TokenStore,
 };
 
 type Body = Full<Bytes>;
@@ -414,26 +416,7 @@ async fn a_token_cannot_mint_scopes_it_does_not_hold() {
     assert_eq!(store.list("alice").len(), 3, "refused tokens are not stored");
 }
 
-/// Application code written against the trait, as it would be for any store.
-async fn manage<S: TokenLifecycle>(store: &S) -> Result<(), LifecycleError> {
-    let issued = store.issue(NewToken::for_subject("carol").name("generic")).await?;
-    assert_eq!(store.list("carol").await?.len(), 1);
-    assert_eq!(store.get(issued.id()).await?.unwrap().principal.name(), Some("generic"));
-    let rotated = store.rotate(issued.id(), Duration::ZERO).await?;
-    assert!(store.get(issued.id()).await?.is_none());
-    store.record_usage(rotated.id(), SystemTime::now()).await?;
-    assert!(store.get(rotated.id()).await?.unwrap().last_used_at.is_some());
-    let reader = Principal::builder("carol").scopes(Scopes::parse("read")).build();
-    assert!(store.issue_as(&reader, NewToken::for_subject("carol").scopes(["write"])).await.is_err());
-    assert!(store.revoke(rotated.id()).await?);
-    assert_eq!(store.purge_expired().await?, 0);
-    let spare = store.issue(NewToken::for_subject("carol")).await?;
-    assert!(store.delete(spare.id()).await?);
-    assert!(store.list("carol").await?.is_empty());
-    Ok(())
-}
-
 #[tokio::test]
 async fn the_lifecycle_trait_drives_the_memory_store() {
-    manage(&MemoryTokenStore::new()).await.unwrap();
+    support::contract::manage(&MemoryTokenStore::new()).await.unwrap();
 }
