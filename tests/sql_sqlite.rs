@@ -133,13 +133,16 @@ async fn a_slow_lookup_times_out_with_503() {
     let dir = temp_dir();
     let store = SqlTokenStore::builder().open_sqlite(dir.path().join("t.db")).await.unwrap();
     let token = store.issue(NewToken::for_subject("alice")).await.unwrap();
-    // A zero deadline: every query (answered on SQLite's worker thread) is too slow.
+    // One connection, held by the test: the lookup waits for it and the deadline passes first.
+    // (A zero deadline is not enough: SQLite may answer before the timer is first polled.)
     let hasty = SqlTokenStore::builder()
-        .lookup_timeout(Duration::ZERO)
+        .max_connections(1)
+        .lookup_timeout(Duration::from_millis(50))
         .open_sqlite(dir.path().join("t.db"))
         .await
         .unwrap();
-    let layer = BearerAuthLayer::new(hasty);
+    let _held = hasty.sqlite_pool().unwrap().acquire().await.unwrap();
+    let layer = BearerAuthLayer::new(hasty.clone());
     assert_eq!(
         outcome(&layer, token.secret().expose_secret()).await,
         (StatusCode::SERVICE_UNAVAILABLE, Some(AuthError::StoreUnavailable(StoreErrorKind::Timeout)))
