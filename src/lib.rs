@@ -71,6 +71,7 @@
 #![deny(missing_docs, unreachable_pub, unsafe_code)]
 #![warn(rust_2018_idioms, missing_debug_implementations)]
 
+mod clock;
 mod credentials;
 pub mod event;
 #[cfg(feature = "axum")]

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::header::ParseError;
 use crate::scope::ScopeRequirement;
@@ -241,22 +241,64 @@ impl fmt::Debug for ErrorFormat {
     }
 }
 
-/// Builds rejection responses. Holds the realm and format, and every challenge and body that
-/// can be built ahead of time: the set of rejections a layer can produce is finite (one scope
-/// requirement per layer), so a rejection costs a table probe and the response, not string
-/// formatting.
+/// Builds rejection responses. Holds the realm and format, and every response head that can
+/// be built ahead of time: the set of rejections a layer can produce is finite (one scope
+/// requirement per layer), so a rejection costs an index, a copy of a prebuilt header map and
+/// the response, not string formatting or header hashing.
 #[derive(Clone, Debug)]
 pub(crate) struct Responder {
     realm: Option<Box<str>>,
     format: ErrorFormat,
+    /// At [`slot`]`(error)` for every error [`PREBUILT`] lists, then the layer's
+    /// `insufficient_scope`.
     prebuilt: Vec<(AuthError, Prebuilt)>,
 }
 
 #[derive(Clone, Debug)]
 struct Prebuilt {
-    challenge: Option<HeaderValue>,
+    /// `Content-Type` and, for bearer errors, `WWW-Authenticate`.
+    headers: HeaderMap,
     /// `None` when the format builds a fresh body each time (timestamps, custom closures).
     body: Option<Bytes>,
+}
+
+/// The rejections every layer can produce, in [`slot`] order.
+const PREBUILT: [AuthError; 13] = [
+    AuthError::MissingCredentials,
+    AuthError::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders),
+    AuthError::InvalidRequest(InvalidRequest::MultipleTokens),
+    AuthError::InvalidToken(InvalidToken::BadFormat),
+    AuthError::InvalidToken(InvalidToken::Unknown),
+    AuthError::InvalidToken(InvalidToken::Revoked),
+    AuthError::InvalidToken(InvalidToken::Expired),
+    AuthError::StoreUnavailable(StoreErrorKind::Unavailable),
+    AuthError::StoreUnavailable(StoreErrorKind::Timeout),
+    AuthError::InvalidToken(InvalidToken::Malformed(ParseError::EmptyToken)),
+    AuthError::InvalidToken(InvalidToken::Malformed(ParseError::BadSeparator)),
+    AuthError::InvalidToken(InvalidToken::Malformed(ParseError::InvalidCharacter)),
+    AuthError::InvalidToken(InvalidToken::Malformed(ParseError::TooLong)),
+];
+
+/// Where `error`'s prebuilt response sits: a match, not a scan comparing errors.
+fn slot(error: &AuthError) -> Option<usize> {
+    use InvalidToken::{BadFormat, Expired, Malformed, Revoked, Unknown};
+    Some(match error {
+        AuthError::MissingCredentials => 0,
+        AuthError::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders) => 1,
+        AuthError::InvalidRequest(InvalidRequest::MultipleTokens) => 2,
+        AuthError::InvalidToken(BadFormat) => 3,
+        AuthError::InvalidToken(Unknown) => 4,
+        AuthError::InvalidToken(Revoked) => 5,
+        AuthError::InvalidToken(Expired) => 6,
+        AuthError::StoreUnavailable(StoreErrorKind::Unavailable) => 7,
+        AuthError::StoreUnavailable(StoreErrorKind::Timeout) => 8,
+        AuthError::InvalidToken(Malformed(ParseError::EmptyToken)) => 9,
+        AuthError::InvalidToken(Malformed(ParseError::BadSeparator)) => 10,
+        AuthError::InvalidToken(Malformed(ParseError::InvalidCharacter)) => 11,
+        AuthError::InvalidToken(Malformed(ParseError::TooLong)) => 12,
+        AuthError::InsufficientScope(_) => PREBUILT.len(),
+        _ => return None,
+    })
 }
 
 impl Default for Responder {
@@ -272,29 +314,8 @@ impl Responder {
         requirement: Option<&ScopeRequirement>,
     ) -> Self {
         let mut responder = Responder { realm, format, prebuilt: Vec::new() };
-        let mut errors = vec![
-            AuthError::MissingCredentials,
-            AuthError::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders),
-            AuthError::InvalidRequest(InvalidRequest::MultipleTokens),
-            AuthError::InvalidToken(InvalidToken::BadFormat),
-            AuthError::InvalidToken(InvalidToken::Unknown),
-            AuthError::InvalidToken(InvalidToken::Revoked),
-            AuthError::InvalidToken(InvalidToken::Expired),
-            AuthError::StoreUnavailable(StoreErrorKind::Unavailable),
-            AuthError::StoreUnavailable(StoreErrorKind::Timeout),
-        ];
-        errors.extend(
-            [
-                ParseError::EmptyToken,
-                ParseError::BadSeparator,
-                ParseError::InvalidCharacter,
-                ParseError::TooLong,
-            ]
-            .map(|e| AuthError::InvalidToken(InvalidToken::Malformed(e))),
-        );
-        errors.extend(requirement.cloned().map(AuthError::InsufficientScope));
+        let errors = PREBUILT.into_iter().chain(requirement.cloned().map(AuthError::InsufficientScope));
         responder.prebuilt = errors
-            .into_iter()
             .map(|error| {
                 let prebuilt = responder.build(&error);
                 (error, prebuilt)
@@ -312,11 +333,13 @@ impl Responder {
     }
 
     fn build(&self, error: &AuthError) -> Prebuilt {
-        Prebuilt {
-            // RFC 6750 §3: a challenge for every bearer error; a failed store is not one.
-            challenge: (!matches!(error, AuthError::StoreUnavailable(_))).then(|| self.challenge(error)),
-            body: self.format.is_fixed().then(|| Bytes::from(self.format.body(error))),
+        let mut headers = HeaderMap::with_capacity(2);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        // RFC 6750 §3: a challenge for every bearer error; a failed store is not one.
+        if !matches!(error, AuthError::StoreUnavailable(_)) {
+            headers.insert(WWW_AUTHENTICATE, self.challenge(error));
         }
+        Prebuilt { headers, body: self.format.is_fixed().then(|| Bytes::from(self.format.body(error))) }
     }
 
     /// The `WWW-Authenticate` value for `error`, or the bare challenge.
@@ -344,13 +367,20 @@ impl Responder {
             value.extend(v.chars().filter(|&c| is_param_char(c)));
             value.push('"');
         }
-        HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+        // From shared bytes, so that copies of the prebuilt header map share them too.
+        HeaderValue::from_maybe_shared(Bytes::from(value))
+            .unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
     }
 
     /// The complete rejection response for `error`, with `error` in its extensions if
     /// `attach_error`.
     pub(crate) fn respond(&self, error: AuthError, attach_error: bool) -> Response<Bytes> {
-        let found = self.prebuilt.iter().find(|(e, _)| *e == error).map(|(_, p)| p);
+        let found = slot(&error)
+            .and_then(|i| self.prebuilt.get(i))
+            // Only `insufficient_scope` can differ from its slot: another requirement than the
+            // layer's (a store or a caller building its own errors).
+            .filter(|(e, _)| !matches!(e, AuthError::InsufficientScope(_)) || *e == error)
+            .map(|(_, p)| p);
         let built;
         let prebuilt = match found {
             Some(p) => p,
@@ -362,14 +392,10 @@ impl Responder {
         let body = prebuilt.body.clone().unwrap_or_else(|| self.format.body(&error).into());
         let mut response = Response::new(body);
         *response.status_mut() = error.status();
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(challenge) = &prebuilt.challenge {
-            headers.insert(WWW_AUTHENTICATE, challenge.clone());
-        }
+        *response.headers_mut() = prebuilt.headers.clone();
         if attach_error {
             // Three allocations (the extensions map, its table, the boxed error) and their
-            // frees: ~40 ns of every rejection.
+            // frees: ~40-60 ns of every rejection, hence opt-in.
             response.extensions_mut().insert(error);
         }
         response
@@ -403,6 +429,32 @@ mod tests {
             AuthError::InsufficientScope(ScopeRequirement::All(Scopes::parse("a b"))),
             AuthError::StoreUnavailable(StoreErrorKind::Unavailable),
         ]
+    }
+
+    #[test]
+    fn every_prebuilt_error_sits_at_its_slot() {
+        for (i, e) in PREBUILT.iter().enumerate() {
+            assert_eq!(slot(e), Some(i), "{e:?}");
+        }
+        let scoped = AuthError::InsufficientScope(ScopeRequirement::All(Scopes::parse("a")));
+        assert_eq!(slot(&scoped), Some(PREBUILT.len()));
+        // Every error the layer answers is covered, so none is built per request.
+        for e in every_error() {
+            assert!(slot(&e).is_some(), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn another_scope_requirement_than_the_layers_gets_its_own_challenge() {
+        let layer_req = ScopeRequirement::All(Scopes::parse("a"));
+        let responder = Responder::new(None, ErrorFormat::default(), Some(&layer_req));
+        let other = AuthError::InsufficientScope(ScopeRequirement::All(Scopes::parse("b")));
+        let res = responder.respond(other, false);
+        let challenge = res.headers()[WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(challenge.contains(r#"scope="b""#), "{challenge}");
+        let res = responder.respond(AuthError::InsufficientScope(layer_req), false);
+        let challenge = res.headers()[WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(challenge.contains(r#"scope="a""#), "{challenge}");
     }
 
     #[test]

@@ -4,12 +4,12 @@ use std::fmt;
 use std::mem;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::{Method, Request, Response};
 use tower_service::Service;
 
+use crate::clock;
 use crate::credentials::{TokenSources, mark_sensitive};
 use crate::event::{AuthEvent, EventSink, Outcome};
 use crate::future::ResponseFuture;
@@ -153,7 +153,7 @@ impl Policy {
 
     /// Expiry and scopes of a token the store vouched for.
     fn check(&self, principal: &Principal) -> Result<(), AuthError> {
-        if principal.expires_at().is_some_and(|at| at <= SystemTime::now()) {
+        if principal.expires_at().is_some_and(clock::is_expired) {
             return Err(AuthError::InvalidToken(InvalidToken::Expired));
         }
         match &self.requirement {

@@ -232,7 +232,7 @@ async fn an_entry_never_outlives_its_token() {
     assert!(now(&cache, &secret).is_some());
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(now(&cache, &secret).is_none(), "dropped at the token's expiry, not the TTL's");
-    let res = app(layer).oneshot(get(Some(&secret))).await.unwrap();
+    let res = app(layer.rejection_extension(true)).oneshot(get(Some(&secret))).await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         res.extensions().get::<AuthError>(),

@@ -479,9 +479,10 @@ proptest! {
 fn reject_reason(layer: BearerAuthLayer<MemoryTokenStore>, token: &str) -> Option<AuthError> {
     use std::task::{Context, Poll, Waker};
     use tower::{Layer, Service};
-    let mut service = layer.layer(tower::service_fn(|_req: http::Request<bytes::Bytes>| async {
-        Ok::<_, std::convert::Infallible>(http::Response::new(bytes::Bytes::new()))
-    }));
+    let mut service =
+        layer.rejection_extension(true).layer(tower::service_fn(|_req: http::Request<bytes::Bytes>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(bytes::Bytes::new()))
+        }));
     let req = http::Request::get("/")
         .header("authorization", format!("Bearer {token}"))
         .body(bytes::Bytes::new())

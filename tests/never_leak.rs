@@ -314,7 +314,9 @@ fn memory_probes() -> Vec<Probe> {
 async fn run<T: TokenStore>(layer: BearerAuthLayer<T>, probe: Probe, seen: &Seen, got: &Inner) {
     let before = got.0.lock().unwrap().len();
     let sink = got.clone();
-    let service = ServiceBuilder::new().layer(layer).service_fn(move |req| inner(sink.clone(), req));
+    let service = ServiceBuilder::new()
+        .layer(layer.rejection_extension(true))
+        .service_fn(move |req| inner(sink.clone(), req));
     let Ok(res) = service.oneshot(probe.request).await;
     let name = probe.name;
     assert_eq!(res.status(), probe.status, "{name}");

@@ -128,7 +128,7 @@ async fn auth_error_debug_and_display_are_redacted() {
         format!("Bearer {TOKEN}=="),
         format!("Bearer {TOKEN}{TOKEN}"),
     ];
-    let layer = BearerAuthLayer::new(store()).max_token_len(2 * TOKEN.len() - 1);
+    let layer = BearerAuthLayer::new(store()).max_token_len(2 * TOKEN.len() - 1).rejection_extension(true);
     for value in headers {
         let req = Request::get("/").header(AUTHORIZATION, value).body(Body::default()).unwrap();
         let Ok(res) = ServiceBuilder::new().layer(layer.clone()).service_fn(ok).oneshot(req).await;

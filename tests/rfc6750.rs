@@ -103,6 +103,8 @@ async fn echo(calls: Arc<AtomicUsize>, req: Request<Body>) -> Result<Response<Bo
 async fn send<T: TokenStore>(layer: BearerAuthLayer<T>, req: Request<Body>) -> Reply {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
+    // The reason rides along so that the tests can check it; off by default (see below).
+    let layer = layer.rejection_extension(true);
     let mut service = ServiceBuilder::new().layer(layer).service_fn(move |req| echo(counter.clone(), req));
     let Ok(ready) = service.ready().await;
     let Ok(res) = ready.call(req).await;
@@ -355,6 +357,22 @@ async fn token_of_exactly_max_len_is_accepted() {
     let store = store_with("12345678", Principal::builder("exact").build());
     let layer = BearerAuthLayer::new(store).realm("test").max_token_len(8);
     send(layer, bearer("12345678")).await.assert_admitted("exact");
+}
+
+/// The rejection reason goes into the response extensions only when asked for: by default a
+/// rejection allocates nothing it does not send.
+#[tokio::test]
+async fn the_rejection_reason_is_attached_only_on_request() {
+    let service = |layer: BearerAuthLayer<MemoryTokenStore>| {
+        ServiceBuilder::new()
+            .layer(layer)
+            .service_fn(|_req: Request<Body>| async { Ok::<_, Infallible>(Response::new(Body::default())) })
+    };
+    let Ok(res) = service(layer()).oneshot(bearer(UNKNOWN)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.extensions().get::<AuthError>().is_none());
+    let Ok(res) = service(layer().rejection_extension(true)).oneshot(bearer(UNKNOWN)).await;
+    assert_eq!(res.extensions().get::<AuthError>(), Some(&AuthError::InvalidToken(InvalidToken::Unknown)));
 }
 
 /// RFC 6750 §3.1 `invalid_token`: a well-formed token the store does not know.

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::clock;
 use crate::event::{LifecycleEvent, LifecycleSink};
 use crate::header::{DEFAULT_MAX_TOKEN_LEN, validate_b64token};
 use crate::lifecycle::{IssuedToken, LifecycleError, NewToken, TokenInfo, TokenLifecycle};
@@ -375,7 +376,7 @@ impl MemoryTokenStore {
         if let Some(hash) = shared.by_id.pin().get(id)
             && let Some(entry) = shared.active.pin().get(hash)
         {
-            entry.last_used_ms.fetch_max(unix_millis(at), Ordering::Relaxed);
+            entry.last_used_ms.fetch_max(clock::unix_millis(at), Ordering::Relaxed);
         }
     }
 
@@ -478,7 +479,7 @@ impl Entry {
 
     /// Notes a use now, writing only if the last recorded use is older than `interval_ms`.
     fn touch(&self, interval_ms: u64) {
-        let now = unix_millis(SystemTime::now());
+        let now = clock::coarse_unix_millis();
         if now.saturating_sub(self.last_used_ms.load(Ordering::Relaxed)) >= interval_ms {
             self.last_used_ms.store(now, Ordering::Relaxed);
         }
@@ -501,12 +502,6 @@ fn oldest_first<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<TokenInfo> 
     let mut infos: Vec<TokenInfo> = entries.map(Entry::info).collect();
     infos.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
     infos
-}
-
-fn unix_millis(at: SystemTime) -> u64 {
-    // Not `millis`: `Duration::as_millis` is a `u128` division (a libcall), and this runs on
-    // every lookup.
-    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() * 1000 + u64::from(d.subsec_millis()))
 }
 
 fn millis(d: Duration) -> u64 {

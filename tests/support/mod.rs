@@ -42,7 +42,7 @@ pub async fn outcome<T: TokenStore>(
     layer: &BearerAuthLayer<T>,
     token: &str,
 ) -> (StatusCode, Option<AuthError>) {
-    let res = app(layer.clone()).oneshot(get(Some(token))).await.unwrap();
+    let res = app(layer.clone().rejection_extension(true)).oneshot(get(Some(token))).await.unwrap();
     (res.status(), res.extensions().get::<AuthError>().cloned())
 }
 

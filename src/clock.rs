@@ -1,0 +1,106 @@
+//! The wall clock as the per-request bookkeeping reads it: cheaply, and exactly where it
+//! matters.
+//!
+//! Every request through the memory store notes when its token was last used, and every
+//! token with an expiry is checked against the time. `SystemTime::now()` is a full
+//! `CLOCK_REALTIME` read (≈ 20–30 ns through the vDSO, reading and scaling the TSC); on Linux
+//! the kernel also keeps `CLOCK_REALTIME_COARSE`, the time of the last timer tick, which is a
+//! plain load of a few words (≈ 5 ns) and lags the real time by at most one tick (1–10 ms).
+//!
+//! - Usage timestamps ([`coarse_unix_millis`]) take the coarse clock as it is: a `last_used_at`
+//!   a few milliseconds early is still the right minute.
+//! - Expiry ([`is_expired`]) stays exact: the coarse clock settles every token whose expiry is
+//!   comfortably in the future (coarse time ≤ real time < coarse time + one tick), and only a
+//!   token within [`EXACT_WINDOW`] of its expiry pays for the precise clock.
+//!
+//! Elsewhere than Linux, both read `SystemTime::now()`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How close to its expiry a token must be for [`is_expired`] to read the precise clock.
+/// Far more than a timer tick (at most 10 ms at `HZ=100`), so that a coarse clock a little
+/// behind (a tick delayed on a busy machine) can never accept an expired token.
+pub(crate) const EXACT_WINDOW: Duration = Duration::from_secs(1);
+
+/// The current time, possibly up to one timer tick behind.
+#[inline]
+pub(crate) fn coarse_now() -> SystemTime {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let ts = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+        match (u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
+            (Ok(secs), Ok(nanos)) => UNIX_EPOCH + Duration::new(secs, nanos),
+            // Before 1970 or a nonsense reading: let the precise clock answer.
+            _ => SystemTime::now(),
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        SystemTime::now()
+    }
+}
+
+/// Milliseconds since the Unix epoch by the coarse clock (0 before 1970).
+#[inline]
+pub(crate) fn coarse_unix_millis() -> u64 {
+    unix_millis(coarse_now())
+}
+
+/// Milliseconds since the Unix epoch (0 before 1970).
+#[inline]
+pub(crate) fn unix_millis(at: SystemTime) -> u64 {
+    // Not `Duration::as_millis`: a `u128` division (a libcall), and this runs per request.
+    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() * 1000 + u64::from(d.subsec_millis()))
+}
+
+/// Whether a token expiring at `expires_at` has expired: exactly as `expires_at <=
+/// SystemTime::now()`, but usually without reading the precise clock.
+#[inline]
+pub(crate) fn is_expired(expires_at: SystemTime) -> bool {
+    // The coarse clock is never ahead of the real one, and never a whole window behind it, so
+    // an expiry more than a window past the coarse time is still in the future.
+    if coarse_now().checked_add(EXACT_WINDOW).is_some_and(|bound| expires_at > bound) {
+        return false;
+    }
+    expires_at <= SystemTime::now()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_coarse_clock_is_close_behind_the_precise_one() {
+        for _ in 0..1000 {
+            let before = SystemTime::now();
+            let coarse = coarse_now();
+            let after = SystemTime::now();
+            // Never ahead of a precise reading taken after it (allowing for clock steps between
+            // the reads would make this flaky only if the system clock were set during the test).
+            assert!(coarse <= after, "coarse clock ahead of the real one");
+            let lag = before.duration_since(coarse).unwrap_or_default();
+            assert!(lag < EXACT_WINDOW, "coarse clock {lag:?} behind");
+        }
+    }
+
+    #[test]
+    fn expiry_is_exact_at_the_boundary() {
+        let now = SystemTime::now();
+        assert!(is_expired(now));
+        assert!(is_expired(now - Duration::from_millis(1)));
+        assert!(is_expired(UNIX_EPOCH));
+        assert!(!is_expired(now + Duration::from_secs(5)));
+        assert!(!is_expired(now + EXACT_WINDOW / 2), "inside the window: the precise clock decides");
+        assert!(!is_expired(now + Duration::from_secs(86_400 * 365 * 100)));
+    }
+
+    #[test]
+    fn unix_millis_matches_the_slow_conversion() {
+        let at = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        assert_eq!(unix_millis(at), 1_700_000_000_123);
+        assert_eq!(unix_millis(UNIX_EPOCH - Duration::from_secs(1)), 0);
+        let now = coarse_unix_millis();
+        let precise = unix_millis(SystemTime::now());
+        assert!(now <= precise && precise - now < 1000);
+    }
+}
