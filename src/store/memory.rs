@@ -1,6 +1,7 @@
 //! [`MemoryTokenStore`]: tokens kept as SHA-256 digests in a lock-free concurrent map, with
 //! the whole lifecycle (issue, list, rotate, revoke, delete, expire, usage, audit events).
 
+use std::collections::HashSet;
 use std::fmt;
 use std::future::{Future, ready};
 use std::hash::{BuildHasher, Hasher};
@@ -13,6 +14,7 @@ use crate::event::{LifecycleEvent, LifecycleSink};
 use crate::header::{DEFAULT_MAX_TOKEN_LEN, validate_b64token};
 use crate::lifecycle::{IssuedToken, LifecycleError, NewToken, TokenInfo, TokenLifecycle};
 use crate::principal::{Principal, TokenId};
+use crate::scope::Scopes;
 use crate::store::{Lookup, NoFuture, TokenState, TokenStore};
 use crate::token::{PresentedToken, TokenFormat, TokenHash, display_hint};
 
@@ -57,17 +59,27 @@ pub struct MemoryTokenStore {
 }
 
 struct Shared {
-    active: papaya::HashMap<TokenHash, Entry, DigestHasher>,
-    /// Revoked digests, so that audit events can tell "revoked" from "unknown". Consulted only
-    /// after a miss in `active`, so valid tokens never pay for it.
-    revoked: papaya::HashMap<TokenHash, Principal, DigestHasher>,
+    /// Every stored digest: live tokens, and the revocation records of revoked ones, so that
+    /// one probe tells live, revoked (for audit events) and unknown apart.
+    tokens: papaya::HashMap<TokenHash, Entry, DigestHasher>,
+    /// Live tokens by id.
     by_id: papaya::HashMap<TokenId, TokenHash>,
     /// Serializes writers so that the maps change together: a revoke never runs between an
     /// insert's steps. Lookups never take it.
-    writer: Mutex<()>,
+    writer: Mutex<Writer>,
     format: TokenFormat,
     usage_interval_ms: u64,
     events: LifecycleSink,
+}
+
+/// What only writers touch.
+#[derive(Default)]
+struct Writer {
+    /// One copy of each distinct scope set, shared by every token that grants it: most
+    /// tokens of an API carry one of a handful of sets.
+    scopes: HashSet<Scopes>,
+    /// Size of `scopes` at which sets no token uses any more are dropped.
+    prune_at: usize,
 }
 
 impl Default for Shared {
@@ -76,14 +88,20 @@ impl Default for Shared {
     }
 }
 
+/// A stored token: 40 bytes next to its 32-byte digest in one papaya allocation.
 struct Entry {
-    id: TokenId,
+    /// Always has a token id (assigned on insert if missing).
     principal: Principal,
     hint: Option<Box<str>>,
-    created_at: SystemTime,
-    /// Milliseconds since the Unix epoch; 0 for never. Written at most once per interval.
+    /// Nanoseconds since the Unix epoch.
+    created_ns: u64,
+    /// Milliseconds since the Unix epoch; 0 for never, [`REVOKED`] for a revocation record.
+    /// Written at most once per interval.
     last_used_ms: AtomicU64,
 }
+
+/// `last_used_ms` of a revocation record: no live token is ever used at that time.
+const REVOKED: u64 = u64::MAX;
 
 /// Why a known token could not be inserted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -111,10 +129,9 @@ impl Default for MemoryTokenStoreBuilder {
     fn default() -> Self {
         MemoryTokenStoreBuilder {
             shared: Shared {
-                active: papaya::HashMap::with_hasher(DigestHasher),
-                revoked: papaya::HashMap::with_hasher(DigestHasher),
+                tokens: papaya::HashMap::with_hasher(DigestHasher),
                 by_id: papaya::HashMap::new(),
-                writer: Mutex::new(()),
+                writer: Mutex::new(Writer::default()),
                 format: TokenFormat::new(DEFAULT_PREFIX),
                 usage_interval_ms: millis(DEFAULT_USAGE_INTERVAL),
                 events: LifecycleSink::default(),
@@ -232,20 +249,22 @@ impl MemoryTokenStore {
     /// Metadata (never secrets or digests) of every live token of `subject`, oldest first.
     #[must_use]
     pub fn list(&self, subject: &str) -> Vec<TokenInfo> {
-        oldest_first(self.shared.active.pin().values().filter(|e| e.principal.subject() == subject))
+        oldest_first(
+            self.shared.tokens.pin().values().filter(|e| e.is_live() && e.principal.subject() == subject),
+        )
     }
 
     /// Metadata of every live token, oldest first.
     #[must_use]
     pub fn list_all(&self) -> Vec<TokenInfo> {
-        oldest_first(self.shared.active.pin().values())
+        oldest_first(self.shared.tokens.pin().values().filter(|e| e.is_live()))
     }
 
     /// Metadata of one live token.
     #[must_use]
     pub fn get(&self, id: &TokenId) -> Option<TokenInfo> {
         let hash = *self.shared.by_id.pin().get(id)?;
-        self.shared.active.pin().get(&hash).map(Entry::info)
+        self.shared.tokens.pin().get(&hash).filter(|e| e.is_live()).map(Entry::info)
     }
 
     /// Revokes a token on behalf of `manager`; see [`TokenInfo::check_manager`]. Returns
@@ -317,10 +336,13 @@ impl MemoryTokenStore {
     /// [`LifecycleError::NotFound`] if no live token has this id.
     pub fn rotate(&self, id: &TokenId, grace: Duration) -> Result<IssuedToken, LifecycleError> {
         let shared = &*self.shared;
-        let writer = shared.write_lock();
-        let active = shared.active.pin();
+        let mut writer = shared.write_lock();
+        let tokens = shared.tokens.pin();
         let old_hash = *shared.by_id.pin().get(id).ok_or_else(|| LifecycleError::NotFound(id.clone()))?;
-        let old = active.get(&old_hash).ok_or_else(|| LifecycleError::NotFound(id.clone()))?;
+        let old = tokens
+            .get(&old_hash)
+            .filter(|e| e.is_live())
+            .ok_or_else(|| LifecycleError::NotFound(id.clone()))?;
         let now = SystemTime::now();
         let (secret, new_info) = loop {
             let secret = shared.format.generate();
@@ -328,7 +350,9 @@ impl MemoryTokenStore {
             if let Some(expires) = old.info().rotated_expiry(now) {
                 principal = principal.expires_at(expires);
             }
-            if let Ok(info) = shared.insert_locked(secret.hash(), principal.build(), Some(secret.hint())) {
+            if let Ok(info) =
+                shared.insert_locked(&mut writer, secret.hash(), principal.build(), Some(secret.hint()))
+            {
                 break (secret, info);
             }
         };
@@ -339,7 +363,7 @@ impl MemoryTokenStore {
             let expires = old.principal.expires_at().map_or(until, |at| at.min(until));
             let entry =
                 Entry { principal: old.principal.to_builder().expires_at(expires).build(), ..old.clone() };
-            active.insert(old_hash, entry);
+            tokens.insert(old_hash, entry);
         }
         drop(writer);
         shared.events.emit(&LifecycleEvent::Rotated { old: id.clone(), new: new_info.clone(), grace });
@@ -353,14 +377,14 @@ impl MemoryTokenStore {
         let now = SystemTime::now();
         let purged: Vec<TokenInfo> = {
             let _writer = shared.write_lock();
-            let expired: Vec<TokenId> = shared
-                .active
-                .pin()
+            let tokens = shared.tokens.pin();
+            let expired: Vec<TokenId> = tokens
                 .values()
-                .filter(|e| e.principal.is_expired_at(now))
-                .map(|e| e.id.clone())
+                .filter(|e| e.is_live() && e.principal.is_expired_at(now))
+                .map(|e| e.id().clone())
                 .collect();
-            shared.revoked.pin().retain(|_, p| !p.is_expired_at(now));
+            // Revocation records of expired tokens go too: the token would be refused anyway.
+            tokens.retain(|_, e| e.is_live() || !e.principal.is_expired_at(now));
             expired.iter().filter_map(|id| shared.remove(id, false)).collect()
         };
         let count = purged.len();
@@ -374,16 +398,17 @@ impl MemoryTokenStore {
     pub fn record_usage(&self, id: &TokenId, at: SystemTime) {
         let shared = &*self.shared;
         if let Some(hash) = shared.by_id.pin().get(id)
-            && let Some(entry) = shared.active.pin().get(hash)
+            && let Some(entry) = shared.tokens.pin().get(hash)
+            && entry.is_live()
         {
-            entry.last_used_ms.fetch_max(clock::unix_millis(at), Ordering::Relaxed);
+            entry.last_used_ms.fetch_max(clock::unix_millis(at).min(REVOKED - 1), Ordering::Relaxed);
         }
     }
 
     /// Number of live (not revoked) tokens.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.shared.active.len()
+        self.shared.by_id.len()
     }
 
     /// Whether no live token is stored.
@@ -394,8 +419,9 @@ impl MemoryTokenStore {
 }
 
 impl Shared {
-    fn write_lock(&self) -> MutexGuard<'_, ()> {
-        // The lock guards no data, so a writer that panicked left nothing half-done to see.
+    fn write_lock(&self) -> MutexGuard<'_, Writer> {
+        // The interned scope sets are whole at every instant (a set is inserted or not), so a
+        // writer that panicked left nothing half-done to see.
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -405,50 +431,53 @@ impl Shared {
         principal: Principal,
         hint: Option<String>,
     ) -> Result<TokenInfo, InsertError> {
-        let _writer = self.write_lock();
-        self.insert_locked(hash, principal, hint)
+        let mut writer = self.write_lock();
+        self.insert_locked(&mut writer, hash, principal, hint)
     }
 
     /// Adds a live token. The caller holds the writer lock.
     fn insert_locked(
         &self,
+        writer: &mut Writer,
         hash: TokenHash,
-        principal: Principal,
+        mut principal: Principal,
         hint: Option<String>,
     ) -> Result<TokenInfo, InsertError> {
-        let (id, principal) = match principal.token_id() {
-            Some(id) => (id.clone(), principal),
+        let tokens = self.tokens.pin();
+        if tokens.get(&hash).is_some_and(Entry::is_live) {
+            return Err(InsertError::DuplicateToken);
+        }
+        let id = match principal.token_id() {
+            Some(id) => id.clone(),
             None => {
                 let id = TokenId::random();
-                (id.clone(), principal.to_builder().token_id(id).build())
+                principal.set_token_id(id.clone());
+                id
             }
         };
         if self.by_id.pin().try_insert(id.clone(), hash).is_err() {
             return Err(InsertError::DuplicateTokenId(id));
         }
+        principal.share_scopes(writer.intern(principal.scopes()));
         let entry = Entry {
-            id: id.clone(),
             principal,
             hint: hint.map(String::into_boxed_str),
-            created_at: SystemTime::now(),
+            created_ns: unix_nanos(SystemTime::now()),
             last_used_ms: AtomicU64::new(0),
         };
         let info = entry.info();
-        if self.active.pin().try_insert(hash, entry).is_err() {
-            self.by_id.pin().remove(&id);
-            return Err(InsertError::DuplicateToken);
-        }
+        // Replaces the revocation record, if any: inserting a secret again un-revokes it, as
+        // the application asked explicitly.
+        tokens.insert(hash, entry);
         // papaya grows a table only once an insert probes past 5·log2(capacity) slots, so a
-        // grown table runs ~85-90 % full and a miss (every unknown or revoked token) walks a
-        // long probe sequence, a cache line per step: ~190 ns at 1 M tokens, ~50 ns at half
-        // load. Keep `active` at most half full: at every power of two, reserve as much again
-        // (one copy of the table, on this writer, once per doubling; readers never wait).
-        let len = self.active.len();
-        if len >= 1024 && len.is_power_of_two() {
-            self.active.pin().reserve(len);
+        // grown table runs ~85-90 % full and a miss (every unknown token) walks a long probe
+        // sequence, a cache line per step: ~190 ns at 1 M tokens, ~50 ns at half load, ~40 ns
+        // at 1 k. Keep the table at most half full: at every power of two, reserve as much
+        // again (one copy of the table, on this writer, once per doubling; readers never wait).
+        let len = tokens.len();
+        if len >= 8 && len.is_power_of_two() {
+            tokens.reserve(len);
         }
-        // Inserting a secret again un-revokes it: the application asked for it explicitly.
-        self.revoked.pin().remove(&hash);
         Ok(info)
     }
 
@@ -456,22 +485,55 @@ impl Shared {
     /// the writer lock.
     fn remove(&self, id: &TokenId, tombstone: bool) -> Option<TokenInfo> {
         let hash = *self.by_id.pin().remove(id)?;
-        let active = self.active.pin();
-        let info = active.get(&hash).map(Entry::info);
-        if tombstone && let Some(info) = &info {
-            // Marked revoked before it leaves `active`, so a concurrent lookup sees one or the
-            // other, never neither.
-            self.revoked.pin().insert(hash, info.principal.clone());
+        let tokens = self.tokens.pin();
+        let entry = tokens.get(&hash).filter(|e| e.is_live())?;
+        let info = entry.info();
+        if tombstone {
+            // One atomic swap: a concurrent lookup sees the live token or its revocation
+            // record, never neither.
+            let record = Entry {
+                principal: entry.principal.clone(),
+                hint: None,
+                created_ns: entry.created_ns,
+                last_used_ms: AtomicU64::new(REVOKED),
+            };
+            tokens.insert(hash, record);
+        } else {
+            tokens.remove(&hash);
         }
-        active.remove(&hash);
-        info
+        Some(info)
+    }
+}
+
+impl Writer {
+    /// The shared copy of `scopes`.
+    fn intern(&mut self, scopes: &Scopes) -> Scopes {
+        if let Some(shared) = self.scopes.get(scopes) {
+            return shared.clone();
+        }
+        if self.scopes.len() >= self.prune_at {
+            // Sets only this table still holds belong to no token any more.
+            self.scopes.retain(|s| !s.is_unique());
+            self.prune_at = (self.scopes.len() * 2).max(64);
+        }
+        self.scopes.insert(scopes.clone());
+        scopes.clone()
     }
 }
 
 impl Entry {
+    fn id(&self) -> &TokenId {
+        self.principal.token_id().expect("insert_locked gives every stored principal a token id")
+    }
+
+    fn is_live(&self) -> bool {
+        self.last_used_ms.load(Ordering::Relaxed) != REVOKED
+    }
+
     fn info(&self) -> TokenInfo {
         let last_used = self.last_used_ms.load(Ordering::Relaxed);
-        let mut info = TokenInfo::new(self.id.clone(), self.principal.clone(), self.created_at)
+        let created_at = UNIX_EPOCH + Duration::from_nanos(self.created_ns);
+        let mut info = TokenInfo::new(self.id().clone(), self.principal.clone(), created_at)
             .with_last_used_at((last_used > 0).then(|| UNIX_EPOCH + Duration::from_millis(last_used)));
         info.hint = self.hint.as_deref().map(str::to_owned);
         info
@@ -489,10 +551,9 @@ impl Entry {
 impl Clone for Entry {
     fn clone(&self) -> Self {
         Entry {
-            id: self.id.clone(),
             principal: self.principal.clone(),
             hint: self.hint.clone(),
-            created_at: self.created_at,
+            created_ns: self.created_ns,
             last_used_ms: AtomicU64::new(self.last_used_ms.load(Ordering::Relaxed)),
         }
     }
@@ -504,6 +565,10 @@ fn oldest_first<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<TokenInfo> 
     infos
 }
 
+fn unix_nanos(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -512,17 +577,14 @@ impl TokenStore for MemoryTokenStore {
     type Future = NoFuture;
 
     fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<NoFuture> {
-        let hash = token.hash();
         let shared = &*self.shared;
-        let state = match shared.active.pin().get(hash) {
-            Some(entry) => {
+        let state = match shared.tokens.pin().get(token.hash()) {
+            Some(entry) if entry.is_live() => {
                 entry.touch(shared.usage_interval_ms);
                 TokenState::Active(entry.principal.clone())
             }
-            None => match shared.revoked.pin().get(hash) {
-                Some(principal) => TokenState::Revoked(principal.clone()),
-                None => TokenState::Unknown,
-            },
+            Some(record) => TokenState::Revoked(record.principal.clone()),
+            None => TokenState::Unknown,
         };
         Lookup::Now(Ok(state))
     }
