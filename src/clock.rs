@@ -43,7 +43,19 @@ pub(crate) fn coarse_now() -> SystemTime {
 /// Milliseconds since the Unix epoch by the coarse clock (0 before 1970).
 #[inline]
 pub(crate) fn coarse_unix_millis() -> u64 {
-    unix_millis(coarse_now())
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // Straight from the reading: no `SystemTime` round trip (its `duration_since` is an
+        // out-of-line call with a checked subtraction).
+        let ts = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+        let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+        let millis = u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000_000;
+        secs * 1000 + millis
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        unix_millis(SystemTime::now())
+    }
 }
 
 /// Milliseconds since the Unix epoch (0 before 1970).
