@@ -1,8 +1,9 @@
 //! The one place rejections become HTTP responses: [`AuthError`] → status, `WWW-Authenticate`
 //! challenge (RFC 6750 §3) and a JSON body in the configured [`ErrorFormat`].
 
+use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -339,7 +340,9 @@ impl Responder {
         if !matches!(error, AuthError::StoreUnavailable(_)) {
             headers.insert(WWW_AUTHENTICATE, self.challenge(error));
         }
-        Prebuilt { headers, body: self.format.is_fixed().then(|| Bytes::from(self.format.body(error))) }
+        let body =
+            self.format.is_fixed().then(|| Bytes::from_static(intern(self.format.body(error)).as_bytes()));
+        Prebuilt { headers, body }
     }
 
     /// The `WWW-Authenticate` value for `error`, or the bare challenge.
@@ -367,8 +370,7 @@ impl Responder {
             value.extend(v.chars().filter(|&c| is_param_char(c)));
             value.push('"');
         }
-        // From shared bytes, so that copies of the prebuilt header map share them too.
-        HeaderValue::from_maybe_shared(Bytes::from(value))
+        HeaderValue::from_maybe_shared(Bytes::from_static(intern(value).as_bytes()))
             .unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
     }
 
@@ -400,6 +402,23 @@ impl Responder {
         }
         response
     }
+}
+
+/// `text` for the life of the process, one copy per distinct text.
+///
+/// Prebuilt challenges and bodies are static bytes so that copying one into a response copies a
+/// pointer: shared `Bytes` would cost an atomic increment and decrement per rejection, on a
+/// reference count every core contends for during a flood of bad tokens. The set grows with
+/// distinct layer configurations (realm, error format, scope requirement), never with requests.
+fn intern(text: String) -> &'static str {
+    static TEXTS: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut texts = TEXTS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(&known) = texts.get(text.as_str()) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(text.into_boxed_str());
+    texts.insert(leaked);
+    leaked
 }
 
 /// Whether `c` may appear in an auth-param value: RFC 6749 §5.2's
@@ -455,6 +474,13 @@ mod tests {
         let res = responder.respond(AuthError::InsufficientScope(layer_req), false);
         let challenge = res.headers()[WWW_AUTHENTICATE].to_str().unwrap();
         assert!(challenge.contains(r#"scope="a""#), "{challenge}");
+    }
+
+    #[test]
+    fn equal_texts_are_kept_once() {
+        let a = intern(String::from("Bearer realm=\"interned\""));
+        let b = intern(String::from("Bearer realm=\"interned\""));
+        assert!(std::ptr::eq(a, b));
     }
 
     #[test]
