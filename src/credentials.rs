@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use http::header::{AUTHORIZATION, COOKIE};
 use http::{HeaderMap, HeaderName, Request};
 
-use crate::header::{ParseError, parse_bearer, validate_b64token};
+use crate::header::{ParseError, parse_bearer_bytes, validate_b64token};
 use crate::response::{AuthError, InvalidRequest, InvalidToken};
 use crate::token::{PresentedToken, TokenFormat};
 
@@ -25,13 +25,14 @@ impl TokenSources {
     /// The request's token, or why there is none usable. The token borrows from the request.
     pub(crate) fn find<'r, B>(&self, req: &'r Request<B>) -> Result<PresentedToken<'r>, AuthError> {
         let token = self.find_secret(req)?;
-        if !self.formats.is_empty() && !self.formats.iter().any(|f| f.check(&token).is_ok()) {
+        if !self.formats.is_empty() && !self.formats.iter().any(|f| f.check_bytes(&token).is_ok()) {
             return Err(AuthError::InvalidToken(InvalidToken::BadFormat));
         }
-        Ok(PresentedToken::new(token))
+        Ok(PresentedToken::from_checked(token))
     }
 
-    fn find_secret<'r, B>(&self, req: &'r Request<B>) -> Result<Cow<'r, str>, AuthError> {
+    /// The token's bytes, checked against the `b64token` grammar wherever they came from.
+    fn find_secret<'r, B>(&self, req: &'r Request<B>) -> Result<Cow<'r, [u8]>, AuthError> {
         let mut found = bearer_from_header(req.headers(), self.max_len)?;
         if let Some(name) = self.query_param.as_deref() {
             let value = unique(req.uri().query().unwrap_or("").split('&').filter_map(|pair| {
@@ -53,12 +54,15 @@ impl TokenSources {
     }
 
     /// Validates a token taken from somewhere other than the `Authorization` header.
-    fn checked<'r>(&self, token: impl Into<Cow<'r, str>>) -> Result<Cow<'r, str>, AuthError> {
-        let token = token.into();
+    fn checked<'r>(&self, token: impl Into<Cow<'r, str>>) -> Result<Cow<'r, [u8]>, AuthError> {
+        let token = match token.into() {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        };
         if token.len() > self.max_len {
             return Err(malformed(ParseError::TooLong));
         }
-        validate_b64token(token.as_bytes()).map_err(malformed)?;
+        validate_b64token(&token).map_err(malformed)?;
         Ok(token)
     }
 }
@@ -91,7 +95,7 @@ fn malformed(e: ParseError) -> AuthError {
     AuthError::InvalidToken(InvalidToken::Malformed(e))
 }
 
-fn bearer_from_header(headers: &HeaderMap, max_len: usize) -> Result<Option<Cow<'_, str>>, AuthError> {
+fn bearer_from_header(headers: &HeaderMap, max_len: usize) -> Result<Option<Cow<'_, [u8]>>, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -99,8 +103,8 @@ fn bearer_from_header(headers: &HeaderMap, max_len: usize) -> Result<Option<Cow<
     if values.next().is_some() {
         return Err(AuthError::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders));
     }
-    match parse_bearer(value.as_bytes(), max_len) {
-        Ok(token) => Ok(Some(Cow::Borrowed(token.expose_secret()))),
+    match parse_bearer_bytes(value.as_bytes(), max_len) {
+        Ok((token, _)) => Ok(Some(Cow::Borrowed(token))),
         Err(ParseError::NotBearer) => Ok(None),
         Err(e) => Err(malformed(e)),
     }
@@ -116,7 +120,10 @@ fn unique<T>(mut items: impl Iterator<Item = T>) -> Result<Option<T>, AuthError>
 }
 
 /// Combines two places a token may come from; both present is `invalid_request`.
-fn one_of<'r>(a: Option<Cow<'r, str>>, b: Option<Cow<'r, str>>) -> Result<Option<Cow<'r, str>>, AuthError> {
+fn one_of<'r>(
+    a: Option<Cow<'r, [u8]>>,
+    b: Option<Cow<'r, [u8]>>,
+) -> Result<Option<Cow<'r, [u8]>>, AuthError> {
     match (a, b) {
         (Some(_), Some(_)) => Err(AuthError::InvalidRequest(InvalidRequest::MultipleTokens)),
         (a, b) => Ok(a.or(b)),

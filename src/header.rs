@@ -100,7 +100,7 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-const SCHEME: &[u8] = b"bearer";
+const SCHEME: &[u8; 6] = b"bearer";
 
 /// Parses one `Authorization` header value as bearer credentials.
 ///
@@ -121,10 +121,21 @@ const SCHEME: &[u8] = b"bearer";
 ///
 /// See [`ParseError`] for each case.
 pub fn parse_bearer(value: &[u8], max_len: usize) -> Result<BearerToken<'_>, ParseError> {
+    let (token, start) = parse_bearer_bytes(value, max_len)?;
+    // Every byte was checked to be ASCII, so this never fails.
+    let token = std::str::from_utf8(token).map_err(|_| ParseError::InvalidCharacter)?;
+    Ok(BearerToken { token, start })
+}
+
+/// [`parse_bearer`] without the conversion to `str`, for the request path: the token (ASCII,
+/// checked) and its offset in `value`.
+pub(crate) fn parse_bearer_bytes(value: &[u8], max_len: usize) -> Result<(&[u8], usize), ParseError> {
     let (first, last) = trim_ows(value);
     let value = &value[..last];
     let rest = &value[first..];
-    if rest.len() < SCHEME.len() || !rest[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
+    // Setting bit 5 of a byte folds it onto a lowercase letter only if it is that letter in
+    // either case, so this is exactly a case-insensitive match, in a handful of instructions.
+    if rest.first_chunk::<6>().is_none_or(|scheme| scheme.map(|b| b | 0x20) != *SCHEME) {
         return Err(ParseError::NotBearer);
     }
     let after = &rest[SCHEME.len()..];
@@ -145,10 +156,7 @@ pub fn parse_bearer(value: &[u8], max_len: usize) -> Result<BearerToken<'_>, Par
         return Err(ParseError::TooLong);
     }
     validate_b64token(token)?;
-    let start = first + SCHEME.len() + spaces;
-    // Every byte was checked to be ASCII above, so this never fails.
-    let token = std::str::from_utf8(token).map_err(|_| ParseError::InvalidCharacter)?;
-    Ok(BearerToken { token, start })
+    Ok((token, first + SCHEME.len() + spaces))
 }
 
 /// Checks `token` against RFC 6750's `b64token`: one or more of
@@ -175,30 +183,42 @@ pub fn validate_b64token(token: &[u8]) -> Result<(), ParseError> {
 /// that cost more than the vector part on 40-60-byte tokens.
 fn all_b64token_chars(bytes: &[u8]) -> bool {
     const BLOCK: usize = 16;
-    let block_ok = |block: &[u8; BLOCK]| block.iter().fold(true, |ok, &b| ok & is_b64token_char(b));
+    // One lane per byte position, reduced once at the end rather than once per block.
+    let mut lanes = [true; BLOCK];
+    let mut check = |block: &[u8; BLOCK]| {
+        for (lane, &b) in lanes.iter_mut().zip(block) {
+            *lane &= is_b64token_char(b);
+        }
+    };
     let mut chunks = bytes.chunks_exact(BLOCK);
-    let mut ok = chunks.by_ref().fold(true, |ok, chunk| ok & chunk.try_into().is_ok_and(block_ok));
+    for chunk in chunks.by_ref() {
+        if let Ok(block) = chunk.try_into() {
+            check(block);
+        }
+    }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        ok &= match bytes.last_chunk::<BLOCK>() {
-            Some(last) => block_ok(last),
+        match bytes.last_chunk::<BLOCK>() {
+            Some(last) => check(last),
             None => {
                 let mut padded = [b'A'; BLOCK];
                 padded[..rest.len()].copy_from_slice(rest);
-                block_ok(&padded)
+                check(&padded);
             }
-        };
+        }
     }
-    ok
+    lanes.iter().fold(true, |ok, &lane| ok & lane)
 }
 
 /// Whether `b` may appear in a `b64token` before the `=` padding: `A-Z a-z 0-9 - . _ ~ + /`.
 /// Branch-free, so that a loop over it vectorises.
 #[inline]
 fn is_b64token_char(b: u8) -> bool {
+    // Setting bit 5 maps `A-Z` onto `a-z` and nothing else onto it.
     let letter = (b | 0x20).wrapping_sub(b'a') < 26;
-    let digit = b.wrapping_sub(b'0') < 10;
-    letter | digit | (b == b'-') | (b == b'.') | (b == b'_') | (b == b'~') | (b == b'+') | (b == b'/')
+    // `-`, `.`, `/` and the digits are one run of 13 bytes: 0x2D..=0x39.
+    let run = b.wrapping_sub(b'-') < 13;
+    letter | run | (b == b'+') | (b == b'_') | (b == b'~')
 }
 
 /// Returns `(first, end)` so that `value[first..end]` has no leading or trailing SP / HTAB.

@@ -99,7 +99,10 @@ impl fmt::Debug for TokenHash {
 /// [`into_owned`](Self::into_owned). `Debug` is redacted; there is no `Display`.
 #[derive(Clone)]
 pub struct PresentedToken<'a> {
-    secret: Cow<'a, str>,
+    /// Always UTF-8 (ASCII, when it comes from a request): built from a `str`, or from bytes
+    /// the layer checked against the `b64token` grammar. Bytes, so that the request path
+    /// never spends a UTF-8 validation on it.
+    secret: Cow<'a, [u8]>,
     hash: TokenHash,
 }
 
@@ -108,8 +111,18 @@ impl<'a> PresentedToken<'a> {
     /// outside a request.
     #[must_use]
     pub fn new(secret: impl Into<Cow<'a, str>>) -> Self {
-        let secret = secret.into();
-        PresentedToken { hash: TokenHash::of(secret.as_bytes()), secret }
+        let secret = match secret.into() {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        };
+        PresentedToken { hash: TokenHash::of(&secret), secret }
+    }
+
+    /// A token the layer took from a request and checked against the RFC 6750 `b64token`
+    /// grammar (ASCII), hashing it.
+    pub(crate) fn from_checked(secret: Cow<'a, [u8]>) -> Self {
+        debug_assert!(secret.is_ascii());
+        PresentedToken { hash: TokenHash::of(&secret), secret }
     }
 
     /// The same token, owning its secret (one copy, only if it was borrowed).
@@ -127,7 +140,9 @@ impl<'a> PresentedToken<'a> {
     /// The plaintext token. Never log it or put it in an error.
     #[must_use]
     pub fn expose_secret(&self) -> &str {
-        &self.secret
+        // UTF-8 by construction (see the field); were it ever not, the empty string fails
+        // closed: no store knows it.
+        std::str::from_utf8(&self.secret).unwrap_or("")
     }
 }
 
@@ -256,16 +271,17 @@ impl TokenFormat {
     ///
     /// The first [`FormatError`] found.
     pub fn check(&self, token: &str) -> Result<(), FormatError> {
-        let rest = token.strip_prefix(&*self.prefix).ok_or(FormatError::Prefix)?;
-        if rest.len() != RANDOM_CHARS + CHECKSUM_CHARS || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        self.check_bytes(token.as_bytes())
+    }
+
+    /// [`check`](Self::check) on the token's bytes.
+    pub(crate) fn check_bytes(&self, token: &[u8]) -> Result<(), FormatError> {
+        let rest = token.strip_prefix(self.prefix.as_bytes()).ok_or(FormatError::Prefix)?;
+        if rest.len() != RANDOM_CHARS + CHECKSUM_CHARS || !rest.iter().all(u8::is_ascii_alphanumeric) {
             return Err(FormatError::Shape);
         }
         let (body, checksum) = token.split_at(token.len() - CHECKSUM_CHARS);
-        if encode_checksum(crc32fast::hash(body.as_bytes())) == checksum.as_bytes() {
-            Ok(())
-        } else {
-            Err(FormatError::Checksum)
-        }
+        if encode_checksum(crc32fast::hash(body)) == checksum { Ok(()) } else { Err(FormatError::Checksum) }
     }
 }
 
