@@ -49,9 +49,9 @@ pin_project! {
             #[pin]
             future: S::Future,
         },
-        /// Answered by the layer.
+        /// Answered by the layer: the response is built once, in its final body type.
         Rejected {
-            response: Option<Response<Bytes>>,
+            response: Option<S::Response>,
         },
     }
 }
@@ -69,7 +69,7 @@ where
         ResponseFuture { state: State::Inner { future } }
     }
 
-    pub(crate) fn rejected(response: Response<Bytes>) -> Self {
+    pub(crate) fn rejected(response: S::Response) -> Self {
         ResponseFuture { state: State::Rejected { response: Some(response) } }
     }
 }
@@ -96,13 +96,12 @@ where
                             let future = inner.call(req);
                             state.set(State::Inner { future });
                         }
-                        Err(response) => return Poll::Ready(Ok(response.map(ResBody::from))),
+                        Err(response) => return Poll::Ready(Ok(response)),
                     }
                 }
                 StateProj::Inner { future } => return future.poll(cx),
                 StateProj::Rejected { response } => {
-                    let response = response.take().expect("ResponseFuture polled after completion");
-                    return Poll::Ready(Ok(response.map(ResBody::from)));
+                    return Poll::Ready(Ok(response.take().expect("ResponseFuture polled after completion")));
                 }
             }
         }

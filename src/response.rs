@@ -376,7 +376,7 @@ impl Responder {
 
     /// The complete rejection response for `error`, with `error` in its extensions if
     /// `attach_error`.
-    pub(crate) fn respond(&self, error: AuthError, attach_error: bool) -> Response<Bytes> {
+    pub(crate) fn respond<B: From<Bytes>>(&self, error: AuthError, attach_error: bool) -> Response<B> {
         let found = slot(&error)
             .and_then(|i| self.prebuilt.get(i))
             // Only `insufficient_scope` can differ from its slot: another requirement than the
@@ -392,7 +392,7 @@ impl Responder {
             }
         };
         let body = prebuilt.body.clone().unwrap_or_else(|| self.format.body(&error).into());
-        let mut response = Response::new(body);
+        let mut response = Response::new(B::from(body));
         *response.status_mut() = error.status();
         *response.headers_mut() = prebuilt.headers.clone();
         if attach_error {
@@ -468,10 +468,10 @@ mod tests {
         let layer_req = ScopeRequirement::All(Scopes::parse("a"));
         let responder = Responder::new(None, ErrorFormat::default(), Some(&layer_req));
         let other = AuthError::InsufficientScope(ScopeRequirement::All(Scopes::parse("b")));
-        let res = responder.respond(other, false);
+        let res = responder.respond::<Bytes>(other, false);
         let challenge = res.headers()[WWW_AUTHENTICATE].to_str().unwrap();
         assert!(challenge.contains(r#"scope="b""#), "{challenge}");
-        let res = responder.respond(AuthError::InsufficientScope(layer_req), false);
+        let res = responder.respond::<Bytes>(AuthError::InsufficientScope(layer_req), false);
         let challenge = res.headers()[WWW_AUTHENTICATE].to_str().unwrap();
         assert!(challenge.contains(r#"scope="a""#), "{challenge}");
     }
@@ -513,7 +513,8 @@ mod tests {
         let prebuilt = Responder::new(Some("r".into()), ErrorFormat::Message, Some(&req));
         let fresh = Responder::new(Some("r".into()), ErrorFormat::Message, None);
         for e in every_error().into_iter().chain([AuthError::InsufficientScope(req.clone())]) {
-            let (a, b) = (prebuilt.respond(e.clone(), true), fresh.respond(e.clone(), true));
+            let (a, b) =
+                (prebuilt.respond::<Bytes>(e.clone(), true), fresh.respond::<Bytes>(e.clone(), true));
             assert_eq!(a.status(), b.status(), "{e:?}");
             assert_eq!(a.headers(), b.headers(), "{e:?}");
             assert_eq!(a.body(), b.body(), "{e:?}");
@@ -523,7 +524,8 @@ mod tests {
 
     #[test]
     fn store_failure_has_no_challenge_and_a_generic_body() {
-        let r = Responder::default().respond(AuthError::StoreUnavailable(StoreErrorKind::Timeout), true);
+        let r =
+            Responder::default().respond::<Bytes>(AuthError::StoreUnavailable(StoreErrorKind::Timeout), true);
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(r.headers().get(WWW_AUTHENTICATE).is_none());
         assert_eq!(

@@ -130,12 +130,11 @@ fn is_cors_preflight<B>(req: &Request<B>) -> bool {
 
 impl Policy {
     /// Turns the store's answer into the principal to admit, or the rejection response.
-    #[expect(clippy::result_large_err, reason = "the response is returned at once, never propagated")]
-    pub(crate) fn admit<B>(
+    pub(crate) fn admit<B, R: From<Bytes>>(
         &self,
         req: &Request<B>,
         answer: Result<TokenState, StoreError>,
-    ) -> Result<Principal, Response<Bytes>> {
+    ) -> Result<Principal, Response<R>> {
         let (error, principal, store_error) = match answer {
             Err(e) => (AuthError::StoreUnavailable(e.kind()), None, Some(e)),
             Ok(TokenState::Unknown) => (AuthError::InvalidToken(InvalidToken::Unknown), None, None),
@@ -164,13 +163,13 @@ impl Policy {
         }
     }
 
-    pub(crate) fn reject<B>(
+    pub(crate) fn reject<B, R: From<Bytes>>(
         &self,
         req: &Request<B>,
         error: AuthError,
         principal: Option<&Principal>,
         store_error: Option<&StoreError>,
-    ) -> Response<Bytes> {
+    ) -> Response<R> {
         self.emit(req, Outcome::Rejected { error: &error, principal, store_error });
         self.responder.respond(error, self.error_extension)
     }
