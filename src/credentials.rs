@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use http::header::{AUTHORIZATION, COOKIE};
-use http::{HeaderMap, HeaderName, Request};
+use http::{HeaderMap, HeaderName, HeaderValue, Request};
 
 use crate::header::{ParseError, parse_bearer_bytes, validate_b64token};
 use crate::response::{AuthError, InvalidRequest, InvalidToken};
@@ -22,9 +22,16 @@ pub(crate) struct TokenSources {
 }
 
 impl TokenSources {
-    /// The request's token, or why there is none usable. The token borrows from the request.
-    pub(crate) fn find<'r, B>(&self, req: &'r Request<B>) -> Result<PresentedToken<'r>, AuthError> {
-        let token = self.find_secret(req)?;
+    /// The request's token, or why there is none usable; marks the credentials it looked at
+    /// sensitive on the way (see [`mark_sensitive`]). The token borrows from the request.
+    pub(crate) fn find<'r, B>(&self, req: &'r mut Request<B>) -> Result<PresentedToken<'r>, AuthError> {
+        let token = if self.query_param.is_none() && self.cookie.is_none() {
+            // The usual configuration: the header alone, marked and read with one probe.
+            only_from_header(req.headers_mut(), self.max_len)?.ok_or(AuthError::MissingCredentials)?
+        } else {
+            mark_sensitive(req.headers_mut(), self.cookie.is_some());
+            self.find_secret(req)?
+        };
         if !self.formats.is_empty() && !self.formats.iter().any(|f| f.check_bytes(&token).is_ok()) {
             return Err(AuthError::InvalidToken(InvalidToken::BadFormat));
         }
@@ -95,6 +102,23 @@ fn malformed(e: ParseError) -> AuthError {
     AuthError::InvalidToken(InvalidToken::Malformed(e))
 }
 
+/// The bearer token of the `Authorization` header, which it marks sensitive.
+fn only_from_header(headers: &mut HeaderMap, max_len: usize) -> Result<Option<Cow<'_, [u8]>>, AuthError> {
+    if headers.len() != headers.keys_len() {
+        // Some name has several values, maybe this one: mark them all, then count.
+        mark(headers, &AUTHORIZATION);
+        return bearer_from_header(headers, max_len);
+    }
+    // One value per name: the single probe that marks the value also reads it.
+    match headers.get_mut(AUTHORIZATION) {
+        Some(value) => {
+            value.set_sensitive(true);
+            bearer_from_value(value, max_len)
+        }
+        None => Ok(None),
+    }
+}
+
 fn bearer_from_header(headers: &HeaderMap, max_len: usize) -> Result<Option<Cow<'_, [u8]>>, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
@@ -103,6 +127,10 @@ fn bearer_from_header(headers: &HeaderMap, max_len: usize) -> Result<Option<Cow<
     if values.next().is_some() {
         return Err(AuthError::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders));
     }
+    bearer_from_value(value, max_len)
+}
+
+fn bearer_from_value(value: &HeaderValue, max_len: usize) -> Result<Option<Cow<'_, [u8]>>, AuthError> {
     match parse_bearer_bytes(value.as_bytes(), max_len) {
         Ok((token, _)) => Ok(Some(Cow::Borrowed(token))),
         Err(ParseError::NotBearer) => Ok(None),

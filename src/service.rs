@@ -93,12 +93,13 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        // Before anything else: even a preflight let through may carry credentials.
-        mark_sensitive(req.headers_mut(), self.policy.sources.cookie.is_some());
         if self.policy.allow_cors_preflight && is_cors_preflight(&req) {
+            // Even a preflight let through may carry credentials.
+            mark_sensitive(req.headers_mut(), self.policy.sources.cookie.is_some());
             return ResponseFuture::inner(self.inner.call(req));
         }
-        let lookup = match self.policy.sources.find(&req) {
+        // Marks the credentials sensitive whatever the outcome, before anything else reads them.
+        let lookup = match self.policy.sources.find(&mut req) {
             Err(error) => return ResponseFuture::rejected(self.policy.reject(&req, error, None, None)),
             Ok(token) => self.store.lookup(&token),
         };
