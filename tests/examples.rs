@@ -1,15 +1,12 @@
-//! Runs each example as a real process (`cargo run --example NAME` with `PORT=0`) and drives
-//! it over HTTP.
+//! Runs each example as a real process (`cargo run --example NAME` with `PORT=0`, through the
+//! harness in `tests/support/example.rs`) and drives it over HTTP.
 //!
 //! Every example prints `listening on http://127.0.0.1:<port>` as its first line, and its demo
 //! tokens on lines starting with `token` (`token: ...`, `token reader: ...`).
 #![cfg(feature = "axum")]
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
-use std::thread;
+mod support;
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -19,115 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
-/// How long an example may take to print its first line. The first run compiles it.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// A running example process; killed when dropped, also when a test panics.
-struct Example {
-    name: &'static str,
-    child: Child,
-    stdout: Receiver<String>,
-    stderr: Arc<Mutex<String>>,
-    base_url: String,
-}
-
-impl Example {
-    /// Starts `cargo run --example name` with `PORT=0` and `env`, without any inherited
-    /// variable named in `remove`, and waits until it listens.
-    fn start(name: &'static str, env: &[(&str, &str)], remove: &[&str]) -> Self {
-        let mut command = Command::new(env!("CARGO"));
-        command
-            .args(["run", "--quiet", "--all-features", "--example", name])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("PORT", "0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (key, _) in std::env::vars_os() {
-            if key.to_str().is_some_and(|key| remove.iter().any(|prefix| key.starts_with(prefix))) {
-                command.env_remove(key);
-            }
-        }
-        command.envs(env.iter().copied());
-        let mut child = command.spawn().expect("spawn cargo run");
-
-        // Drain both pipes on threads so the example never blocks writing to them.
-        let (tx, stdout) = mpsc::channel();
-        let out = child.stdout.take().expect("piped stdout");
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err = child.stderr.take().expect("piped stderr");
-        let sink = stderr.clone();
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = err.read(&mut buf) {
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-
-        let mut example = Example { name, child, stdout, stderr, base_url: String::new() };
-        let first = example.next_line(STARTUP_TIMEOUT);
-        let Some(url) = first.strip_prefix("listening on ") else {
-            panic!("{name}: first line is {first:?}, not `listening on ...`");
-        };
-        assert!(url.starts_with("http://127.0.0.1:"), "{name} must bind 127.0.0.1 only: {url}");
-        example.base_url = url.to_owned();
-        example
-    }
-
-    fn next_line(&mut self, timeout: Duration) -> String {
-        match self.stdout.recv_timeout(timeout) {
-            Ok(line) => line,
-            Err(e) => {
-                let status = self.child.try_wait().ok().flatten();
-                let reason = match e {
-                    RecvTimeoutError::Timeout => "timed out waiting for output",
-                    RecvTimeoutError::Disconnected => "stdout closed",
-                };
-                panic!(
-                    "{}: {reason} (exit status {status:?}); stderr:\n{}",
-                    self.name,
-                    self.stderr.lock().unwrap()
-                );
-            }
-        }
-    }
-
-    /// The rest of the first line starting with `prefix`, skipping other lines.
-    fn line_after(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let line = self.next_line(deadline.saturating_duration_since(Instant::now()));
-            if let Some(rest) = line.strip_prefix(prefix) {
-                return rest.to_owned();
-            }
-        }
-    }
-
-    /// Every stdout line not consumed yet.
-    fn printed_so_far(&mut self) -> Vec<String> {
-        self.stdout.try_iter().collect()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
-    }
-}
-
-impl Drop for Example {
-    fn drop(&mut self) {
-        // `cargo run` execs the example on Unix, so this is the example's own process.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::example::Example;
 
 struct Reply {
     status: StatusCode,
@@ -168,7 +57,7 @@ const INVALID_TOKEN_BODY: &str =
 
 #[tokio::test]
 async fn quickstart_example() {
-    let mut ex = Example::start("quickstart", &[], &[]);
+    let mut ex = Example::start("quickstart");
     let full = ex.line_after("token: ");
     let profile_only = ex.line_after("token (profile:read only): ");
 
@@ -199,7 +88,7 @@ async fn quickstart_example() {
 
 #[tokio::test]
 async fn hyper_example() {
-    let mut ex = Example::start("hyper", &[], &[]);
+    let mut ex = Example::start("hyper");
     let token = ex.line_after("token: ");
 
     let ok = get(&ex.url("/anything"), Some(&token)).await;
@@ -224,7 +113,7 @@ async fn hyper_example() {
 
 #[tokio::test]
 async fn callback_example() {
-    let mut ex = Example::start("callback", &[], &["SIMULATE_OUTAGE"]);
+    let mut ex = Example::launch("callback").env_remove_prefixed("SIMULATE_OUTAGE").start();
     let token = ex.line_after("token: ");
     let url = ex.url("/v1/me");
 
@@ -249,7 +138,7 @@ async fn callback_example() {
 
 #[tokio::test]
 async fn callback_example_fails_closed_during_an_outage() {
-    let mut ex = Example::start("callback", &[("SIMULATE_OUTAGE", "1")], &[]);
+    let mut ex = Example::launch("callback").env("SIMULATE_OUTAGE", "1").start();
     let token = ex.line_after("token: ");
     let url = ex.url("/v1/me");
 
@@ -266,8 +155,8 @@ async fn callback_example_fails_closed_during_an_outage() {
 
     // The database error reached the server's log, not the client.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !ex.stderr.lock().unwrap().contains("simulated outage") {
-        assert!(Instant::now() < deadline, "store error not logged: {}", ex.stderr.lock().unwrap());
+    while !ex.log().contains("simulated outage") {
+        assert!(Instant::now() < deadline, "store error not logged: {}", ex.log());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(!down.body.contains("simulated"));
@@ -275,7 +164,7 @@ async fn callback_example_fails_closed_during_an_outage() {
 
 #[tokio::test]
 async fn scopes_example() {
-    let mut ex = Example::start("scopes", &[], &[]);
+    let mut ex = Example::start("scopes");
     let reader = ex.line_after("token reader: ");
     let writer = ex.line_after("token writer: ");
     let url = ex.url("/v1/invoices");
@@ -325,8 +214,10 @@ fn assert_status_message_timestamp(reply: &Reply) {
 #[tokio::test]
 async fn static_keys_example_reads_keys_from_the_environment() {
     let (alice, bob) = ("alice-static-key-0123456789", "bob-static-key-9876543210");
-    let mut ex =
-        Example::start("static_keys", &[("API_KEY_ALICE", alice), ("API_KEY_BOB", bob)], &["API_KEY_"]);
+    let mut ex = Example::launch("static_keys")
+        .env_remove_prefixed("API_KEY_")
+        .envs(&[("API_KEY_ALICE", alice), ("API_KEY_BOB", bob)])
+        .start();
     let url = ex.url("/v2/me");
 
     let ok = get(&url, Some(alice)).await;
@@ -347,7 +238,7 @@ async fn static_keys_example_reads_keys_from_the_environment() {
 
 #[tokio::test]
 async fn static_keys_example_generates_demo_keys() {
-    let mut ex = Example::start("static_keys", &[], &["API_KEY_"]);
+    let mut ex = Example::launch("static_keys").env_remove_prefixed("API_KEY_").start();
     let alice = ex.line_after("token alice: ");
     let bob = ex.line_after("token bob: ");
     let url = ex.url("/v2/me");
@@ -360,7 +251,7 @@ async fn static_keys_example_generates_demo_keys() {
 #[cfg(feature = "oauth")]
 #[tokio::test]
 async fn oauth_client_credentials_example() {
-    let mut ex = Example::start("oauth_client_credentials", &[("TOKEN_TTL_SECS", "2")], &[]);
+    let mut ex = Example::launch("oauth_client_credentials").env("TOKEN_TTL_SECS", "2").start();
     let id = ex.line_after("client_id: ");
     let secret = ex.line_after("client_secret: ");
     let token_url = ex.url("/oauth/token");

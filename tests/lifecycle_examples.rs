@@ -3,15 +3,13 @@
 //! flow over HTTP.
 //!
 //! Every example prints `listening on http://127.0.0.1:<port>` as its first line and its demo
-//! tokens on lines starting with `token`. The process harness is the one of `tests/examples.rs`.
+//! tokens on lines starting with `token`. The process harness is
+//! `tests/support/example.rs`, shared with `tests/examples.rs`.
 #![cfg(feature = "axum")]
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod support;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};
@@ -20,136 +18,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
-/// How long an example may take to print its first line. The first run compiles it.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// A running example process; killed when dropped, also when a test panics.
-struct Example {
-    name: &'static str,
-    child: Child,
-    stdout: Receiver<String>,
-    stderr: Arc<Mutex<String>>,
-    base_url: String,
-}
-
-impl Example {
-    /// Starts `cargo run --example name` with `PORT=0` and waits until it listens.
-    fn start(name: &'static str) -> Self {
-        let mut child = Command::new(env!("CARGO"))
-            .args(["run", "--quiet", "--all-features", "--example", name])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("PORT", "0")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn cargo run");
-
-        // Drain both pipes on threads so the example never blocks writing to them.
-        let (tx, stdout) = mpsc::channel();
-        let out = child.stdout.take().expect("piped stdout");
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err = child.stderr.take().expect("piped stderr");
-        let sink = stderr.clone();
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = err.read(&mut buf) {
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-
-        let mut example = Example { name, child, stdout, stderr, base_url: String::new() };
-        let first = example.next_line(STARTUP_TIMEOUT);
-        let Some(url) = first.strip_prefix("listening on ") else {
-            panic!("{name}: first line is {first:?}, not `listening on ...`");
-        };
-        assert!(url.starts_with("http://127.0.0.1:"), "{name} must bind 127.0.0.1 only: {url}");
-        example.base_url = url.to_owned();
-        example
-    }
-
-    fn next_line(&mut self, timeout: Duration) -> String {
-        match self.stdout.recv_timeout(timeout) {
-            Ok(line) => line,
-            Err(e) => {
-                let status = self.child.try_wait().ok().flatten();
-                let reason = match e {
-                    RecvTimeoutError::Timeout => "timed out waiting for output",
-                    RecvTimeoutError::Disconnected => "stdout closed",
-                };
-                panic!(
-                    "{}: {reason} (exit status {status:?}); stderr:\n{}",
-                    self.name,
-                    self.stderr.lock().unwrap()
-                );
-            }
-        }
-    }
-
-    /// The rest of the first line starting with `prefix`, skipping other lines.
-    fn line_after(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let line = self.next_line(deadline.saturating_duration_since(Instant::now()));
-            if let Some(rest) = line.strip_prefix(prefix) {
-                return rest.to_owned();
-            }
-        }
-    }
-
-    /// Every stdout line not consumed yet.
-    fn printed_so_far(&mut self) -> Vec<String> {
-        self.stdout.try_iter().collect()
-    }
-
-    /// Everything the example wrote to stderr (its log) so far.
-    fn log(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
-    }
-
-    /// Asserts that none of `secrets` was printed after startup (stdout lines not read yet) or
-    /// logged at all (stderr).
-    #[track_caller]
-    fn assert_never_printed(&mut self, secrets: &[&str]) {
-        let printed = self.printed_so_far().join("\n");
-        for secret in secrets {
-            assert!(!printed.contains(secret), "{}: a secret reached stdout: {printed}", self.name);
-        }
-        self.assert_never_logged(secrets);
-    }
-
-    /// Asserts that none of `secrets` reached the log (stderr). For demo tokens, which are
-    /// printed on stdout at startup by design.
-    #[track_caller]
-    fn assert_never_logged(&self, secrets: &[&str]) {
-        let log = self.log();
-        assert!(log.contains("token_id"), "{}: the log should show token ids: {log}", self.name);
-        for secret in secrets {
-            assert!(!log.contains(secret), "{}: a secret reached the log: {log}", self.name);
-        }
-    }
-}
-
-impl Drop for Example {
-    fn drop(&mut self) {
-        // `cargo run` execs the example on Unix, so this is the example's own process.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::example::Example;
 
 struct Reply {
     status: StatusCode,

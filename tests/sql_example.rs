@@ -2,17 +2,14 @@
 //! against the same SQLite file: the token printed by the first run still works after a
 //! restart, the file never holds a secret, and a token revoked over HTTP is refused at once.
 //!
-//! Same conventions as `tests/examples.rs`: `cargo run --example NAME` with `PORT=0`, first
-//! stdout line `listening on http://127.0.0.1:<port>`, tokens on lines starting `token: `.
+//! Same conventions and process harness (`tests/support/example.rs`) as `tests/examples.rs`:
+//! `cargo run --example NAME` with `PORT=0`, first stdout line
+//! `listening on http://127.0.0.1:<port>`, tokens on lines starting `token: `.
 #![cfg(all(feature = "axum", feature = "sqlite", feature = "cache"))]
 
-use std::io::{BufRead, BufReader, Read};
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
@@ -21,105 +18,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
-/// How long the example may take to print its first line. The first run compiles it.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(180);
+use support::example::Example;
 
-/// A running example process; killed when dropped, also when a test panics.
-struct Example {
-    child: Child,
-    stdout: Receiver<String>,
-    stderr: Arc<Mutex<String>>,
-    base_url: String,
-}
-
-impl Example {
-    fn start(db: &Path, args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO"))
-            .args(["run", "--quiet", "--all-features", "--example", "sql_store", "--"])
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("PORT", "0")
-            .env("SQLITE_PATH", db)
-            .env_remove("DATABASE_URL")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn cargo run");
-        let (tx, stdout) = mpsc::channel();
-        let out = child.stdout.take().expect("piped stdout");
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err = child.stderr.take().expect("piped stderr");
-        let sink = stderr.clone();
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = err.read(&mut buf) {
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let mut example = Example { child, stdout, stderr, base_url: String::new() };
-        let first = example.next_line(STARTUP_TIMEOUT);
-        let Some(url) = first.strip_prefix("listening on ") else {
-            panic!("first line is {first:?}, not `listening on ...`");
-        };
-        assert!(url.starts_with("http://127.0.0.1:"), "must bind 127.0.0.1 only: {url}");
-        example.base_url = url.to_owned();
-        example
-    }
-
-    fn next_line(&mut self, timeout: Duration) -> String {
-        match self.stdout.recv_timeout(timeout) {
-            Ok(line) => line,
-            Err(e) => {
-                let status = self.child.try_wait().ok().flatten();
-                let reason = match e {
-                    RecvTimeoutError::Timeout => "timed out waiting for output",
-                    RecvTimeoutError::Disconnected => "stdout closed",
-                };
-                panic!(
-                    "sql_store: {reason} (exit status {status:?}); stderr:\n{}",
-                    self.stderr.lock().unwrap()
-                );
-            }
-        }
-    }
-
-    /// Every line up to and including the blank one that ends the banner.
-    fn banner(&mut self) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut lines = Vec::new();
-        loop {
-            let line = self.next_line(deadline.saturating_duration_since(Instant::now()));
-            if line.is_empty() {
-                return lines;
-            }
-            lines.push(line);
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Example {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `examples/sql_store.rs` on the SQLite file `db`, never on a `DATABASE_URL` from outside.
+fn start(db: &Path, args: &[&str]) -> Example {
+    Example::launch("sql_store").args(args).env("SQLITE_PATH", db).env_remove("DATABASE_URL").start()
 }
 
 fn token_in(banner: &[String]) -> Option<String> {
@@ -147,7 +50,7 @@ async fn the_sql_store_example_keeps_its_tokens_across_restarts() {
     let db = dir.path().join("demo.db");
 
     // First start: a new database, a new demo token, shown once.
-    let mut first = Example::start(&db, &[]);
+    let mut first = start(&db, &[]);
     let banner = first.banner();
     let token = token_in(&banner).unwrap_or_else(|| panic!("no token printed: {banner:?}"));
     assert!(token.starts_with("tok_demo_"));
@@ -160,7 +63,7 @@ async fn the_sql_store_example_keeps_its_tokens_across_restarts() {
     first.stop();
 
     // Second start: the token is found, not re-issued, and still works.
-    let mut second = Example::start(&db, &[]);
+    let mut second = start(&db, &[]);
     let banner = second.banner();
     assert!(token_in(&banner).is_none(), "a restart must not mint a new token: {banner:?}");
     assert!(
@@ -176,7 +79,7 @@ async fn the_sql_store_example_keeps_its_tokens_across_restarts() {
     second.stop();
 
     // `--issue`: one more token; revoking it over HTTP refuses it at once, the first lives on.
-    let mut third = Example::start(&db, &["--issue"]);
+    let mut third = start(&db, &["--issue"]);
     let banner = third.banner();
     let another = token_in(&banner).unwrap_or_else(|| panic!("--issue printed no token: {banner:?}"));
     assert_ne!(another, token);

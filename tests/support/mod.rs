@@ -1,8 +1,10 @@
-//! Helpers shared by the SQL store and cache tests: a layer-wrapped echo service, a generic
-//! lifecycle contract every store must pass, and a throwaway PostgreSQL cluster.
+//! Helpers shared by the integration tests: a layer-wrapped echo service, a generic lifecycle
+//! contract every store must pass, a throwaway PostgreSQL cluster, and an example run as a
+//! real process.
 #![allow(dead_code, unreachable_pub)]
 
 pub mod contract;
+pub mod example;
 pub mod pg;
 
 use std::convert::Infallible;
