@@ -31,57 +31,13 @@ use http_body_util::Full;
 use tower::{Service, ServiceBuilder, service_fn};
 use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, Scopes, TokenId};
 
+mod common;
+use common::{Line, Rng, line, splitmix};
+
 type Body = Full<Bytes>;
 
 const READERS: usize = 2;
 const WRITE_PERIOD: Duration = Duration::from_millis(10);
-
-/// `Bearer tok_` + 48 hex digits.
-const LINE_LEN: usize = 7 + 4 + 48;
-
-#[derive(Clone, Copy)]
-#[repr(C, align(64))]
-struct Line([u8; LINE_LEN]);
-
-impl Line {
-    fn secret(&self) -> &str {
-        std::str::from_utf8(&self.0[7..]).expect("ASCII")
-    }
-}
-
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-fn line(seed: u64, i: u64) -> Line {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; LINE_LEN];
-    out[..11].copy_from_slice(b"Bearer tok_");
-    let mut at = 11;
-    for k in 0..3 {
-        let word = splitmix(seed.wrapping_mul(0x1000_0000_01b3) ^ (i * 3 + k));
-        for shift in (0..16).rev() {
-            out[at] = HEX[((word >> (shift * 4)) & 0xf) as usize];
-            at += 1;
-        }
-    }
-    Line(out)
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let r = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        ((u128::from(r) * n as u128) >> 64) as usize
-    }
-}
 
 fn ok_fn(_req: Request<Body>) -> Ready<Result<Response<Body>, Infallible>> {
     ready(Ok(Response::new(Body::default())))
@@ -204,7 +160,7 @@ impl Fixture {
                             for _ in 0..256 {
                                 let l = &lines[rng.below(lines.len())];
                                 let req = Request::get("/v1/me")
-                                    .header(AUTHORIZATION, &l.0[..])
+                                    .header(AUTHORIZATION, l.value())
                                     .body(Body::default())
                                     .expect("request");
                                 if call(&mut service, black_box(req)) != 200 {

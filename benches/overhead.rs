@@ -66,53 +66,14 @@ use tower_bearer::{
     Scopes, TokenFormat, TokenHash, TokenStore,
 };
 
+mod common;
+use common::{Line, Rng, line};
+
 type Body = Full<Bytes>;
 
 // ---------------------------------------------------------------------------------------------
 // Tokens and requests
 // ---------------------------------------------------------------------------------------------
-
-/// `Bearer ` followed by a 52-character token `tok_` + 48 hex digits.
-const LINE_LEN: usize = 7 + 4 + 48;
-
-/// One `Authorization` value, alone in its cache line, so that picking a random one from a list
-/// of a million costs every variant the same single miss.
-#[derive(Clone, Copy)]
-#[repr(C, align(64))]
-struct Line([u8; LINE_LEN]);
-
-impl Line {
-    fn value(&self) -> &[u8] {
-        &self.0
-    }
-
-    fn secret(&self) -> &str {
-        std::str::from_utf8(&self.0[7..]).expect("ASCII")
-    }
-}
-
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-/// A deterministic, well-formed, distinct token per `(seed, i)`.
-fn line(seed: u64, i: u64) -> Line {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; LINE_LEN];
-    out[..11].copy_from_slice(b"Bearer tok_");
-    let mut at = 11;
-    for k in 0..3 {
-        let word = splitmix(seed.wrapping_mul(0x1000_0000_01b3) ^ (i * 3 + k));
-        for shift in (0..16).rev() {
-            out[at] = HEX[((word >> (shift * 4)) & 0xf) as usize];
-            at += 1;
-        }
-    }
-    Line(out)
-}
 
 /// Builds the request of every iteration: `GET /v1/me`, with the `Authorization` value if any.
 /// The value is copied into the request (as any header received from a client is).
@@ -136,19 +97,6 @@ where
     match fut.as_mut().poll(&mut cx) {
         Poll::Ready(res) => res.expect("bench services do not fail").status().as_u16(),
         Poll::Pending => panic!("bench services must not wait"),
-    }
-}
-
-/// xorshift64*: a cheap random index per iteration (a few cycles, the same for every variant).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let r = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        ((u128::from(r) * n as u128) >> 64) as usize
     }
 }
 
