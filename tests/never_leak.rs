@@ -25,7 +25,7 @@ use tower_bearer::header::ParseError;
 use tower_bearer::{
     AuthError, AuthEvent, BearerAuthLayer, CallbackTokenStore, InvalidRequest, InvalidToken,
     MemoryTokenStore, Outcome, PresentedToken, Principal, Scopes, StoreErrorKind, TokenFormat, TokenHash,
-    TokenState, TokenStore,
+    TokenStore,
 };
 
 type Body = Full<Bytes>;
@@ -463,7 +463,7 @@ async fn no_token_in_events_responses_errors_requests_or_logs() {
     {
         use tower_bearer::store::timeout::TimeoutStore;
         let hung = CallbackTokenStore::new(|_t: PresentedToken<'_>| {
-            std::future::pending::<Result<TokenState, io::Error>>()
+            std::future::pending::<Result<tower_bearer::TokenState, io::Error>>()
         });
         let layer = BearerAuthLayer::new(TimeoutStore::new(hung, Duration::from_millis(20)))
             .realm("leak-test")
