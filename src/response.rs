@@ -14,8 +14,10 @@ use crate::header::ParseError;
 use crate::scope::ScopeRequirement;
 use crate::store::StoreErrorKind;
 
-/// Why the layer refused a request. Also put into the rejection response's extensions, so
-/// outer layers can see the reason.
+/// Why the layer refused a request: in every rejection [`AuthEvent`](crate::AuthEvent), and in
+/// the rejection response's extensions when the layer is built with
+/// [`rejection_extension(true)`](crate::BearerAuthLayer::rejection_extension), so outer layers
+/// can see the reason.
 ///
 /// Neither this type nor its messages ever contain the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

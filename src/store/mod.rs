@@ -156,7 +156,7 @@ pub enum TokenState {
     Active(Principal),
     /// The token existed and was revoked. The client gets exactly the answer an unknown token
     /// gets; the distinction reaches only the audit events and the
-    /// [`AuthError`](crate::AuthError) in the response extensions.
+    /// [`AuthError`](crate::AuthError) (in the response extensions, if the layer puts it there).
     Revoked(Principal),
     /// The store has never seen the token.
     Unknown,
