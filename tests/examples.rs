@@ -10,44 +10,16 @@ mod support;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, StatusCode};
+use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use support::example::Example;
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {:?}", self.body))
-    }
-
-    fn challenge(&self) -> Option<&str> {
-        self.headers.get("www-authenticate").map(|v| v.to_str().unwrap())
-    }
-}
-
-async fn send(method: Method, url: &str, token: Option<&str>) -> Reply {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut request = Request::builder().method(method).uri(url);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let response = client.request(request.body(Full::default()).unwrap()).await.expect("request");
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("body").to_bytes();
-    Reply { status: parts.status, headers: parts.headers, body: String::from_utf8(body.to_vec()).unwrap() }
-}
+use support::example::{Example, Reply, send};
 
 async fn get(url: &str, token: Option<&str>) -> Reply {
-    send(Method::GET, url, token).await
+    send(Method::GET, url, token, None).await
 }
 
 const MISSING_TOKEN_BODY: &str =
@@ -173,7 +145,7 @@ async fn scopes_example() {
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     assert_eq!(list.json()["requested_by"], "reader");
 
-    let forbidden = send(Method::POST, &url, Some(&reader)).await;
+    let forbidden = send(Method::POST, &url, Some(&reader), None).await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
     assert_eq!(
         forbidden.challenge(),
@@ -186,7 +158,7 @@ async fn scopes_example() {
         r#"{"error":"insufficient_scope","error_description":"the access token lacks the required scope"}"#
     );
 
-    let created = send(Method::POST, &url, Some(&writer)).await;
+    let created = send(Method::POST, &url, Some(&writer), None).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     assert_eq!(created.json(), json!({ "id": "inv_2", "created_by": "writer" }));
     assert_eq!(get(&url, Some(&writer)).await.status, StatusCode::OK);
@@ -194,7 +166,7 @@ async fn scopes_example() {
     let missing = get(&url, None).await;
     assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
     assert_eq!(missing.challenge(), Some(r#"Bearer realm="invoices""#));
-    assert_eq!(send(Method::POST, &url, None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(send(Method::POST, &url, None, None).await.status, StatusCode::UNAUTHORIZED);
 }
 
 /// Checks `{"status":401,"message":"Unauthorized","timestamp":N}` exactly, N close to now.

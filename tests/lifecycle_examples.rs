@@ -11,50 +11,10 @@ mod support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use http::{HeaderMap, Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use support::example::Example;
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {:?}", self.body))
-    }
-
-    fn challenge(&self) -> Option<&str> {
-        self.headers.get("www-authenticate").map(|v| v.to_str().unwrap())
-    }
-}
-
-/// One request; `body` is `(content type, body)`.
-async fn send(method: Method, url: &str, token: Option<&str>, body: Option<(&str, &str)>) -> Reply {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut request = Request::builder().method(method).uri(url);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let body = match body {
-        Some((content_type, body)) => {
-            request = request.header("content-type", content_type);
-            Full::from(body.to_owned())
-        }
-        None => Full::default(),
-    };
-    let response = client.request(request.body(body).unwrap()).await.expect("request");
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("body").to_bytes();
-    Reply { status: parts.status, headers: parts.headers, body: String::from_utf8(body.to_vec()).unwrap() }
-}
+use support::example::{Example, Reply, send};
 
 async fn get(url: &str, token: &str) -> Reply {
     send(Method::GET, url, Some(token), None).await
