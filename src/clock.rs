@@ -22,47 +22,55 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// behind (a tick delayed on a busy machine) can never accept an expired token.
 pub(crate) const EXACT_WINDOW: Duration = Duration::from_secs(1);
 
-/// The current time, possibly up to one timer tick behind.
+/// The coarse clock's reading as time since the Unix epoch: the one place that knows which
+/// platforms have it. `None` before 1970 or for a nonsense reading.
 #[inline]
-pub(crate) fn coarse_now() -> SystemTime {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        let ts = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
-        match (u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
-            (Ok(secs), Ok(nanos)) => UNIX_EPOCH + Duration::new(secs, nanos),
-            // Before 1970 or a nonsense reading: let the precise clock answer.
-            _ => SystemTime::now(),
-        }
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    {
-        SystemTime::now()
-    }
-}
-
-/// Milliseconds since the Unix epoch by the coarse clock (0 before 1970).
-#[inline]
-pub(crate) fn coarse_unix_millis() -> u64 {
+fn coarse_since_epoch() -> Option<Duration> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         // Straight from the reading: no `SystemTime` round trip (its `duration_since` is an
         // out-of-line call with a checked subtraction).
         let ts = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
-        let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
-        let millis = u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000_000;
-        secs * 1000 + millis
+        match (u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
+            (Ok(secs), Ok(nanos)) if nanos < 1_000_000_000 => Some(Duration::new(secs, nanos)),
+            _ => None,
+        }
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
-        unix_millis(SystemTime::now())
+        SystemTime::now().duration_since(UNIX_EPOCH).ok()
     }
+}
+
+/// The current time, possibly up to one timer tick behind.
+#[inline]
+pub(crate) fn coarse_now() -> SystemTime {
+    // Without a usable coarse reading, the precise clock answers.
+    coarse_since_epoch().map_or_else(SystemTime::now, |d| UNIX_EPOCH + d)
+}
+
+/// Milliseconds since the Unix epoch by the coarse clock (0 before 1970).
+#[inline]
+pub(crate) fn coarse_unix_millis() -> u64 {
+    coarse_since_epoch().map_or(0, millis_of)
 }
 
 /// Milliseconds since the Unix epoch (0 before 1970).
 #[inline]
 pub(crate) fn unix_millis(at: SystemTime) -> u64 {
-    // Not `Duration::as_millis`: a `u128` division (a libcall), and this runs per request.
-    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() * 1000 + u64::from(d.subsec_millis()))
+    at.duration_since(UNIX_EPOCH).map_or(0, millis_of)
+}
+
+/// Nanoseconds since the Unix epoch (0 before 1970, saturating in 2554).
+pub(crate) fn unix_nanos(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Whole milliseconds of `d`. Not `Duration::as_millis`: a `u128` division (a libcall), and
+/// this runs per request.
+#[inline]
+fn millis_of(d: Duration) -> u64 {
+    d.as_secs() * 1000 + u64::from(d.subsec_millis())
 }
 
 /// Whether a token expiring at `expires_at` has expired: exactly as `expires_at <=

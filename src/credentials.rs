@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request};
 
 use crate::header::{ParseError, parse_bearer_bytes, validate_b64token};
 use crate::response::{AuthError, InvalidRequest, InvalidToken};
-use crate::token::{PresentedToken, TokenFormat};
+use crate::token::{PresentedToken, TokenFormat, into_bytes};
 
 /// Where the layer looks for a token, and how long one may be.
 #[derive(Clone, Debug)]
@@ -62,10 +62,7 @@ impl TokenSources {
 
     /// Validates a token taken from somewhere other than the `Authorization` header.
     fn checked<'r>(&self, token: impl Into<Cow<'r, str>>) -> Result<Cow<'r, [u8]>, AuthError> {
-        let token = match token.into() {
-            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
-            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
-        };
+        let token = into_bytes(token.into());
         if token.len() > self.max_len {
             return Err(malformed(ParseError::TooLong));
         }

@@ -111,10 +111,7 @@ impl<'a> PresentedToken<'a> {
     /// outside a request.
     #[must_use]
     pub fn new(secret: impl Into<Cow<'a, str>>) -> Self {
-        let secret = match secret.into() {
-            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
-            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
-        };
+        let secret = into_bytes(secret.into());
         PresentedToken { hash: TokenHash::of(&secret), secret }
     }
 
@@ -143,6 +140,14 @@ impl<'a> PresentedToken<'a> {
         // UTF-8 by construction (see the field); were it ever not, the empty string fails
         // closed: no store knows it.
         std::str::from_utf8(&self.secret).unwrap_or("")
+    }
+}
+
+/// The bytes of a string, borrowed or owned as the string was (no copy either way).
+pub(crate) fn into_bytes(s: Cow<'_, str>) -> Cow<'_, [u8]> {
+    match s {
+        Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+        Cow::Owned(s) => Cow::Owned(s.into_bytes()),
     }
 }
 

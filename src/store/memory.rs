@@ -462,7 +462,7 @@ impl Shared {
         let entry = Entry {
             principal,
             hint: hint.map(String::into_boxed_str),
-            created_ns: unix_nanos(SystemTime::now()),
+            created_ns: clock::unix_nanos(SystemTime::now()),
             last_used_ms: AtomicU64::new(0),
         };
         let info = entry.info();
@@ -563,10 +563,6 @@ fn oldest_first<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<TokenInfo> 
     let mut infos: Vec<TokenInfo> = entries.map(Entry::info).collect();
     infos.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
     infos
-}
-
-fn unix_nanos(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 fn millis(d: Duration) -> u64 {
