@@ -12,6 +12,8 @@
 //!
 //! Every row is checked and every mismatch reported at once.
 
+mod support;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,11 +24,8 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, COOKIE, WWW_AUTHENTICATE};
 use http::{HeaderName, HeaderValue, Method, Request, Response};
 use http_body_util::{BodyExt, Full};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, Scopes};
 
@@ -547,20 +546,7 @@ impl Server {
         let service = ServiceBuilder::new()
             .layer(layer(Config::Default, events.clone()))
             .service_fn(move |req: Request<hyper::body::Incoming>| echo(counter.clone(), req));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            let builder = auto::Builder::new(TokioExecutor::new());
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let conn = builder
-                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()))
-                    .into_owned();
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-            }
-        });
+        let (addr, task) = support::serve(service).await;
         Server { addr, calls, events, task }
     }
 }

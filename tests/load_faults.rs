@@ -13,6 +13,8 @@
 //!   concurrent lookups never exceed the limit and the excess is shed at once (503) instead of
 //!   queueing without bound.
 
+mod support;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -27,12 +29,9 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
+use hyper_util::rt::TokioExecutor;
+use support::serve;
+use tower::{BoxError, ServiceBuilder, ServiceExt};
 use tower_bearer::{
     BearerAuthLayer, BoxLookup, CallbackTokenStore, Lookup, MemoryTokenStore, PresentedToken, Principal,
     TokenState, TokenStore,
@@ -49,33 +48,6 @@ const STORE_DOWN_BODY: &str =
 async fn handler<B>(req: Request<B>) -> Result<Response<Body>, Infallible> {
     let subject = req.extensions().get::<Principal>().map_or("NO PRINCIPAL", Principal::subject).to_owned();
     Ok(Response::new(Body::from(subject)))
-}
-
-/// Serves `service` on `127.0.0.1:0` until the returned task is aborted.
-async fn serve<S, B>(service: S) -> (SocketAddr, JoinHandle<()>)
-where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        let builder = auto::Builder::new(TokioExecutor::new());
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()))
-                .into_owned();
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-        }
-    });
-    (addr, task)
 }
 
 fn client() -> Client<HttpConnector, Body> {

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: a layer-wrapped echo service, a generic lifecycle
-//! contract every store must pass, a throwaway PostgreSQL cluster, and an example run as a
-//! real process.
+//! contract every store must pass, a throwaway PostgreSQL cluster, an example run as a real
+//! process, and a loopback hyper server.
 #![allow(dead_code, unreachable_pub)]
 
 pub mod contract;
@@ -16,6 +16,36 @@ use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_bearer::{AuthError, BearerAuthLayer, PresentedToken, Principal, TokenState, TokenStore};
 
 pub type Body = Full<Bytes>;
+
+/// Serves `service` on `127.0.0.1:0` until the returned task is aborted.
+pub async fn serve<S, B>(service: S) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>)
+where
+    S: Service<Request<hyper::body::Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<tower::BoxError>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<tower::BoxError>,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let conn = builder
+                .serve_connection(
+                    hyper_util::rt::TokioIo::new(stream),
+                    hyper_util::service::TowerToHyperService::new(service.clone()),
+                )
+                .into_owned();
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+        }
+    });
+    (addr, task)
+}
 
 pub fn get(token: Option<&str>) -> Request<Body> {
     let mut req = Request::get("/v1/things");
