@@ -20,9 +20,10 @@ use criterion::{BenchmarkGroup, Criterion, criterion_group, measurement::WallTim
 use http::{Request, Response};
 use http_body_util::Full;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
-use tower_bearer::store::cache::{CacheConfig, CachedTokenStore};
-use tower_bearer::store::sql::SqlTokenStore;
-use tower_bearer::{BearerAuthLayer, MemoryTokenStore, NewToken, TokenLifecycle, TokenStore};
+use tower_bearer::store::CacheConfig;
+use tower_bearer::{BearerAuthLayer, CachedTokenStore, MemoryTokenStore, NewToken, TokenManager, TokenStore};
+use tower_bearer_sqlx::SqlTokenStore;
+use tower_bearer_test_support::at_once;
 
 const GROUP: &str = "cache";
 
@@ -72,10 +73,13 @@ fn layer_lookups(c: &mut Criterion) {
     });
     let memory = MemoryTokenStore::new();
     for i in 0..1000 {
-        let _other = memory.issue(NewToken::for_subject(format!("user_{i}")));
+        let _other = at_once(memory.issue(NewToken::for_subject(format!("user_{i}")))).unwrap();
     }
-    let memory_secret =
-        memory.issue(NewToken::for_subject("alice").scopes(["read"])).secret().expose_secret().to_owned();
+    let memory_secret = at_once(memory.issue(NewToken::for_subject("alice").scopes(["read"])))
+        .unwrap()
+        .secret()
+        .expose_secret()
+        .to_owned();
     let cached = CachedTokenStore::with_config(
         sqlite.clone(),
         CacheConfig::default().positive_ttl(Duration::from_secs(3600)),

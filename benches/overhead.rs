@@ -61,9 +61,10 @@ use pin_project_lite::pin_project;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 use tower::{Service, ServiceBuilder, service_fn};
+use tower_bearer::store::{BoxLookup, Lookup};
 use tower_bearer::{
-    BearerAuthLayer, BoxLookup, CallbackTokenStore, Lookup, MemoryTokenStore, PresentedToken, Principal,
-    Scopes, TokenFormat, TokenHash, TokenStore,
+    BearerAuthLayer, CallbackTokenStore, MemoryTokenStore, PresentedToken, Principal, Scopes, TokenFormat,
+    TokenHash, TokenStore,
 };
 
 mod common;
@@ -414,7 +415,7 @@ fn memory(
 fn memory_formatted(
     store: &MemoryTokenStore,
 ) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible> + use<> {
-    let layer = BearerAuthLayer::new(store.clone()).token_format(TokenFormat::new(FORMAT_PREFIX));
+    let layer = BearerAuthLayer::new(store.clone()).token_formats([TokenFormat::new(FORMAT_PREFIX)]);
     ServiceBuilder::new().layer(layer).service(passthrough())
 }
 

@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::error::Error;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,9 +30,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tower_bearer::middleware::{AuthEvent, Outcome};
 use tower_bearer::{
-    AuthEvent, BearerAuthLayer, CallbackTokenStore, Outcome, PresentedToken, Principal, Scopes, TokenHash,
-    TokenId,
+    BearerAuthLayer, CallbackTokenStore, PresentedToken, Principal, Scopes, TokenFormat, TokenHash, TokenId,
 };
 
 /// One row of the `tokens` table.
@@ -74,6 +74,31 @@ impl Database {
     }
 }
 
+/// The API over a simulated database holding `token`; with `outage`, every query fails. The
+/// operator's log line for a store failure goes to `log`.
+pub fn app(token: &str, outage: bool, log: impl Fn(String) + Send + Sync + 'static) -> Router {
+    // The client gets the secret, the table only its digest.
+    let row =
+        Row { user_id: "user_42".into(), token_id: TokenId::random(), scopes: Scopes::parse("profile") };
+    let database = Database { tokens: Arc::new(HashMap::from([(TokenHash::of(token), row)])), outage };
+
+    let store = CallbackTokenStore::new(move |token: PresentedToken| {
+        let database = database.clone();
+        async move { database.find_token(token.hash()).await }
+    });
+
+    // The operator's view of a store failure: the client only sees a generic 503.
+    let log_store_failures = move |event: &AuthEvent<'_>| {
+        if let Outcome::Rejected { store_error: Some(error), .. } = event.outcome {
+            let cause = error.source().map(ToString::to_string).unwrap_or_default();
+            log(format!("{} {}: {error}: {cause}", event.method, event.path));
+        }
+    };
+    Router::new()
+        .route("/v1/me", get(me))
+        .route_layer(BearerAuthLayer::new(store).realm("callback-example").on_event(log_store_failures))
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     let port: u16 = match std::env::var("PORT") {
@@ -81,21 +106,8 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         Err(_) => 3002,
     };
     let outage = std::env::var("SIMULATE_OUTAGE").is_ok_and(|v| v == "1");
-
-    // Issue one token: the client gets the secret, the table gets only its digest.
-    let token = random_token();
-    let row =
-        Row { user_id: "user_42".into(), token_id: TokenId::random(), scopes: Scopes::parse("profile") };
-    let database = Database { tokens: Arc::new(HashMap::from([(TokenHash::of(&token), row)])), outage };
-
-    let store = CallbackTokenStore::new(move |token: PresentedToken| {
-        let database = database.clone();
-        async move { database.find_token(token.hash()).await }
-    });
-
-    let app = Router::new()
-        .route("/v1/me", get(me))
-        .route_layer(BearerAuthLayer::new(store).realm("callback-example").on_event(log_store_failures));
+    let token = TokenFormat::new("demo_").generate().expose_secret().to_owned();
+    let app = app(&token, outage, |line| eprintln!("{line}"));
 
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
@@ -119,22 +131,4 @@ async fn me(principal: Principal) -> Json<Value> {
         "token_id": principal.token_id().map(TokenId::as_str),
         "scopes": principal.scopes().to_string(),
     }))
-}
-
-/// The operator's view of a store failure: the client only sees a generic 503.
-fn log_store_failures(event: &AuthEvent<'_>) {
-    if let Outcome::Rejected { store_error: Some(error), .. } = event.outcome {
-        let cause = error.source().map(ToString::to_string).unwrap_or_default();
-        eprintln!("{} {}: {error}: {cause}", event.method, event.path);
-    }
-}
-
-/// A demo token: 128 random bits from the OS CSPRNG, hex-encoded.
-fn random_token() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the OS random number generator is unavailable");
-    bytes.iter().fold(String::from("demo_"), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }

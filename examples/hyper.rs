@@ -17,7 +17,6 @@
 //! ```
 
 use std::convert::Infallible;
-use std::fmt::Write as _;
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -29,9 +28,29 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
-use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, Scopes};
+use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, Scopes, TokenFormat};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The tower service hyper serves: the layer in front of [`handler`], over a store holding
+/// `token`.
+pub fn service(
+    token: &str,
+) -> Result<
+    impl tower::Service<
+        Request<Incoming>,
+        Response = Response<Full<Bytes>>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static,
+    BoxError,
+> {
+    let store = MemoryTokenStore::new();
+    store.insert(token, Principal::builder("demo-user").scopes(Scopes::parse("profile:read")).build())?;
+    Ok(ServiceBuilder::new().layer(BearerAuthLayer::new(store).realm("hyper-example")).service_fn(handler))
+}
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -40,12 +59,8 @@ async fn main() -> Result<(), BoxError> {
         Err(_) => 3001,
     };
 
-    let token = random_token();
-    let store = MemoryTokenStore::new();
-    store.insert(&token, Principal::builder("demo-user").scopes(Scopes::parse("profile:read")).build())?;
-
-    let service =
-        ServiceBuilder::new().layer(BearerAuthLayer::new(store).realm("hyper-example")).service_fn(handler);
+    let token = TokenFormat::new("demo_").generate().expose_secret().to_owned();
+    let service = service(&token)?;
 
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
@@ -78,14 +93,4 @@ async fn handler(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infall
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     response.headers_mut().insert(CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     Ok(response)
-}
-
-/// A demo token: 128 random bits from the OS CSPRNG, hex-encoded.
-fn random_token() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the OS random number generator is unavailable");
-    bytes.iter().fold(String::from("demo_"), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }

@@ -2,7 +2,7 @@
 //! tokens it mints, on 127.0.0.1:3005.
 //!
 //! ```text
-//! cargo run --example oauth_client_credentials --features oauth
+//! cargo run --example oauth_client_credentials
 //! ```
 //!
 //! It prints a demo client's id and secret and the curl lines to try: get a token, call the
@@ -14,20 +14,20 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tower_bearer::oauth::{MemoryClientRegistry, NewClient, TokenEndpoint};
-use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, TokenFormat};
+use tower_bearer::{BearerAuthLayer, Clock, MemoryTokenStore, Principal, TokenFormat};
+use tower_bearer_oauth::{MemoryClientRegistry, NewClient, RegisteredClient, TokenEndpoint};
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let ttl: u64 = std::env::var("TOKEN_TTL_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(3600);
+/// The token endpoint and the API, reading the time from `clock`, with one demo client whose
+/// access tokens live `ttl`.
+pub fn demo(ttl: Duration, clock: Clock) -> (Router, RegisteredClient) {
     let format = TokenFormat::new("at_");
-    let store = MemoryTokenStore::builder().format(format.clone()).build();
+    let store = MemoryTokenStore::builder().format(format.clone()).clock(clock.clone()).build();
     let clients = MemoryClientRegistry::new();
     let client = clients.register(
         NewClient::new("svc-reporting")
             .client_id("reporting-demo")
             .allowed_scopes(["reports:read"])
-            .access_token_ttl(Duration::from_secs(ttl)),
+            .access_token_ttl(ttl),
     );
 
     let app = Router::new()
@@ -35,10 +35,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route_layer(
             BearerAuthLayer::new(store.clone())
                 .realm("reports")
-                .token_format(format)
-                .require_scopes(["reports:read"]),
+                .token_formats([format])
+                .require_scopes(["reports:read"])
+                .clock(clock.clone()),
         )
-        .route_service("/oauth/token", TokenEndpoint::new(clients, store).realm("reports"));
+        .route_service("/oauth/token", TokenEndpoint::new(clients, store).realm("reports").clock(clock));
+    (app, client)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let ttl: u64 = std::env::var("TOKEN_TTL_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(3600);
+    let (app, client) = demo(Duration::from_secs(ttl), Clock::system());
 
     let port = std::env::var("PORT").unwrap_or_else(|_| "3005".into());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
@@ -63,7 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn reports(principal: Principal) -> Json<Value> {
     Json(json!({
-        "client": principal.name(),
+        "client": principal.token_name(),
         "subject": principal.subject(),
         "scopes": principal.scopes().to_string(),
         "reports": [{ "id": "rep_1", "title": "Monthly revenue" }],

@@ -37,19 +37,50 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
+use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tower_bearer::{BearerAuthLayer, MemoryTokenStore, NewToken, Principal, TokenFormat, TokenId};
+use tower_bearer::{
+    BearerAuthLayer, IssuedToken, ManageError, MemoryTokenStore, NewToken, Principal, RequireScopes,
+    TokenFormat, TokenId, TokenManager,
+};
 
 /// Everything the demo user may do; a personal token gets all of it or a subset.
 const USER_PERMISSIONS: [&str; 2] = ["repo:read", "repo:write"];
 /// Longest repository name accepted.
 const MAX_REPO_NAME: usize = 100;
 const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// The demo: the API and the two personal tokens it printed.
+pub struct Demo {
+    pub app: Router,
+    pub full: IssuedToken,
+    pub reduced: IssuedToken,
+}
+
+/// Two personal tokens of `alice` and the API they open.
+pub async fn demo() -> Result<Demo, ManageError> {
+    let store = MemoryTokenStore::builder().format(TokenFormat::new("pat_")).build();
+    let personal =
+        |name: &str| NewToken::for_subject("alice").organization("acme").kind("personal").name(name);
+    let full = store.issue(personal("laptop").scopes(USER_PERMISSIONS).expires_in(90 * DAY)).await?;
+    let reduced = store.issue(personal("ci (read-only)").scopes(["repo:read"]).expires_in(30 * DAY)).await?;
+
+    let app = Router::new()
+        .route("/user", get(user))
+        .route("/user/repos", post(create_repo.layer(RequireScopes::all(["repo:write"]))))
+        .route_layer(
+            BearerAuthLayer::new(store.clone())
+                .realm("personal-tokens")
+                .token_formats([store.format().clone()]),
+        )
+        .with_state(Arc::new(AtomicU64::new(1)));
+    Ok(Demo { app, full, reduced })
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
@@ -59,21 +90,7 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     };
     // Logs go to stderr (stdout is for the lines below). They carry token ids, never secrets.
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).init();
-
-    let store = MemoryTokenStore::builder().format(TokenFormat::new("pat_")).build();
-    let personal =
-        |name: &str| NewToken::for_subject("alice").organization("acme").kind("personal").name(name);
-    let full = store.issue(personal("laptop").scopes(USER_PERMISSIONS).expires_in(90 * DAY));
-    let reduced = store.issue(personal("ci (read-only)").scopes(["repo:read"]).expires_in(30 * DAY));
-
-    let auth =
-        BearerAuthLayer::new(store.clone()).realm("personal-tokens").token_format(store.format().clone());
-    let profile = Router::new().route("/user", get(user)).route_layer(auth.clone());
-    let repos = Router::new()
-        .route("/user/repos", post(create_repo))
-        .route_layer(auth.require_scopes(["repo:write"]))
-        .with_state(Arc::new(AtomicU64::new(1)));
-    let app = profile.merge(repos);
+    let Demo { app, full, reduced } = demo().await?;
 
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -104,9 +121,9 @@ async fn user(principal: Principal) -> Json<Value> {
     Json(json!({
         "subject": principal.subject(),
         "organization": principal.organization(),
-        "kind": principal.kind(),
+        "kind": principal.token_kind(),
         "token_id": principal.token_id().map(TokenId::as_str),
-        "name": principal.name(),
+        "name": principal.token_name(),
         "scopes": principal.scopes().iter().collect::<Vec<_>>(),
         "expires_at": principal.expires_at().map(unix_secs),
     }))

@@ -42,7 +42,8 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tower_bearer::{
-    BearerAuthLayer, ErrorFormat, MemoryTokenStore, NewToken, Principal, TokenFormat, TokenId, TokenInfo,
+    BearerAuthLayer, ErrorFormat, IssuedToken, ManageError, MemoryTokenStore, NewToken, Principal,
+    TokenFormat, TokenId, TokenInfo, TokenManager,
 };
 
 /// The scope of portal sessions.
@@ -52,6 +53,53 @@ const API_SCOPE: &str = "api";
 /// Longest token name accepted, in characters.
 const MAX_NAME_CHARS: usize = 100;
 
+/// The demo: the portal and API, and the signed-in user's session token.
+pub struct Demo {
+    pub app: Router,
+    pub session: IssuedToken,
+}
+
+/// The portal and the API, with the demo user signed in.
+pub async fn demo() -> Result<Demo, ManageError> {
+    let sessions = MemoryTokenStore::builder().format(TokenFormat::new("ps_live_")).build();
+    let api_tokens = MemoryTokenStore::builder()
+        .format(TokenFormat::new("pt_live_"))
+        .usage_interval(Duration::from_secs(60))
+        .build();
+
+    // In a real portal the session comes from signing in; here the demo user is signed in.
+    let session = sessions
+        .issue(
+            NewToken::for_subject("user_42")
+                .organization("acme")
+                .name("portal session")
+                .kind("session")
+                .scopes([PORTAL_SCOPE])
+                .expires_in(Duration::from_secs(12 * 3600)),
+        )
+        .await?;
+
+    let portal = Router::new()
+        .route("/portal/tokens", get(list_tokens).post(create_token))
+        .route("/portal/tokens/{id}", delete(revoke_token))
+        .route_layer(
+            BearerAuthLayer::new(sessions.clone())
+                .realm("portal")
+                .token_formats([sessions.format().clone()])
+                .require_scopes([PORTAL_SCOPE])
+                .error_format(ErrorFormat::Message),
+        )
+        .with_state(api_tokens.clone());
+    let api = Router::new().route("/api/projects", get(projects)).route_layer(
+        BearerAuthLayer::new(api_tokens.clone())
+            .realm("api")
+            .token_formats([api_tokens.format().clone()])
+            .require_scopes([API_SCOPE])
+            .error_format(ErrorFormat::Message),
+    );
+    Ok(Demo { app: portal.merge(api), session })
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     let port: u16 = match std::env::var("PORT") {
@@ -60,42 +108,7 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     };
     // Logs go to stderr (stdout is for the lines below). They carry token ids, never secrets.
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).init();
-
-    let sessions = MemoryTokenStore::builder().format(TokenFormat::new("ps_live_")).build();
-    let api_tokens = MemoryTokenStore::builder()
-        .format(TokenFormat::new("pt_live_"))
-        .usage_interval(Duration::from_secs(60))
-        .build();
-
-    // In a real portal the session comes from signing in; here the demo user is signed in.
-    let session = sessions.issue(
-        NewToken::for_subject("user_42")
-            .organization("acme")
-            .name("portal session")
-            .kind("session")
-            .scopes([PORTAL_SCOPE])
-            .expires_in(Duration::from_secs(12 * 3600)),
-    );
-
-    let portal = Router::new()
-        .route("/portal/tokens", get(list_tokens).post(create_token))
-        .route("/portal/tokens/{id}", delete(revoke_token))
-        .route_layer(
-            BearerAuthLayer::new(sessions.clone())
-                .realm("portal")
-                .token_format(sessions.format().clone())
-                .require_scopes([PORTAL_SCOPE])
-                .error_format(ErrorFormat::Message),
-        )
-        .with_state(api_tokens.clone());
-    let api = Router::new().route("/api/projects", get(projects)).route_layer(
-        BearerAuthLayer::new(api_tokens.clone())
-            .realm("api")
-            .token_format(api_tokens.format().clone())
-            .require_scopes([API_SCOPE])
-            .error_format(ErrorFormat::Message),
-    );
-    let app = portal.merge(api);
+    let Demo { app, session } = demo().await?;
 
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -137,7 +150,10 @@ async fn create_token(
     if let Some(organization) = user.organization() {
         new = new.organization(organization);
     }
-    let (secret, info) = api_tokens.issue(new).into_parts();
+    let Ok(issued) = api_tokens.issue(new).await else {
+        return message(StatusCode::SERVICE_UNAVAILABLE, "Try again later.");
+    };
+    let (secret, info) = issued.into_parts();
     let mut body = token_json(&info);
     body["token"] = json!(secret.expose_secret());
     body["notice"] = json!("Copy this token now: it will not be shown again.");
@@ -146,10 +162,13 @@ async fn create_token(
 
 /// `GET /portal/tokens`: the user's API tokens, oldest first. Metadata only: the store keeps
 /// no secret to show.
-async fn list_tokens(State(api_tokens): State<MemoryTokenStore>, user: Principal) -> Json<Value> {
-    let mut tokens = api_tokens.list(user.subject());
-    tokens.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
-    Json(json!({ "tokens": tokens.iter().map(token_json).collect::<Vec<_>>() }))
+async fn list_tokens(State(api_tokens): State<MemoryTokenStore>, user: Principal) -> Response {
+    match api_tokens.list(user.subject()).await {
+        Ok(tokens) => {
+            Json(json!({ "tokens": tokens.iter().map(token_json).collect::<Vec<_>>() })).into_response()
+        }
+        Err(_) => message(StatusCode::SERVICE_UNAVAILABLE, "Try again later."),
+    }
 }
 
 /// `DELETE /portal/tokens/{id}`: revokes one of the user's tokens, effective at once.
@@ -160,8 +179,9 @@ async fn revoke_token(
 ) -> Response {
     let id = TokenId::from(id);
     // Another user's token is "not found", exactly like a token that does not exist.
-    let owned = api_tokens.get(&id).is_some_and(|t| t.principal.subject() == user.subject());
-    if owned && api_tokens.revoke(&id) {
+    let owned =
+        api_tokens.get(&id).await.ok().flatten().is_some_and(|t| t.principal.subject() == user.subject());
+    if owned && api_tokens.revoke(&id).await.unwrap_or(false) {
         StatusCode::NO_CONTENT.into_response()
     } else {
         message(StatusCode::NOT_FOUND, "Token not found.")
@@ -180,7 +200,7 @@ async fn projects(caller: Principal) -> Json<Value> {
 fn token_json(info: &TokenInfo) -> Value {
     json!({
         "id": info.id.as_str(),
-        "name": info.principal.name(),
+        "name": info.principal.token_name(),
         "hint": info.hint,
         "scopes": info.principal.scopes().iter().collect::<Vec<_>>(),
         "created_at": unix_secs(info.created_at),

@@ -7,41 +7,60 @@
 //! It prints two demo tokens (one that may read invoices, one that may only read the profile)
 //! and the curl lines to try: 200 with a token, 401 without, 403 for the wrong scope.
 //! Set `PORT` to listen elsewhere (`PORT=0` picks a free port).
+//!
+//! One `BearerAuthLayer` covers the router; `RequireScopes` adds the invoices scope to the one
+//! route that needs it, answered in the layer's own format and realm.
 
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, Scopes, TokenId};
+use tower_bearer::store::InsertError;
+use tower_bearer::{
+    BearerAuthLayer, MemoryTokenStore, Principal, RequireScopes, Scopes, TokenFormat, TokenId,
+};
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// The demo: its router and the two tokens it prints.
+pub struct Demo {
+    pub app: Router,
+    /// May read the profile and the invoices.
+    pub full: String,
+    /// May read the profile only.
+    pub profile_only: String,
+}
+
+/// Two demo tokens in a memory store, and the API they open.
+pub fn demo() -> Result<Demo, InsertError> {
     let store = MemoryTokenStore::new();
-    let full = demo_token();
-    let profile_only = demo_token();
+    let demo_tokens = TokenFormat::new("demo_");
+    let full = demo_tokens.generate().expose_secret().to_owned();
+    let profile_only = demo_tokens.generate().expose_secret().to_owned();
     store.insert(
         &full,
         Principal::builder("user_42")
             .organization("acme")
-            .name("demo: full access")
+            .token_name("demo: full access")
             .scopes(Scopes::parse("profile:read invoices:read"))
             .build(),
     )?;
     store.insert(
         &profile_only,
         Principal::builder("user_42")
-            .name("demo: profile only")
+            .token_name("demo: profile only")
             .scopes(Scopes::parse("profile:read"))
             .build(),
     )?;
 
-    let profile = Router::new()
+    let app = Router::new()
         .route("/v1/me", get(me))
-        .route_layer(BearerAuthLayer::new(store.clone()).realm("quickstart"));
-    let invoices = Router::new()
-        .route("/v1/invoices", get(invoices))
-        .route_layer(BearerAuthLayer::new(store).realm("quickstart").require_scopes(["invoices:read"]));
-    let app = profile.merge(invoices);
+        .route("/v1/invoices", get(invoices).route_layer(RequireScopes::all(["invoices:read"])))
+        // `route_layer`: a path no route matches stays 404 instead of 401.
+        .route_layer(BearerAuthLayer::new(store).realm("quickstart"));
+    Ok(Demo { app, full, profile_only })
+}
 
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let Demo { app, full, profile_only } = demo()?;
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -62,19 +81,11 @@ async fn me(principal: Principal) -> Json<Value> {
         "user": principal.subject(),
         "organization": principal.organization(),
         "token_id": principal.token_id().map(TokenId::as_str),
-        "token_name": principal.name(),
+        "token_name": principal.token_name(),
         "scopes": principal.scopes().iter().collect::<Vec<_>>(),
     }))
 }
 
 async fn invoices(principal: Principal) -> Json<Value> {
     Json(json!({ "owner": principal.subject(), "invoices": [{ "id": "inv_1", "total": 4200 }] }))
-}
-
-/// A random demo token: 32 bytes from the OS CSPRNG, hex-encoded.
-fn demo_token() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("OS random number generator");
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("demo_{hex}")
 }

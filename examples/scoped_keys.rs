@@ -16,7 +16,7 @@
 //! Rules:
 //!
 //! - A token never mints a scope it does not hold, nor a token that outlives it
-//!   (`MemoryTokenStore::issue_as`): a `tokens:write` token cannot create an `audit:read` one,
+//!   (`TokenManager::issue_as`): a `tokens:write` token cannot create an `audit:read` one,
 //!   only the wildcard admin key can create another wildcard key. Refused: 403 with the scope.
 //! - The same rule guards rotation (a rotation hands out a fresh copy of the token) and
 //!   revocation: a token manages itself, or tokens whose scopes it holds. Without it a
@@ -29,10 +29,12 @@
 //!   outcome, reason, token id, subject) and every issue, rotation and revocation from the
 //!   store's `on_lifecycle_event` hook. It never holds a secret. Times are Unix seconds.
 //!
-//! One store is shared by three routers with different scope requirements
-//! (`BearerAuthLayer::from_shared_store`), merged into one app. Every layer accepts only this
-//! app's token format (`sk_live_...` with a checksum), so a mistyped key is refused before any
-//! lookup.
+//! One `BearerAuthLayer` covers the API and each handler names the scope it needs
+//! (`RequireScopes`). The layer accepts only this app's token format (`sk_live_...` with a
+//! checksum), so a mistyped key is refused before any lookup.
+//!
+//! Everything here is written against the `TokenManager` trait: the store is picked on one
+//! line of `main` (memory by default; `SQLITE_PATH=keys.db` keeps the keys in SQLite).
 //!
 //! Run it (`PORT` defaults to 3006, `PORT=0` picks a free port):
 //!
@@ -61,16 +63,20 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, State};
+use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tower_bearer::manage::LifecycleEvent;
+use tower_bearer::middleware::{AuthEvent, Outcome};
 use tower_bearer::{
-    AuthEvent, BearerAuthLayer, LifecycleError, LifecycleEvent, MemoryTokenStore, NewToken, Outcome,
-    Principal, Scopes, TokenFormat, TokenId, TokenInfo, WILDCARD,
+    BearerAuthLayer, Clock, IssuedToken, ManageError, MemoryTokenStore, NewToken, Principal, RequireScopes,
+    Scopes, TokenFormat, TokenId, TokenInfo, TokenManager,
 };
+use tower_bearer_sqlx::{OpenError, SqlTokenStore};
 
 /// How many audit events are kept; older ones are dropped.
 const AUDIT_CAPACITY: usize = 1000;
@@ -84,9 +90,84 @@ const PURGE_EVERY: Duration = Duration::from_secs(600);
 const MAX_NAME_CHARS: usize = 100;
 
 #[derive(Clone)]
-struct App {
-    store: Arc<MemoryTokenStore>,
+struct App<S> {
+    store: S,
     audit: Arc<AuditLog>,
+    clock: Clock,
+}
+
+/// The format of this app's keys.
+fn key_format() -> TokenFormat {
+    TokenFormat::new("sk_live_")
+}
+
+/// The demo on a memory store, its lifecycle events going to `audit`.
+pub fn memory_store(audit: &Arc<AuditLog>, clock: &Clock) -> MemoryTokenStore {
+    let audit = audit.clone();
+    MemoryTokenStore::builder()
+        .format(key_format())
+        .clock(clock.clone())
+        .on_lifecycle_event(move |event| audit.record(lifecycle_entry(event)))
+        .build()
+}
+
+/// The demo on a SQLite file, its lifecycle events going to `audit`.
+pub async fn sqlite_store(
+    audit: &Arc<AuditLog>,
+    clock: &Clock,
+    path: &std::path::Path,
+) -> Result<SqlTokenStore, OpenError> {
+    let audit = audit.clone();
+    SqlTokenStore::builder()
+        .format(key_format())
+        .clock(clock.clone())
+        .on_lifecycle_event(move |event| audit.record(lifecycle_entry(event)))
+        .open_sqlite(path)
+        .await
+}
+
+/// The demo: the API, and the admin key it printed.
+pub struct Demo {
+    pub app: Router,
+    pub admin: IssuedToken,
+}
+
+/// Issues the admin key into `store` and builds the API over it, whichever store it is. The
+/// API reads the time from `clock`, as the store should.
+pub async fn demo<S>(store: S, audit: Arc<AuditLog>, clock: Clock) -> Result<Demo, ManageError>
+where
+    S: TokenManager + Clone,
+{
+    let admin = store
+        .issue(
+            NewToken::for_subject("acct_acme")
+                .organization("acme")
+                .name("admin key")
+                .kind("admin")
+                .scopes([Scopes::WILDCARD]),
+        )
+        .await?;
+
+    let auth = BearerAuthLayer::new(store.clone())
+        .realm("scoped-keys")
+        .token_formats([key_format()])
+        .clock(clock.clone())
+        .on_event({
+            let audit = audit.clone();
+            move |event| audit.record(request_entry(event))
+        });
+    let read = || RequireScopes::all(["tokens:read"]);
+    let write = || RequireScopes::all(["tokens:write"]);
+    let app = Router::new()
+        .route("/v1/tokens", get(list_tokens::<S>.layer(read())).post(create_token::<S>.layer(write())))
+        .route("/v1/tokens/{id}", get(get_token::<S>.layer(read())).delete(revoke_token::<S>.layer(write())))
+        .route("/v1/tokens/{id}/rotate", post(rotate_token::<S>.layer(write())))
+        .route("/v1/audit", get(audit_events::<S>.layer(RequireScopes::all(["audit:read"]))))
+        .route_layer(auth)
+        .with_state(App { store: store.clone(), audit, clock });
+
+    tokio::spawn(purge_expired(store));
+    Ok(Demo { app, admin })
 }
 
 #[tokio::main]
@@ -98,45 +179,12 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     // Logs go to stderr (stdout is for the lines below). They carry token ids, never secrets.
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).init();
 
-    let audit = Arc::new(AuditLog::default());
-    let store = Arc::new(
-        MemoryTokenStore::builder()
-            .format(TokenFormat::new("sk_live_"))
-            .on_lifecycle_event({
-                let audit = audit.clone();
-                move |event| audit.record(lifecycle_entry(event))
-            })
-            .build(),
-    );
-    let admin = store.issue(
-        NewToken::for_subject("acct_acme")
-            .organization("acme")
-            .name("admin key")
-            .kind("admin")
-            .scopes([WILDCARD]),
-    );
-
-    let auth = BearerAuthLayer::from_shared_store(store.clone())
-        .realm("scoped-keys")
-        .token_format(store.format().clone())
-        .on_event({
-            let audit = audit.clone();
-            move |event| audit.record(request_entry(event))
-        });
-    let reads = Router::new()
-        .route("/v1/tokens", get(list_tokens))
-        .route("/v1/tokens/{id}", get(get_token))
-        .route_layer(auth.clone().require_scopes(["tokens:read"]));
-    let writes = Router::new()
-        .route("/v1/tokens", post(create_token))
-        .route("/v1/tokens/{id}", delete(revoke_token))
-        .route("/v1/tokens/{id}/rotate", post(rotate_token))
-        .route_layer(auth.clone().require_scopes(["tokens:write"]));
-    let audit_log =
-        Router::new().route("/v1/audit", get(audit_events)).route_layer(auth.require_scopes(["audit:read"]));
-    let app = reads.merge(writes).merge(audit_log).with_state(App { store: store.clone(), audit });
-
-    tokio::spawn(purge_expired(store));
+    let (audit, clock) = (Arc::new(AuditLog::default()), Clock::system());
+    // The one line that picks the store: everything else is written against `TokenManager`.
+    let Demo { app, admin } = match std::env::var_os("SQLITE_PATH") {
+        None => demo(memory_store(&audit, &clock), audit, clock).await?,
+        Some(path) => demo(sqlite_store(&audit, &clock, path.as_ref()).await?, audit, clock).await?,
+    };
 
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -160,27 +208,38 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
 
 /// `POST /v1/tokens`: the caller issues a token for its own account, never with more scopes
 /// or a longer life than its own.
-async fn create_token(State(app): State<App>, caller: Principal, Json(body): Json<Value>) -> Response {
-    let new = match new_token(&caller, &body) {
+async fn create_token<S: TokenManager + Clone>(
+    State(app): State<App<S>>,
+    caller: Principal,
+    Json(body): Json<Value>,
+) -> Response {
+    let new = match new_token(&caller, &body, app.clock.now()) {
         Ok(new) => new,
         Err(response) => return response,
     };
-    match app.store.issue_as(&caller, new) {
+    match app.store.issue_as(&caller, new).await {
         Ok(issued) => (StatusCode::CREATED, Json(with_secret(issued))).into_response(),
         Err(e) => lifecycle_error(e),
     }
 }
 
 /// `GET /v1/tokens`: the caller's account's tokens, oldest first. Metadata only.
-async fn list_tokens(State(app): State<App>, caller: Principal) -> Json<Value> {
-    let mut tokens = app.store.list(caller.subject());
-    tokens.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
-    Json(json!({ "tokens": tokens.iter().map(token_json).collect::<Vec<_>>() }))
+async fn list_tokens<S: TokenManager + Clone>(State(app): State<App<S>>, caller: Principal) -> Response {
+    match app.store.list(caller.subject()).await {
+        Ok(tokens) => {
+            Json(json!({ "tokens": tokens.iter().map(token_json).collect::<Vec<_>>() })).into_response()
+        }
+        Err(e) => lifecycle_error(e),
+    }
 }
 
 /// `GET /v1/tokens/{id}`.
-async fn get_token(State(app): State<App>, caller: Principal, Path(id): Path<String>) -> Response {
-    match own_token(&app.store, &caller, &TokenId::from(id)) {
+async fn get_token<S: TokenManager + Clone>(
+    State(app): State<App<S>>,
+    caller: Principal,
+    Path(id): Path<String>,
+) -> Response {
+    match own_token(&app.store, &caller, &TokenId::from(id)).await {
         Ok(info) => Json(token_json(&info)).into_response(),
         Err(response) => response,
     }
@@ -189,8 +248,8 @@ async fn get_token(State(app): State<App>, caller: Principal, Path(id): Path<Str
 /// `POST /v1/tokens/{id}/rotate`, optional body `{"grace_secs": N}`: replaces the token with a
 /// new one of the same name, scopes and lifetime. Without grace the old secret stops working in
 /// the same step.
-async fn rotate_token(
-    State(app): State<App>,
+async fn rotate_token<S: TokenManager + Clone>(
+    State(app): State<App<S>>,
     caller: Principal,
     Path(id): Path<String>,
     body: Option<Json<Value>>,
@@ -205,7 +264,7 @@ async fn rotate_token(
     let id = TokenId::from(id);
     // `rotate_as` hands out a fresh copy only to a caller that could issue it: the same
     // account, holding all its scopes, and outliving it (a token may rotate itself).
-    match app.store.rotate_as(&caller, &id, grace) {
+    match app.store.rotate_as(&caller, &id, grace).await {
         Ok(issued) => {
             let mut body = with_secret(issued);
             body["replaces"] = json!(id.as_str());
@@ -217,10 +276,14 @@ async fn rotate_token(
 }
 
 /// `DELETE /v1/tokens/{id}`: revokes the token, effective for every later request.
-async fn revoke_token(State(app): State<App>, caller: Principal, Path(id): Path<String>) -> Response {
+async fn revoke_token<S: TokenManager + Clone>(
+    State(app): State<App<S>>,
+    caller: Principal,
+    Path(id): Path<String>,
+) -> Response {
     // `revoke_as` lets a token revoke itself or a token of its account whose scopes it holds,
     // so a `tokens:write` token cannot lock the admin out.
-    match app.store.revoke_as(&caller, &TokenId::from(id)) {
+    match app.store.revoke_as(&caller, &TokenId::from(id)).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => not_found(),
         Err(e) => lifecycle_error(e),
@@ -228,14 +291,14 @@ async fn revoke_token(State(app): State<App>, caller: Principal, Path(id): Path<
 }
 
 /// `GET /v1/audit`: the last [`AUDIT_CAPACITY`] events, newest last.
-async fn audit_events(State(app): State<App>) -> Json<Value> {
+async fn audit_events<S: TokenManager + Clone>(State(app): State<App<S>>) -> Json<Value> {
     Json(json!({ "events": app.audit.snapshot() }))
 }
 
 /// Reads `{"name", "scopes", "expires_in_secs" | "expires_at"}` into a token for the caller's
 /// account (same subject and organization).
 #[expect(clippy::result_large_err, reason = "the error is the response, returned at once")]
-fn new_token(caller: &Principal, body: &Value) -> Result<NewToken, Response> {
+fn new_token(caller: &Principal, body: &Value, now: SystemTime) -> Result<NewToken, Response> {
     let field = |name: &str| body.get(name).filter(|v| !v.is_null());
     let name = field("name")
         .and_then(Value::as_str)
@@ -254,7 +317,6 @@ fn new_token(caller: &Principal, body: &Value) -> Result<NewToken, Response> {
     if let Some(organization) = caller.organization() {
         new = new.organization(organization);
     }
-    let now = SystemTime::now();
     match (field("expires_in_secs"), field("expires_at")) {
         (Some(_), Some(_)) => {
             return Err(invalid_request("give `expires_in_secs` or `expires_at`, not both"));
@@ -265,7 +327,7 @@ fn new_token(caller: &Principal, body: &Value) -> Result<NewToken, Response> {
                 .map(Duration::from_secs)
                 .filter(|d| !d.is_zero() && *d <= MAX_LIFETIME)
                 .ok_or_else(|| invalid_request("`expires_in_secs` must be between 1 and 31536000"))?;
-            new = new.expires_in(lifetime);
+            new = new.expires_at(now + lifetime);
         }
         (None, Some(at)) => {
             let at = at
@@ -284,9 +346,13 @@ fn new_token(caller: &Principal, body: &Value) -> Result<NewToken, Response> {
 
 /// A token of the caller's account, or 404 (also for another account's token: its existence is
 /// not revealed).
-#[expect(clippy::result_large_err, reason = "the error is the response, returned at once")]
-fn own_token(store: &MemoryTokenStore, caller: &Principal, id: &TokenId) -> Result<TokenInfo, Response> {
-    store.get(id).filter(|t| t.principal.subject() == caller.subject()).ok_or_else(not_found)
+async fn own_token<S: TokenManager>(
+    store: &S,
+    caller: &Principal,
+    id: &TokenId,
+) -> Result<TokenInfo, Response> {
+    let found = store.get(id).await.map_err(lifecycle_error)?;
+    found.filter(|t| t.principal.subject() == caller.subject()).ok_or_else(not_found)
 }
 
 /// A token's public metadata. Times are Unix seconds.
@@ -294,8 +360,8 @@ fn token_json(info: &TokenInfo) -> Value {
     let p = &info.principal;
     json!({
         "id": info.id.as_str(),
-        "name": p.name(),
-        "kind": p.kind(),
+        "name": p.token_name(),
+        "kind": p.token_kind(),
         "scopes": p.scopes().iter().collect::<Vec<_>>(),
         "hint": info.hint,
         "created_at": unix_secs(info.created_at),
@@ -305,16 +371,16 @@ fn token_json(info: &TokenInfo) -> Value {
 }
 
 /// A new token's metadata with its secret: the one response that shows it.
-fn with_secret(issued: tower_bearer::IssuedToken) -> Value {
+fn with_secret(issued: IssuedToken) -> Value {
     let (secret, info) = issued.into_parts();
     let mut body = token_json(&info);
     body["token"] = json!(secret.expose_secret());
     body
 }
 
-fn lifecycle_error(e: LifecycleError) -> Response {
+fn lifecycle_error(e: ManageError) -> Response {
     let (status, body) = match e {
-        LifecycleError::ScopeNotHeld(scope) => (
+        ManageError::ScopeNotHeld(scope) => (
             StatusCode::FORBIDDEN,
             json!({
                 "error": "insufficient_scope",
@@ -322,14 +388,14 @@ fn lifecycle_error(e: LifecycleError) -> Response {
                 "scope": scope,
             }),
         ),
-        LifecycleError::OutlivesIssuer => (
+        ManageError::OutlivesIssuer => (
             StatusCode::FORBIDDEN,
             json!({
                 "error": "outlives_issuer",
                 "error_description": "a token cannot create a token that outlives it",
             }),
         ),
-        LifecycleError::NotFound(_) => return not_found(),
+        ManageError::NotFound(_) => return not_found(),
         _ => (
             StatusCode::SERVICE_UNAVAILABLE,
             json!({ "error": "temporarily_unavailable", "error_description": "try again later" }),
@@ -349,18 +415,19 @@ fn not_found() -> Response {
 }
 
 /// Removes expired tokens now and then (each purge is an audit event).
-async fn purge_expired(store: Arc<MemoryTokenStore>) {
+async fn purge_expired<S: TokenManager>(store: S) {
     let mut every = tokio::time::interval(PURGE_EVERY);
     every.tick().await; // the first tick is immediate
     loop {
         every.tick().await;
-        store.purge_expired();
+        // A failure is retried at the next tick.
+        let _ = store.purge_expired().await;
     }
 }
 
 /// A bounded, in-memory audit log: the newest [`AUDIT_CAPACITY`] events, oldest first.
 #[derive(Default)]
-struct AuditLog {
+pub struct AuditLog {
     events: Mutex<(u64, VecDeque<Value>)>,
 }
 
@@ -410,7 +477,7 @@ fn lifecycle_entry(event: &LifecycleEvent) -> Value {
             "type": kind,
             "token_id": info.id.as_str(),
             "subject": info.principal.subject(),
-            "name": info.principal.name(),
+            "name": info.principal.token_name(),
             "scopes": info.principal.scopes().iter().collect::<Vec<_>>(),
             "expires_at": info.principal.expires_at().map(unix_secs),
         })

@@ -1,10 +1,10 @@
-//! Per-route scope requirements with axum.
+//! Per-route and per-method scope requirements with axum, under one auth layer.
 //!
 //! Two tokens share one store: `reader` holds `invoices:read`, `writer` holds
 //! `invoices:read invoices:write`. `GET /v1/invoices` requires `invoices:read` and
-//! `POST /v1/invoices` requires `invoices:write`: each method lives in its own router, with
-//! its own `route_layer`, and the two routers are merged. The reader's POST is answered 403
-//! with `WWW-Authenticate: Bearer ..., error="insufficient_scope", ..., scope="invoices:write"`.
+//! `POST /v1/invoices` requires `invoices:write`: one router, one `BearerAuthLayer`, and a
+//! `RequireScopes` per method. The reader's POST is answered 403 with
+//! `WWW-Authenticate: Bearer ..., error="insufficient_scope", ..., scope="invoices:write"`.
 //!
 //! Run it (`PORT` defaults to 3003):
 //!
@@ -20,15 +20,42 @@
 //! curl -i -X POST -H "Authorization: Bearer <writer token>" http://127.0.0.1:3003/v1/invoices     # 201
 //! ```
 
-use std::fmt::Write as _;
-use std::sync::Arc;
-
+use axum::handler::Handler;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, Scopes};
+use tower_bearer::store::InsertError;
+use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, RequireScopes, Scopes, TokenFormat};
+
+/// The demo: its router and the two tokens it prints.
+pub struct Demo {
+    pub app: Router,
+    pub reader: String,
+    pub writer: String,
+}
+
+pub fn demo() -> Result<Demo, InsertError> {
+    let store = MemoryTokenStore::new();
+    let demo_tokens = TokenFormat::new("demo_");
+    let reader = demo_tokens.generate().expose_secret().to_owned();
+    let writer = demo_tokens.generate().expose_secret().to_owned();
+    store.insert(&reader, Principal::builder("reader").scopes(Scopes::parse("invoices:read")).build())?;
+    store.insert(
+        &writer,
+        Principal::builder("writer").scopes(Scopes::parse("invoices:read invoices:write")).build(),
+    )?;
+
+    // Each handler carries its own requirement (`Handler::layer`): GET needs `invoices:read`,
+    // POST `invoices:write`.
+    let invoices = get(list_invoices.layer(RequireScopes::all(["invoices:read"])))
+        .post(create_invoice.layer(RequireScopes::all(["invoices:write"])));
+    let app = Router::new()
+        .route("/v1/invoices", invoices)
+        .route_layer(BearerAuthLayer::new(store).realm("invoices"));
+    Ok(Demo { app, reader, writer })
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -36,25 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         Ok(port) => port.parse()?,
         Err(_) => 3003,
     };
-
-    let store = Arc::new(MemoryTokenStore::new());
-    let reader = random_token();
-    let writer = random_token();
-    store.insert(&reader, Principal::builder("reader").scopes(Scopes::parse("invoices:read")).build())?;
-    store.insert(
-        &writer,
-        Principal::builder("writer").scopes(Scopes::parse("invoices:read invoices:write")).build(),
-    )?;
-
-    let reads = Router::new().route("/v1/invoices", get(list_invoices)).route_layer(
-        BearerAuthLayer::from_shared_store(store.clone()).realm("invoices").require_scopes(["invoices:read"]),
-    );
-    let writes = Router::new().route("/v1/invoices", post(create_invoice)).route_layer(
-        BearerAuthLayer::from_shared_store(store.clone())
-            .realm("invoices")
-            .require_scopes(["invoices:write"]),
-    );
-    let app = reads.merge(writes);
+    let Demo { app, reader, writer } = demo()?;
 
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
@@ -79,14 +88,4 @@ async fn list_invoices(principal: Principal) -> Json<Value> {
 
 async fn create_invoice(principal: Principal) -> (StatusCode, Json<Value>) {
     (StatusCode::CREATED, Json(json!({ "id": "inv_2", "created_by": principal.subject() })))
-}
-
-/// A demo token: 128 random bits from the OS CSPRNG, hex-encoded.
-fn random_token() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the OS random number generator is unavailable");
-    bytes.iter().fold(String::from("demo_"), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }

@@ -1,7 +1,7 @@
 //! The quickstart on a real database: tokens in SQLite, surviving restarts.
 //!
 //! ```text
-//! cargo run --example sql_store --features sqlite,cache
+//! cargo run --example sql_store --features cache
 //! ```
 //!
 //! On its first start it issues a demo token and prints it: the secret is shown once, and only
@@ -9,9 +9,9 @@
 //! just names the token it found. `--issue` mints another one.
 //!
 //! - `SQLITE_PATH`: the database file (default `tower-bearer-demo.db` in the current directory).
-//! - `DATABASE_URL=postgres://user@host/db`: use PostgreSQL instead (build with the `postgres`
-//!   feature too); every instance started against it shares the tokens, and a revocation on
-//!   one is seen by the others' caches at once.
+//! - `DATABASE_URL=postgres://user@host/db`: use PostgreSQL instead; every instance started
+//!   against it shares the tokens, and a revocation on one is seen by the others' caches at
+//!   once.
 //! - `PORT`: where to listen (default 3000; `0` picks a free port).
 //!
 //! ```text
@@ -24,40 +24,60 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tower_bearer::store::cache::{CacheConfig, CachedTokenStore};
-use tower_bearer::store::sql::SqlTokenStore;
-use tower_bearer::{BearerAuthLayer, NewToken, Principal, TokenFormat, TokenId, TokenLifecycle};
+use tower_bearer::store::CacheConfig;
+use tower_bearer::{
+    BearerAuthLayer, CachedTokenStore, IssuedToken, NewToken, Principal, TokenFormat, TokenId, TokenInfo,
+    TokenManager,
+};
+use tower_bearer_sqlx::{OpenError, SqlTokenStore};
 
 /// The demo token is the one of this subject with this name: the database is the marker.
 const DEMO_SUBJECT: &str = "demo-user";
 const DEMO_NAME: &str = "sql_store demo";
 
-type Store = CachedTokenStore<SqlTokenStore>;
+/// The example's store: SQL, with a cache in front.
+pub type Store = CachedTokenStore<SqlTokenStore>;
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// The store at `DATABASE_URL` (Postgres) or the SQLite file `sqlite_path`, with a cache in
+/// front.
+pub async fn open(database_url: Option<&str>, sqlite_path: &str) -> Result<Store, OpenError> {
     // One line picks the store; everything below works the same on either database (and on
     // `MemoryTokenStore`, minus the persistence).
     let builder = SqlTokenStore::builder().format(TokenFormat::new("tok_demo_"));
-    let store = match std::env::var("DATABASE_URL") {
-        Ok(url) => builder.open(&url).await?,
-        Err(_) => {
-            let path = std::env::var("SQLITE_PATH").unwrap_or_else(|_| "tower-bearer-demo.db".into());
-            builder.open_sqlite(path).await?
-        }
+    let store = match database_url {
+        Some(url) => builder.open(url).await?,
+        None => builder.open_sqlite(sqlite_path).await?,
     };
     // Lookups answered from memory; on Postgres the cache also hears other instances' revocations.
-    let store: Store = store.cached(CacheConfig::default());
+    Ok(store.cached(CacheConfig::default()))
+}
 
-    let existing =
-        store.list(DEMO_SUBJECT).await?.into_iter().find(|t| t.principal.name() == Some(DEMO_NAME));
-    let mint = existing.is_none() || std::env::args().any(|a| a == "--issue");
-
-    let app = Router::new()
+/// The API over `store`.
+pub fn app(store: Store) -> Router {
+    Router::new()
         .route("/v1/me", get(me))
         .route("/v1/me/token", axum::routing::delete(revoke_own))
         .route_layer(BearerAuthLayer::new(store.clone()).realm("sql_store"))
-        .with_state(store.clone());
+        .with_state(store)
+}
+
+/// The demo token found in `store`, if one was issued on an earlier start.
+pub async fn existing_demo_token(store: &Store) -> Result<Option<TokenInfo>, tower_bearer::ManageError> {
+    Ok(store.list(DEMO_SUBJECT).await?.into_iter().find(|t| t.principal.token_name() == Some(DEMO_NAME)))
+}
+
+/// Mints a demo token.
+pub async fn issue_demo_token(store: &Store) -> Result<IssuedToken, tower_bearer::ManageError> {
+    store.issue(NewToken::for_subject(DEMO_SUBJECT).name(DEMO_NAME).scopes(["profile:read"])).await
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let sqlite_path = std::env::var("SQLITE_PATH").unwrap_or_else(|_| "tower-bearer-demo.db".into());
+    let store = open(std::env::var("DATABASE_URL").ok().as_deref(), &sqlite_path).await?;
+    let existing = existing_demo_token(&store).await?;
+    let mint = existing.is_none() || std::env::args().any(|a| a == "--issue");
+    let app = app(store.clone());
 
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
@@ -68,8 +88,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("existing demo token id {} ({hint}): still valid, shown when it was issued", info.id);
     }
     if mint {
-        let issued =
-            store.issue(NewToken::for_subject(DEMO_SUBJECT).name(DEMO_NAME).scopes(["profile:read"])).await?;
+        let issued = issue_demo_token(&store).await?;
         println!("token: {}", issued.secret().expose_secret());
         println!("token id: {} (only its digest is stored; this is the one time it is shown)", issued.id());
     }
@@ -85,7 +104,7 @@ async fn me(principal: Principal) -> Json<Value> {
     Json(json!({
         "subject": principal.subject(),
         "token_id": principal.token_id().map(TokenId::as_str),
-        "token_name": principal.name(),
+        "token_name": principal.token_name(),
         "scopes": principal.scopes().iter().collect::<Vec<_>>(),
     }))
 }

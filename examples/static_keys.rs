@@ -20,15 +20,46 @@
 //! ```
 
 use std::error::Error;
-use std::fmt::Write as _;
 
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tower_bearer::{BearerAuthLayer, ErrorFormat, MemoryTokenStore, Principal, TokenId};
+use tower_bearer::store::EnvError;
+use tower_bearer::{BearerAuthLayer, ErrorFormat, MemoryTokenStore, Principal, TokenFormat, TokenId};
 
 const PREFIX: &str = "API_KEY_";
+
+/// The API over `store`.
+pub fn app(store: MemoryTokenStore) -> Router {
+    Router::new().route("/v2/me", get(me)).route_layer(
+        BearerAuthLayer::new(store).realm("static-keys").error_format(ErrorFormat::StatusMessageTimestamp),
+    )
+}
+
+/// The principal of user `user`'s static key.
+fn principal(user: &str) -> Principal {
+    Principal::builder(user).token_id(format!("key_{user}")).token_kind("static").build()
+}
+
+/// A store with every `API_KEY_<USER>` variable's key; the error names the variable, never its
+/// value. Returns the users whose keys were loaded.
+pub fn from_env(store: &MemoryTokenStore) -> Result<Vec<String>, EnvError> {
+    let ids = store.insert_from_env(PREFIX, principal)?;
+    Ok(ids.iter().filter_map(|id| id.as_str().strip_prefix("key_").map(str::to_owned)).collect())
+}
+
+/// Demo keys for `alice` and `bob`, when the environment has none: `(user, key)`.
+pub fn demo_keys(store: &MemoryTokenStore) -> Vec<(String, String)> {
+    let format = TokenFormat::new("demo_");
+    ["alice", "bob"]
+        .map(|user| {
+            let key = format.generate().expose_secret().to_owned();
+            store.insert(&key, principal(user)).expect("a fresh generated key");
+            (user.to_owned(), key)
+        })
+        .into()
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
@@ -37,56 +68,26 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         Err(_) => 3004,
     };
 
-    let mut keys = keys_from_env()?;
-    let generated = keys.is_empty();
-    if generated {
-        keys = ["alice", "bob"].map(|user| (user.to_owned(), random_key())).into();
-    }
-
     let store = MemoryTokenStore::new();
-    for (user, key) in &keys {
-        let principal = Principal::builder(user).token_id(format!("key_{user}")).kind("static").build();
-        // The error names the variable, never its value.
-        store.insert(key, principal).map_err(|e| format!("{PREFIX}{}: {e}", user.to_uppercase()))?;
-    }
-
-    let app = Router::new().route("/v2/me", get(me)).route_layer(
-        BearerAuthLayer::new(store).realm("static-keys").error_format(ErrorFormat::StatusMessageTimestamp),
-    );
+    let loaded = from_env(&store)?;
+    let generated = if loaded.is_empty() { demo_keys(&store) } else { Vec::new() };
 
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
-    for (user, key) in &keys {
+    for user in &loaded {
         let var = format!("{PREFIX}{}", user.to_uppercase());
-        if generated {
-            println!("token {user}: {key}");
-            println!("curl -i -H \"Authorization: Bearer {key}\" http://{addr}/v2/me   # 200");
-        } else {
-            println!("loaded key for {user} from {var}");
-            println!("curl -i -H \"Authorization: Bearer ${var}\" http://{addr}/v2/me   # 200");
-        }
+        println!("loaded key for {user} from {var}");
+        println!("curl -i -H \"Authorization: Bearer ${var}\" http://{addr}/v2/me   # 200");
+    }
+    for (user, key) in &generated {
+        println!("token {user}: {key}");
+        println!("curl -i -H \"Authorization: Bearer {key}\" http://{addr}/v2/me   # 200");
     }
     println!("curl -i http://{addr}/v2/me   # 401");
 
-    axum::serve(listener, app).await?;
+    axum::serve(listener, app(store)).await?;
     Ok(())
-}
-
-/// `(user, key)` for every `API_KEY_<USER>` variable, sorted by user.
-fn keys_from_env() -> Result<Vec<(String, String)>, String> {
-    let mut keys = Vec::new();
-    // `vars_os`, not `vars`: an unrelated variable that is not UTF-8 must not panic the server.
-    for (name, value) in std::env::vars_os() {
-        let Some(user) = name.to_str().and_then(|name| name.strip_prefix(PREFIX)) else { continue };
-        if user.is_empty() {
-            continue;
-        }
-        let key = value.into_string().map_err(|_| format!("{PREFIX}{user} is not UTF-8"))?;
-        keys.push((user.to_lowercase(), key));
-    }
-    keys.sort();
-    Ok(keys)
 }
 
 async fn me(principal: Principal) -> Json<Value> {
@@ -94,14 +95,4 @@ async fn me(principal: Principal) -> Json<Value> {
         "user": principal.subject(),
         "token_id": principal.token_id().map(TokenId::as_str),
     }))
-}
-
-/// A demo key: 128 random bits from the OS CSPRNG, hex-encoded.
-fn random_key() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the OS random number generator is unavailable");
-    bytes.iter().fold(String::from("demo_"), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }

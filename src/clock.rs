@@ -1,5 +1,6 @@
-//! The wall clock as the per-request bookkeeping reads it: cheaply, and exactly where it
-//! matters.
+//! [`Clock`]: where the crate reads the time. The system's wall clock by default, read cheaply
+//! and exactly where it matters; or a manual clock that a test moves, so that expiry, TTLs,
+//! grace periods and rate windows are tested without sleeping.
 //!
 //! Every request through the memory store notes when its token was last used, and every
 //! token with an expiry is checked against the time. `SystemTime::now()` is a full
@@ -15,12 +16,106 @@
 //!
 //! Elsewhere than Linux, both read `SystemTime::now()`.
 
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The time as the layer and the stores read it: the system clock, or a manual one.
+///
+/// Every component that reads the time (the layer's expiry check, the memory store's
+/// timestamps and expiry, the cache's TTLs, the SQL store, the OAuth endpoint) takes a `Clock`
+/// in its builder and uses the system clock unless given another. A manual clock stands still
+/// until [`advance`](Self::advance)d, and its clones share its time, so a test gives one clock
+/// to every component and moves them all at once:
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use tower_bearer::{BearerAuthLayer, Clock, MemoryTokenStore};
+///
+/// let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+/// let store = MemoryTokenStore::builder().clock(clock.clone()).build();
+/// let layer = BearerAuthLayer::new(store).clock(clock.clone());
+/// clock.advance(Duration::from_secs(3600)); // an hour passes, for both
+/// ```
+#[derive(Clone, Default)]
+pub struct Clock {
+    /// Nanoseconds since the Unix epoch of a manual clock; `None` for the system clock.
+    manual: Option<Arc<AtomicU64>>,
+}
+
+impl Clock {
+    /// The system's wall clock (the default).
+    #[must_use]
+    pub fn system() -> Self {
+        Clock::default()
+    }
+
+    /// A clock standing at `start` until advanced. Times before 1970 read as 1970, times
+    /// after 2554 as 2554.
+    #[must_use]
+    pub fn manual(start: SystemTime) -> Self {
+        Clock { manual: Some(Arc::new(AtomicU64::new(unix_nanos(start)))) }
+    }
+
+    /// The current time.
+    #[must_use]
+    pub fn now(&self) -> SystemTime {
+        match &self.manual {
+            None => SystemTime::now(),
+            Some(nanos) => UNIX_EPOCH + Duration::from_nanos(nanos.load(Ordering::SeqCst)),
+        }
+    }
+
+    /// Moves a manual clock (and its clones) forward by `by`, saturating in 2554. Returns
+    /// `false`, and does nothing, on the system clock.
+    pub fn advance(&self, by: Duration) -> bool {
+        let Some(nanos) = &self.manual else { return false };
+        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        // `fetch_update` never fails with a closure that always answers `Some`.
+        let _ = nanos.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| Some(n.saturating_add(by)));
+        true
+    }
+
+    /// Whether this is a manual clock.
+    #[must_use]
+    pub fn is_manual(&self) -> bool {
+        self.manual.is_some()
+    }
+
+    /// Whether a token expiring at `expires_at` has expired: on the system clock, exactly as
+    /// `expires_at <= now()` but usually without reading the precise clock.
+    #[inline]
+    pub(crate) fn is_expired(&self, expires_at: SystemTime) -> bool {
+        match &self.manual {
+            None => is_expired(expires_at),
+            Some(_) => expires_at <= self.now(),
+        }
+    }
+
+    /// Milliseconds since the Unix epoch, on the system clock possibly a tick behind.
+    #[inline]
+    pub(crate) fn coarse_unix_millis(&self) -> u64 {
+        match &self.manual {
+            None => coarse_unix_millis(),
+            Some(_) => unix_millis(self.now()),
+        }
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.manual {
+            None => f.write_str("Clock::System"),
+            Some(_) => f.debug_tuple("Clock::Manual").field(&self.now()).finish(),
+        }
+    }
+}
 
 /// How close to its expiry a token must be for [`is_expired`] to read the precise clock.
 /// Far more than a timer tick (at most 10 ms at `HZ=100`), so that a coarse clock a little
 /// behind (a tick delayed on a busy machine) can never accept an expired token.
-pub(crate) const EXACT_WINDOW: Duration = Duration::from_secs(1);
+const EXACT_WINDOW: Duration = Duration::from_secs(1);
 
 /// The coarse clock's reading as time since the Unix epoch: the one place that knows which
 /// platforms have it. `None` before 1970 or for a nonsense reading.
@@ -44,14 +139,14 @@ fn coarse_since_epoch() -> Option<Duration> {
 
 /// The current time, possibly up to one timer tick behind.
 #[inline]
-pub(crate) fn coarse_now() -> SystemTime {
+fn coarse_now() -> SystemTime {
     // Without a usable coarse reading, the precise clock answers.
     coarse_since_epoch().map_or_else(SystemTime::now, |d| UNIX_EPOCH + d)
 }
 
 /// Milliseconds since the Unix epoch by the coarse clock (0 before 1970).
 #[inline]
-pub(crate) fn coarse_unix_millis() -> u64 {
+fn coarse_unix_millis() -> u64 {
     coarse_since_epoch().map_or(0, millis_of)
 }
 
@@ -76,7 +171,7 @@ fn millis_of(d: Duration) -> u64 {
 /// Whether a token expiring at `expires_at` has expired: exactly as `expires_at <=
 /// SystemTime::now()`, but usually without reading the precise clock.
 #[inline]
-pub(crate) fn is_expired(expires_at: SystemTime) -> bool {
+fn is_expired(expires_at: SystemTime) -> bool {
     // The coarse clock is never ahead of the real one, and never a whole window behind it, so
     // an expiry more than a window past the coarse time is still in the future.
     if coarse_now().checked_add(EXACT_WINDOW).is_some_and(|bound| expires_at > bound) {
@@ -112,6 +207,23 @@ mod tests {
         assert!(!is_expired(now + Duration::from_secs(5)));
         assert!(!is_expired(now + EXACT_WINDOW / 2), "inside the window: the precise clock decides");
         assert!(!is_expired(now + Duration::from_secs(86_400 * 365 * 100)));
+    }
+
+    #[test]
+    fn a_manual_clock_stands_still_until_advanced_and_is_shared() {
+        let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let clock = Clock::manual(start);
+        let copy = clock.clone();
+        assert_eq!(clock.now(), start);
+        assert!(!clock.is_expired(start + Duration::from_nanos(1)));
+        assert!(copy.advance(Duration::from_secs(60)));
+        assert_eq!(clock.now(), start + Duration::from_secs(60));
+        assert!(clock.is_expired(start + Duration::from_secs(60)));
+        assert_eq!(clock.coarse_unix_millis(), 1_700_000_060_000);
+        assert!(clock.advance(Duration::MAX), "saturates instead of overflowing");
+        assert!(!Clock::system().advance(Duration::from_secs(1)));
+        assert!(!Clock::system().is_manual() && clock.is_manual());
+        assert_eq!(Clock::manual(UNIX_EPOCH - Duration::from_secs(5)).now(), UNIX_EPOCH);
     }
 
     #[test]

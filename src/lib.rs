@@ -1,114 +1,127 @@
-//! Bearer-token authentication (RFC 6750) as [tower] middleware, for axum and hyper.
+//! Bearer-token authentication (RFC 6750) as [tower] middleware, for axum, hyper and tonic.
 //!
-//! Put [`BearerAuthLayer`] in front of your routes. Every request must carry
-//! `Authorization: Bearer <token>`; the layer parses it strictly, asks a [`TokenStore`] who
-//! the token belongs to, and either passes the request on with the [`Principal`] in its
-//! extensions or answers itself:
-//!
-//! | condition | status | `WWW-Authenticate` |
-//! |---|---|---|
-//! | no `Authorization` header, or another scheme | 401 | `Bearer realm="..."` |
-//! | malformed, unknown, revoked or expired token | 401 | `..., error="invalid_token", error_description="..."` |
-//! | two `Authorization` lines, token sent twice | 400 | `..., error="invalid_request", ...` |
-//! | token lacks a required scope | 403 | `..., error="insufficient_scope", ..., scope="..."` |
-//! | the store failed | 503 | none; generic body, fail closed |
-//!
-//! Bodies are JSON in a configurable [`ErrorFormat`]. Stores keep only SHA-256 digests of
-//! tokens ([`TokenHash`]); types that hold a token secret have a redacted `Debug` and no
-//! `Display`.
-//!
-//! # Example
+//! Put [`BearerAuthLayer`] in front of your routes: it parses `Authorization: Bearer <token>`
+//! strictly, asks a [`TokenStore`] who the token belongs to, and either hands the request on
+//! with the [`Principal`] or answers itself with the RFC's status, a `WWW-Authenticate`
+//! challenge and a JSON body.
 //!
 //! ```
-//! use bytes::Bytes;
-//! use http::{Request, Response, StatusCode};
-//! use http_body_util::Full;
-//! use tower::{ServiceBuilder, ServiceExt};
-//! use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, Scopes};
+//! use axum::routing::get;
+//! use axum::Router;
+//! use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, RequireScopes, Scopes};
 //!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! let store = MemoryTokenStore::new();
-//! store.insert("s3cr3t-demo-token", Principal::builder("user_42").scopes(Scopes::parse("read")).build())?;
+//! store.insert("alice-demo-key", Principal::builder("alice").scopes(Scopes::parse("invoices:read")).build())?;
 //!
-//! let service = ServiceBuilder::new()
-//!     .layer(BearerAuthLayer::new(store).realm("example").require_scopes(["read"]))
-//!     .service_fn(|req: Request<Full<Bytes>>| async move {
-//!         let who = req.extensions().get::<Principal>().expect("set by the layer").subject().to_owned();
-//!         Ok::<_, std::convert::Infallible>(Response::new(Full::<Bytes>::from(format!("hello {who}"))))
-//!     });
+//! let app: Router = Router::new()
+//!     .route("/v1/me", get(me))
+//!     .route("/v1/invoices", get(|| async { "[]" }).route_layer(RequireScopes::all(["invoices:read"])))
+//!     // route_layer: unknown paths stay 404 instead of 401.
+//!     .route_layer(BearerAuthLayer::new(store).realm("billing"));
 //!
-//! let ok = Request::get("/").header("authorization", "Bearer s3cr3t-demo-token").body(Full::default())?;
-//! assert_eq!(service.clone().oneshot(ok).await?.status(), StatusCode::OK);
-//!
-//! let missing = service.oneshot(Request::get("/").body(Full::default())?).await?;
-//! assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
-//! assert_eq!(missing.headers()["www-authenticate"], r#"Bearer realm="example""#);
-//! # Ok(())
-//! # }
+//! async fn me(principal: Principal) -> String {
+//!     format!("hello {}", principal.subject())
+//! }
+//! # Ok::<_, tower_bearer::store::InsertError>(())
 //! ```
 //!
-//! With axum (feature `axum`), handlers take [`Principal`] as an argument; use
-//! `Router::route_layer` so unknown paths still answer 404 rather than 401.
+//! | request | answer |
+//! |---|---|
+//! | valid token with the required scopes | passed on, [`Principal`] in the extensions |
+//! | no `Authorization` header, or another scheme | 401, `Bearer realm="..."` |
+//! | malformed, unknown, revoked or expired token | 401, `error="invalid_token"` |
+//! | two `Authorization` lines, token sent twice | 400, `error="invalid_request"` |
+//! | token lacks a required scope | 403, `error="insufficient_scope"`, `scope="..."` |
+//! | the store failed | 503, no challenge, generic body (fail closed) |
+//!
+//! Bodies are JSON in a configurable [`ErrorFormat`]. Handlers refuse requests in the same
+//! format by returning an [`AuthError`] (feature `axum`).
+//!
+//! # Which store do I need?
+//!
+//! | you have | use |
+//! |---|---|
+//! | static keys from configuration or the environment | [`MemoryTokenStore::insert`], [`MemoryTokenStore::insert_from_env`] |
+//! | tokens issued, listed, rotated and revoked by one process | [`MemoryTokenStore`], through [`TokenManager`] |
+//! | tokens that survive restarts, on one machine | `SqlTokenStore` on SQLite, crate [`tower-bearer-sqlx`](https://docs.rs/tower-bearer-sqlx) |
+//! | many instances sharing tokens, revocations pushed to all | `SqlTokenStore` on PostgreSQL with [`CachedTokenStore`] (feature `cache`) |
+//! | tokens in your own database or another service | [`CallbackTokenStore`], or implement [`TokenStore`] |
+//! | a backend that may hang | [`TimeoutStore`] around it (feature `tokio`) |
+//!
+//! Every store that keeps tokens implements [`TokenManager`] (issue, list, rotate, revoke,
+//! delete, purge), so code written against it moves between stores by changing one line.
+//! Stores keep only SHA-256 digests ([`TokenHash`]); types holding a secret have a redacted
+//! `Debug` and no `Display`.
 //!
 //! # Features
 //!
-//! - `axum`: [`Principal`] implements axum's `FromRequestParts` (and `Option<Principal>`).
-//! - `tracing`: one `tracing` event per request outcome (target `tower_bearer`), carrying the
-//!   token id and subject, never the token.
-//! - `tokio`: [`store::timeout::TimeoutStore`], a lookup deadline for slow stores (503).
-//! - `sqlite`: [`SqlTokenStore`] on an embedded SQLite database (a file or `:memory:`), with
-//!   the whole token lifecycle, via `sqlx`.
-//! - `postgres`: the same store on PostgreSQL, shared by many instances; with `cache`, each
-//!   instance's cache hears revocations made elsewhere through `LISTEN/NOTIFY`
-//!   ([`store::sql::SqlTokenStore::listen_for_revocations`]).
-//! - `cache`: [`CachedTokenStore`], a bounded cache in front of any store: positive and
-//!   negative TTLs, coalesced misses, invalidation on revoke.
-//! - `oauth`: [`oauth::TokenEndpoint`], the OAuth 2.0 client-credentials token endpoint.
+//! - `axum` (default): [`Principal`] is an axum extractor, [`AuthError`] an `IntoResponse`.
+//! - `tracing`: one `tracing` event per request outcome and per lifecycle event (target
+//!   `tower_bearer`), carrying the token id and subject, never the token.
+//! - `tokio`: [`TimeoutStore`], a lookup deadline for slow stores (503).
+//! - `cache`: [`CachedTokenStore`], a bounded cache in front of any store.
+//!
+//! The OAuth 2.0 client-credentials endpoint is the crate `tower-bearer-oauth`.
 //!
 //! [tower]: https://docs.rs/tower
+// Links to items behind features: to the item when the feature is on, to docs.rs otherwise.
+#![cfg_attr(feature = "cache", doc = "[`CachedTokenStore`]: CachedTokenStore")]
+#![cfg_attr(
+    not(feature = "cache"),
+    doc = "[`CachedTokenStore`]: https://docs.rs/tower-bearer/latest/tower_bearer/struct.CachedTokenStore.html"
+)]
+#![cfg_attr(feature = "tokio", doc = "[`TimeoutStore`]: TimeoutStore")]
+#![cfg_attr(
+    not(feature = "tokio"),
+    doc = "[`TimeoutStore`]: https://docs.rs/tower-bearer/latest/tower_bearer/struct.TimeoutStore.html"
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unreachable_pub, unsafe_code)]
 #![warn(rust_2018_idioms, missing_debug_implementations)]
 
 mod clock;
-mod credentials;
-pub mod event;
 #[cfg(feature = "axum")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 mod extract;
-mod future;
 pub mod header;
-mod layer;
-mod lifecycle;
-#[cfg(feature = "oauth")]
-#[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
-pub mod oauth;
+pub mod manage;
+pub mod middleware;
 mod principal;
-mod response;
 mod scope;
-mod service;
 pub mod store;
-mod token;
+pub mod token;
 
-pub use event::{AuthEvent, LifecycleEvent, Outcome};
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+struct ReadmeDoctests;
+
+pub use clock::Clock;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use extract::MissingPrincipal;
-pub use future::ResponseFuture;
-pub use layer::BearerAuthLayer;
-pub use lifecycle::{IssuedToken, LifecycleError, NewToken, TokenInfo, TokenLifecycle};
-pub use principal::{Principal, PrincipalBuilder, TokenId};
-pub use response::{AuthError, ErrorFormat, InvalidRequest, InvalidToken};
-pub use scope::{ScopeRequirement, Scopes, WILDCARD};
-pub use service::BearerAuth;
+pub use manage::error::ManageError;
+pub use manage::info::TokenInfo;
+pub use manage::issued::IssuedToken;
+pub use manage::manager::TokenManager;
+pub use manage::new_token::NewToken;
+pub use middleware::error::AuthError;
+pub use middleware::format::ErrorFormat;
+pub use middleware::layer::BearerAuthLayer;
+pub use middleware::require::RequireScopes;
+pub use principal::{Principal, PrincipalBuilder};
+pub use scope::{ScopeRequirement, Scopes};
 #[cfg(feature = "cache")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub use store::cache::CachedTokenStore;
 pub use store::callback::CallbackTokenStore;
-pub use store::memory::{InsertError, MemoryTokenStore, MemoryTokenStoreBuilder};
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
-pub use store::sql::SqlTokenStore;
-pub use store::{BoxError, BoxLookup, Lookup, StoreError, StoreErrorKind, TokenState, TokenStore};
-pub use token::{FormatError, PresentedToken, TokenFormat, TokenHash, TokenSecret};
+pub use store::error::StoreError;
+pub use store::lookup::TokenStore;
+pub use store::memory::MemoryTokenStore;
+pub use store::state::TokenState;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use store::timeout::TimeoutStore;
+pub use token::format::TokenFormat;
+pub use token::hash::TokenHash;
+pub use token::id::TokenId;
+pub use token::presented::PresentedToken;
+pub use token::secret::TokenSecret;

@@ -5,68 +5,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::scope::Scopes;
-
-/// The public identifier of a token: safe to log, show in a UI and put in an audit trail.
-///
-/// Never derived from the secret (a derived id would let anyone holding it test guesses of a
-/// weak static key offline).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TokenId(Arc<str>);
-
-impl TokenId {
-    /// A fresh random id, `tid_` followed by 24 hex digits (96 bits from the OS CSPRNG).
-    ///
-    /// # Panics
-    ///
-    /// If the operating system's random number generator is unavailable.
-    #[must_use]
-    pub fn random() -> Self {
-        let mut bytes = [0u8; 12];
-        getrandom::fill(&mut bytes).expect("the OS random number generator is unavailable");
-        let mut id = String::with_capacity(4 + 24);
-        id.push_str("tid_");
-        for b in bytes {
-            id.push(char::from(HEX[usize::from(b >> 4)]));
-            id.push(char::from(HEX[usize::from(b & 0xf)]));
-        }
-        TokenId(id.into())
-    }
-
-    /// The id as a string.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-impl From<&str> for TokenId {
-    fn from(s: &str) -> Self {
-        TokenId(s.into())
-    }
-}
-
-impl From<String> for TokenId {
-    fn from(s: String) -> Self {
-        TokenId(s.into())
-    }
-}
-
-impl fmt::Display for TokenId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for TokenId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
+use crate::token::id::TokenId;
 
 /// The authenticated party of a request: put into the request's extensions by
-/// [`BearerAuth`](crate::BearerAuth) and read by handlers (with the `axum` feature, simply by
+/// [`BearerAuth`](crate::middleware::BearerAuth) and read by handlers (with the `axum` feature, simply by
 /// taking `Principal` as a handler argument).
 ///
 /// It never holds the token itself. Cloning is cheap (one reference count).
@@ -81,7 +23,7 @@ impl fmt::Debug for TokenId {
 /// let p = Principal::builder("user_42")
 ///     .organization("acme")
 ///     .token_id("tid_1")
-///     .name("CI deploy key")
+///     .token_name("CI deploy key")
 ///     .scopes(Scopes::parse("invoices:read"))
 ///     .expires_at(SystemTime::now() + Duration::from_secs(3600))
 ///     .extension(Plan("pro"))
@@ -147,13 +89,13 @@ impl Principal {
 
     /// The token's human-readable name ("CI deploy key"), if any.
     #[must_use]
-    pub fn name(&self) -> Option<&str> {
+    pub fn token_name(&self) -> Option<&str> {
         self.0.rare.as_ref()?.name.as_deref()
     }
 
     /// The token's kind ("personal", "service", "oauth_access", ...), if any.
     #[must_use]
-    pub fn kind(&self) -> Option<&str> {
+    pub fn token_kind(&self) -> Option<&str> {
         self.0.rare.as_ref()?.kind.as_deref()
     }
 
@@ -207,8 +149,8 @@ impl fmt::Debug for Principal {
             .field("subject", &i.subject)
             .field("organization", &self.organization())
             .field("token_id", &i.token_id)
-            .field("name", &self.name())
-            .field("kind", &self.kind())
+            .field("token_name", &self.token_name())
+            .field("token_kind", &self.token_kind())
             .field("scopes", &i.scopes)
             .field("expires_at", &i.expires_at)
             .finish_non_exhaustive()
@@ -233,13 +175,13 @@ impl PrincipalBuilder {
     }
 
     /// Sets the token's human-readable name.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
+    pub fn token_name(mut self, name: impl Into<String>) -> Self {
         self.rare().name = Some(name.into().into_boxed_str());
         self
     }
 
     /// Sets the token's kind.
-    pub fn kind(mut self, kind: impl Into<String>) -> Self {
+    pub fn token_kind(mut self, kind: impl Into<String>) -> Self {
         self.rare().kind = Some(kind.into().into_boxed_str());
         self
     }
@@ -299,11 +241,11 @@ mod tests {
 
     #[test]
     fn rare_fields_round_trip() {
-        let p = Principal::builder("u").name("n").build();
-        assert_eq!((p.organization(), p.name(), p.kind()), (None, Some("n"), None));
-        let q = p.to_builder().organization("o").kind("k").build();
-        assert_eq!((q.organization(), q.name(), q.kind()), (Some("o"), Some("n"), Some("k")));
-        assert_eq!(Principal::builder("u").build().name(), None);
+        let p = Principal::builder("u").token_name("n").build();
+        assert_eq!((p.organization(), p.token_name(), p.token_kind()), (None, Some("n"), None));
+        let q = p.to_builder().organization("o").token_kind("k").build();
+        assert_eq!((q.organization(), q.token_name(), q.token_kind()), (Some("o"), Some("n"), Some("k")));
+        assert_eq!(Principal::builder("u").build().token_name(), None);
     }
 
     #[test]

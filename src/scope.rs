@@ -3,16 +3,17 @@
 use std::fmt;
 use std::sync::Arc;
 
-/// The scope that grants every other scope ("full access"), for admin keys.
-pub const WILDCARD: &str = "*";
-
 /// A set of scope names (RFC 6749 §3.3 `scope-token`s), such as `invoices:read`.
 ///
-/// Kept sorted and deduplicated; cheap to clone. The [`WILDCARD`] scope `*` grants every scope.
+/// Kept sorted and deduplicated; cheap to clone. The [`WILDCARD`](Self::WILDCARD) scope `*`
+/// grants every scope.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Scopes(Arc<[Box<str>]>);
 
 impl Scopes {
+    /// The scope that grants every other scope ("full access"), for admin keys.
+    pub const WILDCARD: &'static str = "*";
+
     /// No scopes at all.
     #[must_use]
     pub fn none() -> Self {
@@ -58,7 +59,7 @@ impl Scopes {
     /// Whether the set grants `scope`: it contains it or the wildcard.
     #[must_use]
     pub fn grants(&self, scope: &str) -> bool {
-        self.contains(scope) || self.contains(WILDCARD)
+        self.contains(scope) || self.contains(Self::WILDCARD)
     }
 
     /// Whether every scope in `other` is granted by this set.

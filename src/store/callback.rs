@@ -7,8 +7,10 @@ use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 
-use crate::store::{BoxError, Lookup, StoreError, TokenState, TokenStore};
-use crate::token::PresentedToken;
+use crate::store::error::{BoxError, StoreError};
+use crate::store::lookup::{Lookup, TokenStore};
+use crate::store::state::TokenState;
+use crate::token::presented::PresentedToken;
 
 /// A token store backed by an async function or closure, for example a database query.
 ///
@@ -17,7 +19,7 @@ use crate::token::PresentedToken;
 /// [`TokenState`], and `E` is any error. An `Err` makes the layer answer 503: the store
 /// fails closed, and the error never reaches the client. Return a [`StoreError`] (for
 /// example [`StoreError::timeout`]) to choose its kind; any other error counts as
-/// [`StoreErrorKind::Unavailable`](crate::StoreErrorKind::Unavailable).
+/// [`StoreErrorKind::Unavailable`](crate::store::StoreErrorKind::Unavailable).
 ///
 /// The function's future is used as is, with no boxing.
 ///

@@ -9,8 +9,9 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
-use crate::store::{Lookup, LookupResult, StoreError, TokenStore};
-use crate::token::PresentedToken;
+use crate::store::error::StoreError;
+use crate::store::lookup::{Lookup, LookupResult, TokenStore};
+use crate::token::presented::PresentedToken;
 
 /// Wraps a store so that a lookup still pending after `timeout` fails with
 /// [`StoreError::timeout`]: the layer answers 503 instead of holding the request (and its
@@ -21,7 +22,7 @@ use crate::token::PresentedToken;
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_bearer::store::timeout::TimeoutStore;
+/// use tower_bearer::TimeoutStore;
 /// use tower_bearer::{BearerAuthLayer, CallbackTokenStore, PresentedToken};
 ///
 /// let slow = CallbackTokenStore::new(|_token: PresentedToken<'_>| async {
@@ -103,8 +104,9 @@ impl<F> fmt::Debug for TimeoutLookup<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StoreErrorKind;
     use crate::store::callback::CallbackTokenStore;
-    use crate::store::{StoreErrorKind, TokenState};
+    use crate::store::state::TokenState;
     use crate::{MemoryTokenStore, Principal};
 
     #[tokio::test(start_paused = true)]

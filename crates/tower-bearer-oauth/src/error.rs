@@ -1,0 +1,97 @@
+//! [`OAuthError`]: an RFC 6749 §5.2 error answer.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER};
+use http::{HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+
+/// An RFC 6749 §5.2 error answer.
+#[derive(Debug)]
+pub(crate) struct OAuthError {
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) description: &'static str,
+    pub(crate) basic_challenge: bool,
+    pub(crate) retry_after: Option<Duration>,
+}
+
+pub(crate) fn invalid_request(description: &'static str) -> OAuthError {
+    OAuthError::bad_request("invalid_request", description)
+}
+
+impl OAuthError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, description: &'static str) -> Self {
+        OAuthError { status, code, description, basic_challenge: false, retry_after: None }
+    }
+
+    pub(crate) fn bad_request(code: &'static str, description: &'static str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, description)
+    }
+
+    pub(crate) fn invalid_client(via_basic: bool) -> Self {
+        let status = if via_basic { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
+        OAuthError {
+            basic_challenge: via_basic,
+            ..Self::new(status, "invalid_client", "Client authentication failed")
+        }
+    }
+
+    pub(crate) fn too_many_attempts(retry_after: Duration) -> Self {
+        OAuthError {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "temporarily_unavailable",
+                "too many failed client authentications; retry later",
+            )
+        }
+    }
+
+    pub(crate) fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the service is temporarily unavailable",
+        )
+    }
+
+    pub(crate) fn into_response(self, realm: &str) -> Response<Full<Bytes>> {
+        let description: String = self.description.chars().filter(|&c| is_param_char(c)).collect();
+        let body = format!(r#"{{"error":"{}","error_description":"{description}"}}"#, self.code);
+        let mut response = json_response(self.status, body);
+        let headers = response.headers_mut();
+        if self.basic_challenge
+            && let Ok(challenge) =
+                HeaderValue::try_from(format!("Basic realm=\"{realm}\", charset=\"UTF-8\""))
+        {
+            headers.insert(http::header::WWW_AUTHENTICATE, challenge);
+        }
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            headers.insert(ALLOW, HeaderValue::from_static("POST"));
+        }
+        if let Some(after) = self.retry_after {
+            // Round up: retrying a second early would only be refused again.
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Whether `c` may appear in an auth-param value or an `error_description`: RFC 6749 §5.2's
+/// `%x20-21 / %x23-5B / %x5D-7E` (printable ASCII without `"` and `\`).
+pub(crate) fn is_param_char(c: char) -> bool {
+    matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e')
+}

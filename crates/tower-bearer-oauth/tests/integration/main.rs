@@ -1,0 +1,3 @@
+//! The token endpoint's integration tests, as one binary.
+
+mod conformance;

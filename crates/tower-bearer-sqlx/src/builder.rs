@@ -1,0 +1,271 @@
+//! [`SqlTokenStoreBuilder`]: how a [`SqlTokenStore`] is opened.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower_bearer::manage::{LifecycleEvent, LifecycleEvents};
+use tower_bearer::{Clock, TokenFormat};
+
+use crate::db::Db;
+use crate::error::OpenError;
+use crate::usage::Usage;
+use crate::{Inner, SqlTokenStore};
+
+/// Configures a [`SqlTokenStore`]; see [`SqlTokenStore::builder`].
+#[must_use]
+pub struct SqlTokenStoreBuilder {
+    format: TokenFormat,
+    usage_interval: Duration,
+    lookup_timeout: Duration,
+    events: LifecycleEvents,
+    clock: Clock,
+    migrate: bool,
+    max_connections: u32,
+    schema: String,
+    channel: String,
+    heartbeat: (Duration, Duration),
+}
+
+impl Default for SqlTokenStoreBuilder {
+    fn default() -> Self {
+        SqlTokenStoreBuilder {
+            format: TokenFormat::default(),
+            usage_interval: Duration::from_secs(60),
+            lookup_timeout: Duration::from_secs(2),
+            events: LifecycleEvents::default(),
+            clock: Clock::default(),
+            migrate: true,
+            max_connections: 10,
+            schema: "tower_bearer".to_owned(),
+            channel: "tower_bearer_revocations".to_owned(),
+            heartbeat: (Duration::from_secs(5), Duration::from_secs(5)),
+        }
+    }
+}
+
+impl fmt::Debug for SqlTokenStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlTokenStoreBuilder")
+            .field("format", &self.format)
+            .field("usage_interval", &self.usage_interval)
+            .field("lookup_timeout", &self.lookup_timeout)
+            .field("migrate", &self.migrate)
+            .field("schema", &self.schema)
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqlTokenStoreBuilder {
+    /// The format of issued tokens (default: [`TokenFormat::default`], prefix `tok_`).
+    pub fn format(mut self, format: TokenFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// How often, at most, a token's `last_used_at` is written, per instance (default one
+    /// minute). `Duration::ZERO` writes on every use.
+    pub fn usage_interval(mut self, interval: Duration) -> Self {
+        self.usage_interval = interval;
+        self
+    }
+
+    /// How long a lookup may take before the layer answers 503 (default 2
+    /// seconds). Covers waiting for a pooled connection too.
+    pub fn lookup_timeout(mut self, timeout: Duration) -> Self {
+        self.lookup_timeout = timeout;
+        self
+    }
+
+    /// Calls `hook` with every [`LifecycleEvent`] (issued, rotated, revoked, deleted, expired
+    /// tokens purged), after the change is committed.
+    pub fn on_lifecycle_event(mut self, hook: impl Fn(&LifecycleEvent) + Send + Sync + 'static) -> Self {
+        self.events.set_hook(hook);
+        self
+    }
+
+    /// Reads the time from `clock` (default: the system clock): creation, use and
+    /// revocation times, expiry, rotation, purges. For tests: give the store and the layer the
+    /// same [`Clock::manual`].
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Whether opening the store applies its migrations (default `true`). Turn it off to run
+    /// them from a deploy step with [`SqlTokenStore::migrate`].
+    pub fn run_migrations(mut self, migrate: bool) -> Self {
+        self.migrate = migrate;
+        self
+    }
+
+    /// The size of the pool the store opens itself (default 10; an
+    /// in-memory SQLite database always has one connection).
+    pub fn max_connections(mut self, max: u32) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
+    /// Postgres only: the schema holding the store's table and migration history (default
+    /// `tower_bearer`). Lowercase letters, digits and `_`.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
+
+    /// Postgres only: the `NOTIFY` channel revocations are announced on (default
+    /// `tower_bearer_revocations`). Instances sharing a database must agree on it.
+    pub fn notify_channel(mut self, channel: impl Into<String>) -> Self {
+        self.channel = channel.into();
+        self
+    }
+
+    /// Postgres only: how often a [`RevocationListener`](crate::RevocationListener) checks that its
+    /// subscription still delivers (it notifies itself), and how long it waits for that
+    /// notification before declaring the channel lost (clearing the cache and reconnecting).
+    /// Their sum bounds how long a silently broken connection can go unnoticed. Defaults:
+    /// 5 s and 5 s.
+    pub fn listener_heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.heartbeat = (interval, timeout);
+        self
+    }
+
+    /// Opens the store at `url`: `sqlite://path/to/file.db` (created if missing),
+    /// `sqlite::memory:`, or `postgres://user:password@host/database`.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`] if the URL is not supported, the database cannot be reached, or the
+    /// migrations fail.
+    pub async fn open(self, url: &str) -> Result<SqlTokenStore, OpenError> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            #[cfg(feature = "sqlite")]
+            "sqlite" => {
+                let options: sqlx::sqlite::SqliteConnectOptions =
+                    url.parse().map_err(|_| OpenError::UnsupportedUrl)?;
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                self.sqlite(options, in_memory).await
+            }
+            #[cfg(feature = "postgres")]
+            "postgres" | "postgresql" => {
+                let options: sqlx::postgres::PgConnectOptions = url.parse().map_err(OpenError::Connect)?;
+                self.postgres(options).await
+            }
+            _ => Err(OpenError::UnsupportedUrl),
+        }
+    }
+
+    /// Opens (creating if missing) the SQLite database file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`] if the file cannot be opened or the migrations fail.
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+    pub async fn open_sqlite(self, path: impl AsRef<std::path::Path>) -> Result<SqlTokenStore, OpenError> {
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
+        self.sqlite(options, false).await
+    }
+
+    #[cfg(feature = "sqlite")]
+    async fn sqlite(
+        self,
+        options: sqlx::sqlite::SqliteConnectOptions,
+        in_memory: bool,
+    ) -> Result<SqlTokenStore, OpenError> {
+        use sqlx::sqlite::{SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+        let mut pool = SqlitePoolOptions::new().test_before_acquire(false);
+        let options = if in_memory {
+            // One connection, never closed: the database lives exactly as long as it.
+            pool = pool.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+            options
+        } else {
+            pool = pool.max_connections(self.max_connections);
+            options
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+        };
+        let pool = pool.connect_with(options).await.map_err(OpenError::Connect)?;
+        self.with_sqlite_pool(pool).await
+    }
+
+    /// Uses an existing SQLite pool.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::Migrate`] if the migrations fail.
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+    pub async fn with_sqlite_pool(self, pool: sqlx::SqlitePool) -> Result<SqlTokenStore, OpenError> {
+        self.finish(Db::Sqlite(crate::sqlite::SqliteDb::new(pool))).await
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn postgres(self, options: sqlx::postgres::PgConnectOptions) -> Result<SqlTokenStore, OpenError> {
+        let pool = crate::postgres::pool_options(self.max_connections, self.lookup_timeout)
+            .connect_with(options)
+            .await
+            .map_err(OpenError::Connect)?;
+        self.with_postgres_pool(pool).await
+    }
+
+    /// Uses an existing Postgres pool. The store's tables go into their own
+    /// [schema](Self::schema); the pool's connections are not altered.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`] if the schema name is invalid or the migrations fail.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    pub async fn with_postgres_pool(self, pool: sqlx::PgPool) -> Result<SqlTokenStore, OpenError> {
+        if !valid_identifier(&self.schema) {
+            return Err(OpenError::InvalidSchema(self.schema));
+        }
+        let db = crate::postgres::PgDb::new(pool, &self.schema, self.channel.clone());
+        self.finish(Db::Postgres(db)).await
+    }
+
+    async fn finish(self, db: Db) -> Result<SqlTokenStore, OpenError> {
+        let store = SqlTokenStore {
+            inner: Arc::new(Inner {
+                db,
+                format: self.format,
+                lookup_timeout: self.lookup_timeout,
+                usage: Usage::new(self.usage_interval),
+                events: self.events,
+                clock: self.clock,
+                #[cfg(feature = "postgres")]
+                heartbeat: self.heartbeat,
+            }),
+        };
+        if self.migrate {
+            store.migrate().await?;
+        }
+        Ok(store)
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn valid_identifier(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && name.len() <= 63
+}
+
+#[cfg(all(test, feature = "postgres"))]
+mod tests {
+    use super::*;
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        assert!(valid_identifier("tower_bearer") && valid_identifier("_t2"));
+        for bad in ["", "2x", "Tower", "a-b", "a\"b", "a;drop", &"x".repeat(64)] {
+            assert!(!valid_identifier(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! [`Db`]: the backend a store runs on, and the one place that dispatches each operation to
+//! it. Both backends have every operation under the same signature, or this does not compile.
+
+use crate::error::OpenError;
+use crate::row::{Rotated, TokenRow};
+use tower_bearer::TokenId;
+
+/// Which database a [`SqlTokenStore`](crate::SqlTokenStore) uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SqlBackend {
+    /// SQLite (feature `sqlite`).
+    Sqlite,
+    /// PostgreSQL (feature `postgres`).
+    Postgres,
+}
+
+/// The store's database: one variant per backend compiled in.
+pub(crate) enum Db {
+    #[cfg(feature = "sqlite")]
+    Sqlite(crate::sqlite::SqliteDb),
+    #[cfg(feature = "postgres")]
+    Postgres(crate::postgres::PgDb),
+}
+
+impl Db {
+    pub(crate) fn backend(&self) -> SqlBackend {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(_) => SqlBackend::Sqlite,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(_) => SqlBackend::Postgres,
+        }
+    }
+
+    pub(crate) async fn close(&self) {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.pool.close().await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.pool.close().await,
+        }
+    }
+
+    pub(crate) async fn migrate(&self) -> Result<(), OpenError> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.migrate().await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.migrate().await,
+        }
+    }
+
+    pub(crate) async fn lookup(&self, hash: &[u8; 32]) -> Result<Option<TokenRow>, sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.lookup(hash).await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.lookup(hash).await,
+        }
+    }
+
+    pub(crate) async fn insert(&self, hash: &[u8; 32], row: &TokenRow) -> Result<(), sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.insert(hash, row).await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.insert(hash, row).await,
+        }
+    }
+
+    pub(crate) async fn get(&self, id: &str) -> Result<Option<TokenRow>, sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.get(id).await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.get(id).await,
+        }
+    }
+
+    pub(crate) async fn list(&self, subject: &str) -> Result<Vec<TokenRow>, sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.list(subject).await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.list(subject).await,
+        }
+    }
+
+    pub(crate) async fn revoke(&self, id: &str, now: i64) -> Result<Option<TokenRow>, sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.revoke(id, now).await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.revoke(id, now).await,
+        }
+    }
+
+    pub(crate) async fn delete(&self, id: &str) -> Result<Option<TokenRow>, sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.delete(id).await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.delete(id).await,
+        }
+    }
+
+    pub(crate) async fn purge_expired(&self, now: i64) -> Result<Vec<TokenRow>, sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.purge_expired(now).await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.purge_expired(now).await,
+        }
+    }
+
+    pub(crate) async fn record_usage(&self, id: &str, at: i64) -> Result<(), sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.record_usage(id, at).await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.record_usage(id, at).await,
+        }
+    }
+
+    pub(crate) async fn touch(&self, hash: &[u8; 32], at: i64) -> Result<(), sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.touch(hash, at).await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.touch(hash, at).await,
+        }
+    }
+
+    /// Replaces the live token `id` by `new_hash` / `new_id` in one transaction; the old one
+    /// is revoked, or expires at `grace_until`.
+    pub(crate) async fn rotate(
+        &self,
+        id: &str,
+        now: i64,
+        grace_until: Option<i64>,
+        new_hash: &[u8; 32],
+        new_id: &TokenId,
+        hint: String,
+    ) -> Result<Rotated, sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.rotate(id, now, grace_until, new_hash, new_id, hint).await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.rotate(id, now, grace_until, new_hash, new_id, hint).await,
+        }
+    }
+}

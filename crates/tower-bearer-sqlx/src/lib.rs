@@ -1,0 +1,279 @@
+//! [`SqlTokenStore`]: [tower-bearer](tower_bearer) tokens in SQLite (embedded, the default for
+//! one instance) or PostgreSQL (shared by many instances), on [`sqlx`] (features `sqlite`,
+//! the default, and `postgres`).
+//!
+//! The store implements [`TokenStore`] (one indexed query per lookup) and the whole
+//! [`TokenManager`](tower_bearer::TokenManager) with exactly the semantics of
+//! [`MemoryTokenStore`](tower_bearer::MemoryTokenStore), so switching stores is one line:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use tower_bearer::{BearerAuthLayer, NewToken, TokenManager};
+//! use tower_bearer_sqlx::SqlTokenStore;
+//!
+//! // let store = MemoryTokenStore::new();
+//! let store = SqlTokenStore::open("sqlite://tokens.db").await?;
+//! // or: SqlTokenStore::open("postgres://app@db.internal/app").await?;
+//! let issued = store.issue(NewToken::for_subject("alice").scopes(["read"])).await?;
+//! let layer = BearerAuthLayer::new(store.clone());
+//! # Ok(()) }
+//! ```
+//!
+//! # What is stored
+//!
+//! One row per token: its id, the SHA-256 digest of the secret (32 bytes, unique index), a
+//! display hint (`tok_…a1B2`), subject, organization, name, kind, scopes, `created_at`,
+//! `expires_at`, `last_used_at` and `revoked_at`. The plaintext never reaches the database:
+//! it is generated, hashed and returned to the caller of `issue`, and lookups send only the
+//! digest. The schema is created by migrations embedded in the crate (`migrations/sqlite`,
+//! `migrations/postgres`), run by [`sqlx::migrate::Migrator`] when the store opens (or by
+//! [`SqlTokenStore::migrate`] when you turn that off). On Postgres everything lives in its own
+//! schema (`tower_bearer` by default) with its own `_sqlx_migrations` table, so it never mixes
+//! with the application's tables or migrations. On SQLite, give the store its own database
+//! file: sqlx keeps one `_sqlx_migrations` table per file.
+//!
+//! # Behaviour
+//!
+//! - **Lookups**: one query on the digest's unique index; a revoked row answers
+//!   [`TokenState::Revoked`]. A database error answers `Err(StoreError)` and a lookup
+//!   still pending after the [lookup timeout](SqlTokenStoreBuilder::lookup_timeout)
+//!   answers [`StoreError::timeout`]: the layer fails closed with 503 either way, and serves
+//!   again as soon as the database answers again (the pool reconnects; nothing restarts).
+//!   [`TimeoutStore`](tower_bearer::TimeoutStore) composes as well, for a deadline
+//!   that also covers a cache in front.
+//! - **Rotation** inserts the new token and revokes (or, with a grace period, shortens) the
+//!   old one in one transaction: a crash can neither lose the new token nor bring the old one
+//!   back.
+//! - **Usage**: `last_used_at` is written at most once per token per
+//!   [usage interval](SqlTokenStoreBuilder::usage_interval) (per instance), by a spawned
+//!   task the request never waits for, keyed by an in-memory map of the last write.
+//! - **Events**: issue, rotate, revoke, delete and purge emit [`LifecycleEvent`](tower_bearer::manage::LifecycleEvent)s to the
+//!   [hook](SqlTokenStoreBuilder::on_lifecycle_event) after their transaction commits.
+//! - **Postgres revocation push**: revoke, rotate and delete also run
+//!   `pg_notify(<channel>, '<digest hex>')` in their transaction, so caches on every instance
+//!   hear of it the moment it commits. See [`SqlTokenStore::listen_for_revocations`] (feature
+//!   `postgres`).
+//!
+//! # With a cache
+//!
+//! A lookup costs a database round trip; [`SqlTokenStore::cached`] puts a
+//! [`CachedTokenStore`] in front, which answers repeat
+//! lookups from memory, and on Postgres subscribes it to every instance's revocations:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use tower_bearer::store::CacheConfig;
+//! use tower_bearer::BearerAuthLayer;
+//! use tower_bearer_sqlx::SqlTokenStore;
+//!
+//! let store = SqlTokenStore::open("postgres://app@db.internal/app").await?;
+//! let cached = store.cached(CacheConfig::default());
+//! let layer = BearerAuthLayer::new(cached.clone());
+//! // Revoke through `cached`: this instance forgets the token at once, the others as soon as
+//! // the notification arrives (milliseconds; bounded as documented on `RevocationListener`).
+//! # Ok(()) }
+//! ```
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(missing_docs, unreachable_pub, unsafe_code)]
+#![warn(rust_2018_idioms, missing_debug_implementations)]
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("tower-bearer-sqlx needs a backend: enable the feature `sqlite`, `postgres`, or both");
+
+mod builder;
+mod db;
+mod error;
+#[cfg(feature = "postgres")]
+mod listener;
+mod manage;
+mod migrate;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod row;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod usage;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower_bearer::manage::LifecycleEvents;
+use tower_bearer::store::{BoxLookup, CacheConfig, Lookup, LookupResult};
+use tower_bearer::{
+    CachedTokenStore, Clock, PresentedToken, StoreError, TokenFormat, TokenHash, TokenState, TokenStore,
+};
+
+pub use builder::SqlTokenStoreBuilder;
+use db::Db;
+pub use db::SqlBackend;
+pub use error::OpenError;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use listener::{ListenerStatus, RevocationListener};
+use row::micros;
+use usage::{Usage, millis};
+
+/// A token store in SQLite or PostgreSQL. See the [module documentation](self).
+///
+/// Cloning is cheap; clones share the connection pool.
+#[derive(Clone)]
+pub struct SqlTokenStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    format: TokenFormat,
+    lookup_timeout: Duration,
+    usage: Usage,
+    events: LifecycleEvents,
+    clock: Clock,
+    #[cfg(feature = "postgres")]
+    heartbeat: (Duration, Duration),
+}
+
+impl SqlTokenStore {
+    /// Opens the store at `url` with default settings; see [`SqlTokenStoreBuilder::open`].
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`] if the URL is not supported, the database cannot be reached, or the
+    /// migrations fail.
+    pub async fn open(url: &str) -> Result<Self, OpenError> {
+        Self::builder().open(url).await
+    }
+
+    /// Configures a store: token format, usage interval, lookup timeout, event hook,
+    /// migrations, and for Postgres the schema and notification channel.
+    pub fn builder() -> SqlTokenStoreBuilder {
+        SqlTokenStoreBuilder::default()
+    }
+
+    /// Applies the store's embedded migrations (idempotent; concurrent instances take turns).
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::Migrate`], or [`OpenError::Connect`] if no connection could be had.
+    pub async fn migrate(&self) -> Result<(), OpenError> {
+        self.inner.db.migrate().await
+    }
+
+    /// Which database this store uses.
+    #[must_use]
+    pub fn backend(&self) -> SqlBackend {
+        self.inner.db.backend()
+    }
+
+    /// The format of the tokens this store issues.
+    #[must_use]
+    pub fn format(&self) -> &TokenFormat {
+        &self.inner.format
+    }
+
+    /// The SQLite pool, if this store is on SQLite.
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+    #[must_use]
+    #[allow(unreachable_patterns, reason = "reachable with both backends enabled")]
+    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
+        match &self.inner.db {
+            Db::Sqlite(db) => Some(&db.pool),
+            _ => None,
+        }
+    }
+
+    /// The Postgres pool, if this store is on Postgres.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    #[must_use]
+    #[allow(unreachable_patterns, reason = "reachable with both backends enabled")]
+    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.inner.db {
+            Db::Postgres(db) => Some(&db.pool),
+            _ => None,
+        }
+    }
+
+    /// Closes the connection pool: lookups then fail (503) and lifecycle calls return errors.
+    pub async fn close(&self) {
+        self.inner.db.close().await;
+    }
+
+    /// Wraps the store in a [`CachedTokenStore`]
+    /// configured by `config` and, on Postgres, subscribes the cache to revocations made by
+    /// other instances ([`listen_for_revocations`](Self::listen_for_revocations)). Call it
+    /// within a tokio runtime.
+    pub fn cached(self, config: CacheConfig) -> CachedTokenStore<SqlTokenStore> {
+        let cached = config.build(self.clone());
+        #[cfg(feature = "postgres")]
+        let _listener = self.listen_for_revocations(&cached);
+        cached
+    }
+}
+
+impl fmt::Debug for SqlTokenStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlTokenStore")
+            .field("backend", &self.backend())
+            .field("format", &self.inner.format)
+            .field("lookup_timeout", &self.inner.lookup_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    async fn lookup(self: Arc<Self>, hash: TokenHash) -> LookupResult {
+        let query = self.db.lookup(hash.as_bytes());
+        let row = match tokio::time::timeout(self.lookup_timeout, query).await {
+            Err(_) => return Err(StoreError::timeout()),
+            Ok(Err(e)) => return Err(StoreError::unavailable(e)),
+            Ok(Ok(None)) => return Ok(TokenState::Unknown),
+            Ok(Ok(Some(row))) => row,
+        };
+        let principal = row.principal();
+        if row.revoked_at.is_some() {
+            return Ok(TokenState::Revoked(principal));
+        }
+        let now = micros(self.clock.now());
+        if self.usage.claim(&hash, millis(now), row.last_used_at.map_or(0, millis))
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            // Never awaited by the request; a failed write is retried at the next use after
+            // the interval.
+            let inner = self.clone();
+            runtime.spawn(async move {
+                let write = inner.db.touch(hash.as_bytes(), now);
+                let _ = tokio::time::timeout(inner.lookup_timeout, write).await;
+            });
+        }
+        if row.expires_at.is_some_and(|at| at <= now) {
+            return Ok(TokenState::Expired(principal));
+        }
+        Ok(TokenState::Active(principal))
+    }
+}
+
+impl TokenStore for SqlTokenStore {
+    type Future = BoxLookup;
+
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<BoxLookup> {
+        Lookup::Later(Box::pin(self.inner.clone().lookup(*token.hash())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn opening_can_be_spawned() {
+        #[cfg(feature = "sqlite")]
+        assert_send(&SqlTokenStore::open("sqlite::memory:"));
+        #[cfg(feature = "postgres")]
+        assert_send(&SqlTokenStore::builder().open("postgres://localhost/db"));
+    }
+}

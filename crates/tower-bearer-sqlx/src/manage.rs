@@ -1,0 +1,130 @@
+//! The SQL store's [`TokenManager`]: each operation one statement or one transaction, its
+//! event emitted after the commit.
+
+use std::time::{Duration, SystemTime};
+
+use tower_bearer::manage::LifecycleEvent;
+use tower_bearer::{IssuedToken, ManageError, NewToken, StoreError, TokenId, TokenInfo, TokenManager};
+
+use crate::SqlTokenStore;
+use crate::row::{Rotated, TokenRow, is_unique_violation, micros, store_error};
+
+/// A collision of 256 random bits does not happen; a unique violation that repeats is a bug
+/// somewhere else, and is reported instead of retried forever.
+const INSERT_ATTEMPTS: usize = 4;
+
+impl TokenManager for SqlTokenStore {
+    async fn issue(&self, new: NewToken) -> Result<IssuedToken, ManageError> {
+        let inner = &*self.inner;
+        for _ in 0..INSERT_ATTEMPTS {
+            let secret = inner.format.generate();
+            let row = TokenRow::new(&TokenId::random(), &new, secret.hint(), micros(inner.clock.now()));
+            let inserted = inner.db.insert(secret.hash().as_bytes(), &row).await;
+            match inserted {
+                Ok(()) => {
+                    let info = row.info();
+                    inner.events.emit(&LifecycleEvent::Issued(info.clone()));
+                    return Ok(IssuedToken::new(secret, info));
+                }
+                Err(e) if is_unique_violation(&e) => {}
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Err(ManageError::Store(StoreError::unavailable("token digest or id collided repeatedly")))
+    }
+
+    async fn list(&self, subject: &str) -> Result<Vec<TokenInfo>, ManageError> {
+        let rows = self.inner.db.list(subject).await.map_err(store_error)?;
+        Ok(rows.iter().map(TokenRow::info).collect())
+    }
+
+    async fn get(&self, id: &TokenId) -> Result<Option<TokenInfo>, ManageError> {
+        let row = self.inner.db.get(id.as_str()).await.map_err(store_error)?;
+        Ok(row.as_ref().map(TokenRow::info))
+    }
+
+    async fn revoke(&self, id: &TokenId) -> Result<bool, ManageError> {
+        let now = micros(self.inner.clock.now());
+        let row = self.inner.db.revoke(id.as_str(), now).await.map_err(store_error)?;
+        Ok(row.map(|row| self.inner.events.emit(&LifecycleEvent::Revoked(row.info()))).is_some())
+    }
+
+    async fn rotate(&self, id: &TokenId, grace: Duration) -> Result<IssuedToken, ManageError> {
+        let inner = &*self.inner;
+        for _ in 0..INSERT_ATTEMPTS {
+            let now = inner.clock.now();
+            let grace_until = (!grace.is_zero()).then(|| micros(now + grace));
+            let secret = inner.format.generate();
+            let new_id = TokenId::random();
+            let rotated = inner
+                .db
+                .rotate(
+                    id.as_str(),
+                    micros(now),
+                    grace_until,
+                    secret.hash().as_bytes(),
+                    &new_id,
+                    secret.hint(),
+                )
+                .await;
+            match rotated.map_err(store_error)? {
+                Rotated::NotFound => return Err(ManageError::NotFound(id.clone())),
+                Rotated::Conflict => {}
+                Rotated::Done(new) => {
+                    let info = new.info();
+                    inner.events.emit(&LifecycleEvent::Rotated { old: id.clone(), new: info.clone(), grace });
+                    return Ok(IssuedToken::new(secret, info));
+                }
+            }
+        }
+        Err(ManageError::Store(StoreError::unavailable("token digest or id collided repeatedly")))
+    }
+
+    async fn delete(&self, id: &TokenId) -> Result<bool, ManageError> {
+        let row = self.inner.db.delete(id.as_str()).await.map_err(store_error)?;
+        Ok(row.map(|row| self.inner.events.emit(&LifecycleEvent::Deleted(row.info()))).is_some())
+    }
+
+    async fn purge_expired(&self) -> Result<usize, ManageError> {
+        let now = micros(self.inner.clock.now());
+        let rows = self.inner.db.purge_expired(now).await.map_err(store_error)?;
+        let purged: Vec<TokenInfo> =
+            rows.iter().filter(|r| r.revoked_at.is_none()).map(TokenRow::info).collect();
+        let count = purged.len();
+        if count > 0 {
+            self.inner.events.emit(&LifecycleEvent::ExpiredPurged(purged));
+        }
+        Ok(count)
+    }
+
+    async fn record_usage(&self, id: &TokenId, at: SystemTime) -> Result<(), ManageError> {
+        self.inner.db.record_usage(id.as_str(), micros(at)).await.map_err(store_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use tower_bearer::{PresentedToken, TokenStore};
+
+    use super::*;
+    use crate::tests::assert_send;
+
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn every_operation_can_be_spawned() {
+        let store = SqlTokenStore::open("sqlite::memory:").await.unwrap();
+        let id = TokenId::from("tid_x");
+        assert_send(&store.issue(NewToken::for_subject("s")));
+        assert_send(&store.list("s"));
+        assert_send(&store.get(&id));
+        assert_send(&store.revoke(&id));
+        assert_send(&store.rotate(&id, Duration::ZERO));
+        assert_send(&store.delete(&id));
+        assert_send(&store.purge_expired());
+        assert_send(&store.record_usage(&id, SystemTime::now()));
+        assert_send(&store.migrate());
+        assert_send(&store.lookup(&PresentedToken::new("t")));
+    }
+}

@@ -1,0 +1,148 @@
+//! [`TokenRow`]: a row of the tokens table, and the conversions between it and the core's
+//! types (microseconds since the epoch in the database, `SystemTime` outside).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tower_bearer::{ManageError, NewToken, Principal, Scopes, StoreError, TokenId, TokenInfo};
+
+/// A row of the tokens table, without the digest. Times are microseconds since the epoch.
+#[derive(Clone, Debug)]
+pub(crate) struct TokenRow {
+    pub(crate) id: String,
+    pub(crate) hint: Option<String>,
+    pub(crate) subject: String,
+    pub(crate) organization: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) kind: Option<String>,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: Option<i64>,
+    pub(crate) last_used_at: Option<i64>,
+    pub(crate) revoked_at: Option<i64>,
+}
+
+impl TokenRow {
+    /// The row for a new token.
+    pub(crate) fn new(id: &TokenId, new: &NewToken, hint: String, now: i64) -> Self {
+        let p = new.principal(id.clone());
+        TokenRow {
+            id: id.as_str().to_owned(),
+            hint: Some(hint),
+            subject: p.subject().to_owned(),
+            organization: p.organization().map(str::to_owned),
+            name: p.token_name().map(str::to_owned),
+            kind: p.token_kind().map(str::to_owned),
+            scopes: p.scopes().iter().map(str::to_owned).collect(),
+            created_at: now,
+            expires_at: p.expires_at().map(micros),
+            last_used_at: None,
+            revoked_at: None,
+        }
+    }
+
+    /// The row of the token that replaces this one: same owner, name, kind, scopes and
+    /// lifetime length, counted from `now`.
+    pub(crate) fn successor(&self, id: &TokenId, hint: String, now: i64) -> Self {
+        TokenRow {
+            id: id.as_str().to_owned(),
+            hint: Some(hint),
+            created_at: now,
+            expires_at: self
+                .expires_at
+                .map(|at| now.saturating_add(at.saturating_sub(self.created_at).max(0))),
+            last_used_at: None,
+            revoked_at: None,
+            ..self.clone()
+        }
+    }
+
+    pub(crate) fn principal(&self) -> Principal {
+        let mut b = Principal::builder(self.subject.clone())
+            .token_id(self.id.as_str())
+            .scopes(self.scopes.iter().map(String::as_str).collect::<Scopes>());
+        if let Some(o) = &self.organization {
+            b = b.organization(o.clone());
+        }
+        if let Some(n) = &self.name {
+            b = b.token_name(n.clone());
+        }
+        if let Some(k) = &self.kind {
+            b = b.token_kind(k.clone());
+        }
+        if let Some(at) = self.expires_at {
+            b = b.expires_at(time(at));
+        }
+        b.build()
+    }
+
+    pub(crate) fn info(&self) -> TokenInfo {
+        let mut info =
+            TokenInfo::new(TokenId::from(self.id.as_str()), self.principal(), time(self.created_at))
+                .with_last_used_at(self.last_used_at.map(time));
+        info.hint.clone_from(&self.hint);
+        info
+    }
+}
+
+/// What a backend's rotation did.
+pub(crate) enum Rotated {
+    /// No live token has the id.
+    NotFound,
+    /// The new digest or id is taken (never in practice): draw again.
+    Conflict,
+    /// Committed: the new token's row.
+    Done(Box<TokenRow>),
+}
+
+/// Microseconds since the Unix epoch (negative before it).
+pub(crate) fn micros(at: SystemTime) -> i64 {
+    match at.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_micros()).map_or(i64::MIN, |us| -us),
+    }
+}
+
+pub(crate) fn time(us: i64) -> SystemTime {
+    let d = Duration::from_micros(us.unsigned_abs());
+    if us >= 0 { UNIX_EPOCH + d } else { UNIX_EPOCH - d }
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error().is_some_and(|d| d.is_unique_violation())
+}
+
+pub(crate) fn store_error(e: sqlx::Error) -> ManageError {
+    ManageError::Store(StoreError::unavailable(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    #[test]
+    fn micros_round_trip_around_the_epoch() {
+        for us in [0, 1, -1, 1_700_000_000_123_456, -86_400_000_000] {
+            assert_eq!(micros(time(us)), us);
+        }
+        let now = SystemTime::now();
+        assert!(now.duration_since(time(micros(now))).unwrap() < Duration::from_micros(1));
+    }
+
+    #[test]
+    fn a_successor_keeps_the_lifetime_length() {
+        let id = TokenId::from("tid_a");
+        let new = NewToken::for_subject("s").name("n").scopes(["a", "b"]).expires_at(time(5_000_000));
+        let old = TokenRow::new(&id, &new, "tok_…abcd".into(), 1_000_000);
+        let next = old.successor(&TokenId::from("tid_b"), "tok_…wxyz".into(), 10_000_000);
+        assert_eq!(next.expires_at, Some(14_000_000));
+        assert_eq!(
+            (next.id.as_str(), next.subject.as_str(), next.name.as_deref()),
+            ("tid_b", "s", Some("n"))
+        );
+        assert_eq!(next.scopes, ["a", "b"]);
+        let forever = TokenRow::new(&id, &NewToken::for_subject("s"), String::new(), 0);
+        assert_eq!(forever.successor(&id, String::new(), 9).expires_at, None);
+    }
+}

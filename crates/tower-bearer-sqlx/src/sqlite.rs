@@ -1,0 +1,175 @@
+//! The SQLite backend: table `tower_bearer_tokens`, times in INTEGER microseconds, scopes as
+//! a JSON array.
+
+use sqlx::sqlite::{Sqlite, SqlitePool, SqliteRow};
+use sqlx::{Executor, Row};
+
+use crate::error::OpenError;
+use crate::migrate::{Embedded, migrator};
+use crate::row::{Rotated, TokenRow, is_unique_violation};
+use tower_bearer::TokenId;
+
+const MIGRATIONS: Embedded = Embedded(&[(1, "tokens", include_str!("../migrations/sqlite/1_tokens.sql"))]);
+
+macro_rules! columns {
+    () => {
+        "id, hint, subject, organization, name, kind, scopes, created_at, expires_at, last_used_at, revoked_at"
+    };
+}
+
+const LOOKUP: &str = concat!("SELECT ", columns!(), " FROM tower_bearer_tokens WHERE token_hash = ?1");
+const INSERT: &str = "INSERT INTO tower_bearer_tokens \
+     (id, token_hash, hint, subject, organization, name, kind, scopes, created_at, expires_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+const GET: &str =
+    concat!("SELECT ", columns!(), " FROM tower_bearer_tokens WHERE id = ?1 AND revoked_at IS NULL");
+const LIST: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM tower_bearer_tokens WHERE subject = ?1 AND revoked_at IS NULL ORDER BY created_at, id"
+);
+const REVOKE: &str = concat!(
+    "UPDATE tower_bearer_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL RETURNING ",
+    columns!()
+);
+const SHORTEN: &str =
+    "UPDATE tower_bearer_tokens SET expires_at = min(coalesce(expires_at, ?2), ?2) WHERE id = ?1";
+const DELETE: &str =
+    concat!("DELETE FROM tower_bearer_tokens WHERE id = ?1 AND revoked_at IS NULL RETURNING ", columns!());
+const PURGE: &str = concat!("DELETE FROM tower_bearer_tokens WHERE expires_at <= ?1 RETURNING ", columns!());
+const RECORD_USAGE: &str = "UPDATE tower_bearer_tokens SET last_used_at = max(coalesce(last_used_at, ?2), ?2) \
+     WHERE id = ?1 AND revoked_at IS NULL";
+const TOUCH: &str = "UPDATE tower_bearer_tokens SET last_used_at = max(coalesce(last_used_at, ?2), ?2) \
+     WHERE token_hash = ?1 AND revoked_at IS NULL";
+
+pub(super) struct SqliteDb {
+    pub(super) pool: SqlitePool,
+}
+
+fn row(r: &SqliteRow) -> Result<TokenRow, sqlx::Error> {
+    let scopes: String = r.try_get("scopes")?;
+    Ok(TokenRow {
+        id: r.try_get("id")?,
+        hint: r.try_get("hint")?,
+        subject: r.try_get("subject")?,
+        organization: r.try_get("organization")?,
+        name: r.try_get("name")?,
+        kind: r.try_get("kind")?,
+        scopes: serde_json::from_str(&scopes).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        last_used_at: r.try_get("last_used_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
+}
+
+async fn insert<'e>(
+    executor: impl Executor<'e, Database = Sqlite>,
+    hash: &[u8; 32],
+    row: &TokenRow,
+) -> Result<(), sqlx::Error> {
+    // A list of strings always serializes.
+    let scopes = serde_json::to_string(&row.scopes).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query(INSERT)
+        .bind(&row.id)
+        .bind(hash.as_slice())
+        .bind(&row.hint)
+        .bind(&row.subject)
+        .bind(&row.organization)
+        .bind(&row.name)
+        .bind(&row.kind)
+        .bind(scopes)
+        .bind(row.created_at)
+        .bind(row.expires_at)
+        .execute(executor)
+        .await
+        .map(drop)
+}
+
+impl SqliteDb {
+    pub(super) fn new(pool: SqlitePool) -> Self {
+        SqliteDb { pool }
+    }
+
+    pub(super) async fn migrate(&self) -> Result<(), OpenError> {
+        let migrator = migrator(MIGRATIONS).await?;
+        // `run_direct` on a connection: `Migrator::run` (generic over `Acquire`) makes the
+        // future non-`Send` (a higher-ranked lifetime in sqlx), and `open` must be spawnable.
+        let mut conn = self.pool.acquire().await.map_err(OpenError::Connect)?;
+        migrator.run_direct(&mut *conn).await.map_err(OpenError::Migrate)
+    }
+
+    pub(super) async fn lookup(&self, hash: &[u8; 32]) -> Result<Option<TokenRow>, sqlx::Error> {
+        sqlx::query(LOOKUP)
+            .bind(hash.as_slice())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(row)
+            .transpose()
+    }
+
+    pub(super) async fn insert(&self, hash: &[u8; 32], row: &TokenRow) -> Result<(), sqlx::Error> {
+        insert(&self.pool, hash, row).await
+    }
+
+    pub(super) async fn get(&self, id: &str) -> Result<Option<TokenRow>, sqlx::Error> {
+        sqlx::query(GET).bind(id).fetch_optional(&self.pool).await?.as_ref().map(row).transpose()
+    }
+
+    pub(super) async fn list(&self, subject: &str) -> Result<Vec<TokenRow>, sqlx::Error> {
+        sqlx::query(LIST).bind(subject).fetch_all(&self.pool).await?.iter().map(row).collect()
+    }
+
+    pub(super) async fn revoke(&self, id: &str, now: i64) -> Result<Option<TokenRow>, sqlx::Error> {
+        sqlx::query(REVOKE).bind(id).bind(now).fetch_optional(&self.pool).await?.as_ref().map(row).transpose()
+    }
+
+    pub(super) async fn delete(&self, id: &str) -> Result<Option<TokenRow>, sqlx::Error> {
+        sqlx::query(DELETE).bind(id).fetch_optional(&self.pool).await?.as_ref().map(row).transpose()
+    }
+
+    pub(super) async fn rotate(
+        &self,
+        id: &str,
+        now: i64,
+        grace_until: Option<i64>,
+        new_hash: &[u8; 32],
+        new_id: &TokenId,
+        hint: String,
+    ) -> Result<Rotated, sqlx::Error> {
+        // IMMEDIATE: take the write lock first, so no other writer slips in between the read
+        // and the writes (and a busy database waits for `busy_timeout` instead of failing).
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(old) = sqlx::query(GET).bind(id).fetch_optional(&mut *tx).await? else {
+            return Ok(Rotated::NotFound);
+        };
+        let new = row(&old)?.successor(new_id, hint, now);
+        match insert(&mut *tx, new_hash, &new).await {
+            Err(e) if is_unique_violation(&e) => return Ok(Rotated::Conflict),
+            other => other?,
+        }
+        match grace_until {
+            None => {
+                sqlx::query("UPDATE tower_bearer_tokens SET revoked_at = ?2 WHERE id = ?1").bind(id).bind(now)
+            }
+            Some(until) => sqlx::query(SHORTEN).bind(id).bind(until),
+        }
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Rotated::Done(Box::new(new)))
+    }
+
+    pub(super) async fn purge_expired(&self, now: i64) -> Result<Vec<TokenRow>, sqlx::Error> {
+        sqlx::query(PURGE).bind(now).fetch_all(&self.pool).await?.iter().map(row).collect()
+    }
+
+    pub(super) async fn record_usage(&self, id: &str, at: i64) -> Result<(), sqlx::Error> {
+        sqlx::query(RECORD_USAGE).bind(id).bind(at).execute(&self.pool).await.map(drop)
+    }
+
+    pub(super) async fn touch(&self, hash: &[u8; 32], at: i64) -> Result<(), sqlx::Error> {
+        sqlx::query(TOUCH).bind(hash.as_slice()).bind(at).execute(&self.pool).await.map(drop)
+    }
+}

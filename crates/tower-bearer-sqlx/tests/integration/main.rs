@@ -1,0 +1,5 @@
+//! The SQL store's integration tests, as one binary: real SQLite files, and throwaway
+//! PostgreSQL clusters.
+
+mod postgres;
+mod sqlite;

@@ -1,0 +1,238 @@
+//! The lifecycle contract, written against the `TokenManager` trait only: every managing
+//! store (memory, SQLite, Postgres, and a cache in front of any of them) must pass it. The
+//! memory store is the reference: the SQL tests run these same functions on it too.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use http::StatusCode;
+use tower_bearer::manage::LifecycleEvent;
+use tower_bearer::middleware::InvalidToken;
+use tower_bearer::store::StoreErrorKind;
+use tower_bearer::{
+    AuthError, BearerAuthLayer, ManageError, NewToken, Principal, Scopes, TokenFormat, TokenHash,
+    TokenManager,
+};
+
+use crate::{is_active, is_revoked, is_unknown, outcome, state, status};
+
+/// Application code written against the trait, as it would be for any store (the same
+/// function as in `tests/lifecycle.rs`).
+pub async fn manage<S: TokenManager>(store: &S) -> Result<(), ManageError> {
+    let issued = store.issue(NewToken::for_subject("carol").name("generic")).await?;
+    assert_eq!(store.list("carol").await?.len(), 1);
+    assert_eq!(store.get(issued.id()).await?.unwrap().principal.token_name(), Some("generic"));
+    let rotated = store.rotate(issued.id(), Duration::ZERO).await?;
+    assert!(store.get(issued.id()).await?.is_none());
+    store.record_usage(rotated.id(), SystemTime::now()).await?;
+    assert!(store.get(rotated.id()).await?.unwrap().last_used_at.is_some());
+    let reader = Principal::builder("carol").scopes(Scopes::parse("read")).build();
+    assert!(store.issue_as(&reader, NewToken::for_subject("carol").scopes(["write"])).await.is_err());
+    assert!(store.revoke(rotated.id()).await?);
+    assert_eq!(store.purge_expired().await?, 0);
+    let spare = store.issue(NewToken::for_subject("carol")).await?;
+    assert!(store.delete(spare.id()).await?);
+    assert!(store.list("carol").await?.is_empty());
+    Ok(())
+}
+
+pub type Events = Arc<Mutex<Vec<LifecycleEvent>>>;
+
+/// A hook recording every lifecycle event, and where it records them.
+pub fn recorder() -> (Events, impl Fn(&LifecycleEvent) + Send + Sync + 'static) {
+    let events: Events = Arc::default();
+    let sink = events.clone();
+    (events, move |e: &LifecycleEvent| sink.lock().unwrap().push(e.clone()))
+}
+
+/// Every semantic of the memory store, through the trait and the layer. `store` issues
+/// tokens of `format` and reports to `events`; `persisted` returns everything the store has
+/// persisted, to prove no secret is in it (nothing, for the memory store).
+pub async fn semantics<S: TokenManager + Clone>(
+    store: S,
+    format: &TokenFormat,
+    events: &Events,
+    persisted: impl AsyncFnOnce() -> Vec<u8>,
+) {
+    let layer = BearerAuthLayer::new(store.clone()).token_formats([format.clone()]);
+    let scoped = BearerAuthLayer::new(store.clone()).require_scopes(["deploy"]);
+
+    // Issue: the secret once, metadata everywhere else.
+    let before = SystemTime::now() - Duration::from_millis(1);
+    let alice = store
+        .issue(
+            NewToken::for_subject("alice")
+                .organization("acme")
+                .name("laptop")
+                .kind("personal")
+                .scopes(["read", "write"])
+                .expires_in(Duration::from_secs(90 * 24 * 3600)),
+        )
+        .await
+        .unwrap();
+    let secret = alice.secret().expose_secret().to_owned();
+    assert_eq!(format.check(&secret), Ok(()));
+    let info = alice.info();
+    let p = &info.principal;
+    assert_eq!(
+        (p.subject(), p.organization(), p.token_name(), p.token_kind(), p.token_id()),
+        ("alice", Some("acme"), Some("laptop"), Some("personal"), Some(alice.id()))
+    );
+    assert_eq!(p.scopes(), &Scopes::parse("read write"));
+    assert_eq!(
+        info.hint.as_deref(),
+        Some(format!("{}…{}", format.prefix(), &secret[secret.len() - 4..]).as_str())
+    );
+    assert!(info.created_at >= before && info.created_at <= SystemTime::now());
+    assert_eq!(info.last_used_at, None);
+    assert!(!format!("{alice:?}").contains(&secret));
+    let got = store.get(alice.id()).await.unwrap().expect("get finds the live token");
+    assert_eq!(
+        (got.id.clone(), got.hint.clone(), got.created_at),
+        (info.id.clone(), info.hint.clone(), info.created_at)
+    );
+    assert_eq!(got.principal.expires_at(), p.expires_at());
+    assert_eq!(got.principal.scopes(), p.scopes());
+    assert!(matches!(&events.lock().unwrap()[..], [LifecycleEvent::Issued(i)] if i.id == *alice.id()));
+
+    // The layer: 200, 401 unknown, 403 scope.
+    assert_eq!(status(&layer, &secret).await, StatusCode::OK);
+    let unknown = format.generate();
+    assert_eq!(
+        outcome(&layer, unknown.expose_secret()).await,
+        (StatusCode::UNAUTHORIZED, Some(AuthError::InvalidToken(InvalidToken::Unknown)))
+    );
+    assert!(is_unknown(&state(&store, unknown.expose_secret()).await));
+    let (code, why) = outcome(&scoped, &secret).await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    assert!(matches!(why, Some(AuthError::InsufficientScope(_))));
+
+    // Listing: per owner, oldest first, metadata only.
+    let deploy = store
+        .issue(
+            NewToken::for_subject("alice")
+                .name("deploy")
+                .scopes(["deploy"])
+                .expires_in(Duration::from_secs(3600)),
+        )
+        .await
+        .unwrap();
+    let _bob = store.issue(NewToken::for_subject("bob").name("ci")).await.unwrap();
+    let listed = store.list("alice").await.unwrap();
+    let names: Vec<_> = listed.iter().map(|i| i.principal.token_name().unwrap()).collect();
+    assert_eq!(names, ["laptop", "deploy"]);
+    assert_eq!(store.list("bob").await.unwrap().len(), 1);
+    assert!(store.list("carol").await.unwrap().is_empty());
+    assert_eq!(status(&scoped, deploy.secret().expose_secret()).await, StatusCode::OK);
+
+    // Usage: recorded explicitly, only ever forward.
+    let t0 = SystemTime::now();
+    store.record_usage(alice.id(), t0 + Duration::from_secs(10)).await.unwrap();
+    store.record_usage(alice.id(), t0 - Duration::from_secs(10)).await.unwrap();
+    let used = store.get(alice.id()).await.unwrap().unwrap().last_used_at.unwrap();
+    assert!(used >= t0 + Duration::from_secs(10) - Duration::from_millis(1), "{used:?} {t0:?}");
+    assert!(used <= t0 + Duration::from_secs(10));
+
+    // Rotation without grace: the old token is revoked in the same step.
+    let rotated = store.rotate(deploy.id(), Duration::ZERO).await.unwrap();
+    assert_ne!(rotated.id(), deploy.id());
+    assert_ne!(rotated.secret(), deploy.secret());
+    let n = &rotated.info().principal;
+    assert_eq!(
+        (n.subject(), n.token_name(), n.scopes()),
+        ("alice", Some("deploy"), &Scopes::parse("deploy"))
+    );
+    let lifetime = n.expires_at().unwrap().duration_since(rotated.info().created_at).unwrap();
+    assert!(lifetime.abs_diff(Duration::from_secs(3600)) < Duration::from_secs(2), "{lifetime:?}");
+    assert_eq!(
+        outcome(&scoped, deploy.secret().expose_secret()).await,
+        (StatusCode::UNAUTHORIZED, Some(AuthError::InvalidToken(InvalidToken::Revoked)))
+    );
+    assert!(is_revoked(&state(&store, deploy.secret().expose_secret()).await));
+    assert_eq!(status(&scoped, rotated.secret().expose_secret()).await, StatusCode::OK);
+    assert!(store.get(deploy.id()).await.unwrap().is_none());
+    assert!(matches!(
+        events.lock().unwrap().last(),
+        Some(LifecycleEvent::Rotated { old, new, grace }) if old == deploy.id() && new.id == *rotated.id() && grace.is_zero()
+    ));
+    assert!(matches!(store.rotate(deploy.id(), Duration::ZERO).await, Err(ManageError::NotFound(_))));
+
+    // Rotation with grace: both work for the grace, then the old one has expired.
+    let graced = store.rotate(rotated.id(), Duration::from_millis(600)).await.unwrap();
+    assert_eq!(status(&scoped, rotated.secret().expose_secret()).await, StatusCode::OK);
+    assert_eq!(status(&scoped, graced.secret().expose_secret()).await, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        outcome(&scoped, rotated.secret().expose_secret()).await,
+        (StatusCode::UNAUTHORIZED, Some(AuthError::InvalidToken(InvalidToken::Expired)))
+    );
+    assert_eq!(status(&scoped, graced.secret().expose_secret()).await, StatusCode::OK);
+
+    // Revoke: at once, once, audited.
+    assert!(store.revoke(alice.id()).await.unwrap());
+    assert!(!store.revoke(alice.id()).await.unwrap(), "a second revoke finds nothing live");
+    assert_eq!(
+        outcome(&layer, &secret).await,
+        (StatusCode::UNAUTHORIZED, Some(AuthError::InvalidToken(InvalidToken::Revoked)))
+    );
+    assert!(matches!(events.lock().unwrap().last(), Some(LifecycleEvent::Revoked(i)) if i.id == *alice.id()));
+    assert!(!store.delete(alice.id()).await.unwrap(), "a revoked token is not live: nothing to delete");
+    assert_eq!(store.list("alice").await.unwrap().len(), 2, "the rotated-with-grace pair");
+
+    // Delete: without a trace.
+    let spare = store.issue(NewToken::for_subject("alice").name("spare")).await.unwrap();
+    assert!(store.delete(spare.id()).await.unwrap());
+    assert!(is_unknown(&state(&store, spare.secret().expose_secret()).await));
+    assert!(matches!(events.lock().unwrap().last(), Some(LifecycleEvent::Deleted(i)) if i.id == *spare.id()));
+
+    // Expiry and purge.
+    let past = SystemTime::now() - Duration::from_secs(1);
+    let expired = store.issue(NewToken::for_subject("dave").expires_at(past)).await.unwrap();
+    assert_eq!(
+        outcome(&layer, expired.secret().expose_secret()).await,
+        (StatusCode::UNAUTHORIZED, Some(AuthError::InvalidToken(InvalidToken::Expired)))
+    );
+    // The grace-expired old token and this one.
+    assert_eq!(store.purge_expired().await.unwrap(), 2);
+    assert_eq!(store.purge_expired().await.unwrap(), 0);
+    assert!(store.get(expired.id()).await.unwrap().is_none());
+    assert!(is_unknown(&state(&store, expired.secret().expose_secret()).await));
+    assert!(matches!(
+        events.lock().unwrap().last(),
+        Some(LifecycleEvent::ExpiredPurged(infos)) if infos.len() == 2 && infos.iter().any(|i| i.id == *expired.id())
+    ));
+
+    // Issuing through a principal: never more than it holds.
+    let reader = Principal::builder("alice").scopes(Scopes::parse("tokens:read")).build();
+    assert!(matches!(
+        store.issue_as(&reader, NewToken::for_subject("alice").scopes(["tokens:write"])).await,
+        Err(ManageError::ScopeNotHeld(s)) if s == "tokens:write"
+    ));
+
+    // Whatever the store persisted holds no secret it issued.
+    let dump = persisted().await;
+    for s in [
+        &secret,
+        deploy.secret().expose_secret(),
+        rotated.secret().expose_secret(),
+        graced.secret().expose_secret(),
+    ] {
+        assert!(!contains(&dump, s.as_bytes()), "a token secret reached the store's storage");
+    }
+    let dump = format!("{:?}", events.lock().unwrap());
+    assert!(!dump.contains(&secret) && !dump.contains(&TokenHash::of(&secret).to_hex()));
+    assert!(is_active(&state(&store, graced.secret().expose_secret()).await));
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The store failed: the layer answers 503 with the store's error kind.
+pub fn is_unavailable(outcome: &(StatusCode, Option<AuthError>)) -> bool {
+    outcome.0 == StatusCode::SERVICE_UNAVAILABLE
+        && matches!(
+            outcome.1,
+            Some(AuthError::StoreUnavailable(StoreErrorKind::Unavailable | StoreErrorKind::Timeout))
+        )
+}

@@ -1,0 +1,121 @@
+//! [`TokenManager`]: the one trait for managing tokens, whatever the store.
+
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use super::error::ManageError;
+use super::info::TokenInfo;
+use super::issued::IssuedToken;
+use super::new_token::NewToken;
+use crate::principal::Principal;
+use crate::store::lookup::TokenStore;
+use crate::token::id::TokenId;
+
+/// Managing tokens: every store that keeps tokens (not just checks them) implements this
+/// trait, and only this: no store has inherent methods of the same names. An application
+/// written against it changes store by changing the one line that builds the store.
+///
+/// All methods are `async` so that database-backed stores fit; the
+/// [`MemoryTokenStore`](crate::MemoryTokenStore) answers at once, so its futures are ready on
+/// their first poll.
+///
+/// ```
+/// use tower_bearer::{MemoryTokenStore, NewToken, TokenManager};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), tower_bearer::ManageError> {
+/// let store = MemoryTokenStore::new();
+/// let issued = store.issue(NewToken::for_subject("alice").name("laptop").scopes(["read"])).await?;
+/// println!("shown once: {}", issued.secret().expose_secret());
+/// assert_eq!(store.list("alice").await?.len(), 1);
+/// assert!(store.revoke(issued.id()).await?);
+/// assert!(store.list("alice").await?.is_empty());
+/// # Ok(())
+/// # }
+/// ```
+pub trait TokenManager: TokenStore {
+    /// Mints a token of the store's format. The secret is in the result and nowhere else.
+    fn issue(&self, new: NewToken) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send;
+
+    /// Mints a token on behalf of `issuer` (a token creating another through the API): as
+    /// [`issue`](Self::issue), after [`NewToken::check_issuer`].
+    fn issue_as(
+        &self,
+        issuer: &Principal,
+        new: NewToken,
+    ) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send {
+        let checked = new.check_issuer(issuer).map(|()| new);
+        async move { self.issue(checked?).await }
+    }
+
+    /// Revokes a token on behalf of `manager` (a token revoking another through the API):
+    /// as [`revoke`](Self::revoke), after [`TokenInfo::check_manager`]. Returns `false` for
+    /// a token that is not live.
+    fn revoke_as(
+        &self,
+        manager: &Principal,
+        id: &TokenId,
+    ) -> impl Future<Output = Result<bool, ManageError>> + Send {
+        async move {
+            match self.get(id).await? {
+                Some(target) => {
+                    target.check_manager(manager)?;
+                    self.revoke(id).await
+                }
+                None => Ok(false),
+            }
+        }
+    }
+
+    /// Rotates a token on behalf of `manager`: as [`rotate`](Self::rotate), after
+    /// [`TokenInfo::check_rotator`].
+    fn rotate_as(
+        &self,
+        manager: &Principal,
+        id: &TokenId,
+        grace: Duration,
+    ) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send {
+        async move {
+            let target = self.get(id).await?.ok_or_else(|| ManageError::NotFound(id.clone()))?;
+            target.check_rotator(manager, SystemTime::now())?;
+            self.rotate(id, grace).await
+        }
+    }
+
+    /// Metadata of every token of `subject` that was neither revoked nor deleted, oldest first.
+    /// Expired tokens are listed until they are purged ([`purge_expired`](Self::purge_expired)),
+    /// so that an owner sees them expire; [`TokenInfo::is_expired_at`] tells them apart.
+    fn list(&self, subject: &str) -> impl Future<Output = Result<Vec<TokenInfo>, ManageError>> + Send;
+
+    /// Metadata of one token that was neither revoked nor deleted (expired or not).
+    fn get(&self, id: &TokenId) -> impl Future<Output = Result<Option<TokenInfo>, ManageError>> + Send;
+
+    /// Revokes a token, effective for every request that starts after this returns. Returns
+    /// whether a live token had this id.
+    fn revoke(&self, id: &TokenId) -> impl Future<Output = Result<bool, ManageError>> + Send;
+
+    /// Replaces a token with a new one with the same subject, organization, name, kind,
+    /// scopes and lifetime length. With `grace == Duration::ZERO` the old token stops working
+    /// at the instant the new one exists (its secret is returned only then, so no client
+    /// ever holds two working tokens); otherwise the old one keeps working for `grace`.
+    fn rotate(
+        &self,
+        id: &TokenId,
+        grace: Duration,
+    ) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send;
+
+    /// Removes a token without replacement and without a trace (it then looks unknown, not
+    /// revoked). Returns whether a token had this id.
+    fn delete(&self, id: &TokenId) -> impl Future<Output = Result<bool, ManageError>> + Send;
+
+    /// Removes tokens whose expiry has passed. Returns how many.
+    fn purge_expired(&self) -> impl Future<Output = Result<usize, ManageError>> + Send;
+
+    /// Records that a token was used at `at` (stores that track usage themselves coalesce
+    /// the writes).
+    fn record_usage(
+        &self,
+        id: &TokenId,
+        at: SystemTime,
+    ) -> impl Future<Output = Result<(), ManageError>> + Send;
+}

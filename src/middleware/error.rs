@@ -1,0 +1,173 @@
+//! [`AuthError`]: why the layer (or a handler behind it) refuses a request, and the status,
+//! error code and description each reason is answered with.
+
+use http::StatusCode;
+
+use crate::header::ParseError;
+use crate::scope::ScopeRequirement;
+use crate::store::error::StoreErrorKind;
+
+/// Why a request is refused: in every rejection [`AuthEvent`](super::AuthEvent), and in the
+/// rejection response's extensions when the layer is built with
+/// [`rejection_extension(true)`](crate::BearerAuthLayer::rejection_extension), so outer layers
+/// can see the reason.
+///
+/// A handler behind the layer can refuse a request with one too: with the `axum` feature it is
+/// an `IntoResponse`, and [`BearerAuth`](super::BearerAuth) answers it in its own configured
+/// format and realm, with the matching challenge (see [`AuthError::insufficient_scope`] and
+/// [`AuthError::Denied`]).
+///
+/// Neither this type nor its messages ever contain the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// No bearer credentials: no `Authorization` header, or one with another scheme.
+    /// 401 with a bare challenge (RFC 6750 §3.1: no error code).
+    #[error("no bearer credentials were presented")]
+    MissingCredentials,
+    /// The request as a whole is malformed. 400 `invalid_request`.
+    #[error("malformed request: {0}")]
+    InvalidRequest(InvalidRequest),
+    /// The token is malformed, unknown, revoked or expired. 401 `invalid_token`.
+    #[error("invalid token: {0}")]
+    InvalidToken(InvalidToken),
+    /// The token is valid but lacks a required scope. 403 `insufficient_scope`.
+    #[error("the access token lacks the required scope")]
+    InsufficientScope(ScopeRequirement),
+    /// The token is valid but not for this request: a check of the principal against the
+    /// request failed (another organization's resource, say). 403 `insufficient_scope`,
+    /// without a `scope` parameter.
+    #[error("the access token does not grant access to this resource")]
+    Denied,
+    /// The token store failed or timed out. 503; the store's error is not shown.
+    #[error("the token store is unavailable ({0})")]
+    StoreUnavailable(StoreErrorKind),
+}
+
+/// Why a request is malformed as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidRequest {
+    /// More than one `Authorization` header line.
+    #[error("more than one Authorization header")]
+    MultipleAuthorizationHeaders,
+    /// The token was sent in more than one place (header, query, cookie), or the same query
+    /// parameter or cookie twice (RFC 6750 §2: clients must use exactly one method).
+    #[error("the access token was sent more than once")]
+    MultipleTokens,
+}
+
+/// Why a token is not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidToken {
+    /// The token breaks the RFC 6750 grammar.
+    #[error("{0}")]
+    Malformed(ParseError),
+    /// The token does not match the configured token format (prefix, checksum).
+    #[error("the access token is not in the expected format")]
+    BadFormat,
+    /// The store does not know the token.
+    #[error("unknown token")]
+    Unknown,
+    /// The token was revoked.
+    #[error("revoked token")]
+    Revoked,
+    /// The token's expiry has passed.
+    #[error("expired token")]
+    Expired,
+}
+
+impl AuthError {
+    /// 403 `insufficient_scope` naming every one of `scopes` in the challenge: what a handler
+    /// answers when the principal lacks a scope the route needs.
+    ///
+    /// # Panics
+    ///
+    /// Never; a scope that is not an RFC 6749 `scope-token` is left out of the challenge.
+    #[must_use]
+    pub fn insufficient_scope<I, S>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let scopes: crate::scope::Scopes = scopes
+            .into_iter()
+            .map(Into::into)
+            .filter(|s: &String| crate::scope::Scopes::is_valid(s))
+            .collect();
+        AuthError::InsufficientScope(ScopeRequirement::All(scopes))
+    }
+
+    /// The HTTP status this rejection is answered with.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AuthError::MissingCredentials | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            AuthError::InsufficientScope(_) | AuthError::Denied => StatusCode::FORBIDDEN,
+            AuthError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The RFC 6750 §3.1 error code, or `None` where none is sent (missing credentials) or
+    /// the condition is not an RFC 6750 one (store unavailable).
+    #[must_use]
+    pub fn error_code(&self) -> Option<&'static str> {
+        match self {
+            AuthError::MissingCredentials | AuthError::StoreUnavailable(_) => None,
+            AuthError::InvalidRequest(_) => Some("invalid_request"),
+            AuthError::InvalidToken(_) => Some("invalid_token"),
+            AuthError::InsufficientScope(_) | AuthError::Denied => Some("insufficient_scope"),
+        }
+    }
+
+    /// A short, stable code naming the exact reason, for logs and audit trails (never sent
+    /// to the client, which cannot tell unknown from revoked tokens): `missing_credentials`,
+    /// `multiple_authorization_headers`, `token_sent_twice`, `malformed_token`, `bad_format`,
+    /// `unknown_token`, `revoked_token`, `expired_token`, `insufficient_scope`, `denied`,
+    /// `store_unavailable`, `store_timeout`.
+    #[must_use]
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthError::MissingCredentials => "missing_credentials",
+            AuthError::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders) => {
+                "multiple_authorization_headers"
+            }
+            AuthError::InvalidRequest(InvalidRequest::MultipleTokens) => "token_sent_twice",
+            AuthError::InvalidToken(InvalidToken::Malformed(_)) => "malformed_token",
+            AuthError::InvalidToken(InvalidToken::BadFormat) => "bad_format",
+            AuthError::InvalidToken(InvalidToken::Unknown) => "unknown_token",
+            AuthError::InvalidToken(InvalidToken::Revoked) => "revoked_token",
+            AuthError::InvalidToken(InvalidToken::Expired) => "expired_token",
+            AuthError::InsufficientScope(_) => "insufficient_scope",
+            AuthError::Denied => "denied",
+            AuthError::StoreUnavailable(StoreErrorKind::Timeout) => "store_timeout",
+            AuthError::StoreUnavailable(_) => "store_unavailable",
+        }
+    }
+
+    /// A description safe to send to the client: fixed text, no input, and unknown and
+    /// revoked tokens are described alike so a client cannot tell them apart.
+    #[must_use]
+    pub fn description(&self) -> &'static str {
+        match self {
+            AuthError::MissingCredentials => "a bearer token is required",
+            AuthError::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders) => {
+                "the request has more than one Authorization header"
+            }
+            AuthError::InvalidRequest(InvalidRequest::MultipleTokens) => {
+                "the access token must be sent exactly once"
+            }
+            AuthError::InvalidToken(InvalidToken::Malformed(e)) => e.description(),
+            AuthError::InvalidToken(InvalidToken::BadFormat) => "the access token is malformed",
+            AuthError::InvalidToken(InvalidToken::Unknown | InvalidToken::Revoked) => {
+                "the access token is invalid"
+            }
+            AuthError::InvalidToken(InvalidToken::Expired) => "the access token expired",
+            AuthError::InsufficientScope(_) => "the access token lacks the required scope",
+            AuthError::Denied => "the access token does not grant access to this resource",
+            AuthError::StoreUnavailable(_) => "authentication is temporarily unavailable",
+        }
+    }
+}

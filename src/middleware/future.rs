@@ -1,0 +1,129 @@
+//! [`ResponseFuture`]: waits for the store, then either calls the inner service or answers.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use super::policy::Policy;
+use super::reject::HandlerRejection;
+use crate::store::lookup::TokenStore;
+
+pin_project! {
+    /// The response future of [`BearerAuth`](crate::BearerAuth).
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ResponseFuture<S, T, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+        T: TokenStore,
+    {
+        #[pin]
+        state: State<S, T, ReqBody>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, T, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+        T: TokenStore,
+    {
+        /// Waiting for the store; holds the request and the readied inner service. Boxed so
+        /// that they do not make every state (and every move of this future) as large as a
+        /// request: this state exists only for stores that answer later, where one allocation
+        /// is noise next to their I/O.
+        Lookup {
+            #[pin]
+            lookup: T::Future,
+            pending: Option<Box<(Request<ReqBody>, S)>>,
+            policy: Arc<Policy>,
+        },
+        /// Admitted: the inner service's own future, and the policy to answer a handler-side
+        /// rejection with.
+        Inner {
+            #[pin]
+            future: S::Future,
+            policy: Arc<Policy>,
+        },
+        /// Answered by the layer: the response is built once, in its final body type.
+        Rejected {
+            response: Option<S::Response>,
+        },
+    }
+}
+
+impl<S, T, ReqBody> ResponseFuture<S, T, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+    T: TokenStore,
+{
+    pub(crate) fn lookup(lookup: T::Future, req: Request<ReqBody>, inner: S, policy: Arc<Policy>) -> Self {
+        ResponseFuture { state: State::Lookup { lookup, pending: Some(Box::new((req, inner))), policy } }
+    }
+
+    pub(crate) fn inner(future: S::Future, policy: Arc<Policy>) -> Self {
+        ResponseFuture { state: State::Inner { future, policy } }
+    }
+
+    pub(crate) fn rejected(response: S::Response) -> Self {
+        ResponseFuture { state: State::Rejected { response: Some(response) } }
+    }
+}
+
+impl<S, T, ReqBody, ResBody> Future for ResponseFuture<S, T, ReqBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    T: TokenStore,
+    ResBody: From<Bytes>,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Lookup { lookup, pending, policy } => {
+                    let answer = ready!(lookup.poll(cx));
+                    let (req, mut inner) = *pending.take().expect("ResponseFuture polled after completion");
+                    match policy.admit(req, answer) {
+                        Ok(req) => {
+                            let future = inner.call(req);
+                            let policy = policy.clone();
+                            state.set(State::Inner { future, policy });
+                        }
+                        Err(response) => return Poll::Ready(Ok(response)),
+                    }
+                }
+                StateProj::Inner { future, policy } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    // A handler refused the request with an `AuthError`: answer it in this
+                    // layer's format and realm. An empty extensions map answers at once.
+                    if let Some(rejection) = response.extensions_mut().remove::<HandlerRejection>() {
+                        response = policy.answer_handler_rejection(rejection);
+                    }
+                    return Poll::Ready(Ok(response));
+                }
+                StateProj::Rejected { response } => {
+                    return Poll::Ready(Ok(response.take().expect("ResponseFuture polled after completion")));
+                }
+            }
+        }
+    }
+}
+
+impl<S, T, ReqBody> fmt::Debug for ResponseFuture<S, T, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+    T: TokenStore,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}

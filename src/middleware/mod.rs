@@ -1,0 +1,26 @@
+//! The middleware: [`BearerAuthLayer`](crate::BearerAuthLayer) and its service, future and
+//! events; [`RequireScopes`](crate::RequireScopes) for per-route scopes under one layer; and the
+//! reasons a request is refused.
+//!
+//! The common names are at the crate root; this module holds the rest of what a user may
+//! name: the service and future types, the [`AuthEvent`] the layer's hook receives, and the
+//! detail enums of [`AuthError`](crate::AuthError).
+
+pub(crate) mod credentials;
+pub(crate) mod error;
+pub(crate) mod event;
+pub(crate) mod format;
+pub(crate) mod future;
+mod interned;
+pub(crate) mod layer;
+pub(crate) mod policy;
+pub(crate) mod reject;
+pub(crate) mod require;
+pub(crate) mod responder;
+pub(crate) mod service;
+
+pub use error::{InvalidRequest, InvalidToken};
+pub use event::{AuthEvent, Outcome};
+pub use future::ResponseFuture;
+pub use require::{RequireScopesFuture, RequireScopesService};
+pub use service::BearerAuth;

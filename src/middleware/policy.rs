@@ -1,0 +1,153 @@
+//! [`Config`]: what a [`BearerAuthLayer`](crate::BearerAuthLayer) was told, as plain data; and
+//! [`Policy`]: that configuration built for the request path (prebuilt rejections included),
+//! deciding every request.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{Request, Response};
+
+use super::credentials::TokenSources;
+use super::error::{AuthError, InvalidToken};
+use super::event::{AuthEvent, EventSink, Outcome};
+use super::format::ErrorFormat;
+use super::reject::{HandlerRejection, Origin};
+use super::responder::Responder;
+use crate::clock::Clock;
+use crate::principal::Principal;
+use crate::scope::ScopeRequirement;
+use crate::store::error::StoreError;
+use crate::store::state::TokenState;
+
+/// A check of the principal against the request, beyond scopes.
+pub(crate) type Predicate = Arc<dyn Fn(&Principal, &Parts) -> bool + Send + Sync>;
+
+/// The layer's configuration, as the builder methods set it.
+#[derive(Clone, Default)]
+pub(crate) struct Config {
+    pub(crate) realm: Option<Box<str>>,
+    pub(crate) format: ErrorFormat,
+    pub(crate) requirement: Option<ScopeRequirement>,
+    pub(crate) predicate: Option<Predicate>,
+    pub(crate) allow_cors_preflight: bool,
+    pub(crate) sources: TokenSources,
+    pub(crate) events: EventSink,
+    /// Whether rejections carry their `AuthError` in the response extensions.
+    pub(crate) error_extension: bool,
+    pub(crate) clock: Clock,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("realm", &self.realm)
+            .field("format", &self.format)
+            .field("requirement", &self.requirement)
+            .field("predicate", &self.predicate.is_some())
+            .field("allow_cors_preflight", &self.allow_cors_preflight)
+            .field("sources", &self.sources)
+            .field("events", &self.events)
+            .field("error_extension", &self.error_extension)
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
+/// Everything the layer decides with, shared by all its services.
+#[derive(Debug)]
+pub(crate) struct Policy {
+    pub(crate) config: Config,
+    pub(crate) responder: Responder,
+}
+
+impl Policy {
+    /// Builds the request-path form of `config`: every rejection it can produce, prebuilt.
+    pub(crate) fn new(config: Config) -> Self {
+        let responder =
+            Responder::new(config.realm.clone(), config.format.clone(), config.requirement.as_ref());
+        Policy { config, responder }
+    }
+
+    /// Turns the store's answer into the request to pass on (the principal in its
+    /// extensions), or the rejection response.
+    pub(crate) fn admit<B, R: From<Bytes>>(
+        &self,
+        req: Request<B>,
+        answer: Result<TokenState, StoreError>,
+    ) -> Result<Request<B>, Response<R>> {
+        let (error, principal, store_error) = match answer {
+            Err(e) => (AuthError::StoreUnavailable(e.kind()), None, Some(e)),
+            Ok(TokenState::Unknown) => (AuthError::InvalidToken(InvalidToken::Unknown), None, None),
+            Ok(TokenState::Revoked(p)) => (AuthError::InvalidToken(InvalidToken::Revoked), Some(p), None),
+            Ok(TokenState::Expired(p)) => (AuthError::InvalidToken(InvalidToken::Expired), Some(p), None),
+            Ok(TokenState::Active(p)) => match self.check(&p) {
+                Ok(()) => return self.check_request(req, p),
+                Err(error) => (error, Some(p), None),
+            },
+        };
+        Err(self.reject(&req, error, principal.as_ref(), store_error.as_ref()))
+    }
+
+    /// Expiry and scopes of a token the store vouched for.
+    fn check(&self, principal: &Principal) -> Result<(), AuthError> {
+        if principal.expires_at().is_some_and(|at| self.config.clock.is_expired(at)) {
+            return Err(AuthError::InvalidToken(InvalidToken::Expired));
+        }
+        match &self.config.requirement {
+            Some(req) if !req.is_satisfied_by(principal.scopes()) => {
+                Err(AuthError::InsufficientScope(req.clone()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The predicate, if any, then the principal into the request.
+    fn check_request<B, R: From<Bytes>>(
+        &self,
+        mut req: Request<B>,
+        principal: Principal,
+    ) -> Result<Request<B>, Response<R>> {
+        if let Some(predicate) = &self.config.predicate {
+            let (parts, body) = req.into_parts();
+            let allowed = predicate(&principal, &parts);
+            req = Request::from_parts(parts, body);
+            if !allowed {
+                return Err(self.reject(&req, AuthError::Denied, Some(&principal), None));
+            }
+        }
+        self.emit(&req, Outcome::Authenticated(&principal));
+        req.extensions_mut().insert(principal);
+        Ok(req)
+    }
+
+    pub(crate) fn reject<B, R: From<Bytes>>(
+        &self,
+        req: &Request<B>,
+        error: AuthError,
+        principal: Option<&Principal>,
+        store_error: Option<&StoreError>,
+    ) -> Response<R> {
+        self.emit(req, Outcome::Rejected { error: &error, principal, store_error });
+        self.responder.respond(error, self.config.error_extension)
+    }
+
+    /// Answers a rejection from behind the layer in the layer's format, and reports it when
+    /// the refused request is known.
+    pub(crate) fn answer_handler_rejection<R: From<Bytes>>(
+        &self,
+        rejection: HandlerRejection,
+    ) -> Response<R> {
+        let HandlerRejection { error, origin } = rejection;
+        if let Some(Origin { method, path, principal }) = &origin {
+            let outcome = Outcome::Rejected { error: &error, principal: Some(principal), store_error: None };
+            self.config.events.emit(&AuthEvent { outcome, method, path });
+        }
+        self.responder.respond(error, self.config.error_extension)
+    }
+
+    fn emit<B>(&self, req: &Request<B>, outcome: Outcome<'_>) {
+        self.config.events.emit(&AuthEvent { outcome, method: req.method(), path: req.uri().path() });
+    }
+}

@@ -1,0 +1,68 @@
+//! Handler-side rejections: an [`AuthError`] answered by a handler (or by
+//! [`RequireScopes`](crate::RequireScopes)) behind the layer, then answered again by
+//! [`BearerAuth`](super::BearerAuth) in its own format and realm.
+
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use http::{Method, Response};
+
+use super::error::AuthError;
+use super::responder::Responder;
+use crate::principal::Principal;
+
+/// Marks a response as a rejection for the enclosing [`BearerAuth`](super::BearerAuth) to
+/// answer in its configuration. Private: only this crate's responses carry it.
+#[derive(Clone, Debug)]
+pub(crate) struct HandlerRejection {
+    pub(crate) error: AuthError,
+    /// The refused request, where the refusing code knew it ([`RequireScopes`](crate::RequireScopes)
+    /// does): the layer then reports the refusal to its event hook too.
+    pub(crate) origin: Option<Origin>,
+}
+
+/// Who was refused, and for what.
+#[derive(Clone, Debug)]
+pub(crate) struct Origin {
+    pub(crate) method: Method,
+    pub(crate) path: Box<str>,
+    pub(crate) principal: Principal,
+}
+
+/// The response for `error` in the default format (OAuth body, no realm), marked so that the
+/// layer around the handler answers it in its own: a correct answer whether or not a layer is
+/// there to re-answer it.
+pub(crate) fn handler_rejection<B: From<Bytes>>(error: AuthError, origin: Option<Origin>) -> Response<B> {
+    static DEFAULT: OnceLock<Responder> = OnceLock::new();
+    let mut response = DEFAULT.get_or_init(Responder::default).respond(error.clone(), false);
+    response.extensions_mut().insert(HandlerRejection { error, origin });
+    response
+}
+
+/// A handler refuses the request: the [`BearerAuthLayer`](crate::BearerAuthLayer) around it
+/// answers with its own format, realm and challenge (a handler on a route the layer does not
+/// cover answers in the default OAuth format, without a realm). The layer's event hook saw the
+/// request authenticated; the handler's own refusal is the handler's to log.
+///
+/// ```
+/// use axum::extract::Path;
+/// use tower_bearer::{AuthError, Principal};
+///
+/// async fn invoices(principal: Principal, Path(org): Path<String>) -> Result<String, AuthError> {
+///     if principal.organization() != Some(org.as_str()) {
+///         // 403 insufficient_scope, in the layer's format
+///         return Err(AuthError::Denied);
+///     }
+///     if !principal.scopes().grants("invoices:read") {
+///         return Err(AuthError::insufficient_scope(["invoices:read"]));
+///     }
+///     Ok(format!("invoices of {org}"))
+/// }
+/// ```
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+impl axum_core::response::IntoResponse for AuthError {
+    fn into_response(self) -> axum_core::response::Response {
+        handler_rejection(self, None)
+    }
+}

@@ -1,0 +1,196 @@
+//! [`RequireScopes`]: a per-route or per-method scope check under one
+//! [`BearerAuthLayer`](crate::BearerAuthLayer).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::error::AuthError;
+use super::reject::{Origin, handler_rejection};
+use crate::principal::Principal;
+use crate::scope::{ScopeRequirement, Scopes};
+
+/// Requires scopes of the [`Principal`] an outer [`BearerAuthLayer`](crate::BearerAuthLayer)
+/// admitted: one auth layer for the whole router, and a `RequireScopes` per route or method. A principal without the scopes
+/// gets the layer's own 403 `insufficient_scope` answer, in its format and realm, with the
+/// `scope` parameter, and the layer's event hook sees the refusal as a rejection
+/// (`insufficient_scope`, with the principal), after the authentication it already reported.
+///
+/// A request that reaches it without a principal means the auth layer is not installed
+/// around it: that is answered 500 with a message saying so, never passed on.
+///
+/// ```
+/// use axum::Router;
+/// use axum::handler::Handler;
+/// use axum::routing::get;
+/// use tower_bearer::{BearerAuthLayer, MemoryTokenStore, RequireScopes};
+///
+/// let invoices = get((|| async { "list" }).layer(RequireScopes::all(["invoices:read"])))
+///     .post((|| async { "created" }).layer(RequireScopes::all(["invoices:write"])));
+/// let app: Router = Router::new()
+///     .route("/v1/invoices", invoices)
+///     .route("/v1/reports", get(|| async { "[]" }).route_layer(RequireScopes::any(["reports:read", "admin"])))
+///     .route_layer(BearerAuthLayer::new(MemoryTokenStore::new()).realm("billing"));
+/// ```
+///
+/// Put it on a handler (`Handler::layer`) for a per-method requirement, or on a route
+/// (`MethodRouter::route_layer`) for every method the route has at that point.
+#[derive(Clone, Debug)]
+pub struct RequireScopes {
+    requirement: Arc<ScopeRequirement>,
+}
+
+impl RequireScopes {
+    /// Requires every one of `scopes`.
+    ///
+    /// # Panics
+    ///
+    /// If a scope is not an RFC 6749 §3.3 `scope-token` (empty, or with a space, `"` or `\`):
+    /// a configuration mistake, caught at start-up.
+    pub fn all<I, S>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RequireScopes { requirement: Arc::new(ScopeRequirement::All(checked(scopes))) }
+    }
+
+    /// Requires at least one of `scopes`.
+    ///
+    /// # Panics
+    ///
+    /// As [`all`](Self::all).
+    pub fn any<I, S>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RequireScopes { requirement: Arc::new(ScopeRequirement::Any(checked(scopes))) }
+    }
+}
+
+/// The scopes, each checked to be a `scope-token`.
+pub(crate) fn checked<I, S>(scopes: I) -> Scopes
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let scopes: Scopes = scopes.into_iter().collect();
+    if let Some(bad) = scopes.iter().find(|s| !Scopes::is_valid(s)) {
+        panic!("tower-bearer: {bad:?} is not a valid OAuth scope (RFC 6749 §3.3)");
+    }
+    scopes
+}
+
+impl<S> Layer<S> for RequireScopes {
+    type Service = RequireScopesService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireScopesService { inner, requirement: self.requirement.clone() }
+    }
+}
+
+/// The service of [`RequireScopes`].
+#[derive(Clone)]
+pub struct RequireScopesService<S> {
+    inner: S,
+    requirement: Arc<ScopeRequirement>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for RequireScopesService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireScopesService")
+            .field("inner", &self.inner)
+            .field("requirement", &self.requirement)
+            .finish()
+    }
+}
+
+/// What a request without a principal is told: the auth layer is missing.
+const NO_LAYER: &str = "tower-bearer: RequireScopes found no authenticated Principal; \
+     is BearerAuthLayer installed around this route?";
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScopesService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: From<Bytes>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = RequireScopesFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let refusal = match req.extensions().get::<Principal>() {
+            Some(p) if self.requirement.is_satisfied_by(p.scopes()) => {
+                return RequireScopesFuture { kind: Kind::Inner { future: self.inner.call(req) } };
+            }
+            Some(principal) => {
+                let origin = Origin {
+                    method: req.method().clone(),
+                    path: req.uri().path().into(),
+                    principal: principal.clone(),
+                };
+                handler_rejection(AuthError::InsufficientScope((*self.requirement).clone()), Some(origin))
+            }
+            None => {
+                let mut response = Response::new(ResBody::from(Bytes::from_static(NO_LAYER.as_bytes())));
+                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                response
+            }
+        };
+        RequireScopesFuture { kind: Kind::Refused { response: Some(refusal) } }
+    }
+}
+
+pin_project! {
+    /// The response future of [`RequireScopesService`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct RequireScopesFuture<F, B> {
+        #[pin]
+        kind: Kind<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B> {
+        /// Admitted: the inner service's future.
+        Inner { #[pin] future: F },
+        /// Refused.
+        Refused { response: Option<Response<B>> },
+    }
+}
+
+impl<F, B, E> Future for RequireScopesFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future } => future.poll(cx),
+            KindProj::Refused { response } => {
+                Poll::Ready(Ok(response.take().expect("RequireScopesFuture polled after completion")))
+            }
+        }
+    }
+}
+
+impl<F, B> fmt::Debug for RequireScopesFuture<F, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireScopesFuture").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,284 @@
+//! The one place rejections become HTTP responses: [`AuthError`] → status, `WWW-Authenticate`
+//! challenge (RFC 6750 §3) and a JSON body in the configured [`ErrorFormat`].
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, Response};
+
+use super::error::{AuthError, InvalidRequest, InvalidToken};
+use super::format::ErrorFormat;
+use super::interned::intern;
+use crate::header::ParseError;
+use crate::scope::ScopeRequirement;
+use crate::store::error::StoreErrorKind;
+
+/// Builds rejection responses. Holds the realm and format, and every response head that can
+/// be built ahead of time: the set of rejections a layer can produce is finite (one scope
+/// requirement per layer), so a rejection costs an index, a copy of a prebuilt header map and
+/// the response, not string formatting or header hashing.
+#[derive(Clone, Debug)]
+pub(crate) struct Responder {
+    realm: Option<Box<str>>,
+    format: ErrorFormat,
+    /// At [`slot`]`(error)` for every error [`PREBUILT`] lists, then the layer's
+    /// `insufficient_scope`.
+    prebuilt: Vec<(AuthError, Prebuilt)>,
+}
+
+#[derive(Clone, Debug)]
+struct Prebuilt {
+    /// `Content-Type` and, for bearer errors, `WWW-Authenticate`.
+    headers: HeaderMap,
+    /// `None` when the format builds a fresh body each time (timestamps, custom closures).
+    body: Option<Bytes>,
+}
+
+/// Declares the rejections every layer prebuilds, once: the table ([`PREBUILT`]) and the
+/// index of each entry ([`slot`]) both come from this one list.
+macro_rules! prebuilt_rejections {
+    ($({ $($error:tt)* }),* $(,)?) => {
+        /// The rejections every layer can produce, in [`slot`] order.
+        const PREBUILT: &[AuthError] = &[$($($error)*),*];
+
+        /// Where `error`'s prebuilt response sits: pattern tests the compiler turns into a
+        /// jump on the discriminants, not a scan comparing errors.
+        fn slot(error: &AuthError) -> Option<usize> {
+            let mut index = 0;
+            $(
+                if matches!(error, $($error)*) {
+                    return Some(index);
+                }
+                index += 1;
+            )*
+            // The layer's own scope requirement follows the list.
+            matches!(error, AuthError::InsufficientScope(_)).then_some(index)
+        }
+    };
+}
+
+prebuilt_rejections![
+    { AuthError::MissingCredentials },
+    { AuthError::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders) },
+    { AuthError::InvalidRequest(InvalidRequest::MultipleTokens) },
+    { AuthError::InvalidToken(InvalidToken::BadFormat) },
+    { AuthError::InvalidToken(InvalidToken::Unknown) },
+    { AuthError::InvalidToken(InvalidToken::Revoked) },
+    { AuthError::InvalidToken(InvalidToken::Expired) },
+    { AuthError::StoreUnavailable(StoreErrorKind::Unavailable) },
+    { AuthError::StoreUnavailable(StoreErrorKind::Timeout) },
+    { AuthError::InvalidToken(InvalidToken::Malformed(ParseError::EmptyToken)) },
+    { AuthError::InvalidToken(InvalidToken::Malformed(ParseError::BadSeparator)) },
+    { AuthError::InvalidToken(InvalidToken::Malformed(ParseError::InvalidCharacter)) },
+    { AuthError::InvalidToken(InvalidToken::Malformed(ParseError::TooLong)) },
+    { AuthError::Denied },
+];
+
+impl Default for Responder {
+    fn default() -> Self {
+        Responder::new(None, ErrorFormat::default(), None)
+    }
+}
+
+impl Responder {
+    pub(crate) fn new(
+        realm: Option<Box<str>>,
+        format: ErrorFormat,
+        requirement: Option<&ScopeRequirement>,
+    ) -> Self {
+        let mut responder = Responder { realm, format, prebuilt: Vec::new() };
+        let errors = PREBUILT.iter().cloned().chain(requirement.cloned().map(AuthError::InsufficientScope));
+        responder.prebuilt = errors
+            .map(|error| {
+                let prebuilt = responder.build(&error);
+                (error, prebuilt)
+            })
+            .collect();
+        responder
+    }
+
+    fn build(&self, error: &AuthError) -> Prebuilt {
+        let mut headers = HeaderMap::with_capacity(2);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        // RFC 6750 §3: a challenge for every bearer error; a failed store is not one.
+        if !matches!(error, AuthError::StoreUnavailable(_)) {
+            headers.insert(WWW_AUTHENTICATE, self.challenge(error));
+        }
+        let body =
+            self.format.is_fixed().then(|| Bytes::from_static(intern(self.format.body(error)).as_bytes()));
+        Prebuilt { headers, body }
+    }
+
+    /// The `WWW-Authenticate` value for `error`, or the bare challenge.
+    fn challenge(&self, error: &AuthError) -> HeaderValue {
+        // Every value written here is in the RFC 6749 §5.2 set (realm and scopes are checked
+        // when configured, descriptions are fixed text), so none can end its quoted string.
+        let mut params: Vec<(&str, &str)> = Vec::with_capacity(4);
+        if let Some(realm) = self.realm.as_deref() {
+            params.push(("realm", realm));
+        }
+        if let Some(code) = error.error_code() {
+            params.push(("error", code));
+            params.push(("error_description", error.description()));
+        }
+        let scope;
+        if let AuthError::InsufficientScope(req) = error {
+            scope = req.scopes().to_string();
+            params.push(("scope", &scope));
+        }
+        let mut value = String::from("Bearer");
+        for (i, (name, v)) in params.iter().enumerate() {
+            value.push_str(if i == 0 { " " } else { ", " });
+            value.push_str(name);
+            value.push_str("=\"");
+            value.extend(v.chars().filter(|&c| is_param_char(c)));
+            value.push('"');
+        }
+        HeaderValue::from_maybe_shared(Bytes::from_static(intern(value).as_bytes()))
+            .unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+    }
+
+    /// The complete rejection response for `error`, with `error` in its extensions if
+    /// `attach_error`.
+    pub(crate) fn respond<B: From<Bytes>>(&self, error: AuthError, attach_error: bool) -> Response<B> {
+        let found = slot(&error)
+            .and_then(|i| self.prebuilt.get(i))
+            // Only `insufficient_scope` can differ from its slot: another requirement than the
+            // layer's (a store or a caller building its own errors).
+            .filter(|(e, _)| !matches!(e, AuthError::InsufficientScope(_)) || *e == error)
+            .map(|(_, p)| p);
+        let built;
+        let prebuilt = match found {
+            Some(p) => p,
+            None => {
+                built = self.build(&error);
+                &built
+            }
+        };
+        let body = prebuilt.body.clone().unwrap_or_else(|| self.format.body(&error).into());
+        let mut response = Response::new(B::from(body));
+        *response.status_mut() = error.status();
+        *response.headers_mut() = prebuilt.headers.clone();
+        if attach_error {
+            // Three allocations (the extensions map, its table, the boxed error) and their
+            // frees: ~40-60 ns of every rejection, hence opt-in.
+            response.extensions_mut().insert(error);
+        }
+        response
+    }
+}
+
+/// Whether `c` may appear in an auth-param value: RFC 6749 §5.2's
+/// `%x20-21 / %x23-5B / %x5D-7E` (printable ASCII without `"` and `\`).
+pub(crate) fn is_param_char(c: char) -> bool {
+    matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e')
+}
+
+#[cfg(test)]
+mod tests {
+    use http::StatusCode;
+
+    use super::*;
+    use crate::scope::Scopes;
+
+    fn every_error() -> Vec<AuthError> {
+        vec![
+            AuthError::MissingCredentials,
+            AuthError::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders),
+            AuthError::InvalidRequest(InvalidRequest::MultipleTokens),
+            AuthError::InvalidToken(InvalidToken::Malformed(ParseError::InvalidCharacter)),
+            AuthError::InvalidToken(InvalidToken::Malformed(ParseError::EmptyToken)),
+            AuthError::InvalidToken(InvalidToken::Malformed(ParseError::BadSeparator)),
+            AuthError::InvalidToken(InvalidToken::Malformed(ParseError::TooLong)),
+            AuthError::InvalidToken(InvalidToken::BadFormat),
+            AuthError::InvalidToken(InvalidToken::Unknown),
+            AuthError::InvalidToken(InvalidToken::Revoked),
+            AuthError::InvalidToken(InvalidToken::Expired),
+            AuthError::InsufficientScope(ScopeRequirement::All(Scopes::parse("a b"))),
+            AuthError::StoreUnavailable(StoreErrorKind::Unavailable),
+        ]
+    }
+
+    #[test]
+    fn every_prebuilt_error_sits_at_its_slot() {
+        for (i, e) in PREBUILT.iter().enumerate() {
+            assert_eq!(slot(e), Some(i), "{e:?}");
+        }
+        let scoped = AuthError::InsufficientScope(ScopeRequirement::All(Scopes::parse("a")));
+        assert_eq!(slot(&scoped), Some(PREBUILT.len()));
+        // Every error the layer answers is covered, so none is built per request.
+        for e in every_error() {
+            assert!(slot(&e).is_some(), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn another_scope_requirement_than_the_layers_gets_its_own_challenge() {
+        let layer_req = ScopeRequirement::All(Scopes::parse("a"));
+        let responder = Responder::new(None, ErrorFormat::default(), Some(&layer_req));
+        let other = AuthError::InsufficientScope(ScopeRequirement::All(Scopes::parse("b")));
+        let res = responder.respond::<Bytes>(other, false);
+        let challenge = res.headers()[WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(challenge.contains(r#"scope="b""#), "{challenge}");
+        let res = responder.respond::<Bytes>(AuthError::InsufficientScope(layer_req), false);
+        let challenge = res.headers()[WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(challenge.contains(r#"scope="a""#), "{challenge}");
+    }
+
+    #[test]
+    fn equal_texts_are_kept_once() {
+        let a = intern(String::from("Bearer realm=\"interned\""));
+        let b = intern(String::from("Bearer realm=\"interned\""));
+        assert!(std::ptr::eq(a, b));
+    }
+
+    #[test]
+    fn descriptions_stay_in_the_rfc6749_character_set() {
+        for e in every_error() {
+            assert!(e.description().chars().all(is_param_char), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn challenge_forms() {
+        let r = Responder::new(Some("api".into()), ErrorFormat::OAuth, None);
+        assert_eq!(r.challenge(&AuthError::MissingCredentials), "Bearer realm=\"api\"");
+        assert_eq!(
+            r.challenge(&AuthError::InvalidToken(InvalidToken::Expired)),
+            "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"the access token expired\""
+        );
+        assert_eq!(
+            r.challenge(&AuthError::InsufficientScope(ScopeRequirement::All(Scopes::parse("b a")))),
+            "Bearer realm=\"api\", error=\"insufficient_scope\", \
+             error_description=\"the access token lacks the required scope\", scope=\"a b\""
+        );
+        let bare = Responder::new(None, ErrorFormat::OAuth, None);
+        assert_eq!(bare.challenge(&AuthError::MissingCredentials), "Bearer");
+    }
+
+    #[test]
+    fn prebuilt_and_fresh_responses_agree() {
+        let req = ScopeRequirement::Any(Scopes::parse("x y"));
+        let prebuilt = Responder::new(Some("r".into()), ErrorFormat::Message, Some(&req));
+        let fresh = Responder::new(Some("r".into()), ErrorFormat::Message, None);
+        for e in every_error().into_iter().chain([AuthError::InsufficientScope(req.clone())]) {
+            let (a, b) =
+                (prebuilt.respond::<Bytes>(e.clone(), true), fresh.respond::<Bytes>(e.clone(), true));
+            assert_eq!(a.status(), b.status(), "{e:?}");
+            assert_eq!(a.headers(), b.headers(), "{e:?}");
+            assert_eq!(a.body(), b.body(), "{e:?}");
+            assert_eq!(a.extensions().get::<AuthError>(), Some(&e));
+        }
+    }
+
+    #[test]
+    fn store_failure_has_no_challenge_and_a_generic_body() {
+        let r =
+            Responder::default().respond::<Bytes>(AuthError::StoreUnavailable(StoreErrorKind::Timeout), true);
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(r.headers().get(WWW_AUTHENTICATE).is_none());
+        assert_eq!(
+            r.body(),
+            r#"{"error":"temporarily_unavailable","error_description":"authentication is temporarily unavailable"}"#
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! [`BearerAuth`]: the middleware service.
+
+use std::fmt;
+use std::mem;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Method, Request, Response};
+use tower_service::Service;
+
+use super::credentials::mark_sensitive;
+use super::future::ResponseFuture;
+use super::policy::Policy;
+use crate::store::lookup::{Lookup, TokenStore};
+
+/// The middleware built by [`BearerAuthLayer`](crate::BearerAuthLayer).
+///
+/// Wraps any `Service<http::Request<B>>` whose response body can be built from [`Bytes`]
+/// (`axum::body::Body`, `http_body_util::Full<Bytes>`, ...): the layer's own rejections use
+/// that body type, so the wrapped service's type does not change. Errors of the inner service
+/// pass through unchanged; the layer itself never fails, it answers.
+///
+/// A response of the inner service that carries an [`AuthError`](crate::AuthError) as a
+/// handler-side rejection (see its `IntoResponse`, feature `axum`, and
+/// [`RequireScopes`](crate::RequireScopes)) is answered again in this layer's format and
+/// realm.
+pub struct BearerAuth<S, T> {
+    inner: S,
+    store: Arc<T>,
+    policy: Arc<Policy>,
+}
+
+impl<S, T> BearerAuth<S, T> {
+    pub(crate) fn new(inner: S, store: Arc<T>, policy: Arc<Policy>) -> Self {
+        BearerAuth { inner, store, policy }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes the middleware, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, T> Clone for BearerAuth<S, T> {
+    fn clone(&self) -> Self {
+        BearerAuth { inner: self.inner.clone(), store: self.store.clone(), policy: self.policy.clone() }
+    }
+}
+
+impl<S: fmt::Debug, T> fmt::Debug for BearerAuth<S, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerAuth")
+            .field("inner", &self.inner)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, T, ReqBody, ResBody> Service<Request<ReqBody>> for BearerAuth<S, T>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    T: TokenStore,
+    ResBody: From<Bytes>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, T, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let config = &self.policy.config;
+        if config.allow_cors_preflight && is_cors_preflight(&req) {
+            // Even a preflight let through may carry credentials.
+            mark_sensitive(req.headers_mut(), config.sources.cookie.is_some());
+            return ResponseFuture::inner(self.inner.call(req), self.policy.clone());
+        }
+        // Marks the credentials sensitive whatever the outcome, before anything else reads them.
+        let lookup = match config.sources.find(&mut req) {
+            Err(error) => return ResponseFuture::rejected(self.policy.reject(&req, error, None, None)),
+            Ok(token) => self.store.lookup(&token),
+        };
+        match lookup {
+            // Answered at once (memory store, cache hit): decide here and call the inner
+            // service directly, the very instance `poll_ready` readied.
+            Lookup::Now(answer) => match self.policy.admit(req, answer) {
+                Ok(req) => ResponseFuture::inner(self.inner.call(req), self.policy.clone()),
+                Err(response) => ResponseFuture::rejected(response),
+            },
+            Lookup::Later(future) => {
+                // The call happens after the lookup: take the readied instance into the future
+                // and leave a fresh clone here for the next `poll_ready` (see tower's "be
+                // careful when cloning inner services").
+                let clone = self.inner.clone();
+                let inner = mem::replace(&mut self.inner, clone);
+                ResponseFuture::lookup(future, req, inner, self.policy.clone())
+            }
+        }
+    }
+}
+
+fn is_cors_preflight<B>(req: &Request<B>) -> bool {
+    req.method() == Method::OPTIONS && req.headers().contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+}

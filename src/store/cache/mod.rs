@@ -1,0 +1,230 @@
+//! [`CachedTokenStore`](crate::CachedTokenStore): a bounded cache in front of any [`TokenStore`](crate::TokenStore), with separate TTLs for
+//! positive and negative answers and request coalescing (feature `cache`).
+//!
+//! # How a lookup is answered
+//!
+//! - **Hit**: the digest is found in a [`moka::sync::Cache`], whose `get` is synchronous, so
+//!   the wrapper answers [`Lookup::Now`](crate::store::Lookup::Now): the layer admits or rejects the request without
+//!   awaiting anything, and the only cost beyond the hash-table probe is cloning the
+//!   [`Principal`](crate::Principal) (one reference count, no allocation). moka does its bookkeeping on the
+//!   caller, once per 64 reads; that may allocate (an epoch-GC bag), so a hit costs at most
+//!   1/64 of an allocation amortized (about 1/128 measured).
+//! - **Miss**: the first request for a digest asks the inner store and registers its future
+//!   as the *flight* for that digest; every request for the same digest that arrives while the
+//!   flight is under way joins it instead of asking the store again (a burst of 200 requests
+//!   with one unknown token makes one store query). Joiners share the flight through
+//!   [`futures_util::future::Shared`]: whichever request polls drives the query, so one client
+//!   going away does not stall the others, and the flight map holds only weak references, so
+//!   a flight every client abandoned is dropped (and its database connection released).
+//! - The flight's answer is cached when it arrives: active tokens for the positive TTL (but
+//!   never past the token's own expiry), unknown and revoked tokens for the negative TTL.
+//!   Store errors are never cached; every request of the flight gets the error (503).
+//!
+//! # Staying correct under revocation
+//!
+//! Every invalidation (a revoke, rotate or delete through this wrapper, a push notification
+//! through [`CacheInvalidator`](crate::store::CacheInvalidator), an explicit [`invalidate`](crate::CachedTokenStore::invalidate))
+//! advances a global *epoch*. A flight remembers the epoch it started in; its answer is cached
+//! only if no invalidation happened meanwhile, and a request never joins a flight from an older
+//! epoch. So an answer read from the store before a revocation committed can neither be cached
+//! after it nor be handed to a request that started after it.
+//!
+//! A cached entry outlives a revocation by at most:
+//!
+//! | where the token was revoked | bound |
+//! |---|---|
+//! | through this wrapper ([`TokenManager::revoke`](crate::TokenManager::revoke), `rotate`, `delete`) | none: invalidated before the call returns |
+//! | elsewhere, with a push channel connected (Postgres `LISTEN/NOTIFY`, see [`CacheInvalidator`](crate::store::CacheInvalidator)) | the notification's delivery time (milliseconds) |
+//! | elsewhere, push channel lost | until the loss is detected (at once for a closed connection; for a silent one, the Postgres listener's heartbeat interval + timeout, 10 s by default); then the whole cache is cleared and active tokens are not cached until the channel is back |
+//! | elsewhere, no push channel at all | the positive TTL |
+//!
+//! The positive TTL bounds every case: no active entry is ever served longer than that after
+//! it was read from the store. Expired tokens are rejected by the layer on every request, from
+//! the cache or not.
+//!
+//! Usage tracking of the inner store (such as `last_used_at`) sees only cache misses, so with a
+//! cache its precision is the larger of the store's usage interval and the positive TTL.
+//!
+//! `CachedTokenStore` is at the crate root; [`CacheConfig`](crate::store::CacheConfig),
+//! [`CacheInvalidator`](crate::store::CacheInvalidator) and
+//! [`CachedLookup`](crate::store::CachedLookup) are in [`store`](crate::store).
+
+mod config;
+mod core;
+mod flight;
+mod invalidator;
+mod manage;
+
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+
+pub use config::CacheConfig;
+pub use flight::CachedLookup;
+pub use invalidator::CacheInvalidator;
+
+use self::core::{Core, lock};
+use crate::store::lookup::{Lookup, TokenStore};
+use crate::token::hash::TokenHash;
+use crate::token::presented::PresentedToken;
+use flight::{Flight, FlightFuture, FlightMap};
+
+/// Flight maps are sharded by digest so that misses of different tokens rarely contend.
+const SHARDS: usize = 16;
+
+/// A cache in front of any [`TokenStore`]: hits answer at once, misses are coalesced, and
+/// revocations through it (or pushed to it) invalidate at once. See the
+/// [module documentation](crate::store::CacheConfig) for the design and the revocation bound.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_bearer::store::CacheConfig;
+/// use tower_bearer::CachedTokenStore;
+/// use tower_bearer::{BearerAuthLayer, MemoryTokenStore};
+///
+/// let slow_store = MemoryTokenStore::new(); // in practice: a database-backed store
+/// let config = CacheConfig::default()
+///     .positive_ttl(Duration::from_secs(30))
+///     .negative_ttl(Duration::from_secs(5))
+///     .max_entries(50_000);
+/// let cached = CachedTokenStore::with_config(slow_store, config);
+/// let layer = BearerAuthLayer::new(cached.clone());
+/// // `cached` also manages tokens (if the inner store does), invalidating as it goes.
+/// ```
+///
+/// Cloning is cheap; clones share the cache.
+pub struct CachedTokenStore<S: TokenStore> {
+    inner: Arc<Inner<S>>,
+}
+
+struct Inner<S: TokenStore> {
+    store: S,
+    core: Arc<Core>,
+    flights: [Mutex<FlightMap<S::Future>>; SHARDS],
+}
+
+impl<S: TokenStore> CachedTokenStore<S> {
+    fn from_inner(inner: Inner<S>) -> Self {
+        CachedTokenStore { inner: Arc::new(inner) }
+    }
+
+    /// `store` behind a cache with the default TTLs and size.
+    pub fn new(store: S) -> Self {
+        CacheConfig::default().build(store)
+    }
+
+    /// `store` behind a cache configured by `config`.
+    pub fn with_config(store: S, config: CacheConfig) -> Self {
+        config.build(store)
+    }
+
+    /// The wrapped store.
+    pub fn get_ref(&self) -> &S {
+        &self.inner.store
+    }
+
+    /// Drops the cached answer for this digest. Lookups already under way are not cached
+    /// either, and no request that starts after this returns joins them.
+    pub fn invalidate(&self, hash: &TokenHash) {
+        self.inner.core.invalidate(hash);
+    }
+
+    /// Drops every cached answer (and, as [`invalidate`](Self::invalidate), keeps lookups
+    /// under way from being cached or joined).
+    pub fn invalidate_all(&self) {
+        self.inner.core.invalidate_all();
+    }
+
+    /// A handle for a push channel (such as the Postgres store's revocation listener) to
+    /// invalidate this cache from elsewhere.
+    #[must_use]
+    pub fn invalidator(&self) -> CacheInvalidator {
+        CacheInvalidator::new(Arc::downgrade(&self.inner.core))
+    }
+
+    /// How many answers are cached, after pending maintenance (evictions, expirations).
+    #[must_use]
+    pub fn entry_count(&self) -> u64 {
+        self.inner.core.entries.run_pending_tasks();
+        self.inner.core.entries.entry_count()
+    }
+
+    /// The positive TTL.
+    #[must_use]
+    pub fn positive_ttl(&self) -> Duration {
+        self.inner.core.ttls.positive
+    }
+
+    /// The negative TTL.
+    #[must_use]
+    pub fn negative_ttl(&self) -> Duration {
+        self.inner.core.ttls.negative
+    }
+
+    /// Whether active tokens are being cached: false while an attached push channel is down.
+    #[must_use]
+    pub fn is_caching_active_tokens(&self) -> bool {
+        self.inner.core.cache_active.load(Ordering::SeqCst)
+    }
+}
+
+impl<S: TokenStore> Clone for CachedTokenStore<S> {
+    fn clone(&self) -> Self {
+        CachedTokenStore { inner: self.inner.clone() }
+    }
+}
+
+impl<S: TokenStore + fmt::Debug> fmt::Debug for CachedTokenStore<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let core = &self.inner.core;
+        f.debug_struct("CachedTokenStore")
+            .field("store", &self.inner.store)
+            .field("entries", &core.entries.entry_count())
+            .field("positive_ttl", &core.ttls.positive)
+            .field("negative_ttl", &core.ttls.negative)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
+    type Future = CachedLookup<S::Future>;
+
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<Self::Future> {
+        let inner = &*self.inner;
+        let hash = *token.hash();
+        if let Some(hit) = inner.core.get(&hash) {
+            return Lookup::Now(Ok(hit.into_state()));
+        }
+        // Read before the store is asked: an invalidation from here on keeps the answer out.
+        let epoch = inner.core.epoch();
+        let mut shard = lock(&inner.flights[usize::from(hash.as_bytes()[31]) % SHARDS]);
+        if let Some(shared) = shard.flights.get(&hash).and_then(|f| f.join(epoch)) {
+            return Lookup::Later(CachedLookup { shared });
+        }
+        // A flight may have finished (and cached) between the probe above and the lock.
+        if let Some(hit) = inner.core.get(&hash) {
+            return Lookup::Now(Ok(hit.into_state()));
+        }
+        // Asked under the shard lock, so concurrent misses of this digest make one call.
+        match inner.store.lookup(token) {
+            Lookup::Now(answer) => {
+                drop(shard);
+                if let Ok(state) = &answer {
+                    inner.core.remember(hash, state, epoch);
+                }
+                Lookup::Now(answer)
+            }
+            Lookup::Later(future) => {
+                let flight = FlightFuture { inner: future, core: inner.core.clone(), hash, epoch };
+                let shared = flight.shared();
+                if let Some(weak) = shared.downgrade() {
+                    shard.insert(hash, Flight { epoch, future: weak });
+                }
+                Lookup::Later(CachedLookup { shared })
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! [`MemoryTokenStoreBuilder`] and [`InsertError`].
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::MemoryTokenStore;
+use super::table::{DigestHasher, Shared, Writer, millis};
+use crate::clock::Clock;
+use crate::manage::{LifecycleEvent, LifecycleEvents};
+use crate::token::format::TokenFormat;
+use crate::token::id::TokenId;
+
+/// Why a known token could not be inserted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InsertError {
+    /// The secret is empty, too long, or not an RFC 6750 `b64token`: no request could ever
+    /// present it.
+    #[error("the token is not a valid RFC 6750 bearer token")]
+    InvalidToken,
+    /// A token with the same secret is already stored.
+    #[error("the token is already stored")]
+    DuplicateToken,
+    /// The principal's token id is already used by another token.
+    #[error("token id {0} is already in use")]
+    DuplicateTokenId(TokenId),
+}
+
+/// Configures a [`MemoryTokenStore`]; see [`MemoryTokenStore::builder`].
+#[must_use]
+pub struct MemoryTokenStoreBuilder {
+    shared: Shared,
+}
+
+impl Default for MemoryTokenStoreBuilder {
+    fn default() -> Self {
+        MemoryTokenStoreBuilder {
+            shared: Shared {
+                tokens: papaya::HashMap::with_hasher(DigestHasher),
+                by_id: papaya::HashMap::new(),
+                writer: Mutex::new(Writer::default()),
+                format: TokenFormat::default(),
+                usage_interval_ms: millis(Duration::from_secs(60)),
+                events: LifecycleEvents::default(),
+                clock: Clock::default(),
+            },
+        }
+    }
+}
+
+impl MemoryTokenStoreBuilder {
+    /// The format of issued tokens (default: [`TokenFormat::default`], prefix `tok_`).
+    pub fn format(mut self, format: TokenFormat) -> Self {
+        self.shared.format = format;
+        self
+    }
+
+    /// How often, at most, a token's `last_used_at` is updated (default one
+    /// minute). A request within the interval of the last recorded use
+    /// writes nothing.
+    pub fn usage_interval(mut self, interval: Duration) -> Self {
+        self.shared.usage_interval_ms = millis(interval);
+        self
+    }
+
+    /// Calls `hook` with every [`LifecycleEvent`] (issued, rotated, revoked, deleted, expired
+    /// tokens purged), for an audit trail.
+    pub fn on_lifecycle_event(mut self, hook: impl Fn(&LifecycleEvent) + Send + Sync + 'static) -> Self {
+        self.shared.events.set_hook(hook);
+        self
+    }
+
+    /// Reads the time from `clock` (default: the system clock): creation and use times,
+    /// expiry, rotation, purges. For tests: give the store and the layer the same
+    /// [`Clock::manual`].
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.shared.clock = clock;
+        self
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn build(self) -> MemoryTokenStore {
+        MemoryTokenStore::from_shared(Arc::new(self.shared))
+    }
+}
+
+impl fmt::Debug for MemoryTokenStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryTokenStoreBuilder").field("format", &self.shared.format).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,100 @@
+//! The memory store's [`TokenManager`] implementation: every operation answers at once.
+
+use std::future::{Future, ready};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use super::MemoryTokenStore;
+use super::table::{Entry, REVOKED, oldest_first};
+use crate::clock::unix_millis;
+use crate::manage::error::ManageError;
+use crate::manage::event::LifecycleEvent;
+use crate::manage::info::TokenInfo;
+use crate::manage::issued::IssuedToken;
+use crate::manage::manager::TokenManager;
+use crate::manage::new_token::NewToken;
+use crate::token::id::TokenId;
+
+/// The memory store manages its tokens with the same `async` operations as every other
+/// store; the futures are ready on their first poll.
+impl TokenManager for MemoryTokenStore {
+    fn issue(&self, new: NewToken) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send {
+        let shared = &*self.shared;
+        let issued = loop {
+            let secret = shared.format.generate();
+            let principal = new.principal(TokenId::random());
+            // A collision of 256 random bits (or 96 for the id) does not happen; if it ever
+            // did, drawing again is the right answer.
+            if let Ok(info) = shared.insert(secret.hash(), principal, Some(secret.hint())) {
+                shared.events.emit(&LifecycleEvent::Issued(info.clone()));
+                break IssuedToken::new(secret, info);
+            }
+        };
+        ready(Ok(issued))
+    }
+
+    fn list(&self, subject: &str) -> impl Future<Output = Result<Vec<TokenInfo>, ManageError>> + Send {
+        let tokens = self.shared.tokens.pin();
+        ready(Ok(oldest_first(tokens.values().filter(|e| e.is_live() && e.principal.subject() == subject))))
+    }
+
+    fn get(&self, id: &TokenId) -> impl Future<Output = Result<Option<TokenInfo>, ManageError>> + Send {
+        let found = self
+            .shared
+            .by_id
+            .pin()
+            .get(id)
+            .and_then(|hash| self.shared.tokens.pin().get(hash).filter(|e| e.is_live()).map(Entry::info));
+        ready(Ok(found))
+    }
+
+    /// Once this returns, every lookup that starts afterwards answers
+    /// [`TokenState::Revoked`](crate::TokenState::Revoked).
+    fn revoke(&self, id: &TokenId) -> impl Future<Output = Result<bool, ManageError>> + Send {
+        let shared = &*self.shared;
+        let revoked = {
+            let _writer = shared.write_lock();
+            shared.remove(id, true)
+        };
+        ready(Ok(revoked.map(|info| shared.events.emit(&LifecycleEvent::Revoked(info))).is_some()))
+    }
+
+    /// With `grace == Duration::ZERO`, the old token is revoked in the same step that makes
+    /// the new one live: there is no instant with two working tokens or with neither.
+    fn rotate(
+        &self,
+        id: &TokenId,
+        grace: Duration,
+    ) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send {
+        ready(self.shared.rotate(id, grace))
+    }
+
+    fn delete(&self, id: &TokenId) -> impl Future<Output = Result<bool, ManageError>> + Send {
+        let shared = &*self.shared;
+        let deleted = {
+            let _writer = shared.write_lock();
+            shared.remove(id, false)
+        };
+        ready(Ok(deleted.map(|info| shared.events.emit(&LifecycleEvent::Deleted(info))).is_some()))
+    }
+
+    /// Revocation records of expired tokens go too: such a token would be refused anyway.
+    fn purge_expired(&self) -> impl Future<Output = Result<usize, ManageError>> + Send {
+        ready(Ok(self.shared.purge_expired(self.shared.clock.now())))
+    }
+
+    fn record_usage(
+        &self,
+        id: &TokenId,
+        at: SystemTime,
+    ) -> impl Future<Output = Result<(), ManageError>> + Send {
+        let shared = &*self.shared;
+        if let Some(hash) = shared.by_id.pin().get(id)
+            && let Some(entry) = shared.tokens.pin().get(hash)
+            && entry.is_live()
+        {
+            entry.last_used_ms.fetch_max(unix_millis(at).min(REVOKED - 1), Ordering::Relaxed);
+        }
+        ready(Ok(()))
+    }
+}

@@ -1,0 +1,75 @@
+//! [`PresentedToken`]: a token as a client sent it, redacted, with its digest computed.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use super::hash::TokenHash;
+
+/// A token as presented by a client, with its digest already computed.
+///
+/// This is what a [`TokenStore`](crate::TokenStore) receives. Most stores need only
+/// [`hash`](Self::hash); stores that must forward the token to another system (an
+/// introspection endpoint, say) can read it with [`expose_secret`](Self::expose_secret).
+///
+/// On the request path it borrows the secret from the request's header, so a store that
+/// needs only the digest costs no copy; a store whose future must own the token calls
+/// [`into_owned`](Self::into_owned). `Debug` is redacted; there is no `Display`.
+#[derive(Clone)]
+pub struct PresentedToken<'a> {
+    /// Always UTF-8 (ASCII, when it comes from a request): built from a `str`, or from bytes
+    /// the layer checked against the `b64token` grammar. Bytes, so that the request path
+    /// never spends a UTF-8 validation on it.
+    secret: Cow<'a, [u8]>,
+    hash: TokenHash,
+}
+
+impl<'a> PresentedToken<'a> {
+    /// A presented token, hashing it. Useful in tests and for stores that check tokens
+    /// outside a request.
+    #[must_use]
+    pub fn new(secret: impl Into<Cow<'a, str>>) -> Self {
+        let secret = into_bytes(secret.into());
+        PresentedToken { hash: TokenHash::of(&secret), secret }
+    }
+
+    /// A token the layer took from a request and checked against the RFC 6750 `b64token`
+    /// grammar (ASCII), hashing it.
+    pub(crate) fn from_checked(secret: Cow<'a, [u8]>) -> Self {
+        debug_assert!(secret.is_ascii());
+        PresentedToken { hash: TokenHash::of(&secret), secret }
+    }
+
+    /// The same token, owning its secret (one copy, only if it was borrowed).
+    #[must_use]
+    pub fn into_owned(self) -> PresentedToken<'static> {
+        PresentedToken { secret: Cow::Owned(self.secret.into_owned()), hash: self.hash }
+    }
+
+    /// The SHA-256 digest of the token.
+    #[must_use]
+    pub fn hash(&self) -> &TokenHash {
+        &self.hash
+    }
+
+    /// The plaintext token. Never log it or put it in an error.
+    #[must_use]
+    pub fn expose_secret(&self) -> &str {
+        // UTF-8 by construction (see the field); were it ever not, the empty string fails
+        // closed: no store knows it.
+        std::str::from_utf8(&self.secret).unwrap_or("")
+    }
+}
+
+/// The bytes of a string, borrowed or owned as the string was (no copy either way).
+pub(crate) fn into_bytes(s: Cow<'_, str>) -> Cow<'_, [u8]> {
+    match s {
+        Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+        Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+    }
+}
+
+impl fmt::Debug for PresentedToken<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PresentedToken").field("secret", &"<redacted>").field("hash", &self.hash).finish()
+    }
+}

@@ -1,0 +1,28 @@
+//! The core crate's integration tests, as one binary (one link of the crate and its
+//! dependencies); helpers shared with the other crates' tests are in
+//! `tower-bearer-test-support`.
+
+mod axum;
+mod body_formats;
+#[cfg(feature = "cache")]
+mod cache;
+#[cfg(feature = "axum")]
+mod client;
+mod example_process;
+#[cfg(all(feature = "axum", feature = "cache"))]
+mod examples;
+#[cfg(feature = "fuzzing")]
+mod fuzz_props;
+mod hostile;
+mod hyper;
+mod lifecycle;
+#[cfg(all(feature = "axum", feature = "cache"))]
+mod lifecycle_examples;
+mod load_faults;
+mod never_leak;
+mod redaction;
+mod rfc6750;
+mod sql_example;
+mod stores;
+#[cfg(feature = "tracing")]
+mod trace_capture;
