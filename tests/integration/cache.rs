@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 use tower_bearer::store::{BoxLookup, Lookup, StoreErrorKind};
 use tower_bearer::{
-    AuthError, BearerAuthLayer, IssuedToken, ManageError, MemoryTokenStore, NewToken, PresentedToken,
+    AuthError, BearerAuthLayer, Clock, IssuedToken, ManageError, MemoryTokenStore, NewToken, PresentedToken,
     StoreError, TokenId, TokenInfo, TokenManager, TokenState, TokenStore,
 };
 use tower_bearer::{CachedTokenStore, store::CacheConfig};
@@ -62,8 +62,13 @@ struct Gated {
 
 impl Gated {
     fn new() -> Self {
+        Self::with_clock(&Clock::system())
+    }
+
+    /// A gated memory store reading the time from `clock`.
+    fn with_clock(clock: &Clock) -> Self {
         Gated {
-            inner: MemoryTokenStore::new(),
+            inner: MemoryTokenStore::builder().clock(clock.clone()).build(),
             calls: Arc::default(),
             gate: watch::Sender::new(true),
             failing: Arc::default(),
@@ -189,12 +194,14 @@ async fn hits_answer_at_once_without_the_store() {
 
 #[tokio::test]
 async fn negative_and_positive_answers_have_their_own_ttls() {
+    let clock = Clock::manual(SystemTime::now());
     let store = Gated::new();
     let cache = cached(
         &store,
         CacheConfig::default()
             .positive_ttl(Duration::from_millis(800))
-            .negative_ttl(Duration::from_millis(200)),
+            .negative_ttl(Duration::from_millis(200))
+            .clock(clock.clone()),
     );
     let active = issue(&store, NewToken::for_subject("alice"));
     let revoked_token = at_once(store.inner.issue(NewToken::for_subject("alice"))).unwrap();
@@ -211,25 +218,26 @@ async fn negative_and_positive_answers_have_their_own_ttls() {
     );
     assert_eq!(store.calls(), 3);
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    clock.advance(Duration::from_millis(300));
     assert!(now(&cache, &active).is_some(), "the positive TTL has not passed");
     assert!(now(&cache, unknown).is_none(), "the negative TTL has");
     assert!(now(&cache, revoked).is_none(), "revoked answers are negative");
 
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    clock.advance(Duration::from_millis(600));
     assert!(now(&cache, &active).is_none(), "the positive TTL has passed");
 }
 
 #[tokio::test]
 async fn an_entry_never_outlives_its_token() {
-    let store = Gated::new();
-    let cache = cached(&store, config());
-    let soon = SystemTime::now() + Duration::from_millis(300);
+    let clock = Clock::manual(SystemTime::now());
+    let store = Gated::with_clock(&clock);
+    let cache = cached(&store, config().clock(clock.clone()));
+    let soon = clock.now() + Duration::from_millis(300);
     let secret = issue(&store, NewToken::for_subject("alice").expires_at(soon));
-    let layer = BearerAuthLayer::new(cache.clone());
+    let layer = BearerAuthLayer::new(cache.clone()).clock(clock.clone());
     assert_eq!(status(&layer, &secret).await, StatusCode::OK);
     assert!(now(&cache, &secret).is_some());
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    clock.advance(Duration::from_millis(400));
     assert!(now(&cache, &secret).is_none(), "dropped at the token's expiry, not the TTL's");
     let res = app(layer.rejection_extension(true)).oneshot(get(Some(&secret))).await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
@@ -337,9 +345,10 @@ async fn flights_survive_their_leader_and_abandoned_ones_are_replaced() {
 
 #[tokio::test]
 async fn revoke_rotate_and_delete_through_the_cache_invalidate_at_once() {
-    let store = Gated::new();
-    let cache = cached(&store, config());
-    let layer = BearerAuthLayer::new(cache.clone());
+    let clock = Clock::manual(SystemTime::now());
+    let store = Gated::with_clock(&clock);
+    let cache = cached(&store, config().clock(clock.clone()));
+    let layer = BearerAuthLayer::new(cache.clone()).clock(clock.clone());
 
     let revoked = cache.issue(NewToken::for_subject("alice")).await.unwrap();
     let rotated =
@@ -362,8 +371,8 @@ async fn revoke_rotate_and_delete_through_the_cache_invalidate_at_once() {
     // With grace the old token's new expiry is seen at once, and then enforced.
     let _successor = cache.rotate(graced.id(), Duration::from_millis(200)).await.unwrap();
     let TokenState::Active(p) = ask(&cache, graced.secret().expose_secret()).await else { panic!() };
-    assert!(p.expires_at().is_some_and(|at| at <= SystemTime::now() + Duration::from_millis(200)));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(p.expires_at().is_some_and(|at| at <= clock.now() + Duration::from_millis(200)));
+    clock.advance(Duration::from_millis(300));
     assert_eq!(status(&layer, graced.secret().expose_secret()).await, StatusCode::UNAUTHORIZED);
 
     assert!(cache.delete(deleted.id()).await.unwrap());

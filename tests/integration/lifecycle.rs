@@ -16,8 +16,8 @@ use tower_bearer::manage::LifecycleEvent;
 use tower_bearer::middleware::{InvalidToken, Outcome};
 use tower_bearer::store::{Lookup, NoFuture};
 use tower_bearer::{
-    AuthError, BearerAuthLayer, ManageError, MemoryTokenStore, NewToken, PresentedToken, Principal, Scopes,
-    TokenFormat, TokenManager, TokenState, TokenStore,
+    AuthError, BearerAuthLayer, Clock, ManageError, MemoryTokenStore, NewToken, PresentedToken, Principal,
+    Scopes, TokenFormat, TokenManager, TokenState, TokenStore,
 };
 
 type Body = Full<Bytes>;
@@ -289,13 +289,16 @@ async fn rotation_replaces_the_token_at_once() {
 
 #[tokio::test]
 async fn rotation_with_grace_keeps_the_old_token_for_the_grace_only() {
-    let store = MemoryTokenStore::new();
+    let clock = Clock::manual(SystemTime::now());
+    let store = MemoryTokenStore::builder().clock(clock.clone()).build();
     let old = store.issue(NewToken::for_subject("alice")).await.unwrap();
-    let layer = BearerAuthLayer::new(store.clone());
+    let layer = BearerAuthLayer::new(store.clone()).clock(clock.clone());
     let new = store.rotate(old.id(), Duration::from_millis(300)).await.unwrap();
     assert_eq!(status(&layer, old.secret().expose_secret()).await, StatusCode::OK);
     assert_eq!(status(&layer, new.secret().expose_secret()).await, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    clock.advance(Duration::from_millis(299));
+    assert_eq!(status(&layer, old.secret().expose_secret()).await, StatusCode::OK, "within the grace");
+    clock.advance(Duration::from_millis(101));
     assert_eq!(
         rejection(&layer, old.secret().expose_secret()).await,
         Some(AuthError::InvalidToken(InvalidToken::Expired))

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -16,7 +16,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
-use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, TokenManager};
+use tower_bearer::{BearerAuthLayer, Clock, MemoryTokenStore, Principal, TokenManager};
 use tower_bearer_oauth::{MemoryClientRegistry, NewClient, TokenEndpoint};
 
 const ID: &str = "billing-sync";
@@ -360,7 +360,8 @@ async fn oversize_bodies_are_413_without_reading_them() {
 /// secret, until the window ends.
 #[tokio::test]
 async fn failed_authentications_are_limited_per_client() {
-    let s = setup_with(|e| e.failure_limit(3, Duration::from_millis(1500)));
+    let clock = Clock::manual(SystemTime::now());
+    let s = setup_with(|e| e.failure_limit(3, Duration::from_millis(1500)).clock(clock.clone()));
     for _ in 0..3 {
         let a = send(&s.endpoint, form("grant_type=client_credentials", Some(&basic(ID, "guess")))).await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED);
@@ -381,7 +382,8 @@ async fn failed_authentications_are_limited_per_client() {
     .await;
     assert_eq!(a.status, StatusCode::OK);
 
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    // The window passes on the endpoint's clock.
+    clock.advance(Duration::from_millis(1600));
     let after = send(&s.endpoint, form("grant_type=client_credentials", Some(&basic(ID, &s.secret)))).await;
     assert_eq!(after.status, StatusCode::OK);
 }
@@ -405,12 +407,13 @@ async fn rotated_client_secrets() {
 /// it expires.
 #[tokio::test]
 async fn issued_tokens_work_until_they_expire() {
-    let store = MemoryTokenStore::new();
+    let clock = Clock::manual(SystemTime::now());
+    let store = MemoryTokenStore::builder().clock(clock.clone()).build();
     let clients = MemoryClientRegistry::new();
     let client = clients.register(
         NewClient::new("svc").allowed_scopes(["reports:read"]).access_token_ttl(Duration::from_secs(1)),
     );
-    let endpoint = TokenEndpoint::new(clients, store.clone());
+    let endpoint = TokenEndpoint::new(clients, store.clone()).clock(clock.clone());
     let a = send(
         &endpoint,
         form(
@@ -423,7 +426,7 @@ async fn issued_tokens_work_until_they_expire() {
     let token = a.json["access_token"].as_str().unwrap().to_owned();
 
     let api = ServiceBuilder::new()
-        .layer(BearerAuthLayer::new(store).require_scopes(["reports:read"]))
+        .layer(BearerAuthLayer::new(store).require_scopes(["reports:read"]).clock(clock.clone()))
         .service(service_fn(|req: Request<Full<Bytes>>| async move {
             let p = req.extensions().get::<Principal>().unwrap();
             let body =
@@ -443,7 +446,8 @@ async fn issued_tokens_work_until_they_expire() {
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body, json!({"sub": "svc", "kind": "oauth_access", "client": client.client_id}));
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Its second passes on the endpoint's, the store's and the layer's clock.
+    clock.advance(Duration::from_millis(1100));
     let expired = call(token).await;
     assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(

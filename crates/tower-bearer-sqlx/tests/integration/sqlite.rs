@@ -5,12 +5,14 @@
 #![cfg(feature = "sqlite")]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
 use tower_bearer::store::StoreErrorKind;
-use tower_bearer::{AuthError, BearerAuthLayer, MemoryTokenStore, NewToken, TokenFormat, TokenManager};
+use tower_bearer::{
+    AuthError, BearerAuthLayer, Clock, MemoryTokenStore, NewToken, TokenFormat, TokenManager,
+};
 use tower_bearer_sqlx::{SqlBackend, SqlTokenStore};
 use tower_bearer_test_support::contract::{self, is_unavailable, recorder};
 use tower_bearer_test_support::{is_active, is_revoked, outcome, state, status, temp_dir};
@@ -161,8 +163,10 @@ async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
 #[tokio::test]
 async fn usage_is_written_in_the_background_at_most_once_per_interval() {
     let dir = temp_dir();
+    let clock = Clock::manual(SystemTime::now());
     let store = SqlTokenStore::builder()
         .usage_interval(Duration::from_millis(400))
+        .clock(clock.clone())
         .open_sqlite(dir.path().join("t.db"))
         .await
         .unwrap();
@@ -171,7 +175,7 @@ async fn usage_is_written_in_the_background_at_most_once_per_interval() {
     let layer = BearerAuthLayer::new(store.clone());
     assert_eq!(store.get(token.id()).await.unwrap().unwrap().last_used_at, None);
 
-    let before = SystemTime::now();
+    let before = clock.now();
     assert_eq!(status(&layer, secret).await, StatusCode::OK);
     let last_used = async || store.get(token.id()).await.unwrap().unwrap().last_used_at;
     assert!(eventually(async || last_used().await.is_some()).await, "the first use is recorded");
@@ -185,8 +189,8 @@ async fn usage_is_written_in_the_background_at_most_once_per_interval() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(last_used().await, Some(first), "coalesced within the interval");
 
-    // After it: one more.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // After it (on the store's clock): one more.
+    clock.advance(Duration::from_millis(400));
     assert_eq!(status(&layer, secret).await, StatusCode::OK);
     assert!(eventually(async || last_used().await > Some(first)).await, "recorded again after the interval");
 
@@ -194,6 +198,7 @@ async fn usage_is_written_in_the_background_at_most_once_per_interval() {
     // and does not write it again.
     let second = SqlTokenStore::builder()
         .usage_interval(Duration::from_secs(3600))
+        .clock(clock.clone())
         .open_sqlite(dir.path().join("t.db"))
         .await
         .unwrap();
@@ -213,28 +218,42 @@ async fn rotation_is_atomic_under_concurrent_lookups() {
     let old_secret = Arc::new(old.secret().expose_secret().to_owned());
     let rotated = Arc::new(AtomicBool::new(false));
     let started = Arc::new(AtomicBool::new(false));
+    // Lookups each reader made before the rotation began: the rotation waits for some, and each
+    // reader keeps reading until it has made some after, however the threads are scheduled.
+    let before_rotation = Arc::new(AtomicUsize::new(0));
+    const EACH_SIDE: usize = 20;
+    const READERS: usize = 4;
 
     let mut readers = Vec::new();
-    for _ in 0..4 {
-        let (store, secret, rotated, started) =
-            (store.clone(), old_secret.clone(), rotated.clone(), started.clone());
+    for _ in 0..READERS {
+        let (store, secret, rotated, started, before_rotation) =
+            (store.clone(), old_secret.clone(), rotated.clone(), started.clone(), before_rotation.clone());
         readers.push(tokio::spawn(async move {
             let mut after = 0;
-            for _ in 0..150 {
+            for _ in 0..100_000 {
                 let (not_started, done) = (!started.load(Ordering::SeqCst), rotated.load(Ordering::SeqCst));
                 let accepted = is_active(&state(&store, &secret).await);
                 if done {
                     assert!(!accepted, "the old token worked after rotate() returned");
                     after += 1;
+                    if after == EACH_SIDE {
+                        break;
+                    }
                 }
                 if not_started && !started.load(Ordering::SeqCst) {
                     assert!(accepted, "the old token failed before rotate() began");
+                    before_rotation.fetch_add(1, Ordering::SeqCst);
                 }
             }
             after
         }));
     }
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    for _ in 0..100_000 {
+        if before_rotation.load(Ordering::SeqCst) >= READERS * EACH_SIDE {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
     started.store(true, Ordering::SeqCst);
     let new = store.rotate(old.id(), Duration::ZERO).await.unwrap();
     rotated.store(true, Ordering::SeqCst);
@@ -243,7 +262,7 @@ async fn rotation_is_atomic_under_concurrent_lookups() {
     for r in readers {
         checked_after += r.await.unwrap();
     }
-    assert!(checked_after > 0, "some lookups ran after the rotation");
+    assert_eq!(checked_after, READERS * EACH_SIDE, "every reader looked the old token up after the rotation");
     assert_eq!(store.list("alice").await.unwrap().len(), 1, "exactly one live token");
 }
 
