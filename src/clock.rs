@@ -4,9 +4,10 @@
 //!
 //! Every request through the memory store notes when its token was last used, and every
 //! token with an expiry is checked against the time. `SystemTime::now()` is a full
-//! `CLOCK_REALTIME` read (≈ 20–30 ns through the vDSO, reading and scaling the TSC); on Linux
+//! `CLOCK_REALTIME` read (through the vDSO, reading and scaling the TSC); on Linux
 //! the kernel also keeps `CLOCK_REALTIME_COARSE`, the time of the last timer tick, which is a
-//! plain load of a few words (≈ 5 ns) and lags the real time by at most one tick (1–10 ms).
+//! plain load of a few words, several times cheaper (BENCHMARKS.md), and lags the real time by at
+//! most one tick (1–10 ms).
 //!
 //! - Usage timestamps ([`coarse_unix_millis`]) take the coarse clock as it is: a `last_used_at`
 //!   a few milliseconds early is still the right minute.

@@ -36,8 +36,8 @@ use crate::token::id::TokenId;
 pub struct Principal(Arc<Inner>);
 
 /// What every request reads inline; what few do behind one pointer. A memory store holds one
-/// per token, so its size is most of a stored token's (88 bytes here against 136 with every
-/// field inline).
+/// per token, so its size is most of a stored token's (BENCHMARKS.md, "Memory"); a test below
+/// keeps it from growing.
 #[derive(Clone)]
 struct Inner {
     subject: Box<str>,

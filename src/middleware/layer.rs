@@ -180,7 +180,7 @@ impl<T> BearerAuthLayer<T> {
 
     /// Whether rejection responses carry the [`AuthError`](crate::AuthError) in their
     /// extensions, for outer layers to read (default `false`). On, every rejected request pays
-    /// three allocations and their frees (~40–60 ns, as much as the rest of a rejection): the
+    /// three allocations and their frees (as much as the rest of a rejection, see BENCHMARKS.md): the
     /// [`on_event`](Self::on_event) hook sees every outcome without that cost.
     #[must_use]
     pub fn rejection_extension(mut self, attach: bool) -> Self {

@@ -257,9 +257,12 @@ async fn failing_store_is_503_and_the_server_keeps_serving() {
     server.abort();
 }
 
+/// On tokio's paused clock (the deadline is a tokio timer): the answer comes exactly at the
+/// deadline, whatever else the machine is doing.
 #[cfg(feature = "tokio")]
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn hung_store_under_timeout_store_is_503_within_the_deadline() {
+    use tokio::time::Instant;
     use tower_bearer::TimeoutStore;
 
     const DEADLINE: Duration = Duration::from_millis(200);
@@ -268,12 +271,24 @@ async fn hung_store_under_timeout_store_is_503_within_the_deadline() {
     });
     let service = ServiceBuilder::new()
         .layer(BearerAuthLayer::new(TimeoutStore::new(hung, DEADLINE)))
-        .service_fn(handler::<Incoming>);
-    let (addr, server) = serve(service).await;
-    let client = client();
+        .service_fn(handler::<Body>);
+    let fetch = |token: Option<&str>| {
+        let mut req = Request::get("/resource");
+        if let Some(token) = token {
+            req = req.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let res = service.clone().oneshot(req.body(Body::default()).unwrap());
+        async move {
+            let res = res.await.unwrap();
+            let status = res.status();
+            let challenge = res.headers().get(WWW_AUTHENTICATE).map(|v| v.to_str().unwrap().to_owned());
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            (status, challenge, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
     for _ in 0..3 {
         let started = Instant::now();
-        let (status, challenge, body) = fetch(&client, get(addr, Some("any-token"))).await.unwrap();
+        let (status, challenge, body) = fetch(Some("any-token")).await;
         let took = started.elapsed();
         assert_eq!(
             (status, challenge, body.as_str()),
@@ -283,10 +298,9 @@ async fn hung_store_under_timeout_store_is_503_within_the_deadline() {
     }
     // No token: answered at once, the store never asked.
     let started = Instant::now();
-    let (status, ..) = fetch(&client, get(addr, None)).await.unwrap();
+    let (status, ..) = fetch(None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(started.elapsed() < DEADLINE);
-    server.abort();
 }
 
 /// A store whose lookup panics: `"panic-now"` in the callback itself (inside the layer's
@@ -385,8 +399,12 @@ const WAVES: usize = 4;
 const PER_WAVE: usize = 500;
 const LATENCY: Duration = Duration::from_millis(50);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// On tokio's paused clock (the store's latency is a tokio sleep): each wave takes exactly the
+/// store's latency, so "faster than queueing" does not depend on the machine's load.
+#[tokio::test(start_paused = true)]
 async fn slow_store_under_a_burst_stays_bounded_and_sheds_the_excess() {
+    use tokio::time::Instant;
+
     let store = SlowStore::default();
     let (in_flight, high_water, lookups) =
         (store.in_flight.clone(), store.high_water.clone(), store.lookups.clone());

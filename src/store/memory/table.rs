@@ -44,7 +44,8 @@ pub(super) struct Writer {
     prune_at: usize,
 }
 
-/// A stored token: 40 bytes next to its 32-byte digest in one papaya allocation.
+/// A stored token, next to its 32-byte digest in one papaya allocation: kept small (the memory
+/// per token is in BENCHMARKS.md).
 pub(super) struct Entry {
     /// Always has a token id (assigned on insert if missing).
     pub(super) principal: Principal,
@@ -111,9 +112,9 @@ impl Shared {
         // the application asked explicitly.
         tokens.insert(hash, entry);
         // papaya grows a table only once an insert probes past 5·log2(capacity) slots, so a
-        // grown table runs ~85-90 % full and a miss (every unknown token) walks a long probe
-        // sequence, a cache line per step: ~190 ns at 1 M tokens, ~50 ns at half load, ~40 ns
-        // at 1 k. Keep the table at most half full: at every power of two, reserve as much
+        // grown table runs nearly full and a miss (every unknown token) walks a long probe
+        // sequence, a cache line per step, several times slower than at half load (BENCHMARKS.md,
+        // "Memory"). Keep the table at most half full: at every power of two, reserve as much
         // again (one copy of the table, on this writer, once per doubling; readers never wait).
         let len = tokens.len();
         if len >= 8 && len.is_power_of_two() {
