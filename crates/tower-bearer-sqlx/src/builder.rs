@@ -9,8 +9,8 @@ use tower_bearer::{Clock, TokenFormat};
 
 use crate::db::Db;
 use crate::error::OpenError;
+use crate::store::{Inner, SqlTokenStore};
 use crate::usage::Usage;
-use crate::{Inner, SqlTokenStore};
 
 /// Configures a [`SqlTokenStore`]; see [`SqlTokenStore::builder`].
 #[must_use]
@@ -54,6 +54,24 @@ impl fmt::Debug for SqlTokenStoreBuilder {
             .field("schema", &self.schema)
             .field("channel", &self.channel)
             .finish_non_exhaustive()
+    }
+}
+
+impl SqlTokenStore {
+    /// Opens the store at `url` with default settings; see [`SqlTokenStoreBuilder::open`].
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`] if the URL is not supported, the database cannot be reached, or the
+    /// migrations fail.
+    pub async fn open(url: &str) -> Result<Self, OpenError> {
+        Self::builder().open(url).await
+    }
+
+    /// Configures a store: token format, usage interval, lookup timeout, event hook,
+    /// migrations, and for Postgres the schema and notification channel.
+    pub fn builder() -> SqlTokenStoreBuilder {
+        SqlTokenStoreBuilder::default()
     }
 }
 

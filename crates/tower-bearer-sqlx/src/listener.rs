@@ -14,8 +14,8 @@ use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::SqlTokenStore;
 use crate::db::Db;
+use crate::store::SqlTokenStore;
 use tower_bearer::store::CacheInvalidator;
 use tower_bearer::{CachedTokenStore, TokenHash, TokenId, TokenStore};
 

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 use tower_bearer::manage::LifecycleEvent;
 use tower_bearer::{IssuedToken, ManageError, NewToken, StoreError, TokenId, TokenInfo, TokenManager};
 
-use crate::SqlTokenStore;
 use crate::row::{Rotated, TokenRow, is_unique_violation, micros, store_error};
+use crate::store::SqlTokenStore;
 
 /// A collision of 256 random bits does not happen; a unique violation that repeats is a bug
 /// somewhere else, and is reported instead of retried forever.

@@ -1,19 +1,17 @@
-//! [`CacheConfig`]: TTLs and size of a [`CachedTokenStore`].
+//! [`CacheConfig`]: TTLs and size of a [`CachedTokenStore`](crate::CachedTokenStore).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::core::{Core, Ttls};
-use super::{CachedTokenStore, Inner};
 use crate::clock::Clock;
-use crate::store::lookup::TokenStore;
 
 /// moka refuses TTLs over 1000 years; nobody needs more than this.
 const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-/// How a [`CachedTokenStore`] caches: TTLs and size. `CacheConfig::default()` caches active
-/// tokens for 30 seconds, unknown and revoked ones for 5, and at most 100 000 digests;
-/// [`build`](Self::build) puts the cache in front of a store.
+/// How a [`CachedTokenStore`](crate::CachedTokenStore) caches: TTLs and size.
+/// `CacheConfig::default()` caches active tokens for 30 seconds, unknown and revoked ones for
+/// 5, and at most 100 000 digests; [`CachedTokenStore::with_config`](crate::CachedTokenStore::with_config)
+/// puts the cache in front of a store.
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct CacheConfig {
@@ -38,7 +36,7 @@ impl CacheConfig {
     /// How long an active token's answer is served from the cache (default 30
     /// seconds; never past the token's expiry). This is also the upper bound
     /// on how long a revocation made elsewhere can go unseen; see the
-    /// [`CachedTokenStore`] documentation.
+    /// [`CachedTokenStore`](crate::CachedTokenStore) documentation.
     pub fn positive_ttl(mut self, ttl: Duration) -> Self {
         self.positive_ttl = ttl.min(MAX_TTL);
         self
@@ -66,16 +64,11 @@ impl CacheConfig {
         self
     }
 
-    /// The cache, in front of `store`.
-    pub fn build<S: TokenStore>(self, store: S) -> CachedTokenStore<S> {
-        let core = Arc::new(Core::new(
+    /// The cache's core: its entries and how long they are served.
+    pub(super) fn core(self) -> Core {
+        Core::new(
             Ttls { positive: self.positive_ttl, negative: self.negative_ttl, clock: self.clock },
             self.max_entries,
-        ));
-        CachedTokenStore::from_inner(Inner {
-            store,
-            core,
-            flights: std::array::from_fn(|_| Mutex::default()),
-        })
+        )
     }
 }

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
-use super::CachedTokenStore;
+use super::store::CachedTokenStore;
 use crate::manage::error::ManageError;
 use crate::manage::info::TokenInfo;
 use crate::manage::issued::IssuedToken;

@@ -1,30 +1,32 @@
-//! [`MemoryTokenStoreBuilder`] and [`InsertError`].
+//! [`MemoryTokenStoreBuilder`]: how a memory store is configured.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::MemoryTokenStore;
+use super::store::MemoryTokenStore;
 use super::table::{DigestHasher, Shared, Writer, millis};
 use crate::clock::Clock;
 use crate::manage::{LifecycleEvent, LifecycleEvents};
 use crate::token::format::TokenFormat;
-use crate::token::id::TokenId;
 
-/// Why a known token could not be inserted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum InsertError {
-    /// The secret is empty, too long, or not an RFC 6750 `b64token`: no request could ever
-    /// present it.
-    #[error("the token is not a valid RFC 6750 bearer token")]
-    InvalidToken,
-    /// A token with the same secret is already stored.
-    #[error("the token is already stored")]
-    DuplicateToken,
-    /// The principal's token id is already used by another token.
-    #[error("token id {0} is already in use")]
-    DuplicateTokenId(TokenId),
+impl Default for MemoryTokenStore {
+    fn default() -> Self {
+        MemoryTokenStoreBuilder::default().build()
+    }
+}
+
+impl MemoryTokenStore {
+    /// An empty store with default settings.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Configures a store: token format, usage interval, lifecycle event hook.
+    pub fn builder() -> MemoryTokenStoreBuilder {
+        MemoryTokenStoreBuilder::default()
+    }
 }
 
 /// Configures a [`MemoryTokenStore`]; see [`MemoryTokenStore::builder`].

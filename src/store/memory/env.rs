@@ -2,8 +2,8 @@
 
 use std::ffi::OsString;
 
-use super::MemoryTokenStore;
-use super::builder::InsertError;
+use super::error::InsertError;
+use super::store::MemoryTokenStore;
 use crate::principal::Principal;
 use crate::token::id::TokenId;
 

@@ -4,7 +4,7 @@ use std::future::{Future, ready};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
-use super::MemoryTokenStore;
+use super::store::MemoryTokenStore;
 use super::table::{Entry, REVOKED, oldest_first};
 use crate::clock::unix_millis;
 use crate::manage::error::ManageError;

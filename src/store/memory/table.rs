@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::builder::InsertError;
+use super::error::InsertError;
 use crate::clock::{Clock, unix_nanos};
 use crate::manage::error::ManageError;
 use crate::manage::event::{LifecycleEvent, LifecycleEvents};

@@ -1,0 +1,148 @@
+//! [`SqlTokenStore`]: the handle, its lookup (one indexed query), and the pool it owns.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower_bearer::manage::LifecycleEvents;
+use tower_bearer::store::{BoxLookup, CacheConfig, Lookup, LookupResult};
+use tower_bearer::{
+    CachedTokenStore, Clock, PresentedToken, StoreError, TokenFormat, TokenHash, TokenState, TokenStore,
+};
+
+use crate::db::{Db, SqlBackend};
+use crate::error::OpenError;
+use crate::row::micros;
+use crate::usage::{Usage, millis};
+
+/// A token store in SQLite or PostgreSQL. See the [crate documentation](crate).
+///
+/// Cloning is cheap; clones share the connection pool.
+#[derive(Clone)]
+pub struct SqlTokenStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) db: Db,
+    pub(crate) format: TokenFormat,
+    pub(crate) lookup_timeout: Duration,
+    pub(crate) usage: Usage,
+    pub(crate) events: LifecycleEvents,
+    pub(crate) clock: Clock,
+    #[cfg(feature = "postgres")]
+    pub(crate) heartbeat: (Duration, Duration),
+}
+
+impl SqlTokenStore {
+    /// Applies the store's embedded migrations (idempotent; concurrent instances take turns).
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::Migrate`], or [`OpenError::Connect`] if no connection could be had.
+    pub async fn migrate(&self) -> Result<(), OpenError> {
+        self.inner.db.migrate().await
+    }
+
+    /// Which database this store uses.
+    #[must_use]
+    pub fn backend(&self) -> SqlBackend {
+        self.inner.db.backend()
+    }
+
+    /// The format of the tokens this store issues.
+    #[must_use]
+    pub fn format(&self) -> &TokenFormat {
+        &self.inner.format
+    }
+
+    /// The SQLite pool, if this store is on SQLite.
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+    #[must_use]
+    #[allow(unreachable_patterns, reason = "reachable with both backends enabled")]
+    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
+        match &self.inner.db {
+            Db::Sqlite(db) => Some(&db.pool),
+            _ => None,
+        }
+    }
+
+    /// The Postgres pool, if this store is on Postgres.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    #[must_use]
+    #[allow(unreachable_patterns, reason = "reachable with both backends enabled")]
+    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.inner.db {
+            Db::Postgres(db) => Some(&db.pool),
+            _ => None,
+        }
+    }
+
+    /// Closes the connection pool: lookups then fail (503) and lifecycle calls return errors.
+    pub async fn close(&self) {
+        self.inner.db.close().await;
+    }
+
+    /// Wraps the store in a [`CachedTokenStore`]
+    /// configured by `config` and, on Postgres, subscribes the cache to revocations made by
+    /// other instances ([`listen_for_revocations`](Self::listen_for_revocations)). Call it
+    /// within a tokio runtime.
+    pub fn cached(self, config: CacheConfig) -> CachedTokenStore<SqlTokenStore> {
+        let cached = CachedTokenStore::with_config(self.clone(), config);
+        #[cfg(feature = "postgres")]
+        let _listener = self.listen_for_revocations(&cached);
+        cached
+    }
+}
+
+impl fmt::Debug for SqlTokenStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlTokenStore")
+            .field("backend", &self.backend())
+            .field("format", &self.inner.format)
+            .field("lookup_timeout", &self.inner.lookup_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    async fn lookup(self: Arc<Self>, hash: TokenHash) -> LookupResult {
+        let query = self.db.lookup(hash.as_bytes());
+        let row = match tokio::time::timeout(self.lookup_timeout, query).await {
+            Err(_) => return Err(StoreError::timeout()),
+            Ok(Err(e)) => return Err(StoreError::unavailable(e)),
+            Ok(Ok(None)) => return Ok(TokenState::Unknown),
+            Ok(Ok(Some(row))) => row,
+        };
+        let principal = row.principal();
+        if row.revoked_at.is_some() {
+            return Ok(TokenState::Revoked(principal));
+        }
+        let now = micros(self.clock.now());
+        if self.usage.claim(&hash, millis(now), row.last_used_at.map_or(0, millis))
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            // Never awaited by the request; a failed write is retried at the next use after
+            // the interval.
+            let inner = self.clone();
+            runtime.spawn(async move {
+                let write = inner.db.touch(hash.as_bytes(), now);
+                let _ = tokio::time::timeout(inner.lookup_timeout, write).await;
+            });
+        }
+        if row.expires_at.is_some_and(|at| at <= now) {
+            return Ok(TokenState::Expired(principal));
+        }
+        Ok(TokenState::Active(principal))
+    }
+}
+
+impl TokenStore for SqlTokenStore {
+    type Future = BoxLookup;
+
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<BoxLookup> {
+        Lookup::Later(Box::pin(self.inner.clone().lookup(*token.hash())))
+    }
+}

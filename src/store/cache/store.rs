@@ -1,0 +1,171 @@
+//! [`CachedTokenStore`]: the handle, and the lookup: hits at once, misses coalesced.
+
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+
+use super::config::CacheConfig;
+use super::core::{Core, lock};
+use super::flight::{CachedLookup, Flight, FlightFuture, FlightMap};
+use super::invalidator::CacheInvalidator;
+use crate::store::lookup::{Lookup, TokenStore};
+use crate::token::hash::TokenHash;
+use crate::token::presented::PresentedToken;
+
+/// Flight maps are sharded by digest so that misses of different tokens rarely contend.
+const SHARDS: usize = 16;
+
+/// A cache in front of any [`TokenStore`]: hits answer at once, misses are coalesced, and
+/// revocations through it (or pushed to it) invalidate at once. See the
+/// [`store`](crate::store) documentation of the cache for the design and the revocation bound.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_bearer::store::CacheConfig;
+/// use tower_bearer::CachedTokenStore;
+/// use tower_bearer::{BearerAuthLayer, MemoryTokenStore};
+///
+/// let slow_store = MemoryTokenStore::new(); // in practice: a database-backed store
+/// let config = CacheConfig::default()
+///     .positive_ttl(Duration::from_secs(30))
+///     .negative_ttl(Duration::from_secs(5))
+///     .max_entries(50_000);
+/// let cached = CachedTokenStore::with_config(slow_store, config);
+/// let layer = BearerAuthLayer::new(cached.clone());
+/// // `cached` also manages tokens (if the inner store does), invalidating as it goes.
+/// ```
+///
+/// Cloning is cheap; clones share the cache.
+pub struct CachedTokenStore<S: TokenStore> {
+    pub(super) inner: Arc<Inner<S>>,
+}
+
+pub(super) struct Inner<S: TokenStore> {
+    pub(super) store: S,
+    pub(super) core: Arc<Core>,
+    flights: [Mutex<FlightMap<S::Future>>; SHARDS],
+}
+
+impl<S: TokenStore> CachedTokenStore<S> {
+    /// `store` behind a cache with the default TTLs and size.
+    pub fn new(store: S) -> Self {
+        Self::with_config(store, CacheConfig::default())
+    }
+
+    /// `store` behind a cache configured by `config`.
+    pub fn with_config(store: S, config: CacheConfig) -> Self {
+        let core = Arc::new(config.core());
+        let flights = std::array::from_fn(|_| Mutex::default());
+        CachedTokenStore { inner: Arc::new(Inner { store, core, flights }) }
+    }
+
+    /// The wrapped store.
+    pub fn get_ref(&self) -> &S {
+        &self.inner.store
+    }
+
+    /// Drops the cached answer for this digest. Lookups already under way are not cached
+    /// either, and no request that starts after this returns joins them.
+    pub fn invalidate(&self, hash: &TokenHash) {
+        self.inner.core.invalidate(hash);
+    }
+
+    /// Drops every cached answer (and, as [`invalidate`](Self::invalidate), keeps lookups
+    /// under way from being cached or joined).
+    pub fn invalidate_all(&self) {
+        self.inner.core.invalidate_all();
+    }
+
+    /// A handle for a push channel (such as the Postgres store's revocation listener) to
+    /// invalidate this cache from elsewhere.
+    #[must_use]
+    pub fn invalidator(&self) -> CacheInvalidator {
+        CacheInvalidator::new(Arc::downgrade(&self.inner.core))
+    }
+
+    /// How many answers are cached, after pending maintenance (evictions, expirations).
+    #[must_use]
+    pub fn entry_count(&self) -> u64 {
+        self.inner.core.entries.run_pending_tasks();
+        self.inner.core.entries.entry_count()
+    }
+
+    /// The positive TTL.
+    #[must_use]
+    pub fn positive_ttl(&self) -> Duration {
+        self.inner.core.ttls.positive
+    }
+
+    /// The negative TTL.
+    #[must_use]
+    pub fn negative_ttl(&self) -> Duration {
+        self.inner.core.ttls.negative
+    }
+
+    /// Whether active tokens are being cached: false while an attached push channel is down.
+    #[must_use]
+    pub fn is_caching_active_tokens(&self) -> bool {
+        self.inner.core.cache_active.load(Ordering::SeqCst)
+    }
+}
+
+impl<S: TokenStore> Clone for CachedTokenStore<S> {
+    fn clone(&self) -> Self {
+        CachedTokenStore { inner: self.inner.clone() }
+    }
+}
+
+impl<S: TokenStore + fmt::Debug> fmt::Debug for CachedTokenStore<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let core = &self.inner.core;
+        f.debug_struct("CachedTokenStore")
+            .field("store", &self.inner.store)
+            .field("entries", &core.entries.entry_count())
+            .field("positive_ttl", &core.ttls.positive)
+            .field("negative_ttl", &core.ttls.negative)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
+    type Future = CachedLookup<S::Future>;
+
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<Self::Future> {
+        let inner = &*self.inner;
+        let hash = *token.hash();
+        if let Some(hit) = inner.core.get(&hash) {
+            return Lookup::Now(Ok(hit.into_state()));
+        }
+        // Read before the store is asked: an invalidation from here on keeps the answer out.
+        let epoch = inner.core.epoch();
+        let mut shard = lock(&inner.flights[usize::from(hash.as_bytes()[31]) % SHARDS]);
+        if let Some(shared) = shard.flights.get(&hash).and_then(|f| f.join(epoch)) {
+            return Lookup::Later(CachedLookup { shared });
+        }
+        // A flight may have finished (and cached) between the probe above and the lock.
+        if let Some(hit) = inner.core.get(&hash) {
+            return Lookup::Now(Ok(hit.into_state()));
+        }
+        // Asked under the shard lock, so concurrent misses of this digest make one call.
+        match inner.store.lookup(token) {
+            Lookup::Now(answer) => {
+                drop(shard);
+                if let Ok(state) = &answer {
+                    inner.core.remember(hash, state, epoch);
+                }
+                Lookup::Now(answer)
+            }
+            Lookup::Later(future) => {
+                let flight = FlightFuture { inner: future, core: inner.core.clone(), hash, epoch };
+                let shared = flight.shared();
+                if let Some(weak) = shared.downgrade() {
+                    shard.insert(hash, Flight { epoch, future: weak });
+                }
+                Lookup::Later(CachedLookup { shared })
+            }
+        }
+    }
+}

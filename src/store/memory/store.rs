@@ -1,0 +1,130 @@
+//! [`MemoryTokenStore`]: the handle, static keys, and the lookup.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::error::InsertError;
+use super::table::Shared;
+use crate::header::{DEFAULT_MAX_TOKEN_LEN, validate_b64token};
+use crate::principal::Principal;
+use crate::store::lookup::{Lookup, NoFuture, TokenStore};
+use crate::store::state::TokenState;
+use crate::token::format::TokenFormat;
+use crate::token::hash::TokenHash;
+use crate::token::id::TokenId;
+use crate::token::presented::PresentedToken;
+use crate::token::secret::display_hint;
+
+/// An in-memory token store.
+///
+/// Tokens are kept only as SHA-256 digests ([`TokenHash`]); the plaintext is never stored.
+/// A lookup probes the map by the digest the layer computed and confirms the hit with a
+/// constant-time comparison of the full digest.
+///
+/// Reads are lock-free ([`papaya`]): requests never wait behind each other or behind a writer.
+/// Writers take turns (a mutex that lookups never touch). Writes are linearizable: once
+/// a revocation returns, every lookup that starts afterwards sees the token as revoked.
+///
+/// Static keys are loaded synchronously, at start-up: [`insert`](Self::insert),
+/// [`insert_hash`](Self::insert_hash), [`insert_from_env`](Self::insert_from_env). Everything else
+/// (issue, list, rotate, revoke, ...) goes through the [`TokenManager`](crate::TokenManager)
+/// trait, exactly as on the SQL store, so code moves between stores unchanged.
+///
+/// Cloning is cheap and clones share the same tokens, so one handle can go into the layer and
+/// another into an admin endpoint. Listing by subject scans every token: fine for the sizes
+/// a memory store holds, but an admin operation, not a per-request one.
+///
+/// ```
+/// use tower_bearer::{MemoryTokenStore, Principal, Scopes};
+///
+/// let store = MemoryTokenStore::new();
+/// let id = store.insert("alice-static-key", Principal::builder("alice").scopes(Scopes::parse("read")).build())?;
+/// assert_eq!(store.len(), 1);
+/// # Ok::<_, tower_bearer::store::InsertError>(())
+/// ```
+#[derive(Clone)]
+pub struct MemoryTokenStore {
+    pub(super) shared: Arc<Shared>,
+}
+
+impl MemoryTokenStore {
+    pub(super) fn from_shared(shared: Arc<Shared>) -> Self {
+        MemoryTokenStore { shared }
+    }
+
+    /// The format of the tokens this store issues.
+    #[must_use]
+    pub fn format(&self) -> &TokenFormat {
+        &self.shared.format
+    }
+
+    /// Stores a known token, such as a static per-user key loaded from configuration.
+    ///
+    /// Only its digest is kept. If `principal` has no token id, a random one is assigned.
+    /// Returns the token's id.
+    ///
+    /// # Errors
+    ///
+    /// [`InsertError`] if the secret is not a usable bearer token, is already stored, or the
+    /// token id is taken.
+    pub fn insert(&self, secret: &str, principal: Principal) -> Result<TokenId, InsertError> {
+        if secret.len() > DEFAULT_MAX_TOKEN_LEN || validate_b64token(secret.as_bytes()).is_err() {
+            return Err(InsertError::InvalidToken);
+        }
+        let hint = display_hint(secret);
+        self.shared.insert(TokenHash::of(secret), principal, Some(hint)).map(|info| info.id)
+    }
+
+    /// Stores a token by its digest, for applications that keep only digests in their
+    /// configuration. See [`insert`](Self::insert).
+    ///
+    /// # Errors
+    ///
+    /// [`InsertError::DuplicateToken`] or [`InsertError::DuplicateTokenId`].
+    pub fn insert_hash(&self, hash: TokenHash, principal: Principal) -> Result<TokenId, InsertError> {
+        self.shared.insert(hash, principal, None).map(|info| info.id)
+    }
+
+    /// Number of stored tokens that were neither revoked nor deleted (expired ones included
+    /// until purged).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.shared.by_id.len()
+    }
+
+    /// Whether [`len`](Self::len) is zero.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl TokenStore for MemoryTokenStore {
+    type Future = NoFuture;
+
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<NoFuture> {
+        let shared = &*self.shared;
+        let state = match shared.tokens.pin().get(token.hash()) {
+            Some(entry) if entry.is_live() => {
+                entry.touch(shared.usage_interval_ms, &shared.clock);
+                if entry.principal.expires_at().is_some_and(|at| shared.clock.is_expired(at)) {
+                    TokenState::Expired(entry.principal.clone())
+                } else {
+                    TokenState::Active(entry.principal.clone())
+                }
+            }
+            Some(record) => TokenState::Revoked(record.principal.clone()),
+            None => TokenState::Unknown,
+        };
+        Lookup::Now(Ok(state))
+    }
+}
+
+impl fmt::Debug for MemoryTokenStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryTokenStore")
+            .field("tokens", &self.len())
+            .field("format", &self.shared.format)
+            .finish_non_exhaustive()
+    }
+}
