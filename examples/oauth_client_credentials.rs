@@ -1,5 +1,5 @@
 //! An OAuth 2.0 client-credentials token endpoint (RFC 6749 §4.4) and an API that accepts the
-//! tokens it mints, on 127.0.0.1:3005.
+//! tokens it mints, on 127.0.0.1:3008.
 //!
 //! ```text
 //! cargo run --example oauth_client_credentials
@@ -48,7 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ttl: u64 = std::env::var("TOKEN_TTL_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(3600);
     let (app, client) = demo(Duration::from_secs(ttl), Clock::system());
 
-    let port = std::env::var("PORT").unwrap_or_else(|_| "3005".into());
+    let port = std::env::var("PORT").unwrap_or_else(|_| "3008".into());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (id, secret) = (&client.client_id, client.client_secret.expose_secret());

@@ -8,7 +8,7 @@
 //! `401 {"message":"Unauthenticated."}` (`ErrorFormat::Message`).
 //!
 //! - Sessions and API tokens live in two `MemoryTokenStore`s with their own formats (`ps_live_`
-//!   and `pt_live_`), and each layer accepts only its own format (`token_format`): a session
+//!   and `pt_live_`), and each layer accepts only its own format (`token_formats`): a session
 //!   token is refused by the API, and an API token by the portal, before any lookup.
 //! - API tokens have no expiry: they work until revoked. Only SHA-256 digests are stored.
 //! - `last_used_at` is recorded by the store itself, at most once a minute per token.

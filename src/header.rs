@@ -267,8 +267,8 @@ mod tests {
     #[test]
     fn offset_points_at_the_token() {
         let v = b" Bearer  tok";
-        let t = parse_bearer(v, 100).unwrap();
-        assert_eq!(&v[t.offset()..t.offset() + 3], b"tok");
+        let (token, start) = parse_bearer_bytes(v, 100).unwrap();
+        assert_eq!((token, &v[start..start + 3]), (&b"tok"[..], &b"tok"[..]));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Bearer-token authentication (RFC 6750) as [tower] middleware, for axum, hyper and tonic.
+//! Bearer-token authentication (RFC 6750) as [tower] middleware, for axum and hyper.
 //!
 //! Put [`BearerAuthLayer`] in front of your routes: it parses `Authorization: Bearer <token>`
 //! strictly, asks a [`TokenStore`] who the token belongs to, and either hands the request on

@@ -33,6 +33,25 @@ struct Prebuilt {
     body: Option<Bytes>,
 }
 
+/// How long the texts of a response are kept.
+#[derive(Clone, Copy)]
+enum Keep {
+    /// For the life of the process, one copy per distinct text: prebuilt responses, whose set is
+    /// bounded by the layer configurations.
+    Interned,
+    /// Only as long as the response.
+    ForThisResponse,
+}
+
+impl Keep {
+    fn bytes(self, text: String) -> Bytes {
+        match self {
+            Keep::Interned => Bytes::from_static(intern(text).as_bytes()),
+            Keep::ForThisResponse => Bytes::from(text),
+        }
+    }
+}
+
 /// Declares the rejections every layer prebuilds, once: the table ([`PREBUILT`]) and the
 /// index of each entry ([`slot`]) both come from this one list.
 macro_rules! prebuilt_rejections {
@@ -89,27 +108,28 @@ impl Responder {
         let errors = PREBUILT.iter().cloned().chain(requirement.cloned().map(AuthError::InsufficientScope));
         responder.prebuilt = errors
             .map(|error| {
-                let prebuilt = responder.build(&error);
+                let prebuilt = responder.build(&error, Keep::Interned);
                 (error, prebuilt)
             })
             .collect();
         responder
     }
 
-    fn build(&self, error: &AuthError) -> Prebuilt {
+    fn build(&self, error: &AuthError, keep: Keep) -> Prebuilt {
         let mut headers = HeaderMap::with_capacity(2);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         // RFC 6750 §3: a challenge for every bearer error; a failed store is not one.
         if !matches!(error, AuthError::StoreUnavailable(_)) {
-            headers.insert(WWW_AUTHENTICATE, self.challenge(error));
+            let challenge = HeaderValue::from_maybe_shared(keep.bytes(self.challenge(error)))
+                .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
+            headers.insert(WWW_AUTHENTICATE, challenge);
         }
-        let body =
-            self.format.is_fixed().then(|| Bytes::from_static(intern(self.format.body(error)).as_bytes()));
+        let body = self.format.is_fixed().then(|| keep.bytes(self.format.body(error)));
         Prebuilt { headers, body }
     }
 
     /// The `WWW-Authenticate` value for `error`, or the bare challenge.
-    fn challenge(&self, error: &AuthError) -> HeaderValue {
+    fn challenge(&self, error: &AuthError) -> String {
         // Every value written here is in the RFC 6749 §5.2 set (realm and scopes are checked
         // when configured, descriptions are fixed text), so none can end its quoted string.
         let mut params: Vec<(&str, &str)> = Vec::with_capacity(4);
@@ -133,8 +153,7 @@ impl Responder {
             value.extend(v.chars().filter(|&c| is_param_char(c)));
             value.push('"');
         }
-        HeaderValue::from_maybe_shared(Bytes::from_static(intern(value).as_bytes()))
-            .unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+        value
     }
 
     /// The complete rejection response for `error`, with `error` in its extensions if
@@ -150,7 +169,9 @@ impl Responder {
         let prebuilt = match found {
             Some(p) => p,
             None => {
-                built = self.build(&error);
+                // A scope requirement of a handler's choosing: built for this response only,
+                // never kept, so texts made from request data cannot accumulate.
+                built = self.build(&error, Keep::ForThisResponse);
                 &built
             }
         };

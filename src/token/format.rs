@@ -118,7 +118,7 @@ impl TokenFormat {
         }
         let checksum = crc32fast::hash(token.as_bytes());
         token.extend(encode_checksum(checksum).map(char::from));
-        TokenSecret(token)
+        TokenSecret::generated(token, self.prefix.len())
     }
 
     /// Checks that `token` is of this format: prefix, length, alphabet and checksum. Costs a

@@ -98,11 +98,17 @@ mod tests {
     }
 
     #[test]
-    fn hints_show_prefix_and_last_four() {
-        assert_eq!(TokenSecret::new("tok_live_abcdefghijklmnopWXYZ").hint(), "tok_live_…WXYZ");
+    fn hints_show_a_known_prefix_and_the_last_four() {
+        let generated = TokenFormat::new("tok_live_").generate();
+        let last_four = &generated.expose_secret()[generated.expose_secret().len() - 4..];
+        assert_eq!(generated.hint(), format!("tok_live_…{last_four}"));
+        assert_eq!(super::secret::display_hint("tok_live_abcdefghijklmnopWXYZ", 9), "tok_live_…WXYZ");
+        assert_eq!(super::secret::display_hint("tok_live_ab", 9), "tok_live_…");
         assert_eq!(TokenSecret::new("plainstatickey123456").hint(), "…3456");
         assert_eq!(TokenSecret::new("short").hint(), "…");
-        assert_eq!(TokenSecret::new("tok_live_ab").hint(), "tok_live_…");
+        // A secret of unknown format shows no prefix: this one's "prefix" is most of the key.
+        assert_eq!(TokenSecret::new("alice_secret_key_0123456789").hint(), "…6789");
+        assert_eq!(TokenSecret::new("tok_live_abcdefghijklmnopWXYZ").hint(), "…WXYZ");
     }
 
     #[test]

@@ -13,6 +13,8 @@ mod example_process;
 mod examples;
 #[cfg(feature = "fuzzing")]
 mod fuzz_props;
+#[cfg(feature = "axum")]
+mod handler_rejections;
 mod hostile;
 mod hyper;
 mod lifecycle;

@@ -2,7 +2,7 @@
 //! one instance) or PostgreSQL (shared by many instances), on [`sqlx`] (features `sqlite`,
 //! the default, and `postgres`).
 //!
-//! The store implements [`TokenStore`] (one indexed query per lookup) and the whole
+//! The store implements [`TokenStore`](tower_bearer::TokenStore) (one indexed query per lookup) and the whole
 //! [`TokenManager`](tower_bearer::TokenManager) with exactly the semantics of
 //! [`MemoryTokenStore`](tower_bearer::MemoryTokenStore), so switching stores is one line:
 //!
@@ -35,9 +35,9 @@
 //! # Behaviour
 //!
 //! - **Lookups**: one query on the digest's unique index; a revoked row answers
-//!   [`TokenState::Revoked`]. A database error answers `Err(StoreError)` and a lookup
+//!   [`TokenState::Revoked`](tower_bearer::TokenState::Revoked). A database error answers `Err(StoreError)` and a lookup
 //!   still pending after the [lookup timeout](SqlTokenStoreBuilder::lookup_timeout)
-//!   answers [`StoreError::timeout`]: the layer fails closed with 503 either way, and serves
+//!   answers [`StoreError::timeout`](tower_bearer::StoreError::timeout): the layer fails closed with 503 either way, and serves
 //!   again as soon as the database answers again (the pool reconnects; nothing restarts).
 //!   [`TimeoutStore`](tower_bearer::TimeoutStore) composes as well, for a deadline
 //!   that also covers a cache in front.
@@ -57,7 +57,7 @@
 //! # With a cache
 //!
 //! A lookup costs a database round trip; [`SqlTokenStore::cached`] puts a
-//! [`CachedTokenStore`] in front, which answers repeat
+//! [`CachedTokenStore`](tower_bearer::CachedTokenStore) in front, which answers repeat
 //! lookups from memory, and on Postgres subscribes it to every instance's revocations:
 //!
 //! ```no_run

@@ -1,7 +1,7 @@
 //! [`MemoryTokenStore`]: tokens kept as SHA-256 digests in a lock-free concurrent map, managed
 //! through [`TokenManager`](crate::TokenManager) (issue, list, rotate, revoke, delete, expire,
 //! usage, audit events), with static keys loaded synchronously ([`insert`](MemoryTokenStore::insert),
-//! [`from_env`](MemoryTokenStore::from_env)).
+//! [`insert_from_env`](MemoryTokenStore::insert_from_env)).
 
 mod builder;
 mod env;

@@ -71,7 +71,11 @@ impl MemoryTokenStore {
         if secret.len() > DEFAULT_MAX_TOKEN_LEN || validate_b64token(secret.as_bytes()).is_err() {
             return Err(InsertError::InvalidToken);
         }
-        let hint = display_hint(secret);
+        // The prefix is shown only for a key of the store's own format: in a key such as
+        // `alice_secret_key_...` everything up to the last `_` is secret too.
+        let prefix_len =
+            if self.shared.format.check(secret).is_ok() { self.shared.format.prefix().len() } else { 0 };
+        let hint = display_hint(secret, prefix_len);
         self.shared.insert(TokenHash::of(secret), principal, Some(hint)).map(|info| info.id)
     }
 

@@ -1,0 +1,227 @@
+//! Refusals from behind the layer: a handler's `AuthError`, `RequireScopes`, and the layer's
+//! `require` predicate are all answered in the layer's own format, realm and challenge.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::Path;
+use axum::handler::Handler;
+use axum::routing::get;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+use tower_bearer::middleware::Outcome;
+use tower_bearer::{
+    AuthError, BearerAuthLayer, ErrorFormat, MemoryTokenStore, Principal, RequireScopes, Scopes,
+};
+
+const READER: &str = "reader-token-0123456789";
+const ACME: &str = "acme-admin-token-0123456789";
+
+fn store() -> MemoryTokenStore {
+    let store = MemoryTokenStore::new();
+    store.insert(READER, Principal::builder("rita").scopes(Scopes::parse("invoices:read")).build()).unwrap();
+    store
+        .insert(ACME, Principal::builder("ada").organization("acme").scopes(Scopes::parse("*")).build())
+        .unwrap();
+    store
+}
+
+/// Status, challenge and body of `GET path` with `token`.
+async fn call(app: &Router, path: &str, token: Option<&str>) -> (StatusCode, Option<String>, String) {
+    let mut req = Request::get(path);
+    if let Some(token) = token {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    let res = app.clone().oneshot(req.body(axum::body::Body::empty()).unwrap()).await.unwrap();
+    let status = res.status();
+    let challenge = res.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+    let body = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    (status, challenge, body)
+}
+
+/// `GET /orgs/{org}/invoices`: the handler checks the organization itself.
+async fn org_invoices(principal: Principal, Path(org): Path<String>) -> Result<&'static str, AuthError> {
+    if principal.organization() != Some(org.as_str()) {
+        return Err(AuthError::Denied);
+    }
+    if !principal.scopes().grants("invoices:export") {
+        return Err(AuthError::insufficient_scope(["invoices:export"]));
+    }
+    Ok("exported")
+}
+
+#[tokio::test]
+async fn a_handlers_auth_error_is_answered_in_the_layers_format_and_realm() {
+    let app = Router::new()
+        .route("/orgs/{org}/invoices", get(org_invoices))
+        .route_layer(BearerAuthLayer::new(store()).realm("billing").error_format(ErrorFormat::Message));
+
+    let (status, challenge, body) = call(&app, "/orgs/acme/invoices", Some(READER)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        challenge.as_deref(),
+        Some(
+            r#"Bearer realm="billing", error="insufficient_scope", error_description="the access token does not grant access to this resource""#
+        )
+    );
+    assert_eq!(body, r#"{"message":"This action is unauthorized."}"#);
+
+    assert_eq!(call(&app, "/orgs/acme/invoices", Some(ACME)).await.0, StatusCode::OK);
+    assert_eq!(call(&app, "/orgs/globex/invoices", Some(ACME)).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_handlers_scope_refusal_names_the_scope() {
+    let store = MemoryTokenStore::new();
+    store
+        .insert(
+            ACME,
+            Principal::builder("ada").organization("acme").scopes(Scopes::parse("invoices:read")).build(),
+        )
+        .unwrap();
+    let app = Router::new()
+        .route("/orgs/{org}/invoices", get(org_invoices))
+        .route_layer(BearerAuthLayer::new(store).realm("billing").rejection_extension(true));
+    let res = app
+        .clone()
+        .oneshot(
+            Request::get("/orgs/acme/invoices")
+                .header("authorization", format!("Bearer {ACME}"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        r#"Bearer realm="billing", error="insufficient_scope", error_description="the access token lacks the required scope", scope="invoices:export""#
+    );
+    assert_eq!(
+        res.extensions().get::<AuthError>(),
+        Some(&AuthError::insufficient_scope(["invoices:export"]))
+    );
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(
+        body,
+        r#"{"error":"insufficient_scope","error_description":"the access token lacks the required scope"}"#
+    );
+}
+
+#[tokio::test]
+async fn without_the_layer_a_handlers_auth_error_is_still_a_correct_answer() {
+    let app = Router::new().route("/orgs/{org}/invoices", get(|| async { Err::<(), _>(AuthError::Denied) }));
+    let (status, challenge, body) = call(&app, "/orgs/acme/invoices", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        challenge.as_deref(),
+        Some(
+            r#"Bearer error="insufficient_scope", error_description="the access token does not grant access to this resource""#
+        )
+    );
+    assert_eq!(
+        body,
+        r#"{"error":"insufficient_scope","error_description":"the access token does not grant access to this resource"}"#
+    );
+}
+
+#[tokio::test]
+async fn require_scopes_refuses_in_the_layers_format_and_reports_the_refusal() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let layer = BearerAuthLayer::new(store()).realm("billing").on_event(move |event| {
+        let principal = event.principal().map(|p| p.subject().to_owned());
+        let outcome = match event.outcome {
+            Outcome::Authenticated(_) => "authenticated".to_owned(),
+            Outcome::Rejected { error, .. } => error.reason().to_owned(),
+            _ => "other".to_owned(),
+        };
+        sink.lock().unwrap().push((event.method.to_string(), event.path.to_owned(), outcome, principal));
+    });
+    let app = Router::new()
+        .route(
+            "/v1/invoices",
+            get((|| async { "list" }).layer(RequireScopes::all(["invoices:read"])))
+                .post((|| async { "created" }).layer(RequireScopes::any(["invoices:write", "admin"]))),
+        )
+        .route_layer(layer);
+
+    assert_eq!(call(&app, "/v1/invoices", Some(READER)).await.0, StatusCode::OK);
+    let res = app
+        .clone()
+        .oneshot(
+            Request::post("/v1/invoices")
+                .header("authorization", format!("Bearer {READER}"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        r#"Bearer realm="billing", error="insufficient_scope", error_description="the access token lacks the required scope", scope="admin invoices:write""#
+    );
+    let events = events.lock().unwrap();
+    let rita = Some("rita".to_owned());
+    assert_eq!(
+        events.as_slice(),
+        [
+            ("GET".to_owned(), "/v1/invoices".to_owned(), "authenticated".to_owned(), rita.clone()),
+            ("POST".to_owned(), "/v1/invoices".to_owned(), "authenticated".to_owned(), rita.clone()),
+            ("POST".to_owned(), "/v1/invoices".to_owned(), "insufficient_scope".to_owned(), rita),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn require_scopes_without_the_layer_says_the_layer_is_missing() {
+    let app = Router::new()
+        .route("/v1/invoices", get((|| async { "list" }).layer(RequireScopes::all(["invoices:read"]))));
+    let (status, challenge, body) = call(&app, "/v1/invoices", Some(READER)).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(challenge, None);
+    assert!(body.contains("BearerAuthLayer"), "{body}");
+    assert!(!body.contains(READER));
+}
+
+#[test]
+#[should_panic(expected = "not a valid OAuth scope")]
+fn require_scopes_refuses_an_invalid_scope_at_start_up() {
+    let _ = RequireScopes::all(["two words"]);
+}
+
+#[tokio::test]
+async fn the_layers_predicate_sees_the_principal_and_the_request() {
+    let calls = Arc::new(Mutex::new(0));
+    let counted = calls.clone();
+    let layer = BearerAuthLayer::new(store()).realm("billing").require(move |principal, request| {
+        *counted.lock().unwrap() += 1;
+        let org = request.uri.path().strip_prefix("/orgs/").and_then(|rest| rest.split('/').next());
+        org.is_some_and(|org| principal.organization() == Some(org))
+    });
+    let app = Router::new().route("/orgs/{org}/reports", get(|| async { "reports" })).route_layer(layer);
+
+    assert_eq!(call(&app, "/orgs/acme/reports", Some(ACME)).await.0, StatusCode::OK);
+    let (status, challenge, _) = call(&app, "/orgs/globex/reports", Some(ACME)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        challenge.as_deref(),
+        Some(
+            r#"Bearer realm="billing", error="insufficient_scope", error_description="the access token does not grant access to this resource""#
+        )
+    );
+    assert_eq!(
+        call(&app, "/orgs/acme/reports", Some(READER)).await.0,
+        StatusCode::FORBIDDEN,
+        "no organization"
+    );
+    // Requests refused before the predicate never reach it.
+    assert_eq!(call(&app, "/orgs/acme/reports", None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&app, "/orgs/acme/reports", Some("unknown-token-0000")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(*calls.lock().unwrap(), 3);
+}
