@@ -43,7 +43,8 @@ pin_project! {
             #[pin]
             lookup: T::Future,
             pending: Option<Box<(Request<ReqBody>, S)>>,
-            policy: Arc<Policy>,
+            // An `Option` so that the admitted request's state takes it over, not a clone.
+            policy: Option<Arc<Policy>>,
         },
         /// Admitted: the inner service's own future, and the policy to answer a handler-side
         /// rejection with.
@@ -65,7 +66,9 @@ where
     T: TokenStore,
 {
     pub(crate) fn lookup(lookup: T::Future, req: Request<ReqBody>, inner: S, policy: Arc<Policy>) -> Self {
-        ResponseFuture { state: State::Lookup { lookup, pending: Some(Box::new((req, inner))), policy } }
+        ResponseFuture {
+            state: State::Lookup { lookup, pending: Some(Box::new((req, inner))), policy: Some(policy) },
+        }
     }
 
     pub(crate) fn inner(future: S::Future, policy: Arc<Policy>) -> Self {
@@ -91,11 +94,12 @@ where
             match state.as_mut().project() {
                 StateProj::Lookup { lookup, pending, policy } => {
                     let answer = ready!(lookup.poll(cx));
-                    let (req, mut inner) = *pending.take().expect("ResponseFuture polled after completion");
-                    match policy.admit(req, answer) {
-                        Ok(req) => {
+                    let taken = pending.take().zip(policy.take());
+                    let (mut boxed, policy) = taken.expect("ResponseFuture polled after completion");
+                    match policy.admit(&mut boxed.0, answer) {
+                        Ok(()) => {
+                            let (req, mut inner) = *boxed;
                             let future = inner.call(req);
-                            let policy = policy.clone();
                             state.set(State::Inner { future, policy });
                         }
                         Err(response) => return Poll::Ready(Ok(response)),

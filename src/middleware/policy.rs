@@ -70,13 +70,13 @@ impl Policy {
         Policy { config, responder }
     }
 
-    /// Turns the store's answer into the request to pass on (the principal in its
-    /// extensions), or the rejection response.
+    /// Admits the request (the principal into its extensions) on the store's answer, or
+    /// returns the rejection response. The request stays where it is: it is only borrowed.
     pub(crate) fn admit<B, R: From<Bytes>>(
         &self,
-        req: Request<B>,
+        req: &mut Request<B>,
         answer: Result<TokenState, StoreError>,
-    ) -> Result<Request<B>, Response<R>> {
+    ) -> Result<(), Response<R>> {
         let (error, principal, store_error) = match answer {
             Err(e) => (AuthError::StoreUnavailable(e.kind()), None, Some(e)),
             Ok(TokenState::Unknown) => (AuthError::InvalidToken(InvalidToken::Unknown), None, None),
@@ -87,7 +87,7 @@ impl Policy {
                 Err(error) => (error, Some(p), None),
             },
         };
-        Err(self.reject(&req, error, principal.as_ref(), store_error.as_ref()))
+        Err(self.reject(req, error, principal.as_ref(), store_error.as_ref()))
     }
 
     /// Expiry and scopes of a token the store vouched for.
@@ -106,20 +106,17 @@ impl Policy {
     /// The predicate, if any, then the principal into the request.
     fn check_request<B, R: From<Bytes>>(
         &self,
-        mut req: Request<B>,
+        req: &mut Request<B>,
         principal: Principal,
-    ) -> Result<Request<B>, Response<R>> {
-        if let Some(predicate) = &self.config.predicate {
-            let (parts, body) = req.into_parts();
-            let allowed = predicate(&principal, &parts);
-            req = Request::from_parts(parts, body);
-            if !allowed {
-                return Err(self.reject(&req, AuthError::Denied, Some(&principal), None));
-            }
+    ) -> Result<(), Response<R>> {
+        if let Some(predicate) = &self.config.predicate
+            && !with_head(req, |head| predicate(&principal, head))
+        {
+            return Err(self.reject(req, AuthError::Denied, Some(&principal), None));
         }
-        self.emit(&req, Outcome::Authenticated(&principal));
+        self.emit(req, Outcome::Authenticated(&principal));
         req.extensions_mut().insert(principal);
-        Ok(req)
+        Ok(())
     }
 
     pub(crate) fn reject<B, R: From<Bytes>>(
@@ -150,4 +147,22 @@ impl Policy {
     fn emit<B>(&self, req: &Request<B>, outcome: Outcome<'_>) {
         self.config.events.emit(&AuthEvent { outcome, method: req.method(), path: req.uri().path() });
     }
+}
+
+/// Runs `f` on the head of `req` as `Parts`, lent for the call: the head is swapped into a
+/// `Parts` and back, field by field, so the request (and its body) never moves.
+fn with_head<B, T>(req: &mut Request<B>, f: impl FnOnce(&Parts) -> T) -> T {
+    let (mut head, ()) = Request::new(()).into_parts();
+    swap_head(req, &mut head);
+    let out = f(&head);
+    swap_head(req, &mut head);
+    out
+}
+
+fn swap_head<B>(req: &mut Request<B>, head: &mut Parts) {
+    std::mem::swap(req.method_mut(), &mut head.method);
+    std::mem::swap(req.uri_mut(), &mut head.uri);
+    std::mem::swap(req.version_mut(), &mut head.version);
+    std::mem::swap(req.headers_mut(), &mut head.headers);
+    std::mem::swap(req.extensions_mut(), &mut head.extensions);
 }

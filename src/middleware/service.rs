@@ -96,8 +96,8 @@ where
         match lookup {
             // Answered at once (memory store, cache hit): decide here and call the inner
             // service directly, the very instance `poll_ready` readied.
-            Lookup::Now(answer) => match self.policy.admit(req, answer) {
-                Ok(req) => ResponseFuture::inner(self.inner.call(req), self.policy.clone()),
+            Lookup::Now(answer) => match self.policy.admit(&mut req, answer) {
+                Ok(()) => ResponseFuture::inner(self.inner.call(req), self.policy.clone()),
                 Err(response) => ResponseFuture::rejected(response),
             },
             Lookup::Later(future) => {

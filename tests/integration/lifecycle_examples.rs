@@ -218,6 +218,8 @@ async fn scoped_keys_example_on_sqlite() {
 /// use before the request that made it is answered (the memory store does).
 async fn scoped_keys_flow(demo: scoped_keys::Demo, clock: &Clock, usage_at_once: bool) {
     capture_logs();
+    // The example's time is its clock's, not the system's.
+    let now_secs = || clock.now().duration_since(UNIX_EPOCH).unwrap().as_secs();
     let admin = demo.admin.secret().expose_secret().to_owned();
     let admin_id = demo.admin.id().to_string();
     let ex = Served::start(demo.app).await;
