@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::Path;
 use axum::handler::Handler;
 use axum::routing::get;
-use http::{Request, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 use tower_bearer::middleware::Outcome;
@@ -27,13 +27,18 @@ fn store() -> MemoryTokenStore {
     store
 }
 
-/// Status, challenge and body of `GET path` with `token`.
-async fn call(app: &Router, path: &str, token: Option<&str>) -> (StatusCode, Option<String>, String) {
-    let mut req = Request::get(path);
+/// The response to `method path` with `token`.
+async fn send(app: &Router, method: Method, path: &str, token: Option<&str>) -> Response<axum::body::Body> {
+    let mut req = Request::builder().method(method).uri(path);
     if let Some(token) = token {
         req = req.header("authorization", format!("Bearer {token}"));
     }
-    let res = app.clone().oneshot(req.body(axum::body::Body::empty()).unwrap()).await.unwrap();
+    app.clone().oneshot(req.body(axum::body::Body::empty()).unwrap()).await.unwrap()
+}
+
+/// Status, challenge and body of `GET path` with `token`.
+async fn call(app: &Router, path: &str, token: Option<&str>) -> (StatusCode, Option<String>, String) {
+    let res = send(app, Method::GET, path, token).await;
     let status = res.status();
     let challenge = res.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
     let body = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
@@ -83,16 +88,7 @@ async fn a_handlers_scope_refusal_names_the_scope() {
     let app = Router::new()
         .route("/orgs/{org}/invoices", get(org_invoices))
         .route_layer(BearerAuthLayer::new(store).realm("billing").rejection_extension(true));
-    let res = app
-        .clone()
-        .oneshot(
-            Request::get("/orgs/acme/invoices")
-                .header("authorization", format!("Bearer {ACME}"))
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = send(&app, Method::GET, "/orgs/acme/invoices", Some(ACME)).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         res.headers()["www-authenticate"],
@@ -148,16 +144,7 @@ async fn require_scopes_refuses_in_the_layers_format_and_reports_the_refusal() {
         .route_layer(layer);
 
     assert_eq!(call(&app, "/v1/invoices", Some(READER)).await.0, StatusCode::OK);
-    let res = app
-        .clone()
-        .oneshot(
-            Request::post("/v1/invoices")
-                .header("authorization", format!("Bearer {READER}"))
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = send(&app, Method::POST, "/v1/invoices", Some(READER)).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         res.headers()["www-authenticate"],
