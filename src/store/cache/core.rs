@@ -2,10 +2,8 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
-
-use moka::notification::RemovalCause;
 
 use crate::clock::Clock;
 use crate::principal::Principal;
@@ -16,14 +14,14 @@ use crate::token::id::TokenId;
 /// The part of the cache that invalidations touch; independent of the store's type.
 pub(super) struct Core {
     pub(super) entries: moka::sync::Cache<TokenHash, Entry>,
-    /// Token id → digest (and the entry's sequence number) of cached active tokens, so that a
-    /// revocation by id finds the entry to drop. Maintained by `remember` and the eviction
-    /// listener.
-    pub(super) by_id: Arc<Mutex<HashMap<TokenId, (TokenHash, u64)>>>,
-    /// Advanced by every invalidation; see the module docs.
+    /// Taken by every write to `entries`: an answer is cached (with its id) and an
+    /// invalidation happens one after the other, never interleaved, so an answer read before
+    /// an invalidation can never be cached after it, and a cached active token always has its
+    /// id in the index. Lookups (hits) never take it.
+    pub(super) writes: Mutex<Index>,
+    /// Advanced by every invalidation, under `writes`: a lookup remembers the epoch it started
+    /// in, and its answer is cached only if no invalidation happened since.
     pub(super) epoch: AtomicU64,
-    /// Sequence numbers of cached active entries, to tell an entry from its replacement.
-    pub(super) seq: AtomicU64,
     /// False while a push channel is attached but not connected: active tokens are then not
     /// cached, since a revocation elsewhere could not reach this cache.
     pub(super) cache_active: AtomicBool,
@@ -33,10 +31,18 @@ pub(super) struct Core {
     pub(super) ttls: Ttls,
 }
 
+/// Token id → digest of cached active tokens, so that a revocation by id finds the entry to
+/// drop. Ids whose entry left the cache (TTL, size) are swept when the index doubles.
+#[derive(Default)]
+pub(super) struct Index {
+    by_id: HashMap<TokenId, TokenHash>,
+    sweep_at: usize,
+}
+
 /// A cached answer. Cloning clones a [`Principal`]: one reference count.
 #[derive(Clone)]
 pub(super) enum Cached {
-    Active(Principal, u64),
+    Active(Principal),
     Revoked(Principal),
     Expired(Principal),
     Unknown,
@@ -52,7 +58,7 @@ pub(super) struct Entry {
 impl Cached {
     pub(super) fn into_state(self) -> TokenState {
         match self {
-            Cached::Active(p, _) => TokenState::Active(p),
+            Cached::Active(p) => TokenState::Active(p),
             Cached::Revoked(p) => TokenState::Revoked(p),
             Cached::Expired(p) => TokenState::Expired(p),
             Cached::Unknown => TokenState::Unknown,
@@ -72,7 +78,7 @@ impl Ttls {
     /// How long `value`, cached now, is served.
     fn of(&self, value: &Cached) -> Duration {
         match value {
-            Cached::Active(p, _) => match p.expires_at() {
+            Cached::Active(p) => match p.expires_at() {
                 // Not past the token's own expiry: an expired entry is useless.
                 Some(at) => at.duration_since(self.clock.now()).unwrap_or_default().min(self.positive),
                 None => self.positive,
@@ -115,28 +121,12 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Core {
     pub(super) fn new(ttls: Ttls, max_entries: u64) -> Self {
-        let by_id: Arc<Mutex<HashMap<TokenId, (TokenHash, u64)>>> = Arc::default();
-        let index = by_id.clone();
-        let entries = moka::sync::Cache::builder()
-            .max_capacity(max_entries)
-            .expire_after(ttls.clone())
-            .eviction_listener(move |hash: Arc<TokenHash>, value: Entry, _cause: RemovalCause| {
-                if let Cached::Active(p, seq) = value.cached
-                    && let Some(id) = p.token_id()
-                {
-                    let mut index = lock(&index);
-                    // Only if the index still names this very entry, not a replacement.
-                    if index.get(id).is_some_and(|&(h, s)| s == seq && h == *hash) {
-                        index.remove(id);
-                    }
-                }
-            })
-            .build();
+        let entries =
+            moka::sync::Cache::builder().max_capacity(max_entries).expire_after(ttls.clone()).build();
         Core {
             entries,
-            by_id,
+            writes: Mutex::default(),
             epoch: AtomicU64::new(0),
-            seq: AtomicU64::new(0),
             cache_active: AtomicBool::new(true),
             anonymous: AtomicBool::new(false),
             ttls,
@@ -162,67 +152,78 @@ impl Core {
     /// Caches a store's answer obtained by a lookup that started in `epoch`, unless an
     /// invalidation happened since.
     pub(super) fn remember(&self, hash: TokenHash, state: &TokenState, epoch: u64) {
-        let value = match state {
-            TokenState::Active(p) => {
-                if !self.cache_active.load(Ordering::SeqCst) {
-                    return;
-                }
-                Cached::Active(p.clone(), self.seq.fetch_add(1, Ordering::Relaxed))
-            }
+        let cached = match state {
+            TokenState::Active(p) => Cached::Active(p.clone()),
             TokenState::Revoked(p) => Cached::Revoked(p.clone()),
             // Not cached: a purge turns it into an unknown token, and the store says so at once.
             TokenState::Expired(_) => return,
             TokenState::Unknown => Cached::Unknown,
         };
+        let mut writes = lock(&self.writes);
         if self.epoch() != epoch {
             return;
         }
-        if let Cached::Active(p, seq) = &value {
-            match p.token_id() {
-                Some(id) => {
-                    lock(&self.by_id).insert(id.clone(), (hash, *seq));
-                }
-                None => self.anonymous.store(true, Ordering::SeqCst),
-            }
+        let id = match &cached {
+            Cached::Active(_) if !self.cache_active.load(Ordering::SeqCst) => return,
+            Cached::Active(p) => p.token_id().cloned(),
+            _ => None,
+        };
+        if matches!(cached, Cached::Active(_)) && id.is_none() {
+            self.anonymous.store(true, Ordering::SeqCst);
         }
-        self.entries.insert(hash, self.ttls.entry(value));
-        // An invalidation that ran between the check above and the insert may have missed
-        // the new entry: take it out again. (It advanced the epoch before removing entries.)
-        if self.epoch() != epoch {
-            self.entries.invalidate(&hash);
+        self.entries.insert(hash, self.ttls.entry(cached));
+        if let Some(id) = id {
+            writes.remember(id, hash, &self.entries);
         }
     }
 
+    /// Drops the cached answer for `hash`; lookups under way are not cached either.
     pub(super) fn invalidate(&self, hash: &TokenHash) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
+        let _writes = self.invalidation();
         self.entries.invalidate(hash);
     }
 
+    /// Drops every cached answer; lookups under way are not cached either.
     pub(super) fn invalidate_all(&self) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
+        let _writes = self.invalidation();
         self.entries.invalidate_all();
     }
 
     /// Drops whatever is cached for the token with this id.
     pub(super) fn forget_id(&self, id: &TokenId) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
-        let found = lock(&self.by_id).get(id).map(|&(hash, _)| hash);
-        match found {
-            Some(hash) => self.entries.invalidate(&hash),
+        let writes = self.invalidation();
+        match writes.by_id.get(id) {
+            Some(hash) => self.entries.invalidate(hash),
             None if self.anonymous.load(Ordering::SeqCst) => self.entries.invalidate_all(),
             None => {}
         }
     }
 
+    /// Starts an invalidation: the write lock, and a new epoch so that no answer read before
+    /// it is cached or joined after it.
+    fn invalidation(&self) -> MutexGuard<'_, Index> {
+        let writes = lock(&self.writes);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        writes
+    }
+
+    /// A push channel connected or lost: the cache is cleared either way (a notification may
+    /// have been missed), and active tokens are cached only while it is connected.
     pub(super) fn set_push_connected(&self, connected: bool) {
-        if connected {
-            // Clear first: anything cached before the subscription took effect may have missed
-            // a notification.
-            self.invalidate_all();
-            self.cache_active.store(true, Ordering::SeqCst);
-        } else {
-            self.cache_active.store(false, Ordering::SeqCst);
-            self.invalidate_all();
+        let _writes = self.invalidation();
+        self.entries.invalidate_all();
+        self.cache_active.store(connected, Ordering::SeqCst);
+    }
+}
+
+impl Index {
+    /// Records that `id`'s answer is cached under `hash`; sweeps ids whose entry is gone when
+    /// the index has doubled since the last sweep (amortized O(1)).
+    fn remember(&mut self, id: TokenId, hash: TokenHash, entries: &moka::sync::Cache<TokenHash, Entry>) {
+        self.by_id.insert(id, hash);
+        if self.by_id.len() >= self.sweep_at.max(1024) {
+            self.by_id.retain(|_, hash| entries.contains_key(hash));
+            self.sweep_at = self.by_id.len() * 2;
         }
     }
 }

@@ -71,7 +71,7 @@ impl<F: Future<Output = LookupResult>> Future for FlightFuture<F> {
             Ok(state) => {
                 this.core.remember(*this.hash, &state, *this.epoch);
                 Ok(match state {
-                    TokenState::Active(p) => Cached::Active(p, 0),
+                    TokenState::Active(p) => Cached::Active(p),
                     TokenState::Revoked(p) => Cached::Revoked(p),
                     TokenState::Expired(p) => Cached::Expired(p),
                     TokenState::Unknown => Cached::Unknown,
