@@ -395,6 +395,21 @@ fn lifecycle_error(e: ManageError) -> Response {
                 "error_description": "a token cannot create a token that outlives it",
             }),
         ),
+        ManageError::Superseded => (
+            StatusCode::FORBIDDEN,
+            json!({
+                "error": "superseded",
+                "error_description": "this token was replaced by a rotation: use its successor",
+            }),
+        ),
+        ManageError::OtherTenant => (
+            StatusCode::FORBIDDEN,
+            json!({
+                "error": "other_tenant",
+                "error_description": "a token manages tokens of its own account only",
+            }),
+        ),
+        ManageError::OutOfRange(what) => return invalid_request(&format!("`{what}` is out of range")),
         ManageError::NotFound(_) => return not_found(),
         _ => (
             StatusCode::SERVICE_UNAVAILABLE,

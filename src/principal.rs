@@ -54,6 +54,7 @@ struct Rare {
     organization: Option<Box<str>>,
     name: Option<Box<str>>,
     kind: Option<Box<str>>,
+    replaced_by: Option<TokenId>,
 }
 
 impl Principal {
@@ -97,6 +98,13 @@ impl Principal {
     #[must_use]
     pub fn token_kind(&self) -> Option<&str> {
         self.0.rare.as_ref()?.kind.as_deref()
+    }
+
+    /// The token that replaced this one, when a rotation left this one working for a grace
+    /// period: it still authenticates until then, but manages nothing.
+    #[must_use]
+    pub fn replaced_by(&self) -> Option<&TokenId> {
+        self.0.rare.as_ref()?.replaced_by.as_ref()
     }
 
     /// The scopes the token grants.
@@ -151,6 +159,7 @@ impl fmt::Debug for Principal {
             .field("token_id", &i.token_id)
             .field("token_name", &self.token_name())
             .field("token_kind", &self.token_kind())
+            .field("replaced_by", &self.replaced_by())
             .field("scopes", &i.scopes)
             .field("expires_at", &i.expires_at)
             .finish_non_exhaustive()
@@ -183,6 +192,20 @@ impl PrincipalBuilder {
     /// Sets the token's kind.
     pub fn token_kind(mut self, kind: impl Into<String>) -> Self {
         self.rare().kind = Some(kind.into().into_boxed_str());
+        self
+    }
+
+    /// Marks the token as replaced by `successor` (a rotation with a grace period).
+    pub fn replaced_by(mut self, successor: impl Into<TokenId>) -> Self {
+        self.rare().replaced_by = Some(successor.into());
+        self
+    }
+
+    /// Clears [`replaced_by`](Self::replaced_by), for a successor built from its predecessor.
+    pub(crate) fn not_replaced(mut self) -> Self {
+        if let Some(rare) = &mut self.0.rare {
+            rare.replaced_by = None;
+        }
         self
     }
 

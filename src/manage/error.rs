@@ -16,6 +16,20 @@ pub enum ManageError {
     /// The new token would outlive the token that issues it.
     #[error("the new token would outlive the issuer's token")]
     OutlivesIssuer,
+    /// The managing token was replaced by a rotation and lives on only for its grace period:
+    /// it authenticates, but manages nothing (its successor does).
+    #[error("the managing token was replaced by a rotation")]
+    Superseded,
+    /// The token would belong to another organization, or to another subject without the
+    /// store's admin scope.
+    #[error(
+        "a token cannot issue tokens for another organization or, without the admin scope, another subject"
+    )]
+    OtherTenant,
+    /// An argument is out of range (a lifetime or grace period past what a `SystemTime` can
+    /// hold); nothing was changed.
+    #[error("{0} is out of range")]
+    OutOfRange(&'static str),
     /// The backing store failed.
     #[error("the token store failed")]
     Store(#[source] StoreError),

@@ -50,19 +50,33 @@ impl TokenInfo {
         self.principal.is_expired_at(now)
     }
 
-    /// Checks that `manager` may revoke or rotate this token: a token may always manage
-    /// itself; otherwise it must belong to the same subject and hold every scope this token
-    /// has (a `tokens:write` token cannot revoke or take over the admin key).
+    /// Checks that `manager` may revoke or rotate this token:
+    ///
+    /// - a token replaced by a rotation ([`Principal::replaced_by`]) manages nothing, not
+    ///   even itself: a leaked key its owner rotated cannot fork itself or revoke its
+    ///   successor during the grace period;
+    /// - a token may otherwise always manage itself;
+    /// - another token must be of the same organization (both without one, or the same) and
+    ///   of the same subject, unless the manager holds `admin_scope` (the store's
+    ///   [`TokenManager::admin_scope`](crate::TokenManager::admin_scope)); and it must hold
+    ///   every scope this token has (a `tokens:write` token cannot revoke or take over the
+    ///   admin key).
     ///
     /// # Errors
     ///
-    /// [`ManageError::NotFound`] for another subject's token (its existence is not
-    /// revealed), [`ManageError::ScopeNotHeld`] naming the first scope the manager lacks.
-    pub fn check_manager(&self, manager: &Principal) -> Result<(), ManageError> {
+    /// [`ManageError::Superseded`]; [`ManageError::NotFound`] for another tenant's token (its
+    /// existence is not revealed); [`ManageError::ScopeNotHeld`] naming the first scope the
+    /// manager lacks.
+    pub fn check_manager(&self, manager: &Principal, admin_scope: &str) -> Result<(), ManageError> {
+        if manager.replaced_by().is_some() {
+            return Err(ManageError::Superseded);
+        }
         if manager.token_id() == Some(&self.id) {
             return Ok(());
         }
-        if manager.subject() != self.principal.subject() {
+        let target = &self.principal;
+        let other_subject = manager.subject() != target.subject() && !manager.scopes().contains(admin_scope);
+        if manager.organization() != target.organization() || other_subject {
             return Err(ManageError::NotFound(self.id.clone()));
         }
         match self.principal.scopes().iter().find(|s| !manager.scopes().grants(s)) {
@@ -72,28 +86,39 @@ impl TokenInfo {
     }
 
     /// The expiry a replacement gets when this token is rotated at `now`: the same lifetime
-    /// length, counted from `now`.
+    /// length, counted from `now` (a lifetime too long to count from `now` keeps its expiry).
     #[must_use]
     pub fn rotated_expiry(&self, now: SystemTime) -> Option<SystemTime> {
         let expires = self.principal.expires_at()?;
-        Some(now + expires.duration_since(self.created_at).unwrap_or_default())
+        Some(now.checked_add(expires.duration_since(self.created_at).unwrap_or_default()).unwrap_or(expires))
     }
 
     /// [`check_manager`](Self::check_manager) for a rotation, which hands the manager a
-    /// fresh copy of this token: unless the token rotates itself, the copy may not outlive
-    /// the manager either.
+    /// fresh copy of this token. Returns the latest expiry the copy may have:
+    ///
+    /// - a token rotating itself gets a copy that expires no later than it does (rotation
+    ///   renews a token only through another token, or the store's own
+    ///   [`rotate`](crate::TokenManager::rotate): a key cannot keep itself alive forever);
+    /// - another manager's copy must not outlive the manager.
     ///
     /// # Errors
     ///
     /// As [`check_manager`](Self::check_manager), and [`ManageError::OutlivesIssuer`].
-    pub fn check_rotator(&self, manager: &Principal, now: SystemTime) -> Result<(), ManageError> {
-        self.check_manager(manager)?;
-        if manager.token_id() != Some(&self.id)
-            && let Some(limit) = manager.expires_at()
+    pub fn check_rotator(
+        &self,
+        manager: &Principal,
+        admin_scope: &str,
+        now: SystemTime,
+    ) -> Result<Option<SystemTime>, ManageError> {
+        self.check_manager(manager, admin_scope)?;
+        if manager.token_id() == Some(&self.id) {
+            return Ok(self.principal.expires_at());
+        }
+        if let Some(limit) = manager.expires_at()
             && self.rotated_expiry(now).is_none_or(|at| at > limit)
         {
             return Err(ManageError::OutlivesIssuer);
         }
-        Ok(())
+        Ok(None)
     }
 }

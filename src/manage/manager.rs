@@ -7,9 +7,13 @@ use super::error::ManageError;
 use super::info::TokenInfo;
 use super::issued::IssuedToken;
 use super::new_token::NewToken;
+use crate::clock::Clock;
 use crate::principal::Principal;
 use crate::store::lookup::TokenStore;
 use crate::token::id::TokenId;
+
+/// The admin scope of stores not configured otherwise: see [`TokenManager::admin_scope`].
+const DEFAULT_ADMIN_SCOPE: &str = "tokens:admin";
 
 /// Managing tokens: every store that keeps tokens (not just checks them) implements this
 /// trait, and only this: no store has inherent methods of the same names. An application
@@ -34,17 +38,36 @@ use crate::token::id::TokenId;
 /// # }
 /// ```
 pub trait TokenManager: TokenStore {
+    /// The scope that lets a token manage tokens of other subjects of its own organization
+    /// (never of another organization): `tokens:admin` unless the store was configured
+    /// otherwise. It must be held by name: the wildcard scope `*` does not grant it, so a
+    /// full-access key of one subject stays within that subject.
+    fn admin_scope(&self) -> &str {
+        DEFAULT_ADMIN_SCOPE
+    }
+
+    /// The clock the store reads the time from (the system clock unless configured).
+    fn clock(&self) -> Clock {
+        Clock::system()
+    }
+
     /// Mints a token of the store's format. The secret is in the result and nowhere else.
+    ///
+    /// # Errors
+    ///
+    /// [`ManageError::OutOfRange`] (see [`NewToken::validate`]), or the store's failure.
     fn issue(&self, new: NewToken) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send;
 
     /// Mints a token on behalf of `issuer` (a token creating another through the API): as
-    /// [`issue`](Self::issue), after [`NewToken::check_issuer`].
+    /// [`issue`](Self::issue), after [`NewToken::check_issuer`] (same organization, same
+    /// subject unless the issuer holds the [admin scope](Self::admin_scope), scopes held,
+    /// not outliving the issuer, issuer not replaced by a rotation).
     fn issue_as(
         &self,
         issuer: &Principal,
         new: NewToken,
     ) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send {
-        let checked = new.check_issuer(issuer).map(|()| new);
+        let checked = new.check_issuer(issuer, self.admin_scope()).map(|()| new);
         async move { self.issue(checked?).await }
     }
 
@@ -59,7 +82,7 @@ pub trait TokenManager: TokenStore {
         async move {
             match self.get(id).await? {
                 Some(target) => {
-                    target.check_manager(manager)?;
+                    target.check_manager(manager, self.admin_scope())?;
                     self.revoke(id).await
                 }
                 None => Ok(false),
@@ -68,7 +91,8 @@ pub trait TokenManager: TokenStore {
     }
 
     /// Rotates a token on behalf of `manager`: as [`rotate`](Self::rotate), after
-    /// [`TokenInfo::check_rotator`].
+    /// [`TokenInfo::check_rotator`]; a token rotating itself gets a successor that expires no
+    /// later than it would have.
     fn rotate_as(
         &self,
         manager: &Principal,
@@ -77,8 +101,8 @@ pub trait TokenManager: TokenStore {
     ) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send {
         async move {
             let target = self.get(id).await?.ok_or_else(|| ManageError::NotFound(id.clone()))?;
-            target.check_rotator(manager, SystemTime::now())?;
-            self.rotate(id, grace).await
+            let not_after = target.check_rotator(manager, self.admin_scope(), self.clock().now())?;
+            self.rotate_until(id, grace, not_after).await
         }
     }
 
@@ -97,11 +121,32 @@ pub trait TokenManager: TokenStore {
     /// Replaces a token with a new one with the same subject, organization, name, kind,
     /// scopes and lifetime length. With `grace == Duration::ZERO` the old token stops working
     /// at the instant the new one exists (its secret is returned only then, so no client
-    /// ever holds two working tokens); otherwise the old one keeps working for `grace`.
+    /// ever holds two working tokens); otherwise the old one keeps working for `grace`, as
+    /// a token [replaced by](Principal::replaced_by) the new one: it authenticates but manages
+    /// nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ManageError::NotFound`]; [`ManageError::OutOfRange`] for a grace period past what a
+    /// `SystemTime` can hold (nothing is changed then); or the store's failure.
     fn rotate(
         &self,
         id: &TokenId,
         grace: Duration,
+    ) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send {
+        self.rotate_until(id, grace, None)
+    }
+
+    /// [`rotate`](Self::rotate), the new token expiring no later than `not_after` (if given).
+    ///
+    /// # Errors
+    ///
+    /// As [`rotate`](Self::rotate).
+    fn rotate_until(
+        &self,
+        id: &TokenId,
+        grace: Duration,
+        not_after: Option<SystemTime>,
     ) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send;
 
     /// Removes a token without replacement and without a trace (it then looks unknown, not

@@ -30,6 +30,8 @@ pub struct NewToken {
     kind: Option<String>,
     scopes: Scopes,
     expires_at: Option<SystemTime>,
+    /// Set by a builder call whose argument could not be honoured; issuing then fails.
+    out_of_range: Option<&'static str>,
 }
 
 impl NewToken {
@@ -42,6 +44,7 @@ impl NewToken {
             kind: None,
             scopes: Scopes::none(),
             expires_at: None,
+            out_of_range: None,
         }
     }
 
@@ -75,9 +78,26 @@ impl NewToken {
         self
     }
 
-    /// Makes the token expire `lifetime` from now.
-    pub fn expires_in(self, lifetime: Duration) -> Self {
-        self.expires_at(SystemTime::now() + lifetime)
+    /// Makes the token expire `lifetime` from now (the system clock; with a store on another
+    /// [`Clock`](crate::Clock), use `expires_at(clock.now() + lifetime)`). A lifetime past
+    /// what a `SystemTime` can hold makes issuing fail with [`ManageError::OutOfRange`].
+    pub fn expires_in(mut self, lifetime: Duration) -> Self {
+        match SystemTime::now().checked_add(lifetime) {
+            Some(at) => self.expires_at(at),
+            None => {
+                self.out_of_range = Some("expires_in");
+                self
+            }
+        }
+    }
+
+    /// Whether the token can be issued as asked: stores call this before issuing.
+    ///
+    /// # Errors
+    ///
+    /// [`ManageError::OutOfRange`] naming the builder call whose argument was out of range.
+    pub fn validate(&self) -> Result<(), ManageError> {
+        self.out_of_range.map_or(Ok(()), |what| Err(ManageError::OutOfRange(what)))
     }
 
     /// The subject the token will belong to.
@@ -92,16 +112,29 @@ impl NewToken {
         &self.scopes
     }
 
-    /// Checks that `issuer` may mint this token: every requested scope must be granted by
-    /// the issuer's own scopes (only a wildcard issuer can mint a wildcard token), and the
-    /// token may not outlive the issuer's token. A `tokens:read` token cannot mint a
-    /// `tokens:write` one.
+    /// Checks that `issuer` may mint this token:
+    ///
+    /// - the issuer was not replaced by a rotation ([`Principal::replaced_by`]);
+    /// - the token is for the issuer's own organization (both without one, or the same), and
+    ///   for the issuer's own subject unless the issuer holds `admin_scope` (the store's
+    ///   [`TokenManager::admin_scope`](crate::TokenManager::admin_scope));
+    /// - every requested scope is granted by the issuer's own scopes (only a wildcard issuer
+    ///   can mint a wildcard token): a `tokens:read` token cannot mint a `tokens:write` one;
+    /// - the token does not outlive the issuer's token.
     ///
     /// # Errors
     ///
+    /// [`ManageError::Superseded`], [`ManageError::OtherTenant`],
     /// [`ManageError::ScopeNotHeld`] naming the first scope the issuer lacks, or
     /// [`ManageError::OutlivesIssuer`].
-    pub fn check_issuer(&self, issuer: &Principal) -> Result<(), ManageError> {
+    pub fn check_issuer(&self, issuer: &Principal, admin_scope: &str) -> Result<(), ManageError> {
+        if issuer.replaced_by().is_some() {
+            return Err(ManageError::Superseded);
+        }
+        let other_subject = issuer.subject() != self.subject && !issuer.scopes().contains(admin_scope);
+        if issuer.organization() != self.organization.as_deref() || other_subject {
+            return Err(ManageError::OtherTenant);
+        }
         let held = issuer.scopes();
         if let Some(missing) = self.scopes.iter().find(|s| !held.grants(s)) {
             return Err(ManageError::ScopeNotHeld(missing.to_owned()));

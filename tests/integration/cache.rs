@@ -126,12 +126,13 @@ impl TokenManager for Gated {
         TokenManager::revoke(&self.inner, id)
     }
 
-    fn rotate(
+    fn rotate_until(
         &self,
         id: &TokenId,
         grace: Duration,
+        not_after: Option<SystemTime>,
     ) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send {
-        TokenManager::rotate(&self.inner, id, grace)
+        TokenManager::rotate_until(&self.inner, id, grace, not_after)
     }
 
     fn delete(&self, id: &TokenId) -> impl Future<Output = Result<bool, ManageError>> + Send {

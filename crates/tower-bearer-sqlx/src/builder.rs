@@ -20,6 +20,7 @@ pub struct SqlTokenStoreBuilder {
     lookup_timeout: Duration,
     events: LifecycleEvents,
     clock: Clock,
+    admin_scope: Box<str>,
     migrate: bool,
     max_connections: u32,
     schema: String,
@@ -35,6 +36,7 @@ impl Default for SqlTokenStoreBuilder {
             lookup_timeout: Duration::from_secs(2),
             events: LifecycleEvents::default(),
             clock: Clock::default(),
+            admin_scope: "tokens:admin".into(),
             migrate: true,
             max_connections: 10,
             schema: "tower_bearer".to_owned(),
@@ -108,6 +110,13 @@ impl SqlTokenStoreBuilder {
     /// same [`Clock::manual`].
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The scope that lets a token manage other subjects' tokens of its organization (default
+    /// `tokens:admin`; see [`TokenManager::admin_scope`](tower_bearer::TokenManager::admin_scope)).
+    pub fn admin_scope(mut self, scope: impl Into<String>) -> Self {
+        self.admin_scope = scope.into().into_boxed_str();
         self
     }
 
@@ -255,6 +264,7 @@ impl SqlTokenStoreBuilder {
                 usage: Usage::new(self.usage_interval),
                 events: self.events,
                 clock: self.clock,
+                admin_scope: self.admin_scope,
                 #[cfg(feature = "postgres")]
                 heartbeat: self.heartbeat,
             }),

@@ -2,8 +2,7 @@
 //! it. Both backends have every operation under the same signature, or this does not compile.
 
 use crate::error::OpenError;
-use crate::row::{Rotated, TokenRow};
-use tower_bearer::TokenId;
+use crate::row::{Rotated, Rotation, TokenRow};
 
 /// Which database a [`SqlTokenStore`](crate::SqlTokenStore) uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,22 +131,15 @@ impl Db {
         }
     }
 
-    /// Replaces the live token `id` by `new_hash` / `new_id` in one transaction; the old one
-    /// is revoked, or expires at `grace_until`.
-    pub(crate) async fn rotate(
-        &self,
-        id: &str,
-        now: i64,
-        grace_until: Option<i64>,
-        new_hash: &[u8; 32],
-        new_id: &TokenId,
-        hint: String,
-    ) -> Result<Rotated, sqlx::Error> {
+    /// Replaces the live token `id` by `new_hash` / `new_id` (expiring no later than
+    /// `not_after`) in one transaction; the old one is revoked, or expires at `grace_until`,
+    /// replaced.
+    pub(crate) async fn rotate(&self, id: &str, rotation: Rotation<'_>) -> Result<Rotated, sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
-            Db::Sqlite(db) => db.rotate(id, now, grace_until, new_hash, new_id, hint).await,
+            Db::Sqlite(db) => db.rotate(id, rotation).await,
             #[cfg(feature = "postgres")]
-            Db::Postgres(db) => db.rotate(id, now, grace_until, new_hash, new_id, hint).await,
+            Db::Postgres(db) => db.rotate(id, rotation).await,
         }
     }
 }

@@ -4,9 +4,9 @@
 use std::time::{Duration, SystemTime};
 
 use tower_bearer::manage::LifecycleEvent;
-use tower_bearer::{IssuedToken, ManageError, NewToken, StoreError, TokenId, TokenInfo, TokenManager};
+use tower_bearer::{Clock, IssuedToken, ManageError, NewToken, StoreError, TokenId, TokenInfo, TokenManager};
 
-use crate::row::{Rotated, TokenRow, is_unique_violation, micros, store_error};
+use crate::row::{Rotated, Rotation, TokenRow, is_unique_violation, micros, store_error};
 use crate::store::SqlTokenStore;
 
 /// A collision of 256 random bits does not happen; a unique violation that repeats is a bug
@@ -14,7 +14,16 @@ use crate::store::SqlTokenStore;
 const INSERT_ATTEMPTS: usize = 4;
 
 impl TokenManager for SqlTokenStore {
+    fn admin_scope(&self) -> &str {
+        &self.inner.admin_scope
+    }
+
+    fn clock(&self) -> Clock {
+        self.inner.clock.clone()
+    }
+
     async fn issue(&self, new: NewToken) -> Result<IssuedToken, ManageError> {
+        new.validate()?;
         let inner = &*self.inner;
         for _ in 0..INSERT_ATTEMPTS {
             let secret = inner.format.generate();
@@ -49,24 +58,30 @@ impl TokenManager for SqlTokenStore {
         Ok(row.map(|row| self.inner.events.emit(&LifecycleEvent::Revoked(row.info()))).is_some())
     }
 
-    async fn rotate(&self, id: &TokenId, grace: Duration) -> Result<IssuedToken, ManageError> {
+    async fn rotate_until(
+        &self,
+        id: &TokenId,
+        grace: Duration,
+        not_after: Option<SystemTime>,
+    ) -> Result<IssuedToken, ManageError> {
         let inner = &*self.inner;
         for _ in 0..INSERT_ATTEMPTS {
             let now = inner.clock.now();
-            let grace_until = (!grace.is_zero()).then(|| micros(now + grace));
+            // Checked before anything changes: a failed rotation leaves the store as it was.
+            let until = now.checked_add(grace).ok_or(ManageError::OutOfRange("grace"))?;
+            let grace_until = (!grace.is_zero()).then(|| micros(until));
             let secret = inner.format.generate();
             let new_id = TokenId::random();
-            let rotated = inner
-                .db
-                .rotate(
-                    id.as_str(),
-                    micros(now),
-                    grace_until,
-                    secret.hash().as_bytes(),
-                    &new_id,
-                    secret.hint(),
-                )
-                .await;
+            let new_hash = secret.hash();
+            let rotation = Rotation {
+                now: micros(now),
+                grace_until,
+                not_after: not_after.map(micros),
+                new_hash: new_hash.as_bytes(),
+                new_id: &new_id,
+                hint: secret.hint(),
+            };
+            let rotated = inner.db.rotate(id.as_str(), rotation).await;
             match rotated.map_err(store_error)? {
                 Rotated::NotFound => return Err(ManageError::NotFound(id.clone())),
                 Rotated::Conflict => {}

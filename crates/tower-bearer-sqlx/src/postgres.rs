@@ -9,10 +9,12 @@ use sqlx::{Connection, Executor, Row};
 
 use crate::error::OpenError;
 use crate::migrate::{Embedded, migrator};
-use crate::row::{Rotated, TokenRow, is_unique_violation};
-use tower_bearer::TokenId;
+use crate::row::{Rotated, Rotation, TokenRow, is_unique_violation};
 
-const MIGRATIONS: Embedded = Embedded(&[(1, "tokens", include_str!("../migrations/postgres/1_tokens.sql"))]);
+const MIGRATIONS: Embedded = Embedded(&[
+    (1, "tokens", include_str!("../migrations/postgres/1_tokens.sql")),
+    (2, "replaced by", include_str!("../migrations/postgres/2_replaced_by.sql")),
+]);
 
 /// A pooled connection idle longer than this is pinged before use, so connections a database
 /// restart killed are replaced instead of failing a request; busy connections skip the ping.
@@ -49,7 +51,8 @@ const COLUMNS: &str = concat!(
     ", ",
     micros!("last_used_at"),
     ", ",
-    micros!("revoked_at")
+    micros!("revoked_at"),
+    ", replaced_by"
 );
 
 /// Parameter `$n` (microseconds since the epoch) as a `TIMESTAMPTZ`; exact up to 2^53 µs.
@@ -96,7 +99,10 @@ impl Statements {
                 ts(2)
             ),
             revoke_locked: format!("UPDATE {t} SET revoked_at = {} WHERE id = $1", ts(2)),
-            shorten: format!("UPDATE {t} SET expires_at = LEAST(expires_at, {}) WHERE id = $1", ts(2)),
+            shorten: format!(
+                "UPDATE {t} SET expires_at = LEAST(expires_at, {}), replaced_by = $3 WHERE id = $1",
+                ts(2)
+            ),
             delete: format!(
                 "DELETE FROM {t} WHERE id = $1 AND revoked_at IS NULL RETURNING token_hash, {COLUMNS}"
             ),
@@ -134,6 +140,7 @@ fn row(r: &PgRow) -> Result<TokenRow, sqlx::Error> {
         expires_at: r.try_get("expires_at")?,
         last_used_at: r.try_get("last_used_at")?,
         revoked_at: r.try_get("revoked_at")?,
+        replaced_by: r.try_get("replaced_by")?,
     })
 }
 
@@ -264,21 +271,14 @@ impl PgDb {
         row(&changed).map(Some)
     }
 
-    pub(super) async fn rotate(
-        &self,
-        id: &str,
-        now: i64,
-        grace_until: Option<i64>,
-        new_hash: &[u8; 32],
-        new_id: &TokenId,
-        hint: String,
-    ) -> Result<Rotated, sqlx::Error> {
+    pub(super) async fn rotate(&self, id: &str, rotation: Rotation<'_>) -> Result<Rotated, sqlx::Error> {
+        let Rotation { now, grace_until, not_after, new_hash, new_id, hint } = rotation;
         let mut tx = self.pool.begin().await?;
         let Some(old) = sqlx::query(&self.sql.lock_live).bind(id).fetch_optional(&mut *tx).await? else {
             return Ok(Rotated::NotFound);
         };
         let old_hash: Vec<u8> = old.try_get("token_hash")?;
-        let new = row(&old)?.successor(new_id, hint, now);
+        let new = row(&old)?.successor(new_id, hint, now, not_after);
         match self.insert_with(&mut *tx, new_hash, &new).await {
             // The transaction is aborted; dropping it rolls back.
             Err(e) if is_unique_violation(&e) => return Ok(Rotated::Conflict),
@@ -286,7 +286,7 @@ impl PgDb {
         }
         match grace_until {
             None => sqlx::query(&self.sql.revoke_locked).bind(id).bind(now),
-            Some(until) => sqlx::query(&self.sql.shorten).bind(id).bind(until),
+            Some(until) => sqlx::query(&self.sql.shorten).bind(id).bind(until).bind(new_id.as_str()),
         }
         .execute(&mut *tx)
         .await?;

@@ -19,6 +19,8 @@ pub(crate) struct TokenRow {
     pub(crate) expires_at: Option<i64>,
     pub(crate) last_used_at: Option<i64>,
     pub(crate) revoked_at: Option<i64>,
+    /// The successor of a token rotated with a grace period.
+    pub(crate) replaced_by: Option<String>,
 }
 
 impl TokenRow {
@@ -37,21 +39,26 @@ impl TokenRow {
             expires_at: p.expires_at().map(micros),
             last_used_at: None,
             revoked_at: None,
+            replaced_by: None,
         }
     }
 
     /// The row of the token that replaces this one: same owner, name, kind, scopes and
-    /// lifetime length, counted from `now`.
-    pub(crate) fn successor(&self, id: &TokenId, hint: String, now: i64) -> Self {
+    /// lifetime length, counted from `now`, but not past `not_after`.
+    pub(crate) fn successor(&self, id: &TokenId, hint: String, now: i64, not_after: Option<i64>) -> Self {
+        let renewed = self.expires_at.map(|at| now.saturating_add(at.saturating_sub(self.created_at).max(0)));
+        let expires_at = match (renewed, not_after) {
+            (Some(at), Some(limit)) => Some(at.min(limit)),
+            (at, limit) => at.or(limit),
+        };
         TokenRow {
             id: id.as_str().to_owned(),
             hint: Some(hint),
             created_at: now,
-            expires_at: self
-                .expires_at
-                .map(|at| now.saturating_add(at.saturating_sub(self.created_at).max(0))),
+            expires_at,
             last_used_at: None,
             revoked_at: None,
+            replaced_by: None,
             ..self.clone()
         }
     }
@@ -72,6 +79,9 @@ impl TokenRow {
         if let Some(at) = self.expires_at {
             b = b.expires_at(time(at));
         }
+        if let Some(successor) = &self.replaced_by {
+            b = b.replaced_by(successor.as_str());
+        }
         b.build()
     }
 
@@ -82,6 +92,17 @@ impl TokenRow {
         info.hint.clone_from(&self.hint);
         info
     }
+}
+
+/// What a rotation writes: the successor (digest, id, hint, latest expiry) and the old token's
+/// fate (revoked at `now`, or replaced and expiring at `grace_until`).
+pub(crate) struct Rotation<'a> {
+    pub(crate) now: i64,
+    pub(crate) grace_until: Option<i64>,
+    pub(crate) not_after: Option<i64>,
+    pub(crate) new_hash: &'a [u8; 32],
+    pub(crate) new_id: &'a TokenId,
+    pub(crate) hint: String,
 }
 
 /// What a backend's rotation did.
@@ -135,7 +156,7 @@ mod tests {
         let id = TokenId::from("tid_a");
         let new = NewToken::for_subject("s").name("n").scopes(["a", "b"]).expires_at(time(5_000_000));
         let old = TokenRow::new(&id, &new, "tok_…abcd".into(), 1_000_000);
-        let next = old.successor(&TokenId::from("tid_b"), "tok_…wxyz".into(), 10_000_000);
+        let next = old.successor(&TokenId::from("tid_b"), "tok_…wxyz".into(), 10_000_000, None);
         assert_eq!(next.expires_at, Some(14_000_000));
         assert_eq!(
             (next.id.as_str(), next.subject.as_str(), next.name.as_deref()),
@@ -143,6 +164,10 @@ mod tests {
         );
         assert_eq!(next.scopes, ["a", "b"]);
         let forever = TokenRow::new(&id, &NewToken::for_subject("s"), String::new(), 0);
-        assert_eq!(forever.successor(&id, String::new(), 9).expires_at, None);
+        assert_eq!(forever.successor(&id, String::new(), 9, None).expires_at, None);
+        assert_eq!(
+            next.successor(&id, String::new(), 20_000_000, Some(21_000_000)).expires_at,
+            Some(21_000_000)
+        );
     }
 }

@@ -6,14 +6,17 @@ use sqlx::{Executor, Row};
 
 use crate::error::OpenError;
 use crate::migrate::{Embedded, migrator};
-use crate::row::{Rotated, TokenRow, is_unique_violation};
-use tower_bearer::TokenId;
+use crate::row::{Rotated, Rotation, TokenRow, is_unique_violation};
 
-const MIGRATIONS: Embedded = Embedded(&[(1, "tokens", include_str!("../migrations/sqlite/1_tokens.sql"))]);
+const MIGRATIONS: Embedded = Embedded(&[
+    (1, "tokens", include_str!("../migrations/sqlite/1_tokens.sql")),
+    (2, "replaced by", include_str!("../migrations/sqlite/2_replaced_by.sql")),
+]);
 
 macro_rules! columns {
     () => {
-        "id, hint, subject, organization, name, kind, scopes, created_at, expires_at, last_used_at, revoked_at"
+        "id, hint, subject, organization, name, kind, scopes, created_at, expires_at, last_used_at, revoked_at, \
+         replaced_by"
     };
 }
 
@@ -32,8 +35,8 @@ const REVOKE: &str = concat!(
     "UPDATE tower_bearer_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL RETURNING ",
     columns!()
 );
-const SHORTEN: &str =
-    "UPDATE tower_bearer_tokens SET expires_at = min(coalesce(expires_at, ?2), ?2) WHERE id = ?1";
+const SHORTEN: &str = "UPDATE tower_bearer_tokens SET expires_at = min(coalesce(expires_at, ?2), ?2), \
+     replaced_by = ?3 WHERE id = ?1";
 const DELETE: &str =
     concat!("DELETE FROM tower_bearer_tokens WHERE id = ?1 AND revoked_at IS NULL RETURNING ", columns!());
 const PURGE: &str = concat!("DELETE FROM tower_bearer_tokens WHERE expires_at <= ?1 RETURNING ", columns!());
@@ -60,6 +63,7 @@ fn row(r: &SqliteRow) -> Result<TokenRow, sqlx::Error> {
         expires_at: r.try_get("expires_at")?,
         last_used_at: r.try_get("last_used_at")?,
         revoked_at: r.try_get("revoked_at")?,
+        replaced_by: r.try_get("replaced_by")?,
     })
 }
 
@@ -129,22 +133,15 @@ impl SqliteDb {
         sqlx::query(DELETE).bind(id).fetch_optional(&self.pool).await?.as_ref().map(row).transpose()
     }
 
-    pub(super) async fn rotate(
-        &self,
-        id: &str,
-        now: i64,
-        grace_until: Option<i64>,
-        new_hash: &[u8; 32],
-        new_id: &TokenId,
-        hint: String,
-    ) -> Result<Rotated, sqlx::Error> {
+    pub(super) async fn rotate(&self, id: &str, rotation: Rotation<'_>) -> Result<Rotated, sqlx::Error> {
+        let Rotation { now, grace_until, not_after, new_hash, new_id, hint } = rotation;
         // IMMEDIATE: take the write lock first, so no other writer slips in between the read
         // and the writes (and a busy database waits for `busy_timeout` instead of failing).
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let Some(old) = sqlx::query(GET).bind(id).fetch_optional(&mut *tx).await? else {
             return Ok(Rotated::NotFound);
         };
-        let new = row(&old)?.successor(new_id, hint, now);
+        let new = row(&old)?.successor(new_id, hint, now, not_after);
         match insert(&mut *tx, new_hash, &new).await {
             Err(e) if is_unique_violation(&e) => return Ok(Rotated::Conflict),
             other => other?,
@@ -153,7 +150,7 @@ impl SqliteDb {
             None => {
                 sqlx::query("UPDATE tower_bearer_tokens SET revoked_at = ?2 WHERE id = ?1").bind(id).bind(now)
             }
-            Some(until) => sqlx::query(SHORTEN).bind(id).bind(until),
+            Some(until) => sqlx::query(SHORTEN).bind(id).bind(until).bind(new_id.as_str()),
         }
         .execute(&mut *tx)
         .await?;

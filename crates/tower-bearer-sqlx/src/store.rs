@@ -30,6 +30,7 @@ pub(crate) struct Inner {
     pub(crate) usage: Usage,
     pub(crate) events: LifecycleEvents,
     pub(crate) clock: Clock,
+    pub(crate) admin_scope: Box<str>,
     #[cfg(feature = "postgres")]
     pub(crate) heartbeat: (Duration, Duration),
 }

@@ -11,7 +11,7 @@ use tower_bearer::middleware::InvalidToken;
 use tower_bearer::store::StoreErrorKind;
 use tower_bearer::{
     AuthError, BearerAuthLayer, ManageError, NewToken, Principal, Scopes, TokenFormat, TokenHash,
-    TokenManager,
+    TokenManager, TokenState,
 };
 
 use crate::{is_active, is_revoked, is_unknown, outcome, state, status};
@@ -33,7 +33,95 @@ pub async fn manage<S: TokenManager>(store: &S) -> Result<(), ManageError> {
     let spare = store.issue(NewToken::for_subject("carol")).await?;
     assert!(store.delete(spare.id()).await?);
     assert!(store.list("carol").await?.is_empty());
+    management_rules(store).await;
     Ok(())
+}
+
+/// The principal the store answers for `secret` (what a request with it would carry).
+async fn principal_of<S: TokenManager>(store: &S, secret: &str) -> Principal {
+    match state(store, secret).await {
+        TokenState::Active(p) => p,
+        other => panic!("not active: {other:?}"),
+    }
+}
+
+/// The rules for managing tokens through a token, on any store (security review #11,
+/// findings 1, 2 and 5): tenants, superseded tokens, self-rotation, out-of-range arguments.
+pub async fn management_rules<S: TokenManager>(store: &S) {
+    let admin = store.admin_scope().to_owned();
+    let alice_token = |scopes: &[&str]| {
+        NewToken::for_subject("rules-alice")
+            .organization("acme")
+            .scopes(scopes.iter().copied().collect::<Scopes>())
+    };
+
+    // A token replaced by a rotation still authenticates during the grace, but manages
+    // nothing: not its successor, not itself, not a new token.
+    let owner = store.issue(alice_token(&["tokens:write", "x"])).await.unwrap();
+    let successor = store.rotate(owner.id(), Duration::from_secs(3600)).await.unwrap();
+    let old = principal_of(store, owner.secret().expose_secret()).await;
+    assert_eq!(old.replaced_by(), Some(successor.id()));
+    assert!(matches!(store.revoke_as(&old, successor.id()).await, Err(ManageError::Superseded)));
+    assert!(matches!(store.rotate_as(&old, owner.id(), Duration::ZERO).await, Err(ManageError::Superseded)));
+    assert!(matches!(store.issue_as(&old, alice_token(&["x"])).await, Err(ManageError::Superseded)));
+    let new = principal_of(store, successor.secret().expose_secret()).await;
+    assert_eq!(new.replaced_by(), None, "a successor is not itself replaced");
+    assert!(store.revoke_as(&new, owner.id()).await.unwrap(), "the successor ends the grace");
+
+    // A token rotating itself gets a successor that expires no later than it does.
+    let expires = store.clock().now() + Duration::from_secs(3600);
+    let short = store.issue(alice_token(&["x"]).expires_at(expires)).await.unwrap();
+    let short_principal = principal_of(store, short.secret().expose_secret()).await;
+    let renewed = store.rotate_as(&short_principal, short.id(), Duration::ZERO).await.unwrap();
+    let renewed_expiry = renewed.info().principal.expires_at().unwrap();
+    assert!(renewed_expiry <= short_principal.expires_at().unwrap(), "{renewed_expiry:?} past {expires:?}");
+
+    // Tenants: the same organization always; another subject only with the admin scope, held
+    // by name (the wildcard does not grant it).
+    let alice = principal_of(store, successor.secret().expose_secret()).await;
+    let for_bob = NewToken::for_subject("rules-bob").organization("acme").scopes(["x"]);
+    assert!(matches!(store.issue_as(&alice, for_bob.clone()).await, Err(ManageError::OtherTenant)));
+    let elsewhere = alice_token(&["x"]).organization("evil");
+    assert!(matches!(store.issue_as(&alice, elsewhere).await, Err(ManageError::OtherTenant)));
+    let wildcard = store.issue(alice_token(&["*"])).await.unwrap();
+    let wildcard = principal_of(store, wildcard.secret().expose_secret()).await;
+    assert!(matches!(store.issue_as(&wildcard, for_bob.clone()).await, Err(ManageError::OtherTenant)));
+    let acme_admin = store
+        .issue(NewToken::for_subject("rules-carol").organization("acme").scopes([
+            admin.as_str(),
+            "x",
+            "tokens:write",
+        ]))
+        .await
+        .unwrap();
+    let acme_admin = principal_of(store, acme_admin.secret().expose_secret()).await;
+    let bobs = store.issue_as(&acme_admin, for_bob).await.expect("an admin issues for another subject");
+
+    // Alice's namesake in another organization, with the same scopes, cannot see her tokens.
+    let impostor = store
+        .issue(NewToken::for_subject("rules-alice").organization("evil").scopes([
+            "tokens:write",
+            "x",
+            admin.as_str(),
+        ]))
+        .await
+        .unwrap();
+    let impostor = principal_of(store, impostor.secret().expose_secret()).await;
+    assert!(matches!(store.revoke_as(&impostor, successor.id()).await, Err(ManageError::NotFound(_))));
+    assert!(matches!(
+        store.rotate_as(&impostor, successor.id(), Duration::ZERO).await,
+        Err(ManageError::NotFound(_))
+    ));
+    assert!(matches!(store.revoke_as(&alice, bobs.id()).await, Err(ManageError::NotFound(_))));
+    assert!(store.revoke_as(&acme_admin, bobs.id()).await.unwrap(), "the organization's admin manages bob's");
+
+    // Out-of-range arguments are errors, and leave the store as it was.
+    let listed = store.list("rules-alice").await.unwrap().len();
+    assert!(matches!(store.rotate(successor.id(), Duration::MAX).await, Err(ManageError::OutOfRange(_))));
+    assert!(is_active(&state(store, successor.secret().expose_secret()).await), "the token still works");
+    assert_eq!(store.list("rules-alice").await.unwrap().len(), listed, "no token was added");
+    let forever = alice_token(&["x"]).expires_in(Duration::MAX);
+    assert!(matches!(store.issue(forever).await, Err(ManageError::OutOfRange(_))));
 }
 
 pub type Events = Arc<Mutex<Vec<LifecycleEvent>>>;

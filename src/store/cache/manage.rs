@@ -4,6 +4,7 @@ use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use super::store::CachedTokenStore;
+use crate::clock::Clock;
 use crate::manage::error::ManageError;
 use crate::manage::info::TokenInfo;
 use crate::manage::issued::IssuedToken;
@@ -33,8 +34,21 @@ impl<S: TokenManager> TokenManager for CachedTokenStore<S> {
         result
     }
 
-    async fn rotate(&self, id: &TokenId, grace: Duration) -> Result<IssuedToken, ManageError> {
-        let result = self.inner.store.rotate(id, grace).await;
+    fn admin_scope(&self) -> &str {
+        self.inner.store.admin_scope()
+    }
+
+    fn clock(&self) -> Clock {
+        self.inner.store.clock()
+    }
+
+    async fn rotate_until(
+        &self,
+        id: &TokenId,
+        grace: Duration,
+        not_after: Option<SystemTime>,
+    ) -> Result<IssuedToken, ManageError> {
+        let result = self.inner.store.rotate_until(id, grace, not_after).await;
         // With grace the old token's expiry changed; without, it is revoked.
         self.inner.core.forget_id(id);
         result

@@ -46,6 +46,7 @@ impl Default for MemoryTokenStoreBuilder {
                 usage_interval_ms: millis(Duration::from_secs(60)),
                 events: LifecycleEvents::default(),
                 clock: Clock::default(),
+                admin_scope: "tokens:admin".into(),
             },
         }
     }
@@ -78,6 +79,13 @@ impl MemoryTokenStoreBuilder {
     /// [`Clock::manual`].
     pub fn clock(mut self, clock: Clock) -> Self {
         self.shared.clock = clock;
+        self
+    }
+
+    /// The scope that lets a token manage other subjects' tokens of its organization
+    /// (default `tokens:admin`; see [`TokenManager::admin_scope`](crate::TokenManager::admin_scope)).
+    pub fn admin_scope(mut self, scope: impl Into<String>) -> Self {
+        self.shared.admin_scope = scope.into().into_boxed_str();
         self
     }
 

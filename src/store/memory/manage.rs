@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use super::store::MemoryTokenStore;
 use super::table::{Entry, REVOKED, oldest_first};
-use crate::clock::unix_millis;
+use crate::clock::{Clock, unix_millis};
 use crate::manage::error::ManageError;
 use crate::manage::event::LifecycleEvent;
 use crate::manage::info::TokenInfo;
@@ -18,8 +18,19 @@ use crate::token::id::TokenId;
 /// The memory store manages its tokens with the same `async` operations as every other
 /// store; the futures are ready on their first poll.
 impl TokenManager for MemoryTokenStore {
+    fn admin_scope(&self) -> &str {
+        &self.shared.admin_scope
+    }
+
+    fn clock(&self) -> Clock {
+        self.shared.clock.clone()
+    }
+
     fn issue(&self, new: NewToken) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send {
         let shared = &*self.shared;
+        if let Err(e) = new.validate() {
+            return ready(Err(e));
+        }
         let issued = loop {
             let secret = shared.format.generate();
             let principal = new.principal(TokenId::random());
@@ -61,12 +72,13 @@ impl TokenManager for MemoryTokenStore {
 
     /// With `grace == Duration::ZERO`, the old token is revoked in the same step that makes
     /// the new one live: there is no instant with two working tokens or with neither.
-    fn rotate(
+    fn rotate_until(
         &self,
         id: &TokenId,
         grace: Duration,
+        not_after: Option<SystemTime>,
     ) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send {
-        ready(self.shared.rotate(id, grace))
+        ready(self.shared.rotate(id, grace, not_after))
     }
 
     fn delete(&self, id: &TokenId) -> impl Future<Output = Result<bool, ManageError>> + Send {

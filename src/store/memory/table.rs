@@ -32,6 +32,7 @@ pub(super) struct Shared {
     pub(super) usage_interval_ms: u64,
     pub(super) events: LifecycleEvents,
     pub(super) clock: Clock,
+    pub(super) admin_scope: Box<str>,
 }
 
 /// What only writers touch.
@@ -146,19 +147,31 @@ impl Shared {
         Some(info)
     }
 
-    /// Replaces the token `id` with a new one of the same principal and lifetime length; the
-    /// old one stops now (`grace` zero) or after `grace`.
-    pub(super) fn rotate(&self, id: &TokenId, grace: Duration) -> Result<IssuedToken, ManageError> {
+    /// Replaces the token `id` with a new one of the same principal and lifetime length (but
+    /// not past `not_after`); the old one stops now (`grace` zero) or after `grace`, replaced.
+    pub(super) fn rotate(
+        &self,
+        id: &TokenId,
+        grace: Duration,
+        not_after: Option<SystemTime>,
+    ) -> Result<IssuedToken, ManageError> {
+        let now = self.clock.now();
+        // Checked before anything changes: a failed rotation leaves the store as it was.
+        let until = now.checked_add(grace).ok_or(ManageError::OutOfRange("grace"))?;
         let mut writer = self.write_lock();
         let tokens = self.tokens.pin();
         let old_hash = *self.by_id.pin().get(id).ok_or_else(|| ManageError::NotFound(id.clone()))?;
         let old =
             tokens.get(&old_hash).filter(|e| e.is_live()).ok_or_else(|| ManageError::NotFound(id.clone()))?;
-        let now = self.clock.now();
+        let expires = match (old.info().rotated_expiry(now), not_after) {
+            (Some(at), Some(limit)) => Some(at.min(limit)),
+            (at, limit) => at.or(limit),
+        };
         let (secret, new_info) = loop {
             let secret = self.format.generate();
-            let mut principal = old.principal.to_builder().token_id(TokenId::random());
-            if let Some(expires) = old.info().rotated_expiry(now) {
+            // A successor is not itself replaced.
+            let mut principal = old.principal.to_builder().token_id(TokenId::random()).not_replaced();
+            if let Some(expires) = expires {
                 principal = principal.expires_at(expires);
             }
             if let Ok(info) =
@@ -170,11 +183,10 @@ impl Shared {
         if grace.is_zero() {
             self.remove(id, true);
         } else {
-            let until = now + grace;
             let expires = old.principal.expires_at().map_or(until, |at| at.min(until));
-            let entry =
-                Entry { principal: old.principal.to_builder().expires_at(expires).build(), ..old.clone() };
-            tokens.insert(old_hash, entry);
+            let principal =
+                old.principal.to_builder().expires_at(expires).replaced_by(new_info.id.clone()).build();
+            tokens.insert(old_hash, Entry { principal, ..old.clone() });
         }
         drop(writer);
         self.events.emit(&LifecycleEvent::Rotated { old: id.clone(), new: new_info.clone(), grace });
