@@ -13,7 +13,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use http::header::{ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
+use http::header::{ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION, COOKIE, ORIGIN, PROXY_AUTHORIZATION};
 use http::{HeaderName, HeaderValue, Method, Uri};
 use libfuzzer_sys::fuzz_target;
 use oracle::{COOKIE_NAME, LayerConfig, QUERY_PARAM, ServiceCase, TOKENS};
@@ -52,6 +52,7 @@ enum Name {
     Authorization,
     Cookie,
     AccessControlRequestMethod,
+    Origin,
     ProxyAuthorization,
     Raw(Vec<u8>),
 }
@@ -124,6 +125,7 @@ fn header(h: &Header) -> Option<(HeaderName, HeaderValue)> {
         Name::Authorization => AUTHORIZATION,
         Name::Cookie => COOKIE,
         Name::AccessControlRequestMethod => ACCESS_CONTROL_REQUEST_METHOD,
+        Name::Origin => ORIGIN,
         Name::ProxyAuthorization => PROXY_AUTHORIZATION,
         Name::Raw(raw) => HeaderName::from_bytes(raw).ok()?,
     };

@@ -14,7 +14,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::header::{ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION, CONTENT_TYPE, COOKIE, WWW_AUTHENTICATE};
+use http::header::{
+    ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION, CONTENT_TYPE, COOKIE, ORIGIN, WWW_AUTHENTICATE,
+};
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use regex::bytes::Regex;
 use tower_bearer::header::{DEFAULT_MAX_TOKEN_LEN, ParseError, parse_bearer};
@@ -349,8 +351,9 @@ fn parse_error_description(e: ParseError) -> &'static str {
 fn expect(case: &ServiceCase) -> Expectation {
     let config = &case.config;
     let has = |name: &HeaderName| case.headers.iter().any(|(n, _)| n == name);
-    if config.cors && case.method == Method::OPTIONS && has(&ACCESS_CONTROL_REQUEST_METHOD) {
-        // A CORS preflight goes through untouched, without a principal.
+    if config.cors && case.method == Method::OPTIONS && has(&ORIGIN) && has(&ACCESS_CONTROL_REQUEST_METHOD) {
+        // A CORS preflight (`Origin` and `Access-Control-Request-Method`) goes through
+        // untouched, without a principal.
         return Expectation { reach: Some(None), exact: Some((StatusCode::OK, String::new())) };
     }
     let lines: Vec<&HeaderValue> =

@@ -124,9 +124,14 @@ impl<T> BearerAuthLayer<T> {
         self
     }
 
-    /// Lets CORS preflight requests (`OPTIONS` with `Access-Control-Request-Method`) through
-    /// without a token, so a CORS layer inside this one can answer them. Off by default.
-    /// Other `OPTIONS` requests still need a token.
+    /// Lets CORS preflight requests (`OPTIONS` with `Origin` and
+    /// `Access-Control-Request-Method`) through without a token. Off by default; other
+    /// `OPTIONS` requests still need a token.
+    ///
+    /// The inner service must answer preflights itself, without doing the route's work: put a
+    /// CORS layer (tower-http's `CorsLayer`) *inside* this one, or better *outside* it, where
+    /// it answers preflights before they reach this layer and this setting is not needed.
+    /// Whatever the inner service does with an `OPTIONS` request, it does for anyone.
     #[must_use]
     pub fn allow_cors_preflight(mut self, allow: bool) -> Self {
         self.config_mut().allow_cors_preflight = allow;

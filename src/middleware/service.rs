@@ -112,6 +112,10 @@ where
     }
 }
 
+/// A CORS preflight (Fetch standard): `OPTIONS` with `Origin` and
+/// `Access-Control-Request-Method`.
 fn is_cors_preflight<B>(req: &Request<B>) -> bool {
-    req.method() == Method::OPTIONS && req.headers().contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+    req.method() == Method::OPTIONS
+        && req.headers().contains_key(http::header::ORIGIN)
+        && req.headers().contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
 }

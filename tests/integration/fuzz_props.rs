@@ -15,7 +15,7 @@ mod oracle;
 
 use std::collections::BTreeMap;
 
-use http::header::{ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
+use http::header::{ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION, COOKIE, ORIGIN, PROXY_AUTHORIZATION};
 use http::{HeaderName, HeaderValue, Method, Uri};
 use oracle::{
     COOKIE_NAME, FORMAT_CHECKSUM, FORMAT_RANDOM, LayerConfig, QUERY_PARAM, ServiceCase, TOKENS, check_format,
@@ -155,6 +155,7 @@ fn header_line() -> impl Strategy<Value = Option<(HeaderName, HeaderValue)>> {
         8 => Just(AUTHORIZATION),
         3 => Just(COOKIE),
         1 => Just(ACCESS_CONTROL_REQUEST_METHOD),
+        1 => Just(ORIGIN),
         1 => Just(PROXY_AUTHORIZATION),
         1 => "[a-z][a-z-]{0,12}".prop_map(|n| HeaderName::try_from(n).unwrap()),
     ];
@@ -400,8 +401,25 @@ fn service_oracle_on_hand_written_cases() {
         (case(c, get.clone(), "/", &[(COOKIE, "a=b; tok=\"beta.token_2==\"")]), 200),
         (case(c, get.clone(), "/", &[(COOKIE, "tok=beta.token_2=="), (COOKIE, "tok=beta.token_2==")]), 400),
         (case(0, get.clone(), "/", &[(COOKIE, "tok=beta.token_2==")]), 401),
-        (case(cors, Method::OPTIONS, "/", &[(ACCESS_CONTROL_REQUEST_METHOD, "GET")]), 200),
-        (case(0, Method::OPTIONS, "/", &[(ACCESS_CONTROL_REQUEST_METHOD, "GET")]), 401),
+        (
+            case(
+                cors,
+                Method::OPTIONS,
+                "/",
+                &[(ORIGIN, "https://a.example"), (ACCESS_CONTROL_REQUEST_METHOD, "GET")],
+            ),
+            200,
+        ),
+        (case(cors, Method::OPTIONS, "/", &[(ACCESS_CONTROL_REQUEST_METHOD, "GET")]), 401),
+        (
+            case(
+                0,
+                Method::OPTIONS,
+                "/",
+                &[(ORIGIN, "https://a.example"), (ACCESS_CONTROL_REQUEST_METHOD, "GET")],
+            ),
+            401,
+        ),
     ];
     for (i, (case, status)) in checks.iter().enumerate() {
         assert_eq!(check_service(case).as_u16(), *status, "case {i}: {case:?}");

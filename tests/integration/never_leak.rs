@@ -549,6 +549,7 @@ async fn preflight_passed_through_still_has_authorization_marked_sensitive() {
         &[
             ("authorization", format!("Bearer {PREFLIGHT}")),
             (ACCESS_CONTROL_REQUEST_METHOD.as_str(), "GET".to_owned()),
+            ("origin", "https://app.example".to_owned()),
         ],
     );
     *req.method_mut() = Method::OPTIONS;

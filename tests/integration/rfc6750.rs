@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::header::{ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION, CONTENT_TYPE, COOKIE, WWW_AUTHENTICATE};
+use http::header::{
+    ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION, CONTENT_TYPE, COOKIE, ORIGIN, WWW_AUTHENTICATE,
+};
 use http::{Extensions, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{Service, ServiceBuilder, ServiceExt};
@@ -722,6 +724,7 @@ fn preflight() -> Request<Body> {
     Request::builder()
         .method(Method::OPTIONS)
         .uri("/")
+        .header(ORIGIN, "https://app.example")
         .header(ACCESS_CONTROL_REQUEST_METHOD, "GET")
         .body(Body::default())
         .unwrap()
@@ -748,6 +751,20 @@ async fn plain_options_still_needs_token_when_preflight_allowed() {
     send(layer().allow_cors_preflight(true), options).await.assert_rejected(StatusCode::UNAUTHORIZED, BARE);
     let get = Request::get("/").header(ACCESS_CONTROL_REQUEST_METHOD, "GET").body(Body::default()).unwrap();
     send(layer().allow_cors_preflight(true), get).await.assert_rejected(StatusCode::UNAUTHORIZED, BARE);
+}
+
+/// A preflight needs an `Origin` (Fetch standard): an `OPTIONS` with
+/// `Access-Control-Request-Method` but no `Origin` is no preflight, and never reaches a handler
+/// that does real work without a token (security review #11, finding 6).
+#[tokio::test]
+async fn options_without_origin_is_no_preflight() {
+    let no_origin = Request::builder()
+        .method(Method::OPTIONS)
+        .uri("/admin/purge")
+        .header(ACCESS_CONTROL_REQUEST_METHOD, "DELETE")
+        .body(Body::default())
+        .unwrap();
+    send(layer().allow_cors_preflight(true), no_origin).await.assert_rejected(StatusCode::UNAUTHORIZED, BARE);
 }
 
 /// RFC 6750 §5.3 (don't leak tokens): the `Authorization` header reaches the inner service
