@@ -123,19 +123,40 @@ const EXACT_WINDOW: Duration = Duration::from_secs(1);
 #[inline]
 fn coarse_since_epoch() -> Option<Duration> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
+    if coarse_is_trustworthy() {
         // Straight from the reading: no `SystemTime` round trip (its `duration_since` is an
         // out-of-line call with a checked subtraction).
-        let ts = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
-        match (u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
-            (Ok(secs), Ok(nanos)) if nanos < 1_000_000_000 => Some(Duration::new(secs, nanos)),
-            _ => None,
-        }
+        return coarse_reading();
     }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    {
-        SystemTime::now().duration_since(UNIX_EPOCH).ok()
+    SystemTime::now().duration_since(UNIX_EPOCH).ok()
+}
+
+/// `CLOCK_REALTIME_COARSE` as time since the Unix epoch.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[inline]
+fn coarse_reading() -> Option<Duration> {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+    match (u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
+        (Ok(secs), Ok(nanos)) if nanos < 1_000_000_000 => Some(Duration::new(secs, nanos)),
+        _ => None,
     }
+}
+
+/// Whether the coarse clock behaves as [`is_expired`] assumes: never ahead of the precise
+/// clock, and less than half of [`EXACT_WINDOW`] behind it. Checked once, on first use; if
+/// not (a kernel without a working coarse clock, a tick far longer than usual), every read
+/// is precise and an expired token can never pass.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn coarse_is_trustworthy() -> bool {
+    static TRUSTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TRUSTED.get_or_init(|| {
+        (0..3).all(|_| {
+            let before = SystemTime::now().duration_since(UNIX_EPOCH).ok();
+            let coarse = coarse_reading();
+            let after = SystemTime::now().duration_since(UNIX_EPOCH).ok();
+            matches!((before, coarse, after), (Some(b), Some(c), Some(a)) if c <= a && b.saturating_sub(c) < EXACT_WINDOW / 2)
+        })
+    })
 }
 
 /// The current time, possibly up to one timer tick behind.
@@ -197,6 +218,13 @@ mod tests {
             let lag = before.duration_since(coarse).unwrap_or_default();
             assert!(lag < EXACT_WINDOW, "coarse clock {lag:?} behind");
         }
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn the_coarse_clock_is_checked_before_it_is_trusted() {
+        // On this machine the check passes; where it did not, every read would be precise.
+        assert!(coarse_is_trustworthy());
     }
 
     #[test]

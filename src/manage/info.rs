@@ -19,7 +19,9 @@ pub struct TokenInfo {
     pub hint: Option<String>,
     /// When the token was stored.
     pub created_at: SystemTime,
-    /// When the token was last presented, to the precision of the store's usage interval.
+    /// When the token was last presented and vouched for by the store, to the precision of the
+    /// store's usage interval. A revoked or expired token's presentations are not uses; a
+    /// presentation the layer then refused for a missing scope is (the token was valid).
     pub last_used_at: Option<SystemTime>,
 }
 

@@ -9,7 +9,7 @@ use tower_layer::Layer;
 use super::event::AuthEvent;
 use super::format::ErrorFormat;
 use super::policy::{Config, Policy};
-use super::require::checked;
+use super::require::{checked, checked_any};
 use super::responder::is_param_char;
 use super::service::BearerAuth;
 use crate::clock::Clock;
@@ -113,14 +113,15 @@ impl<T> BearerAuthLayer<T> {
     ///
     /// # Panics
     ///
-    /// As [`require_scopes`](Self::require_scopes).
+    /// As [`require_scopes`](Self::require_scopes), and if `scopes` is empty: "at least one of
+    /// nothing" would let every token through, which is never what was meant.
     #[must_use]
     pub fn require_any_scope<I, S>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.config_mut().requirement = Some(ScopeRequirement::Any(checked(scopes)));
+        self.config_mut().requirement = Some(ScopeRequirement::Any(checked_any(scopes)));
         self
     }
 

@@ -67,14 +67,26 @@ impl RequireScopes {
     ///
     /// # Panics
     ///
-    /// As [`all`](Self::all).
+    /// As [`all`](Self::all), and if `scopes` is empty: "at least one of nothing" would let
+    /// every token through, which is never what was meant.
     pub fn any<I, S>(scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        RequireScopes { requirement: Arc::new(ScopeRequirement::Any(checked(scopes))) }
+        RequireScopes { requirement: Arc::new(ScopeRequirement::Any(checked_any(scopes))) }
     }
+}
+
+/// [`checked`], and not empty: the scopes of an any-of requirement.
+pub(crate) fn checked_any<I, S>(scopes: I) -> Scopes
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let scopes = checked(scopes);
+    assert!(!scopes.is_empty(), "tower-bearer: an any-of scope requirement needs at least one scope");
+    scopes
 }
 
 /// The scopes, each checked to be a `scope-token`.

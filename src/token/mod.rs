@@ -54,7 +54,7 @@ mod tests {
         let format = TokenFormat::new("tok_test_");
         let a = format.generate();
         let b = format.generate();
-        assert_ne!(a, b);
+        assert_ne!(a.expose_secret(), b.expose_secret());
         assert_eq!(a.expose_secret().len(), format.token_len());
         assert!(a.expose_secret().starts_with("tok_test_"));
         assert!(a.expose_secret()[9..].bytes().all(|c| c.is_ascii_alphanumeric()));

@@ -8,7 +8,7 @@ use super::hash::TokenHash;
 ///
 /// `Debug` is redacted and there is no `Display`: read it with
 /// [`expose_secret`](Self::expose_secret) to show it to its owner, then drop it.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct TokenSecret {
     secret: String,
     /// Length of the format's type prefix (`tok_live_`), known for generated tokens only.

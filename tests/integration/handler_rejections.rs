@@ -212,3 +212,17 @@ async fn the_layers_predicate_sees_the_principal_and_the_request() {
     );
     assert_eq!(*calls.lock().unwrap(), 3);
 }
+
+/// "At least one of nothing" would let every token through: refused at start-up (security
+/// review #11, finding 7).
+#[test]
+#[should_panic(expected = "needs at least one scope")]
+fn an_empty_any_of_requirement_is_refused_on_the_layer() {
+    let _ = BearerAuthLayer::new(MemoryTokenStore::new()).require_any_scope(Vec::<String>::new());
+}
+
+#[test]
+#[should_panic(expected = "needs at least one scope")]
+fn an_empty_any_of_requirement_is_refused_on_a_route() {
+    let _ = RequireScopes::any(Vec::<String>::new());
+}

@@ -263,7 +263,7 @@ async fn rotation_replaces_the_token_at_once() {
 
     let new = store.rotate(old.id(), Duration::ZERO).await.unwrap();
     assert_ne!(new.id(), old.id());
-    assert_ne!(new.secret(), old.secret());
+    assert_ne!(new.secret().expose_secret(), old.secret().expose_secret());
     let (o, n) = (&old.info().principal, &new.info().principal);
     assert_eq!(
         (n.subject(), n.organization(), n.token_name(), n.token_kind()),
@@ -417,6 +417,35 @@ async fn last_used_is_recorded_once_per_interval() {
     std::thread::sleep(TICK);
     assert_eq!(status(&eager_layer, token.secret().expose_secret()).await, StatusCode::OK);
     assert!(eager.get(token.id()).await.unwrap().unwrap().last_used_at.unwrap() > a);
+}
+
+/// Only presentations the store vouches for are uses: an expired token presented stays
+/// "never used"; a valid token refused for a missing scope was used (security review #11,
+/// finding 7).
+#[tokio::test]
+async fn refused_presentations_of_expired_tokens_are_not_uses() {
+    let clock = Clock::manual(SystemTime::now());
+    let store = MemoryTokenStore::builder().clock(clock.clone()).usage_interval(Duration::ZERO).build();
+    let layer = BearerAuthLayer::new(store.clone()).clock(clock.clone()).require_scopes(["write"]);
+    let expiring = store
+        .issue(
+            NewToken::for_subject("alice")
+                .scopes(["write"])
+                .expires_at(clock.now() + Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(status(&layer, expiring.secret().expose_secret()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        store.get(expiring.id()).await.unwrap().unwrap().last_used_at,
+        None,
+        "an expired token was not used"
+    );
+
+    let reader = store.issue(NewToken::for_subject("alice").scopes(["read"])).await.unwrap();
+    assert_eq!(status(&layer, reader.secret().expose_secret()).await, StatusCode::FORBIDDEN);
+    assert!(store.get(reader.id()).await.unwrap().unwrap().last_used_at.is_some(), "a valid token was used");
 }
 
 #[tokio::test]

@@ -60,7 +60,11 @@ pub struct ListenerStatus {
 /// 5 s + 5 s by default). So a revocation made elsewhere is missed by a cache for at most
 /// `interval + timeout`, and never longer than the cache's positive TTL, which stays the
 /// fallback. A notification whose payload is not a digest (`NOTIFY tower_bearer_revocations,
-/// 'all'`) clears every cache: an operator's panic button.
+/// 'all'`) clears every cache: an operator's panic button. PostgreSQL lets any role that can
+/// connect to the database `NOTIFY` any channel, so a role sending `'all'` in a loop could keep
+/// every cache empty: full flushes are coalesced to at most one per second (a flush asked for
+/// within the second happens at its end, never dropped). Keep roles you do not trust off the
+/// database the store uses.
 ///
 /// The listener runs on a task of its own for as long as the cache exists; dropping this handle
 /// does not stop it ([`stop`](Self::stop) does, leaving the cache on its TTL alone).
@@ -229,8 +233,18 @@ async fn pump(
     let mut seq = 0_u64;
     let mut expected: Option<String> = None;
     let mut deadline = Instant::now() + config.interval;
+    let mut flushes = FlushLimiter::default();
     loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
+        let wake = flushes.pending_until().map_or(deadline, |at| at.min(deadline));
+        let received = tokio::time::timeout_at(wake, rx.recv()).await;
+        if flushes.due(Instant::now()) && !invalidator.invalidate_all() {
+            return Ended::CacheGone;
+        }
+        if received.is_err() && Instant::now() < deadline {
+            // Woken for a coalesced flush, not by the heartbeat's deadline.
+            continue;
+        }
+        match received {
             Ok(Some(Some(payload))) => {
                 if expected.as_deref() == Some(payload.as_str()) {
                     expected = None;
@@ -242,7 +256,8 @@ async fn pump(
                 }
                 let alive = match parse_digest(&payload) {
                     Some(hash) => invalidator.invalidate(&hash),
-                    None => invalidator.invalidate_all(),
+                    None if flushes.request(Instant::now()) => invalidator.invalidate_all(),
+                    None => invalidator.is_alive(),
                 };
                 if !alive {
                     return Ended::CacheGone;
@@ -277,6 +292,43 @@ async fn pump(
     }
 }
 
+/// Full flushes asked for by notifications: at most one per [`FLUSH_EVERY`]; one asked for
+/// sooner is not dropped but done when the interval ends.
+#[derive(Debug, Default)]
+struct FlushLimiter {
+    /// When the next flush may run; `None` before the first.
+    next_allowed: Option<Instant>,
+    /// A flush was asked for while not allowed.
+    pending: bool,
+}
+
+/// The shortest time between two flushes asked for by notifications.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+impl FlushLimiter {
+    /// A flush is asked for at `now`: whether to flush now (else it is pending).
+    fn request(&mut self, now: Instant) -> bool {
+        if self.next_allowed.is_none_or(|at| now >= at) {
+            self.next_allowed = Some(now + FLUSH_EVERY);
+            self.pending = false;
+            true
+        } else {
+            self.pending = true;
+            false
+        }
+    }
+
+    /// When a pending flush will be due.
+    fn pending_until(&self) -> Option<Instant> {
+        self.next_allowed.filter(|_| self.pending)
+    }
+
+    /// Whether a pending flush is due at `now` (and is then taken).
+    fn due(&mut self, now: Instant) -> bool {
+        self.pending && self.request(now)
+    }
+}
+
 fn parse_digest(payload: &str) -> Option<TokenHash> {
     let hex = payload.as_bytes();
     if hex.len() != 64 {
@@ -302,5 +354,20 @@ mod tests {
         assert_eq!(parse_digest("all"), None);
         assert_eq!(parse_digest(&"g".repeat(64)), None);
         assert_eq!(parse_digest(&h.to_hex()[..62]), None);
+    }
+
+    #[test]
+    fn flushes_are_coalesced_to_one_per_interval_and_never_dropped() {
+        let start = Instant::now();
+        let mut flushes = FlushLimiter::default();
+        assert!(flushes.request(start), "the first flush runs at once");
+        for i in 1..100 {
+            assert!(!flushes.request(start + Duration::from_millis(i)), "a loop of requests is coalesced");
+        }
+        assert_eq!(flushes.pending_until(), Some(start + FLUSH_EVERY));
+        assert!(!flushes.due(start + FLUSH_EVERY / 2));
+        assert!(flushes.due(start + FLUSH_EVERY), "the coalesced flush happens at the interval's end");
+        assert!(!flushes.due(start + FLUSH_EVERY * 3), "once");
+        assert!(flushes.request(start + FLUSH_EVERY * 3));
     }
 }

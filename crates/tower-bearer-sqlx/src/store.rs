@@ -122,6 +122,10 @@ impl Inner {
             return Ok(TokenState::Revoked(principal));
         }
         let now = micros(self.clock.now());
+        if row.expires_at.is_some_and(|at| at <= now) {
+            // Refused: not a use.
+            return Ok(TokenState::Expired(principal));
+        }
         if self.usage.claim(&hash, millis(now), row.last_used_at.map_or(0, millis))
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
@@ -132,9 +136,6 @@ impl Inner {
                 let write = inner.db.touch(hash.as_bytes(), now);
                 let _ = tokio::time::timeout(inner.lookup_timeout, write).await;
             });
-        }
-        if row.expires_at.is_some_and(|at| at <= now) {
-            return Ok(TokenState::Expired(principal));
         }
         Ok(TokenState::Active(principal))
     }

@@ -224,7 +224,7 @@ pub async fn semantics<S: TokenManager + Clone>(
     // Rotation without grace: the old token is revoked in the same step.
     let rotated = store.rotate(deploy.id(), Duration::ZERO).await.unwrap();
     assert_ne!(rotated.id(), deploy.id());
-    assert_ne!(rotated.secret(), deploy.secret());
+    assert_ne!(rotated.secret().expose_secret(), deploy.secret().expose_secret());
     let n = &rotated.info().principal;
     assert_eq!(
         (n.subject(), n.token_name(), n.scopes()),

@@ -110,10 +110,11 @@ impl TokenStore for MemoryTokenStore {
         let shared = &*self.shared;
         let state = match shared.tokens.pin().get(token.hash()) {
             Some(entry) if entry.is_live() => {
-                entry.touch(shared.usage_interval_ms, &shared.clock);
                 if entry.principal.expires_at().is_some_and(|at| shared.clock.is_expired(at)) {
+                    // Refused: not a use.
                     TokenState::Expired(entry.principal.clone())
                 } else {
+                    entry.touch(shared.usage_interval_ms, &shared.clock);
                     TokenState::Active(entry.principal.clone())
                 }
             }
