@@ -10,6 +10,10 @@ use subtle::ConstantTimeEq;
 
 use tower_bearer::{Scopes, StoreError, TokenFormat, TokenHash, TokenId, TokenSecret};
 
+/// The longest access-token lifetime and secret-rotation grace a registry accepts: longer
+/// values are cut to it, so that no time computed from them overflows.
+const LONGEST: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// What a new client may do.
 ///
 /// ```
@@ -62,9 +66,10 @@ impl NewClient {
         self
     }
 
-    /// How long the client's access tokens live (the `expires_in` it is told).
+    /// How long the client's access tokens live (the `expires_in` it is told); at most
+    /// 100 years (longer is cut to that).
     pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
-        self.access_token_ttl = ttl;
+        self.access_token_ttl = ttl.min(LONGEST);
         self
     }
 }
@@ -168,7 +173,8 @@ impl MemoryClientRegistry {
     }
 
     /// Gives the client a new secret. The old one stops working at once, or after `grace`
-    /// if it is not zero (so a fleet can roll over). Returns `None` for an unknown client.
+    /// if it is not zero (so a fleet can roll over; at most 100 years). Returns `None` for
+    /// an unknown client.
     pub fn rotate_secret(&self, client_id: &str, grace: Duration) -> Option<RegisteredClient> {
         let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let clients = self.clients.pin();
@@ -178,7 +184,7 @@ impl MemoryClientRegistry {
         let previous = record.secrets.iter().find(|(_, until)| until.is_none()).map(|(d, _)| *d);
         record.secrets = vec![(secret.hash(), None)];
         if let Some(previous) = previous.filter(|_| !grace.is_zero()) {
-            record.secrets.push((previous, Some(now + grace)));
+            record.secrets.push((previous, Some(now.checked_add(grace.min(LONGEST)).unwrap_or(now))));
         }
         clients.insert(client_id.to_owned(), record);
         Some(RegisteredClient { client_id: client_id.to_owned(), client_secret: secret })

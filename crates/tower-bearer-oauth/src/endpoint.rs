@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::request::Parts;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use tower_service::Service;
@@ -22,6 +24,9 @@ use crate::credentials::ClientCredentials;
 use crate::error::{OAuthError, invalid_request, is_param_char, json_response};
 use crate::form::Form;
 use crate::limiter::FailureLimiter;
+
+/// Where a request comes from, for the failure limiter.
+type SourceOf = Arc<dyn Fn(&Parts) -> Option<IpAddr> + Send + Sync>;
 
 /// The OAuth 2.0 token endpoint for the client-credentials grant (RFC 6749 §4.4): a client
 /// trades its id and secret for a short-lived access token, minted into the same
@@ -39,9 +44,14 @@ use crate::limiter::FailureLimiter;
 ///   Basic, 400 when it authenticated in the body. Other methods: 405. Other content types:
 ///   400. Bodies over the limit: 413, without reading them.
 /// - Every answer carries `Cache-Control: no-store` and `Pragma: no-cache`.
-/// - Brute force: after `max_failures` failed authentications of one client id within
-///   `window`, that id is answered 429 with `Retry-After` until the window ends, whatever
-///   secret it presents (default 5 per 60 s).
+/// - Failed authentications are counted per source address (see
+///   [`client_address`](Self::client_address)): past `max_failures` within `window` (default
+///   5 per 60 s), a source's failing attempts are answered 429
+///   `{"error":"slow_down",...}` (the error code of RFC 8628 §3.5, an extension to RFC 6749
+///   §5.2) with `Retry-After`. A correct secret is never refused, and nothing is kept per
+///   client id, so knowing a client id is no lever to lock that client out. Client secrets
+///   carry 256 bits: the limit keeps a misbehaving source's load down, it is not what keeps
+///   secrets from being guessed.
 ///
 /// `invalid_grant` never occurs: the client-credentials grant has no grant value to be
 /// invalid. A store or registry failure answers 503 `temporarily_unavailable`.
@@ -57,6 +67,7 @@ struct Config {
     realm: Box<str>,
     max_body: usize,
     limiter: FailureLimiter,
+    source: SourceOf,
     clock: Clock,
 }
 
@@ -92,6 +103,7 @@ impl<R: ClientRegistry, S: TokenManager> TokenEndpoint<R, S> {
             realm: "oauth".into(),
             max_body: 16 * 1024,
             limiter: FailureLimiter::new(5, Duration::from_secs(60)),
+            source: Arc::new(|parts: &Parts| parts.extensions.get::<SocketAddr>().map(SocketAddr::ip)),
             clock: Clock::default(),
         };
         TokenEndpoint { registry, store, config: Arc::new(config) }
@@ -144,8 +156,36 @@ impl<R, S> TokenEndpoint<R, S> {
         self
     }
 
-    /// Allows `max_failures` failed authentications per client id within `window`; further
-    /// attempts get 429 with `Retry-After` until the window ends.
+    /// How to tell where a request comes from, for the failure limit: by default the peer
+    /// address in the request's extensions (a `std::net::SocketAddr`, as an application
+    /// serving hyper inserts it; with axum, `ConnectInfo` is read by the function you give
+    /// here). Requests without one share a single count.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use axum::extract::ConnectInfo;
+    /// use tower_bearer::MemoryTokenStore;
+    /// use tower_bearer_oauth::{MemoryClientRegistry, TokenEndpoint};
+    ///
+    /// let endpoint = TokenEndpoint::new(MemoryClientRegistry::new(), MemoryTokenStore::new())
+    ///     .client_address(|request| request.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the endpoint was cloned already.
+    #[must_use]
+    pub fn client_address(
+        mut self,
+        address: impl Fn(&Parts) -> Option<IpAddr> + Send + Sync + 'static,
+    ) -> Self {
+        self.config_mut().source = Arc::new(address);
+        self
+    }
+
+    /// Allows `max_failures` failed authentications per source within `window`; further failing
+    /// attempts from that source get 429 `slow_down` with `Retry-After` until the window ends.
+    /// Correct secrets are accepted whatever the count.
     ///
     /// # Panics
     ///
@@ -218,14 +258,20 @@ impl<R: ClientRegistry, S: TokenManager> TokenEndpoint<R, S> {
             }
         }
         let credentials = ClientCredentials::from_request(&parts.headers, &form)?;
-        let client = self.authenticate(&credentials).await?;
+        let client = self.authenticate(&credentials, (self.config.source)(&parts)).await?;
         let scopes = granted_scopes(&client, form.get("scope"))?;
 
         let new = NewToken::for_subject(client.subject.clone())
             .name(client.client_id.clone())
             .kind("oauth_access")
             .scopes(scopes.clone())
-            .expires_at(self.config.clock.now() + client.access_token_ttl);
+            .expires_at(
+                self.config
+                    .clock
+                    .now()
+                    .checked_add(client.access_token_ttl)
+                    .ok_or_else(OAuthError::unavailable)?,
+            );
         let issued = self.store.issue(new).await.map_err(|_| OAuthError::unavailable())?;
         let body = format!(
             r#"{{"access_token":"{}","token_type":"bearer","expires_in":{},"scope":"{scopes}"}}"#,
@@ -235,27 +281,26 @@ impl<R: ClientRegistry, S: TokenManager> TokenEndpoint<R, S> {
         Ok(json_response(StatusCode::OK, body))
     }
 
-    async fn authenticate(&self, credentials: &ClientCredentials) -> Result<ClientRecord, OAuthError> {
-        let limiter = &self.config.limiter;
-        let invalid_client = || OAuthError::invalid_client(credentials.via_basic);
+    async fn authenticate(
+        &self,
+        credentials: &ClientCredentials,
+        source: Option<IpAddr>,
+    ) -> Result<ClientRecord, OAuthError> {
         let now = self.config.clock.now();
-        if let Some(retry_after) = limiter.locked(&credentials.id, now) {
-            return Err(OAuthError::too_many_attempts(retry_after));
-        }
         let record = self.registry.find(&credentials.id).await.map_err(|_| OAuthError::unavailable())?;
         match record {
-            Some(record) if record.verify(&credentials.secret, now) => {
-                limiter.succeeded(&credentials.id);
-                Ok(record)
-            }
+            // Never refused, whatever the source's count.
+            Some(record) if record.verify(&credentials.secret, now) => Ok(record),
             found => {
                 if found.is_none() {
                     // Spend the same hashing work as a known client, so timing does not
                     // tell which client ids exist.
                     let _ = DUMMY_CLIENT.with(|c| c.verify(&credentials.secret, now));
                 }
-                limiter.failed(&credentials.id, now);
-                Err(invalid_client())
+                match self.config.limiter.failed(source, now) {
+                    Some(retry_after) => Err(OAuthError::too_many_attempts(retry_after)),
+                    None => Err(OAuthError::invalid_client(credentials.via_basic)),
+                }
             }
         }
     }

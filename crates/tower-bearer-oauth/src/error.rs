@@ -41,9 +41,10 @@ impl OAuthError {
     pub(crate) fn too_many_attempts(retry_after: Duration) -> Self {
         OAuthError {
             retry_after: Some(retry_after),
+            // RFC 8628 §3.5's code, registered in the OAuth Extensions Error Registry.
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "temporarily_unavailable",
+                "slow_down",
                 "too many failed client authentications; retry later",
             )
         }

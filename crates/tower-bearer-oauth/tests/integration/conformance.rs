@@ -356,36 +356,42 @@ async fn oversize_bodies_are_413_without_reading_them() {
     assert_error(&send(&s.endpoint, streamed).await, StatusCode::PAYLOAD_TOO_LARGE, "invalid_request");
 }
 
-/// Brute force: after the limit a client id gets 429 with Retry-After, even with the right
-/// secret, until the window ends.
+/// `req` as coming from `peer` (what a hyper server inserts for the default source).
+fn from(peer: [u8; 4], mut req: Request<Full<Bytes>>) -> Request<Full<Bytes>> {
+    req.extensions_mut().insert(std::net::SocketAddr::from((peer, 40_000)));
+    req
+}
+
+/// Failed authentications are counted per source: past the limit its failing attempts get
+/// 429 `slow_down` with Retry-After, until the window ends. A correct secret is never refused,
+/// and a client id is no lever: before, three bad guesses by anyone locked the client out,
+/// right secret included (security review #11, finding 3).
 #[tokio::test]
-async fn failed_authentications_are_limited_per_client() {
+async fn failed_authentications_are_limited_per_source_and_never_refuse_a_right_secret() {
     let clock = Clock::manual(SystemTime::now());
     let s = setup_with(|e| e.failure_limit(3, Duration::from_millis(1500)).clock(clock.clone()));
+    let attacker = [203, 0, 113, 7];
+    let guess = || from(attacker, form("grant_type=client_credentials", Some(&basic(ID, "guess"))));
     for _ in 0..3 {
-        let a = send(&s.endpoint, form("grant_type=client_credentials", Some(&basic(ID, "guess")))).await;
-        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(send(&s.endpoint, guess()).await.status, StatusCode::UNAUTHORIZED);
     }
-    let locked = send(&s.endpoint, form("grant_type=client_credentials", Some(&basic(ID, &s.secret)))).await;
-    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(locked.headers["retry-after"], "2");
-    assert_no_store(&locked);
-    // Other clients are not affected.
-    let other = s.clients.register(NewClient::new("svc-2"));
-    let a = send(
-        &s.endpoint,
-        form(
-            "grant_type=client_credentials",
-            Some(&basic(&other.client_id, other.client_secret.expose_secret())),
-        ),
-    )
-    .await;
-    assert_eq!(a.status, StatusCode::OK);
+    let slowed = send(&s.endpoint, guess()).await;
+    assert_error(&slowed, StatusCode::TOO_MANY_REQUESTS, "slow_down");
+    assert_eq!(slowed.headers["retry-after"], "2");
+    assert_no_store(&slowed);
+
+    // The client itself, right secret, from anywhere (the attacker's address too): served.
+    for peer in [[198, 51, 100, 1], attacker] {
+        let right = from(peer, form("grant_type=client_credentials", Some(&basic(ID, &s.secret))));
+        assert_eq!(send(&s.endpoint, right).await.status, StatusCode::OK);
+    }
+    // Another source's failures are its own.
+    let other = from([198, 51, 100, 1], form("grant_type=client_credentials", Some(&basic(ID, "typo"))));
+    assert_error(&send(&s.endpoint, other).await, StatusCode::UNAUTHORIZED, "invalid_client");
 
     // The window passes on the endpoint's clock.
     clock.advance(Duration::from_millis(1600));
-    let after = send(&s.endpoint, form("grant_type=client_credentials", Some(&basic(ID, &s.secret)))).await;
-    assert_eq!(after.status, StatusCode::OK);
+    assert_eq!(send(&s.endpoint, guess()).await.status, StatusCode::UNAUTHORIZED);
 }
 
 /// A rotated client secret stops working; the new one works.
@@ -454,4 +460,21 @@ async fn issued_tokens_work_until_they_expire() {
         expired.headers()["www-authenticate"],
         r#"Bearer error="invalid_token", error_description="the access token expired""#
     );
+}
+
+/// Out-of-range durations are cut, never a panic (security review #11, finding 5).
+#[tokio::test]
+async fn out_of_range_durations_do_not_panic() {
+    let store = MemoryTokenStore::new();
+    let clients = MemoryClientRegistry::new();
+    let client = clients.register(NewClient::new("svc").access_token_ttl(Duration::MAX));
+    let rotated = clients.rotate_secret(&client.client_id, Duration::MAX).expect("a known client");
+    let endpoint = TokenEndpoint::new(clients, store);
+    for secret in [client.client_secret.expose_secret(), rotated.client_secret.expose_secret()] {
+        let a =
+            send(&endpoint, form("grant_type=client_credentials", Some(&basic(&client.client_id, secret))))
+                .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.json);
+        assert_eq!(a.json["expires_in"], 100_u64 * 365 * 24 * 3600);
+    }
 }
