@@ -16,6 +16,9 @@ pub enum ManageError {
     /// The new token would outlive the token that issues it.
     #[error("the new token would outlive the issuer's token")]
     OutlivesIssuer,
+    /// The managing token has expired.
+    #[error("the managing token has expired")]
+    ManagerExpired,
     /// The managing token was replaced by a rotation and lives on only for its grace period:
     /// it authenticates, but manages nothing (its successor does).
     #[error("the managing token was replaced by a rotation")]

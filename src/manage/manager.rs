@@ -51,6 +51,19 @@ pub trait TokenManager: TokenStore {
         Clock::system()
     }
 
+    /// Checks that a managing principal has not expired by the store's clock (a principal
+    /// the layer admitted has not; one kept by the application since may have).
+    ///
+    /// # Errors
+    ///
+    /// [`ManageError::ManagerExpired`].
+    fn check_current(&self, manager: &Principal) -> Result<(), ManageError> {
+        if manager.is_expired_at(self.clock().now()) {
+            return Err(ManageError::ManagerExpired);
+        }
+        Ok(())
+    }
+
     /// Mints a token of the store's format. The secret is in the result and nowhere else.
     ///
     /// # Errors
@@ -67,8 +80,11 @@ pub trait TokenManager: TokenStore {
         issuer: &Principal,
         new: NewToken,
     ) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send {
-        let checked = new.check_issuer(issuer, self.admin_scope()).map(|()| new);
-        async move { self.issue(checked?).await }
+        let checked = self.check_current(issuer).and_then(|()| new.check_issuer(issuer, self.admin_scope()));
+        async move {
+            checked?;
+            self.issue(new).await
+        }
     }
 
     /// Revokes a token on behalf of `manager` (a token revoking another through the API):
@@ -80,6 +96,7 @@ pub trait TokenManager: TokenStore {
         id: &TokenId,
     ) -> impl Future<Output = Result<bool, ManageError>> + Send {
         async move {
+            self.check_current(manager)?;
             match self.get(id).await? {
                 Some(target) => {
                     target.check_manager(manager, self.admin_scope())?;
@@ -100,6 +117,7 @@ pub trait TokenManager: TokenStore {
         grace: Duration,
     ) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send {
         async move {
+            self.check_current(manager)?;
             let target = self.get(id).await?.ok_or_else(|| ManageError::NotFound(id.clone()))?;
             let not_after = target.check_rotator(manager, self.admin_scope(), self.clock().now())?;
             self.rotate_until(id, grace, not_after).await

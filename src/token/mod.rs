@@ -109,6 +109,9 @@ mod tests {
         // A secret of unknown format shows no prefix: this one's "prefix" is most of the key.
         assert_eq!(TokenSecret::new("alice_secret_key_0123456789").hint(), "…6789");
         assert_eq!(TokenSecret::new("tok_live_abcdefghijklmnopWXYZ").hint(), "…WXYZ");
+        // Multi-byte characters never split (this used to panic slicing inside one).
+        assert_eq!(TokenSecret::new("ключ-ключ-ключ-ключ").hint(), "…юч");
+        assert_eq!(super::secret::display_hint("ключ_секрет_0123", 3), "…0123");
     }
 
     #[test]

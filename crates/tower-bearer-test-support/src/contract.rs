@@ -115,6 +115,11 @@ pub async fn management_rules<S: TokenManager>(store: &S) {
     assert!(matches!(store.revoke_as(&alice, bobs.id()).await, Err(ManageError::NotFound(_))));
     assert!(store.revoke_as(&acme_admin, bobs.id()).await.unwrap(), "the organization's admin manages bob's");
 
+    // A manager whose token expired since it was admitted manages nothing.
+    let lapsed = acme_admin.to_builder().expires_at(store.clock().now() - Duration::from_secs(1)).build();
+    assert!(matches!(store.revoke_as(&lapsed, successor.id()).await, Err(ManageError::ManagerExpired)));
+    assert!(matches!(store.issue_as(&lapsed, alice_token(&["x"])).await, Err(ManageError::ManagerExpired)));
+
     // Out-of-range arguments are errors, and leave the store as it was.
     let listed = store.list("rules-alice").await.unwrap().len();
     assert!(matches!(store.rotate(successor.id(), Duration::MAX).await, Err(ManageError::OutOfRange(_))));
