@@ -1,3 +1,4 @@
 //! The token endpoint's integration tests, as one binary.
 
 mod conformance;
+mod hostile;
