@@ -62,10 +62,8 @@ proptest! {
         if let Some(content) = content {
             req = req.header("content-type", content);
         }
-        if let Some(auth) = &auth {
-            if let Ok(value) = http::HeaderValue::from_bytes(auth) {
-                req = req.header("authorization", value);
-            }
+        if let Some(value) = auth.as_deref().and_then(|auth| http::HeaderValue::from_bytes(auth).ok()) {
+            req = req.header("authorization", value);
         }
         let req = req.body(Full::<Bytes>::from(body.clone())).unwrap();
         let (status, text) = runtime.block_on(async {
