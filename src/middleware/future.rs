@@ -12,6 +12,7 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::policy::Policy;
+use super::registry;
 use super::reject::HandlerRejection;
 use crate::store::lookup::TokenStore;
 
@@ -46,12 +47,13 @@ pin_project! {
             // An `Option` so that the admitted request's state takes it over, not a clone.
             policy: Option<Arc<Policy>>,
         },
-        /// Admitted: the inner service's own future, and the policy to answer a handler-side
-        /// rejection with.
+        /// Admitted: the inner service's own future, and the number of the policy to answer a
+        /// handler-side rejection with (a number, not a reference: no count to keep per
+        /// request).
         Inner {
             #[pin]
             future: S::Future,
-            policy: Arc<Policy>,
+            policy: u32,
         },
         /// Answered by the layer: the response is built once, in its final body type.
         Rejected {
@@ -71,7 +73,7 @@ where
         }
     }
 
-    pub(crate) fn inner(future: S::Future, policy: Arc<Policy>) -> Self {
+    pub(crate) fn inner(future: S::Future, policy: u32) -> Self {
         ResponseFuture { state: State::Inner { future, policy } }
     }
 
@@ -100,7 +102,7 @@ where
                         Ok(()) => {
                             let (req, mut inner) = *boxed;
                             let future = inner.call(req);
-                            state.set(State::Inner { future, policy });
+                            state.set(State::Inner { future, policy: policy.id });
                         }
                         Err(response) => return Poll::Ready(Ok(response)),
                     }
@@ -110,7 +112,12 @@ where
                     // A handler refused the request with an `AuthError`: answer it in this
                     // layer's format and realm. An empty extensions map answers at once.
                     if let Some(rejection) = response.extensions_mut().remove::<HandlerRejection>() {
-                        response = policy.answer_handler_rejection(rejection);
+                        // The layer is gone only if every service of it was dropped while this
+                        // future ran: the response then stays in the default format.
+                        response = match registry::lookup(*policy) {
+                            Some(policy) => policy.answer_handler_rejection(rejection),
+                            None => rejection.into_response(),
+                        };
                     }
                     return Poll::Ready(Ok(response));
                 }

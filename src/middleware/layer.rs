@@ -39,9 +39,10 @@ use crate::token::format::TokenFormat;
 pub struct BearerAuthLayer<T> {
     store: Arc<T>,
     config: Config,
-    /// Built from `config` by the first [`Layer::layer`] call and shared by every service;
-    /// a builder call after that starts a new one.
-    policy: OnceLock<Arc<Policy>>,
+    /// Built from `config` by the first [`Layer::layer`] call and shared by every service and
+    /// every clone of this layer (axum clones a layer into each route, and may apply it per
+    /// request); a builder call starts a new one for the layer it returns.
+    policy: Arc<OnceLock<Arc<Policy>>>,
 }
 
 impl<T: TokenStore> BearerAuthLayer<T> {
@@ -53,19 +54,19 @@ impl<T: TokenStore> BearerAuthLayer<T> {
 
     /// A layer over a store already shared with other parts of the application.
     pub fn from_shared_store(store: Arc<T>) -> Self {
-        BearerAuthLayer { store, config: Config::default(), policy: OnceLock::new() }
+        BearerAuthLayer { store, config: Config::default(), policy: Arc::default() }
     }
 }
 
 impl<T> BearerAuthLayer<T> {
     /// The configuration, to change: the policy built from the old one is dropped.
     fn config_mut(&mut self) -> &mut Config {
-        self.policy = OnceLock::new();
+        self.policy = Arc::default();
         &mut self.config
     }
 
     fn policy(&self) -> Arc<Policy> {
-        self.policy.get_or_init(|| Arc::new(Policy::new(self.config.clone()))).clone()
+        self.policy.get_or_init(|| Policy::new(self.config.clone())).clone()
     }
 
     /// Sets the `realm` of the `WWW-Authenticate` challenge.

@@ -14,6 +14,7 @@ pub(crate) mod future;
 mod interned;
 pub(crate) mod layer;
 pub(crate) mod policy;
+mod registry;
 pub(crate) mod reject;
 pub(crate) mod require;
 pub(crate) mod responder;

@@ -13,6 +13,7 @@ use super::credentials::TokenSources;
 use super::error::{AuthError, InvalidToken};
 use super::event::{AuthEvent, EventSink, Outcome};
 use super::format::ErrorFormat;
+use super::registry;
 use super::reject::{HandlerRejection, Origin};
 use super::responder::Responder;
 use crate::clock::Clock;
@@ -60,14 +61,23 @@ impl fmt::Debug for Config {
 pub(crate) struct Policy {
     pub(crate) config: Config,
     pub(crate) responder: Responder,
+    /// Its number in the registry, by which a response future finds it again.
+    pub(crate) id: u32,
+}
+
+impl Drop for Policy {
+    fn drop(&mut self) {
+        registry::unregister(self.id);
+    }
 }
 
 impl Policy {
-    /// Builds the request-path form of `config`: every rejection it can produce, prebuilt.
-    pub(crate) fn new(config: Config) -> Self {
+    /// Builds the request-path form of `config` (every rejection it can produce, prebuilt),
+    /// numbered in the registry.
+    pub(crate) fn new(config: Config) -> Arc<Self> {
         let responder =
             Responder::new(config.realm.clone(), config.format.clone(), config.requirement.as_ref());
-        Policy { config, responder }
+        Arc::new_cyclic(|this| Policy { config, responder, id: registry::register(this.clone()) })
     }
 
     /// Admits the request (the principal into its extensions) on the store's answer, or

@@ -29,6 +29,13 @@ pub(crate) struct Origin {
     pub(crate) principal: Principal,
 }
 
+impl HandlerRejection {
+    /// The response in the default format, still marked (no layer could answer it).
+    pub(crate) fn into_response<B: From<Bytes>>(self) -> Response<B> {
+        handler_rejection(self.error, self.origin)
+    }
+}
+
 /// The response for `error` in the default format (OAuth body, no realm), marked so that the
 /// layer around the handler answers it in its own: a correct answer whether or not a layer is
 /// there to re-answer it.

@@ -86,7 +86,7 @@ where
         if config.allow_cors_preflight && is_cors_preflight(&req) {
             // Even a preflight let through may carry credentials.
             mark_sensitive(req.headers_mut(), config.sources.cookie.is_some());
-            return ResponseFuture::inner(self.inner.call(req), self.policy.clone());
+            return ResponseFuture::inner(self.inner.call(req), self.policy.id);
         }
         // Marks the credentials sensitive whatever the outcome, before anything else reads them.
         let lookup = match config.sources.find(&mut req) {
@@ -97,7 +97,7 @@ where
             // Answered at once (memory store, cache hit): decide here and call the inner
             // service directly, the very instance `poll_ready` readied.
             Lookup::Now(answer) => match self.policy.admit(&mut req, answer) {
-                Ok(()) => ResponseFuture::inner(self.inner.call(req), self.policy.clone()),
+                Ok(()) => ResponseFuture::inner(self.inner.call(req), self.policy.id),
                 Err(response) => ResponseFuture::rejected(response),
             },
             Lookup::Later(future) => {
