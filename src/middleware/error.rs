@@ -4,7 +4,7 @@
 use http::StatusCode;
 
 use crate::header::ParseError;
-use crate::scope::ScopeRequirement;
+use crate::scope::{ScopeRequirement, Scopes};
 use crate::store::error::StoreErrorKind;
 
 /// Why a request is refused: in every rejection [`AuthEvent`](super::AuthEvent), and in the
@@ -80,22 +80,16 @@ pub enum InvalidToken {
 
 impl AuthError {
     /// 403 `insufficient_scope` naming every one of `scopes` in the challenge: what a handler
-    /// answers when the principal lacks a scope the route needs.
-    ///
-    /// # Panics
-    ///
-    /// Never; a scope that is not an RFC 6749 `scope-token` is left out of the challenge.
+    /// answers when the principal lacks a scope the route needs. A scope that is not an
+    /// RFC 6749 `scope-token` is left out of the challenge (it could not be quoted in it).
     #[must_use]
     pub fn insufficient_scope<I, S>(scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let scopes: crate::scope::Scopes = scopes
-            .into_iter()
-            .map(Into::into)
-            .filter(|s: &String| crate::scope::Scopes::is_valid(s))
-            .collect();
+        let scopes: Scopes =
+            scopes.into_iter().map(Into::into).filter(|s: &String| Scopes::is_valid(s)).collect();
         AuthError::InsufficientScope(ScopeRequirement::All(scopes))
     }
 

@@ -12,7 +12,6 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::policy::Policy;
-use super::registry;
 use super::reject::HandlerRejection;
 use crate::store::lookup::TokenStore;
 
@@ -114,7 +113,7 @@ where
                     if let Some(rejection) = response.extensions_mut().remove::<HandlerRejection>() {
                         // The layer is gone only if every service of it was dropped while this
                         // future ran: the response then stays in the default format.
-                        response = match registry::lookup(*policy) {
+                        response = match Policy::by_number(*policy) {
                             Some(policy) => policy.answer_handler_rejection(rejection),
                             None => rejection.into_response(),
                         };

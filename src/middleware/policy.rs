@@ -13,7 +13,7 @@ use super::credentials::TokenSources;
 use super::error::{AuthError, InvalidToken};
 use super::event::{AuthEvent, EventSink, Outcome};
 use super::format::ErrorFormat;
-use super::registry;
+use super::registry::Registry;
 use super::reject::{HandlerRejection, Origin};
 use super::responder::Responder;
 use crate::clock::Clock;
@@ -56,6 +56,9 @@ impl fmt::Debug for Config {
     }
 }
 
+/// Every live policy, by number.
+static POLICIES: Registry<Policy> = Registry::new();
+
 /// Everything the layer decides with, shared by all its services.
 #[derive(Debug)]
 pub(crate) struct Policy {
@@ -67,7 +70,7 @@ pub(crate) struct Policy {
 
 impl Drop for Policy {
     fn drop(&mut self) {
-        registry::unregister(self.id);
+        POLICIES.unregister(self.id);
     }
 }
 
@@ -77,7 +80,12 @@ impl Policy {
     pub(crate) fn new(config: Config) -> Arc<Self> {
         let responder =
             Responder::new(config.realm.clone(), config.format.clone(), config.requirement.as_ref());
-        Arc::new_cyclic(|this| Policy { config, responder, id: registry::register(this.clone()) })
+        Arc::new_cyclic(|this| Policy { config, responder, id: POLICIES.register(this.clone()) })
+    }
+
+    /// The live policy numbered `id`, if its layer still exists.
+    pub(crate) fn by_number(id: u32) -> Option<Arc<Self>> {
+        POLICIES.lookup(id)
     }
 
     /// Admits the request (the principal into its extensions) on the store's answer, or
@@ -175,4 +183,21 @@ fn swap_head<B>(req: &mut Request<B>, head: &mut Parts) {
     std::mem::swap(req.version_mut(), &mut head.version);
     std::mem::swap(req.headers_mut(), &mut head.headers);
     std::mem::swap(req.extensions_mut(), &mut head.extensions);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Weak;
+
+    #[test]
+    fn a_policy_is_found_by_its_number_only_while_its_layer_lives() {
+        let policy = Policy::new(Config::default());
+        let (id, weak) = (policy.id, Arc::downgrade(&policy));
+        assert!(Policy::by_number(id).is_some_and(|found| Arc::ptr_eq(&found, &policy)));
+        drop(policy);
+        // Another test may have taken the number since: it must not find the dropped policy.
+        let found = Policy::by_number(id).map(|found| Arc::downgrade(&found));
+        assert!(!found.is_some_and(|found| Weak::ptr_eq(&found, &weak)));
+    }
 }
