@@ -44,9 +44,9 @@ fn ok_fn(_req: Request<Body>) -> Ready<Result<Response<Body>, Infallible>> {
     ready(Ok(Response::new(Body::default())))
 }
 
-fn call<S>(service: &mut S, req: Request<Body>) -> u16
+fn call<S, B>(service: &mut S, req: Request<Body>) -> u16
 where
-    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
+    S: Service<Request<Body>, Response = Response<B>, Error = Infallible>,
 {
     let mut cx = Context::from_waker(Waker::noop());
     assert!(service.poll_ready(&mut cx).is_ready());

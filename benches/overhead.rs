@@ -61,6 +61,7 @@ use pin_project_lite::pin_project;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 use tower::{Service, ServiceBuilder, service_fn};
+use tower_bearer::middleware::ResponseBody;
 use tower_bearer::store::{BoxLookup, Lookup};
 use tower_bearer::{
     BearerAuthLayer, CallbackTokenStore, MemoryTokenStore, PresentedToken, Principal, Scopes, TokenFormat,
@@ -87,9 +88,9 @@ fn request(authorization: Option<&[u8]>) -> Request<Body> {
 }
 
 /// Drives one request through `service`, which must complete without waiting.
-fn call<S>(service: &mut S, req: Request<Body>) -> u16
+fn call<S, B>(service: &mut S, req: Request<Body>) -> u16
 where
-    S: Service<Request<Body>, Response = Response<Body>>,
+    S: Service<Request<Body>, Response = Response<B>>,
     S::Error: std::fmt::Debug,
 {
     let mut cx = Context::from_waker(Waker::noop());
@@ -402,7 +403,7 @@ fn floor(map: &Arc<FloorMap>, required_scope: Option<&'static str>) -> Floor<Pas
 fn memory(
     store: &MemoryTokenStore,
     required_scope: Option<&str>,
-) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible> + use<> {
+) -> impl Service<Request<Body>, Response = Response<ResponseBody<Body>>, Error = Infallible> + use<> {
     let mut layer = BearerAuthLayer::new(store.clone());
     if let Some(scope) = required_scope {
         layer = layer.require_scopes([scope]);
@@ -414,7 +415,7 @@ fn memory(
 /// (prefix, length, alphabet and CRC32 checksum checked before hashing).
 fn memory_formatted(
     store: &MemoryTokenStore,
-) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible> + use<> {
+) -> impl Service<Request<Body>, Response = Response<ResponseBody<Body>>, Error = Infallible> + use<> {
     let layer = BearerAuthLayer::new(store.clone()).token_formats([TokenFormat::new(FORMAT_PREFIX)]);
     ServiceBuilder::new().layer(layer).service(passthrough())
 }
@@ -423,7 +424,7 @@ fn memory_formatted(
 #[cfg(feature = "cache")]
 fn cached_callback(
     map: &Arc<HashMap<TokenHash, Principal>>,
-) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible> + use<> {
+) -> impl Service<Request<Body>, Response = Response<ResponseBody<Body>>, Error = Infallible> + use<> {
     let map = map.clone();
     let store = CallbackTokenStore::new(move |token: PresentedToken<'static>| {
         ready(Ok::<_, Infallible>(map.get(token.hash()).cloned()))
@@ -435,7 +436,7 @@ fn cached_callback(
 fn callback(
     map: &Arc<HashMap<TokenHash, Principal>>,
     required_scope: Option<&str>,
-) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible> + use<> {
+) -> impl Service<Request<Body>, Response = Response<ResponseBody<Body>>, Error = Infallible> + use<> {
     let map = map.clone();
     let store = CallbackTokenStore::new(move |token: PresentedToken<'static>| {
         ready(Ok::<_, Infallible>(map.get(token.hash()).cloned()))
@@ -687,14 +688,14 @@ fn interleave(group: &'static str, variants: &mut [Variant<'_>], results: &mut V
 }
 
 /// Adds `service` on one fixed request, after checking it answers `expect`.
-fn fixed<'f, S>(
+fn fixed<'f, S, B>(
     sink: &mut Sink<'_, 'f>,
     id: (&str, &str),
     mut service: S,
     authorization: Option<&'f [u8]>,
     expect: u16,
 ) where
-    S: Service<Request<Body>, Response = Response<Body>> + 'f,
+    S: Service<Request<Body>, Response = Response<B>> + 'f,
     S::Error: std::fmt::Debug,
 {
     assert_eq!(call(&mut service, request(authorization)), expect, "{}/{}", id.0, id.1);
@@ -702,9 +703,9 @@ fn fixed<'f, S>(
 }
 
 /// Adds `service` on a random one of `lines` (known tokens) per iteration.
-fn random<'f, S>(sink: &mut Sink<'_, 'f>, id: (&str, &str), mut service: S, lines: &'f [Line], expect: u16)
+fn random<'f, S, B>(sink: &mut Sink<'_, 'f>, id: (&str, &str), mut service: S, lines: &'f [Line], expect: u16)
 where
-    S: Service<Request<Body>, Response = Response<Body>> + 'f,
+    S: Service<Request<Body>, Response = Response<B>> + 'f,
     S::Error: std::fmt::Debug,
 {
     let mut rng = Rng(0x853c_49e6_748f_ea9b);

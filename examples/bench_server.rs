@@ -103,13 +103,12 @@ fn ready(port: u16, token: &str) -> std::io::Result<()> {
     out.flush()
 }
 
-async fn serve<S>(listener: TcpListener, service: S) -> Result<(), BoxError>
+async fn serve<S, B>(listener: TcpListener, service: S) -> Result<(), BoxError>
 where
-    S: Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
     loop {
         let (stream, _) = listener.accept().await?;

@@ -28,6 +28,7 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
+use tower_bearer::middleware::ResponseBody;
 use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, Scopes, TokenFormat};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -39,7 +40,7 @@ pub fn service(
 ) -> Result<
     impl tower::Service<
         Request<Incoming>,
-        Response = Response<Full<Bytes>>,
+        Response = Response<ResponseBody<Full<Bytes>>>,
         Error = Infallible,
         Future: Send + 'static,
     > + Clone

@@ -18,6 +18,7 @@ use http::header::{
     ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION, CONTENT_TYPE, COOKIE, ORIGIN, WWW_AUTHENTICATE,
 };
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http_body_util::Full;
 use regex::bytes::Regex;
 use tower_bearer::header::{DEFAULT_MAX_TOKEN_LEN, ParseError, parse_bearer};
 use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, Scopes, TokenManager};
@@ -246,9 +247,9 @@ struct Recorder {
 }
 
 impl Service<Request<Bytes>> for Recorder {
-    type Response = Response<Bytes>;
+    type Response = Response<Full<Bytes>>;
     type Error = std::convert::Infallible;
-    type Future = std::future::Ready<Result<Response<Bytes>, std::convert::Infallible>>;
+    type Future = std::future::Ready<Result<Response<Full<Bytes>>, std::convert::Infallible>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
@@ -265,7 +266,7 @@ impl Service<Request<Bytes>> for Recorder {
                 .collect(),
         };
         self.seen.lock().unwrap().push(seen);
-        std::future::ready(Ok(Response::new(Bytes::from_static(b"inner"))))
+        std::future::ready(Ok(Response::new(Full::new(Bytes::from_static(b"inner")))))
     }
 }
 
@@ -473,6 +474,14 @@ pub fn check_service(case: &ServiceCase) -> StatusCode {
     let Poll::Ready(Ok(response)) = future.as_mut().poll(&mut cx) else {
         panic!("a memory-store request must complete at the first poll: {case:?}");
     };
+    let (response, body) = {
+        let (parts, body) = response.into_parts();
+        let mut collect = std::pin::pin!(http_body_util::BodyExt::collect(body));
+        let Poll::Ready(Ok(collected)) = collect.as_mut().poll(&mut cx) else {
+            panic!("a response body held in memory is ready at once: {case:?}");
+        };
+        (Response::from_parts(parts, ()), collected.to_bytes())
+    };
 
     let expected = expect(case);
     let seen = recorder.seen.lock().unwrap();
@@ -487,7 +496,7 @@ pub fn check_service(case: &ServiceCase) -> StatusCode {
                 "Authorization reaches the inner service marked sensitive: {case:?}"
             );
             assert_eq!(status, StatusCode::OK, "{case:?}");
-            assert_eq!(response.body().as_ref(), b"inner");
+            assert_eq!(body.as_ref(), b"inner");
             assert_eq!(events.load(Ordering::Relaxed), usize::from(subject.is_some()), "{case:?}");
         }
         None => {
@@ -499,7 +508,7 @@ pub fn check_service(case: &ServiceCase) -> StatusCode {
             let challenge = challenge.expect("every refusal has a challenge");
             assert!(challenge.starts_with(&format!("Bearer realm=\"{REALM}\"")), "{challenge}");
             assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
-            let body = std::str::from_utf8(response.body()).expect("UTF-8 body");
+            let body = std::str::from_utf8(&body).expect("UTF-8 body");
             assert!(body.starts_with('{') && body.ends_with('}'), "JSON body: {body}");
             for (secret, _, _) in TOKENS {
                 assert!(!body.contains(secret) && !challenge.contains(secret), "token echoed: {case:?}");

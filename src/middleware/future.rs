@@ -11,6 +11,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use super::body::ResponseBody;
 use super::policy::Policy;
 use super::reject::HandlerRejection;
 use crate::store::lookup::TokenStore;
@@ -54,9 +55,9 @@ pin_project! {
             future: S::Future,
             policy: u32,
         },
-        /// Answered by the layer: the response is built once, in its final body type.
+        /// Answered by the layer.
         Rejected {
-            response: Option<S::Response>,
+            response: Option<Response<Bytes>>,
         },
     }
 }
@@ -76,7 +77,7 @@ where
         ResponseFuture { state: State::Inner { future, policy } }
     }
 
-    pub(crate) fn rejected(response: S::Response) -> Self {
+    pub(crate) fn rejected(response: Response<Bytes>) -> Self {
         ResponseFuture { state: State::Rejected { response: Some(response) } }
     }
 }
@@ -85,9 +86,8 @@ impl<S, T, ReqBody, ResBody> Future for ResponseFuture<S, T, ReqBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     T: TokenStore,
-    ResBody: From<Bytes>,
 {
-    type Output = Result<Response<ResBody>, S::Error>;
+    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
@@ -103,7 +103,7 @@ where
                             let future = inner.call(req);
                             state.set(State::Inner { future, policy: policy.id });
                         }
-                        Err(response) => return Poll::Ready(Ok(response)),
+                        Err(response) => return Poll::Ready(Ok(response.map(ResponseBody::rejection))),
                     }
                 }
                 StateProj::Inner { future, policy } => {
@@ -113,15 +113,16 @@ where
                     if let Some(rejection) = response.extensions_mut().remove::<HandlerRejection>() {
                         // The layer is gone only if every service of it was dropped while this
                         // future ran: the response then stays in the default format.
-                        response = match Policy::by_number(*policy) {
+                        return Poll::Ready(Ok(match Policy::by_number(*policy) {
                             Some(policy) => policy.answer_handler_rejection(rejection),
                             None => rejection.into_response(),
-                        };
+                        }));
                     }
-                    return Poll::Ready(Ok(response));
+                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }
                 StateProj::Rejected { response } => {
-                    return Poll::Ready(Ok(response.take().expect("ResponseFuture polled after completion")));
+                    let response = response.take().expect("ResponseFuture polled after completion");
+                    return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
                 }
             }
         }

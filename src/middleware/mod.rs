@@ -6,6 +6,7 @@
 //! name: the service and future types, the [`AuthEvent`] the layer's hook receives, and the
 //! detail enums of [`AuthError`](crate::AuthError).
 
+mod body;
 pub(crate) mod credentials;
 pub(crate) mod error;
 pub(crate) mod event;
@@ -20,6 +21,7 @@ pub(crate) mod require;
 pub(crate) mod responder;
 pub(crate) mod service;
 
+pub use body::ResponseBody;
 pub use error::{InvalidRequest, InvalidToken};
 pub use event::{AuthEvent, Outcome};
 pub use future::ResponseFuture;

@@ -13,6 +13,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::body::ResponseBody;
 use super::error::AuthError;
 use super::reject::{Origin, handler_rejection};
 use crate::principal::Principal;
@@ -133,11 +134,10 @@ const NO_LAYER: &str = "tower-bearer: RequireScopes found no authenticated Princ
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScopesService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: From<Bytes>,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = RequireScopesFuture<S::Future, ResBody>;
+    type Future = RequireScopesFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -157,7 +157,7 @@ where
                 handler_rejection(AuthError::InsufficientScope((*self.requirement).clone()), Some(origin))
             }
             None => {
-                let mut response = Response::new(ResBody::from(Bytes::from_static(NO_LAYER.as_bytes())));
+                let mut response = Response::new(Bytes::from_static(NO_LAYER.as_bytes()));
                 *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                 response
             }
@@ -169,39 +169,42 @@ where
 pin_project! {
     /// The response future of [`RequireScopesService`].
     #[must_use = "futures do nothing unless polled"]
-    pub struct RequireScopesFuture<F, B> {
+    pub struct RequireScopesFuture<F> {
         #[pin]
-        kind: Kind<F, B>,
+        kind: Kind<F>,
     }
 }
 
 pin_project! {
     #[project = KindProj]
-    enum Kind<F, B> {
+    enum Kind<F> {
         /// Admitted: the inner service's future.
         Inner { #[pin] future: F },
         /// Refused.
-        Refused { response: Option<Response<B>> },
+        Refused { response: Option<Response<Bytes>> },
     }
 }
 
-impl<F, B, E> Future for RequireScopesFuture<F, B>
+impl<F, B, E> Future for RequireScopesFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
-    type Output = Result<Response<B>, E>;
+    type Output = Result<Response<ResponseBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner { future } => future.poll(cx),
+            KindProj::Inner { future } => {
+                future.poll(cx).map_ok(|response| response.map(ResponseBody::inner))
+            }
             KindProj::Refused { response } => {
-                Poll::Ready(Ok(response.take().expect("RequireScopesFuture polled after completion")))
+                let response = response.take().expect("RequireScopesFuture polled after completion");
+                Poll::Ready(Ok(response.map(ResponseBody::rejection)))
             }
         }
     }
 }
 
-impl<F, B> fmt::Debug for RequireScopesFuture<F, B> {
+impl<F> fmt::Debug for RequireScopesFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequireScopesFuture").finish_non_exhaustive()
     }

@@ -5,10 +5,10 @@ use std::mem;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::{Method, Request, Response};
 use tower_service::Service;
 
+use super::body::ResponseBody;
 use super::credentials::mark_sensitive;
 use super::future::ResponseFuture;
 use super::policy::Policy;
@@ -16,10 +16,10 @@ use crate::store::lookup::{Lookup, TokenStore};
 
 /// The middleware built by [`BearerAuthLayer`](crate::BearerAuthLayer).
 ///
-/// Wraps any `Service<http::Request<B>>` whose response body can be built from [`Bytes`]
-/// (`axum::body::Body`, `http_body_util::Full<Bytes>`, ...): the layer's own rejections use
-/// that body type, so the wrapped service's type does not change. Errors of the inner service
-/// pass through unchanged; the layer itself never fails, it answers.
+/// Wraps any `Service<http::Request<B>>`: an axum router, a hyper service, tonic's `Routes`.
+/// Its responses carry a [`ResponseBody`]: the wrapped service's body untouched, or the
+/// layer's own answer. Errors of the inner service pass through unchanged; the layer itself
+/// never fails, it answers.
 ///
 /// A response of the inner service that carries an [`AuthError`](crate::AuthError) as a
 /// handler-side rejection (see its `IntoResponse`, feature `axum`, and
@@ -71,9 +71,8 @@ impl<S, T, ReqBody, ResBody> Service<Request<ReqBody>> for BearerAuth<S, T>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     T: TokenStore,
-    ResBody: From<Bytes>,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S, T, ReqBody>;
 

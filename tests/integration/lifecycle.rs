@@ -13,7 +13,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_bearer::manage::LifecycleEvent;
-use tower_bearer::middleware::{InvalidToken, Outcome};
+use tower_bearer::middleware::{InvalidToken, Outcome, ResponseBody};
 use tower_bearer::store::{Lookup, NoFuture};
 use tower_bearer::{
     AuthError, BearerAuthLayer, Clock, ManageError, MemoryTokenStore, NewToken, PresentedToken, Principal,
@@ -32,7 +32,7 @@ fn get(token: Option<&str>) -> Request<Body> {
 
 fn app<T: TokenStore>(
     layer: BearerAuthLayer<T>,
-) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone {
+) -> impl Service<Request<Body>, Response = Response<ResponseBody<Body>>, Error = Infallible> + Clone {
     ServiceBuilder::new().layer(layer).service(service_fn(|req: Request<Body>| async move {
         let who = req.extensions().get::<Principal>().map(|p| p.subject().to_owned()).unwrap_or_default();
         Ok::<_, Infallible>(Response::new(Body::from(who)))

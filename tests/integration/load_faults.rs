@@ -385,10 +385,10 @@ impl TokenStore for SlowStore {
 }
 
 /// `LoadShed`'s overload error as a 503 response; other errors pass.
-fn overload_to_503(result: Result<Response<Body>, BoxError>) -> Result<Response<Body>, BoxError> {
+fn overload_to_503<B: From<Bytes>>(result: Result<Response<B>, BoxError>) -> Result<Response<B>, BoxError> {
     match result {
         Err(e) if e.is::<tower::load_shed::error::Overloaded>() => {
-            let mut res = Response::new(Body::from("overloaded"));
+            let mut res = Response::new(B::from(Bytes::from_static(b"overloaded")));
             *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
             Ok(res)
         }

@@ -12,7 +12,7 @@ use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_bearer::middleware::Outcome;
+use tower_bearer::middleware::{Outcome, ResponseBody};
 use tower_bearer::store::{InsertError, Lookup, StoreErrorKind};
 use tower_bearer::{
     AuthError, BearerAuthLayer, CallbackTokenStore, MemoryTokenStore, PresentedToken, Principal, StoreError,
@@ -78,7 +78,11 @@ fn counting_echo(
     })
 }
 
-async fn body_string(response: Response<Full<Bytes>>) -> String {
+async fn body_string<B>(response: Response<B>) -> String
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
     let bytes = response.into_body().collect().await.expect("infallible body").to_bytes();
     String::from_utf8(bytes.to_vec()).expect("utf-8 body")
 }
@@ -608,7 +612,7 @@ fn race_revoking_the_id_of_a_refused_duplicate_never_revokes_the_original() {
 fn callback_service<F, Fut, T, E>(
     callback: F,
     calls: Arc<AtomicUsize>,
-) -> impl Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible> + Clone
+) -> impl Service<Request<Full<Bytes>>, Response = Response<ResponseBody<Full<Bytes>>>, Error = Infallible> + Clone
 where
     F: Fn(PresentedToken<'static>) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<T, E>> + Send + 'static,

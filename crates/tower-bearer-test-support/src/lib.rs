@@ -12,6 +12,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+use tower_bearer::middleware::ResponseBody;
 use tower_bearer::{AuthError, BearerAuthLayer, PresentedToken, Principal, TokenState, TokenStore};
 
 pub type Body = Full<Bytes>;
@@ -57,7 +58,9 @@ pub fn get(token: Option<&str>) -> Request<Body> {
 /// The layer in front of a service answering with the principal's subject.
 pub fn app<T: TokenStore>(
     layer: BearerAuthLayer<T>,
-) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send> + Clone + Send {
+) -> impl Service<Request<Body>, Response = Response<ResponseBody<Body>>, Error = Infallible, Future: Send>
++ Clone
++ Send {
     ServiceBuilder::new().layer(layer).service(service_fn(|req: Request<Body>| async move {
         let who = req.extensions().get::<Principal>().map(|p| p.subject().to_owned()).unwrap_or_default();
         Ok::<_, Infallible>(Response::new(Body::from(who)))
