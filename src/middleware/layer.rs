@@ -8,6 +8,7 @@ use tower_layer::Layer;
 
 use super::event::AuthEvent;
 use super::format::ErrorFormat;
+use super::grpc::GrpcAnswers;
 use super::policy::{Config, Policy};
 use super::require::{checked, checked_any};
 use super::responder::is_param_char;
@@ -137,6 +138,15 @@ impl<T> BearerAuthLayer<T> {
     #[must_use]
     pub fn allow_cors_preflight(mut self, allow: bool) -> Self {
         self.config_mut().allow_cors_preflight = allow;
+        self
+    }
+
+    /// When rejections are answered the way gRPC clients understand: HTTP 200, `grpc-status`,
+    /// `grpc-message` and the challenge in headers, no body (see [`GrpcAnswers`]). By default
+    /// ([`GrpcAnswers::ByContentType`]) for gRPC requests only, so one layer serves a router
+    /// that mixes REST routes and tonic services.
+    pub fn grpc_answers(mut self, when: GrpcAnswers) -> Self {
+        self.config_mut().grpc = when;
         self
     }
 

@@ -13,6 +13,7 @@ use super::credentials::TokenSources;
 use super::error::{AuthError, InvalidToken};
 use super::event::{AuthEvent, EventSink, Outcome};
 use super::format::ErrorFormat;
+use super::grpc::GrpcAnswers;
 use super::registry::Registry;
 use super::reject::{HandlerRejection, Origin};
 use super::responder::Responder;
@@ -38,6 +39,7 @@ pub(crate) struct Config {
     /// Whether rejections carry their `AuthError` in the response extensions.
     pub(crate) error_extension: bool,
     pub(crate) clock: Clock,
+    pub(crate) grpc: GrpcAnswers,
 }
 
 impl fmt::Debug for Config {
@@ -52,6 +54,7 @@ impl fmt::Debug for Config {
             .field("events", &self.events)
             .field("error_extension", &self.error_extension)
             .field("clock", &self.clock)
+            .field("grpc", &self.grpc)
             .finish()
     }
 }
@@ -145,6 +148,9 @@ impl Policy {
         store_error: Option<&StoreError>,
     ) -> Response<R> {
         self.emit(req, Outcome::Rejected { error: &error, principal, store_error });
+        if self.config.grpc.applies_to(req) {
+            return self.responder.respond_grpc(req, error, self.config.error_extension);
+        }
         self.responder.respond(error, self.config.error_extension)
     }
 

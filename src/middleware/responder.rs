@@ -1,12 +1,15 @@
 //! The one place rejections become HTTP responses: [`AuthError`] → status, `WWW-Authenticate`
 //! challenge (RFC 6750 §3) and a JSON body in the configured [`ErrorFormat`].
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderValue, Response};
+use http::{HeaderMap, HeaderValue, Request, Response};
 
 use super::error::{AuthError, InvalidRequest, InvalidToken};
 use super::format::ErrorFormat;
+use super::grpc::grpc_response;
 use super::interned::intern;
 use crate::header::ParseError;
 use crate::scope::ScopeRequirement;
@@ -156,35 +159,54 @@ impl Responder {
         value
     }
 
-    /// The complete rejection response for `error`, with `error` in its extensions if
-    /// `attach_error`.
-    pub(crate) fn respond<B: From<Bytes>>(&self, error: AuthError, attach_error: bool) -> Response<B> {
-        let found = slot(&error)
+    /// What `error` is answered with: its prebuilt head and body, or one built for it alone.
+    fn prebuilt(&self, error: &AuthError) -> Cow<'_, Prebuilt> {
+        let found = slot(error)
             .and_then(|i| self.prebuilt.get(i))
             // Only `insufficient_scope` can differ from its slot: another requirement than the
             // layer's (a store or a caller building its own errors).
-            .filter(|(e, _)| !matches!(e, AuthError::InsufficientScope(_)) || *e == error)
+            .filter(|(e, _)| !matches!(e, AuthError::InsufficientScope(_)) || e == error)
             .map(|(_, p)| p);
-        let built;
-        let prebuilt = match found {
-            Some(p) => p,
-            None => {
-                // A scope requirement of a handler's choosing: built for this response only,
-                // never kept, so texts made from request data cannot accumulate.
-                built = self.build(&error, Keep::ForThisResponse);
-                &built
-            }
-        };
+        match found {
+            Some(p) => Cow::Borrowed(p),
+            // A scope requirement of a handler's choosing: built for this response only,
+            // never kept, so texts made from request data cannot accumulate.
+            None => Cow::Owned(self.build(error, Keep::ForThisResponse)),
+        }
+    }
+
+    /// The complete rejection response for `error`, with `error` in its extensions if
+    /// `attach_error`.
+    pub(crate) fn respond<B: From<Bytes>>(&self, error: AuthError, attach_error: bool) -> Response<B> {
+        let prebuilt = self.prebuilt(&error);
         let body = prebuilt.body.clone().unwrap_or_else(|| self.format.body(&error).into());
         let mut response = Response::new(B::from(body));
         *response.status_mut() = error.status();
         *response.headers_mut() = prebuilt.headers.clone();
-        if attach_error {
-            // Three allocations (the extensions map, its table, the boxed error) and their
-            // frees: as much as the rest of a rejection (BENCHMARKS.md), hence opt-in.
-            response.extensions_mut().insert(error);
-        }
+        attach(&mut response, error, attach_error);
         response
+    }
+
+    /// The gRPC answer to `req` for `error` (see [`GrpcAnswers`](super::grpc::GrpcAnswers)),
+    /// with the challenge of the HTTP answer.
+    pub(crate) fn respond_grpc<B, R: From<Bytes>>(
+        &self,
+        req: &Request<B>,
+        error: AuthError,
+        attach_error: bool,
+    ) -> Response<R> {
+        let prebuilt = self.prebuilt(&error);
+        let mut response = grpc_response(req, &error, prebuilt.headers.get(WWW_AUTHENTICATE)).map(R::from);
+        attach(&mut response, error, attach_error);
+        response
+    }
+}
+
+fn attach<B>(response: &mut Response<B>, error: AuthError, attach_error: bool) {
+    if attach_error {
+        // Three allocations (the extensions map, its table, the boxed error) and their
+        // frees: as much as the rest of a rejection (BENCHMARKS.md), hence opt-in.
+        response.extensions_mut().insert(error);
     }
 }
 

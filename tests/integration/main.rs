@@ -14,6 +14,7 @@ mod examples;
 #[cfg(feature = "fuzzing")]
 mod fuzz_props;
 #[cfg(feature = "axum")]
+mod grpc;
 mod handler_rejections;
 mod hostile;
 mod hyper;

@@ -1,0 +1,102 @@
+//! A real tonic server (the standard health service) behind the layer, and a real tonic client
+//! with and without an interceptor adding the token.
+
+use std::future::ready;
+use std::net::SocketAddr;
+
+use tonic::transport::{Channel, Server};
+use tonic::{Code, Status};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tower_bearer::store::BoxError;
+use tower_bearer::{BearerAuthLayer, CallbackTokenStore, MemoryTokenStore, Principal, Scopes, TokenStore};
+
+const TOKEN: &str = "grpc-test-token-0123456789";
+
+/// The health service behind `layer` on a loopback port, directly through tonic's server.
+async fn serve<T: TokenStore + Send + Sync + 'static>(layer: BearerAuthLayer<T>) -> SocketAddr
+where
+    T::Future: Send + 'static,
+{
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    tokio::spawn(Server::builder().layer(layer).add_service(health).serve_with_incoming(incoming));
+    addr
+}
+
+async fn check(addr: SocketAddr, token: Option<&str>) -> Result<ServingStatus, Status> {
+    let channel =
+        Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connect");
+    let header: Option<tonic::metadata::AsciiMetadataValue> =
+        token.map(|t| format!("Bearer {t}").parse().expect("metadata value"));
+    let mut client = HealthClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
+        if let Some(value) = &header {
+            req.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(req)
+    });
+    let response = client.check(HealthCheckRequest { service: String::new() }).await?;
+    Ok(response.into_inner().status())
+}
+
+fn store(scopes: &str) -> MemoryTokenStore {
+    let store = MemoryTokenStore::new();
+    store.insert(TOKEN, Principal::builder("svc").scopes(Scopes::parse(scopes)).build()).expect("insert");
+    store
+}
+
+#[tokio::test]
+async fn a_tonic_client_sees_grpc_codes_for_every_refusal_and_success_with_a_token() {
+    let addr = serve(BearerAuthLayer::new(store("health:read")).realm("grpc")).await;
+    assert_eq!(check(addr, Some(TOKEN)).await.expect("served"), ServingStatus::Serving);
+
+    let missing = check(addr, None).await.expect_err("refused");
+    assert_eq!(missing.code(), Code::Unauthenticated, "{missing:?}");
+    assert_eq!(missing.message(), "a bearer token is required");
+    assert_eq!(missing.metadata().get("www-authenticate").expect("challenge"), "Bearer realm=\"grpc\"");
+
+    let unknown = check(addr, Some("not-a-known-token-at-all")).await.expect_err("refused");
+    assert_eq!(unknown.code(), Code::Unauthenticated, "{unknown:?}");
+    let challenge = unknown.metadata().get("www-authenticate").expect("challenge").to_str().expect("ASCII");
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert!(!format!("{unknown:?}").contains("not-a-known-token-at-all"), "the token is not echoed");
+}
+
+#[tokio::test]
+async fn a_missing_scope_is_permission_denied() {
+    let addr = serve(BearerAuthLayer::new(store("other")).require_scopes(["health:read"])).await;
+    let denied = check(addr, Some(TOKEN)).await.expect_err("refused");
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    let challenge = denied.metadata().get("www-authenticate").expect("challenge").to_str().expect("ASCII");
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"health:read\"")
+    );
+}
+
+#[tokio::test]
+async fn a_failing_store_is_unavailable_and_says_nothing_of_why() {
+    let failing = CallbackTokenStore::new(|_token| {
+        ready(Err::<Option<Principal>, BoxError>("db at 10.0.0.7 down".into()))
+    });
+    let addr = serve(BearerAuthLayer::new(failing)).await;
+    let unavailable = check(addr, Some(TOKEN)).await.expect_err("refused");
+    assert_eq!(unavailable.code(), Code::Unavailable, "{unavailable:?}");
+    assert!(!format!("{unavailable:?}").contains("10.0.0.7"));
+}
+
+#[tokio::test]
+async fn a_malformed_header_is_invalid_argument() {
+    let addr = serve(BearerAuthLayer::new(store("health:read"))).await;
+    let channel =
+        Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connect");
+    let mut client = HealthClient::with_interceptor(channel, |mut req: tonic::Request<()>| {
+        req.metadata_mut().insert("authorization", "Bearer a".parse().expect("value"));
+        req.metadata_mut().append("authorization", "Bearer b".parse().expect("value"));
+        Ok(req)
+    });
+    let invalid = client.check(HealthCheckRequest { service: String::new() }).await.expect_err("refused");
+    assert_eq!(invalid.code(), Code::InvalidArgument, "{invalid:?}");
+}
