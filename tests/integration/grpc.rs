@@ -1,64 +1,59 @@
 //! A real tonic server (the standard health service) behind the layer, and a real tonic client
-//! with and without an interceptor adding the token.
+//! with and without an interceptor adding the token: the `grpc` example's own server and
+//! client, compiled into this binary.
 
 use std::future::ready;
 use std::net::SocketAddr;
 
-use tonic::transport::{Channel, Server};
-use tonic::{Code, Status};
+use tonic::Code;
+use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tower_bearer::store::BoxError;
 use tower_bearer::{BearerAuthLayer, CallbackTokenStore, MemoryTokenStore, Principal, Scopes, TokenStore};
 
-const TOKEN: &str = "grpc-test-token-0123456789";
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../examples/grpc.rs"]
+mod example;
+
+use example::{DEMO_TOKEN, check};
 
 /// The health service behind `layer` on a loopback port, directly through tonic's server.
 async fn serve<T: TokenStore + Send + Sync + 'static>(layer: BearerAuthLayer<T>) -> SocketAddr
 where
     T::Future: Send + 'static,
 {
-    let (_reporter, health) = tonic_health::server::health_reporter();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
-    let incoming = tonic::transport::server::TcpIncoming::from(listener);
-    tokio::spawn(Server::builder().layer(layer).add_service(health).serve_with_incoming(incoming));
+    tokio::spawn(example::serve(listener, layer));
     addr
-}
-
-async fn check(addr: SocketAddr, token: Option<&str>) -> Result<ServingStatus, Status> {
-    let channel =
-        Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connect");
-    let header: Option<tonic::metadata::AsciiMetadataValue> =
-        token.map(|t| format!("Bearer {t}").parse().expect("metadata value"));
-    let mut client = HealthClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
-        if let Some(value) = &header {
-            req.metadata_mut().insert("authorization", value.clone());
-        }
-        Ok(req)
-    });
-    let response = client.check(HealthCheckRequest { service: String::new() }).await?;
-    Ok(response.into_inner().status())
 }
 
 fn store(scopes: &str) -> MemoryTokenStore {
     let store = MemoryTokenStore::new();
-    store.insert(TOKEN, Principal::builder("svc").scopes(Scopes::parse(scopes)).build()).expect("insert");
+    store
+        .insert(DEMO_TOKEN, Principal::builder("svc").scopes(Scopes::parse(scopes)).build())
+        .expect("insert");
     store
 }
 
 #[tokio::test]
-async fn a_tonic_client_sees_grpc_codes_for_every_refusal_and_success_with_a_token() {
-    let addr = serve(BearerAuthLayer::new(store("health:read")).realm("grpc")).await;
-    assert_eq!(check(addr, Some(TOKEN)).await.expect("served"), ServingStatus::Serving);
+async fn the_examples_client_sees_success_and_grpc_codes() {
+    let addr = serve(example::layer().expect("layer")).await;
+    let served = check(addr, Some(DEMO_TOKEN)).await.expect("connects");
+    assert_eq!(served.expect("served"), ServingStatus::Serving);
 
-    let missing = check(addr, None).await.expect_err("refused");
+    let missing = check(addr, None).await.expect("connects").expect_err("refused");
     assert_eq!(missing.code(), Code::Unauthenticated, "{missing:?}");
     assert_eq!(missing.message(), "a bearer token is required");
-    assert_eq!(missing.metadata().get("www-authenticate").expect("challenge"), "Bearer realm=\"grpc\"");
+    assert_eq!(
+        missing.metadata().get("www-authenticate").expect("challenge"),
+        "Bearer realm=\"grpc-example\""
+    );
 
-    let unknown = check(addr, Some("not-a-known-token-at-all")).await.expect_err("refused");
+    let unknown =
+        check(addr, Some("not-a-known-token-at-all")).await.expect("connects").expect_err("refused");
     assert_eq!(unknown.code(), Code::Unauthenticated, "{unknown:?}");
     let challenge = unknown.metadata().get("www-authenticate").expect("challenge").to_str().expect("ASCII");
     assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
@@ -68,7 +63,7 @@ async fn a_tonic_client_sees_grpc_codes_for_every_refusal_and_success_with_a_tok
 #[tokio::test]
 async fn a_missing_scope_is_permission_denied() {
     let addr = serve(BearerAuthLayer::new(store("other")).require_scopes(["health:read"])).await;
-    let denied = check(addr, Some(TOKEN)).await.expect_err("refused");
+    let denied = check(addr, Some(DEMO_TOKEN)).await.expect("connects").expect_err("refused");
     assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
     let challenge = denied.metadata().get("www-authenticate").expect("challenge").to_str().expect("ASCII");
     assert!(
@@ -82,13 +77,13 @@ async fn a_failing_store_is_unavailable_and_says_nothing_of_why() {
         ready(Err::<Option<Principal>, BoxError>("db at 10.0.0.7 down".into()))
     });
     let addr = serve(BearerAuthLayer::new(failing)).await;
-    let unavailable = check(addr, Some(TOKEN)).await.expect_err("refused");
+    let unavailable = check(addr, Some(DEMO_TOKEN)).await.expect("connects").expect_err("refused");
     assert_eq!(unavailable.code(), Code::Unavailable, "{unavailable:?}");
     assert!(!format!("{unavailable:?}").contains("10.0.0.7"));
 }
 
 #[tokio::test]
-async fn a_malformed_header_is_invalid_argument() {
+async fn two_authorization_headers_are_invalid_argument() {
     let addr = serve(BearerAuthLayer::new(store("health:read"))).await;
     let channel =
         Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connect");
@@ -99,4 +94,16 @@ async fn a_malformed_header_is_invalid_argument() {
     });
     let invalid = client.check(HealthCheckRequest { service: String::new() }).await.expect_err("refused");
     assert_eq!(invalid.code(), Code::InvalidArgument, "{invalid:?}");
+}
+
+#[tokio::test]
+async fn http_answers_when_grpc_answers_are_turned_off() {
+    // The override: the same client now reads the HTTP 401 (tonic infers the code from the
+    // HTTP status), without the layer's message.
+    let addr = serve(
+        BearerAuthLayer::new(store("health:read")).grpc_answers(tower_bearer::middleware::GrpcAnswers::Never),
+    )
+    .await;
+    let refused = check(addr, None).await.expect("connects").expect_err("refused");
+    assert_ne!(refused.message(), "a bearer token is required", "{refused:?}");
 }
