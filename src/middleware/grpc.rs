@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 
 use super::error::AuthError;
 
@@ -30,10 +30,11 @@ pub enum GrpcAnswers {
 }
 
 impl GrpcAnswers {
-    /// Whether `req` gets a gRPC answer.
-    pub(crate) fn applies_to<B>(self, req: &Request<B>) -> bool {
+    /// Whether a request of gRPC content type `grpc_type` (`None`: not gRPC) gets a gRPC
+    /// answer.
+    pub(crate) fn chooses_grpc(self, grpc_type: Option<&HeaderValue>) -> bool {
         match self {
-            GrpcAnswers::ByContentType => grpc_content_type(req.headers()).is_some(),
+            GrpcAnswers::ByContentType => grpc_type.is_some(),
             GrpcAnswers::Always => true,
             GrpcAnswers::Never => false,
         }
@@ -41,7 +42,7 @@ impl GrpcAnswers {
 }
 
 /// The request's content type if it is one of gRPC's.
-fn grpc_content_type(headers: &HeaderMap) -> Option<&HeaderValue> {
+pub(crate) fn grpc_content_type(headers: &HeaderMap) -> Option<&HeaderValue> {
     let value = headers.get(CONTENT_TYPE)?;
     let rest = value.as_bytes().strip_prefix(b"application/grpc")?;
     (rest.is_empty() || rest.starts_with(b"+") || rest.starts_with(b"-web")).then_some(value)
@@ -59,16 +60,17 @@ pub(crate) fn grpc_status(error: &AuthError) -> u8 {
     }
 }
 
-/// The trailers-only gRPC answer to `req` for `error`, with the HTTP answer's `challenge`.
-pub(crate) fn grpc_response<B>(
-    req: &Request<B>,
+/// The trailers-only gRPC answer for `error` to a request of gRPC content type `grpc_type`
+/// (answered in kind; `application/grpc` if the request had none), with the HTTP answer's
+/// `challenge`.
+pub(crate) fn grpc_response(
+    grpc_type: Option<&HeaderValue>,
     error: &AuthError,
     challenge: Option<&HeaderValue>,
 ) -> Response<Bytes> {
     let mut response = Response::new(Bytes::new());
     let headers = response.headers_mut();
-    let content_type =
-        grpc_content_type(req.headers()).cloned().unwrap_or(HeaderValue::from_static("application/grpc"));
+    let content_type = grpc_type.cloned().unwrap_or(HeaderValue::from_static("application/grpc"));
     headers.insert(CONTENT_TYPE, content_type);
     headers.insert(HeaderName::from_static("grpc-status"), HeaderValue::from(u16::from(grpc_status(error))));
     if let Ok(message) = HeaderValue::from_str(&percent_encode(error.description())) {
@@ -99,12 +101,16 @@ mod tests {
     use crate::middleware::error::InvalidToken;
     use crate::store::error::StoreErrorKind;
 
-    fn request(content_type: Option<&str>) -> Request<()> {
-        let mut req = Request::new(());
+    fn headers(content_type: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
         if let Some(value) = content_type {
-            req.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
+            headers.insert(CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
         }
-        req
+        headers
+    }
+
+    fn chooses(answers: GrpcAnswers, content_type: Option<&str>) -> bool {
+        answers.chooses_grpc(grpc_content_type(&headers(content_type)))
     }
 
     #[test]
@@ -116,14 +122,14 @@ mod tests {
             "application/grpc-web",
             "application/grpc-web-text+proto",
         ] {
-            assert!(GrpcAnswers::ByContentType.applies_to(&request(Some(yes))), "{yes}");
+            assert!(chooses(GrpcAnswers::ByContentType, Some(yes)), "{yes}");
         }
         for no in ["application/json", "application/grpcx", "text/plain", "application/grp"] {
-            assert!(!GrpcAnswers::ByContentType.applies_to(&request(Some(no))), "{no}");
+            assert!(!chooses(GrpcAnswers::ByContentType, Some(no)), "{no}");
         }
-        assert!(!GrpcAnswers::ByContentType.applies_to(&request(None)));
-        assert!(GrpcAnswers::Always.applies_to(&request(None)));
-        assert!(!GrpcAnswers::Never.applies_to(&request(Some("application/grpc"))));
+        assert!(!chooses(GrpcAnswers::ByContentType, None));
+        assert!(chooses(GrpcAnswers::Always, None));
+        assert!(!chooses(GrpcAnswers::Never, Some("application/grpc")));
     }
 
     #[test]
@@ -143,7 +149,8 @@ mod tests {
     fn the_answer_is_trailers_only_with_the_challenge() {
         let challenge = HeaderValue::from_static("Bearer realm=\"api\"");
         let error = AuthError::MissingCredentials;
-        let response = grpc_response(&request(Some("application/grpc+proto")), &error, Some(&challenge));
+        let headers = headers(Some("application/grpc+proto"));
+        let response = grpc_response(grpc_content_type(&headers), &error, Some(&challenge));
         assert_eq!(response.status(), StatusCode::OK);
         assert!(response.body().is_empty());
         assert_eq!(response.headers()[CONTENT_TYPE], "application/grpc+proto");

@@ -13,7 +13,7 @@ use super::credentials::TokenSources;
 use super::error::{AuthError, InvalidToken};
 use super::event::{AuthEvent, EventSink, Outcome};
 use super::format::ErrorFormat;
-use super::grpc::GrpcAnswers;
+use super::grpc::{GrpcAnswers, grpc_content_type};
 use super::registry::Registry;
 use super::reject::{HandlerRejection, Origin};
 use super::responder::Responder;
@@ -148,8 +148,9 @@ impl Policy {
         store_error: Option<&StoreError>,
     ) -> Response<R> {
         self.emit(req, Outcome::Rejected { error: &error, principal, store_error });
-        if self.config.grpc.applies_to(req) {
-            return self.responder.respond_grpc(req, error, self.config.error_extension);
+        let grpc_type = grpc_content_type(req.headers());
+        if self.config.grpc.chooses_grpc(grpc_type) {
+            return self.responder.respond_grpc(grpc_type, error, self.config.error_extension);
         }
         self.responder.respond(error, self.config.error_extension)
     }
@@ -161,9 +162,13 @@ impl Policy {
         rejection: HandlerRejection,
     ) -> Response<R> {
         let HandlerRejection { error, origin } = rejection;
-        if let Some(Origin { method, path, principal }) = &origin {
+        if let Some(Origin { method, path, principal, .. }) = &origin {
             let outcome = Outcome::Rejected { error: &error, principal: Some(principal), store_error: None };
             self.config.events.emit(&AuthEvent { outcome, method, path });
+        }
+        let grpc_type = origin.as_ref().and_then(|origin| origin.grpc_type.as_ref());
+        if self.config.grpc.chooses_grpc(grpc_type) {
+            return self.responder.respond_grpc(grpc_type, error, self.config.error_extension);
         }
         self.responder.respond(error, self.config.error_extension)
     }

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use http::{Method, Response};
+use http::{HeaderValue, Method, Response};
 
 use super::error::AuthError;
 use super::responder::Responder;
@@ -27,6 +27,8 @@ pub(crate) struct Origin {
     pub(crate) method: Method,
     pub(crate) path: Box<str>,
     pub(crate) principal: Principal,
+    /// The request's gRPC content type, if it was a gRPC request: answered in kind.
+    pub(crate) grpc_type: Option<HeaderValue>,
 }
 
 impl HandlerRejection {
@@ -41,7 +43,11 @@ impl HandlerRejection {
 /// there to re-answer it.
 pub(crate) fn handler_rejection<B: From<Bytes>>(error: AuthError, origin: Option<Origin>) -> Response<B> {
     static DEFAULT: OnceLock<Responder> = OnceLock::new();
-    let mut response = DEFAULT.get_or_init(Responder::default).respond(error.clone(), false);
+    let responder = DEFAULT.get_or_init(Responder::default);
+    let mut response = match origin.as_ref().and_then(|origin| origin.grpc_type.as_ref()) {
+        Some(grpc_type) => responder.respond_grpc(Some(grpc_type), error.clone(), false),
+        None => responder.respond(error.clone(), false),
+    };
     response.extensions_mut().insert(HandlerRejection { error, origin });
     response
 }

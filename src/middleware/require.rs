@@ -15,6 +15,7 @@ use tower_service::Service;
 
 use super::body::ResponseBody;
 use super::error::AuthError;
+use super::grpc::grpc_content_type;
 use super::reject::{Origin, handler_rejection};
 use crate::principal::Principal;
 use crate::scope::{ScopeRequirement, Scopes};
@@ -153,6 +154,7 @@ where
                     method: req.method().clone(),
                     path: req.uri().path().into(),
                     principal: principal.clone(),
+                    grpc_type: grpc_content_type(req.headers()).cloned(),
                 };
                 handler_rejection(AuthError::InsufficientScope((*self.requirement).clone()), Some(origin))
             }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderValue, Request, Response};
+use http::{HeaderMap, HeaderValue, Response};
 
 use super::error::{AuthError, InvalidRequest, InvalidToken};
 use super::format::ErrorFormat;
@@ -187,16 +187,17 @@ impl Responder {
         response
     }
 
-    /// The gRPC answer to `req` for `error` (see [`GrpcAnswers`](super::grpc::GrpcAnswers)),
-    /// with the challenge of the HTTP answer.
-    pub(crate) fn respond_grpc<B, R: From<Bytes>>(
+    /// The gRPC answer for `error` to a request of gRPC content type `grpc_type` (see
+    /// [`GrpcAnswers`](super::grpc::GrpcAnswers)), with the challenge of the HTTP answer.
+    pub(crate) fn respond_grpc<R: From<Bytes>>(
         &self,
-        req: &Request<B>,
+        grpc_type: Option<&HeaderValue>,
         error: AuthError,
         attach_error: bool,
     ) -> Response<R> {
         let prebuilt = self.prebuilt(&error);
-        let mut response = grpc_response(req, &error, prebuilt.headers.get(WWW_AUTHENTICATE)).map(R::from);
+        let challenge = prebuilt.headers.get(WWW_AUTHENTICATE);
+        let mut response = grpc_response(grpc_type, &error, challenge).map(R::from);
         attach(&mut response, error, attach_error);
         response
     }

@@ -107,3 +107,22 @@ async fn http_answers_when_grpc_answers_are_turned_off() {
     let refused = check(addr, None).await.expect("connects").expect_err("refused");
     assert_ne!(refused.message(), "a bearer token is required", "{refused:?}");
 }
+
+#[tokio::test]
+async fn a_refusal_from_behind_the_layer_is_answered_in_grpc_too() {
+    // `RequireScopes` inside the layer refuses; the layer answers in kind, with its realm.
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let server = tonic::transport::Server::builder()
+        .layer(BearerAuthLayer::new(store("health:read")).realm("grpc-inner"))
+        .layer(tower_bearer::RequireScopes::all(["health:admin"]))
+        .add_service(health)
+        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
+    tokio::spawn(server);
+    let denied = check(addr, Some(DEMO_TOKEN)).await.expect("connects").expect_err("refused");
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    let challenge = denied.metadata().get("www-authenticate").expect("challenge").to_str().expect("ASCII");
+    assert!(challenge.starts_with("Bearer realm=\"grpc-inner\""), "{challenge}");
+    assert!(challenge.contains("scope=\"health:admin\""), "{challenge}");
+}
