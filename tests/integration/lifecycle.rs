@@ -2,50 +2,23 @@
 //! the store, expiry and purge, revoke, rotate (atomic and with grace), delete, usage
 //! tracking, issuing through a principal, and the audit events of each.
 
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tower_bearer_test_support::at_once;
+use tower_bearer_test_support::{app, at_once, get, outcome, status};
 
-use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::Full;
-use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+use http::StatusCode;
+use tower::ServiceExt;
 use tower_bearer::manage::LifecycleEvent;
-use tower_bearer::middleware::{InvalidToken, Outcome, ResponseBody};
+use tower_bearer::middleware::{InvalidToken, Outcome};
 use tower_bearer::store::{Lookup, NoFuture};
 use tower_bearer::{
     AuthError, BearerAuthLayer, Clock, ManageError, MemoryTokenStore, NewToken, PresentedToken, Principal,
     Scopes, TokenFormat, TokenManager, TokenState, TokenStore,
 };
 
-type Body = Full<Bytes>;
-
-fn get(token: Option<&str>) -> Request<Body> {
-    let mut req = Request::get("/v1/things");
-    if let Some(token) = token {
-        req = req.header("authorization", format!("Bearer {token}"));
-    }
-    req.body(Body::default()).unwrap()
-}
-
-fn app<T: TokenStore>(
-    layer: BearerAuthLayer<T>,
-) -> impl Service<Request<Body>, Response = Response<ResponseBody<Body>>, Error = Infallible> + Clone {
-    ServiceBuilder::new().layer(layer).service(service_fn(|req: Request<Body>| async move {
-        let who = req.extensions().get::<Principal>().map(|p| p.subject().to_owned()).unwrap_or_default();
-        Ok::<_, Infallible>(Response::new(Body::from(who)))
-    }))
-}
-
-async fn status<T: TokenStore>(layer: &BearerAuthLayer<T>, token: &str) -> StatusCode {
-    app(layer.clone()).oneshot(get(Some(token))).await.unwrap().status()
-}
-
 async fn rejection<T: TokenStore>(layer: &BearerAuthLayer<T>, token: &str) -> Option<AuthError> {
-    let res = app(layer.clone().rejection_extension(true)).oneshot(get(Some(token))).await.unwrap();
-    res.extensions().get::<AuthError>().cloned()
+    outcome(layer, token).await.1
 }
 
 fn live_format() -> TokenFormat {
