@@ -149,10 +149,7 @@ impl Policy {
     ) -> Response<R> {
         self.emit(req, Outcome::Rejected { error: &error, principal, store_error });
         let grpc_type = grpc_content_type(req.headers());
-        if self.config.grpc.chooses_grpc(grpc_type) {
-            return self.responder.respond_grpc(grpc_type, error, self.config.error_extension);
-        }
-        self.responder.respond(error, self.config.error_extension)
+        self.responder.answer(self.config.grpc, grpc_type, error, self.config.error_extension)
     }
 
     /// Answers a rejection from behind the layer in the layer's format, and reports it when
@@ -167,10 +164,7 @@ impl Policy {
             self.config.events.emit(&AuthEvent { outcome, method, path });
         }
         let grpc_type = origin.as_ref().and_then(|origin| origin.grpc_type.as_ref());
-        if self.config.grpc.chooses_grpc(grpc_type) {
-            return self.responder.respond_grpc(grpc_type, error, self.config.error_extension);
-        }
-        self.responder.respond(error, self.config.error_extension)
+        self.responder.answer(self.config.grpc, grpc_type, error, self.config.error_extension)
     }
 
     fn emit<B>(&self, req: &Request<B>, outcome: Outcome<'_>) {

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Response};
 
 use super::error::AuthError;
+use super::grpc::GrpcAnswers;
 use super::responder::Responder;
 use crate::principal::Principal;
 
@@ -43,11 +44,9 @@ impl HandlerRejection {
 /// there to re-answer it.
 pub(crate) fn handler_rejection<B: From<Bytes>>(error: AuthError, origin: Option<Origin>) -> Response<B> {
     static DEFAULT: OnceLock<Responder> = OnceLock::new();
+    let grpc_type = origin.as_ref().and_then(|origin| origin.grpc_type.as_ref());
     let responder = DEFAULT.get_or_init(Responder::default);
-    let mut response = match origin.as_ref().and_then(|origin| origin.grpc_type.as_ref()) {
-        Some(grpc_type) => responder.respond_grpc(Some(grpc_type), error.clone(), false),
-        None => responder.respond(error.clone(), false),
-    };
+    let mut response = responder.answer(GrpcAnswers::default(), grpc_type, error.clone(), false);
     response.extensions_mut().insert(HandlerRejection { error, origin });
     response
 }

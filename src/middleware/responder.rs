@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderValue, Response};
 
 use super::error::{AuthError, InvalidRequest, InvalidToken};
 use super::format::ErrorFormat;
-use super::grpc::grpc_response;
+use super::grpc::{GrpcAnswers, grpc_response};
 use super::interned::intern;
 use crate::header::ParseError;
 use crate::scope::ScopeRequirement;
@@ -175,9 +175,25 @@ impl Responder {
         }
     }
 
-    /// The complete rejection response for `error`, with `error` in its extensions if
-    /// `attach_error`.
-    pub(crate) fn respond<B: From<Bytes>>(&self, error: AuthError, attach_error: bool) -> Response<B> {
+    /// The complete rejection response for `error` to a request of gRPC content type
+    /// `grpc_type` (`None`: not gRPC), in gRPC or HTTP as `grpc` chooses, with `error` in its
+    /// extensions if `attach_error`.
+    pub(crate) fn answer<B: From<Bytes>>(
+        &self,
+        grpc: GrpcAnswers,
+        grpc_type: Option<&HeaderValue>,
+        error: AuthError,
+        attach_error: bool,
+    ) -> Response<B> {
+        if grpc.chooses_grpc(grpc_type) {
+            self.respond_grpc(grpc_type, error, attach_error)
+        } else {
+            self.respond(error, attach_error)
+        }
+    }
+
+    /// The HTTP answer for `error`.
+    fn respond<B: From<Bytes>>(&self, error: AuthError, attach_error: bool) -> Response<B> {
         let prebuilt = self.prebuilt(&error);
         let body = prebuilt.body.clone().unwrap_or_else(|| self.format.body(&error).into());
         let mut response = Response::new(B::from(body));
@@ -189,7 +205,7 @@ impl Responder {
 
     /// The gRPC answer for `error` to a request of gRPC content type `grpc_type` (see
     /// [`GrpcAnswers`](super::grpc::GrpcAnswers)), with the challenge of the HTTP answer.
-    pub(crate) fn respond_grpc<R: From<Bytes>>(
+    fn respond_grpc<R: From<Bytes>>(
         &self,
         grpc_type: Option<&HeaderValue>,
         error: AuthError,
