@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::limit::credits::Credits;
+use crate::limit::rate_limit::RateLimit;
 use crate::scope::Scopes;
 use crate::token::id::TokenId;
 
@@ -44,7 +46,7 @@ struct Inner {
     token_id: Option<TokenId>,
     scopes: Scopes,
     expires_at: Option<SystemTime>,
-    /// Organization, name and kind: `None` while all three are.
+    /// Organization, name, kind, successor and limits: `None` while all are.
     rare: Option<Box<Rare>>,
     extensions: http::Extensions,
 }
@@ -55,6 +57,8 @@ struct Rare {
     name: Option<Box<str>>,
     kind: Option<Box<str>>,
     replaced_by: Option<TokenId>,
+    rate_limit: Option<RateLimit>,
+    credits: Option<Credits>,
 }
 
 impl Principal {
@@ -105,6 +109,21 @@ impl Principal {
     #[must_use]
     pub fn replaced_by(&self) -> Option<&TokenId> {
         self.0.rare.as_ref()?.replaced_by.as_ref()
+    }
+
+    /// The token's own rate limit, set when it was issued, for the
+    /// [`RateLimitLayer`](crate::RateLimitLayer).
+    #[must_use]
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.0.rare.as_ref()?.rate_limit
+    }
+
+    /// The token's credits plan, set when it was issued, for the
+    /// [`CreditsLayer`](crate::CreditsLayer) (the balance is the store's:
+    /// [`TokenInfo::credits`](crate::TokenInfo::credits)).
+    #[must_use]
+    pub fn credits(&self) -> Option<Credits> {
+        self.0.rare.as_ref()?.credits
     }
 
     /// The scopes the token grants.
@@ -160,6 +179,8 @@ impl fmt::Debug for Principal {
             .field("token_name", &self.token_name())
             .field("token_kind", &self.token_kind())
             .field("replaced_by", &self.replaced_by())
+            .field("rate_limit", &self.rate_limit())
+            .field("credits", &self.credits())
             .field("scopes", &i.scopes)
             .field("expires_at", &i.expires_at)
             .finish_non_exhaustive()
@@ -198,6 +219,18 @@ impl PrincipalBuilder {
     /// Marks the token as replaced by `successor` (a rotation with a grace period).
     pub fn replaced_by(mut self, successor: impl Into<TokenId>) -> Self {
         self.rare().replaced_by = Some(successor.into());
+        self
+    }
+
+    /// Sets the token's own rate limit.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rare().rate_limit = Some(limit);
+        self
+    }
+
+    /// Sets the token's credits plan.
+    pub fn credits(mut self, credits: Credits) -> Self {
+        self.rare().credits = Some(credits);
         self
     }
 

@@ -4,6 +4,7 @@
 use std::time::SystemTime;
 
 use super::error::ManageError;
+use crate::limit::credits::CreditBalance;
 use crate::principal::Principal;
 use crate::token::id::TokenId;
 
@@ -23,13 +24,15 @@ pub struct TokenInfo {
     /// store's usage interval. A revoked or expired token's presentations are not uses; a
     /// presentation the layer then refused for a missing scope is (the token was valid).
     pub last_used_at: Option<SystemTime>,
+    /// What is left of the token's [`Credits`](crate::Credits), if it has any.
+    pub credits: Option<CreditBalance>,
 }
 
 impl TokenInfo {
     /// Metadata for a token the application stores itself.
     #[must_use]
     pub fn new(id: TokenId, principal: Principal, created_at: SystemTime) -> Self {
-        TokenInfo { id, principal, hint: None, created_at, last_used_at: None }
+        TokenInfo { id, principal, hint: None, created_at, last_used_at: None, credits: None }
     }
 
     /// With a display hint.
@@ -43,6 +46,13 @@ impl TokenInfo {
     #[must_use]
     pub fn with_last_used_at(mut self, at: Option<SystemTime>) -> Self {
         self.last_used_at = at;
+        self
+    }
+
+    /// With a credit balance.
+    #[must_use]
+    pub fn with_credits(mut self, credits: Option<CreditBalance>) -> Self {
+        self.credits = credits;
         self
     }
 

@@ -4,6 +4,8 @@
 use std::time::{Duration, SystemTime};
 
 use super::error::ManageError;
+use crate::limit::credits::Credits;
+use crate::limit::rate_limit::RateLimit;
 use crate::principal::Principal;
 use crate::scope::Scopes;
 use crate::token::id::TokenId;
@@ -30,6 +32,8 @@ pub struct NewToken {
     kind: Option<String>,
     scopes: Scopes,
     expires_at: Option<SystemTime>,
+    rate_limit: Option<RateLimit>,
+    credits: Option<Credits>,
     /// Set by a builder call whose argument could not be honoured; issuing then fails.
     out_of_range: Option<&'static str>,
 }
@@ -44,6 +48,8 @@ impl NewToken {
             kind: None,
             scopes: Scopes::none(),
             expires_at: None,
+            rate_limit: None,
+            credits: None,
             out_of_range: None,
         }
     }
@@ -69,6 +75,20 @@ impl NewToken {
     /// Sets the scopes; [`Scopes::WILDCARD`](crate::Scopes::WILDCARD) (`*`) means full access.
     pub fn scopes(mut self, scopes: impl Into<Scopes>) -> Self {
         self.scopes = scopes.into();
+        self
+    }
+
+    /// Gives the token its own rate limit, enforced by a
+    /// [`RateLimitLayer`](crate::RateLimitLayer) behind the auth layer.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// Gives the token credits, spent by a [`CreditsLayer`](crate::CreditsLayer) behind the
+    /// auth layer.
+    pub fn credits(mut self, credits: Credits) -> Self {
+        self.credits = Some(credits);
         self
     }
 
@@ -120,13 +140,18 @@ impl NewToken {
     ///   [`TokenManager::admin_scope`](crate::TokenManager::admin_scope));
     /// - every requested scope is granted by the issuer's own scopes (only a wildcard issuer
     ///   can mint a wildcard token): a `tokens:read` token cannot mint a `tokens:write` one;
-    /// - the token does not outlive the issuer's token.
+    /// - the token does not outlive the issuer's token;
+    /// - the token's limits are no looser than the issuer's: a rate-limited issuer mints
+    ///   tokens with a rate limit no faster and no burstier, an issuer with credits mints
+    ///   tokens with no more credits, refilled no more nor sooner. (Each token still has its
+    ///   own limits: to cap everything one customer's tokens do together, share the limit by
+    ///   subject or organization, [`RateLimitLayer::shared_by`](crate::RateLimitLayer::shared_by).)
     ///
     /// # Errors
     ///
     /// [`ManageError::Superseded`], [`ManageError::OtherTenant`],
-    /// [`ManageError::ScopeNotHeld`] naming the first scope the issuer lacks, or
-    /// [`ManageError::OutlivesIssuer`].
+    /// [`ManageError::ScopeNotHeld`] naming the first scope the issuer lacks,
+    /// [`ManageError::OutlivesIssuer`] or [`ManageError::LooserLimits`].
     pub fn check_issuer(&self, issuer: &Principal, admin_scope: &str) -> Result<(), ManageError> {
         if issuer.replaced_by().is_some() {
             return Err(ManageError::Superseded);
@@ -143,6 +168,12 @@ impl NewToken {
             && self.expires_at.is_none_or(|at| at > limit)
         {
             return Err(ManageError::OutlivesIssuer);
+        }
+        if !within_rate(self.rate_limit, issuer.rate_limit()) {
+            return Err(ManageError::LooserLimits("rate_limit"));
+        }
+        if !within_credits(self.credits, issuer.credits()) {
+            return Err(ManageError::LooserLimits("credits"));
         }
         Ok(())
     }
@@ -165,6 +196,68 @@ impl NewToken {
         if let Some(at) = self.expires_at {
             b = b.expires_at(at);
         }
+        if let Some(limit) = self.rate_limit {
+            b = b.rate_limit(limit);
+        }
+        if let Some(credits) = self.credits {
+            b = b.credits(credits);
+        }
         b.build()
+    }
+}
+
+/// Whether a rate limit `new` is no looser than the `issuer`'s (no limit is the loosest).
+fn within_rate(new: Option<RateLimit>, issuer: Option<RateLimit>) -> bool {
+    match (new, issuer) {
+        (_, None) => true,
+        (None, Some(_)) => false,
+        (Some(new), Some(held)) => new.requests() <= held.requests() && new.interval() >= held.interval(),
+    }
+}
+
+/// Whether credits `new` are no more than the `issuer`'s (no credits is unlimited).
+fn within_credits(new: Option<Credits>, issuer: Option<Credits>) -> bool {
+    match (new, issuer) {
+        (_, None) => true,
+        (None, Some(_)) => false,
+        (Some(new), Some(held)) => {
+            let refill_within = match (new.refill(), held.refill()) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some((amount, every)), Some((held_amount, held_every))) => {
+                    amount <= held_amount && every >= held_every
+                }
+            };
+            new.initial() <= held.initial() && refill_within
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn limits_are_no_looser_than_the_issuers() {
+        let per = |n, s| RateLimit::new(n, Duration::from_secs(s));
+        let issuer =
+            Principal::builder("u").rate_limit(per(10, 1).unwrap()).credits(Credits::new(100)).build();
+        let ok = NewToken::for_subject("u").rate_limit(per(5, 1).unwrap()).credits(Credits::new(50));
+        assert!(ok.check_issuer(&issuer, "admin").is_ok());
+        for (new, what) in [
+            (NewToken::for_subject("u").credits(Credits::new(1)), "rate_limit"),
+            (ok.clone().rate_limit(per(20, 1).unwrap()), "rate_limit"),
+            (ok.clone().rate_limit(per(10, 2).unwrap()).credits(Credits::new(101)), "credits"),
+            (ok.clone().credits(Credits::new(1).refilled(1, Duration::from_secs(60))), "credits"),
+            (NewToken::for_subject("u").rate_limit(per(1, 1).unwrap()), "credits"),
+        ] {
+            assert!(
+                matches!(new.check_issuer(&issuer, "admin"), Err(ManageError::LooserLimits(w)) if w == what)
+            );
+        }
+        let unlimited = Principal::builder("u").build();
+        assert!(NewToken::for_subject("u").check_issuer(&unlimited, "admin").is_ok());
     }
 }

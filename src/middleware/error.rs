@@ -42,6 +42,23 @@ pub enum AuthError {
     /// The token store failed or timed out. 503; the store's error is not shown.
     #[error("the token store is unavailable ({0})")]
     StoreUnavailable(StoreErrorKind),
+    /// The token is valid but over one of its limits: 429 (RFC 6585 §4), without a challenge
+    /// (the credentials are fine), with `Retry-After` when waiting helps. Answered by the
+    /// limit layers of [`limit`](crate::limit).
+    #[error("{0}")]
+    Throttled(Throttle),
+}
+
+/// Which limit a valid token is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Throttle {
+    /// More requests than its [`RateLimit`](crate::RateLimit) allows, for now.
+    #[error("the token's rate limit was reached")]
+    RateLimited,
+    /// No [`Credits`](crate::Credits) left (until the next refill, if it has one).
+    #[error("the token has no credits left")]
+    NoCredits,
 }
 
 /// Why a request is malformed as a whole.
@@ -101,15 +118,16 @@ impl AuthError {
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             AuthError::InsufficientScope(_) | AuthError::Denied => StatusCode::FORBIDDEN,
             AuthError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
     /// The RFC 6750 §3.1 error code, or `None` where none is sent (missing credentials) or
-    /// the condition is not an RFC 6750 one (store unavailable).
+    /// the condition is not an RFC 6750 one (store unavailable, a limit reached).
     #[must_use]
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
-            AuthError::MissingCredentials | AuthError::StoreUnavailable(_) => None,
+            AuthError::MissingCredentials | AuthError::StoreUnavailable(_) | AuthError::Throttled(_) => None,
             AuthError::InvalidRequest(_) => Some("invalid_request"),
             AuthError::InvalidToken(_) => Some("invalid_token"),
             AuthError::InsufficientScope(_) | AuthError::Denied => Some("insufficient_scope"),
@@ -120,7 +138,7 @@ impl AuthError {
     /// to the client, which cannot tell unknown from revoked tokens): `missing_credentials`,
     /// `multiple_authorization_headers`, `token_sent_twice`, `malformed_token`, `bad_format`,
     /// `unknown_token`, `revoked_token`, `expired_token`, `insufficient_scope`, `denied`,
-    /// `store_unavailable`, `store_timeout`.
+    /// `store_unavailable`, `store_timeout`, `rate_limited`, `credits_exhausted`.
     #[must_use]
     pub fn reason(&self) -> &'static str {
         match self {
@@ -138,6 +156,8 @@ impl AuthError {
             AuthError::Denied => "denied",
             AuthError::StoreUnavailable(StoreErrorKind::Timeout) => "store_timeout",
             AuthError::StoreUnavailable(_) => "store_unavailable",
+            AuthError::Throttled(Throttle::RateLimited) => "rate_limited",
+            AuthError::Throttled(Throttle::NoCredits) => "credits_exhausted",
         }
     }
 
@@ -162,6 +182,8 @@ impl AuthError {
             AuthError::InsufficientScope(_) => "the access token lacks the required scope",
             AuthError::Denied => "the access token does not grant access to this resource",
             AuthError::StoreUnavailable(_) => "authentication is temporarily unavailable",
+            AuthError::Throttled(Throttle::RateLimited) => "too many requests for this token, retry later",
+            AuthError::Throttled(Throttle::NoCredits) => "the token has no credits left",
         }
     }
 }

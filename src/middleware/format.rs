@@ -17,7 +17,8 @@ use super::error::AuthError;
 pub enum ErrorFormat {
     /// `{"error":"invalid_token","error_description":"the access token is invalid"}`: the
     /// RFC 6750 error code and description (`"unauthorized"` when credentials are missing,
-    /// `"temporarily_unavailable"` when the store failed). The default.
+    /// `"temporarily_unavailable"` when the store failed, `"rate_limited"` or
+    /// `"credits_exhausted"` for a 429). The default.
     #[default]
     OAuth,
     /// `{"status":401,"message":"Unauthorized","timestamp":1713200000000}`: status, its
@@ -25,12 +26,14 @@ pub enum ErrorFormat {
     StatusMessageTimestamp,
     /// `{"message":"Unauthenticated."}` (Laravel style); 403 is
     /// `{"message":"This action is unauthorized."}`, 400 `{"message":"Bad request."}`,
-    /// 503 `{"message":"Service unavailable."}`.
+    /// 503 `{"message":"Service unavailable."}`, 429 `{"message":"Too Many Attempts."}`.
     Message,
     /// `{"error":"unauthorized","message":"Invalid or missing API key"}`; 403 is
     /// `{"error":"forbidden","message":"Insufficient scope"}`, 400
     /// `{"error":"bad_request","message":"Malformed Authorization header"}`, 503
-    /// `{"error":"service_unavailable","message":"Authentication is temporarily unavailable"}`.
+    /// `{"error":"service_unavailable","message":"Authentication is temporarily unavailable"}`,
+    /// 429 `{"error":"rate_limited","message":"too many requests for this token, retry later"}`
+    /// (or `credits_exhausted`).
     ErrorMessage,
     /// A body built by the application; see [`ErrorFormat::custom`].
     Custom(Arc<dyn Fn(&AuthError) -> String + Send + Sync>),
@@ -56,6 +59,7 @@ impl ErrorFormat {
                 let code = match error {
                     AuthError::MissingCredentials => "unauthorized",
                     AuthError::StoreUnavailable(_) => "temporarily_unavailable",
+                    AuthError::Throttled(_) => error.reason(),
                     _ => error.error_code().unwrap_or("unauthorized"),
                 };
                 format!(r#"{{"error":"{code}","error_description":"{}"}}"#, error.description())
@@ -70,6 +74,7 @@ impl ErrorFormat {
                     StatusCode::UNAUTHORIZED => "Unauthenticated.",
                     StatusCode::FORBIDDEN => "This action is unauthorized.",
                     StatusCode::BAD_REQUEST => "Bad request.",
+                    StatusCode::TOO_MANY_REQUESTS => "Too Many Attempts.",
                     _ => "Service unavailable.",
                 };
                 format!(r#"{{"message":"{message}"}}"#)
@@ -79,6 +84,7 @@ impl ErrorFormat {
                     StatusCode::UNAUTHORIZED => ("unauthorized", "Invalid or missing API key"),
                     StatusCode::FORBIDDEN => ("forbidden", "Insufficient scope"),
                     StatusCode::BAD_REQUEST => ("bad_request", "Malformed Authorization header"),
+                    StatusCode::TOO_MANY_REQUESTS => (error.reason(), error.description()),
                     _ => ("service_unavailable", "Authentication is temporarily unavailable"),
                 };
                 format!(r#"{{"error":"{code}","message":"{message}"}}"#)

@@ -13,7 +13,8 @@ use super::error::AuthError;
 ///
 /// A gRPC answer is HTTP 200 with the request's gRPC content type, no body, and the outcome in
 /// headers: `grpc-status` 16 (`UNAUTHENTICATED`) for every 401 case, 7 (`PERMISSION_DENIED`)
-/// for 403, 14 (`UNAVAILABLE`) when the store fails, 3 (`INVALID_ARGUMENT`) for 400; the
+/// for 403, 14 (`UNAVAILABLE`) when the store fails, 3 (`INVALID_ARGUMENT`) for 400,
+/// 8 (`RESOURCE_EXHAUSTED`) for a limit reached (429); the
 /// description, percent-encoded, in `grpc-message`; the `WWW-Authenticate` challenge kept as
 /// metadata.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -55,6 +56,7 @@ pub(crate) fn grpc_status(error: &AuthError) -> u8 {
         StatusCode::FORBIDDEN => 7,
         StatusCode::BAD_REQUEST => 3,
         StatusCode::SERVICE_UNAVAILABLE => 14,
+        StatusCode::TOO_MANY_REQUESTS => 8,
         // Nothing the layer refuses maps elsewhere; a new error is at least not a success.
         _ => 2,
     }
@@ -138,6 +140,7 @@ mod tests {
         assert_eq!(grpc_status(&AuthError::InvalidToken(InvalidToken::Revoked)), 16);
         assert_eq!(grpc_status(&AuthError::Denied), 7);
         assert_eq!(grpc_status(&AuthError::StoreUnavailable(StoreErrorKind::Unavailable)), 14);
+        assert_eq!(grpc_status(&AuthError::Throttled(crate::middleware::error::Throttle::NoCredits)), 8);
     }
 
     #[test]

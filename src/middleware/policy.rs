@@ -158,13 +158,16 @@ impl Policy {
         &self,
         rejection: HandlerRejection,
     ) -> Response<R> {
-        let HandlerRejection { error, origin } = rejection;
+        let HandlerRejection { error, origin, headers } = rejection;
         if let Some(Origin { method, path, principal, .. }) = &origin {
             let outcome = Outcome::Rejected { error: &error, principal: Some(principal), store_error: None };
             self.config.events.emit(&AuthEvent { outcome, method, path });
         }
         let grpc_type = origin.as_ref().and_then(|origin| origin.grpc_type.as_ref());
-        self.responder.answer(self.config.grpc, grpc_type, error, self.config.error_extension)
+        let mut response =
+            self.responder.answer(self.config.grpc, grpc_type, error, self.config.error_extension);
+        response.headers_mut().extend(headers);
+        response
     }
 
     fn emit<B>(&self, req: &Request<B>, outcome: Outcome<'_>) {

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Response};
+use http::{HeaderMap, HeaderValue, Method, Response};
 
 use super::error::AuthError;
 use super::grpc::GrpcAnswers;
@@ -20,6 +20,8 @@ pub(crate) struct HandlerRejection {
     /// The refused request, where the refusing code knew it ([`RequireScopes`](crate::RequireScopes)
     /// does): the layer then reports the refusal to its event hook too.
     pub(crate) origin: Option<Origin>,
+    /// Headers the refusal carries whatever its format (`Retry-After`, `RateLimit`, ...).
+    pub(crate) headers: HeaderMap,
 }
 
 /// Who was refused, and for what.
@@ -35,7 +37,7 @@ pub(crate) struct Origin {
 impl HandlerRejection {
     /// The response in the default format, still marked (no layer could answer it).
     pub(crate) fn into_response<B: From<Bytes>>(self) -> Response<B> {
-        handler_rejection(self.error, self.origin)
+        handler_rejection_with(self.error, self.origin, self.headers)
     }
 }
 
@@ -43,11 +45,21 @@ impl HandlerRejection {
 /// layer around the handler answers it in its own: a correct answer whether or not a layer is
 /// there to re-answer it.
 pub(crate) fn handler_rejection<B: From<Bytes>>(error: AuthError, origin: Option<Origin>) -> Response<B> {
+    handler_rejection_with(error, origin, HeaderMap::new())
+}
+
+/// [`handler_rejection`] with `headers` that every answer to it carries.
+pub(crate) fn handler_rejection_with<B: From<Bytes>>(
+    error: AuthError,
+    origin: Option<Origin>,
+    headers: HeaderMap,
+) -> Response<B> {
     static DEFAULT: OnceLock<Responder> = OnceLock::new();
     let grpc_type = origin.as_ref().and_then(|origin| origin.grpc_type.as_ref());
     let responder = DEFAULT.get_or_init(Responder::default);
     let mut response = responder.answer(GrpcAnswers::default(), grpc_type, error.clone(), false);
-    response.extensions_mut().insert(HandlerRejection { error, origin });
+    response.headers_mut().extend(headers.clone());
+    response.extensions_mut().insert(HandlerRejection { error, origin, headers });
     response
 }
 

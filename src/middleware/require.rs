@@ -2,21 +2,17 @@
 //! [`BearerAuthLayer`](crate::BearerAuthLayer).
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use pin_project_lite::pin_project;
+use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::body::ResponseBody;
 use super::error::AuthError;
-use super::grpc::grpc_content_type;
-use super::reject::{Origin, handler_rejection};
+use super::guard::{GuardFuture, no_principal, origin};
+use super::reject::handler_rejection;
 use crate::principal::Principal;
 use crate::scope::{ScopeRequirement, Scopes};
 
@@ -128,17 +124,13 @@ impl<S: fmt::Debug> fmt::Debug for RequireScopesService<S> {
     }
 }
 
-/// What a request without a principal is told: the auth layer is missing.
-const NO_LAYER: &str = "tower-bearer: RequireScopes found no authenticated Principal; \
-     is BearerAuthLayer installed around this route?";
-
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScopesService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = RequireScopesFuture<S::Future>;
+    type Future = GuardFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -147,67 +139,14 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let refusal = match req.extensions().get::<Principal>() {
             Some(p) if self.requirement.is_satisfied_by(p.scopes()) => {
-                return RequireScopesFuture { kind: Kind::Inner { future: self.inner.call(req) } };
+                return GuardFuture::admitted(self.inner.call(req), None);
             }
-            Some(principal) => {
-                let origin = Origin {
-                    method: req.method().clone(),
-                    path: req.uri().path().into(),
-                    principal: principal.clone(),
-                    grpc_type: grpc_content_type(req.headers()).cloned(),
-                };
-                handler_rejection(AuthError::InsufficientScope((*self.requirement).clone()), Some(origin))
-            }
-            None => {
-                let mut response = Response::new(Bytes::from_static(NO_LAYER.as_bytes()));
-                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                response
-            }
+            Some(principal) => handler_rejection(
+                AuthError::InsufficientScope((*self.requirement).clone()),
+                Some(origin(&req, principal)),
+            ),
+            None => no_principal("RequireScopes"),
         };
-        RequireScopesFuture { kind: Kind::Refused { response: Some(refusal) } }
-    }
-}
-
-pin_project! {
-    /// The response future of [`RequireScopesService`].
-    #[must_use = "futures do nothing unless polled"]
-    pub struct RequireScopesFuture<F> {
-        #[pin]
-        kind: Kind<F>,
-    }
-}
-
-pin_project! {
-    #[project = KindProj]
-    enum Kind<F> {
-        /// Admitted: the inner service's future.
-        Inner { #[pin] future: F },
-        /// Refused.
-        Refused { response: Option<Response<Bytes>> },
-    }
-}
-
-impl<F, B, E> Future for RequireScopesFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<ResponseBody<B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Inner { future } => {
-                future.poll(cx).map_ok(|response| response.map(ResponseBody::inner))
-            }
-            KindProj::Refused { response } => {
-                let response = response.take().expect("RequireScopesFuture polled after completion");
-                Poll::Ready(Ok(response.map(ResponseBody::rejection)))
-            }
-        }
-    }
-}
-
-impl<F> fmt::Debug for RequireScopesFuture<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequireScopesFuture").finish_non_exhaustive()
+        GuardFuture::refused(refusal)
     }
 }

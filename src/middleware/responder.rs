@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Response};
 
-use super::error::{AuthError, InvalidRequest, InvalidToken};
+use super::error::{AuthError, InvalidRequest, InvalidToken, Throttle};
 use super::format::ErrorFormat;
 use super::grpc::{GrpcAnswers, grpc_response};
 use super::interned::intern;
@@ -93,6 +93,8 @@ prebuilt_rejections![
     { AuthError::InvalidToken(InvalidToken::Malformed(ParseError::InvalidCharacter)) },
     { AuthError::InvalidToken(InvalidToken::Malformed(ParseError::TooLong)) },
     { AuthError::Denied },
+    { AuthError::Throttled(Throttle::RateLimited) },
+    { AuthError::Throttled(Throttle::NoCredits) },
 ];
 
 impl Default for Responder {
@@ -121,8 +123,9 @@ impl Responder {
     fn build(&self, error: &AuthError, keep: Keep) -> Prebuilt {
         let mut headers = HeaderMap::with_capacity(2);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        // RFC 6750 §3: a challenge for every bearer error; a failed store is not one.
-        if !matches!(error, AuthError::StoreUnavailable(_)) {
+        // RFC 6750 §3: a challenge for every bearer error; a failed store or a reached limit
+        // is not one.
+        if !matches!(error, AuthError::StoreUnavailable(_) | AuthError::Throttled(_)) {
             let challenge = HeaderValue::from_maybe_shared(keep.bytes(self.challenge(error)))
                 .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
             headers.insert(WWW_AUTHENTICATE, challenge);
@@ -255,6 +258,8 @@ mod tests {
             AuthError::InvalidToken(InvalidToken::Expired),
             AuthError::InsufficientScope(ScopeRequirement::All(Scopes::parse("a b"))),
             AuthError::StoreUnavailable(StoreErrorKind::Unavailable),
+            AuthError::Throttled(Throttle::RateLimited),
+            AuthError::Throttled(Throttle::NoCredits),
         ]
     }
 

@@ -21,6 +21,8 @@ mod hyper;
 mod lifecycle;
 #[cfg(all(feature = "axum", feature = "cache"))]
 mod lifecycle_examples;
+#[cfg(all(feature = "axum", feature = "rate-limit"))]
+mod limits;
 mod load_faults;
 mod never_leak;
 mod redaction;

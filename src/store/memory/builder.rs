@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::store::MemoryTokenStore;
 use super::table::{DigestHasher, Shared, Writer, millis};
 use crate::clock::Clock;
+use crate::limit::MemoryCredits;
 use crate::manage::{LifecycleEvent, LifecycleEvents};
 use crate::token::format::TokenFormat;
 
@@ -47,6 +48,7 @@ impl Default for MemoryTokenStoreBuilder {
                 events: LifecycleEvents::default(),
                 clock: Clock::default(),
                 admin_scope: "tokens:admin".into(),
+                credits: MemoryCredits::new(),
             },
         }
     }
@@ -91,7 +93,8 @@ impl MemoryTokenStoreBuilder {
 
     /// The store.
     #[must_use]
-    pub fn build(self) -> MemoryTokenStore {
+    pub fn build(mut self) -> MemoryTokenStore {
+        self.shared.credits = MemoryCredits::with_clock(self.shared.clock.clone());
         MemoryTokenStore::from_shared(Arc::new(self.shared))
     }
 }

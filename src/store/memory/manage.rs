@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use super::store::MemoryTokenStore;
-use super::table::{Entry, REVOKED, oldest_first};
+use super::table::{REVOKED, oldest_first};
 use crate::clock::{Clock, unix_millis};
 use crate::manage::error::ManageError;
 use crate::manage::event::LifecycleEvent;
@@ -46,16 +46,15 @@ impl TokenManager for MemoryTokenStore {
 
     fn list(&self, subject: &str) -> impl Future<Output = Result<Vec<TokenInfo>, ManageError>> + Send {
         let tokens = self.shared.tokens.pin();
-        ready(Ok(oldest_first(tokens.values().filter(|e| e.is_live() && e.principal.subject() == subject))))
+        let live = tokens.values().filter(|e| e.is_live() && e.principal.subject() == subject);
+        ready(Ok(oldest_first(&self.shared, live)))
     }
 
     fn get(&self, id: &TokenId) -> impl Future<Output = Result<Option<TokenInfo>, ManageError>> + Send {
-        let found = self
-            .shared
-            .by_id
-            .pin()
-            .get(id)
-            .and_then(|hash| self.shared.tokens.pin().get(hash).filter(|e| e.is_live()).map(Entry::info));
+        let found = self.shared.by_id.pin().get(id).and_then(|hash| {
+            let tokens = self.shared.tokens.pin();
+            tokens.get(hash).filter(|e| e.is_live()).map(|e| self.shared.info(e))
+        });
         ready(Ok(found))
     }
 

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use super::error::InsertError;
 use super::table::Shared;
 use crate::header::{DEFAULT_MAX_TOKEN_LEN, validate_b64token};
+use crate::limit::{CreditLedger, Spend, Spending};
 use crate::principal::Principal;
+use crate::store::error::StoreError;
 use crate::store::lookup::{Lookup, NoFuture, TokenStore};
 use crate::store::state::TokenState;
 use crate::token::format::TokenFormat;
@@ -131,5 +133,18 @@ impl fmt::Debug for MemoryTokenStore {
             .field("tokens", &self.len())
             .field("format", &self.shared.format)
             .finish_non_exhaustive()
+    }
+}
+
+/// The store keeps the credits of the tokens it issued with [`Credits`](crate::Credits) (and
+/// of inserted principals that carry some): exact, answered at once, and shown in
+/// [`TokenInfo::credits`](crate::TokenInfo::credits). A rotation moves the balance to the new
+/// token.
+impl CreditLedger for MemoryTokenStore {
+    /// Never used: every spend is answered at once.
+    type Future = std::future::Pending<Result<Spend, StoreError>>;
+
+    fn spend(&self, principal: &Principal, cost: u64) -> Spending<Self::Future> {
+        self.shared.credits.spend(principal, cost)
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::error::InsertError;
 use crate::clock::{Clock, unix_nanos};
+use crate::limit::MemoryCredits;
 use crate::manage::error::ManageError;
 use crate::manage::event::{LifecycleEvent, LifecycleEvents};
 use crate::manage::info::TokenInfo;
@@ -33,6 +34,8 @@ pub(super) struct Shared {
     pub(super) events: LifecycleEvents,
     pub(super) clock: Clock,
     pub(super) admin_scope: Box<str>,
+    /// The credits of the tokens that have some, on the store's clock.
+    pub(super) credits: MemoryCredits,
 }
 
 /// What only writers touch.
@@ -102,13 +105,17 @@ impl Shared {
             return Err(InsertError::DuplicateTokenId(id));
         }
         principal.share_scopes(writer.intern(principal.scopes()));
+        let now = self.clock.now();
+        if let Some(plan) = principal.credits() {
+            self.credits.open(&id, plan, now);
+        }
         let entry = Entry {
             principal,
             hint: hint.map(String::into_boxed_str),
-            created_ns: unix_nanos(self.clock.now()),
+            created_ns: unix_nanos(now),
             last_used_ms: AtomicU64::new(0),
         };
-        let info = entry.info();
+        let info = self.info(&entry);
         // Replaces the revocation record, if any: inserting a secret again un-revokes it, as
         // the application asked explicitly.
         tokens.insert(hash, entry);
@@ -130,7 +137,8 @@ impl Shared {
         let hash = *self.by_id.pin().remove(id)?;
         let tokens = self.tokens.pin();
         let entry = tokens.get(&hash).filter(|e| e.is_live())?;
-        let info = entry.info();
+        let info = self.info(entry);
+        self.credits.close(id);
         if tombstone {
             // One atomic swap: a concurrent lookup sees the live token or its revocation
             // record, never neither.
@@ -180,6 +188,11 @@ impl Shared {
                 break (secret, info);
             }
         };
+        // The balance goes to the successor; during a grace period, the old token spends
+        // from it too (`credit_account`), so a rotation never doubles credits.
+        self.credits.transfer(id, &new_info.id);
+        let balance = self.credits.balance(&new_info.id);
+        let new_info = new_info.with_credits(balance);
         if grace.is_zero() {
             self.remove(id, true);
         } else {
@@ -191,6 +204,13 @@ impl Shared {
         drop(writer);
         self.events.emit(&LifecycleEvent::Rotated { old: id.clone(), new: new_info.clone(), grace });
         Ok(IssuedToken::new(secret, new_info))
+    }
+
+    /// The metadata of `entry`, with its credit balance.
+    pub(super) fn info(&self, entry: &Entry) -> TokenInfo {
+        let info = entry.info();
+        let credits = info.principal.credits().and_then(|_| self.credits.balance(&info.id));
+        info.with_credits(credits)
     }
 
     /// Removes every token expired at `now`, with the revocation records of expired tokens.
@@ -269,8 +289,8 @@ impl Clone for Entry {
     }
 }
 
-pub(super) fn oldest_first<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<TokenInfo> {
-    let mut infos: Vec<TokenInfo> = entries.map(Entry::info).collect();
+pub(super) fn oldest_first<'a>(shared: &Shared, entries: impl Iterator<Item = &'a Entry>) -> Vec<TokenInfo> {
+    let mut infos: Vec<TokenInfo> = entries.map(|e| shared.info(e)).collect();
     infos.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
     infos
 }

@@ -1,0 +1,186 @@
+//! [`RateLimitLayer`]: per-token rate limits behind the auth layer, and [`LimitBy`], whose
+//! requests count together.
+
+use std::sync::Arc;
+
+use tower_layer::Layer;
+
+use super::buckets::Buckets;
+use super::rate_limit::RateLimit;
+use super::service::RateLimitService;
+use crate::clock::Clock;
+use crate::principal::Principal;
+
+/// Rate limits for requests the [`BearerAuthLayer`](crate::BearerAuthLayer) admitted, placed
+/// behind it: counted per token id (never per token: the secret is not kept), or shared by
+/// every token of a subject or organization ([`shared_by`](Self::shared_by)).
+///
+/// A token's limit is its own ([`NewToken::rate_limit`](crate::NewToken::rate_limit)), else the
+/// layer's default for its kind ([`default_for_kind`](Self::default_for_kind)), else the layer's
+/// default ([`default_limit`](Self::default_limit)); a token with none of them is not limited.
+/// Over its limit, a request is answered 429 in the auth layer's format (gRPC
+/// `RESOURCE_EXHAUSTED` for gRPC requests) with `Retry-After` and the IETF `RateLimit-Policy`
+/// and `RateLimit` fields; the auth layer's event hook sees it as a `rate_limited` rejection.
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::{Router, routing::get};
+/// use tower::ServiceBuilder;
+/// use tower_bearer::{BearerAuthLayer, MemoryTokenStore, RateLimit, RateLimitLayer};
+///
+/// let limits = RateLimitLayer::new()
+///     .default_limit(RateLimit::new(100, Duration::from_secs(10)).unwrap())
+///     .default_for_kind("trial", RateLimit::per_minute(10).unwrap());
+/// let app: Router = Router::new().route("/v1/things", get(|| async { "[]" })).layer(
+///     ServiceBuilder::new().layer(BearerAuthLayer::new(MemoryTokenStore::new())).layer(limits),
+/// );
+/// ```
+///
+/// The counts are kept in this process: each instance of a service behind a load balancer
+/// limits on its own (n instances admit up to n times the limit in all), which is what a
+/// limit against bursts needs, at no cost per request beyond this process. For exact totals
+/// across instances, use [`Credits`](crate::Credits) on a shared store. Memory stays bounded:
+/// a key's count is dropped once it has been idle for its whole period (its quota is then
+/// full again, so nothing is lost), swept when the number of keys doubles.
+#[derive(Clone, Debug)]
+pub struct RateLimitLayer {
+    limits: Arc<Limits>,
+}
+
+/// Whose requests count together.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LimitBy {
+    /// Each token on its own (by token id; by subject for a principal without one). The
+    /// default.
+    #[default]
+    Token,
+    /// Every token of one subject together: a customer's keys share one limit.
+    Subject,
+    /// Every token of one organization together (by subject for a principal without one).
+    Organization,
+}
+
+impl LimitBy {
+    /// The policy name in the `RateLimit` fields.
+    fn policy(self) -> &'static str {
+        match self {
+            LimitBy::Token => "token",
+            LimitBy::Subject => "subject",
+            LimitBy::Organization => "organization",
+        }
+    }
+
+    fn key(self, principal: &Principal) -> &str {
+        match self {
+            LimitBy::Token => principal.token_id().map_or(principal.subject(), |id| id.as_str()),
+            LimitBy::Subject => principal.subject(),
+            LimitBy::Organization => principal.organization().unwrap_or(principal.subject()),
+        }
+    }
+}
+
+/// The layer's configuration and counts, shared by every service it makes.
+#[derive(Clone, Debug)]
+pub(crate) struct Limits {
+    by: LimitBy,
+    by_kind: Vec<(Box<str>, RateLimit)>,
+    default: Option<RateLimit>,
+    advertise: bool,
+    pub(crate) buckets: Arc<Buckets>,
+}
+
+impl Default for RateLimitLayer {
+    fn default() -> Self {
+        RateLimitLayer::new()
+    }
+}
+
+impl RateLimitLayer {
+    /// Limits by token, each token to its own rate limit, no defaults, on the system clock.
+    #[must_use]
+    pub fn new() -> Self {
+        let limits = Limits {
+            by: LimitBy::Token,
+            by_kind: Vec::new(),
+            default: None,
+            advertise: false,
+            buckets: Arc::new(Buckets::new(Clock::system())),
+        };
+        RateLimitLayer { limits: Arc::new(limits) }
+    }
+
+    /// Counts the requests of every token of one subject or organization together.
+    #[must_use]
+    pub fn shared_by(mut self, by: LimitBy) -> Self {
+        Arc::make_mut(&mut self.limits).by = by;
+        self
+    }
+
+    /// The limit of tokens that have none of their own.
+    #[must_use]
+    pub fn default_limit(mut self, limit: RateLimit) -> Self {
+        Arc::make_mut(&mut self.limits).default = Some(limit);
+        self
+    }
+
+    /// The limit of tokens of `kind` ([`Principal::token_kind`]) that have none of their own;
+    /// before the [`default_limit`](Self::default_limit).
+    #[must_use]
+    pub fn default_for_kind(mut self, kind: impl Into<String>, limit: RateLimit) -> Self {
+        let kind = kind.into().into_boxed_str();
+        let by_kind = &mut Arc::make_mut(&mut self.limits).by_kind;
+        by_kind.retain(|(k, _)| *k != kind);
+        by_kind.push((kind, limit));
+        self
+    }
+
+    /// Adds the `RateLimit-Policy` and `RateLimit` fields to every admitted response too, not
+    /// only to refusals, so that clients can pace themselves (off by default: two formatted
+    /// headers per response).
+    #[must_use]
+    pub fn advertise(mut self, on_every_response: bool) -> Self {
+        Arc::make_mut(&mut self.limits).advertise = on_every_response;
+        self
+    }
+
+    /// Reads the time from `clock` (the system clock by default); starts the counts afresh.
+    #[must_use]
+    pub fn clock(mut self, clock: Clock) -> Self {
+        Arc::make_mut(&mut self.limits).buckets = Arc::new(Buckets::new(clock));
+        self
+    }
+}
+
+impl Limits {
+    /// The limit of `principal`'s requests, if they are limited.
+    pub(crate) fn limit_for(&self, principal: &Principal) -> Option<RateLimit> {
+        principal
+            .rate_limit()
+            .or_else(|| {
+                let kind = principal.token_kind()?;
+                self.by_kind.iter().find(|(k, _)| **k == *kind).map(|(_, limit)| *limit)
+            })
+            .or(self.default)
+    }
+
+    pub(crate) fn key<'p>(&self, principal: &'p Principal) -> &'p str {
+        self.by.key(principal)
+    }
+
+    pub(crate) fn policy(&self) -> &'static str {
+        self.by.policy()
+    }
+
+    pub(crate) fn advertises(&self) -> bool {
+        self.advertise
+    }
+}
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimitService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimitService::new(inner, self.limits.clone())
+    }
+}
