@@ -6,10 +6,10 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use super::buckets::Buckets;
+use super::limits::{LimitBy, Limits};
 use super::rate_limit::RateLimit;
 use super::service::RateLimitService;
 use crate::clock::Clock;
-use crate::principal::Principal;
 
 /// Rate limits for requests the [`BearerAuthLayer`](crate::BearerAuthLayer) admitted, placed
 /// behind it: counted per token id (never per token: the secret is not kept), or shared by
@@ -45,49 +45,6 @@ use crate::principal::Principal;
 #[derive(Clone, Debug)]
 pub struct RateLimitLayer {
     limits: Arc<Limits>,
-}
-
-/// Whose requests count together.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LimitBy {
-    /// Each token on its own (by token id; by subject for a principal without one). The
-    /// default.
-    #[default]
-    Token,
-    /// Every token of one subject together: a customer's keys share one limit.
-    Subject,
-    /// Every token of one organization together (by subject for a principal without one).
-    Organization,
-}
-
-impl LimitBy {
-    /// The policy name in the `RateLimit` fields.
-    fn policy(self) -> &'static str {
-        match self {
-            LimitBy::Token => "token",
-            LimitBy::Subject => "subject",
-            LimitBy::Organization => "organization",
-        }
-    }
-
-    fn key(self, principal: &Principal) -> &str {
-        match self {
-            LimitBy::Token => principal.token_id().map_or(principal.subject(), |id| id.as_str()),
-            LimitBy::Subject => principal.subject(),
-            LimitBy::Organization => principal.organization().unwrap_or(principal.subject()),
-        }
-    }
-}
-
-/// The layer's configuration and counts, shared by every service it makes.
-#[derive(Clone, Debug)]
-pub(crate) struct Limits {
-    by: LimitBy,
-    by_kind: Vec<(Box<str>, RateLimit)>,
-    default: Option<RateLimit>,
-    advertise: bool,
-    pub(crate) buckets: Arc<Buckets>,
 }
 
 impl Default for RateLimitLayer {
@@ -149,31 +106,6 @@ impl RateLimitLayer {
     pub fn clock(mut self, clock: Clock) -> Self {
         Arc::make_mut(&mut self.limits).buckets = Arc::new(Buckets::new(clock));
         self
-    }
-}
-
-impl Limits {
-    /// The limit of `principal`'s requests, if they are limited.
-    pub(crate) fn limit_for(&self, principal: &Principal) -> Option<RateLimit> {
-        principal
-            .rate_limit()
-            .or_else(|| {
-                let kind = principal.token_kind()?;
-                self.by_kind.iter().find(|(k, _)| **k == *kind).map(|(_, limit)| *limit)
-            })
-            .or(self.default)
-    }
-
-    pub(crate) fn key<'p>(&self, principal: &'p Principal) -> &'p str {
-        self.by.key(principal)
-    }
-
-    pub(crate) fn policy(&self) -> &'static str {
-        self.by.policy()
-    }
-
-    pub(crate) fn advertises(&self) -> bool {
-        self.advertise
     }
 }
 

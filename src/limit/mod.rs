@@ -15,6 +15,8 @@ mod headers;
 #[cfg(feature = "rate-limit")]
 pub(crate) mod layer;
 mod ledger;
+#[cfg(feature = "rate-limit")]
+mod limits;
 mod memory_credits;
 pub(crate) mod rate_limit;
 #[cfg(feature = "rate-limit")]
@@ -23,10 +25,10 @@ mod service;
 pub use credits::CreditBalance;
 pub use credits_future::CreditsFuture;
 pub use credits_layer::CreditsService;
+pub use ledger::{CreditLedger, Spend, Spending, credit_account};
 #[cfg(feature = "rate-limit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
-pub use layer::LimitBy;
-pub use ledger::{CreditLedger, Spend, Spending, credit_account};
+pub use limits::LimitBy;
 pub use memory_credits::MemoryCredits;
 #[cfg(feature = "rate-limit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]

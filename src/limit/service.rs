@@ -9,7 +9,7 @@ use tower_service::Service;
 
 use super::buckets::Decision;
 use super::headers::{rate_limit_fields, retry_after};
-use super::layer::Limits;
+use super::limits::Limits;
 use crate::middleware::ResponseBody;
 use crate::middleware::error::{AuthError, Throttle};
 use crate::middleware::guard::{GuardFuture, no_principal, origin};

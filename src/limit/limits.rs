@@ -1,0 +1,76 @@
+//! [`LimitBy`], whose requests count together, and [`Limits`], a rate-limit layer's
+//! configuration and counts.
+
+use std::sync::Arc;
+
+use super::buckets::Buckets;
+use super::rate_limit::RateLimit;
+use crate::principal::Principal;
+
+/// Whose requests count together.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LimitBy {
+    /// Each token on its own (by token id; by subject for a principal without one). The
+    /// default.
+    #[default]
+    Token,
+    /// Every token of one subject together: a customer's keys share one limit.
+    Subject,
+    /// Every token of one organization together (by subject for a principal without one).
+    Organization,
+}
+
+impl LimitBy {
+    /// The policy name in the `RateLimit` fields.
+    fn policy(self) -> &'static str {
+        match self {
+            LimitBy::Token => "token",
+            LimitBy::Subject => "subject",
+            LimitBy::Organization => "organization",
+        }
+    }
+
+    fn key(self, principal: &Principal) -> &str {
+        match self {
+            LimitBy::Token => principal.token_id().map_or(principal.subject(), |id| id.as_str()),
+            LimitBy::Subject => principal.subject(),
+            LimitBy::Organization => principal.organization().unwrap_or(principal.subject()),
+        }
+    }
+}
+
+/// The layer's configuration and counts, shared by every service it makes.
+#[derive(Clone, Debug)]
+pub(crate) struct Limits {
+    pub(crate) by: LimitBy,
+    pub(crate) by_kind: Vec<(Box<str>, RateLimit)>,
+    pub(crate) default: Option<RateLimit>,
+    pub(crate) advertise: bool,
+    pub(crate) buckets: Arc<Buckets>,
+}
+
+impl Limits {
+    /// The limit of `principal`'s requests, if they are limited.
+    pub(crate) fn limit_for(&self, principal: &Principal) -> Option<RateLimit> {
+        principal
+            .rate_limit()
+            .or_else(|| {
+                let kind = principal.token_kind()?;
+                self.by_kind.iter().find(|(k, _)| **k == *kind).map(|(_, limit)| *limit)
+            })
+            .or(self.default)
+    }
+
+    pub(crate) fn key<'p>(&self, principal: &'p Principal) -> &'p str {
+        self.by.key(principal)
+    }
+
+    pub(crate) fn policy(&self) -> &'static str {
+        self.by.policy()
+    }
+
+    pub(crate) fn advertises(&self) -> bool {
+        self.advertise
+    }
+}
