@@ -81,7 +81,7 @@ impl RateLimitLayer {
         self
     }
 
-    /// The limit of tokens of `kind` ([`Principal::token_kind`]) that have none of their own;
+    /// The limit of tokens of `kind` ([`Principal::token_kind`](crate::Principal::token_kind)) that have none of their own;
     /// before the [`default_limit`](Self::default_limit).
     #[must_use]
     pub fn default_for_kind(mut self, kind: impl Into<String>, limit: RateLimit) -> Self {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tower_bearer::manage::{LifecycleEvent, LifecycleEvents};
 use tower_bearer::{Clock, TokenFormat};
 
+use crate::credits::Leases;
 use crate::db::Db;
 use crate::error::OpenError;
 use crate::store::{Inner, SqlTokenStore};
@@ -26,6 +27,7 @@ pub struct SqlTokenStoreBuilder {
     schema: String,
     channel: String,
     heartbeat: (Duration, Duration),
+    credit_lease: u64,
 }
 
 impl Default for SqlTokenStoreBuilder {
@@ -42,6 +44,7 @@ impl Default for SqlTokenStoreBuilder {
             schema: "tower_bearer".to_owned(),
             channel: "tower_bearer_revocations".to_owned(),
             heartbeat: (Duration::from_secs(5), Duration::from_secs(5)),
+            credit_lease: 100,
         }
     }
 }
@@ -55,6 +58,7 @@ impl fmt::Debug for SqlTokenStoreBuilder {
             .field("migrate", &self.migrate)
             .field("schema", &self.schema)
             .field("channel", &self.channel)
+            .field("credit_lease", &self.credit_lease)
             .finish_non_exhaustive()
     }
 }
@@ -102,6 +106,16 @@ impl SqlTokenStoreBuilder {
     /// tokens purged), after the change is committed.
     pub fn on_lifecycle_event(mut self, hook: impl Fn(&LifecycleEvent) + Send + Sync + 'static) -> Self {
         self.events.set_hook(hook);
+        self
+    }
+
+    /// How many credits an instance takes from the database at a time for a token it spends
+    /// credits of (default 100, at least 1): one database write per lease instead of one
+    /// per request. Larger leases write less; what an instance holds when it stops without
+    /// [`close`](SqlTokenStore::close) is lost (never over-granted), and another instance may
+    /// refuse a token (429) while this one still holds some of its credits.
+    pub fn credit_lease(mut self, size: u64) -> Self {
+        self.credit_lease = size;
         self
     }
 
@@ -265,6 +279,7 @@ impl SqlTokenStoreBuilder {
                 events: self.events,
                 clock: self.clock,
                 admin_scope: self.admin_scope,
+                leases: Leases::new(self.credit_lease),
                 #[cfg(feature = "postgres")]
                 heartbeat: self.heartbeat,
             }),

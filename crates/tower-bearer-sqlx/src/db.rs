@@ -2,6 +2,7 @@
 //! it. Both backends have every operation under the same signature, or this does not compile.
 
 use crate::error::OpenError;
+use crate::metering::Account;
 use crate::row::{Rotated, Rotation, TokenRow};
 
 /// Which database a [`SqlTokenStore`](crate::SqlTokenStore) uses.
@@ -140,6 +141,49 @@ impl Db {
             Db::Sqlite(db) => db.rotate(id, rotation).await,
             #[cfg(feature = "postgres")]
             Db::Postgres(db) => db.rotate(id, rotation).await,
+        }
+    }
+
+    /// The credit bookkeeping of token `id`, if it has credits.
+    pub(crate) async fn credits(&self, id: &str) -> Result<Option<Account>, sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.credits(id).await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.credits(id).await,
+        }
+    }
+
+    /// Writes `write` over token `id`'s bookkeeping if it still is `read`. Returns whether it
+    /// did.
+    pub(crate) async fn take_credits(
+        &self,
+        id: &str,
+        read: Account,
+        write: Account,
+    ) -> Result<bool, sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.take_credits(id, read, write).await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.take_credits(id, read, write).await,
+        }
+    }
+
+    /// Gives back `unused` credits of a lease of `taken` made in the period starting at
+    /// `period_start` (nothing if a refill started another period since).
+    pub(crate) async fn return_credits(
+        &self,
+        id: &str,
+        unused: i64,
+        taken: i64,
+        period_start: i64,
+    ) -> Result<(), sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.return_credits(id, unused, taken, period_start).await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.return_credits(id, unused, taken, period_start).await,
         }
     }
 }

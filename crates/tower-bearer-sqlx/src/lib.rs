@@ -82,11 +82,13 @@
 compile_error!("tower-bearer-sqlx needs a backend: enable the feature `sqlite`, `postgres`, or both");
 
 mod builder;
+mod credits;
 mod db;
 mod error;
 #[cfg(feature = "postgres")]
 mod listener;
 mod manage;
+mod metering;
 mod migrate;
 #[cfg(feature = "postgres")]
 mod postgres;

@@ -8,12 +8,14 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow, Postgres};
 use sqlx::{Connection, Executor, Row};
 
 use crate::error::OpenError;
+use crate::metering::{self, Account, Metering, metering_columns};
 use crate::migrate::{Embedded, migrator};
 use crate::row::{Rotated, Rotation, TokenRow, is_unique_violation};
 
 const MIGRATIONS: Embedded = Embedded(&[
     (1, "tokens", include_str!("../migrations/postgres/1_tokens.sql")),
     (2, "replaced by", include_str!("../migrations/postgres/2_replaced_by.sql")),
+    (3, "limits", include_str!("../migrations/postgres/3_limits.sql")),
 ]);
 
 /// A pooled connection idle longer than this is pinged before use, so connections a database
@@ -52,7 +54,8 @@ const COLUMNS: &str = concat!(
     micros!("last_used_at"),
     ", ",
     micros!("revoked_at"),
-    ", replaced_by"
+    ", replaced_by, ",
+    metering_columns!()
 );
 
 /// Parameter `$n` (microseconds since the epoch) as a `TIMESTAMPTZ`; exact up to 2^53 µs.
@@ -74,6 +77,9 @@ struct Statements {
     purge: String,
     record_usage: String,
     touch: String,
+    credits: String,
+    take_credits: String,
+    return_credits: String,
 }
 
 impl Statements {
@@ -83,7 +89,8 @@ impl Statements {
             lookup: format!("SELECT {COLUMNS} FROM {t} WHERE token_hash = $1"),
             insert: format!(
                 "INSERT INTO {t} (id, token_hash, hint, subject, organization, name, kind, scopes, created_at, \
-                 expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {}, {})",
+                 expires_at, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {}, {}, $11, $12, $13, $14, $15, $16, $17, $18)",
+                metering_columns!(),
                 ts(9),
                 ts(10)
             ),
@@ -116,6 +123,18 @@ impl Statements {
                  WHERE token_hash = $1 AND revoked_at IS NULL",
                 ts(2)
             ),
+            credits: format!(
+                "SELECT credits_remaining, credits_leased, credits_period_start FROM {t} \
+                 WHERE id = $1 AND credits_remaining IS NOT NULL"
+            ),
+            take_credits: format!(
+                "UPDATE {t} SET credits_remaining = $2, credits_leased = $3, credits_period_start = $4 \
+                 WHERE id = $1 AND credits_remaining = $5 AND credits_leased = $6 AND credits_period_start = $7"
+            ),
+            return_credits: format!(
+                "UPDATE {t} SET credits_remaining = credits_remaining + $2, \
+                 credits_leased = GREATEST(credits_leased - $3, 0) WHERE id = $1 AND credits_period_start = $4"
+            ),
         }
     }
 }
@@ -141,6 +160,7 @@ fn row(r: &PgRow) -> Result<TokenRow, sqlx::Error> {
         last_used_at: r.try_get("last_used_at")?,
         revoked_at: r.try_get("revoked_at")?,
         replaced_by: r.try_get("replaced_by")?,
+        metering: Metering::read(r)?,
     })
 }
 
@@ -209,7 +229,7 @@ impl PgDb {
         hash: &[u8; 32],
         row: &TokenRow,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(&self.sql.insert)
+        let query = sqlx::query(&self.sql.insert)
             .bind(&row.id)
             .bind(hash.as_slice())
             .bind(&row.hint)
@@ -219,10 +239,8 @@ impl PgDb {
             .bind(&row.kind)
             .bind(row.scopes.as_slice())
             .bind(row.created_at)
-            .bind(row.expires_at)
-            .execute(executor)
-            .await
-            .map(drop)
+            .bind(row.expires_at);
+        metering::bind(query, &row.metering).execute(executor).await.map(drop)
     }
 
     pub(super) async fn get(&self, id: &str) -> Result<Option<TokenRow>, sqlx::Error> {
@@ -306,6 +324,50 @@ impl PgDb {
 
     pub(super) async fn touch(&self, hash: &[u8; 32], at: i64) -> Result<(), sqlx::Error> {
         sqlx::query(&self.sql.touch).bind(hash.as_slice()).bind(at).execute(&self.pool).await.map(drop)
+    }
+
+    pub(super) async fn credits(&self, id: &str) -> Result<Option<Account>, sqlx::Error> {
+        let found = sqlx::query(&self.sql.credits).bind(id).fetch_optional(&self.pool).await?;
+        found
+            .map(|r| {
+                Ok(Account {
+                    remaining: r.try_get("credits_remaining")?,
+                    leased: r.try_get("credits_leased")?,
+                    period_start: r.try_get("credits_period_start")?,
+                })
+            })
+            .transpose()
+    }
+
+    pub(super) async fn take_credits(
+        &self,
+        id: &str,
+        read: Account,
+        write: Account,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(&self.sql.take_credits)
+            .bind(id)
+            .bind(write.remaining)
+            .bind(write.leased)
+            .bind(write.period_start)
+            .bind(read.remaining)
+            .bind(read.leased)
+            .bind(read.period_start)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn return_credits(
+        &self,
+        id: &str,
+        unused: i64,
+        taken: i64,
+        period_start: i64,
+    ) -> Result<(), sqlx::Error> {
+        let query =
+            sqlx::query(&self.sql.return_credits).bind(id).bind(unused).bind(taken).bind(period_start);
+        query.execute(&self.pool).await.map(drop)
     }
 }
 

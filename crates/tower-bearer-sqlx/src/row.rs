@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tower_bearer::{ManageError, NewToken, Principal, Scopes, StoreError, TokenId, TokenInfo};
 
+use crate::metering::Metering;
+
 /// A row of the tokens table, without the digest. Times are microseconds since the epoch.
 #[derive(Clone, Debug)]
 pub(crate) struct TokenRow {
@@ -21,6 +23,8 @@ pub(crate) struct TokenRow {
     pub(crate) revoked_at: Option<i64>,
     /// The successor of a token rotated with a grace period.
     pub(crate) replaced_by: Option<String>,
+    /// Rate limit and credits.
+    pub(crate) metering: Metering,
 }
 
 impl TokenRow {
@@ -40,6 +44,7 @@ impl TokenRow {
             last_used_at: None,
             revoked_at: None,
             replaced_by: None,
+            metering: Metering::of(&p, now),
         }
     }
 
@@ -59,6 +64,7 @@ impl TokenRow {
             last_used_at: None,
             revoked_at: None,
             replaced_by: None,
+            metering: self.metering.successor(),
             ..self.clone()
         }
     }
@@ -82,13 +88,20 @@ impl TokenRow {
         if let Some(successor) = &self.replaced_by {
             b = b.replaced_by(successor.as_str());
         }
+        if let Some(limit) = self.metering.rate_limit() {
+            b = b.rate_limit(limit);
+        }
+        if let Some(credits) = self.metering.credits() {
+            b = b.credits(credits);
+        }
         b.build()
     }
 
     pub(crate) fn info(&self) -> TokenInfo {
         let mut info =
             TokenInfo::new(TokenId::from(self.id.as_str()), self.principal(), time(self.created_at))
-                .with_last_used_at(self.last_used_at.map(time));
+                .with_last_used_at(self.last_used_at.map(time))
+                .with_credits(self.metering.balance());
         info.hint.clone_from(&self.hint);
         info
     }

@@ -5,25 +5,41 @@ use sqlx::sqlite::{Sqlite, SqlitePool, SqliteRow};
 use sqlx::{Executor, Row};
 
 use crate::error::OpenError;
+use crate::metering::{self, Account, Metering, metering_columns};
 use crate::migrate::{Embedded, migrator};
 use crate::row::{Rotated, Rotation, TokenRow, is_unique_violation};
 
 const MIGRATIONS: Embedded = Embedded(&[
     (1, "tokens", include_str!("../migrations/sqlite/1_tokens.sql")),
     (2, "replaced by", include_str!("../migrations/sqlite/2_replaced_by.sql")),
+    (3, "limits", include_str!("../migrations/sqlite/3_limits.sql")),
 ]);
 
 macro_rules! columns {
     () => {
-        "id, hint, subject, organization, name, kind, scopes, created_at, expires_at, last_used_at, revoked_at, \
-         replaced_by"
+        concat!(
+            "id, hint, subject, organization, name, kind, scopes, created_at, expires_at, last_used_at, revoked_at, \
+             replaced_by, ",
+            metering_columns!()
+        )
     };
 }
 
 const LOOKUP: &str = concat!("SELECT ", columns!(), " FROM tower_bearer_tokens WHERE token_hash = ?1");
-const INSERT: &str = "INSERT INTO tower_bearer_tokens \
-     (id, token_hash, hint, subject, organization, name, kind, scopes, created_at, expires_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+const INSERT: &str = concat!(
+    "INSERT INTO tower_bearer_tokens \
+     (id, token_hash, hint, subject, organization, name, kind, scopes, created_at, expires_at, ",
+    metering_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+);
+const CREDITS: &str = "SELECT credits_remaining, credits_leased, credits_period_start FROM tower_bearer_tokens \
+     WHERE id = ?1 AND credits_remaining IS NOT NULL";
+const TAKE_CREDITS: &str = "UPDATE tower_bearer_tokens \
+     SET credits_remaining = ?2, credits_leased = ?3, credits_period_start = ?4 \
+     WHERE id = ?1 AND credits_remaining = ?5 AND credits_leased = ?6 AND credits_period_start = ?7";
+const RETURN_CREDITS: &str = "UPDATE tower_bearer_tokens \
+     SET credits_remaining = credits_remaining + ?2, credits_leased = max(credits_leased - ?3, 0) \
+     WHERE id = ?1 AND credits_period_start = ?4";
 const GET: &str =
     concat!("SELECT ", columns!(), " FROM tower_bearer_tokens WHERE id = ?1 AND revoked_at IS NULL");
 const LIST: &str = concat!(
@@ -64,6 +80,7 @@ fn row(r: &SqliteRow) -> Result<TokenRow, sqlx::Error> {
         last_used_at: r.try_get("last_used_at")?,
         revoked_at: r.try_get("revoked_at")?,
         replaced_by: r.try_get("replaced_by")?,
+        metering: Metering::read(r)?,
     })
 }
 
@@ -74,7 +91,7 @@ async fn insert<'e>(
 ) -> Result<(), sqlx::Error> {
     // A list of strings always serializes.
     let scopes = serde_json::to_string(&row.scopes).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query(INSERT)
+    let query = sqlx::query(INSERT)
         .bind(&row.id)
         .bind(hash.as_slice())
         .bind(&row.hint)
@@ -84,10 +101,8 @@ async fn insert<'e>(
         .bind(&row.kind)
         .bind(scopes)
         .bind(row.created_at)
-        .bind(row.expires_at)
-        .execute(executor)
-        .await
-        .map(drop)
+        .bind(row.expires_at);
+    metering::bind(query, &row.metering).execute(executor).await.map(drop)
 }
 
 impl SqliteDb {
@@ -169,4 +184,47 @@ impl SqliteDb {
     pub(super) async fn touch(&self, hash: &[u8; 32], at: i64) -> Result<(), sqlx::Error> {
         sqlx::query(TOUCH).bind(hash.as_slice()).bind(at).execute(&self.pool).await.map(drop)
     }
+
+    pub(super) async fn credits(&self, id: &str) -> Result<Option<Account>, sqlx::Error> {
+        let found = sqlx::query(CREDITS).bind(id).fetch_optional(&self.pool).await?;
+        found.map(|r| account(&r)).transpose()
+    }
+
+    pub(super) async fn take_credits(
+        &self,
+        id: &str,
+        read: Account,
+        write: Account,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(TAKE_CREDITS)
+            .bind(id)
+            .bind(write.remaining)
+            .bind(write.leased)
+            .bind(write.period_start)
+            .bind(read.remaining)
+            .bind(read.leased)
+            .bind(read.period_start)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn return_credits(
+        &self,
+        id: &str,
+        unused: i64,
+        taken: i64,
+        period_start: i64,
+    ) -> Result<(), sqlx::Error> {
+        let query = sqlx::query(RETURN_CREDITS).bind(id).bind(unused).bind(taken).bind(period_start);
+        query.execute(&self.pool).await.map(drop)
+    }
+}
+
+fn account(r: &SqliteRow) -> Result<Account, sqlx::Error> {
+    Ok(Account {
+        remaining: r.try_get("credits_remaining")?,
+        leased: r.try_get("credits_leased")?,
+        period_start: r.try_get("credits_period_start")?,
+    })
 }

@@ -10,6 +10,7 @@ use tower_bearer::{
     CachedTokenStore, Clock, PresentedToken, StoreError, TokenFormat, TokenHash, TokenState, TokenStore,
 };
 
+use crate::credits::Leases;
 use crate::db::{Db, SqlBackend};
 use crate::error::OpenError;
 use crate::row::micros;
@@ -31,6 +32,8 @@ pub(crate) struct Inner {
     pub(crate) events: LifecycleEvents,
     pub(crate) clock: Clock,
     pub(crate) admin_scope: Box<str>,
+    /// This instance's credit leases.
+    pub(crate) leases: Leases,
     #[cfg(feature = "postgres")]
     pub(crate) heartbeat: (Duration, Duration),
 }
@@ -81,8 +84,12 @@ impl SqlTokenStore {
         }
     }
 
-    /// Closes the connection pool: lookups then fail (503) and lifecycle calls return errors.
+    /// Gives back the credits this instance leased and did not spend
+    /// ([`release_credits`](Self::release_credits)), then closes the connection pool: lookups
+    /// then fail (503) and lifecycle calls return errors. Call it on graceful shutdown.
     pub async fn close(&self) {
+        // A lease that cannot be given back stays counted as leased: nothing is over-granted.
+        let _ = self.release_credits().await;
         self.inner.db.close().await;
     }
 
