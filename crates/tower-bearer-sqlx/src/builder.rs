@@ -7,9 +7,9 @@ use std::time::Duration;
 use tower_bearer::manage::{LifecycleEvent, LifecycleEvents};
 use tower_bearer::{Clock, TokenFormat};
 
-use crate::credits::Leases;
 use crate::db::Db;
 use crate::error::OpenError;
+use crate::leases::Leases;
 use crate::store::{Inner, SqlTokenStore};
 use crate::usage::Usage;
 

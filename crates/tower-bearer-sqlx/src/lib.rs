@@ -85,10 +85,12 @@ mod builder;
 mod credits;
 mod db;
 mod error;
+mod leases;
 #[cfg(feature = "postgres")]
 mod listener;
 mod manage;
 mod metering;
+mod micros;
 mod migrate;
 #[cfg(feature = "postgres")]
 mod postgres;

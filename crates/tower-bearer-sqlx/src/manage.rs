@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime};
 use tower_bearer::manage::LifecycleEvent;
 use tower_bearer::{Clock, IssuedToken, ManageError, NewToken, StoreError, TokenId, TokenInfo, TokenManager};
 
-use crate::row::{Rotated, Rotation, TokenRow, is_unique_violation, micros, store_error};
+use crate::micros::micros;
+use crate::row::{Rotated, Rotation, TokenRow, is_unique_violation, store_error};
 use crate::store::SqlTokenStore;
 
 /// A collision of 256 random bits does not happen; a unique violation that repeats is a bug

@@ -7,7 +7,7 @@ use sqlx::query::Query;
 use tower_bearer::limit::CreditBalance;
 use tower_bearer::{Credits, Principal, RateLimit};
 
-use crate::row::time;
+use crate::micros::time;
 
 /// The limit columns, in the order [`Metering::read`] and [`bind`] use.
 macro_rules! metering_columns {

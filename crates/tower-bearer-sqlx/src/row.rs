@@ -1,11 +1,10 @@
 //! [`TokenRow`]: a row of the tokens table, and the conversions between it and the core's
 //! types (microseconds since the epoch in the database, `SystemTime` outside).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use tower_bearer::{ManageError, NewToken, Principal, Scopes, StoreError, TokenId, TokenInfo};
 
 use crate::metering::Metering;
+use crate::micros::{micros, time};
 
 /// A row of the tokens table, without the digest. Times are microseconds since the epoch.
 #[derive(Clone, Debug)]
@@ -128,19 +127,6 @@ pub(crate) enum Rotated {
     Done(Box<TokenRow>),
 }
 
-/// Microseconds since the Unix epoch (negative before it).
-pub(crate) fn micros(at: SystemTime) -> i64 {
-    match at.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
-        Err(e) => i64::try_from(e.duration().as_micros()).map_or(i64::MIN, |us| -us),
-    }
-}
-
-pub(crate) fn time(us: i64) -> SystemTime {
-    let d = Duration::from_micros(us.unsigned_abs());
-    if us >= 0 { UNIX_EPOCH + d } else { UNIX_EPOCH - d }
-}
-
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error().is_some_and(|d| d.is_unique_violation())
 }
@@ -151,18 +137,8 @@ pub(crate) fn store_error(e: sqlx::Error) -> ManageError {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, SystemTime};
 
     use super::*;
-
-    #[test]
-    fn micros_round_trip_around_the_epoch() {
-        for us in [0, 1, -1, 1_700_000_000_123_456, -86_400_000_000] {
-            assert_eq!(micros(time(us)), us);
-        }
-        let now = SystemTime::now();
-        assert!(now.duration_since(time(micros(now))).unwrap() < Duration::from_micros(1));
-    }
 
     #[test]
     fn a_successor_keeps_the_lifetime_length() {

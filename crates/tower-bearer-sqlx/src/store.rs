@@ -10,10 +10,10 @@ use tower_bearer::{
     CachedTokenStore, Clock, PresentedToken, StoreError, TokenFormat, TokenHash, TokenState, TokenStore,
 };
 
-use crate::credits::Leases;
 use crate::db::{Db, SqlBackend};
 use crate::error::OpenError;
-use crate::row::micros;
+use crate::leases::Leases;
+use crate::micros::micros;
 use crate::usage::{Usage, millis};
 
 /// A token store in SQLite or PostgreSQL. See the [crate documentation](crate).
