@@ -24,6 +24,8 @@ mod lifecycle_examples;
 #[cfg(all(feature = "axum", feature = "rate-limit"))]
 mod limits;
 mod load_faults;
+#[cfg(all(feature = "axum", feature = "rate-limit"))]
+mod metered_keys_example;
 mod never_leak;
 mod redaction;
 mod rfc6750;
