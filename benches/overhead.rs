@@ -19,7 +19,12 @@
 //! `unknown`, `missing`, `malformed` (breaks the RFC 6750 grammar), `bad_format` (a layer with
 //! a `TokenFormat`, and a token whose checksum is wrong) and `insufficient_scope`. Extra
 //! variants: `memory_expiring` (principals with an expiry), `memory_formatted` (the format
-//! check on the valid path), `memory_boxed_lookup` (the store answering through a boxed future,
+//! check on the valid path), `memory_require_scopes` (a `RequireScopes` behind the layer: what
+//! any check behind it pays), `memory_rate_limited` (a `RateLimitLayer` behind it, with a limit
+//! never reached; `_advertised` adds the `RateLimit` fields to every response; `_in_line`, the
+//! same limit run by the auth layer itself), `memory_metered_store` and `memory_credits`
+//! (principals carrying credits, without and with a `CreditsLayer` spending them;
+//! `_in_line`, spent by the auth layer), `memory_boxed_lookup` (the store answering through a boxed future,
 //! as an `async-trait` store would) and, with `--features cache`, `cached_callback` (the
 //! callback store behind `CachedTokenStore`, a cache hit).
 //!
@@ -64,8 +69,8 @@ use tower::{Service, ServiceBuilder, service_fn};
 use tower_bearer::middleware::ResponseBody;
 use tower_bearer::store::{BoxLookup, Lookup};
 use tower_bearer::{
-    BearerAuthLayer, CallbackTokenStore, MemoryTokenStore, PresentedToken, Principal, Scopes, TokenFormat,
-    TokenHash, TokenStore,
+    BearerAuthLayer, CallbackTokenStore, Credits, CreditsLayer, MemoryTokenStore, PresentedToken, Principal,
+    RateLimit, RateLimitLayer, RequireScopes, Scopes, TokenFormat, TokenHash, TokenStore,
 };
 
 mod common;
@@ -296,11 +301,20 @@ struct Fixture {
     callback_map: Arc<HashMap<TokenHash, Principal>>,
     /// A 1 k store whose principals expire (in a day): the cost of the expiry check.
     expiring: MemoryTokenStore,
+    /// A 1 k store whose principals carry credits (more than a run spends): the cost of the
+    /// `CreditsLayer` against the same store without it.
+    metered: MemoryTokenStore,
     /// `Authorization` values of a token of `FORMAT` stored in the 1 k store, and of one whose
     /// checksum is wrong.
     formatted: Vec<u8>,
     bad_format: Vec<u8>,
 }
+
+/// A limit no run reaches (a burst of a billion): the rate limiter's cost without refusals.
+const UNREACHABLE_LIMIT: RateLimit = match RateLimit::new(1_000_000_000, Duration::from_secs(1)) {
+    Some(limit) => limit,
+    None => panic!("a billion per second is a limit"),
+};
 
 /// The token format of the `bad_format` group and of `memory_formatted`.
 const FORMAT_PREFIX: &str = "tok_";
@@ -353,8 +367,12 @@ impl Fixture {
         );
         let expiring = MemoryTokenStore::new();
         let tomorrow = SystemTime::now() + Duration::from_secs(86_400);
+        let metered = MemoryTokenStore::new();
         for (i, l) in lines[..1_000].iter().enumerate() {
             expiring.insert(l.secret(), principal(i, &scopes, Some(tomorrow))).expect("insert");
+            let with_credits =
+                principal(i, &scopes, None).to_builder().credits(Credits::new(u64::MAX)).build();
+            metered.insert(l.secret(), with_credits).expect("insert");
         }
         // A token of the format, stored in the 1 k store; the same with a checksum digit changed.
         let secret = TokenFormat::new(FORMAT_PREFIX).generate();
@@ -366,7 +384,7 @@ impl Fixture {
         *last = if *last == b'0' { b'1' } else { b'0' };
         eprintln!("fixture built in {:.1} s", started.elapsed().as_secs_f64());
         let unknown = (0..1024).map(|i| line(UNKNOWN_SEED, i)).collect();
-        Fixture { lines, unknown, sizes, callback_map, expiring, formatted, bad_format }
+        Fixture { lines, unknown, sizes, callback_map, expiring, metered, formatted, bad_format }
     }
 
     fn hot(&self) -> &[u8] {
@@ -736,6 +754,45 @@ fn valid_hot(c: &mut Criterion<Clock>, r: Option<&mut Vec<Row>>, fx: &Fixture) {
         fixed(&mut g, id("memory", s.label), memory(&s.memory, None), hot, 200);
     }
     fixed(&mut g, id("memory_expiring", "1k"), memory(&fx.expiring, None), hot, 200);
+    // Limits behind the layer: each against the `memory` variant on the same store.
+    let limited = |advertise| {
+        let limits = RateLimitLayer::new().default_limit(UNREACHABLE_LIMIT).advertise(advertise);
+        let auth = BearerAuthLayer::new(fx.sizes[0].memory.clone());
+        ServiceBuilder::new().layer(auth).layer(limits).service(passthrough())
+    };
+    // The structure every check behind the layer pays (a service, its future, a body wrapper),
+    // with the cheapest check there is: the baseline of the two below.
+    let guarded = ServiceBuilder::new()
+        .layer(BearerAuthLayer::new(fx.sizes[0].memory.clone()))
+        .layer(RequireScopes::any([SCOPES[0]]))
+        .service(passthrough());
+    fixed(&mut g, id("memory_require_scopes", "1k"), guarded, hot, 200);
+    fixed(&mut g, id("memory_rate_limited", "1k"), limited(false), hot, 200);
+    fixed(&mut g, id("memory_rate_limited_advertised", "1k"), limited(true), hot, 200);
+    let in_line = BearerAuthLayer::new(fx.sizes[0].memory.clone())
+        .rate_limit(RateLimitLayer::new().default_limit(UNREACHABLE_LIMIT));
+    fixed(
+        &mut g,
+        id("memory_rate_limited_in_line", "1k"),
+        ServiceBuilder::new().layer(in_line).service(passthrough()),
+        hot,
+        200,
+    );
+    fixed(&mut g, id("memory_metered_store", "1k"), memory(&fx.metered, None), hot, 200);
+    let credits = ServiceBuilder::new()
+        .layer(BearerAuthLayer::new(fx.metered.clone()))
+        .layer(CreditsLayer::new(fx.metered.clone()))
+        .service(passthrough());
+    fixed(&mut g, id("memory_credits", "1k"), credits, hot, 200);
+    let in_line =
+        BearerAuthLayer::new(fx.metered.clone()).spend_credits(CreditsLayer::new(fx.metered.clone()));
+    fixed(
+        &mut g,
+        id("memory_credits_in_line", "1k"),
+        ServiceBuilder::new().layer(in_line).service(passthrough()),
+        hot,
+        200,
+    );
     let boxed = ServiceBuilder::new()
         .layer(BearerAuthLayer::new(Boxed(fx.sizes[0].memory.clone())))
         .service(passthrough());

@@ -22,7 +22,6 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tower::ServiceBuilder;
 use tower_bearer::{
     AuthError, BearerAuthLayer, Clock, Credits, CreditsLayer, ManageError, MemoryTokenStore, NewToken,
     Principal, RateLimit, RateLimitLayer, TokenManager,
@@ -65,8 +64,8 @@ pub async fn demo(clock: Clock) -> Result<Demo, ManageError> {
         .route("/v1/reports", report)
         .route("/v1/usage", get(usage))
         .with_state(store.clone())
-        // The auth layer first, the rate limit behind it: only valid keys are counted, by id.
-        .route_layer(ServiceBuilder::new().layer(BearerAuthLayer::new(store).clock(clock)).layer(limits));
+        // The auth layer runs the rate limit itself, on valid keys only, counted by key id.
+        .route_layer(BearerAuthLayer::new(store).clock(clock).rate_limit(limits));
     Ok(Demo {
         app,
         starter: starter.secret().expose_secret().to_owned(),

@@ -1,6 +1,7 @@
 //! [`Buckets`]: one GCRA limiter per key (a token id, subject or organization), created on
 //! first use and evicted once idle.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -19,11 +20,32 @@ use crate::clock::Clock;
 #[derive(Clone, Debug)]
 struct LimiterClock(Clock);
 
+thread_local! {
+    /// The instant a check on this thread already read, for the limiter to use instead of
+    /// reading the clock a second time (a clock read is a good part of a check's cost).
+    static READ: Cell<Option<Nanos>> = const { Cell::new(None) };
+}
+
+impl LimiterClock {
+    fn read(&self) -> Nanos {
+        Nanos::new(self.0.coarse_unix_millis().saturating_mul(1_000_000))
+    }
+
+    /// Reads the clock once for `f`, which sees that instant, as does every limiter it runs.
+    fn with_now<T>(&self, f: impl FnOnce(Nanos) -> T) -> T {
+        let now = self.read();
+        READ.with(|read| read.set(Some(now)));
+        let out = f(now);
+        READ.with(|read| read.set(None));
+        out
+    }
+}
+
 impl GovernorClock for LimiterClock {
     type Instant = Nanos;
 
     fn now(&self) -> Nanos {
-        Nanos::new(self.0.coarse_unix_millis().saturating_mul(1_000_000))
+        READ.with(Cell::get).unwrap_or_else(|| self.read())
     }
 }
 
@@ -32,6 +54,8 @@ type Limiter = RateLimiter<NotKeyed, InMemoryState, LimiterClock, StateInformati
 /// One key's limiter, with the limit it enforces and when it was last used.
 struct Bucket {
     limit: RateLimit,
+    /// `limit.interval()`, divided once.
+    interval: Duration,
     limiter: Limiter,
     /// Nanoseconds since the Unix epoch, as [`LimiterClock`] reads them.
     last_used: AtomicU64,
@@ -41,7 +65,7 @@ struct Bucket {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Decision {
     /// Admitted; `remaining` more requests would be admitted right now, and the bucket is
-    /// full again after `reset`.
+    /// full again after `reset` (both 0 unless the check asked for them).
     Admitted { remaining: u32, reset: Duration },
     /// Refused; the next request is admitted after `retry_after`.
     Refused { retry_after: Duration },
@@ -52,7 +76,7 @@ const SWEEP_MIN: usize = 1024;
 
 /// The limiters of one layer (and of every service it made).
 pub(crate) struct Buckets {
-    map: papaya::HashMap<Box<str>, Bucket>,
+    map: papaya::HashMap<Box<str>, Bucket, foldhash::fast::RandomState>,
     clock: LimiterClock,
     /// The map is swept of idle buckets when it reaches this size.
     sweep_at: AtomicUsize,
@@ -61,7 +85,7 @@ pub(crate) struct Buckets {
 impl Buckets {
     pub(crate) fn new(clock: Clock) -> Self {
         Buckets {
-            map: papaya::HashMap::new(),
+            map: papaya::HashMap::with_hasher(foldhash::fast::RandomState::default()),
             clock: LimiterClock(clock),
             sweep_at: AtomicUsize::new(SWEEP_MIN),
         }
@@ -72,18 +96,24 @@ impl Buckets {
     /// Keys that share a bucket (every token of one subject, say) but carry different limits
     /// get one bucket per limit: a token with a looser limit never resets a stricter one's
     /// count.
-    pub(crate) fn check(&self, key: &str, limit: RateLimit) -> Decision {
+    /// With `detail`, an admission says how many requests remain and when the bucket is
+    /// full (two divisions: only for responses that show them).
+    pub(crate) fn check(&self, key: &str, limit: RateLimit, detail: bool) -> Decision {
+        self.clock.with_now(|now| self.check_at(key, limit, detail, now))
+    }
+
+    fn check_at(&self, key: &str, limit: RateLimit, detail: bool, now: Nanos) -> Decision {
         let map = self.map.pin();
-        let now = self.clock.now();
-        let decision = match map.get(key) {
-            Some(bucket) if bucket.limit == limit => bucket.check(now),
+        let key = match map.get(key) {
+            Some(bucket) if bucket.limit == limit => return bucket.check(now, detail),
+            // Rare: a key whose tokens carry several limits. Kept under a longer key.
             Some(_) => {
-                // Rare: a key whose tokens carry several limits. Kept under a longer key.
-                let key = format!("{key}\u{0}{}/{}", limit.requests(), limit.period().as_nanos());
-                map.get_or_insert_with(key.into_boxed_str(), || self.bucket(limit)).check(now)
+                format!("{key}\u{0}{}/{}", limit.requests(), limit.period().as_nanos()).into_boxed_str()
             }
-            None => map.get_or_insert_with(key.into(), || self.bucket(limit)).check(now),
+            None => key.into(),
         };
+        let decision = map.get_or_insert_with(key, || self.bucket(limit)).check(now, detail);
+        // Only a new key grows the map (and counting its keys is not free: checked here only).
         if map.len() >= self.sweep_at.load(Ordering::Relaxed) {
             self.sweep(now);
         }
@@ -96,7 +126,7 @@ impl Buckets {
         let quota = quota.unwrap_or_else(|| Quota::per_second(limit.nonzero_requests()));
         let limiter = RateLimiter::direct_with_clock(quota, self.clock.clone())
             .with_middleware::<StateInformationMiddleware>();
-        Bucket { limit, limiter, last_used: AtomicU64::new(0) }
+        Bucket { limit, interval: limit.interval(), limiter, last_used: AtomicU64::new(0) }
     }
 
     /// Drops every bucket unused for a whole period: it is full again, so dropping it loses
@@ -124,14 +154,20 @@ impl Buckets {
 }
 
 impl Bucket {
-    fn check(&self, now: Nanos) -> Decision {
-        self.last_used.fetch_max(now.as_u64(), Ordering::Relaxed);
-        let interval = self.limit.interval();
+    fn check(&self, now: Nanos, detail: bool) -> Decision {
+        // A plain store, and only when the (millisecond) clock moved: no read-modify-write per
+        // request. A racing older store can only make the bucket look idle a little earlier
+        // than it is, by less than the time between the racing reads; sweeping waits a whole
+        // period on top of that.
+        if self.last_used.load(Ordering::Relaxed) < now.as_u64() {
+            self.last_used.store(now.as_u64(), Ordering::Relaxed);
+        }
         match self.limiter.check() {
+            Ok(_) if !detail => Decision::Admitted { remaining: 0, reset: Duration::ZERO },
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 let used = self.limit.requests().saturating_sub(remaining);
-                Decision::Admitted { remaining, reset: interval.saturating_mul(used) }
+                Decision::Admitted { remaining, reset: self.interval.saturating_mul(used) }
             }
             Err(not_until) => Decision::Refused { retry_after: not_until.wait_time_from(now) },
         }
@@ -159,18 +195,21 @@ mod tests {
         let clock = clock();
         let buckets = Buckets::new(clock.clone());
         let limit = RateLimit::new(3, Duration::from_secs(3)).unwrap();
-        let remaining: Vec<Decision> = (0..3).map(|_| buckets.check("k", limit)).collect();
+        let remaining: Vec<Decision> = (0..3).map(|_| buckets.check("k", limit, true)).collect();
         assert_eq!(
             remaining,
             [2, 1, 0]
                 .map(|r| Decision::Admitted { remaining: r, reset: Duration::from_secs(3 - u64::from(r)) })
         );
-        assert_eq!(buckets.check("k", limit), Decision::Refused { retry_after: Duration::from_secs(1) });
-        assert!(matches!(buckets.check("other", limit), Decision::Admitted { remaining: 2, .. }));
+        assert_eq!(
+            buckets.check("k", limit, true),
+            Decision::Refused { retry_after: Duration::from_secs(1) }
+        );
+        assert!(matches!(buckets.check("other", limit, true), Decision::Admitted { remaining: 2, .. }));
         clock.advance(Duration::from_millis(999));
-        assert!(matches!(buckets.check("k", limit), Decision::Refused { .. }));
+        assert!(matches!(buckets.check("k", limit, true), Decision::Refused { .. }));
         clock.advance(Duration::from_millis(1));
-        assert!(matches!(buckets.check("k", limit), Decision::Admitted { remaining: 0, .. }));
+        assert!(matches!(buckets.check("k", limit, true), Decision::Admitted { remaining: 0, .. }));
     }
 
     #[test]
@@ -178,9 +217,9 @@ mod tests {
         let buckets = Buckets::new(clock());
         let strict = RateLimit::new(1, Duration::from_secs(60)).unwrap();
         let loose = RateLimit::new(100, Duration::from_secs(60)).unwrap();
-        assert!(matches!(buckets.check("org", strict), Decision::Admitted { .. }));
-        assert!(matches!(buckets.check("org", loose), Decision::Admitted { .. }));
-        assert!(matches!(buckets.check("org", strict), Decision::Refused { .. }));
+        assert!(matches!(buckets.check("org", strict, false), Decision::Admitted { .. }));
+        assert!(matches!(buckets.check("org", loose, false), Decision::Admitted { .. }));
+        assert!(matches!(buckets.check("org", strict, false), Decision::Refused { .. }));
     }
 
     #[test]
@@ -188,15 +227,18 @@ mod tests {
         let clock = clock();
         let buckets = Buckets::new(clock.clone());
         let limit = RateLimit::new(1, Duration::from_secs(10)).unwrap();
-        assert!(matches!(buckets.check("busy", limit), Decision::Admitted { .. }));
+        assert!(matches!(buckets.check("busy", limit, false), Decision::Admitted { .. }));
         clock.advance(Duration::from_secs(11));
         for i in 0..SWEEP_MIN {
-            buckets.check(&format!("k{i}"), limit);
+            buckets.check(&format!("k{i}"), limit, false);
         }
         // The sweep ran when the map reached its threshold: the idle buckets of the first
         // pass are gone, the ones made in this instant stay.
         assert!(buckets.len() <= SWEEP_MIN, "{}", buckets.len());
-        assert!(matches!(buckets.check("busy", limit), Decision::Admitted { .. }), "starts full again");
-        assert!(matches!(buckets.check("k1", limit), Decision::Refused { .. }), "still counted");
+        assert!(
+            matches!(buckets.check("busy", limit, false), Decision::Admitted { .. }),
+            "starts full again"
+        );
+        assert!(matches!(buckets.check("k1", limit, false), Decision::Refused { .. }), "still counted");
     }
 }

@@ -12,7 +12,7 @@ use tower_service::Service;
 
 use super::headers::retry_after;
 use super::ledger::Spend;
-use crate::middleware::ResponseBody;
+use crate::middleware::body::ResponseBody;
 use crate::middleware::error::{AuthError, Throttle};
 use crate::middleware::guard::origin;
 use crate::middleware::reject::handler_rejection_with;
@@ -71,20 +71,29 @@ where
     }
 }
 
-/// The answer to a request whose spend was `spent`, unless it goes on.
-fn refusal<B>(request: &Request<B>, spent: Result<Spend, StoreError>) -> Option<Response<Bytes>> {
-    let (error, headers) = match spent {
-        Ok(Spend::Unmetered | Spend::Granted) => return None,
+/// Why a request whose spend was `spent` is refused, with the headers of the refusal (and
+/// the ledger's error, for the event hook), unless it goes on.
+pub(crate) fn refusal_of(
+    spent: Result<Spend, StoreError>,
+) -> Option<(AuthError, HeaderMap, Option<StoreError>)> {
+    match spent {
+        Ok(Spend::Unmetered | Spend::Granted) => None,
         Ok(Spend::Exhausted { retry_after: wait }) => {
             let mut headers = HeaderMap::new();
             if let Some(wait) = wait {
                 let (name, value) = retry_after(wait);
                 headers.insert(name, value);
             }
-            (AuthError::Throttled(Throttle::NoCredits), headers)
+            Some((AuthError::Throttled(Throttle::NoCredits), headers, None))
         }
-        Err(e) => (AuthError::StoreUnavailable(e.kind()), HeaderMap::new()),
-    };
+        // Credits fail closed.
+        Err(e) => Some((AuthError::StoreUnavailable(e.kind()), HeaderMap::new(), Some(e))),
+    }
+}
+
+/// The answer to a request whose spend was `spent`, unless it goes on.
+fn refusal<B>(request: &Request<B>, spent: Result<Spend, StoreError>) -> Option<Response<Bytes>> {
+    let (error, headers, _) = refusal_of(spent)?;
     let origin = request.extensions().get::<Principal>().map(|p| origin(request, p));
     Some(handler_rejection_with(error, origin, headers))
 }

@@ -1,6 +1,8 @@
 //! [`CreditsLayer`]: spends credits for every request the auth layer admitted.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -9,10 +11,11 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::credits_future::CreditsFuture;
-use super::ledger::{CreditLedger, Spending};
-use crate::middleware::ResponseBody;
+use super::ledger::{CreditLedger, Spend, Spending};
+use crate::middleware::body::ResponseBody;
 use crate::middleware::guard::no_principal;
 use crate::principal::Principal;
+use crate::store::error::StoreError;
 
 /// Spends [`Credits`](crate::Credits) for every request the
 /// [`BearerAuthLayer`](crate::BearerAuthLayer) admitted, placed behind it: one per request,
@@ -65,6 +68,24 @@ impl<L> Clone for CreditsLayer<L> {
 impl<L> fmt::Debug for CreditsLayer<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CreditsLayer").field("cost", &self.cost).finish_non_exhaustive()
+    }
+}
+
+/// A spend of credits, its ledger's type erased: what the auth layer runs in line
+/// ([`BearerAuthLayer::spend_credits`](crate::BearerAuthLayer::spend_credits)).
+pub(crate) trait SpendCredits: Send + Sync {
+    fn spend(&self, principal: &Principal) -> Spending<BoxSpend>;
+}
+
+/// A spend that could not be answered at once.
+pub(crate) type BoxSpend = Pin<Box<dyn Future<Output = Result<Spend, StoreError>> + Send>>;
+
+impl<L: CreditLedger> SpendCredits for CreditsLayer<L> {
+    fn spend(&self, principal: &Principal) -> Spending<BoxSpend> {
+        match self.ledger.spend(principal, self.cost) {
+            Spending::Now(spent) => Spending::Now(spent),
+            Spending::Later(future) => Spending::Later(Box::pin(future)),
+        }
     }
 }
 

@@ -109,6 +109,13 @@ impl RateLimitLayer {
     }
 }
 
+impl RateLimitLayer {
+    /// The configuration and counts, for the auth layer to run in line.
+    pub(crate) fn into_limits(self) -> Arc<Limits> {
+        self.limits
+    }
+}
+
 impl<S> Layer<S> for RateLimitLayer {
     type Service = RateLimitService<S>;
 

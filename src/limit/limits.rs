@@ -3,9 +3,20 @@
 
 use std::sync::Arc;
 
-use super::buckets::Buckets;
+use http::HeaderMap;
+
+use super::buckets::{Buckets, Decision};
+use super::headers::{rate_limit_fields, retry_after};
 use super::rate_limit::RateLimit;
 use crate::principal::Principal;
+
+/// What a rate limit decides for one request.
+pub(crate) enum Verdict {
+    /// Go on, adding these headers to the response (when advertising).
+    Pass(Option<Box<HeaderMap>>),
+    /// Refuse with 429 and these headers.
+    Refuse(HeaderMap),
+}
 
 /// Whose requests count together.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -62,15 +73,20 @@ impl Limits {
             .or(self.default)
     }
 
-    pub(crate) fn key<'p>(&self, principal: &'p Principal) -> &'p str {
-        self.by.key(principal)
-    }
-
-    pub(crate) fn policy(&self) -> &'static str {
-        self.by.policy()
-    }
-
-    pub(crate) fn advertises(&self) -> bool {
-        self.advertise
+    /// Counts a request of `principal` and decides it.
+    pub(crate) fn decide(&self, principal: &Principal) -> Verdict {
+        let Some(limit) = self.limit_for(principal) else { return Verdict::Pass(None) };
+        match self.buckets.check(self.by.key(principal), limit, self.advertise) {
+            Decision::Admitted { remaining, reset } => Verdict::Pass(
+                self.advertise
+                    .then(|| Box::new(rate_limit_fields(self.by.policy(), limit, remaining, reset))),
+            ),
+            Decision::Refused { retry_after: wait } => {
+                let mut headers = rate_limit_fields(self.by.policy(), limit, 0, wait);
+                let (name, value) = retry_after(wait);
+                headers.insert(name, value);
+                Verdict::Refuse(headers)
+            }
+        }
     }
 }

@@ -1,12 +1,13 @@
 //! [`MemoryCredits`]: credit balances in this process, exact under any concurrency.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::credits::{CreditBalance, Credits};
 use super::ledger::{CreditLedger, Spend, Spending, credit_account};
-use crate::clock::Clock;
+use crate::clock::{Clock, unix_nanos};
 use crate::principal::Principal;
 use crate::store::error::StoreError;
 use crate::token::id::TokenId;
@@ -34,43 +35,95 @@ pub struct MemoryCredits {
     table: Arc<Table>,
 }
 
-#[derive(Default)]
 struct Table {
-    accounts: papaya::HashMap<TokenId, Account>,
+    /// Tells this ledger's handles from another's.
+    id: u64,
+    accounts: papaya::HashMap<TokenId, Arc<Account>, foldhash::fast::RandomState>,
     clock: Clock,
 }
 
-struct Account {
-    plan: Credits,
-    state: Mutex<Balance>,
+impl Default for Table {
+    fn default() -> Self {
+        Table::new(Clock::system())
+    }
 }
 
-#[derive(Clone, Copy)]
-struct Balance {
-    remaining: u64,
-    /// The start of the current refill period.
-    period_start: SystemTime,
+impl Table {
+    fn new(clock: Clock) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        Table {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            accounts: papaya::HashMap::with_hasher(foldhash::fast::RandomState::default()),
+            clock,
+        }
+    }
+}
+
+/// A principal's direct line to its account, attached by the memory store when it stores a
+/// token with credits: spending then costs no map lookup. Private: only this module makes
+/// them, so an application cannot forge one.
+#[derive(Clone)]
+struct CreditHandle {
+    ledger: u64,
+    account: Arc<Account>,
+}
+
+/// One token's credits: the balance is one atomic word, spent with a compare-and-swap; a
+/// refill (once a period) takes a lock, so that one refill happens per period.
+struct Account {
+    plan: Credits,
+    remaining: AtomicU64,
+    /// The start of the current refill period, nanoseconds since the Unix epoch.
+    period_start: AtomicU64,
+    refilling: Mutex<()>,
 }
 
 impl Account {
     fn new(plan: Credits, start: SystemTime) -> Self {
-        Account { plan, state: Mutex::new(Balance { remaining: plan.initial(), period_start: start }) }
-    }
-
-    /// The balance at `now`, refilled if a period has started since.
-    fn balance(&self, now: SystemTime) -> std::sync::MutexGuard<'_, Balance> {
-        // A `Balance` is two plain fields written together: a panic cannot leave it torn.
-        let mut balance = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((start, amount)) = self.plan.refill_due(balance.period_start, now) {
-            *balance = Balance { remaining: amount, period_start: start };
+        Account {
+            plan,
+            remaining: AtomicU64::new(plan.initial()),
+            period_start: AtomicU64::new(unix_nanos(start)),
+            refilling: Mutex::new(()),
         }
-        balance
     }
 
-    fn next_refill(&self, balance: &Balance) -> Option<SystemTime> {
-        let (_, period) = self.plan.refill()?;
-        balance.period_start.checked_add(period)
+    /// Refills the balance if a period has started since the current one (`now` is read
+    /// only for credits that are refilled).
+    fn refill_if_due(&self, now: impl FnOnce() -> SystemTime) {
+        if self.plan.refill().is_none() {
+            return;
+        }
+        let start = self.period_start.load(Ordering::Acquire);
+        let Some((next, amount)) = self.plan.refill_due(from_nanos(start), now()) else { return };
+        // Nothing is left half-done under this lock: it only orders refills.
+        let _one_at_a_time = self.refilling.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.period_start.load(Ordering::Acquire) == start {
+            // The balance first: a spend that sees the new period spends the new balance.
+            self.remaining.store(amount, Ordering::Release);
+            self.period_start.store(unix_nanos(next), Ordering::Release);
+        }
     }
+
+    fn spend(&self, cost: u64) -> bool {
+        self.remaining
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| left.checked_sub(cost))
+            .is_ok()
+    }
+
+    fn next_refill(&self) -> Option<SystemTime> {
+        let (_, period) = self.plan.refill()?;
+        from_nanos(self.period_start.load(Ordering::Acquire)).checked_add(period)
+    }
+
+    fn balance(&self, now: impl FnOnce() -> SystemTime) -> CreditBalance {
+        self.refill_if_due(now);
+        CreditBalance::new(self.remaining.load(Ordering::Acquire), 0, self.next_refill())
+    }
+}
+
+fn from_nanos(ns: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_nanos(ns)
 }
 
 impl MemoryCredits {
@@ -83,38 +136,59 @@ impl MemoryCredits {
     /// An empty ledger reading the time (for refills) from `clock`.
     #[must_use]
     pub fn with_clock(clock: Clock) -> Self {
-        MemoryCredits { table: Arc::new(Table { accounts: papaya::HashMap::new(), clock }) }
+        MemoryCredits { table: Arc::new(Table::new(clock)) }
     }
 
     /// The balance of token `id`'s credits, if it has an account here.
     #[must_use]
     pub fn balance(&self, id: &TokenId) -> Option<CreditBalance> {
         let accounts = self.table.accounts.pin();
-        let account = accounts.get(id)?;
-        let balance = account.balance(self.table.clock.now());
-        Some(CreditBalance::new(balance.remaining, 0, account.next_refill(&balance)))
+        Some(accounts.get(id)?.balance(|| self.table.clock.now()))
     }
 
-    /// Opens token `id`'s account with `plan`, its periods counted from `start` (a no-op if
-    /// it has one).
-    pub(crate) fn open(&self, id: &TokenId, plan: Credits, start: SystemTime) {
-        self.table.accounts.pin().get_or_insert_with(id.clone(), || Account::new(plan, start));
+    /// Opens token `id`'s account with `plan`, its periods counted from `start` (or finds the
+    /// one it has), and returns `principal` with a handle to it attached.
+    pub(crate) fn attach(
+        &self,
+        principal: Principal,
+        id: &TokenId,
+        plan: Credits,
+        start: SystemTime,
+    ) -> Principal {
+        let accounts = self.table.accounts.pin();
+        if let Some(handle) = principal.extension::<CreditHandle>()
+            && handle.ledger == self.table.id
+        {
+            // A principal of another token of this ledger (a rotation's successor): one account.
+            accounts.insert(id.clone(), handle.account.clone());
+            return principal;
+        }
+        let account = accounts.get_or_insert_with(id.clone(), || Arc::new(Account::new(plan, start))).clone();
+        principal.to_builder().extension(CreditHandle { ledger: self.table.id, account }).build()
     }
 
-    /// Moves token `from`'s account to `to` (a rotation: the successor keeps the balance).
+    /// Moves token `from`'s account to `to` (a rotation: the successor keeps the balance, and
+    /// the predecessor's handle still reaches it).
     pub(crate) fn transfer(&self, from: &TokenId, to: &TokenId) {
         let accounts = self.table.accounts.pin();
-        if let Some(account) = accounts.get(from) {
-            let balance = *account.state.lock().unwrap_or_else(PoisonError::into_inner);
-            let moved = Account { plan: account.plan, state: Mutex::new(balance) };
-            accounts.insert(to.clone(), moved);
-            accounts.remove(from);
+        if let Some(account) = accounts.remove(from) {
+            accounts.insert(to.clone(), account.clone());
         }
     }
 
     /// Closes token `id`'s account (the token is gone).
     pub(crate) fn close(&self, id: &TokenId) {
         self.table.accounts.pin().remove(id);
+    }
+
+    fn spend_from(&self, account: &Account, cost: u64) -> Spend {
+        let clock = &self.table.clock;
+        account.refill_if_due(|| clock.now());
+        if account.spend(cost) {
+            return Spend::Granted;
+        }
+        let wait = account.next_refill().map(|at| at.duration_since(clock.now()).unwrap_or_default());
+        Spend::Exhausted { retry_after: wait }
     }
 }
 
@@ -123,27 +197,24 @@ impl CreditLedger for MemoryCredits {
     type Future = std::future::Pending<Result<Spend, StoreError>>;
 
     fn spend(&self, principal: &Principal, cost: u64) -> Spending<Self::Future> {
-        let (Some(plan), Some(id)) = (principal.credits(), credit_account(principal)) else {
+        let Some(plan) = principal.credits() else {
             return Spending::Now(Ok(Spend::Unmetered));
         };
-        let now = self.table.clock.now();
+        if let Some(handle) = principal.extension::<CreditHandle>()
+            && handle.ledger == self.table.id
+        {
+            return Spending::Now(Ok(self.spend_from(&handle.account, cost)));
+        }
+        let Some(id) = credit_account(principal) else {
+            return Spending::Now(Ok(Spend::Unmetered));
+        };
         let accounts = self.table.accounts.pin();
         let account = match accounts.get(id) {
             Some(account) => account,
-            None => accounts.get_or_insert_with(id.clone(), || Account::new(plan, now)),
+            None => accounts
+                .get_or_insert_with(id.clone(), || Arc::new(Account::new(plan, self.table.clock.now()))),
         };
-        let mut balance = account.balance(now);
-        let spend = match balance.remaining.checked_sub(cost) {
-            Some(left) => {
-                balance.remaining = left;
-                Spend::Granted
-            }
-            None => {
-                let next = account.next_refill(&balance);
-                Spend::Exhausted { retry_after: next.map(|at| at.duration_since(now).unwrap_or_default()) }
-            }
-        };
-        Spending::Now(Ok(spend))
+        Spending::Now(Ok(self.spend_from(account, cost)))
     }
 }
 
@@ -188,14 +259,14 @@ mod tests {
     fn a_predecessor_in_its_grace_period_spends_its_successors_credits() {
         let ledger = MemoryCredits::new();
         let (old, new) = (TokenId::from("old"), TokenId::from("new"));
-        ledger.open(&old, Credits::new(2), SystemTime::now());
-        assert_eq!(
-            spend(&ledger, &Principal::builder("u").token_id("old").credits(Credits::new(2)).build(), 1),
-            Spend::Granted
-        );
+        let p = Principal::builder("u").token_id("old").credits(Credits::new(3)).build();
+        let p = ledger.attach(p, &old, Credits::new(3), SystemTime::now());
+        assert_eq!(spend(&ledger, &p, 1), Spend::Granted);
         ledger.transfer(&old, &new);
+        // The predecessor by its handle, another principal of it by the successor's id.
+        assert_eq!(spend(&ledger, &p, 1), Spend::Granted);
         let predecessor =
-            Principal::builder("u").token_id("old").replaced_by("new").credits(Credits::new(2)).build();
+            Principal::builder("u").token_id("old").replaced_by("new").credits(Credits::new(3)).build();
         assert_eq!(spend(&ledger, &predecessor, 1), Spend::Granted);
         assert_eq!(ledger.balance(&new).map(|b| b.remaining), Some(0));
         assert_eq!(ledger.balance(&old), None);

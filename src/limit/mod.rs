@@ -9,14 +9,14 @@
 #[cfg(feature = "rate-limit")]
 mod buckets;
 pub(crate) mod credits;
-mod credits_future;
+pub(crate) mod credits_future;
 pub(crate) mod credits_layer;
 mod headers;
 #[cfg(feature = "rate-limit")]
 pub(crate) mod layer;
-mod ledger;
+pub(crate) mod ledger;
 #[cfg(feature = "rate-limit")]
-mod limits;
+pub(crate) mod limits;
 mod memory_credits;
 pub(crate) mod rate_limit;
 #[cfg(feature = "rate-limit")]

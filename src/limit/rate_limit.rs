@@ -28,11 +28,16 @@ pub struct RateLimit {
 impl RateLimit {
     /// `requests` per `period`; `None` unless `requests` is at least 1, `period` at most a
     /// century, and at least one nanosecond per request.
+    /// A `const fn`, so a fixed limit can be a constant.
     #[must_use]
-    pub fn new(requests: u32, period: Duration) -> Option<Self> {
-        let requests = NonZeroU32::new(requests)?;
-        let fits = period <= MAX_PERIOD && period.as_nanos() >= u128::from(requests.get());
-        fits.then_some(RateLimit { requests, period })
+    pub const fn new(requests: u32, period: Duration) -> Option<Self> {
+        let Some(requests) = NonZeroU32::new(requests) else { return None };
+        let nanos = period.as_nanos();
+        if nanos <= MAX_PERIOD.as_nanos() && nanos >= requests.get() as u128 {
+            Some(RateLimit { requests, period })
+        } else {
+            None
+        }
     }
 
     /// `requests` per second.

@@ -7,10 +7,8 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::buckets::Decision;
-use super::headers::{rate_limit_fields, retry_after};
-use super::limits::Limits;
-use crate::middleware::ResponseBody;
+use super::limits::{Limits, Verdict};
+use crate::middleware::body::ResponseBody;
 use crate::middleware::error::{AuthError, Throttle};
 use crate::middleware::guard::{GuardFuture, no_principal, origin};
 use crate::middleware::reject::handler_rejection_with;
@@ -51,21 +49,9 @@ where
         let Some(principal) = req.extensions().get::<Principal>() else {
             return GuardFuture::refused(no_principal("RateLimitLayer"));
         };
-        let limits = &*self.limits;
-        let Some(limit) = limits.limit_for(principal) else {
-            return GuardFuture::admitted(self.inner.call(req), None);
-        };
-        match limits.buckets.check(limits.key(principal), limit) {
-            Decision::Admitted { remaining, reset } => {
-                let headers = limits
-                    .advertises()
-                    .then(|| Box::new(rate_limit_fields(limits.policy(), limit, remaining, reset)));
-                GuardFuture::admitted(self.inner.call(req), headers)
-            }
-            Decision::Refused { retry_after: wait } => {
-                let mut headers = rate_limit_fields(limits.policy(), limit, 0, wait);
-                let (name, value) = retry_after(wait);
-                headers.insert(name, value);
+        match self.limits.decide(principal) {
+            Verdict::Pass(headers) => GuardFuture::admitted(self.inner.call(req), headers),
+            Verdict::Refuse(headers) => {
                 let origin = origin(&req, principal);
                 let error = AuthError::Throttled(Throttle::RateLimited);
                 GuardFuture::refused(handler_rejection_with(error, Some(origin), headers))

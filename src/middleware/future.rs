@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{HeaderMap, Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::body::ResponseBody;
-use super::policy::Policy;
+use super::policy::{Admission, Policy};
 use super::reject::HandlerRejection;
+use crate::limit::credits_layer::BoxSpend;
 use crate::store::lookup::TokenStore;
 
 pin_project! {
@@ -47,13 +48,21 @@ pin_project! {
             // An `Option` so that the admitted request's state takes it over, not a clone.
             policy: Option<Arc<Policy>>,
         },
-        /// Admitted: the inner service's own future, and the number of the policy to answer a
+        /// Waiting for the credits ledger (the principal is in the request already).
+        Spending {
+            spend: BoxSpend,
+            pending: Option<Box<(Request<ReqBody>, S)>>,
+            policy: Option<Arc<Policy>>,
+            headers: Option<Box<HeaderMap>>,
+        },
+        /// Admitted: the inner service's own future, the number of the policy to answer a
         /// handler-side rejection with (a number, not a reference: no count to keep per
-        /// request).
+        /// request), and headers for the response (the rate limit's, when advertised).
         Inner {
             #[pin]
             future: S::Future,
             policy: u32,
+            headers: Option<Box<HeaderMap>>,
         },
         /// Answered by the layer.
         Rejected {
@@ -73,8 +82,19 @@ where
         }
     }
 
-    pub(crate) fn inner(future: S::Future, policy: u32) -> Self {
-        ResponseFuture { state: State::Inner { future, policy } }
+    pub(crate) fn inner(future: S::Future, policy: u32, headers: Option<Box<HeaderMap>>) -> Self {
+        ResponseFuture { state: State::Inner { future, policy, headers } }
+    }
+
+    pub(crate) fn spending(
+        spend: BoxSpend,
+        pending: Box<(Request<ReqBody>, S)>,
+        policy: Arc<Policy>,
+        headers: Option<Box<HeaderMap>>,
+    ) -> Self {
+        ResponseFuture {
+            state: State::Spending { spend, pending: Some(pending), policy: Some(policy), headers },
+        }
     }
 
     pub(crate) fn rejected(response: Response<Bytes>) -> Self {
@@ -98,15 +118,32 @@ where
                     let taken = pending.take().zip(policy.take());
                     let (mut boxed, policy) = taken.expect("ResponseFuture polled after completion");
                     match policy.admit(&mut boxed.0, answer) {
-                        Ok(()) => {
+                        Ok(Admission::Now(headers)) => {
                             let (req, mut inner) = *boxed;
                             let future = inner.call(req);
-                            state.set(State::Inner { future, policy: policy.id });
+                            state.set(State::Inner { future, policy: policy.id, headers });
+                        }
+                        Ok(Admission::Spending(spend, headers)) => {
+                            state.set(ResponseFuture::spending(spend, boxed, policy, headers).state);
                         }
                         Err(response) => return Poll::Ready(Ok(response.map(ResponseBody::rejection))),
                     }
                 }
-                StateProj::Inner { future, policy } => {
+                StateProj::Spending { spend, pending, policy, headers } => {
+                    let spent = ready!(spend.as_mut().poll(cx));
+                    let taken = pending.take().zip(policy.take());
+                    let (boxed, policy) = taken.expect("ResponseFuture polled after completion");
+                    let headers = headers.take();
+                    match policy.settle(&boxed.0, spent) {
+                        Ok(()) => {
+                            let (req, mut inner) = *boxed;
+                            let future = inner.call(req);
+                            state.set(State::Inner { future, policy: policy.id, headers });
+                        }
+                        Err(response) => return Poll::Ready(Ok(response.map(ResponseBody::rejection))),
+                    }
+                }
+                StateProj::Inner { future, policy, headers } => {
                     let mut response = ready!(future.poll(cx))?;
                     // A handler refused the request with an `AuthError`: answer it in this
                     // layer's format and realm. An empty extensions map answers at once.
@@ -117,6 +154,9 @@ where
                             Some(policy) => policy.answer_handler_rejection(rejection),
                             None => rejection.into_response(),
                         }));
+                    }
+                    if let Some(headers) = headers.take() {
+                        response.headers_mut().extend(*headers);
                     }
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }

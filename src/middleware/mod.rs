@@ -6,7 +6,7 @@
 //! name: the service and future types, the [`AuthEvent`] the layer's hook receives, and the
 //! detail enums of [`AuthError`](crate::AuthError).
 
-mod body;
+pub(crate) mod body;
 pub(crate) mod credentials;
 pub(crate) mod error;
 pub(crate) mod event;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{Request, Response};
+use http::{HeaderMap, Request, Response};
 
 use super::credentials::TokenSources;
 use super::error::{AuthError, InvalidToken};
@@ -18,9 +18,14 @@ use super::registry::Registry;
 use super::reject::{HandlerRejection, Origin};
 use super::responder::Responder;
 use crate::clock::Clock;
+use crate::limit::credits_future::refusal_of;
+use crate::limit::credits_layer::{BoxSpend, SpendCredits};
+use crate::limit::ledger::Spending;
+#[cfg(feature = "rate-limit")]
+use crate::limit::limits::{Limits, Verdict};
 use crate::principal::Principal;
 use crate::scope::ScopeRequirement;
-use crate::store::error::StoreError;
+use crate::store::error::{StoreError, StoreErrorKind};
 use crate::store::state::TokenState;
 
 /// A check of the principal against the request, beyond scopes.
@@ -40,7 +45,24 @@ pub(crate) struct Config {
     pub(crate) error_extension: bool,
     pub(crate) clock: Clock,
     pub(crate) grpc: GrpcAnswers,
+    /// A rate limit run in line, after the other checks.
+    #[cfg(feature = "rate-limit")]
+    pub(crate) rate_limit: Option<Arc<Limits>>,
+    /// Credits spent in line, last.
+    pub(crate) credits: Option<Arc<dyn SpendCredits>>,
 }
+
+/// How an admitted request goes on.
+pub(crate) enum Admission {
+    /// To the inner service now, these headers added to its response.
+    Now(Option<Box<HeaderMap>>),
+    /// To the inner service once the ledger has answered (the principal is in the request's
+    /// extensions already): see [`Policy::settle`].
+    Spending(BoxSpend, Option<Box<HeaderMap>>),
+}
+
+/// A refusal by a limit: the error, the headers it carries, the ledger's failure if any.
+type Refusal = (AuthError, HeaderMap, Option<StoreError>);
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -55,7 +77,8 @@ impl fmt::Debug for Config {
             .field("error_extension", &self.error_extension)
             .field("clock", &self.clock)
             .field("grpc", &self.grpc)
-            .finish()
+            .field("credits", &self.credits.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -97,7 +120,7 @@ impl Policy {
         &self,
         req: &mut Request<B>,
         answer: Result<TokenState, StoreError>,
-    ) -> Result<(), Response<R>> {
+    ) -> Result<Admission, Response<R>> {
         let (error, principal, store_error) = match answer {
             Err(e) => (AuthError::StoreUnavailable(e.kind()), None, Some(e)),
             Ok(TokenState::Unknown) => (AuthError::InvalidToken(InvalidToken::Unknown), None, None),
@@ -124,20 +147,101 @@ impl Policy {
         }
     }
 
-    /// The predicate, if any, then the principal into the request.
+    /// The predicate, the rate limit and the credits, if any, then the principal into the
+    /// request.
     fn check_request<B, R: From<Bytes>>(
         &self,
         req: &mut Request<B>,
         principal: Principal,
-    ) -> Result<(), Response<R>> {
+    ) -> Result<Admission, Response<R>> {
         if let Some(predicate) = &self.config.predicate
             && !with_head(req, |head| predicate(&principal, head))
         {
             return Err(self.reject(req, AuthError::Denied, Some(&principal), None));
         }
+        let headers = self.rate_limit(req, &principal)?;
+        if let Some(credits) = &self.config.credits {
+            match credits.spend(&principal) {
+                Spending::Now(spent) => {
+                    if let Some(refusal) = refusal_of(spent) {
+                        return Err(self.refuse(req, &principal, refusal));
+                    }
+                }
+                Spending::Later(spend) => {
+                    req.extensions_mut().insert(principal);
+                    return Ok(Admission::Spending(spend, headers));
+                }
+            }
+        }
         self.emit(req, Outcome::Authenticated(&principal));
         req.extensions_mut().insert(principal);
-        Ok(())
+        Ok(Admission::Now(headers))
+    }
+
+    /// The in-line rate limit: the headers of an admitted response, or the refusal.
+    #[cfg(feature = "rate-limit")]
+    fn rate_limit<B, R: From<Bytes>>(
+        &self,
+        req: &Request<B>,
+        principal: &Principal,
+    ) -> Result<Option<Box<HeaderMap>>, Response<R>> {
+        match self.config.rate_limit.as_ref().map(|limits| limits.decide(principal)) {
+            None | Some(Verdict::Pass(None)) => Ok(None),
+            Some(Verdict::Pass(headers)) => Ok(headers),
+            Some(Verdict::Refuse(headers)) => {
+                let refusal = (AuthError::Throttled(super::error::Throttle::RateLimited), headers, None);
+                Err(self.refuse(req, principal, refusal))
+            }
+        }
+    }
+
+    #[cfg(not(feature = "rate-limit"))]
+    #[allow(clippy::unnecessary_wraps, reason = "the same signature with the feature on")]
+    fn rate_limit<B, R: From<Bytes>>(
+        &self,
+        _req: &Request<B>,
+        _principal: &Principal,
+    ) -> Result<Option<Box<HeaderMap>>, Response<R>> {
+        Ok(None)
+    }
+
+    /// Decides a request whose credits the ledger answered later: it goes on (its principal
+    /// is in its extensions), or is refused.
+    pub(crate) fn settle<B, R: From<Bytes>>(
+        &self,
+        req: &Request<B>,
+        spent: Result<crate::limit::Spend, StoreError>,
+    ) -> Result<(), Response<R>> {
+        let principal = req.extensions().get::<Principal>().cloned();
+        let Some(principal) = principal else {
+            // `check_request` put it there; without it, fail closed.
+            return Err(self.reject(
+                req,
+                AuthError::StoreUnavailable(StoreErrorKind::Unavailable),
+                None,
+                None,
+            ));
+        };
+        match refusal_of(spent) {
+            None => {
+                self.emit(req, Outcome::Authenticated(&principal));
+                Ok(())
+            }
+            Some(refusal) => Err(self.refuse(req, &principal, refusal)),
+        }
+    }
+
+    /// A limit's refusal of `principal`'s request, with its headers.
+    fn refuse<B, R: From<Bytes>>(
+        &self,
+        req: &Request<B>,
+        principal: &Principal,
+        refusal: Refusal,
+    ) -> Response<R> {
+        let (error, headers, store_error) = refusal;
+        let mut response = self.reject(req, error, Some(principal), store_error.as_ref());
+        response.headers_mut().extend(headers);
+        response
     }
 
     pub(crate) fn reject<B, R: From<Bytes>>(

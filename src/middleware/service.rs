@@ -11,7 +11,7 @@ use tower_service::Service;
 use super::body::ResponseBody;
 use super::credentials::mark_sensitive;
 use super::future::ResponseFuture;
-use super::policy::Policy;
+use super::policy::{Admission, Policy};
 use crate::store::lookup::{Lookup, TokenStore};
 
 /// The middleware built by [`BearerAuthLayer`](crate::BearerAuthLayer).
@@ -85,7 +85,7 @@ where
         if config.allow_cors_preflight && is_cors_preflight(&req) {
             // Even a preflight let through may carry credentials.
             mark_sensitive(req.headers_mut(), config.sources.cookie.is_some());
-            return ResponseFuture::inner(self.inner.call(req), self.policy.id);
+            return ResponseFuture::inner(self.inner.call(req), self.policy.id, None);
         }
         // Marks the credentials sensitive whatever the outcome, before anything else reads them.
         let lookup = match config.sources.find(&mut req) {
@@ -96,7 +96,15 @@ where
             // Answered at once (memory store, cache hit): decide here and call the inner
             // service directly, the very instance `poll_ready` readied.
             Lookup::Now(answer) => match self.policy.admit(&mut req, answer) {
-                Ok(()) => ResponseFuture::inner(self.inner.call(req), self.policy.id),
+                Ok(Admission::Now(headers)) => {
+                    ResponseFuture::inner(self.inner.call(req), self.policy.id, headers)
+                }
+                Ok(Admission::Spending(spend, headers)) => {
+                    // As for a lookup answered later, below.
+                    let clone = self.inner.clone();
+                    let inner = mem::replace(&mut self.inner, clone);
+                    ResponseFuture::spending(spend, Box::new((req, inner)), self.policy.clone(), headers)
+                }
                 Err(response) => ResponseFuture::rejected(response),
             },
             Lookup::Later(future) => {

@@ -12,11 +12,11 @@ use axum::routing::{get, post};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::{ServiceBuilder, ServiceExt};
-use tower_bearer::limit::LimitBy;
+use tower_bearer::limit::{CreditLedger, LimitBy, MemoryCredits, Spend, Spending};
 use tower_bearer::middleware::Outcome;
 use tower_bearer::{
     BearerAuthLayer, Clock, Credits, CreditsLayer, ErrorFormat, MemoryTokenStore, NewToken, Principal,
-    RateLimit, RateLimitLayer, TokenManager,
+    RateLimit, RateLimitLayer, StoreError, TokenManager,
 };
 use tower_bearer_test_support::{at_once, serve};
 
@@ -295,4 +295,98 @@ async fn concurrent_requests_over_real_http_never_spend_more_than_the_credits() 
     }
     assert_eq!(ok, 50);
     server.abort();
+}
+
+/// The limits run in line by the auth layer: the same answers as the layers behind it.
+#[tokio::test]
+async fn in_line_limits_answer_as_the_layers_do() {
+    let clock = clock();
+    let store = MemoryTokenStore::builder().clock(clock.clone()).build();
+    let token = issue(&store, NewToken::for_subject("ada").rate_limit(per(2, 10)).credits(Credits::new(3)));
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let auth = BearerAuthLayer::new(store.clone())
+        .clock(clock.clone())
+        .rate_limit(RateLimitLayer::new().clock(clock.clone()).advertise(true))
+        .spend_credits(CreditsLayer::new(store.clone()))
+        .on_event(move |e| {
+            let what = match &e.outcome {
+                Outcome::Rejected { error, .. } => error.reason(),
+                _ => "authenticated",
+            };
+            seen.lock().unwrap().push(what);
+        });
+    let app = Router::new()
+        .route("/v1/things", get(|p: Principal| async move { p.subject().to_owned() }))
+        .layer(auth);
+
+    let (status, headers, body) = get_things(&app, &token).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ada"));
+    assert_eq!(headers["ratelimit"], "\"token\";r=1;t=5");
+    assert_eq!(get_things(&app, &token).await.0, StatusCode::OK);
+    let (status, headers, body) = get_things(&app, &token).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["retry-after"], "5");
+    assert_eq!(
+        body,
+        r#"{"error":"rate_limited","error_description":"too many requests for this token, retry later"}"#
+    );
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(get_things(&app, &token).await.0, StatusCode::OK, "the third credit");
+    let (status, _, body) = get_things(&app, &token).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(body.contains("credits_exhausted"), "{body}");
+    assert_eq!(
+        *events.lock().unwrap(),
+        ["authenticated", "authenticated", "rate_limited", "authenticated", "credits_exhausted"]
+    );
+}
+
+/// A ledger that answers every spend later (as a database-backed one does), spending from a
+/// `MemoryCredits`; or failing, when `fail` is set.
+#[derive(Clone)]
+struct Deferred {
+    credits: MemoryCredits,
+    fail: bool,
+}
+
+impl CreditLedger for Deferred {
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Spend, StoreError>> + Send>>;
+
+    fn spend(&self, principal: &Principal, cost: u64) -> Spending<Self::Future> {
+        let answer = match (self.fail, self.credits.spend(principal, cost)) {
+            (true, _) => Err(StoreError::unavailable("ledger down")),
+            (false, Spending::Now(answer)) => answer,
+            (false, Spending::Later(_)) => unreachable!("memory credits answer at once"),
+        };
+        Spending::Later(Box::pin(async move {
+            tokio::task::yield_now().await;
+            answer
+        }))
+    }
+}
+
+#[tokio::test]
+async fn in_line_credits_answered_later_hold_the_request_then_decide() {
+    let store = MemoryTokenStore::new();
+    let token = issue(&store, NewToken::for_subject("ada").credits(Credits::new(1)));
+    let ledger = Deferred { credits: MemoryCredits::new(), fail: false };
+    let app = |ledger: Deferred| {
+        Router::new()
+            .route("/v1/things", get(|p: Principal| async move { p.subject().to_owned() }))
+            .layer(BearerAuthLayer::new(store.clone()).spend_credits(CreditsLayer::new(ledger)))
+    };
+    let ok = app(ledger.clone());
+    assert_eq!(get_things(&ok, &token).await.2, "ada");
+    assert_eq!(get_things(&ok, &token).await.0, StatusCode::TOO_MANY_REQUESTS);
+    let down = app(Deferred { fail: true, ..ledger });
+    let (status, _, body) = get_things(&down, &token).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "credits fail closed: {body}");
+    // Behind the layer, the same ledger the same way.
+    let behind = Router::new().route("/v1/things", get(|| async { "ok" })).layer(
+        ServiceBuilder::new()
+            .layer(BearerAuthLayer::new(store.clone()))
+            .layer(CreditsLayer::new(Deferred { credits: MemoryCredits::new(), fail: true })),
+    );
+    assert_eq!(get_things(&behind, &token).await.0, StatusCode::SERVICE_UNAVAILABLE);
 }

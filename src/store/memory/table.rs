@@ -107,7 +107,9 @@ impl Shared {
         principal.share_scopes(writer.intern(principal.scopes()));
         let now = self.clock.now();
         if let Some(plan) = principal.credits() {
-            self.credits.open(&id, plan, now);
+            // A rotation's successor carries its predecessor's handle: it is reattached to the
+            // same account once the rotation moves it.
+            principal = self.credits.attach(principal, &id, plan, now);
         }
         let entry = Entry {
             principal,

@@ -180,3 +180,24 @@ async fn ten_thousand_requests_write_once_per_lease_on_postgres() {
     store.release_credits().await.unwrap();
     assert_eq!(balance(&store, issued.id()).await, (1_000_000 - 10_000, 0));
 }
+
+/// The auth layer spending credits in line: a lookup answered later, then a lease.
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn in_line_credits_on_sqlite() {
+    let dir = temp_dir();
+    let store = SqlTokenStore::builder().credit_lease(2).open_sqlite(dir.path().join("i.db")).await.unwrap();
+    let issued = store.issue(NewToken::for_subject("ada").credits(Credits::new(3))).await.unwrap();
+    let token = issued.secret().expose_secret().to_owned();
+    let service = ServiceBuilder::new()
+        .layer(BearerAuthLayer::new(store.clone()).spend_credits(CreditsLayer::new(store.clone())))
+        .service(service_fn(|_req: Request<Full<Bytes>>| async {
+            Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+        }));
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(service.clone().oneshot(get(Some(&token))).await.unwrap().status());
+    }
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]);
+    assert_eq!(balance(&store, issued.id()).await, (0, 3));
+}
