@@ -33,6 +33,7 @@
 //! | two `Authorization` lines, token sent twice | 400, `error="invalid_request"` |
 //! | token lacks a required scope | 403, `error="insufficient_scope"`, `scope="..."` |
 //! | the store failed | 503, no challenge, generic body (fail closed) |
+//! | token over its rate limit or out of credits ([`limit`]) | 429, `Retry-After`, no challenge |
 //!
 //! Bodies are JSON in a configurable [`ErrorFormat`]. Handlers refuse requests in the same
 //! format by returning an [`AuthError`] (feature `axum`).
@@ -60,6 +61,9 @@
 //!   `tower_bearer`), carrying the token id and subject, never the token.
 //! - `tokio`: [`TimeoutStore`], a lookup deadline for slow stores (503).
 //! - `cache`: [`CachedTokenStore`], a bounded cache in front of any store.
+//! - `rate-limit` (default): [`RateLimitLayer`](crate::limit) and
+//!   `BearerAuthLayer::rate_limit`, per-token rate limits on `governor`. Credits
+//!   ([`CreditsLayer`]) need no feature.
 //!
 //! The OAuth 2.0 client-credentials endpoint is the crate `tower-bearer-oauth`.
 //!

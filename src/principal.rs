@@ -112,7 +112,7 @@ impl Principal {
     }
 
     /// The token's own rate limit, set when it was issued, for the
-    /// [`RateLimitLayer`](crate::RateLimitLayer).
+    /// `RateLimitLayer` ([`limit`](crate::limit)).
     #[must_use]
     pub fn rate_limit(&self) -> Option<RateLimit> {
         self.0.rare.as_ref()?.rate_limit

@@ -9,7 +9,7 @@ const MAX_PERIOD: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// At most `requests` requests per `period`, replenished evenly: "100 per 10 s" admits a burst
 /// of 100, then one more every 100 ms (GCRA, the generic cell rate algorithm). Set on a token
 /// when it is issued ([`NewToken::rate_limit`](crate::NewToken::rate_limit)), or as a default
-/// of the [`RateLimitLayer`](crate::RateLimitLayer).
+/// of the `RateLimitLayer` ([`limit`](crate::limit)).
 ///
 /// ```
 /// use std::time::Duration;

@@ -79,7 +79,7 @@ impl NewToken {
     }
 
     /// Gives the token its own rate limit, enforced by a
-    /// [`RateLimitLayer`](crate::RateLimitLayer) behind the auth layer.
+    /// `RateLimitLayer` ([`limit`](crate::limit)) behind the auth layer.
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.rate_limit = Some(limit);
         self
@@ -145,7 +145,7 @@ impl NewToken {
     ///   tokens with a rate limit no faster and no burstier, an issuer with credits mints
     ///   tokens with no more credits, refilled no more nor sooner. (Each token still has its
     ///   own limits: to cap everything one customer's tokens do together, share the limit by
-    ///   subject or organization, [`RateLimitLayer::shared_by`](crate::RateLimitLayer::shared_by).)
+    ///   subject or organization, `RateLimitLayer::shared_by` ([`limit`](crate::limit)).)
     ///
     /// # Errors
     ///

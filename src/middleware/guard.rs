@@ -1,6 +1,6 @@
 //! [`GuardFuture`]: the response future of the checks that sit behind the auth layer and
 //! either pass a request on or refuse it at once ([`RequireScopes`](crate::RequireScopes), the
-//! [`RateLimitLayer`](crate::RateLimitLayer)), and what they share.
+//! `RateLimitLayer` ([`limit`](crate::limit))), and what they share.
 
 use std::fmt;
 use std::future::Future;
