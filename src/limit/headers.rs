@@ -3,13 +3,18 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "rate-limit")]
+use http::HeaderMap;
 use http::header::RETRY_AFTER;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue};
 
+#[cfg(feature = "rate-limit")]
 use super::rate_limit::RateLimit;
 
+#[cfg(feature = "rate-limit")]
 /// `RateLimit-Policy`: the shape of the limit, `"<name>";q=<requests>;w=<seconds>`.
 pub(crate) static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+#[cfg(feature = "rate-limit")]
 /// `RateLimit`: where the client stands, `"<name>";r=<remaining>;t=<seconds>`.
 pub(crate) static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
@@ -18,6 +23,7 @@ pub(crate) fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
+#[cfg(feature = "rate-limit")]
 /// The `RateLimit-Policy` and `RateLimit` fields of `limit` (policy `name`) with `remaining`
 /// requests left and the quota whole again in `reset`.
 pub(crate) fn rate_limit_fields(name: &str, limit: RateLimit, remaining: u32, reset: Duration) -> HeaderMap {
@@ -43,6 +49,7 @@ pub(crate) fn retry_after(wait: Duration) -> (HeaderName, HeaderValue) {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "rate-limit")]
     #[test]
     fn fields_in_the_drafts_syntax() {
         let limit = RateLimit::new(100, Duration::from_secs(10)).unwrap();

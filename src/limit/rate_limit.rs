@@ -69,6 +69,7 @@ impl RateLimit {
         self.period / self.requests.get()
     }
 
+    #[cfg(feature = "rate-limit")]
     pub(crate) fn nonzero_requests(&self) -> NonZeroU32 {
         self.requests
     }
