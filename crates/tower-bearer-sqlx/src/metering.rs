@@ -125,6 +125,42 @@ pub(crate) struct Account {
     pub(crate) period_start: i64,
 }
 
+impl Account {
+    /// Reads `credits_remaining`, `credits_leased` and `credits_period_start` from `r`.
+    pub(crate) fn read<'r, R>(r: &'r R) -> Result<Self, sqlx::Error>
+    where
+        R: sqlx::Row,
+        &'static str: sqlx::ColumnIndex<R>,
+        i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        Ok(Account {
+            remaining: r.try_get("credits_remaining")?,
+            leased: r.try_get("credits_leased")?,
+            period_start: r.try_get("credits_period_start")?,
+        })
+    }
+
+    /// Binds a compare-and-set of the bookkeeping to parameters 2 to 7 of `query` (the token
+    /// id is the first): the values to write, then the values read.
+    pub(crate) fn bind_swap<'q, DB>(
+        query: Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+        read: Account,
+        write: Account,
+    ) -> Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+    where
+        DB: sqlx::Database,
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        query
+            .bind(write.remaining)
+            .bind(write.leased)
+            .bind(write.period_start)
+            .bind(read.remaining)
+            .bind(read.leased)
+            .bind(read.period_start)
+    }
+}
+
 /// Binds the columns of [`metering_columns`], in order, to the next parameters of `query`.
 pub(crate) fn bind<'q, DB>(
     query: Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,

@@ -328,15 +328,7 @@ impl PgDb {
 
     pub(super) async fn credits(&self, id: &str) -> Result<Option<Account>, sqlx::Error> {
         let found = sqlx::query(&self.sql.credits).bind(id).fetch_optional(&self.pool).await?;
-        found
-            .map(|r| {
-                Ok(Account {
-                    remaining: r.try_get("credits_remaining")?,
-                    leased: r.try_get("credits_leased")?,
-                    period_start: r.try_get("credits_period_start")?,
-                })
-            })
-            .transpose()
+        found.as_ref().map(Account::read).transpose()
     }
 
     pub(super) async fn take_credits(
@@ -345,16 +337,8 @@ impl PgDb {
         read: Account,
         write: Account,
     ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(&self.sql.take_credits)
-            .bind(id)
-            .bind(write.remaining)
-            .bind(write.leased)
-            .bind(write.period_start)
-            .bind(read.remaining)
-            .bind(read.leased)
-            .bind(read.period_start)
-            .execute(&self.pool)
-            .await?;
+        let query = Account::bind_swap(sqlx::query(&self.sql.take_credits).bind(id), read, write);
+        let done = query.execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)
     }
 

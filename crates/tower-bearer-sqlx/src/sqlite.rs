@@ -187,7 +187,7 @@ impl SqliteDb {
 
     pub(super) async fn credits(&self, id: &str) -> Result<Option<Account>, sqlx::Error> {
         let found = sqlx::query(CREDITS).bind(id).fetch_optional(&self.pool).await?;
-        found.map(|r| account(&r)).transpose()
+        found.as_ref().map(Account::read).transpose()
     }
 
     pub(super) async fn take_credits(
@@ -196,16 +196,8 @@ impl SqliteDb {
         read: Account,
         write: Account,
     ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(TAKE_CREDITS)
-            .bind(id)
-            .bind(write.remaining)
-            .bind(write.leased)
-            .bind(write.period_start)
-            .bind(read.remaining)
-            .bind(read.leased)
-            .bind(read.period_start)
-            .execute(&self.pool)
-            .await?;
+        let query = Account::bind_swap(sqlx::query(TAKE_CREDITS).bind(id), read, write);
+        let done = query.execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -219,12 +211,4 @@ impl SqliteDb {
         let query = sqlx::query(RETURN_CREDITS).bind(id).bind(unused).bind(taken).bind(period_start);
         query.execute(&self.pool).await.map(drop)
     }
-}
-
-fn account(r: &SqliteRow) -> Result<Account, sqlx::Error> {
-    Ok(Account {
-        remaining: r.try_get("credits_remaining")?,
-        leased: r.try_get("credits_leased")?,
-        period_start: r.try_get("credits_period_start")?,
-    })
 }
