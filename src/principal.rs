@@ -59,6 +59,8 @@ struct Rare {
     replaced_by: Option<TokenId>,
     rate_limit: Option<RateLimit>,
     credits: Option<Credits>,
+    /// The resources the token is meant for (RFC 8707); empty: not restricted.
+    audience: Box<[Box<str>]>,
 }
 
 impl Principal {
@@ -126,6 +128,18 @@ impl Principal {
         self.0.rare.as_ref()?.credits
     }
 
+    /// The resources the token is meant for (its `aud`, RFC 8707 resource indicators); none
+    /// for a token not restricted to any.
+    pub fn audience(&self) -> impl Iterator<Item = &str> {
+        self.0.rare.iter().flat_map(|rare| rare.audience.iter().map(|a| &**a))
+    }
+
+    /// Whether the token is meant for `resource` (listed in its [`audience`](Self::audience)).
+    #[must_use]
+    pub fn is_for(&self, resource: &str) -> bool {
+        self.audience().any(|a| a == resource)
+    }
+
     /// The scopes the token grants.
     #[must_use]
     pub fn scopes(&self) -> &Scopes {
@@ -181,6 +195,7 @@ impl fmt::Debug for Principal {
             .field("replaced_by", &self.replaced_by())
             .field("rate_limit", &self.rate_limit())
             .field("credits", &self.credits())
+            .field("audience", &self.audience().collect::<Vec<_>>())
             .field("scopes", &i.scopes)
             .field("expires_at", &i.expires_at)
             .finish_non_exhaustive()
@@ -225,6 +240,16 @@ impl PrincipalBuilder {
     /// Sets the token's own rate limit.
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.rare().rate_limit = Some(limit);
+        self
+    }
+
+    /// Restricts the token to `resources` (its audience, RFC 8707).
+    pub fn audience<I, S>(mut self, resources: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.rare().audience = resources.into_iter().map(|r| r.into().into_boxed_str()).collect();
         self
     }
 

@@ -16,8 +16,8 @@ pub enum ManageError {
     /// The new token would outlive the token that issues it.
     #[error("the new token would outlive the issuer's token")]
     OutlivesIssuer,
-    /// The new token's limit (`rate_limit` or `credits`) would be looser than the issuer's
-    /// own.
+    /// The new token's limit (`rate_limit`, `credits` or `audience`) would be looser than
+    /// the issuer's own.
     #[error("the new token's {0} would be looser than the issuer's")]
     LooserLimits(&'static str),
     /// The managing token has expired.

@@ -34,6 +34,7 @@ pub struct NewToken {
     expires_at: Option<SystemTime>,
     rate_limit: Option<RateLimit>,
     credits: Option<Credits>,
+    audience: Vec<String>,
     /// Set by a builder call whose argument could not be honoured; issuing then fails.
     out_of_range: Option<&'static str>,
 }
@@ -50,6 +51,7 @@ impl NewToken {
             expires_at: None,
             rate_limit: None,
             credits: None,
+            audience: Vec::new(),
             out_of_range: None,
         }
     }
@@ -89,6 +91,18 @@ impl NewToken {
     /// auth layer.
     pub fn credits(mut self, credits: Credits) -> Self {
         self.credits = Some(credits);
+        self
+    }
+
+    /// Restricts the token to `resources` (its audience: RFC 8707 resource indicators, such
+    /// as `https://api.example.com`), checked by layers configured with
+    /// [`BearerAuthLayer::audience`](crate::BearerAuthLayer::audience).
+    pub fn audience<I, S>(mut self, resources: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audience = resources.into_iter().map(Into::into).collect();
         self
     }
 
@@ -141,6 +155,7 @@ impl NewToken {
     /// - every requested scope is granted by the issuer's own scopes (only a wildcard issuer
     ///   can mint a wildcard token): a `tokens:read` token cannot mint a `tokens:write` one;
     /// - the token does not outlive the issuer's token;
+    /// - a token restricted to some resources mints tokens restricted to some of them;
     /// - the token's limits are no looser than the issuer's: a rate-limited issuer mints
     ///   tokens with a rate limit no faster and no burstier, an issuer with credits mints
     ///   tokens with no more credits, refilled no more nor sooner. (Each token still has its
@@ -168,6 +183,11 @@ impl NewToken {
             && self.expires_at.is_none_or(|at| at > limit)
         {
             return Err(ManageError::OutlivesIssuer);
+        }
+        if issuer.audience().next().is_some()
+            && (self.audience.is_empty() || self.audience.iter().any(|a| !issuer.is_for(a)))
+        {
+            return Err(ManageError::LooserLimits("audience"));
         }
         if !within_rate(self.rate_limit, issuer.rate_limit()) {
             return Err(ManageError::LooserLimits("rate_limit"));
@@ -201,6 +221,9 @@ impl NewToken {
         }
         if let Some(credits) = self.credits {
             b = b.credits(credits);
+        }
+        if !self.audience.is_empty() {
+            b = b.audience(self.audience.iter().cloned());
         }
         b.build()
     }
@@ -256,6 +279,15 @@ mod tests {
             assert!(
                 matches!(new.check_issuer(&issuer, "admin"), Err(ManageError::LooserLimits(w)) if w == what)
             );
+        }
+        let for_api = Principal::builder("u").audience(["https://api"]).build();
+        let within = NewToken::for_subject("u").audience(["https://api"]);
+        assert!(within.check_issuer(&for_api, "admin").is_ok());
+        for outside in [NewToken::for_subject("u"), NewToken::for_subject("u").audience(["https://other"])] {
+            assert!(matches!(
+                outside.check_issuer(&for_api, "admin"),
+                Err(ManageError::LooserLimits("audience"))
+            ));
         }
         let unlimited = Principal::builder("u").build();
         assert!(NewToken::for_subject("u").check_issuer(&unlimited, "admin").is_ok());

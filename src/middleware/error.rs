@@ -93,6 +93,10 @@ pub enum InvalidToken {
     /// The token's expiry has passed.
     #[error("expired token")]
     Expired,
+    /// The token is not meant for this resource: its audience does not name the layer's
+    /// ([`BearerAuthLayer::audience`](crate::BearerAuthLayer::audience), RFC 8707).
+    #[error("the token is for another resource")]
+    WrongAudience,
 }
 
 impl AuthError {
@@ -137,7 +141,7 @@ impl AuthError {
     /// A short, stable code naming the exact reason, for logs and audit trails (never sent
     /// to the client, which cannot tell unknown from revoked tokens): `missing_credentials`,
     /// `multiple_authorization_headers`, `token_sent_twice`, `malformed_token`, `bad_format`,
-    /// `unknown_token`, `revoked_token`, `expired_token`, `insufficient_scope`, `denied`,
+    /// `unknown_token`, `revoked_token`, `expired_token`, `wrong_audience`, `insufficient_scope`, `denied`,
     /// `store_unavailable`, `store_timeout`, `rate_limited`, `credits_exhausted`.
     #[must_use]
     pub fn reason(&self) -> &'static str {
@@ -152,6 +156,7 @@ impl AuthError {
             AuthError::InvalidToken(InvalidToken::Unknown) => "unknown_token",
             AuthError::InvalidToken(InvalidToken::Revoked) => "revoked_token",
             AuthError::InvalidToken(InvalidToken::Expired) => "expired_token",
+            AuthError::InvalidToken(InvalidToken::WrongAudience) => "wrong_audience",
             AuthError::InsufficientScope(_) => "insufficient_scope",
             AuthError::Denied => "denied",
             AuthError::StoreUnavailable(StoreErrorKind::Timeout) => "store_timeout",
@@ -179,6 +184,9 @@ impl AuthError {
                 "the access token is invalid"
             }
             AuthError::InvalidToken(InvalidToken::Expired) => "the access token expired",
+            AuthError::InvalidToken(InvalidToken::WrongAudience) => {
+                "the access token is not meant for this resource"
+            }
             AuthError::InsufficientScope(_) => "the access token lacks the required scope",
             AuthError::Denied => "the access token does not grant access to this resource",
             AuthError::StoreUnavailable(_) => "authentication is temporarily unavailable",

@@ -87,6 +87,38 @@ impl<T> BearerAuthLayer<T> {
         self
     }
 
+    /// Names the URL of this resource's metadata document (RFC 9728, served by
+    /// `tower-bearer-oauth`'s `ProtectedResourceMetadata`) in every challenge:
+    /// `WWW-Authenticate: Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource"`,
+    /// so that a client (an MCP client, say) finds the authorization server to get a token
+    /// from (RFC 9728 §5.1).
+    ///
+    /// # Panics
+    ///
+    /// If `url` is empty or holds a character outside RFC 6749 §5.2's set (printable ASCII
+    /// without `"` and `\`), as for [`realm`](Self::realm).
+    #[must_use]
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+        let url = url.into();
+        assert!(
+            !url.is_empty() && url.chars().all(is_param_char),
+            "tower-bearer: the resource metadata URL must be printable ASCII without '\"' or '\\'"
+        );
+        self.config_mut().resource_metadata = Some(url.into_boxed_str());
+        self
+    }
+
+    /// Accepts only tokens meant for `resource` (listed in their audience,
+    /// [`Principal::audience`](crate::Principal::audience); RFC 8707): any other token, and a
+    /// token restricted to no resource, is answered 401 `invalid_token` ("the access token is
+    /// not meant for this resource"; reason `wrong_audience`). Without it, the audience is
+    /// not checked.
+    #[must_use]
+    pub fn audience(mut self, resource: impl Into<String>) -> Self {
+        self.config_mut().audience = Some(resource.into().into_boxed_str());
+        self
+    }
+
     /// Sets the JSON body format of rejections.
     #[must_use]
     pub fn error_format(mut self, format: ErrorFormat) -> Self {

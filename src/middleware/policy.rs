@@ -16,7 +16,7 @@ use super::format::ErrorFormat;
 use super::grpc::{GrpcAnswers, grpc_content_type};
 use super::registry::Registry;
 use super::reject::{HandlerRejection, Origin};
-use super::responder::Responder;
+use super::responder::{ChallengeParams, Responder};
 use crate::clock::Clock;
 use crate::limit::credits_future::refusal_of;
 use crate::limit::credits_layer::{BoxSpend, SpendCredits};
@@ -35,6 +35,10 @@ pub(crate) type Predicate = Arc<dyn Fn(&Principal, &Parts) -> bool + Send + Sync
 #[derive(Clone, Default)]
 pub(crate) struct Config {
     pub(crate) realm: Option<Box<str>>,
+    /// The URL of the resource's RFC 9728 metadata, named in every challenge.
+    pub(crate) resource_metadata: Option<Box<str>>,
+    /// The resource tokens must be meant for (RFC 8707), if any.
+    pub(crate) audience: Option<Box<str>>,
     pub(crate) format: ErrorFormat,
     pub(crate) requirement: Option<ScopeRequirement>,
     pub(crate) predicate: Option<Predicate>,
@@ -68,6 +72,8 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("realm", &self.realm)
+            .field("resource_metadata", &self.resource_metadata)
+            .field("audience", &self.audience)
             .field("format", &self.format)
             .field("requirement", &self.requirement)
             .field("predicate", &self.predicate.is_some())
@@ -104,8 +110,11 @@ impl Policy {
     /// Builds the request-path form of `config` (every rejection it can produce, prebuilt),
     /// numbered in the registry.
     pub(crate) fn new(config: Config) -> Arc<Self> {
-        let responder =
-            Responder::new(config.realm.clone(), config.format.clone(), config.requirement.as_ref());
+        let params = ChallengeParams {
+            realm: config.realm.clone(),
+            resource_metadata: config.resource_metadata.clone(),
+        };
+        let responder = Responder::with_params(params, config.format.clone(), config.requirement.as_ref());
         Arc::new_cyclic(|this| Policy { config, responder, id: POLICIES.register(this.clone()) })
     }
 
@@ -134,10 +143,15 @@ impl Policy {
         Err(self.reject(req, error, principal.as_ref(), store_error.as_ref()))
     }
 
-    /// Expiry and scopes of a token the store vouched for.
+    /// Expiry, audience and scopes of a token the store vouched for.
     fn check(&self, principal: &Principal) -> Result<(), AuthError> {
         if principal.expires_at().is_some_and(|at| self.config.clock.is_expired(at)) {
             return Err(AuthError::InvalidToken(InvalidToken::Expired));
+        }
+        if let Some(resource) = &self.config.audience
+            && !principal.is_for(resource)
+        {
+            return Err(AuthError::InvalidToken(InvalidToken::WrongAudience));
         }
         match &self.config.requirement {
             Some(req) if !req.is_satisfied_by(principal.scopes()) => {

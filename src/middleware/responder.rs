@@ -22,6 +22,8 @@ use crate::store::error::StoreErrorKind;
 #[derive(Clone, Debug)]
 pub(crate) struct Responder {
     realm: Option<Box<str>>,
+    /// RFC 9728 §5.1: where the protected resource's metadata is, in every challenge.
+    resource_metadata: Option<Box<str>>,
     format: ErrorFormat,
     /// At [`slot`]`(error)` for every error [`PREBUILT`] lists, then the layer's
     /// `insufficient_scope`.
@@ -86,6 +88,7 @@ prebuilt_rejections![
     { AuthError::InvalidToken(InvalidToken::Unknown) },
     { AuthError::InvalidToken(InvalidToken::Revoked) },
     { AuthError::InvalidToken(InvalidToken::Expired) },
+    { AuthError::InvalidToken(InvalidToken::WrongAudience) },
     { AuthError::StoreUnavailable(StoreErrorKind::Unavailable) },
     { AuthError::StoreUnavailable(StoreErrorKind::Timeout) },
     { AuthError::InvalidToken(InvalidToken::Malformed(ParseError::EmptyToken)) },
@@ -103,13 +106,30 @@ impl Default for Responder {
     }
 }
 
+/// What every challenge of a layer names besides the error: its realm and where its resource
+/// metadata is.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ChallengeParams {
+    pub(crate) realm: Option<Box<str>>,
+    pub(crate) resource_metadata: Option<Box<str>>,
+}
+
 impl Responder {
     pub(crate) fn new(
         realm: Option<Box<str>>,
         format: ErrorFormat,
         requirement: Option<&ScopeRequirement>,
     ) -> Self {
-        let mut responder = Responder { realm, format, prebuilt: Vec::new() };
+        Self::with_params(ChallengeParams { realm, resource_metadata: None }, format, requirement)
+    }
+
+    pub(crate) fn with_params(
+        params: ChallengeParams,
+        format: ErrorFormat,
+        requirement: Option<&ScopeRequirement>,
+    ) -> Self {
+        let ChallengeParams { realm, resource_metadata } = params;
+        let mut responder = Responder { realm, resource_metadata, format, prebuilt: Vec::new() };
         let errors = PREBUILT.iter().cloned().chain(requirement.cloned().map(AuthError::InsufficientScope));
         responder.prebuilt = errors
             .map(|error| {
@@ -141,6 +161,9 @@ impl Responder {
         let mut params: Vec<(&str, &str)> = Vec::with_capacity(4);
         if let Some(realm) = self.realm.as_deref() {
             params.push(("realm", realm));
+        }
+        if let Some(url) = self.resource_metadata.as_deref() {
+            params.push(("resource_metadata", url));
         }
         if let Some(code) = error.error_code() {
             params.push(("error", code));
@@ -256,6 +279,7 @@ mod tests {
             AuthError::InvalidToken(InvalidToken::Unknown),
             AuthError::InvalidToken(InvalidToken::Revoked),
             AuthError::InvalidToken(InvalidToken::Expired),
+            AuthError::InvalidToken(InvalidToken::WrongAudience),
             AuthError::InsufficientScope(ScopeRequirement::All(Scopes::parse("a b"))),
             AuthError::StoreUnavailable(StoreErrorKind::Unavailable),
             AuthError::Throttled(Throttle::RateLimited),
@@ -318,6 +342,15 @@ mod tests {
         );
         let bare = Responder::new(None, ErrorFormat::OAuth, None);
         assert_eq!(bare.challenge(&AuthError::MissingCredentials), "Bearer");
+        let params = ChallengeParams {
+            realm: Some("mcp".into()),
+            resource_metadata: Some("https://api.example.com/.well-known/oauth-protected-resource".into()),
+        };
+        let with_metadata = Responder::with_params(params, ErrorFormat::OAuth, None);
+        assert_eq!(
+            with_metadata.challenge(&AuthError::MissingCredentials),
+            "Bearer realm=\"mcp\", resource_metadata=\"https://api.example.com/.well-known/oauth-protected-resource\""
+        );
     }
 
     #[test]

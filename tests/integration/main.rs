@@ -28,6 +28,7 @@ mod load_faults;
 mod metered_keys_example;
 mod never_leak;
 mod redaction;
+mod resource_server;
 mod rfc6750;
 mod sql_example;
 mod stores;

@@ -16,6 +16,7 @@ const MIGRATIONS: Embedded = Embedded(&[
     (1, "tokens", include_str!("../migrations/postgres/1_tokens.sql")),
     (2, "replaced by", include_str!("../migrations/postgres/2_replaced_by.sql")),
     (3, "limits", include_str!("../migrations/postgres/3_limits.sql")),
+    (4, "audience", include_str!("../migrations/postgres/4_audience.sql")),
 ]);
 
 /// A pooled connection idle longer than this is pinged before use, so connections a database
@@ -46,7 +47,7 @@ macro_rules! micros {
 }
 
 const COLUMNS: &str = concat!(
-    "id, hint, subject, organization, name, kind, scopes, ",
+    "id, hint, subject, organization, name, kind, scopes, audience, ",
     micros!("created_at"),
     ", ",
     micros!("expires_at"),
@@ -88,11 +89,12 @@ impl Statements {
         Statements {
             lookup: format!("SELECT {COLUMNS} FROM {t} WHERE token_hash = $1"),
             insert: format!(
-                "INSERT INTO {t} (id, token_hash, hint, subject, organization, name, kind, scopes, created_at, \
-                 expires_at, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {}, {}, $11, $12, $13, $14, $15, $16, $17, $18)",
+                "INSERT INTO {t} (id, token_hash, hint, subject, organization, name, kind, scopes, audience, \
+                 created_at, expires_at, {}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, {}, $12, $13, $14, $15, $16, $17, $18, $19)",
                 metering_columns!(),
-                ts(9),
-                ts(10)
+                ts(10),
+                ts(11)
             ),
             get: format!("SELECT {COLUMNS} FROM {t} WHERE id = $1 AND revoked_at IS NULL"),
             list: format!(
@@ -155,6 +157,7 @@ fn row(r: &PgRow) -> Result<TokenRow, sqlx::Error> {
         name: r.try_get("name")?,
         kind: r.try_get("kind")?,
         scopes: r.try_get("scopes")?,
+        audience: r.try_get("audience")?,
         created_at: r.try_get("created_at")?,
         expires_at: r.try_get("expires_at")?,
         last_used_at: r.try_get("last_used_at")?,
@@ -238,6 +241,7 @@ impl PgDb {
             .bind(&row.name)
             .bind(&row.kind)
             .bind(row.scopes.as_slice())
+            .bind(row.audience.as_slice())
             .bind(row.created_at)
             .bind(row.expires_at);
         metering::bind(query, &row.metering).execute(executor).await.map(drop)
@@ -369,7 +373,7 @@ mod tests {
     fn statements_name_the_schema() {
         let s = Statements::new("tb_test");
         assert!(s.lookup.contains("FROM \"tb_test\".tokens WHERE token_hash = $1"));
-        assert!(s.insert.contains("$10::FLOAT8"));
+        assert!(s.insert.contains("$11::FLOAT8"));
         assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
     }
 }

@@ -16,6 +16,8 @@ pub(crate) struct TokenRow {
     pub(crate) name: Option<String>,
     pub(crate) kind: Option<String>,
     pub(crate) scopes: Vec<String>,
+    /// The resources the token is meant for (RFC 8707).
+    pub(crate) audience: Vec<String>,
     pub(crate) created_at: i64,
     pub(crate) expires_at: Option<i64>,
     pub(crate) last_used_at: Option<i64>,
@@ -38,6 +40,7 @@ impl TokenRow {
             name: p.token_name().map(str::to_owned),
             kind: p.token_kind().map(str::to_owned),
             scopes: p.scopes().iter().map(str::to_owned).collect(),
+            audience: p.audience().map(str::to_owned).collect(),
             created_at: now,
             expires_at: p.expires_at().map(micros),
             last_used_at: None,
@@ -92,6 +95,9 @@ impl TokenRow {
         }
         if let Some(credits) = self.metering.credits() {
             b = b.credits(credits);
+        }
+        if !self.audience.is_empty() {
+            b = b.audience(self.audience.iter().cloned());
         }
         b.build()
     }

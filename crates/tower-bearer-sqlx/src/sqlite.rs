@@ -13,13 +13,14 @@ const MIGRATIONS: Embedded = Embedded(&[
     (1, "tokens", include_str!("../migrations/sqlite/1_tokens.sql")),
     (2, "replaced by", include_str!("../migrations/sqlite/2_replaced_by.sql")),
     (3, "limits", include_str!("../migrations/sqlite/3_limits.sql")),
+    (4, "audience", include_str!("../migrations/sqlite/4_audience.sql")),
 ]);
 
 macro_rules! columns {
     () => {
         concat!(
-            "id, hint, subject, organization, name, kind, scopes, created_at, expires_at, last_used_at, revoked_at, \
-             replaced_by, ",
+            "id, hint, subject, organization, name, kind, scopes, audience, created_at, expires_at, last_used_at, \
+             revoked_at, replaced_by, ",
             metering_columns!()
         )
     };
@@ -28,9 +29,9 @@ macro_rules! columns {
 const LOOKUP: &str = concat!("SELECT ", columns!(), " FROM tower_bearer_tokens WHERE token_hash = ?1");
 const INSERT: &str = concat!(
     "INSERT INTO tower_bearer_tokens \
-     (id, token_hash, hint, subject, organization, name, kind, scopes, created_at, expires_at, ",
+     (id, token_hash, hint, subject, organization, name, kind, scopes, audience, created_at, expires_at, ",
     metering_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
 );
 const CREDITS: &str = "SELECT credits_remaining, credits_leased, credits_period_start FROM tower_bearer_tokens \
      WHERE id = ?1 AND credits_remaining IS NOT NULL";
@@ -67,6 +68,7 @@ pub(super) struct SqliteDb {
 
 fn row(r: &SqliteRow) -> Result<TokenRow, sqlx::Error> {
     let scopes: String = r.try_get("scopes")?;
+    let audience: String = r.try_get("audience")?;
     Ok(TokenRow {
         id: r.try_get("id")?,
         hint: r.try_get("hint")?,
@@ -75,6 +77,7 @@ fn row(r: &SqliteRow) -> Result<TokenRow, sqlx::Error> {
         name: r.try_get("name")?,
         kind: r.try_get("kind")?,
         scopes: serde_json::from_str(&scopes).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        audience: serde_json::from_str(&audience).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         created_at: r.try_get("created_at")?,
         expires_at: r.try_get("expires_at")?,
         last_used_at: r.try_get("last_used_at")?,
@@ -91,6 +94,7 @@ async fn insert<'e>(
 ) -> Result<(), sqlx::Error> {
     // A list of strings always serializes.
     let scopes = serde_json::to_string(&row.scopes).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let audience = serde_json::to_string(&row.audience).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let query = sqlx::query(INSERT)
         .bind(&row.id)
         .bind(hash.as_slice())
@@ -100,6 +104,7 @@ async fn insert<'e>(
         .bind(&row.name)
         .bind(&row.kind)
         .bind(scopes)
+        .bind(audience)
         .bind(row.created_at)
         .bind(row.expires_at);
     metering::bind(query, &row.metering).execute(executor).await.map(drop)

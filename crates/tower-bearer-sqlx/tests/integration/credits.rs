@@ -1,4 +1,4 @@
-//! Limits on the SQL store: rate limits and credits persist with the token; credits are
+//! Limits on the SQL store: rate limits, credits and the audience persist with the token; credits are
 //! spent through the `CreditsLayer` from leases, exact on one instance and never over-granted
 //! by two instances racing on one PostgreSQL; unused leases come back on `close`; database
 //! writes come once per lease, counted by a trigger on the table.
@@ -43,7 +43,9 @@ async fn limits_persist_and_credits_are_exact_on_sqlite_with_leases_returned_on_
     let store = open().await.unwrap();
     let limit = RateLimit::new(100, Duration::from_secs(10)).unwrap();
     let plan = Credits::new(10).refilled(6, Duration::from_secs(3_600));
-    let issued = store.issue(NewToken::for_subject("ada").rate_limit(limit).credits(plan)).await.unwrap();
+    let new =
+        NewToken::for_subject("ada").rate_limit(limit).credits(plan).audience(["https://api.example.com"]);
+    let issued = store.issue(new).await.unwrap();
     let token = issued.secret().expose_secret().to_owned();
     assert_eq!(issued.info().credits.map(|c| c.remaining), Some(10));
 
@@ -58,6 +60,7 @@ async fn limits_persist_and_credits_are_exact_on_sqlite_with_leases_returned_on_
     let store = open().await.unwrap();
     let tower_bearer::TokenState::Active(p) = state(&store, &token).await else { panic!("active") };
     assert_eq!((p.rate_limit(), p.credits()), (Some(limit), Some(plan)));
+    assert_eq!(p.audience().collect::<Vec<_>>(), ["https://api.example.com"]);
     assert_eq!(balance(&store, issued.id()).await, (0, 0), "close accounted the spent leases");
     clock.advance(Duration::from_secs(3_600));
     assert_eq!(spend_one(&store, &token).await, StatusCode::OK, "refilled");
