@@ -3,30 +3,27 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::request::Parts;
-use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
 use tower_service::Service;
 
 use tower_bearer::store::BoxError;
-use tower_bearer::{Clock, NewToken, Scopes, TokenHash, TokenManager};
+use tower_bearer::{Clock, NewToken, Scopes, TokenManager};
 
 use crate::client::{ClientRecord, ClientRegistry};
-use crate::credentials::ClientCredentials;
 use crate::error::{OAuthError, invalid_request, is_param_char, json_response};
-use crate::form::Form;
+use crate::introspection::IntrospectionEndpoint;
 use crate::limiter::FailureLimiter;
-
-/// Where a request comes from, for the failure limiter.
-type SourceOf = Arc<dyn Fn(&Parts) -> Option<IpAddr> + Send + Sync>;
+use crate::revocation::RevocationEndpoint;
+use crate::shared::{ACCESS_TOKEN_KIND, Config, Shared};
 
 /// The OAuth 2.0 token endpoint for the client-credentials grant (RFC 6749 §4.4): a client
 /// trades its id and secret for a short-lived access token, minted into the same
@@ -58,34 +55,22 @@ type SourceOf = Arc<dyn Fn(&Parts) -> Option<IpAddr> + Send + Sync>;
 ///
 /// Mount it with axum: `Router::new().route_service("/oauth/token", endpoint)`.
 pub struct TokenEndpoint<R, S> {
-    registry: Arc<R>,
-    store: Arc<S>,
-    config: Arc<Config>,
-}
-
-struct Config {
-    realm: Box<str>,
-    max_body: usize,
-    limiter: FailureLimiter,
-    source: SourceOf,
-    clock: Clock,
+    shared: Shared<R, S>,
 }
 
 impl<R, S> Clone for TokenEndpoint<R, S> {
     fn clone(&self) -> Self {
-        TokenEndpoint {
-            registry: self.registry.clone(),
-            store: self.store.clone(),
-            config: self.config.clone(),
-        }
+        TokenEndpoint { shared: self.shared.clone() }
     }
 }
 
 impl<R, S> fmt::Debug for TokenEndpoint<R, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let config = &self.shared.config;
         f.debug_struct("TokenEndpoint")
-            .field("realm", &self.config.realm)
-            .field("max_body", &self.config.max_body)
+            .field("realm", &config.realm)
+            .field("max_body", &config.max_body)
+            .field("issuer", &config.issuer)
             .finish_non_exhaustive()
     }
 }
@@ -99,20 +84,54 @@ impl<R: ClientRegistry, S: TokenManager> TokenEndpoint<R, S> {
     /// An endpoint over a registry and store shared with the rest of the application (the
     /// same store goes into the [`BearerAuthLayer`](tower_bearer::BearerAuthLayer)).
     pub fn from_shared(registry: Arc<R>, store: Arc<S>) -> Self {
-        let config = Config {
-            realm: "oauth".into(),
-            max_body: 16 * 1024,
-            limiter: FailureLimiter::new(5, Duration::from_secs(60)),
-            source: Arc::new(|parts: &Parts| parts.extensions.get::<SocketAddr>().map(SocketAddr::ip)),
-            clock: Clock::default(),
-        };
-        TokenEndpoint { registry, store, config: Arc::new(config) }
+        TokenEndpoint { shared: Shared::new(registry, store) }
+    }
+
+    /// The RFC 7662 introspection endpoint of the same registry and store, with this
+    /// endpoint's configuration and failure count. Configure this endpoint first.
+    pub fn introspection(&self) -> IntrospectionEndpoint<R, S> {
+        IntrospectionEndpoint::new(self.shared.clone())
+    }
+
+    /// The RFC 7009 revocation endpoint of the same registry and store, with this endpoint's
+    /// configuration and failure count. Configure this endpoint first.
+    pub fn revocation(&self) -> RevocationEndpoint<R, S> {
+        RevocationEndpoint::new(self.shared.clone())
     }
 }
 
 impl<R, S> TokenEndpoint<R, S> {
     fn config_mut(&mut self) -> &mut Config {
-        Arc::get_mut(&mut self.config).expect("configure the TokenEndpoint before cloning it")
+        self.shared.config_mut()
+    }
+
+    /// The authorization server's issuer identifier (an `https` URL, RFC 8414 §2), given as
+    /// `iss` in introspection answers.
+    ///
+    /// # Panics
+    ///
+    /// If the endpoint was cloned already.
+    #[must_use]
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.config_mut().issuer = Some(issuer.into().into_boxed_str());
+        self
+    }
+
+    /// The resources clients may ask tokens for with the `resource` parameter (RFC 8707);
+    /// the token's audience is then that resource. Without this call, any absolute URI
+    /// without a fragment is accepted. Others are answered 400 `invalid_target`.
+    ///
+    /// # Panics
+    ///
+    /// If the endpoint was cloned already.
+    #[must_use]
+    pub fn resources<I, U>(mut self, resources: I) -> Self
+    where
+        I: IntoIterator<Item = U>,
+        U: Into<String>,
+    {
+        self.config_mut().resources = resources.into_iter().map(|r| r.into().into_boxed_str()).collect();
+        self
     }
 
     /// The realm of the `Basic` challenge sent with 401 `invalid_client`.
@@ -215,9 +234,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let this = self.clone();
-        Box::pin(
-            async move { Ok(this.handle(req).await.unwrap_or_else(|e| e.into_response(&this.config.realm))) },
-        )
+        Box::pin(async move { Ok(this.shared.respond(this.handle(req).await)) })
     }
 }
 
@@ -227,26 +244,7 @@ impl<R: ClientRegistry, S: TokenManager> TokenEndpoint<R, S> {
         B: http_body::Body,
         B::Error: Into<BoxError>,
     {
-        if req.method() != Method::POST {
-            return Err(OAuthError::new(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "use POST"));
-        }
-        if !is_form(req.headers()) {
-            return Err(invalid_request("the body must be application/x-www-form-urlencoded"));
-        }
-        let too_large =
-            || OAuthError::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "the body is too large");
-        let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > self.config.max_body as u64) {
-            return Err(too_large());
-        }
-        let (parts, body) = req.into_parts();
-        let body = match Limited::new(body, self.config.max_body).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
-            Err(_) => return Err(invalid_request("the body could not be read")),
-        };
-        let form = Form::parse(&body)?;
-
+        let (_, form, client) = self.shared.client_request(req).await?;
         match form.get("grant_type") {
             None => return Err(invalid_request("grant_type is required")),
             Some("client_credentials") => {}
@@ -257,22 +255,21 @@ impl<R: ClientRegistry, S: TokenManager> TokenEndpoint<R, S> {
                 ));
             }
         }
-        let credentials = ClientCredentials::from_request(&parts.headers, &form)?;
-        let client = self.authenticate(&credentials, (self.config.source)(&parts)).await?;
         let scopes = granted_scopes(&client, form.get("scope"))?;
-
-        let new = NewToken::for_subject(client.subject.clone())
+        let config = &self.shared.config;
+        let expires_at =
+            config.clock.now().checked_add(client.access_token_ttl).ok_or_else(OAuthError::unavailable)?;
+        // Minted for the client: its id as the token's name and kind `oauth_access` is how
+        // introspection and revocation know whose token it is.
+        let mut new = NewToken::for_subject(client.subject.clone())
             .name(client.client_id.clone())
-            .kind("oauth_access")
+            .kind(ACCESS_TOKEN_KIND)
             .scopes(scopes.clone())
-            .expires_at(
-                self.config
-                    .clock
-                    .now()
-                    .checked_add(client.access_token_ttl)
-                    .ok_or_else(OAuthError::unavailable)?,
-            );
-        let issued = self.store.issue(new).await.map_err(|_| OAuthError::unavailable())?;
+            .expires_at(expires_at);
+        if let Some(resource) = form.get("resource") {
+            new = new.audience([checked_resource(config, resource)?]);
+        }
+        let issued = self.shared.store.issue(new).await.map_err(|_| OAuthError::unavailable())?;
         let body = format!(
             r#"{{"access_token":"{}","token_type":"bearer","expires_in":{},"scope":"{scopes}"}}"#,
             issued.secret().expose_secret(),
@@ -280,40 +277,24 @@ impl<R: ClientRegistry, S: TokenManager> TokenEndpoint<R, S> {
         );
         Ok(json_response(StatusCode::OK, body))
     }
-
-    async fn authenticate(
-        &self,
-        credentials: &ClientCredentials,
-        source: Option<IpAddr>,
-    ) -> Result<ClientRecord, OAuthError> {
-        let now = self.config.clock.now();
-        let record = self.registry.find(&credentials.id).await.map_err(|_| OAuthError::unavailable())?;
-        match record {
-            // Never refused, whatever the source's count.
-            Some(record) if record.verify(&credentials.secret, now) => Ok(record),
-            found => {
-                if found.is_none() {
-                    // Spend the same hashing work as a known client, so timing does not
-                    // tell which client ids exist.
-                    let _ = DUMMY_CLIENT.with(|c| c.verify(&credentials.secret, now));
-                }
-                match self.config.limiter.failed(source, now) {
-                    Some(retry_after) => Err(OAuthError::too_many_attempts(retry_after)),
-                    None => Err(OAuthError::invalid_client(credentials.via_basic)),
-                }
-            }
-        }
-    }
 }
 
-thread_local! {
-    static DUMMY_CLIENT: ClientRecord = ClientRecord {
-        client_id: String::new(),
-        subject: String::new(),
-        allowed_scopes: Scopes::none(),
-        access_token_ttl: Duration::ZERO,
-        secrets: vec![(TokenHash::from_bytes([0; 32]), None)],
-    };
+/// `resource` if the client may ask for it (RFC 8707 §2: an absolute URI without a fragment,
+/// one of the configured resources if any).
+fn checked_resource<'a>(config: &Config, resource: &'a str) -> Result<&'a str, OAuthError> {
+    let invalid = || OAuthError::bad_request("invalid_target", "the requested resource is not accepted");
+    let absolute = resource.split_once("://").is_some_and(|(scheme, rest)| {
+        !scheme.is_empty()
+            && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+            && !rest.is_empty()
+    });
+    if !absolute || resource.contains('#') || resource.chars().any(|c| !is_param_char(c)) {
+        return Err(invalid());
+    }
+    if !config.resources.is_empty() && !config.resources.iter().any(|r| **r == *resource) {
+        return Err(invalid());
+    }
+    Ok(resource)
 }
 
 fn granted_scopes(client: &ClientRecord, requested: Option<&str>) -> Result<Scopes, OAuthError> {
@@ -332,12 +313,4 @@ fn granted_scopes(client: &ClientRecord, requested: Option<&str>) -> Result<Scop
         return Err(invalid("the requested scope exceeds what the client may ask for"));
     }
     Ok(scopes)
-}
-
-fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
 }

@@ -28,7 +28,14 @@ mod credentials;
 mod endpoint;
 mod error;
 mod form;
+mod introspection;
 mod limiter;
+mod metadata;
+mod revocation;
+mod shared;
 
 pub use client::{ClientRecord, ClientRegistry, MemoryClientRegistry, NewClient, RegisteredClient};
 pub use endpoint::TokenEndpoint;
+pub use introspection::IntrospectionEndpoint;
+pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
+pub use revocation::RevocationEndpoint;

@@ -2,3 +2,4 @@
 
 mod conformance;
 mod hostile;
+mod introspection_revocation;

@@ -1,0 +1,265 @@
+//! Metadata documents as tower services: the authorization server's (RFC 8414) and a protected
+//! resource's (RFC 9728), each a JSON object built once and served to `GET`.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::{Ready, ready};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use serde_json::{Map, Value};
+use tower_service::Service;
+
+/// A JSON document served to `GET` (and `HEAD`): 200 `application/json`, cacheable for an
+/// hour; other methods 405.
+#[derive(Clone)]
+struct Document {
+    json: Bytes,
+}
+
+impl Document {
+    fn new(members: Map<String, Value>) -> Self {
+        Document { json: Bytes::from(Value::Object(members).to_string()) }
+    }
+
+    fn respond(&self, method: &Method) -> Response<Full<Bytes>> {
+        let mut response = Response::new(Full::new(Bytes::new()));
+        if method != Method::GET && method != Method::HEAD {
+            *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return response;
+        }
+        if method == Method::GET {
+            *response.body_mut() = Full::new(self.json.clone());
+        }
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+        response
+    }
+}
+
+fn strings<I, S>(values: I) -> Value
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    values.into_iter().map(|v| Value::String(v.into())).collect()
+}
+
+/// The authorization server's metadata (RFC 8414), served at
+/// [`PATH`](Self::PATH) (`/.well-known/oauth-authorization-server`): where the token,
+/// introspection and revocation endpoints are and how clients authenticate to them, so that
+/// OAuth libraries configure themselves from the issuer URL alone.
+///
+/// ```
+/// use tower_bearer_oauth::AuthorizationServerMetadata;
+///
+/// let metadata = AuthorizationServerMetadata::new("https://auth.example.com")
+///     .token_endpoint("https://auth.example.com/oauth/token")
+///     .introspection_endpoint("https://auth.example.com/oauth/introspect")
+///     .revocation_endpoint("https://auth.example.com/oauth/revoke")
+///     .scopes_supported(["reports:read"]);
+/// let app: axum::Router = axum::Router::new().route_service(AuthorizationServerMetadata::PATH, metadata);
+/// ```
+///
+/// Always present: `issuer`, `grant_types_supported` (`client_credentials`),
+/// `response_types_supported` (empty: there is no authorization endpoint), and for each
+/// endpoint given, its `*_auth_methods_supported` (`client_secret_basic`,
+/// `client_secret_post`).
+#[derive(Clone)]
+#[must_use]
+pub struct AuthorizationServerMetadata {
+    members: Map<String, Value>,
+    document: Option<Document>,
+}
+
+const CLIENT_AUTH: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+
+impl AuthorizationServerMetadata {
+    /// Where the document is served (RFC 8414 §3, for an issuer without a path).
+    pub const PATH: &'static str = "/.well-known/oauth-authorization-server";
+
+    /// The metadata of the authorization server identified by `issuer` (an `https` URL with
+    /// no query or fragment; the `iss` of [`TokenEndpoint::issuer`](crate::TokenEndpoint::issuer)).
+    pub fn new(issuer: impl Into<String>) -> Self {
+        let mut members = Map::new();
+        members.insert("issuer".into(), Value::String(issuer.into()));
+        members.insert("grant_types_supported".into(), strings(["client_credentials"]));
+        members.insert("response_types_supported".into(), Value::Array(Vec::new()));
+        AuthorizationServerMetadata { members, document: None }
+    }
+
+    fn endpoint(mut self, name: &str, url: String) -> Self {
+        self.members.insert(format!("{name}_endpoint"), Value::String(url));
+        self.members.insert(format!("{name}_endpoint_auth_methods_supported"), strings(CLIENT_AUTH));
+        self.document = None;
+        self
+    }
+
+    /// The [`TokenEndpoint`](crate::TokenEndpoint)'s URL.
+    pub fn token_endpoint(self, url: impl Into<String>) -> Self {
+        self.endpoint("token", url.into())
+    }
+
+    /// The [`IntrospectionEndpoint`](crate::IntrospectionEndpoint)'s URL.
+    pub fn introspection_endpoint(self, url: impl Into<String>) -> Self {
+        self.endpoint("introspection", url.into())
+    }
+
+    /// The [`RevocationEndpoint`](crate::RevocationEndpoint)'s URL.
+    pub fn revocation_endpoint(self, url: impl Into<String>) -> Self {
+        self.endpoint("revocation", url.into())
+    }
+
+    /// The scopes clients may ask for.
+    pub fn scopes_supported<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.members.insert("scopes_supported".into(), strings(scopes));
+        self.document = None;
+        self
+    }
+
+    /// Any other member (`service_documentation`, `jwks_uri`, ...), replacing one of the same
+    /// name.
+    pub fn member(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.members.insert(name.into(), value);
+        self.document = None;
+        self
+    }
+
+    /// The document's members.
+    #[must_use]
+    pub fn members(&self) -> &Map<String, Value> {
+        &self.members
+    }
+}
+
+impl fmt::Debug for AuthorizationServerMetadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationServerMetadata").field("members", &self.members).finish()
+    }
+}
+
+impl<B> Service<Request<B>> for AuthorizationServerMetadata {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let document = self.document.get_or_insert_with(|| Document::new(self.members.clone()));
+        ready(Ok(document.respond(req.method())))
+    }
+}
+
+/// A protected resource's metadata (RFC 9728), served at [`PATH`](Self::PATH)
+/// (`/.well-known/oauth-protected-resource`): which authorization servers issue tokens for
+/// it, which scopes it knows, how it takes tokens. Point clients to it from the layer's
+/// challenge with [`BearerAuthLayer::resource_metadata`](tower_bearer::BearerAuthLayer::resource_metadata)
+/// (what MCP clients look for).
+///
+/// ```
+/// use tower_bearer::{BearerAuthLayer, MemoryTokenStore};
+/// use tower_bearer_oauth::ProtectedResourceMetadata;
+///
+/// let metadata = ProtectedResourceMetadata::new("https://api.example.com")
+///     .authorization_servers(["https://auth.example.com"])
+///     .scopes_supported(["reports:read"]);
+/// let layer = BearerAuthLayer::new(MemoryTokenStore::new())
+///     .audience("https://api.example.com")
+///     .resource_metadata("https://api.example.com/.well-known/oauth-protected-resource");
+/// let app: axum::Router = axum::Router::new()
+///     .route("/v1/reports", axum::routing::get(|| async { "[]" }))
+///     .route_layer(layer)
+///     .route_service(ProtectedResourceMetadata::PATH, metadata);
+/// ```
+///
+/// Always present: `resource` and `bearer_methods_supported` (`header`).
+#[derive(Clone)]
+#[must_use]
+pub struct ProtectedResourceMetadata {
+    members: Map<String, Value>,
+    document: Option<Document>,
+}
+
+impl ProtectedResourceMetadata {
+    /// Where the document is served (RFC 9728 §3, for a resource without a path).
+    pub const PATH: &'static str = "/.well-known/oauth-protected-resource";
+
+    /// The metadata of the resource identified by `resource` (its URL; the audience tokens
+    /// for it carry, [`BearerAuthLayer::audience`](tower_bearer::BearerAuthLayer::audience)).
+    pub fn new(resource: impl Into<String>) -> Self {
+        let mut members = Map::new();
+        members.insert("resource".into(), Value::String(resource.into()));
+        members.insert("bearer_methods_supported".into(), strings(["header"]));
+        ProtectedResourceMetadata { members, document: None }
+    }
+
+    /// The issuers of the authorization servers whose tokens the resource accepts.
+    pub fn authorization_servers<I, S>(self, issuers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.member("authorization_servers", strings(issuers))
+    }
+
+    /// The scopes the resource knows.
+    pub fn scopes_supported<I, S>(self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.member("scopes_supported", strings(scopes))
+    }
+
+    /// A name for people (`resource_name`).
+    pub fn resource_name(self, name: impl Into<String>) -> Self {
+        self.member("resource_name", Value::String(name.into()))
+    }
+
+    /// Any other member (`resource_documentation`, `jwks_uri`, ...), replacing one of the
+    /// same name.
+    pub fn member(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.members.insert(name.into(), value);
+        self.document = None;
+        self
+    }
+
+    /// The document's members.
+    #[must_use]
+    pub fn members(&self) -> &Map<String, Value> {
+        &self.members
+    }
+}
+
+impl fmt::Debug for ProtectedResourceMetadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProtectedResourceMetadata").field("members", &self.members).finish()
+    }
+}
+
+impl<B> Service<Request<B>> for ProtectedResourceMetadata {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let document = self.document.get_or_insert_with(|| Document::new(self.members.clone()));
+        ready(Ok(document.respond(req.method())))
+    }
+}

@@ -1,0 +1,121 @@
+//! [`RevocationEndpoint`]: RFC 7009 token revocation as a tower service.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, PRAGMA};
+use http::{HeaderValue, Request, Response};
+use http_body_util::Full;
+use tower_service::Service;
+
+use tower_bearer::header::validate_b64token;
+use tower_bearer::store::BoxError;
+use tower_bearer::{PresentedToken, Principal, TokenManager, TokenState, TokenStore};
+
+use crate::client::{ClientRecord, ClientRegistry};
+use crate::error::{OAuthError, invalid_request};
+use crate::shared::{ACCESS_TOKEN_KIND, Shared};
+
+/// The OAuth 2.0 token revocation endpoint (RFC 7009): a client revokes a token it obtained
+/// from the [`TokenEndpoint`](crate::TokenEndpoint), effective at once for every request the
+/// layer checks afterwards (and on other instances as the store pushes revocations). Made with
+/// [`TokenEndpoint::revocation`](crate::TokenEndpoint::revocation), sharing its registry,
+/// store, configuration and failure count.
+///
+/// - `POST`, form-encoded, `token=...` (required); `token_type_hint` is a hint (§2.1): there
+///   is one kind of token, so it changes nothing, and an unknown hint is no error.
+/// - `200` with an empty body when the token is revoked, and for a token that is unknown,
+///   expired, already revoked or malformed (§2.2: "invalid tokens do not cause an error").
+/// - A token the token endpoint minted for another client, or one it did not mint (an API
+///   key, a personal token): `400 {"error":"unauthorized_client"}`, and nothing is revoked
+///   (§2.1: the server verifies the token was issued to the requesting client).
+/// - Client authentication failures are answered as at the token endpoint; a failing store
+///   answers 503 `temporarily_unavailable`.
+pub struct RevocationEndpoint<R, S> {
+    shared: Shared<R, S>,
+}
+
+impl<R, S> RevocationEndpoint<R, S> {
+    pub(crate) fn new(shared: Shared<R, S>) -> Self {
+        RevocationEndpoint { shared }
+    }
+}
+
+impl<R, S> Clone for RevocationEndpoint<R, S> {
+    fn clone(&self) -> Self {
+        RevocationEndpoint { shared: self.shared.clone() }
+    }
+}
+
+impl<R, S> fmt::Debug for RevocationEndpoint<R, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RevocationEndpoint").finish_non_exhaustive()
+    }
+}
+
+impl<R, S, B> Service<Request<B>> for RevocationEndpoint<R, S>
+where
+    R: ClientRegistry,
+    S: TokenManager,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.shared.respond(this.handle(req).await)) })
+    }
+}
+
+impl<R: ClientRegistry, S: TokenManager> RevocationEndpoint<R, S> {
+    async fn handle<B>(&self, req: Request<B>) -> Result<Response<Full<Bytes>>, OAuthError>
+    where
+        B: http_body::Body,
+        B::Error: Into<BoxError>,
+    {
+        let (_, form, client) = self.shared.client_request(req).await?;
+        let token = form.get("token").ok_or_else(|| invalid_request("token is required"))?;
+        if validate_b64token(token.as_bytes()).is_ok() {
+            let state = self.shared.store.lookup(&PresentedToken::new(token)).await;
+            if let TokenState::Active(p) | TokenState::Expired(p) =
+                state.map_err(|_| OAuthError::unavailable())?
+            {
+                if !issued_to(&p, &client) {
+                    return Err(OAuthError::bad_request(
+                        "unauthorized_client",
+                        "the token was not issued to this client",
+                    ));
+                }
+                if let Some(id) = p.token_id() {
+                    self.shared.store.revoke(id).await.map_err(|_| OAuthError::unavailable())?;
+                }
+            }
+        }
+        Ok(revoked())
+    }
+}
+
+/// Whether the token endpoint minted `token` for `client`.
+fn issued_to(token: &Principal, client: &ClientRecord) -> bool {
+    token.token_kind() == Some(ACCESS_TOKEN_KIND) && token.token_name() == Some(client.client_id.as_str())
+}
+
+/// The answer to a revocation: 200, nothing to say, not to be cached.
+fn revoked() -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
