@@ -54,3 +54,18 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
     }
     String::from_utf8(out).ok()
 }
+
+#[cfg(feature = "client")]
+/// Encodes `s` for `application/x-www-form-urlencoded`: unreserved characters as they are,
+/// every other byte as `%XX` (a space too, which is always safe).
+pub(crate) fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

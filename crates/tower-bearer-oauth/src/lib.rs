@@ -28,7 +28,11 @@ mod credentials;
 mod endpoint;
 mod error;
 mod form;
+#[cfg(feature = "client")]
+mod introspected;
 mod introspection;
+#[cfg(feature = "client")]
+mod introspection_store;
 mod limiter;
 mod metadata;
 mod revocation;
@@ -37,5 +41,8 @@ mod shared;
 pub use client::{ClientRecord, ClientRegistry, MemoryClientRegistry, NewClient, RegisteredClient};
 pub use endpoint::TokenEndpoint;
 pub use introspection::IntrospectionEndpoint;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub use introspection_store::IntrospectionStore;
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 pub use revocation::RevocationEndpoint;

@@ -3,3 +3,5 @@
 mod conformance;
 mod hostile;
 mod introspection_revocation;
+#[cfg(feature = "client")]
+mod introspection_store;

@@ -1,0 +1,148 @@
+//! [`parse`]: an RFC 7662 introspection answer as the [`TokenState`] of the token asked
+//! about. Pure, and fuzzed: an answer from the network is untrusted input.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+use tower_bearer::{Principal, Scopes, TokenState};
+
+/// Why an answer is not an introspection answer at all (the store then fails closed).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Malformed {
+    /// Not a JSON object.
+    NotAnObject,
+    /// No boolean `active` member (REQUIRED, RFC 7662 §2.2).
+    NoActive,
+}
+
+/// What the introspection answer `body` says about the token, at `now`:
+///
+/// - `active: false` is [`TokenState::Unknown`] (RFC 7662 does not tell unknown, revoked and
+///   expired apart, nor does this);
+/// - `active: true` is [`TokenState::Active`], unless `exp` has passed ([`TokenState::Expired`]:
+///   a server's clock may lag) or `nbf` has not come (`Unknown`);
+/// - the principal: `sub` (else `client_id`, else `username`, else empty) as the subject,
+///   `scope`, `exp`, `jti` as the token id, `client_id` as the token's name, `aud` (a string
+///   or an array), and the `organization` extension member; members of other types than
+///   RFC 7662 and RFC 7519 give them are ignored, as are unknown members.
+pub(crate) fn parse(body: &[u8], now: SystemTime) -> Result<TokenState, Malformed> {
+    let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(body) else {
+        return Err(Malformed::NotAnObject);
+    };
+    match m.get("active") {
+        Some(Value::Bool(true)) => {}
+        Some(Value::Bool(false)) => return Ok(TokenState::Unknown),
+        _ => return Err(Malformed::NoActive),
+    }
+    if time(&m, "nbf").is_some_and(|nbf| nbf > now) {
+        return Ok(TokenState::Unknown);
+    }
+    let subject = ["sub", "client_id", "username"].iter().find_map(|k| string(&m, k)).unwrap_or_default();
+    let mut b = Principal::builder(subject);
+    if let Some(scope) = string(&m, "scope") {
+        b = b.scopes(Scopes::parse(scope));
+    }
+    if let Some(id) = string(&m, "jti") {
+        b = b.token_id(id);
+    }
+    if let Some(client) = string(&m, "client_id") {
+        b = b.token_name(client);
+    }
+    if let Some(org) = string(&m, "organization") {
+        b = b.organization(org);
+    }
+    match m.get("aud") {
+        Some(Value::String(aud)) => b = b.audience([aud.as_str()]),
+        Some(Value::Array(auds)) => b = b.audience(auds.iter().filter_map(Value::as_str)),
+        _ => {}
+    }
+    let exp = time(&m, "exp");
+    if let Some(exp) = exp {
+        b = b.expires_at(exp);
+    }
+    let principal = b.build();
+    Ok(match exp {
+        Some(exp) if exp <= now => TokenState::Expired(principal),
+        _ => TokenState::Active(principal),
+    })
+}
+
+fn string<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    m.get(key)?.as_str()
+}
+
+/// A NumericDate member (seconds since the epoch, RFC 7519 §2), if it is one a `SystemTime`
+/// can hold.
+fn time(m: &Map<String, Value>, key: &str) -> Option<SystemTime> {
+    let secs = m.get(key)?.as_f64().filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e12)?;
+    UNIX_EPOCH.checked_add(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn answers_and_their_states() {
+        let now = at(1_000);
+        assert!(matches!(parse(br#"{"active":false}"#, now), Ok(TokenState::Unknown)));
+        let full = br#"{"active":true,"sub":"u","scope":"a b","exp":2000,"jti":"t1","client_id":"c",
+            "aud":["x","y"],"organization":"o","extra":{"nested":[1,2]}}"#;
+        let Ok(TokenState::Active(p)) = parse(full, now) else { panic!() };
+        assert_eq!((p.subject(), p.token_name(), p.organization()), ("u", Some("c"), Some("o")));
+        assert_eq!(p.token_id().map(|t| t.as_str()), Some("t1"));
+        assert!(p.scopes().grants("a") && p.is_for("y"));
+        assert_eq!(p.expires_at(), Some(at(2000)));
+        assert!(matches!(parse(br#"{"active":true,"sub":"u","exp":999}"#, now), Ok(TokenState::Expired(_))));
+        assert!(matches!(parse(br#"{"active":true,"nbf":1001}"#, now), Ok(TokenState::Unknown)));
+        let Ok(TokenState::Active(p)) =
+            parse(br#"{"active":true,"client_id":"svc","scope":7,"exp":"soon"}"#, now)
+        else {
+            panic!()
+        };
+        assert_eq!((p.subject(), p.expires_at()), ("svc", None), "wrongly typed members are ignored");
+    }
+
+    proptest::proptest! {
+        /// The fuzz target: any bytes, and any JSON object of the members `parse` reads,
+        /// with any values: an answer or an error, never a panic.
+        #[test]
+        fn never_panics_on_bytes(body in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = parse(&body, at(1_000));
+        }
+
+        #[test]
+        fn never_panics_on_members(
+            active in proptest::option::of(proptest::bool::ANY),
+            exp in proptest::option::of(proptest::num::f64::ANY),
+            text in "\\PC*",
+            aud in proptest::collection::vec("\\PC*", 0..3),
+        ) {
+            let mut m = Map::new();
+            if let Some(active) = active {
+                m.insert("active".into(), Value::Bool(active));
+            }
+            if let Some(exp) = exp.and_then(serde_json::Number::from_f64) {
+                m.insert("exp".into(), Value::Number(exp.clone()));
+                m.insert("nbf".into(), Value::Number(exp));
+            }
+            for key in ["sub", "scope", "jti", "client_id", "organization"] {
+                m.insert(key.into(), Value::String(text.clone()));
+            }
+            m.insert("aud".into(), aud.into_iter().map(Value::String).collect());
+            let _ = parse(Value::Object(m).to_string().as_bytes(), at(1_000));
+        }
+    }
+
+    #[test]
+    fn non_answers_are_errors() {
+        let now = at(0);
+        for body in [&b""[..], b"[]", b"{", b"null", b"{\"active\":\"true\"}", b"{}", b"\xff"] {
+            assert!(parse(body, now).is_err(), "{body:?}");
+        }
+    }
+}
