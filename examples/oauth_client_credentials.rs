@@ -14,21 +14,23 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tower_bearer::{BearerAuthLayer, Clock, MemoryTokenStore, Principal, TokenFormat};
-use tower_bearer_oauth::{MemoryClientRegistry, NewClient, RegisteredClient, TokenEndpoint};
+use tower_bearer::{BearerAuthLayer, Clock, MemoryTokenStore, Principal, StoreError, TokenFormat};
+use tower_bearer_oauth::{ClientRegistry, MemoryClientRegistry, NewClient, RegisteredClient, TokenEndpoint};
 
 /// The token endpoint and the API, reading the time from `clock`, with one demo client whose
 /// access tokens live `ttl`.
-pub fn demo(ttl: Duration, clock: Clock) -> (Router, RegisteredClient) {
+pub async fn demo(ttl: Duration, clock: Clock) -> Result<(Router, RegisteredClient), StoreError> {
     let format = TokenFormat::new("at_");
     let store = MemoryTokenStore::builder().format(format.clone()).clock(clock.clone()).build();
     let clients = MemoryClientRegistry::new();
-    let client = clients.register(
-        NewClient::new("svc-reporting")
-            .client_id("reporting-demo")
-            .allowed_scopes(["reports:read"])
-            .access_token_ttl(ttl),
-    );
+    let client = clients
+        .register(
+            NewClient::new("svc-reporting")
+                .client_id("reporting-demo")
+                .allowed_scopes(["reports:read"])
+                .access_token_ttl(ttl),
+        )
+        .await?;
 
     let app = Router::new()
         .route("/v1/reports", get(reports))
@@ -40,13 +42,13 @@ pub fn demo(ttl: Duration, clock: Clock) -> (Router, RegisteredClient) {
                 .clock(clock.clone()),
         )
         .route_service("/oauth/token", TokenEndpoint::new(clients, store).realm("reports").clock(clock));
-    (app, client)
+    Ok((app, client))
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ttl: u64 = std::env::var("TOKEN_TTL_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(3600);
-    let (app, client) = demo(Duration::from_secs(ttl), Clock::system());
+    let (app, client) = demo(Duration::from_secs(ttl), Clock::system()).await?;
 
     let port = std::env::var("PORT").unwrap_or_else(|_| "3008".into());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;

@@ -12,7 +12,7 @@ use http::Request;
 use http_body_util::{BodyExt, Full};
 use libfuzzer_sys::fuzz_target;
 use tower_bearer::MemoryTokenStore;
-use tower_bearer_oauth::{MemoryClientRegistry, NewClient, TokenEndpoint};
+use tower_bearer_oauth::{ClientRegistry, MemoryClientRegistry, NewClient, TokenEndpoint};
 use tower_service::Service;
 
 #[derive(Arbitrary, Debug)]
@@ -28,7 +28,10 @@ fn endpoint() -> TokenEndpoint<MemoryClientRegistry, MemoryTokenStore> {
     ENDPOINT
         .get_or_init(|| {
             let clients = MemoryClientRegistry::new();
-            let _demo = clients.register(NewClient::new("svc").client_id("demo"));
+            // The memory registry answers at once: poll its future once, no runtime needed.
+            let register = std::pin::pin!(clients.register(NewClient::new("svc").client_id("demo")));
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            let _ = std::future::Future::poll(register, &mut cx);
             TokenEndpoint::new(clients, MemoryTokenStore::new()).max_body_bytes(1024)
         })
         .clone()

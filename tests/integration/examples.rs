@@ -259,7 +259,7 @@ async fn static_keys_example_generates_demo_keys() {
 #[tokio::test]
 async fn oauth_client_credentials_example() {
     let clock = Clock::manual(SystemTime::now());
-    let (app, client) = oauth_client_credentials::demo(Duration::from_secs(2), clock.clone());
+    let (app, client) = oauth_client_credentials::demo(Duration::from_secs(2), clock.clone()).await.unwrap();
     let ex = Served::start(app).await;
     let (id, secret) = (client.client_id.clone(), client.client_secret.expose_secret().to_owned());
     let token_url = ex.url("/oauth/token");

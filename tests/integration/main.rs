@@ -27,6 +27,8 @@ mod load_faults;
 #[cfg(all(feature = "axum", feature = "rate-limit"))]
 mod metered_keys_example;
 mod never_leak;
+#[cfg(feature = "axum")]
+mod oauth_examples;
 mod redaction;
 mod resource_server;
 mod rfc6750;

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use subtle::ConstantTimeEq;
 
-use tower_bearer::{Scopes, StoreError, TokenFormat, TokenHash, TokenId, TokenSecret};
+use tower_bearer::{Clock, Scopes, StoreError, TokenFormat, TokenHash, TokenId, TokenSecret};
 
 /// The longest access-token lifetime and secret-rotation grace a registry accepts: longer
 /// values are cut to it, so that no time computed from them overflows.
@@ -72,6 +72,22 @@ impl NewClient {
         self.access_token_ttl = ttl.min(LONGEST);
         self
     }
+
+    /// Draws the client's id (unless one was given) and secret: the record a registry keeps
+    /// (the secret's digest only), and what to hand out once. For implementations of
+    /// [`ClientRegistry::register`].
+    pub fn issue(self) -> (ClientRecord, RegisteredClient) {
+        let client_id = self.client_id.unwrap_or_else(random_client_id);
+        let secret = secret_format().generate();
+        let record = ClientRecord {
+            client_id: client_id.clone(),
+            subject: self.subject,
+            allowed_scopes: self.allowed_scopes,
+            access_token_ttl: self.access_token_ttl,
+            secrets: vec![(secret.hash(), None)],
+        };
+        (record, RegisteredClient { client_id, client_secret: secret })
+    }
 }
 
 /// A client as a registry keeps it: never the secret, only digests of it.
@@ -92,6 +108,39 @@ pub struct ClientRecord {
 }
 
 impl ClientRecord {
+    /// A record as a registry reads it back: `secrets` are the current secret's digest (no
+    /// end) and, during a rotation's grace, the previous one's with the time it ends.
+    #[must_use]
+    pub fn new(
+        client_id: String,
+        subject: String,
+        allowed_scopes: Scopes,
+        access_token_ttl: Duration,
+        secrets: Vec<(TokenHash, Option<SystemTime>)>,
+    ) -> Self {
+        ClientRecord {
+            client_id,
+            subject,
+            allowed_scopes,
+            access_token_ttl: access_token_ttl.min(LONGEST),
+            secrets,
+        }
+    }
+
+    /// The record after giving the client a new secret at `now`: the current secret keeps
+    /// working for `grace` (not at all if zero; at most 100 years), any older one stops. For
+    /// implementations of [`ClientRegistry::rotate_secret`].
+    pub fn rotated(&self, grace: Duration, now: SystemTime) -> (ClientRecord, RegisteredClient) {
+        let secret = secret_format().generate();
+        let mut secrets = vec![(secret.hash(), None)];
+        let current = self.secrets.iter().find(|(_, until)| until.is_none()).map(|(digest, _)| *digest);
+        if let Some(current) = current.filter(|_| !grace.is_zero()) {
+            secrets.push((current, Some(now.checked_add(grace.min(LONGEST)).unwrap_or(now))));
+        }
+        let record = ClientRecord { secrets, ..self.clone() };
+        (record, RegisteredClient { client_id: self.client_id.clone(), client_secret: secret })
+    }
+
     /// Whether `secret` is one of the client's valid secrets at `now`. Every stored digest is
     /// compared in constant time, whichever matches.
     #[must_use]
@@ -125,28 +174,52 @@ impl fmt::Debug for RegisteredClient {
     }
 }
 
-/// Finds OAuth clients by id, for the [`TokenEndpoint`](crate::TokenEndpoint).
+/// Keeps OAuth clients: the [`TokenEndpoint`](crate::TokenEndpoint) finds them by id, an
+/// operator registers, rotates and removes them. In memory ([`MemoryClientRegistry`]) or in a
+/// database (`tower-bearer-sqlx`'s `SqlClientRegistry`), with the same behaviour.
 ///
-/// A registry returns the record with the digests of the client's secrets; the endpoint
-/// verifies the presented secret in constant time ([`ClientRecord::verify`]).
+/// A registry keeps digests of secrets only and returns them in the record; the endpoint
+/// verifies a presented secret in constant time ([`ClientRecord::verify`]).
 pub trait ClientRegistry: Send + Sync + 'static {
     /// The client with this id, if any. `Err` makes the endpoint answer 503.
     fn find(&self, client_id: &str) -> impl Future<Output = Result<Option<ClientRecord>, StoreError>> + Send;
+
+    /// Registers a client with a fresh random secret (prefix `cs_`, 256 bits, checksum),
+    /// returned once ([`NewClient::issue`]). An existing client with the same id is replaced.
+    fn register(&self, new: NewClient) -> impl Future<Output = Result<RegisteredClient, StoreError>> + Send;
+
+    /// Gives the client a new secret ([`ClientRecord::rotated`]): the old one stops working at
+    /// once, or after `grace` if it is not zero (so a fleet can roll over). `None` for an
+    /// unknown client.
+    fn rotate_secret(
+        &self,
+        client_id: &str,
+        grace: Duration,
+    ) -> impl Future<Output = Result<Option<RegisteredClient>, StoreError>> + Send;
+
+    /// Removes a client. Tokens it already obtained stay valid until they expire or are
+    /// revoked in the token store. Returns whether it existed.
+    fn remove(&self, client_id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
-/// An in-memory [`ClientRegistry`]; cloning shares the clients.
+/// An in-memory [`ClientRegistry`]; cloning shares the clients. Every operation answers at
+/// once.
 ///
 /// ```
-/// use tower_bearer_oauth::{MemoryClientRegistry, NewClient};
+/// use tower_bearer_oauth::{ClientRegistry, MemoryClientRegistry, NewClient};
 ///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), tower_bearer::StoreError> {
 /// let registry = MemoryClientRegistry::new();
-/// let client = registry.register(NewClient::new("reporting").allowed_scopes(["reports:read"]));
+/// let client = registry.register(NewClient::new("reporting").allowed_scopes(["reports:read"])).await?;
 /// println!("client_id={} client_secret={}", client.client_id, client.client_secret.expose_secret());
+/// # Ok(()) }
 /// ```
 #[derive(Clone, Default)]
 pub struct MemoryClientRegistry {
     clients: Arc<papaya::HashMap<String, ClientRecord>>,
     writer: Arc<Mutex<()>>,
+    clock: Clock,
 }
 
 impl MemoryClientRegistry {
@@ -156,44 +229,10 @@ impl MemoryClientRegistry {
         Self::default()
     }
 
-    /// Registers a client with a fresh random secret (prefix `cs_`, 256 bits, checksum).
-    /// An existing client with the same id is replaced.
-    pub fn register(&self, new: NewClient) -> RegisteredClient {
-        let client_id = new.client_id.unwrap_or_else(random_client_id);
-        let secret = secret_format().generate();
-        let record = ClientRecord {
-            client_id: client_id.clone(),
-            subject: new.subject,
-            allowed_scopes: new.allowed_scopes,
-            access_token_ttl: new.access_token_ttl,
-            secrets: vec![(secret.hash(), None)],
-        };
-        self.clients.pin().insert(client_id.clone(), record);
-        RegisteredClient { client_id, client_secret: secret }
-    }
-
-    /// Gives the client a new secret. The old one stops working at once, or after `grace`
-    /// if it is not zero (so a fleet can roll over; at most 100 years). Returns `None` for
-    /// an unknown client.
-    pub fn rotate_secret(&self, client_id: &str, grace: Duration) -> Option<RegisteredClient> {
-        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let clients = self.clients.pin();
-        let mut record = clients.get(client_id)?.clone();
-        let now = SystemTime::now();
-        let secret = secret_format().generate();
-        let previous = record.secrets.iter().find(|(_, until)| until.is_none()).map(|(d, _)| *d);
-        record.secrets = vec![(secret.hash(), None)];
-        if let Some(previous) = previous.filter(|_| !grace.is_zero()) {
-            record.secrets.push((previous, Some(now.checked_add(grace.min(LONGEST)).unwrap_or(now))));
-        }
-        clients.insert(client_id.to_owned(), record);
-        Some(RegisteredClient { client_id: client_id.to_owned(), client_secret: secret })
-    }
-
-    /// Removes a client. Tokens it already obtained stay valid until they expire or are
-    /// revoked in the token store.
-    pub fn remove(&self, client_id: &str) -> bool {
-        self.clients.pin().remove(client_id).is_some()
+    /// An empty registry reading the time (for rotation grace periods) from `clock`.
+    #[must_use]
+    pub fn with_clock(clock: Clock) -> Self {
+        MemoryClientRegistry { clock, ..Self::default() }
     }
 }
 
@@ -201,6 +240,32 @@ impl ClientRegistry for MemoryClientRegistry {
     fn find(&self, client_id: &str) -> impl Future<Output = Result<Option<ClientRecord>, StoreError>> + Send {
         let found: Ready<_> = ready(Ok(self.clients.pin().get(client_id).cloned()));
         found
+    }
+
+    fn register(&self, new: NewClient) -> impl Future<Output = Result<RegisteredClient, StoreError>> + Send {
+        let (record, registered) = new.issue();
+        self.clients.pin().insert(record.client_id.clone(), record);
+        ready(Ok(registered))
+    }
+
+    fn rotate_secret(
+        &self,
+        client_id: &str,
+        grace: Duration,
+    ) -> impl Future<Output = Result<Option<RegisteredClient>, StoreError>> + Send {
+        // Serializes rotations of one registry: two at once would each keep a secret the
+        // other dropped.
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let clients = self.clients.pin();
+        let rotated = clients.get(client_id).map(|record| record.rotated(grace, self.clock.now()));
+        ready(Ok(rotated.map(|(record, registered)| {
+            clients.insert(client_id.to_owned(), record);
+            registered
+        })))
+    }
+
+    fn remove(&self, client_id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        ready(Ok(self.clients.pin().remove(client_id).is_some()))
     }
 }
 
@@ -223,34 +288,44 @@ fn random_client_id() -> String {
 mod tests {
     use super::*;
 
+    /// The value of a memory-registry operation (ready at once; never an error).
+    fn at_once<T>(future: impl Future<Output = Result<T, StoreError>>) -> T {
+        let mut future = std::pin::pin!(future);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match future.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(output) => output.expect("the memory registry does not fail"),
+            std::task::Poll::Pending => panic!("not ready at once"),
+        }
+    }
+
     #[test]
     fn verify_accepts_only_the_live_secrets() {
         let registry = MemoryClientRegistry::new();
-        let first = registry.register(NewClient::new("svc").client_id("c1"));
+        let first = at_once(registry.register(NewClient::new("svc").client_id("c1")));
         let record = |r: &MemoryClientRegistry| r.clients.pin().get("c1").cloned().unwrap();
         let now = SystemTime::now();
         assert!(record(&registry).verify(first.client_secret.expose_secret(), now));
         assert!(!record(&registry).verify("cs_wrong", now));
 
-        let second = registry.rotate_secret("c1", Duration::from_secs(60)).unwrap();
+        let second = at_once(registry.rotate_secret("c1", Duration::from_secs(60))).unwrap();
         let r = record(&registry);
         assert!(r.verify(second.client_secret.expose_secret(), now));
         assert!(r.verify(first.client_secret.expose_secret(), now), "within the grace");
         assert!(!r.verify(first.client_secret.expose_secret(), now + Duration::from_secs(61)));
 
-        let third = registry.rotate_secret("c1", Duration::ZERO).unwrap();
+        let third = at_once(registry.rotate_secret("c1", Duration::ZERO)).unwrap();
         let r = record(&registry);
         assert!(r.verify(third.client_secret.expose_secret(), now));
         assert!(!r.verify(second.client_secret.expose_secret(), now));
         assert!(!r.verify(first.client_secret.expose_secret(), now));
-        assert!(registry.rotate_secret("nope", Duration::ZERO).is_none());
+        assert!(at_once(registry.rotate_secret("nope", Duration::ZERO)).is_none());
     }
 
     #[test]
     fn secrets_are_redacted_and_ids_random() {
         let registry = MemoryClientRegistry::new();
-        let a = registry.register(NewClient::new("svc"));
-        let b = registry.register(NewClient::new("svc"));
+        let a = at_once(registry.register(NewClient::new("svc")));
+        let b = at_once(registry.register(NewClient::new("svc")));
         assert_ne!(a.client_id, b.client_id);
         assert!(a.client_id.starts_with("client_"));
         assert!(!format!("{a:?} {registry:?}").contains(a.client_secret.expose_secret()));

@@ -1,5 +1,6 @@
 //! [`parse`]: an RFC 7662 introspection answer as the [`TokenState`] of the token asked
-//! about. Pure, and fuzzed: an answer from the network is untrusted input.
+//! about; [`state_of`]: the same for a JWT's claims. Pure, and fuzzed: an answer from the
+//! network is untrusted input.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -34,21 +35,31 @@ pub(crate) fn parse(body: &[u8], now: SystemTime) -> Result<TokenState, Malforme
         Some(Value::Bool(false)) => return Ok(TokenState::Unknown),
         _ => return Err(Malformed::NoActive),
     }
-    if time(&m, "nbf").is_some_and(|nbf| nbf > now) {
-        return Ok(TokenState::Unknown);
+    Ok(state_of(&m, now, Duration::ZERO))
+}
+
+/// The state of a token whose claims (or introspection members) are `m`, at `now`, allowing
+/// `leeway` on `exp` and `nbf`: shared by introspection answers and JWT claims (RFC 7662
+/// borrows RFC 7519's names).
+pub(crate) fn state_of(m: &Map<String, Value>, now: SystemTime, leeway: Duration) -> TokenState {
+    let late = now.checked_add(leeway).unwrap_or(now);
+    if time(m, "nbf").is_some_and(|nbf| nbf > late) {
+        return TokenState::Unknown;
     }
-    let subject = ["sub", "client_id", "username"].iter().find_map(|k| string(&m, k)).unwrap_or_default();
+    let subject = ["sub", "client_id", "username"].iter().find_map(|k| string(m, k)).unwrap_or_default();
     let mut b = Principal::builder(subject);
-    if let Some(scope) = string(&m, "scope") {
+    if let Some(scope) = string(m, "scope") {
         b = b.scopes(Scopes::parse(scope));
+    } else if let Some(Value::Array(scopes)) = m.get("scp") {
+        b = b.scopes(scopes.iter().filter_map(Value::as_str).collect::<Scopes>());
     }
-    if let Some(id) = string(&m, "jti") {
+    if let Some(id) = string(m, "jti") {
         b = b.token_id(id);
     }
-    if let Some(client) = string(&m, "client_id") {
+    if let Some(client) = string(m, "client_id") {
         b = b.token_name(client);
     }
-    if let Some(org) = string(&m, "organization") {
+    if let Some(org) = string(m, "organization") {
         b = b.organization(org);
     }
     match m.get("aud") {
@@ -56,15 +67,15 @@ pub(crate) fn parse(body: &[u8], now: SystemTime) -> Result<TokenState, Malforme
         Some(Value::Array(auds)) => b = b.audience(auds.iter().filter_map(Value::as_str)),
         _ => {}
     }
-    let exp = time(&m, "exp");
+    let exp = time(m, "exp");
     if let Some(exp) = exp {
         b = b.expires_at(exp);
     }
     let principal = b.build();
-    Ok(match exp {
-        Some(exp) if exp <= now => TokenState::Expired(principal),
+    match exp {
+        Some(exp) if exp.checked_add(leeway).unwrap_or(exp) <= now => TokenState::Expired(principal),
         _ => TokenState::Active(principal),
-    })
+    }
 }
 
 fn string<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a str> {

@@ -6,18 +6,31 @@
 //! ```
 //! use axum::Router;
 //! use axum::routing::get;
-//! use tower_bearer_oauth::{MemoryClientRegistry, NewClient, TokenEndpoint};
+//! use tower_bearer_oauth::{ClientRegistry, MemoryClientRegistry, NewClient, TokenEndpoint};
 //! use tower_bearer::{BearerAuthLayer, MemoryTokenStore};
 //!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tower_bearer::StoreError> {
 //! let store = MemoryTokenStore::new();
 //! let clients = MemoryClientRegistry::new();
-//! let client = clients.register(NewClient::new("reporting").allowed_scopes(["reports:read"]));
+//! let client = clients.register(NewClient::new("reporting").allowed_scopes(["reports:read"])).await?;
 //!
+//! let token = TokenEndpoint::new(clients, store.clone()).issuer("https://auth.example.com");
 //! let app: Router = Router::new()
 //!     .route("/v1/reports", get(|| async { "[]" }))
 //!     .route_layer(BearerAuthLayer::new(store.clone()).require_scopes(["reports:read"]))
-//!     .route_service("/oauth/token", TokenEndpoint::new(clients, store));
+//!     .route_service("/oauth/introspect", token.introspection())
+//!     .route_service("/oauth/revoke", token.revocation())
+//!     .route_service("/oauth/token", token);
+//! # let _ = (client, app);
+//! # Ok(()) }
 //! ```
+//!
+//! Also here: RFC 7662 introspection ([`IntrospectionEndpoint`]) and RFC 7009 revocation
+//! ([`RevocationEndpoint`]) made from the token endpoint; the RFC 8414 and RFC 9728 metadata
+//! documents ([`AuthorizationServerMetadata`], [`ProtectedResourceMetadata`]); and, with
+//! feature `client`, [`IntrospectionStore`], a store for services whose tokens another
+//! authorization server issues.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unreachable_pub, unsafe_code)]
@@ -33,6 +46,8 @@ mod introspected;
 mod introspection;
 #[cfg(feature = "client")]
 mod introspection_store;
+#[cfg(feature = "jwt")]
+mod jwt_store;
 mod limiter;
 mod metadata;
 mod revocation;
@@ -44,5 +59,8 @@ pub use introspection::IntrospectionEndpoint;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use introspection_store::IntrospectionStore;
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use jwt_store::{DiscoveryError, JwtStore};
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 pub use revocation::RevocationEndpoint;

@@ -82,6 +82,8 @@
 compile_error!("tower-bearer-sqlx needs a backend: enable the feature `sqlite`, `postgres`, or both");
 
 mod builder;
+#[cfg(feature = "oauth")]
+mod clients;
 mod credits;
 mod db;
 mod error;
@@ -101,6 +103,9 @@ mod store;
 mod usage;
 
 pub use builder::SqlTokenStoreBuilder;
+#[cfg(feature = "oauth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
+pub use clients::SqlClientRegistry;
 pub use db::SqlBackend;
 pub use error::OpenError;
 #[cfg(feature = "postgres")]

@@ -17,6 +17,7 @@ const MIGRATIONS: Embedded = Embedded(&[
     (2, "replaced by", include_str!("../migrations/postgres/2_replaced_by.sql")),
     (3, "limits", include_str!("../migrations/postgres/3_limits.sql")),
     (4, "audience", include_str!("../migrations/postgres/4_audience.sql")),
+    (5, "oauth clients", include_str!("../migrations/postgres/5_oauth_clients.sql")),
 ]);
 
 /// A pooled connection idle longer than this is pinged before use, so connections a database
@@ -143,7 +144,7 @@ impl Statements {
 
 pub(super) struct PgDb {
     pub(super) pool: PgPool,
-    schema: String,
+    pub(crate) schema: String,
     pub(super) channel: String,
     sql: Box<Statements>,
 }

@@ -14,6 +14,7 @@ const MIGRATIONS: Embedded = Embedded(&[
     (2, "replaced by", include_str!("../migrations/sqlite/2_replaced_by.sql")),
     (3, "limits", include_str!("../migrations/sqlite/3_limits.sql")),
     (4, "audience", include_str!("../migrations/sqlite/4_audience.sql")),
+    (5, "oauth clients", include_str!("../migrations/sqlite/5_oauth_clients.sql")),
 ]);
 
 macro_rules! columns {

@@ -17,7 +17,8 @@ use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 use tower_bearer::{BearerAuthLayer, Clock, MemoryTokenStore, Principal, TokenManager};
-use tower_bearer_oauth::{MemoryClientRegistry, NewClient, TokenEndpoint};
+use tower_bearer_oauth::{ClientRegistry, MemoryClientRegistry, NewClient, TokenEndpoint};
+use tower_bearer_test_support::at_once;
 
 const ID: &str = "billing-sync";
 
@@ -39,12 +40,15 @@ fn setup_with(
 ) -> Setup {
     let store = MemoryTokenStore::new();
     let clients = MemoryClientRegistry::new();
-    let client = clients.register(
-        NewClient::new("svc-billing")
-            .client_id(ID)
-            .allowed_scopes(["invoices:read", "invoices:write"])
-            .access_token_ttl(Duration::from_secs(3600)),
-    );
+    let client = at_once(
+        clients.register(
+            NewClient::new("svc-billing")
+                .client_id(ID)
+                .allowed_scopes(["invoices:read", "invoices:write"])
+                .access_token_ttl(Duration::from_secs(3600)),
+        ),
+    )
+    .unwrap();
     let endpoint = configure(TokenEndpoint::new(clients.clone(), store.clone()).realm("api"));
     Setup { endpoint, store, clients, secret: client.client_secret.expose_secret().to_owned() }
 }
@@ -242,7 +246,9 @@ async fn s4_4_2_other_content_types_are_400() {
 async fn s2_3_1_basic_credentials_are_form_urlencoded() {
     let store = MemoryTokenStore::new();
     let clients = MemoryClientRegistry::new();
-    let client = clients.register(NewClient::new("svc").client_id("id with+special%chars:and colon"));
+    let client =
+        at_once(clients.register(NewClient::new("svc").client_id("id with+special%chars:and colon")))
+            .unwrap();
     let endpoint = TokenEndpoint::new(clients, store);
     let encoded_id = "id+with%2Bspecial%25chars%3Aand+colon";
     let auth = basic(encoded_id, client.client_secret.expose_secret());
@@ -398,7 +404,7 @@ async fn failed_authentications_are_limited_per_source_and_never_refuse_a_right_
 #[tokio::test]
 async fn rotated_client_secrets() {
     let s = setup();
-    let new = s.clients.rotate_secret(ID, Duration::ZERO).unwrap();
+    let new = at_once(s.clients.rotate_secret(ID, Duration::ZERO)).unwrap().unwrap();
     let old = send(&s.endpoint, form("grant_type=client_credentials", Some(&basic(ID, &s.secret)))).await;
     assert_error(&old, StatusCode::UNAUTHORIZED, "invalid_client");
     let fresh = send(
@@ -416,9 +422,10 @@ async fn issued_tokens_work_until_they_expire() {
     let clock = Clock::manual(SystemTime::now());
     let store = MemoryTokenStore::builder().clock(clock.clone()).build();
     let clients = MemoryClientRegistry::new();
-    let client = clients.register(
+    let client = at_once(clients.register(
         NewClient::new("svc").allowed_scopes(["reports:read"]).access_token_ttl(Duration::from_secs(1)),
-    );
+    ))
+    .unwrap();
     let endpoint = TokenEndpoint::new(clients, store.clone()).clock(clock.clone());
     let a = send(
         &endpoint,
@@ -467,8 +474,9 @@ async fn issued_tokens_work_until_they_expire() {
 async fn out_of_range_durations_do_not_panic() {
     let store = MemoryTokenStore::new();
     let clients = MemoryClientRegistry::new();
-    let client = clients.register(NewClient::new("svc").access_token_ttl(Duration::MAX));
-    let rotated = clients.rotate_secret(&client.client_id, Duration::MAX).expect("a known client");
+    let client = at_once(clients.register(NewClient::new("svc").access_token_ttl(Duration::MAX))).unwrap();
+    let rotated =
+        at_once(clients.rotate_secret(&client.client_id, Duration::MAX)).unwrap().expect("a known client");
     let endpoint = TokenEndpoint::new(clients, store);
     for secret in [client.client_secret.expose_secret(), rotated.client_secret.expose_secret()] {
         let a =
@@ -477,4 +485,12 @@ async fn out_of_range_durations_do_not_panic() {
         assert_eq!(a.status, StatusCode::OK, "{}", a.json);
         assert_eq!(a.json["expires_in"], 100_u64 * 365 * 24 * 3600);
     }
+}
+
+/// The registry contract every registry passes (the SQL one too, in `tower-bearer-sqlx`).
+#[tokio::test]
+async fn the_memory_registry_passes_the_registry_contract() {
+    let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+    let registry = MemoryClientRegistry::with_clock(clock.clone());
+    tower_bearer_test_support::clients::contract(&registry, &clock).await;
 }

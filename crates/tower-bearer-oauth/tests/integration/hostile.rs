@@ -12,7 +12,8 @@ use proptest::prelude::*;
 use serde_json::Value;
 use tower::ServiceExt;
 use tower_bearer::MemoryTokenStore;
-use tower_bearer_oauth::{MemoryClientRegistry, NewClient, TokenEndpoint};
+use tower_bearer_oauth::{ClientRegistry, MemoryClientRegistry, NewClient, TokenEndpoint};
+use tower_bearer_test_support::at_once;
 
 const ALLOWED: [u16; 8] = [200, 400, 401, 405, 413, 415, 429, 503];
 
@@ -56,7 +57,7 @@ proptest! {
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let clients = MemoryClientRegistry::new();
-        let client = clients.register(NewClient::new("svc").client_id("demo").access_token_ttl(Duration::from_secs(60)));
+        let client = at_once(clients.register(NewClient::new("svc").client_id("demo").access_token_ttl(Duration::from_secs(60)))).unwrap();
         let endpoint = TokenEndpoint::new(clients, MemoryTokenStore::new()).max_body_bytes(512);
         let mut req = Request::builder().method(if post { "POST" } else { "GET" }).uri("/oauth/token");
         if let Some(content) = content {

@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use tower::{Service, ServiceExt};
 use tower_bearer::{BearerAuthLayer, Clock, MemoryTokenStore, NewToken, Principal, TokenManager};
 use tower_bearer_oauth::{
-    AuthorizationServerMetadata, MemoryClientRegistry, NewClient, ProtectedResourceMetadata, TokenEndpoint,
+    AuthorizationServerMetadata, ClientRegistry, MemoryClientRegistry, NewClient, ProtectedResourceMetadata,
+    TokenEndpoint,
 };
 use tower_bearer_test_support::{at_once, status};
 
@@ -33,12 +34,15 @@ fn server() -> Server {
     let store = MemoryTokenStore::builder().clock(clock.clone()).build();
     let clients = MemoryClientRegistry::new();
     let register = |id: &str| {
-        let c = clients.register(
-            NewClient::new(format!("svc-{id}"))
-                .client_id(id)
-                .allowed_scopes(["reports:read", "reports:write"])
-                .access_token_ttl(Duration::from_secs(600)),
-        );
+        let c = at_once(
+            clients.register(
+                NewClient::new(format!("svc-{id}"))
+                    .client_id(id)
+                    .allowed_scopes(["reports:read", "reports:write"])
+                    .access_token_ttl(Duration::from_secs(600)),
+            ),
+        )
+        .unwrap();
         (c.client_id, c.client_secret.expose_secret().to_owned())
     };
     let (a, b) = (register("client-a"), register("client-b"));

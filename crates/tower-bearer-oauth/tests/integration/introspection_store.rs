@@ -15,7 +15,9 @@ use tower::service_fn;
 use tower_bearer::middleware::Outcome;
 use tower_bearer::store::CacheConfig;
 use tower_bearer::{AuthError, BearerAuthLayer, MemoryTokenStore, NewToken, TokenManager};
-use tower_bearer_oauth::{IntrospectionStore, MemoryClientRegistry, NewClient, TokenEndpoint};
+use tower_bearer_oauth::{
+    ClientRegistry, IntrospectionStore, MemoryClientRegistry, NewClient, TokenEndpoint,
+};
 use tower_bearer_test_support::{at_once, outcome, serve, status};
 
 /// The authorization server: this crate's endpoints on a loopback port; returns the
@@ -23,7 +25,7 @@ use tower_bearer_test_support::{at_once, outcome, serve, status};
 async fn authorization_server() -> (String, MemoryTokenStore, String, tokio::task::JoinHandle<()>) {
     let store = MemoryTokenStore::new();
     let clients = MemoryClientRegistry::new();
-    let rs = clients.register(NewClient::new("reports-api").client_id("reports-api"));
+    let rs = at_once(clients.register(NewClient::new("reports-api").client_id("reports-api"))).unwrap();
     let token = TokenEndpoint::new(clients, store.clone()).issuer("http://as.test");
     let app = axum::Router::new()
         .route_service("/oauth/token", token.clone())

@@ -5,3 +5,5 @@ mod hostile;
 mod introspection_revocation;
 #[cfg(feature = "client")]
 mod introspection_store;
+#[cfg(feature = "jwt")]
+mod jwt_store;

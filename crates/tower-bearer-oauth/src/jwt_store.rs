@@ -1,0 +1,388 @@
+//! [`JwtStore`]: a [`TokenStore`] for JWT access tokens of an outside issuer, verified in this
+//! process with keys from the issuer's JWKS.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::{Connect, HttpConnector};
+use hyper_util::rt::TokioExecutor;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+
+use tower_bearer::store::{BoxError, BoxLookup, Lookup, LookupResult};
+use tower_bearer::{Clock, PresentedToken, StoreError, TokenState, TokenStore};
+
+use crate::introspected::state_of;
+
+/// The largest JWKS (or discovery document) read.
+const MAX_DOCUMENT: usize = 256 * 1024;
+
+/// The longest leeway on `exp` and `nbf` accepted (a larger one is cut to it).
+const MAX_LEEWAY: Duration = Duration::from_secs(300);
+
+/// A [`TokenStore`] for JWT access tokens an outside authorization server signs (Keycloak,
+/// Auth0, Okta, Ory, another tower-bearer): each token is verified here, with no call per
+/// request, against the issuer's public keys, fetched from its JWKS URL (or found by OIDC
+/// discovery, [`discover`](Self::discover)).
+///
+/// - The header's `alg` must be one of the allowed algorithms (RS256, ES256 and EdDSA by
+///   default; never `none`, and never an HMAC algorithm: there is no secret shared with an
+///   outside issuer, and a public key used as an HMAC secret is the classic
+///   algorithm-confusion forgery), and its `kid` must name a key of the set whose own `alg`,
+///   if it declares one, is the same.
+/// - Claims: `iss` must be the issuer; `aud` must contain the audience when one is set; `exp`
+///   and `nbf` are checked on the store's [`Clock`] with the [`leeway`](Self::leeway). A
+///   token whose `exp` has passed is expired (401 `invalid_token`, "expired"); anything else
+///   wrong is unknown (401).
+/// - Keys: fetched on the first token, then again when a token names an unknown `kid` (the
+///   issuer rotated), at most once per [`refetch_interval`](Self::refetch_interval) (an
+///   attacker making up `kid`s cannot make the store hammer the issuer); a set older than
+///   [`max_key_age`](Self::max_key_age) is fetched again before use, so a key the issuer
+///   withdrew stops verifying. A fetch that fails answers 503 (fail closed) and keeps the
+///   previous keys.
+///
+/// The principal: `sub` as the subject (else `client_id`), `scope` (or `scp`), `jti` as the
+/// token id, `client_id` as the token's name, `exp`, `aud`, and an `organization` claim.
+pub struct JwtStore<C = HttpConnector> {
+    inner: Arc<Inner<C>>,
+}
+
+struct Inner<C> {
+    client: Client<C, Full<Bytes>>,
+    jwks_uri: Uri,
+    issuer: String,
+    audience: Option<String>,
+    algorithms: Vec<Algorithm>,
+    leeway: Duration,
+    refetch_interval: Duration,
+    max_key_age: Duration,
+    timeout: Duration,
+    clock: Clock,
+    keys: RwLock<Keys>,
+    /// One fetch at a time; the others wait for its keys.
+    fetching: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Keys {
+    by_kid: HashMap<String, (DecodingKey, Option<Algorithm>)>,
+    fetched_at: Option<SystemTime>,
+}
+
+/// Why [`JwtStore::discover`] could not find the issuer's keys. Names what failed, never a
+/// token.
+#[derive(Debug)]
+pub struct DiscoveryError(String);
+
+impl fmt::Display for DiscoveryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "discovery failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for DiscoveryError {}
+
+impl JwtStore<HttpConnector> {
+    /// A store for tokens `issuer` signs with the keys at `jwks_uri` (plain `http`; see
+    /// [`with_client`](Self::with_client) for `https`).
+    ///
+    /// # Errors
+    ///
+    /// If `jwks_uri` is not a URI.
+    pub fn new(jwks_uri: &str, issuer: impl Into<String>) -> Result<Self, http::uri::InvalidUri> {
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Ok(Self::with_client(client, jwks_uri.parse()?, issuer))
+    }
+
+    /// Finds the JWKS of `issuer` by OIDC discovery (`{issuer}/.well-known/openid-configuration`,
+    /// then RFC 8414's `{issuer}/.well-known/oauth-authorization-server`): the store for its
+    /// tokens.
+    ///
+    /// # Errors
+    ///
+    /// If neither document could be fetched, or has no `jwks_uri`, or names another issuer.
+    pub async fn discover(issuer: &str) -> Result<Self, DiscoveryError> {
+        let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        let base = issuer.trim_end_matches('/');
+        let mut last = String::from("no document");
+        for path in ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"] {
+            let uri: Uri = format!("{base}{path}")
+                .parse()
+                .map_err(|_| DiscoveryError("the issuer is not a URL".into()))?;
+            match fetch(&client, &uri, Duration::from_secs(10)).await {
+                Ok(body) => {
+                    let doc: Value = serde_json::from_slice(&body)
+                        .map_err(|_| DiscoveryError(format!("{path} is not JSON")))?;
+                    if doc.get("issuer").and_then(Value::as_str) != Some(issuer) {
+                        return Err(DiscoveryError(format!("{path} names another issuer")));
+                    }
+                    let jwks = doc
+                        .get("jwks_uri")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| DiscoveryError(format!("{path} has no jwks_uri")))?;
+                    let jwks = jwks.parse().map_err(|_| DiscoveryError("jwks_uri is not a URI".into()))?;
+                    return Ok(Self::with_client(client, jwks, issuer));
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(DiscoveryError(last))
+    }
+}
+
+impl<C> JwtStore<C> {
+    /// A store for tokens `issuer` signs with the keys at `jwks_uri`, fetched through
+    /// `client` (one with a TLS connector for `https`).
+    pub fn with_client(client: Client<C, Full<Bytes>>, jwks_uri: Uri, issuer: impl Into<String>) -> Self {
+        let inner = Inner {
+            client,
+            jwks_uri,
+            issuer: issuer.into(),
+            audience: None,
+            algorithms: vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA],
+            leeway: Duration::from_secs(30),
+            refetch_interval: Duration::from_secs(60),
+            max_key_age: Duration::from_secs(3600),
+            timeout: Duration::from_secs(5),
+            clock: Clock::default(),
+            keys: RwLock::new(Keys::default()),
+            fetching: tokio::sync::Mutex::new(()),
+        };
+        JwtStore { inner: Arc::new(inner) }
+    }
+
+    fn inner_mut(&mut self) -> &mut Inner<C> {
+        Arc::get_mut(&mut self.inner).expect("configure the JwtStore before cloning it")
+    }
+
+    /// Accepts only tokens whose `aud` contains `audience` (this resource's identifier).
+    ///
+    /// # Panics
+    ///
+    /// If the store was cloned already.
+    #[must_use]
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.inner_mut().audience = Some(audience.into());
+        self
+    }
+
+    /// The algorithms accepted (default RS256, ES256, EdDSA). HMAC algorithms and `none` are
+    /// left out whatever is asked: an outside issuer shares no secret with this service.
+    ///
+    /// # Panics
+    ///
+    /// If the store was cloned already.
+    #[must_use]
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        let hmac = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
+        self.inner_mut().algorithms = algorithms.into_iter().filter(|a| !hmac.contains(a)).collect();
+        self
+    }
+
+    /// The clock skew allowed on `exp` and `nbf` (default 30 seconds, at most 5 minutes).
+    ///
+    /// # Panics
+    ///
+    /// If the store was cloned already.
+    #[must_use]
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.inner_mut().leeway = leeway.min(MAX_LEEWAY);
+        self
+    }
+
+    /// The least time between two fetches of the key set caused by unknown `kid`s (default
+    /// 60 seconds).
+    ///
+    /// # Panics
+    ///
+    /// If the store was cloned already.
+    #[must_use]
+    pub fn refetch_interval(mut self, interval: Duration) -> Self {
+        self.inner_mut().refetch_interval = interval;
+        self
+    }
+
+    /// How long a fetched key set is used before it is fetched again (default an hour): the
+    /// longest a withdrawn key keeps verifying.
+    ///
+    /// # Panics
+    ///
+    /// If the store was cloned already.
+    #[must_use]
+    pub fn max_key_age(mut self, age: Duration) -> Self {
+        self.inner_mut().max_key_age = age;
+        self
+    }
+
+    /// How long a fetch may take (default 5 seconds; then 503).
+    ///
+    /// # Panics
+    ///
+    /// If the store was cloned already.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.inner_mut().timeout = timeout;
+        self
+    }
+
+    /// Reads the time from `clock` (default: the system clock): `exp`, `nbf`, key ages.
+    ///
+    /// # Panics
+    ///
+    /// If the store was cloned already.
+    #[must_use]
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.inner_mut().clock = clock;
+        self
+    }
+}
+
+impl<C> Clone for JwtStore<C> {
+    fn clone(&self) -> Self {
+        JwtStore { inner: self.inner.clone() }
+    }
+}
+
+impl<C> fmt::Debug for JwtStore<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtStore")
+            .field("jwks_uri", &self.inner.jwks_uri)
+            .field("issuer", &self.inner.issuer)
+            .field("audience", &self.inner.audience)
+            .field("algorithms", &self.inner.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// GETs `uri`: the body of a 200 answer, within the size limit and `timeout`.
+async fn fetch<C>(client: &Client<C, Full<Bytes>>, uri: &Uri, timeout: Duration) -> Result<Bytes, BoxError>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
+    let request = Request::get(uri.clone()).body(Full::new(Bytes::new()))?;
+    let call = async {
+        let response = client.request(request).await?;
+        if response.status() != StatusCode::OK {
+            return Err(format!("{uri} answered {}", response.status()).into());
+        }
+        let body = Limited::new(response.into_body(), MAX_DOCUMENT).collect().await?;
+        Ok::<_, BoxError>(body.to_bytes())
+    };
+    tokio::time::timeout(timeout, call)
+        .await
+        .map_err(|_| BoxError::from(format!("{uri} did not answer in time")))?
+}
+
+/// What a token's header allows: a `kid`, and an allowed `alg`.
+struct Header {
+    kid: String,
+    alg: Algorithm,
+}
+
+impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
+    fn header(&self, token: &str) -> Option<Header> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let alg = header.alg;
+        (self.algorithms.contains(&alg)).then_some(())?;
+        Some(Header { kid: header.kid?, alg })
+    }
+
+    /// The answer from the keys at hand, if they are fresh enough and know the `kid`.
+    fn verify_now(&self, token: &str, header: &Header) -> Option<TokenState> {
+        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        let fetched = keys.fetched_at?;
+        let now = self.clock.now();
+        if now.duration_since(fetched).unwrap_or_default() >= self.max_key_age {
+            return None;
+        }
+        let (key, key_alg) = keys.by_kid.get(&header.kid)?;
+        Some(self.verify(token, header.alg, key, *key_alg, now))
+    }
+
+    fn verify(
+        &self,
+        token: &str,
+        alg: Algorithm,
+        key: &DecodingKey,
+        key_alg: Option<Algorithm>,
+        now: SystemTime,
+    ) -> TokenState {
+        if key_alg.is_some_and(|declared| declared != alg) {
+            return TokenState::Unknown;
+        }
+        let mut validation = Validation::new(alg);
+        // Times on the store's clock, below; the rest here.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.required_spec_claims.clear();
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(&["iss"]);
+        match &self.audience {
+            Some(audience) => validation.set_audience(&[audience]),
+            None => validation.validate_aud = false,
+        }
+        match jsonwebtoken::decode::<serde_json::Map<String, Value>>(token, key, &validation) {
+            Ok(data) => state_of(&data.claims, now, self.leeway),
+            Err(_) => TokenState::Unknown,
+        }
+    }
+
+    /// Fetches the key set if the last fetch is older than `at_least` (or there was none).
+    async fn refresh(&self, at_least: Duration) -> Result<(), StoreError> {
+        let _one_at_a_time = self.fetching.lock().await;
+        let now = self.clock.now();
+        let fetched = self.keys.read().unwrap_or_else(PoisonError::into_inner).fetched_at;
+        if fetched.is_some_and(|at| now.duration_since(at).unwrap_or_default() < at_least) {
+            // Fetched while this one waited for the lock, or too recently to ask again.
+            return Ok(());
+        }
+        let body =
+            fetch(&self.client, &self.jwks_uri, self.timeout).await.map_err(StoreError::unavailable)?;
+        let set: JwkSet = serde_json::from_slice(&body)
+            .map_err(|_| StoreError::unavailable("the JWKS is not a key set"))?;
+        let by_kid = set
+            .keys
+            .iter()
+            .filter_map(|jwk| {
+                let kid = jwk.common.key_id.clone()?;
+                let alg = jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<Algorithm>().ok());
+                Some((kid, (DecodingKey::from_jwk(jwk).ok()?, alg)))
+            })
+            .collect();
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Keys { by_kid, fetched_at: Some(now) };
+        Ok(())
+    }
+
+    async fn lookup_later(self: Arc<Self>, token: String, header: Header) -> LookupResult {
+        let stale = {
+            let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+            keys.fetched_at
+                .is_none_or(|at| self.clock.now().duration_since(at).unwrap_or_default() >= self.max_key_age)
+        };
+        // A stale set is fetched whatever; an unknown `kid` at most once per interval.
+        self.refresh(if stale { Duration::ZERO } else { self.refetch_interval }).await?;
+        Ok(self.verify_now(&token, &header).unwrap_or(TokenState::Unknown))
+    }
+}
+
+impl<C: Connect + Clone + Send + Sync + 'static> TokenStore for JwtStore<C> {
+    type Future = BoxLookup;
+
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<BoxLookup> {
+        let secret = token.expose_secret();
+        let Some(header) = self.inner.header(secret) else {
+            return Lookup::Now(Ok(TokenState::Unknown));
+        };
+        match self.inner.verify_now(secret, &header) {
+            Some(state) => Lookup::Now(Ok(state)),
+            None => Lookup::Later(Box::pin(self.inner.clone().lookup_later(secret.to_owned(), header))),
+        }
+    }
+}
