@@ -175,7 +175,7 @@ impl ClientRegistry for SqlClientRegistry {
 mod sqlite {
     use sqlx::{Row, SqlitePool};
 
-    use super::ClientRow;
+    use crate::clients::ClientRow;
 
     const COLUMNS: &str = "client_id, subject, allowed_scopes, access_token_ttl_us, secret_hash, \
         previous_secret_hash, previous_until_us";
@@ -250,7 +250,7 @@ mod sqlite {
 mod postgres {
     use sqlx::{PgPool, Row};
 
-    use super::ClientRow;
+    use crate::clients::ClientRow;
 
     const COLUMNS: &str = "client_id, subject, allowed_scopes, access_token_ttl_us, secret_hash, \
         previous_secret_hash, previous_until_us";
