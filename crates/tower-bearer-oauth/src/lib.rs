@@ -64,3 +64,13 @@ pub use introspection_store::IntrospectionStore;
 pub use jwt_store::{DiscoveryError, JwtStore};
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 pub use revocation::RevocationEndpoint;
+
+/// Entry points for the fuzz targets (feature `fuzzing`). Not public API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses `body` as an RFC 7662 introspection answer; returns whether it is one.
+    pub fn introspection_answer(body: &[u8]) -> bool {
+        crate::introspected::parse(body, std::time::SystemTime::now()).is_ok()
+    }
+}

@@ -139,9 +139,12 @@ async fn every_forgery_is_refused_with_401() {
     // Algorithm confusion: HS256 with the public key as the HMAC secret.
     let mut hs = Header::new(Algorithm::HS256);
     hs.kid = Some("k1".into());
-    let confused =
-        jsonwebtoken::encode(&hs, &claims(&s.clock), &EncodingKey::from_secret(K1_PUBLIC_PEM.as_bytes()).unwrap())
-            .unwrap();
+    let confused = jsonwebtoken::encode(
+        &hs,
+        &claims(&s.clock),
+        &EncodingKey::from_secret(K1_PUBLIC_PEM.as_bytes()).unwrap(),
+    )
+    .unwrap();
     // Signed by a key the issuer does not publish, under its kid and under an unknown one.
     let wrong_key = sign("k1", K2, &claims(&s.clock));
     let unknown_kid = sign("k9", K2, &claims(&s.clock));
