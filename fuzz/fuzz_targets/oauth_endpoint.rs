@@ -29,9 +29,11 @@ fn endpoint() -> TokenEndpoint<MemoryClientRegistry, MemoryTokenStore> {
         .get_or_init(|| {
             let clients = MemoryClientRegistry::new();
             // The memory registry answers at once: poll its future once, no runtime needed.
-            let register = std::pin::pin!(clients.register(NewClient::new("svc").client_id("demo")));
-            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-            let _ = std::future::Future::poll(register, &mut cx);
+            {
+                let register = std::pin::pin!(clients.register(NewClient::new("svc").client_id("demo")));
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                let _ = std::future::Future::poll(register, &mut cx);
+            }
             TokenEndpoint::new(clients, MemoryTokenStore::new()).max_body_bytes(1024)
         })
         .clone()
