@@ -50,9 +50,9 @@ pub async fn server(base: &str) -> Result<(Router, RegisteredClient), StoreError
     Ok((app, client))
 }
 
-/// The MCP endpoint (a JSON-RPC body; here it only says who called).
-async fn mcp(principal: Principal) -> String {
-    format!(r#"{{"jsonrpc":"2.0","id":1,"result":{{"caller":"{}"}}}}"#, principal.subject())
+/// The MCP endpoint (a JSON-RPC answer; here it only says who called).
+async fn mcp(principal: Principal) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "jsonrpc": "2.0", "id": 1, "result": { "caller": principal.subject() } }))
 }
 
 #[tokio::main]
