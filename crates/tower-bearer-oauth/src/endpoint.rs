@@ -1,19 +1,14 @@
 //! [`TokenEndpoint`]: the RFC 6749 §4.4 client-credentials token endpoint as a tower service.
 
-use std::convert::Infallible;
 use std::fmt;
-use std::future::Future;
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
-use tower_service::Service;
 
 use tower_bearer::store::BoxError;
 use tower_bearer::{Clock, NewToken, Scopes, TokenManager};
@@ -23,7 +18,7 @@ use crate::error::{OAuthError, invalid_request, is_param_char, json_response};
 use crate::introspection::IntrospectionEndpoint;
 use crate::limiter::FailureLimiter;
 use crate::revocation::RevocationEndpoint;
-use crate::shared::{ACCESS_TOKEN_KIND, Config, Shared};
+use crate::shared::{ACCESS_TOKEN_KIND, Config, Shared, endpoint_service};
 
 /// The OAuth 2.0 token endpoint for the client-credentials grant (RFC 6749 §4.4): a client
 /// trades its id and secret for a short-lived access token, minted into the same
@@ -56,12 +51,6 @@ use crate::shared::{ACCESS_TOKEN_KIND, Config, Shared};
 /// Mount it with axum: `Router::new().route_service("/oauth/token", endpoint)`.
 pub struct TokenEndpoint<R, S> {
     shared: Shared<R, S>,
-}
-
-impl<R, S> Clone for TokenEndpoint<R, S> {
-    fn clone(&self) -> Self {
-        TokenEndpoint { shared: self.shared.clone() }
-    }
 }
 
 impl<R, S> fmt::Debug for TokenEndpoint<R, S> {
@@ -216,27 +205,7 @@ impl<R, S> TokenEndpoint<R, S> {
     }
 }
 
-impl<R, S, B> Service<Request<B>> for TokenEndpoint<R, S>
-where
-    R: ClientRegistry,
-    S: TokenManager,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move { Ok(this.shared.respond(this.handle(req).await)) })
-    }
-}
+endpoint_service!(TokenEndpoint);
 
 impl<R: ClientRegistry, S: TokenManager> TokenEndpoint<R, S> {
     async fn handle<B>(&self, req: Request<B>) -> Result<Response<Full<Bytes>>, OAuthError>

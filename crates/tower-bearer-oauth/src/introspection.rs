@@ -1,17 +1,12 @@
 //! [`IntrospectionEndpoint`]: RFC 7662 token introspection as a tower service.
 
-use std::convert::Infallible;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use serde_json::{Map, Value, json};
-use tower_service::Service;
 
 use tower_bearer::header::validate_b64token;
 use tower_bearer::store::BoxError;
@@ -19,7 +14,7 @@ use tower_bearer::{PresentedToken, Principal, TokenManager, TokenState, TokenSto
 
 use crate::client::ClientRegistry;
 use crate::error::{OAuthError, invalid_request, json_response};
-use crate::shared::{ACCESS_TOKEN_KIND, Shared};
+use crate::shared::{ACCESS_TOKEN_KIND, Shared, endpoint_service};
 
 /// The OAuth 2.0 token introspection endpoint (RFC 7662): a protected resource (itself a
 /// registered client, authenticated as at the token endpoint) asks whether a token is active
@@ -48,12 +43,6 @@ impl<R, S> IntrospectionEndpoint<R, S> {
     }
 }
 
-impl<R, S> Clone for IntrospectionEndpoint<R, S> {
-    fn clone(&self) -> Self {
-        IntrospectionEndpoint { shared: self.shared.clone() }
-    }
-}
-
 impl<R, S> fmt::Debug for IntrospectionEndpoint<R, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IntrospectionEndpoint")
@@ -62,27 +51,7 @@ impl<R, S> fmt::Debug for IntrospectionEndpoint<R, S> {
     }
 }
 
-impl<R, S, B> Service<Request<B>> for IntrospectionEndpoint<R, S>
-where
-    R: ClientRegistry,
-    S: TokenManager,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move { Ok(this.shared.respond(this.handle(req).await)) })
-    }
-}
+endpoint_service!(IntrospectionEndpoint);
 
 impl<R: ClientRegistry, S: TokenManager> IntrospectionEndpoint<R, S> {
     async fn handle<B>(&self, req: Request<B>) -> Result<Response<Full<Bytes>>, OAuthError>

@@ -42,6 +42,33 @@ impl Document {
     }
 }
 
+/// `Debug` and the `Service` serving the document, for a metadata type with `members` and a
+/// lazily built `document`.
+macro_rules! document_service {
+    ($metadata:ident) => {
+        impl fmt::Debug for $metadata {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($metadata)).field("members", &self.members).finish()
+            }
+        }
+
+        impl<B> Service<Request<B>> for $metadata {
+            type Response = Response<Full<Bytes>>;
+            type Error = Infallible;
+            type Future = Ready<Result<Self::Response, Infallible>>;
+
+            fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn call(&mut self, req: Request<B>) -> Self::Future {
+                let document = self.document.get_or_insert_with(|| Document::new(self.members.clone()));
+                ready(Ok(document.respond(req.method())))
+            }
+        }
+    };
+}
+
 fn strings<I, S>(values: I) -> Value
 where
     I: IntoIterator<Item = S>,
@@ -141,26 +168,7 @@ impl AuthorizationServerMetadata {
     }
 }
 
-impl fmt::Debug for AuthorizationServerMetadata {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthorizationServerMetadata").field("members", &self.members).finish()
-    }
-}
-
-impl<B> Service<Request<B>> for AuthorizationServerMetadata {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let document = self.document.get_or_insert_with(|| Document::new(self.members.clone()));
-        ready(Ok(document.respond(req.method())))
-    }
-}
+document_service!(AuthorizationServerMetadata);
 
 /// A protected resource's metadata (RFC 9728), served at [`PATH`](Self::PATH)
 /// (`/.well-known/oauth-protected-resource`): which authorization servers issue tokens for
@@ -243,23 +251,4 @@ impl ProtectedResourceMetadata {
     }
 }
 
-impl fmt::Debug for ProtectedResourceMetadata {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProtectedResourceMetadata").field("members", &self.members).finish()
-    }
-}
-
-impl<B> Service<Request<B>> for ProtectedResourceMetadata {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let document = self.document.get_or_insert_with(|| Document::new(self.members.clone()));
-        ready(Ok(document.respond(req.method())))
-    }
-}
+document_service!(ProtectedResourceMetadata);

@@ -1,16 +1,11 @@
 //! [`RevocationEndpoint`]: RFC 7009 token revocation as a tower service.
 
-use std::convert::Infallible;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, PRAGMA};
 use http::{HeaderValue, Request, Response};
 use http_body_util::Full;
-use tower_service::Service;
 
 use tower_bearer::header::validate_b64token;
 use tower_bearer::store::BoxError;
@@ -18,7 +13,7 @@ use tower_bearer::{PresentedToken, Principal, TokenManager, TokenState, TokenSto
 
 use crate::client::{ClientRecord, ClientRegistry};
 use crate::error::{OAuthError, invalid_request};
-use crate::shared::{ACCESS_TOKEN_KIND, Shared};
+use crate::shared::{ACCESS_TOKEN_KIND, Shared, endpoint_service};
 
 /// The OAuth 2.0 token revocation endpoint (RFC 7009): a client revokes a token it obtained
 /// from the [`TokenEndpoint`](crate::TokenEndpoint), effective at once for every request the
@@ -45,39 +40,13 @@ impl<R, S> RevocationEndpoint<R, S> {
     }
 }
 
-impl<R, S> Clone for RevocationEndpoint<R, S> {
-    fn clone(&self) -> Self {
-        RevocationEndpoint { shared: self.shared.clone() }
-    }
-}
-
 impl<R, S> fmt::Debug for RevocationEndpoint<R, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RevocationEndpoint").finish_non_exhaustive()
     }
 }
 
-impl<R, S, B> Service<Request<B>> for RevocationEndpoint<R, S>
-where
-    R: ClientRegistry,
-    S: TokenManager,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move { Ok(this.shared.respond(this.handle(req).await)) })
-    }
-}
+endpoint_service!(RevocationEndpoint);
 
 impl<R: ClientRegistry, S: TokenManager> RevocationEndpoint<R, S> {
     async fn handle<B>(&self, req: Request<B>) -> Result<Response<Full<Bytes>>, OAuthError>

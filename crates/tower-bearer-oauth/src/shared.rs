@@ -162,3 +162,47 @@ fn is_form(headers: &HeaderMap) -> bool {
         .and_then(|v| v.split(';').next())
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
 }
+
+/// Implements `Clone` and `Service` for an endpoint holding `shared: Shared<R, S>` and an
+/// inherent `async fn handle(&self, Request<B>) -> Result<Response<Full<Bytes>>, OAuthError>`:
+/// the three endpoints answer alike (boxed future, never an error, an `OAuthError` as its
+/// RFC 6749 §5.2 response).
+macro_rules! endpoint_service {
+    ($endpoint:ident) => {
+        impl<R, S> Clone for $endpoint<R, S> {
+            fn clone(&self) -> Self {
+                $endpoint { shared: self.shared.clone() }
+            }
+        }
+
+        impl<R, S, B> tower_service::Service<http::Request<B>> for $endpoint<R, S>
+        where
+            R: $crate::client::ClientRegistry,
+            S: tower_bearer::TokenManager,
+            B: http_body::Body + Send + 'static,
+            B::Data: Send,
+            B::Error: Into<tower_bearer::store::BoxError>,
+        {
+            type Response = http::Response<http_body_util::Full<bytes::Bytes>>;
+            type Error = std::convert::Infallible;
+            type Future = std::pin::Pin<
+                Box<
+                    dyn std::future::Future<Output = Result<Self::Response, std::convert::Infallible>> + Send,
+                >,
+            >;
+
+            fn poll_ready(
+                &mut self,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Result<(), std::convert::Infallible>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn call(&mut self, req: http::Request<B>) -> Self::Future {
+                let this = self.clone();
+                Box::pin(async move { Ok(this.shared.respond(this.handle(req).await)) })
+            }
+        }
+    };
+}
+pub(crate) use endpoint_service;
