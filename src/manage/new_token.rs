@@ -140,6 +140,12 @@ impl NewToken {
         &self.subject
     }
 
+    /// When the token will expire, if it does.
+    #[must_use]
+    pub fn expiry(&self) -> Option<SystemTime> {
+        self.expires_at
+    }
+
     /// The scopes the token will grant.
     #[must_use]
     pub fn requested_scopes(&self) -> &Scopes {

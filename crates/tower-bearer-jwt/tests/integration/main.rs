@@ -1,0 +1,3 @@
+//! The signed-token crate's integration tests, as one binary.
+
+mod signed;
