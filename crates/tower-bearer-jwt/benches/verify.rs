@@ -114,10 +114,12 @@ fn verify(c: &mut Criterion) {
     });
     bench_layer(&mut group, "layer_hs256", hs_tokens.clone(), &hs_jwt);
 
-    // The deny list at 100 000 revoked tokens (on HS256, the cheaper path: less noise).
+    // The deny list at 100 000 denied tokens (on HS256, the cheaper path: less noise).
+    // Deleted rather than revoked, so the store underneath keeps no record of them: what is
+    // measured is the deny list, not a bigger store.
     for _ in 0..100_000 {
         let other = now(hs_tokens.issue(NewToken::for_subject("bulk"))).unwrap();
-        now(hs_tokens.revoke(other.id())).unwrap();
+        now(hs_tokens.delete(other.id())).unwrap();
     }
     bench_layer(&mut group, "layer_hs256_denied_100k", hs_tokens, &hs_jwt);
     group.finish();
