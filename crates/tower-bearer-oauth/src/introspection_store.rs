@@ -8,8 +8,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
-use http::{HeaderValue, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full, Limited};
+use http::{HeaderValue, Request, Uri};
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
@@ -17,6 +17,7 @@ use hyper_util::rt::TokioExecutor;
 use tower_bearer::store::{BoxLookup, CacheConfig, Lookup, LookupResult};
 use tower_bearer::{CachedTokenStore, Clock, PresentedToken, StoreError, TokenStore};
 
+use crate::fetch::{FetchError, fetch};
 use crate::form::percent_encode;
 use crate::introspected::parse;
 
@@ -161,19 +162,10 @@ impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
             .header(AUTHORIZATION, self.authorization.clone())
             .body(Full::new(Bytes::from(body)))
             .map_err(|_| StoreError::unavailable("the introspection request could not be built"))?;
-        let call = async {
-            let response = self.client.request(request).await.map_err(StoreError::unavailable)?;
-            if response.status() != StatusCode::OK {
-                let status = response.status();
-                return Err(StoreError::unavailable(format!("the introspection endpoint answered {status}")));
-            }
-            let body = Limited::new(response.into_body(), MAX_ANSWER).collect().await;
-            body.map(|b| b.to_bytes())
-                .map_err(|_| StoreError::unavailable("the introspection answer could not be read"))
-        };
-        let answer = match tokio::time::timeout(self.timeout, call).await {
-            Err(_) => return Err(StoreError::timeout()),
-            Ok(answer) => answer?,
+        let answer = match fetch(&self.client, request, MAX_ANSWER, self.timeout).await {
+            Ok(answer) => answer,
+            Err(FetchError::Timeout) => return Err(StoreError::timeout()),
+            Err(FetchError::Failed(e)) => return Err(StoreError::unavailable(e)),
         };
         parse(&answer, self.clock.now())
             .map_err(|e| StoreError::unavailable(format!("the introspection answer is not one: {e:?}")))

@@ -7,8 +7,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::{Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full, Limited};
+use http::{Request, Uri};
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
@@ -19,6 +19,7 @@ use serde_json::Value;
 use tower_bearer::store::{BoxError, BoxLookup, Lookup, LookupResult};
 use tower_bearer::{Clock, PresentedToken, StoreError, TokenState, TokenStore};
 
+use crate::fetch::{FetchError, fetch};
 use crate::introspected::state_of;
 
 /// The largest JWKS (or discovery document) read.
@@ -116,7 +117,7 @@ impl JwtStore<HttpConnector> {
             let uri: Uri = format!("{base}{path}")
                 .parse()
                 .map_err(|_| DiscoveryError("the issuer is not a URL".into()))?;
-            match fetch(&client, &uri, Duration::from_secs(10)).await {
+            match get(&client, &uri, Duration::from_secs(10)).await {
                 Ok(body) => {
                     let doc: Value = serde_json::from_slice(&body)
                         .map_err(|_| DiscoveryError(format!("{path} is not JSON")))?;
@@ -262,22 +263,16 @@ impl<C> fmt::Debug for JwtStore<C> {
 }
 
 /// GETs `uri`: the body of a 200 answer, within the size limit and `timeout`.
-async fn fetch<C>(client: &Client<C, Full<Bytes>>, uri: &Uri, timeout: Duration) -> Result<Bytes, BoxError>
+async fn get<C>(client: &Client<C, Full<Bytes>>, uri: &Uri, timeout: Duration) -> Result<Bytes, BoxError>
 where
     C: Connect + Clone + Send + Sync + 'static,
 {
     let request = Request::get(uri.clone()).body(Full::new(Bytes::new()))?;
-    let call = async {
-        let response = client.request(request).await?;
-        if response.status() != StatusCode::OK {
-            return Err(format!("{uri} answered {}", response.status()).into());
-        }
-        let body = Limited::new(response.into_body(), MAX_DOCUMENT).collect().await?;
-        Ok::<_, BoxError>(body.to_bytes())
-    };
-    tokio::time::timeout(timeout, call)
-        .await
-        .map_err(|_| BoxError::from(format!("{uri} did not answer in time")))?
+    match fetch(client, request, MAX_DOCUMENT, timeout).await {
+        Ok(body) => Ok(body),
+        Err(FetchError::Timeout) => Err(format!("{uri} did not answer in time").into()),
+        Err(FetchError::Failed(e)) => Err(e),
+    }
 }
 
 /// What a token's header allows: a `kid`, and an allowed `alg`.
@@ -343,8 +338,7 @@ impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
             // Fetched while this one waited for the lock, or too recently to ask again.
             return Ok(());
         }
-        let body =
-            fetch(&self.client, &self.jwks_uri, self.timeout).await.map_err(StoreError::unavailable)?;
+        let body = get(&self.client, &self.jwks_uri, self.timeout).await.map_err(StoreError::unavailable)?;
         let set: JwkSet = serde_json::from_slice(&body)
             .map_err(|_| StoreError::unavailable("the JWKS is not a key set"))?;
         let by_kid = set

@@ -40,6 +40,8 @@ mod client;
 mod credentials;
 mod endpoint;
 mod error;
+#[cfg(feature = "client")]
+mod fetch;
 mod form;
 #[cfg(feature = "client")]
 mod introspected;
