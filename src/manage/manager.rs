@@ -7,6 +7,7 @@ use super::error::ManageError;
 use super::info::TokenInfo;
 use super::issued::IssuedToken;
 use super::new_token::NewToken;
+use super::revocation::Revocation;
 use crate::clock::Clock;
 use crate::principal::Principal;
 use crate::store::lookup::TokenStore;
@@ -167,8 +168,9 @@ pub trait TokenManager: TokenStore {
         not_after: Option<SystemTime>,
     ) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send;
 
-    /// Removes a token without replacement and without a trace (it then looks unknown, not
-    /// revoked). Returns whether a token had this id.
+    /// Removes a token without replacement (it then looks unknown, not revoked; a store that
+    /// keeps [`revocations`](Self::revocations) keeps one for it until its expiry). Returns
+    /// whether a token had this id.
     fn delete(&self, id: &TokenId) -> impl Future<Output = Result<bool, ManageError>> + Send;
 
     /// Removes tokens whose expiry has passed. Returns how many.
@@ -181,4 +183,14 @@ pub trait TokenManager: TokenStore {
         id: &TokenId,
         at: SystemTime,
     ) -> impl Future<Output = Result<(), ManageError>> + Send;
+
+    /// The revocations in effect: every token with an expiry that was revoked, deleted or
+    /// rotated and has not expired yet. What a verifier of self-contained tokens loads as its
+    /// deny list when it starts, or after losing the push of new ones.
+    ///
+    /// Stores shared between instances (SQL) keep them; the default, for stores that live
+    /// and die with one process, has none to share.
+    fn revocations(&self) -> impl Future<Output = Result<Vec<Revocation>, ManageError>> + Send {
+        std::future::ready(Ok(Vec::new()))
+    }
 }

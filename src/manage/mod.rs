@@ -1,7 +1,7 @@
 //! Managing tokens: [`NewToken`](crate::NewToken) in, [`IssuedToken`](crate::IssuedToken) out
 //! (its secret shown once), then listing, rotation, revocation, expiry and usage, through the
 //! one [`TokenManager`](crate::TokenManager) trait that every store keeping tokens implements;
-//! and the [`LifecycleEvent`]s they emit.
+//! the [`LifecycleEvent`]s they emit, and the [`Revocation`]s they share between instances.
 
 pub(crate) mod error;
 pub(crate) mod event;
@@ -9,8 +9,10 @@ pub(crate) mod info;
 pub(crate) mod issued;
 pub(crate) mod manager;
 pub(crate) mod new_token;
+pub(crate) mod revocation;
 
 pub use event::{LifecycleEvent, LifecycleEvents};
+pub use revocation::Revocation;
 
 #[cfg(test)]
 mod tests {

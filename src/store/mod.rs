@@ -11,6 +11,7 @@ pub(crate) mod error;
 pub(crate) mod lookup;
 pub(crate) mod memory;
 pub(crate) mod state;
+pub(crate) mod subscriber;
 #[cfg(feature = "tokio")]
 pub(crate) mod timeout;
 
@@ -21,6 +22,7 @@ pub use callback::CallbackLookup;
 pub use error::{BoxError, StoreErrorKind};
 pub use lookup::{BoxLookup, Lookup, LookupFuture, LookupResult, NoFuture};
 pub use memory::{EnvError, InsertError, MemoryTokenStoreBuilder};
+pub use subscriber::RevocationSubscriber;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use timeout::TimeoutLookup;

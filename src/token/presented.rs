@@ -1,11 +1,13 @@
-//! [`PresentedToken`]: a token as a client sent it, redacted, with its digest computed.
+//! [`PresentedToken`]: a token as a client sent it, redacted, with its digest computed on demand.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::OnceLock;
 
 use super::hash::TokenHash;
 
-/// A token as presented by a client, with its digest already computed.
+/// A token as presented by a client; its SHA-256 digest is computed once, when a store first
+/// asks for it.
 ///
 /// This is what a [`TokenStore`](crate::TokenStore) receives. Most stores need only
 /// [`hash`](Self::hash); stores that must forward the token to another system (an
@@ -20,23 +22,24 @@ pub struct PresentedToken<'a> {
     /// the layer checked against the `b64token` grammar. Bytes, so that the request path
     /// never spends a UTF-8 validation on it.
     secret: Cow<'a, [u8]>,
-    hash: TokenHash,
+    /// Computed on first use: a store that never reads it (a signed-token verifier) does
+    /// not pay for hashing the token.
+    hash: OnceLock<TokenHash>,
 }
 
 impl<'a> PresentedToken<'a> {
-    /// A presented token, hashing it. Useful in tests and for stores that check tokens
+    /// A presented token. Useful in tests and for stores that check tokens
     /// outside a request.
     #[must_use]
     pub fn new(secret: impl Into<Cow<'a, str>>) -> Self {
-        let secret = into_bytes(secret.into());
-        PresentedToken { hash: TokenHash::of(&secret), secret }
+        PresentedToken { secret: into_bytes(secret.into()), hash: OnceLock::new() }
     }
 
     /// A token the layer took from a request and checked against the RFC 6750 `b64token`
-    /// grammar (ASCII), hashing it.
+    /// grammar (ASCII).
     pub(crate) fn from_checked(secret: Cow<'a, [u8]>) -> Self {
         debug_assert!(secret.is_ascii());
-        PresentedToken { hash: TokenHash::of(&secret), secret }
+        PresentedToken { secret, hash: OnceLock::new() }
     }
 
     /// The same token, owning its secret (one copy, only if it was borrowed).
@@ -45,10 +48,10 @@ impl<'a> PresentedToken<'a> {
         PresentedToken { secret: Cow::Owned(self.secret.into_owned()), hash: self.hash }
     }
 
-    /// The SHA-256 digest of the token.
+    /// The SHA-256 digest of the token, computed on the first call.
     #[must_use]
     pub fn hash(&self) -> &TokenHash {
-        &self.hash
+        self.hash.get_or_init(|| TokenHash::of(&self.secret))
     }
 
     /// The plaintext token. Never log it or put it in an error.
@@ -70,6 +73,6 @@ pub(crate) fn into_bytes(s: Cow<'_, str>) -> Cow<'_, [u8]> {
 
 impl fmt::Debug for PresentedToken<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PresentedToken").field("secret", &"<redacted>").field("hash", &self.hash).finish()
+        f.debug_struct("PresentedToken").field("secret", &"<redacted>").field("hash", self.hash()).finish()
     }
 }

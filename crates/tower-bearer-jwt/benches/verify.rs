@@ -3,7 +3,14 @@
 //! - `raw_ed25519` / `raw_hs256`: the signature check alone, on the same bytes as the token's;
 //! - `layer_ed25519` / `layer_hs256`: one request through `BearerAuthLayer` over
 //!   `SignedTokens`, minus `passthrough` (the same request to the bare service);
-//! - `layer_hs256_denied_100k`: `layer_hs256` with 100 000 other tokens on the deny list.
+//! - `layer_hs256_denied_100k`: `layer_hs256` with 100 000 other tokens on the deny list;
+//! - `jsonwebtoken_hs256`: for scale, `jsonwebtoken::decode` of the same token (signature and
+//!   claims only, no layer).
+//!
+//! Then, because the deny list's cost (tens of nanoseconds) is below what separate criterion
+//! runs on a shared machine can resolve, an interleaved comparison of the same token through
+//! two layers, one with an empty deny list and one with 100 000 entries: batches of requests
+//! alternate between them, and the median of the per-round differences is reported.
 //!
 //! ```text
 //! cargo bench -p tower-bearer-jwt --bench verify
@@ -72,6 +79,27 @@ fn signed(keys: KeySet) -> (SignedTokens<MemoryTokenStore>, String) {
     (tokens, jwt)
 }
 
+type Layered = tower::util::BoxService<
+    Request<Body>,
+    Response<tower_bearer::middleware::ResponseBody<Body>>,
+    Infallible,
+>;
+
+fn layered(tokens: SignedTokens<MemoryTokenStore>) -> Layered {
+    tower::util::BoxService::new(
+        ServiceBuilder::new().layer(BearerAuthLayer::new(tokens)).service(service_fn(ok)),
+    )
+}
+
+/// Nanoseconds per request of `service` over a batch of `n`.
+fn batch(service: &mut Layered, jwt: &str, n: u32) -> f64 {
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        black_box(now(service.call(black_box(request(jwt)))).unwrap().status());
+    }
+    start.elapsed().as_nanos() as f64 / f64::from(n)
+}
+
 fn bench_layer(
     c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     name: &str,
@@ -113,16 +141,74 @@ fn verify(c: &mut Criterion) {
         })
     });
     bench_layer(&mut group, "layer_hs256", hs_tokens.clone(), &hs_jwt);
+    // For scale: what an application verifying by hand with jsonwebtoken spends on the same
+    // token (signature, `iss`, `aud`, `exp`, claims into a map), before any of its own work.
+    let key = jsonwebtoken::DecodingKey::from_secret(SECRET).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_issuer(&["https://auth.example.com"]);
+    validation.set_audience(&["https://api.example.com"]);
+    assert!(jsonwebtoken::decode::<serde_json::Value>(&hs_jwt, &key, &validation).is_ok());
+    group.bench_function("jsonwebtoken_hs256", |b| {
+        b.iter(|| jsonwebtoken::decode::<serde_json::Value>(black_box(&hs_jwt), &key, &validation).is_ok())
+    });
 
     // The deny list at 100 000 denied tokens (on HS256, the cheaper path: less noise).
     // Deleted rather than revoked, so the store underneath keeps no record of them: what is
     // measured is the deny list, not a bigger store.
+    let (empty_tokens, empty_jwt) = signed(KeySet::new(SigningKey::hs256("h1", SECRET).unwrap()).unwrap());
     for _ in 0..100_000 {
         let other = now(hs_tokens.issue(NewToken::for_subject("bulk"))).unwrap();
         now(hs_tokens.delete(other.id())).unwrap();
     }
-    bench_layer(&mut group, "layer_hs256_denied_100k", hs_tokens, &hs_jwt);
+    bench_layer(&mut group, "layer_hs256_denied_100k", hs_tokens.clone(), &hs_jwt);
     group.finish();
+
+    if std::env::args().any(|a| a == "--bench") {
+        // Same key, same claims shape: the two tokens differ only in `jti`.
+        let (mut empty, mut full) = (layered(empty_tokens), layered(hs_tokens));
+        assert_eq!(now(empty.call(request(&empty_jwt))).unwrap().status(), 200);
+        assert_eq!(now(full.call(request(&hs_jwt))).unwrap().status(), 200);
+        let mut differences = Vec::new();
+        let mut baseline = 0.0;
+        for _ in 0..3 {
+            let (d, b) = interleaved_deny_cost_pair(&mut empty, &mut full, &empty_jwt, &hs_jwt, 300);
+            differences.push(d);
+            baseline = b;
+        }
+        println!(
+            "\n  deny list at 100k, interleaved (3 runs of 300 rounds x 2000 requests): {} ns over {baseline:.0} ns",
+            differences.iter().map(|d| format!("{d:+.0}")).collect::<Vec<_>>().join(" / ")
+        );
+    }
+}
+
+/// [`interleaved_deny_cost`] with each layer's own token.
+fn interleaved_deny_cost_pair(
+    empty: &mut Layered,
+    full: &mut Layered,
+    empty_jwt: &str,
+    full_jwt: &str,
+    rounds: usize,
+) -> (f64, f64) {
+    let mut differences = Vec::with_capacity(rounds);
+    let mut baseline = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let first_empty = round % 2 == 0;
+        let mut a = 0.0;
+        let mut b = 0.0;
+        for empty_now in [first_empty, !first_empty] {
+            if empty_now {
+                a = batch(empty, empty_jwt, 2_000);
+            } else {
+                b = batch(full, full_jwt, 2_000);
+            }
+        }
+        differences.push(b - a);
+        baseline.push(a);
+    }
+    differences.sort_by(f64::total_cmp);
+    baseline.sort_by(f64::total_cmp);
+    (differences[rounds / 2], baseline[rounds / 2])
 }
 
 fn estimate_ns(name: &str) -> Option<f64> {
@@ -144,9 +230,12 @@ fn main() {
         "raw_hs256",
         "layer_hs256",
         "layer_hs256_denied_100k",
+        "jsonwebtoken_hs256",
     ];
     let ns: Vec<Option<f64>> = names.iter().map(|n| estimate_ns(n)).collect();
-    if let [Some(pass), Some(raw_ed), Some(ed), Some(raw_hs), Some(hs), Some(denied)] = ns[..] {
+    if let [Some(pass), Some(raw_ed), Some(ed), Some(raw_hs), Some(hs), Some(denied), Some(jwt_crate)] =
+        ns[..]
+    {
         println!();
         for (name, ns) in names.iter().zip(&ns) {
             println!("  {name:<28} {:>9.0} ns", ns.unwrap_or_default());
@@ -154,5 +243,6 @@ fn main() {
         println!("  (layer - passthrough) / raw, Ed25519  {:.2}x", (ed - pass) / raw_ed);
         println!("  (layer - passthrough) / raw, HS256    {:.2}x", (hs - pass) / raw_hs);
         println!("  deny list at 100k                     {:+.0} ns", denied - hs);
+        println!("  (layer - passthrough) / jsonwebtoken, HS256  {:.2}x", (hs - pass) / jwt_crate);
     }
 }

@@ -1,51 +1,254 @@
 //! [`DenyList`]: the ids of signed tokens that must be refused before they expire, each kept
-//! until the token's own expiry and then dropped.
+//! until the token's own expiry and then dropped; and [`DenyListSubscriber`], through which a
+//! shared store pushes the revocations of other instances into it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use tower_bearer::TokenId;
+use tower_bearer::manage::Revocation;
+use tower_bearer::store::RevocationSubscriber;
+use tower_bearer::{Clock, TokenHash, TokenId};
 
 /// Map sizes below this are never swept.
 const SWEEP_MIN: usize = 1024;
 
+/// Whether the list knows every revocation in effect: not yet (the store's record of earlier
+/// ones not loaded), loaded (and no push attached: this process makes every later one), push
+/// connected, or push down (it may have missed some).
+const NOT_LOADED: u8 = 0;
+const LOADED: u8 = 1;
+const CONNECTED: u8 = 2;
+const DISCONNECTED: u8 = 3;
+
 /// One denied token: refused from `from` (seconds since the epoch: now for a revocation, the
 /// end of the grace for a rotation), forgotten after `until` (its expiry), and during a grace
 /// period, the token that replaced it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Denial {
     pub(crate) from: u64,
     pub(crate) until: u64,
     pub(crate) replaced_by: Option<TokenId>,
 }
 
-pub(crate) struct DenyList {
-    entries: papaya::HashMap<TokenId, Denial>,
-    sweep_at: AtomicUsize,
+pub(crate) fn secs(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-impl Default for DenyList {
-    fn default() -> Self {
-        DenyList { entries: papaya::HashMap::new(), sweep_at: AtomicUsize::new(SWEEP_MIN) }
+impl Denial {
+    /// `revocation`, kept `leeway` seconds beyond the token's expiry (it verifies until then).
+    fn of(revocation: &Revocation, leeway: u64) -> Self {
+        Denial {
+            from: secs(revocation.refused_from),
+            until: secs(revocation.kept_until).saturating_add(leeway),
+            replaced_by: revocation.replaced_by.clone(),
+        }
     }
+
+    /// The two denials of one token as one: refused from the earlier, kept until the later.
+    fn merge(self, other: &Denial) -> Denial {
+        Denial {
+            from: self.from.min(other.from),
+            until: self.until.max(other.until),
+            replaced_by: self.replaced_by.or_else(|| other.replaced_by.clone()),
+        }
+    }
+}
+
+pub(crate) struct DenyList {
+    /// Keyed by token ids, which only revocations put here (no flooding concern): a fast
+    /// hasher, as the lookup is on every signed token's path.
+    entries: papaya::HashMap<TokenId, Denial, foldhash::fast::RandomState>,
+    sweep_at: AtomicUsize,
+    state: AtomicU8,
+    /// A request is loading the store's revocations.
+    loading: AtomicBool,
+    /// The verifier's leeway in seconds: revocations are kept that much past expiry.
+    leeway: AtomicU64,
+    /// The verifier's clock, for sweeping.
+    clock: Clock,
 }
 
 impl DenyList {
+    pub(crate) fn new(leeway: u64, clock: Clock) -> Self {
+        DenyList {
+            clock,
+            entries: papaya::HashMap::with_hasher(foldhash::fast::RandomState::default()),
+            sweep_at: AtomicUsize::new(SWEEP_MIN),
+            state: AtomicU8::new(NOT_LOADED),
+            loading: AtomicBool::new(false),
+            leeway: AtomicU64::new(leeway),
+        }
+    }
+
     /// The denial of `id`, if any.
     pub(crate) fn get(&self, id: &TokenId) -> Option<Denial> {
+        if self.entries.is_empty() {
+            return None;
+        }
         self.entries.pin().get(id).cloned()
     }
 
-    /// Denies `id`; entries whose token has expired by `now` are swept when the list doubles.
-    pub(crate) fn deny(&self, id: TokenId, denial: Denial, now: u64) {
+    /// Whether the list can be trusted alone: loaded with no push attached, or the push
+    /// connected.
+    pub(crate) fn is_complete(&self) -> bool {
+        matches!(self.state.load(Ordering::Acquire), LOADED | CONNECTED)
+    }
+
+    /// Whether the caller should load the store's revocations: never loaded, and no one else
+    /// is (the caller then reports with [`loaded`](Self::loaded)).
+    pub(crate) fn start_loading(&self) -> bool {
+        self.state.load(Ordering::Acquire) == NOT_LOADED
+            && self.loading.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    /// The load started by [`start_loading`](Self::start_loading) ended: with the store's
+    /// revocations in effect, or failed (the next request tries again).
+    pub(crate) fn loaded(&self, revocations: Option<&[Revocation]>) {
+        if let Some(revocations) = revocations {
+            for r in revocations {
+                self.deny(r);
+            }
+            // A push attached meanwhile has the say.
+            let _ = self.state.compare_exchange(NOT_LOADED, LOADED, Ordering::AcqRel, Ordering::Acquire);
+        }
+        self.loading.store(false, Ordering::Release);
+    }
+
+    /// Denies the token of `revocation` (merged with an earlier denial of it); entries whose
+    /// token has expired are swept when the list doubles.
+    pub(crate) fn deny(&self, revocation: &Revocation) {
+        let denial = Denial::of(revocation, self.leeway.load(Ordering::Relaxed));
+        let id = revocation.id.clone();
+        let now = secs(self.clock.now());
         let entries = self.entries.pin();
-        entries.insert(id, denial);
+        entries.update_or_insert(id, |old| denial.clone().merge(old), denial.clone());
         if entries.len() >= self.sweep_at.load(Ordering::Relaxed) {
             entries.retain(|_, d| d.until > now);
             self.sweep_at.store((entries.len() * 2).max(SWEEP_MIN), Ordering::Relaxed);
         }
     }
 
+    pub(crate) fn set_leeway(&self, leeway: u64) {
+        self.leeway.store(leeway, Ordering::Relaxed);
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+}
+
+/// The deny list of a [`SignedTokens`](crate::SignedTokens) as a [`RevocationSubscriber`]:
+/// hand it to a shared store's push (`SqlTokenStore::push_revocations` of
+/// `tower-bearer-sqlx`), and the revocations, deletions and rotations every other instance
+/// makes are refused here as soon as they arrive. While the push is down (and before it first
+/// connects), signed tokens are checked against their record in the store, one query per
+/// request, as a cache stops caching: nothing revoked elsewhere is accepted in between.
+///
+/// It does not keep the list alive: once the `SignedTokens` is dropped, the push stops.
+#[derive(Clone, Debug)]
+pub struct DenyListSubscriber {
+    list: Weak<DenyList>,
+}
+
+impl DenyListSubscriber {
+    pub(crate) fn new(list: &Arc<DenyList>) -> Self {
+        DenyListSubscriber { list: Arc::downgrade(list) }
+    }
+
+    fn with(&self, f: impl FnOnce(&DenyList)) -> bool {
+        self.list.upgrade().map(|list| f(&list)).is_some()
+    }
+}
+
+impl RevocationSubscriber for DenyListSubscriber {
+    fn revoked(&self, _: &TokenHash, revocation: Option<&Revocation>) -> bool {
+        self.with(|list| {
+            if let Some(r) = revocation {
+                list.deny(r);
+            }
+        })
+    }
+
+    /// Nothing to forget: denials are never wrong, only possibly incomplete.
+    fn reset(&self) -> bool {
+        self.with(|_| {})
+    }
+
+    fn set_connected(&self, connected: bool) -> bool {
+        self.with(|list| {
+            list.state.store(if connected { CONNECTED } else { DISCONNECTED }, Ordering::Release)
+        })
+    }
+
+    fn is_alive(&self) -> bool {
+        self.list.strong_count() > 0
+    }
+
+    fn wants_replay(&self) -> bool {
+        true
+    }
+
+    fn replay(&self, revocations: Vec<Revocation>) -> bool {
+        self.with(|list| {
+            for r in &revocations {
+                list.deny(r);
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn revocation(id: &str, from: u64, until: u64) -> Revocation {
+        Revocation::new(
+            TokenId::from(id),
+            UNIX_EPOCH + Duration::from_secs(from),
+            UNIX_EPOCH + Duration::from_secs(until),
+        )
+    }
+
+    #[test]
+    fn denials_of_one_token_merge_to_the_strictest() {
+        let list = DenyList::new(30, Clock::manual(UNIX_EPOCH));
+        let id = TokenId::from("tid_a");
+        list.deny(&revocation("tid_a", 200, 1000).replaced_by(TokenId::from("tid_b")));
+        // Revoked during the grace; the store's record expires at the grace's end.
+        list.deny(&revocation("tid_a", 100, 200));
+        assert_eq!(
+            list.get(&id),
+            Some(Denial { from: 100, until: 1030, replaced_by: Some(TokenId::from("tid_b")) })
+        );
+    }
+
+    #[test]
+    fn the_subscriber_fills_the_list_and_reports_its_state() {
+        let list = Arc::new(DenyList::new(0, Clock::system()));
+        let subscriber = DenyListSubscriber::new(&list);
+        assert!(!list.is_complete(), "earlier revocations not loaded");
+        assert!(list.start_loading());
+        assert!(!list.start_loading(), "one load at a time");
+        list.loaded(None);
+        assert!(!list.is_complete(), "a failed load is tried again");
+        assert!(list.start_loading());
+        list.loaded(Some(&[]));
+        assert!(list.is_complete(), "no push: this process makes every later revocation");
+        assert!(!list.start_loading());
+        assert!(subscriber.set_connected(false));
+        assert!(!list.is_complete());
+        let far = secs(SystemTime::now()) + 3600;
+        assert!(subscriber.replay(vec![revocation("tid_a", 1, far)]));
+        assert!(subscriber.revoked(&TokenHash::of("x"), Some(&revocation("tid_b", 2, far))));
+        assert!(subscriber.revoked(&TokenHash::of("y"), None), "a token without expiry needs no denial");
+        assert!(subscriber.set_connected(true));
+        assert!(list.is_complete());
+        assert_eq!(list.len(), 2);
+        drop(list);
+        assert!(!subscriber.is_alive());
+        assert!(!subscriber.revoked(&TokenHash::of("x"), None));
     }
 }

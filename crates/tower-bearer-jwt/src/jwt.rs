@@ -1,11 +1,14 @@
 //! The compact JWS form of an RFC 9068 access token: signing, and verifying down to the
 //! claims (`alg`, `kid`, `typ`, signature, `iss`, `aud`, `exp`, `nbf`).
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_bearer::{Principal, Scopes};
 
 use crate::key_set::KeySet;
 
@@ -21,13 +24,92 @@ pub(crate) struct Expect<'a> {
 
 /// A verified token's claims, and whether it has expired.
 pub(crate) enum Verified {
-    Valid(Map<String, Value>),
-    Expired(Map<String, Value>),
+    Valid(Principal),
+    Expired(Principal),
+}
+
+/// The JOSE header: only what verification reads, borrowed from the decoded bytes.
+#[derive(Deserialize)]
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    kid: Option<Cow<'a, str>>,
+}
+
+/// `aud`: one resource or several (RFC 7519 §4.1.3).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience<'a> {
+    One(#[serde(borrow)] Cow<'a, str>),
+    Many(#[serde(borrow)] Vec<Cow<'a, str>>),
+}
+
+impl Audience<'_> {
+    fn contains(&self, audience: &str) -> bool {
+        match self {
+            Audience::One(aud) => aud == audience,
+            Audience::Many(auds) => auds.iter().any(|a| a == audience),
+        }
+    }
+}
+
+/// The claims this crate reads (others are ignored), borrowed from the decoded payload: no
+/// allocation for a string without escapes.
+#[derive(Deserialize)]
+struct Claims<'a> {
+    #[serde(borrow)]
+    iss: Cow<'a, str>,
+    #[serde(borrow)]
+    sub: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    aud: Audience<'a>,
+    exp: u64,
+    nbf: Option<u64>,
+    #[serde(borrow)]
+    jti: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    scope: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    organization: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    token_kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    token_name: Option<Cow<'a, str>>,
+}
+
+impl Claims<'_> {
+    /// The principal the claims describe.
+    fn principal(&self) -> Principal {
+        let mut b = Principal::builder(self.sub.as_deref().unwrap_or_default());
+        if let Some(scope) = &self.scope {
+            b = b.scopes(Scopes::parse(scope));
+        }
+        if let Some(jti) = &self.jti {
+            b = b.token_id(jti.as_ref());
+        }
+        if let Some(org) = &self.organization {
+            b = b.organization(org.as_ref());
+        }
+        if let Some(kind) = &self.token_kind {
+            b = b.token_kind(kind.as_ref());
+        }
+        if let Some(name) = &self.token_name {
+            b = b.token_name(name.as_ref());
+        }
+        b = match &self.aud {
+            Audience::One(aud) => b.audience([aud.as_ref()]),
+            Audience::Many(auds) => b.audience(auds.iter().map(AsRef::as_ref)),
+        };
+        b.expires_at(UNIX_EPOCH + Duration::from_secs(self.exp)).build()
+    }
 }
 
 /// Signs `claims` with the set's signing key: `header.payload.signature`.
 pub(crate) fn sign(keys: &KeySet, claims: &Value) -> Option<String> {
-    let key = keys.signing_key();
+    let key = keys.signing_key()?;
     let header = json!({ "alg": key.algorithm().name(), "typ": TYP, "kid": key.kid() });
     let mut token = format!(
         "{}.{}",
@@ -40,56 +122,102 @@ pub(crate) fn sign(keys: &KeySet, claims: &Value) -> Option<String> {
     Some(token)
 }
 
-/// Whether `token` has the shape of a JWS (three base64url parts): what routes it here rather
-/// than to the opaque-token store.
-pub(crate) fn looks_signed(token: &str) -> bool {
-    token.bytes().filter(|&b| b == b'.').count() == 2
+/// The three parts of a compact JWS: `header.payload.signature`.
+pub(crate) struct Jws<'t> {
+    header: &'t str,
+    payload: &'t str,
+    /// `header.payload`, what the signature covers.
+    signed: &'t str,
+    signature: &'t str,
 }
 
-fn object(part: &str) -> Option<Map<String, Value>> {
-    match serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?).ok()? {
-        Value::Object(map) => Some(map),
-        _ => None,
+/// `token` split into the three parts of a JWS, if it has that shape (exactly two dots): what
+/// routes it here rather than to the opaque-token store.
+pub(crate) fn split(token: &str) -> Option<Jws<'_>> {
+    // Two searches from the ends and one over the middle (all vectorised), rather than a
+    // byte-by-byte count: tokens are hundreds of bytes.
+    let first = token.find('.')?;
+    let last = token.rfind('.')?;
+    let (signed, signature) = (token.get(..last)?, token.get(last + 1..)?);
+    let (header, payload) = (signed.get(..first)?, signed.get(first + 1..)?);
+    if first == last || payload.contains('.') {
+        return None;
     }
+    Some(Jws { header, payload, signed, signature })
 }
 
-/// The claims of `token` if it verifies against `keys` and `expect` at `now`; `None` for any
-/// failure (all answered alike: 401).
-pub(crate) fn verify(keys: &KeySet, token: &str, expect: &Expect<'_>, now: SystemTime) -> Option<Verified> {
-    let (signed, signature) = token.rsplit_once('.')?;
-    let (header, payload) = signed.split_once('.')?;
-    let header = object(header)?;
-    let typ = header.get("typ")?.as_str()?;
+/// Decodes base64url `part` into `buffer`: the decoded bytes, or `None` if it is not base64url
+/// or does not fit.
+fn decode<'b>(part: &str, buffer: &'b mut [u8]) -> Option<&'b [u8]> {
+    let n = URL_SAFE_NO_PAD.decode_slice(part, buffer).ok()?;
+    buffer.get(..n)
+}
+
+/// The principal of `token` if it verifies against `keys` and `expect` at `now`; `None` for
+/// any failure (all answered alike: 401).
+pub(crate) fn verify(
+    keys: &KeySet,
+    token: &Jws<'_>,
+    expect: &Expect<'_>,
+    now: SystemTime,
+) -> Option<Verified> {
+    // The header and the signature are small: decoded on the stack, and anything longer than
+    // these buffers is not a token of ours.
+    let mut header_bytes = [0_u8; 512];
+    let header: Header<'_> = serde_json::from_slice(decode(token.header, &mut header_bytes)?).ok()?;
+    let typ = header.typ?;
     if !typ.eq_ignore_ascii_case(TYP) && !typ.eq_ignore_ascii_case("application/at+jwt") {
         return None;
     }
-    let key = keys.key(header.get("kid")?.as_str()?)?;
+    let key = keys.key(header.kid.as_deref()?)?;
     // The key decides the algorithm: a header naming another (`none`, or HS256 over a public
     // key) is refused before any signature is computed.
-    if header.get("alg")?.as_str()? != key.algorithm().name() {
+    if header.alg != key.algorithm().name() {
         return None;
     }
-    if !key.verify(signed.as_bytes(), &URL_SAFE_NO_PAD.decode(signature).ok()?) {
+    let mut signature_bytes = [0_u8; 128];
+    if !key.verify(token.signed.as_bytes(), decode(token.signature, &mut signature_bytes)?) {
         return None;
     }
-    let claims = object(payload)?;
-    if claims.get("iss")?.as_str()? != expect.issuer {
-        return None;
-    }
-    let audience_ok = match claims.get("aud")? {
-        Value::String(aud) => aud == expect.audience,
-        Value::Array(auds) => auds.iter().any(|a| a.as_str() == Some(expect.audience)),
-        _ => false,
+    // Claims of the usual size are decoded on the stack too; larger ones on the heap.
+    let mut payload_bytes = [0_u8; 1024];
+    let heap;
+    let payload = match decode(token.payload, &mut payload_bytes) {
+        Some(payload) => payload,
+        None => {
+            heap = URL_SAFE_NO_PAD.decode(token.payload).ok()?;
+            &heap
+        }
     };
-    if !audience_ok {
+    let claims: Claims<'_> = serde_json::from_slice(payload).ok()?;
+    if claims.iss != expect.issuer || !claims.aud.contains(expect.audience) {
         return None;
     }
     let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
     let leeway = expect.leeway.as_secs();
-    if claims.get("nbf").and_then(Value::as_u64).is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+    if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
         return None;
     }
-    // RFC 9068 §2.2: `exp` is required.
-    let exp = claims.get("exp")?.as_u64()?;
-    Some(if exp.saturating_add(leeway) <= now { Verified::Expired(claims) } else { Verified::Valid(claims) })
+    // RFC 9068 §2.2: `exp` is required (a missing one fails the parse).
+    let principal = claims.principal();
+    Some(if claims.exp.saturating_add(leeway) <= now {
+        Verified::Expired(principal)
+    } else {
+        Verified::Valid(principal)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_three_parts_make_a_jws() {
+        let parts = split("aa.bb.cc").map(|j| (j.header, j.payload, j.signed, j.signature));
+        assert_eq!(parts, Some(("aa", "bb", "aa.bb", "cc")));
+        assert!(split("..").is_some(), "empty parts are for the verifier to refuse");
+        for not in ["", "abc", "a.b", "a.b.c.d", "a..b.c", ".", "tok_live_abc"] {
+            assert!(split(not).is_none(), "{not}");
+        }
+    }
 }

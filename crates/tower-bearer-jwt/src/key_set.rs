@@ -1,6 +1,7 @@
 //! [`KeySet`]: the key that signs, and every key that verifies, each by `kid`.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt;
 
 use serde_json::{Value, json};
@@ -8,7 +9,9 @@ use serde_json::{Value, json};
 use crate::key::{KeyError, SigningKey};
 
 /// The keys of an issuer: one signing key, and the keys tokens are verified with (the
-/// signing key among them), each by its `kid`.
+/// signing key among them), each by its `kid`; or, for a service that only verifies another
+/// issuer's tokens, keys that verify and none that signs ([`verify_only`](Self::verify_only),
+/// [`from_jwks`](Self::from_jwks)).
 ///
 /// Rotation without downtime: publish the new key first (`verify_with(new)`, so that every
 /// verifier has it in the JWKS), then make it the signing key and keep the old one to verify
@@ -20,10 +23,11 @@ use crate::key::{KeyError, SigningKey};
 ///
 /// let key = SigningKey::hs256("2026-12", &[7; 32]).unwrap();
 /// let keys = KeySet::new(key).unwrap();
-/// assert_eq!(keys.signing_key().kid(), "2026-12");
+/// assert_eq!(keys.signing_key().map(SigningKey::kid), Some("2026-12"));
 /// ```
 pub struct KeySet {
-    signing: String,
+    /// `None` for a verify-only set.
+    signing: Option<String>,
     keys: HashMap<String, SigningKey>,
 }
 
@@ -38,24 +42,101 @@ impl KeySet {
             return Err(KeyError::new("the signing key of a key set must be able to sign"));
         }
         let kid = signing.kid().to_owned();
-        Ok(KeySet { signing: kid.clone(), keys: HashMap::from([(kid, signing)]) })
+        Ok(KeySet { signing: Some(kid.clone()), keys: HashMap::from([(kid, signing)]) })
+    }
+
+    /// A set that only verifies, with `keys`: tokens issued elsewhere. Keys that could sign
+    /// (private keys, HMAC secrets) only verify here; issuing through
+    /// [`SignedTokens`](crate::SignedTokens) with this set fails.
+    ///
+    /// ```
+    /// use tower_bearer_jwt::{KeySet, SigningKey};
+    ///
+    /// let keys = KeySet::verify_only([SigningKey::ed25519_public("k1", &[0x11; 32])?])?;
+    /// assert!(keys.signing_key().is_none());
+    /// # Ok::<(), tower_bearer_jwt::KeyError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// If `keys` is empty, or two of them have the same `kid` (a token naming it could not be
+    /// told which).
+    pub fn verify_only(keys: impl IntoIterator<Item = SigningKey>) -> Result<Self, KeyError> {
+        let mut by_kid = HashMap::new();
+        for key in keys {
+            match by_kid.entry(key.kid().to_owned()) {
+                Entry::Occupied(_) => return Err(KeyError::new("two keys of the set have the same `kid`")),
+                Entry::Vacant(slot) => {
+                    slot.insert(key);
+                }
+            }
+        }
+        if by_kid.is_empty() {
+            return Err(KeyError::new("a key set needs at least one key"));
+        }
+        Ok(KeySet { signing: None, keys: by_kid })
+    }
+
+    /// A verify-only set from a published JWKS document (RFC 7517 §5, `{"keys": [...]}`):
+    /// another issuer's `/.well-known/jwks.json`, or this crate's own
+    /// [`jwks`](Self::jwks).
+    ///
+    /// Ed25519 (`OKP`) and P-256 (`EC`) keys are taken, each with its `kid`; members not for
+    /// signatures (`use` other than `sig`, `key_ops` without `verify`) or of other kinds (RSA,
+    /// other curves, an `alg` of another algorithm) are skipped. A member that would be taken
+    /// but is malformed (no `kid`, not a point of the curve) is an error rather than skipped:
+    /// a verifier that quietly lost a key would refuse that key's tokens with nothing to say
+    /// why.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use tower_bearer_jwt::KeySet;
+    ///
+    /// // Fetched from the issuer's `/.well-known/jwks.json`.
+    /// let published = json!({ "keys": [
+    ///     { "kty": "OKP", "crv": "Ed25519", "x": "I4e_9eQ3m3yDF2whlKuhdksZPQyLACrqIXh9gSK6Reg",
+    ///       "kid": "k1", "alg": "EdDSA", "use": "sig" },
+    ///     { "kty": "RSA", "n": "…", "e": "AQAB", "kid": "r1" },
+    /// ] });
+    /// let keys = KeySet::from_jwks(&published)?; // the RSA key is skipped
+    /// assert!(keys.signing_key().is_none());
+    /// # Ok::<(), tower_bearer_jwt::KeyError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// If the document is not a JWKS, has no usable key, holds a secret (`oct`) or private
+    /// (`d`) key (published, so leaked: never taken), or a malformed key as above. The error
+    /// never contains key material.
+    pub fn from_jwks(jwks: &Value) -> Result<Self, KeyError> {
+        let members = jwks
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or(KeyError::new("a JWKS is an object with a `keys` array"))?;
+        let mut keys = Vec::new();
+        for jwk in members {
+            keys.extend(SigningKey::from_published_jwk(jwk)?);
+        }
+        if keys.is_empty() {
+            return Err(KeyError::new("the JWKS has no Ed25519 or P-256 signature key"));
+        }
+        Self::verify_only(keys)
     }
 
     /// Also verifies with `key` (a key about to sign, or one that signed until recently). A
     /// key with the signing key's `kid` is ignored.
     #[must_use]
     pub fn verify_with(mut self, key: SigningKey) -> Self {
-        if key.kid() != self.signing {
+        if self.signing.as_deref() != Some(key.kid()) {
             self.keys.insert(key.kid().to_owned(), key);
         }
         self
     }
 
-    /// The key that signs.
+    /// The key that signs; `None` for a verify-only set.
     #[must_use]
-    pub fn signing_key(&self) -> &SigningKey {
-        // `new` put it there and nothing removes it.
-        &self.keys[&self.signing]
+    pub fn signing_key(&self) -> Option<&SigningKey> {
+        self.keys.get(self.signing.as_deref()?)
     }
 
     /// The key named `kid`.

@@ -2,8 +2,9 @@
 //! carry the subject, organization, kind, expiry and scopes, verified without a store round
 //! trip, and still revoked at once.
 //!
-//! - [`SigningKey`] / [`KeySet`]: Ed25519 (default) or HS256 keys by `kid`, rotation without
-//!   downtime, never shown in `Debug`;
+//! - [`SigningKey`] / [`KeySet`]: Ed25519 (default), ES256 or HS256 keys by `kid`, from PEM,
+//!   JWK or the environment, rotation without downtime, never shown in `Debug` or errors; a
+//!   verify-only set from another issuer's published JWKS ([`KeySet::from_jwks`]);
 //! - [`SignedTokens`]: issue through [`TokenManager`](tower_bearer::TokenManager), verify as a
 //!   [`TokenStore`](tower_bearer::TokenStore) (opaque tokens go to the store underneath, so one
 //!   layer takes both), revoke onto a deny list kept until each token's expiry;
@@ -28,6 +29,7 @@
 #![deny(missing_docs, unreachable_pub, unsafe_code)]
 #![warn(rust_2018_idioms, missing_debug_implementations)]
 
+mod access;
 mod deny;
 mod jwks;
 mod jwt;
@@ -35,6 +37,8 @@ mod key;
 mod key_set;
 mod store;
 
+pub use access::{AccessResolver, EffectiveAccess};
+pub use deny::DenyListSubscriber;
 pub use jwks::Jwks;
 pub use key::{Algorithm, KeyError, SigningKey};
 pub use key_set::KeySet;

@@ -3,18 +3,21 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use futures_util::future::Either;
 use serde_json::{Map, Value, json};
-use tower_bearer::store::Lookup;
+use tower_bearer::manage::Revocation;
+use tower_bearer::store::{BoxLookup, Lookup, LookupResult};
 use tower_bearer::{
     Clock, IssuedToken, ManageError, NewToken, PresentedToken, Principal, Scopes, StoreError, TokenId,
     TokenInfo, TokenManager, TokenSecret, TokenState, TokenStore,
 };
 
-use crate::deny::{Denial, DenyList};
+use crate::access::{AccessResolver, EffectiveAccess, Resolving, intersect};
+use crate::deny::{Denial, DenyList, DenyListSubscriber, secs};
 use crate::jwks::Jwks;
-use crate::jwt::{Expect, Verified, looks_signed, sign, verify};
+use crate::jwt::{Expect, Jws, Verified, sign, split, verify};
 use crate::key_set::KeySet;
 
 /// Self-contained signed access tokens (RFC 9068 JWTs) on top of a token store that keeps
@@ -34,8 +37,15 @@ use crate::key_set::KeySet;
 ///   answered at once. Any other token goes to the inner store: one layer accepts API keys
 ///   and signed tokens alike, with the same RFC 6750 answers.
 /// - **Revoking** (`revoke`, `delete`, or a rotation's end of grace) puts the `jti` on a deny
-///   list kept until the token's own expiry: refused by every request that starts after the
-///   call returns, in this process.
+///   list kept until the token's own expiry: refused by every request of this process that
+///   starts after the call returns. A store shared between instances (`tower-bearer-sqlx`)
+///   keeps the list in its database: each instance loads it before trusting it (its first
+///   signed token waits for that read), and
+///   [`revocation_subscriber`](Self::revocation_subscriber) keeps it current with the
+///   revocations of the others: pushed by Postgres in milliseconds, polled on a shared SQLite
+///   file. While that push is down, each signed token is checked against its record instead.
+/// - **Effective access** (optional, [`effective_access`](Self::effective_access)): the
+///   token's scopes are cut to what its user holds now.
 ///
 /// ```
 /// use tower_bearer::{BearerAuthLayer, MemoryTokenStore};
@@ -57,7 +67,37 @@ struct Inner<M> {
     audience: String,
     leeway: Duration,
     default_lifetime: Duration,
-    deny: DenyList,
+    deny: Arc<DenyList>,
+    access: Option<Box<dyn Access>>,
+}
+
+/// An [`EffectiveAccess`] of any resolver.
+trait Access: Send + Sync + 'static {
+    fn cached(&self, subject: &str, organization: Option<&str>, now: SystemTime) -> Option<Option<Scopes>>;
+    fn resolve(&self, subject: &str, organization: Option<&str>, now: SystemTime) -> Resolving;
+}
+
+impl<R: AccessResolver> Access for EffectiveAccess<R> {
+    fn cached(&self, subject: &str, organization: Option<&str>, now: SystemTime) -> Option<Option<Scopes>> {
+        EffectiveAccess::cached(self, subject, organization, now)
+    }
+
+    fn resolve(&self, subject: &str, organization: Option<&str>, now: SystemTime) -> Resolving {
+        EffectiveAccess::resolve(self, subject, organization, now)
+    }
+}
+
+/// The state of a valid token whose user holds `current` now: the token's scopes that
+/// `current` also grants, or revoked for a user with no access left.
+fn restricted(state: TokenState, current: Option<Scopes>) -> TokenState {
+    match (state, current) {
+        (TokenState::Active(p), Some(current)) => {
+            let scopes = intersect(p.scopes(), &current);
+            TokenState::Active(p.to_builder().scopes(scopes).build())
+        }
+        (TokenState::Active(p), None) => TokenState::Revoked(p),
+        (other, _) => other,
+    }
 }
 
 impl<M> Clone for SignedTokens<M> {
@@ -77,23 +117,22 @@ impl<M> fmt::Debug for SignedTokens<M> {
     }
 }
 
-fn secs(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 impl<M: TokenManager> SignedTokens<M> {
     /// Signed tokens of `issuer` for `audience` (the resource tokens are for unless a token
     /// names its own), signed with `keys`, recorded in `store`. Leeway 30 seconds, default
     /// lifetime an hour.
     pub fn new(store: M, keys: KeySet, issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        let leeway = Duration::from_secs(30);
+        let deny = Arc::new(DenyList::new(leeway.as_secs(), store.clock()));
         let inner = Inner {
             store,
             keys,
             issuer: issuer.into(),
             audience: audience.into(),
-            leeway: Duration::from_secs(30),
+            leeway,
             default_lifetime: Duration::from_secs(3600),
-            deny: DenyList::default(),
+            deny,
+            access: None,
         };
         SignedTokens { inner: Arc::new(inner) }
     }
@@ -109,7 +148,9 @@ impl<M: TokenManager> SignedTokens<M> {
     /// If cloned already.
     #[must_use]
     pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.inner_mut().leeway = leeway.min(Duration::from_secs(300));
+        let inner = self.inner_mut();
+        inner.leeway = leeway.min(Duration::from_secs(300));
+        inner.deny.set_leeway(inner.leeway.as_secs());
         self
     }
 
@@ -124,10 +165,43 @@ impl<M: TokenManager> SignedTokens<M> {
         self
     }
 
+    /// Effective access that follows the user: each valid signed token's scopes are
+    /// intersected with what `access` says its subject holds now (in its organization); a
+    /// user with no access left is refused (401, revoked). Answers are cached for the TTL of
+    /// `access`, so a change reaches requests within it, or at once with
+    /// [`EffectiveAccess::invalidate`] (keep a clone to call it). Opaque tokens are not
+    /// affected.
+    ///
+    /// # Panics
+    ///
+    /// If cloned already.
+    #[must_use]
+    pub fn effective_access<R: AccessResolver>(mut self, access: EffectiveAccess<R>) -> Self {
+        self.inner_mut().access = Some(Box::new(access));
+        self
+    }
+
     /// The JWKS of the key set, as a tower service (mount it at `/.well-known/jwks.json`).
     #[must_use]
     pub fn jwks(&self) -> Jwks {
         Jwks::new(&self.inner.keys.jwks())
+    }
+
+    /// The deny list, as the subscriber of a push of revocations made on other instances
+    /// (`SqlTokenStore::push_revocations` of `tower-bearer-sqlx`, on Postgres): see
+    /// [`DenyListSubscriber`] for what changes once it is attached.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: tower_bearer_sqlx::SqlTokenStore, keys: tower_bearer_jwt::KeySet) {
+    /// use tower_bearer_jwt::SignedTokens;
+    ///
+    /// let tokens = SignedTokens::new(store.clone(), keys, "https://auth.example.com", "https://api.example.com");
+    /// let listener = store.push_revocations(tokens.revocation_subscriber());
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn revocation_subscriber(&self) -> DenyListSubscriber {
+        DenyListSubscriber::new(&self.inner.deny)
     }
 
     /// The store the records are kept in.
@@ -171,6 +245,17 @@ impl<M: TokenManager> SignedTokens<M> {
         Ok(TokenSecret::new(jwt))
     }
 
+    /// Fails before anything is recorded when the key set cannot sign (a verifier's set,
+    /// from a JWKS): no record is left behind for a token that was never handed out.
+    fn check_can_sign(&self) -> Result<(), ManageError> {
+        match self.inner.keys.signing_key() {
+            Some(_) => Ok(()),
+            None => Err(ManageError::Store(StoreError::unavailable(
+                "this key set only verifies (no signing key): tokens are issued where the signing key is",
+            ))),
+        }
+    }
+
     /// Signs the token the inner store just recorded.
     fn signed(&self, issued: IssuedToken) -> Result<IssuedToken, ManageError> {
         let (_opaque, info) = issued.into_parts();
@@ -179,76 +264,131 @@ impl<M: TokenManager> SignedTokens<M> {
         Ok(IssuedToken::new(self.sign(&info)?, info))
     }
 
-    /// Denies `id` (expiring at `until`) from `from`.
+    /// Denies `id` (expiring at `until`) from `from`, in this process at once (a shared
+    /// store also records and pushes it).
     fn deny(&self, id: &TokenId, from: SystemTime, until: Option<SystemTime>, replaced_by: Option<TokenId>) {
-        let now = self.inner.store.clock().now();
-        let until = until.map_or(u64::MAX, secs).saturating_add(self.inner.leeway.as_secs());
-        self.inner.deny.deny(id.clone(), Denial { from: secs(from), until, replaced_by }, secs(now));
+        let revocation =
+            Revocation::new(id.clone(), from, until.unwrap_or(SystemTime::UNIX_EPOCH + MAX_TIME));
+        self.inner.deny.deny(&match replaced_by {
+            Some(successor) => revocation.replaced_by(successor),
+            None => revocation,
+        });
     }
 
-    fn state(&self, token: &str) -> TokenState {
+    /// The answer for a token of JWS shape: the claims checked, then the deny list, or the
+    /// token's record when the list may be incomplete.
+    fn lookup_signed(&self, token: &Jws<'_>) -> Lookup<BoxLookup> {
         let now = self.inner.store.clock().now();
         let Some(verified) = verify(&self.inner.keys, token, &self.expect(), now) else {
-            return TokenState::Unknown;
+            return Lookup::Now(Ok(TokenState::Unknown));
         };
-        let (claims, expired) = match verified {
-            Verified::Valid(claims) => (claims, false),
-            Verified::Expired(claims) => (claims, true),
+        let (principal, expired) = match verified {
+            Verified::Valid(principal) => (principal, false),
+            Verified::Expired(principal) => (principal, true),
         };
-        let mut principal = principal(&claims);
-        if let Some(id) = principal.token_id().cloned()
-            && let Some(denial) = self.inner.deny.get(&id)
-        {
-            if secs(now) >= denial.from {
-                return TokenState::Revoked(principal);
-            }
-            if let Some(successor) = denial.replaced_by {
-                principal = principal.to_builder().replaced_by(successor).build();
-            }
+        // RFC 9068 §2.2: `jti` is required, and without it a token could not be revoked.
+        let Some(id) = principal.token_id().cloned() else {
+            return Lookup::Now(Ok(TokenState::Unknown));
+        };
+        if expired {
+            return Lookup::Now(Ok(TokenState::Expired(principal)));
         }
-        if expired { TokenState::Expired(principal) } else { TokenState::Active(principal) }
+        let inner = &self.inner;
+        if inner.deny.is_complete() {
+            let state = inner.denied(&id, principal, now);
+            let (Some(access), TokenState::Active(p)) = (inner.access.as_deref(), &state) else {
+                return Lookup::Now(Ok(state));
+            };
+            if let Some(current) = access.cached(p.subject(), p.organization(), now) {
+                return Lookup::Now(Ok(restricted(state, current)));
+            }
+            let resolving = access.resolve(p.subject(), p.organization(), now);
+            return Lookup::Later(Box::pin(async move { Ok(restricted(state, resolving.await?)) }));
+        }
+        let inner = self.inner.clone();
+        let load = inner.deny.start_loading();
+        Lookup::Later(Box::pin(async move {
+            let state = if load {
+                let loaded = inner.store.revocations().await.ok();
+                inner.deny.loaded(loaded.as_deref());
+                match loaded {
+                    Some(_) => inner.denied(&id, principal, now),
+                    None => inner.check_record(&id, principal).await?,
+                }
+            } else {
+                inner.check_record(&id, principal).await?
+            };
+            inner.restrict(state, now).await
+        }))
     }
 }
 
-/// The principal a token's claims describe.
-fn principal(claims: &Map<String, Value>) -> Principal {
-    let text = |name: &str| claims.get(name).and_then(Value::as_str);
-    let mut b = Principal::builder(text("sub").unwrap_or_default());
-    if let Some(scope) = text("scope") {
-        b = b.scopes(Scopes::parse(scope));
+/// Far enough in the future for a token without an expiry (signed tokens always have one).
+const MAX_TIME: Duration = Duration::from_secs(u32::MAX as u64);
+
+impl<M: TokenManager> Inner<M> {
+    /// `state`, restricted to what its user holds now when effective access is on.
+    async fn restrict(&self, state: TokenState, now: SystemTime) -> LookupResult {
+        let (Some(access), TokenState::Active(p)) = (self.access.as_deref(), &state) else {
+            return Ok(state);
+        };
+        let current = match access.cached(p.subject(), p.organization(), now) {
+            Some(current) => current,
+            None => access.resolve(p.subject(), p.organization(), now).await?,
+        };
+        Ok(restricted(state, current))
     }
-    if let Some(jti) = text("jti") {
-        b = b.token_id(jti);
+
+    /// The state of the valid signed token `id` by the deny list.
+    fn denied(&self, id: &TokenId, principal: Principal, now: SystemTime) -> TokenState {
+        match self.deny.get(id) {
+            Some(denial) if secs(now) >= denial.from => TokenState::Revoked(principal),
+            Some(Denial { replaced_by: Some(successor), .. }) => {
+                TokenState::Active(principal.to_builder().replaced_by(successor).build())
+            }
+            _ => TokenState::Active(principal),
+        }
     }
-    if let Some(org) = text("organization") {
-        b = b.organization(org);
+
+    /// The state of the valid signed token `id`, by its record in the store: while the deny
+    /// list may have missed a revocation made elsewhere.
+    async fn check_record(&self, id: &TokenId, principal: Principal) -> LookupResult {
+        let record = self.store.get(id).await.map_err(|e| match e {
+            ManageError::Store(e) => e,
+            _ => StoreError::unavailable("the token's record could not be read"),
+        })?;
+        let now = self.store.clock().now();
+        Ok(match record {
+            // Revoked or deleted (or purged: a signed token is valid only with its record).
+            None => TokenState::Revoked(principal),
+            // Rotated: the record's expiry is the end of the grace.
+            Some(info) if info.principal.expires_at().is_some_and(|at| at <= now) => {
+                TokenState::Revoked(principal)
+            }
+            Some(info) => match info.principal.replaced_by() {
+                Some(successor) => {
+                    TokenState::Active(principal.to_builder().replaced_by(successor.clone()).build())
+                }
+                None => TokenState::Active(principal),
+            },
+        })
     }
-    if let Some(kind) = text("token_kind") {
-        b = b.token_kind(kind);
-    }
-    if let Some(name) = text("token_name") {
-        b = b.token_name(name);
-    }
-    match claims.get("aud") {
-        Some(Value::String(aud)) => b = b.audience([aud.as_str()]),
-        Some(Value::Array(auds)) => b = b.audience(auds.iter().filter_map(Value::as_str)),
-        _ => {}
-    }
-    if let Some(exp) = claims.get("exp").and_then(Value::as_u64) {
-        b = b.expires_at(UNIX_EPOCH + Duration::from_secs(exp));
-    }
-    b.build()
 }
 
 impl<M: TokenManager> TokenStore for SignedTokens<M> {
-    type Future = M::Future;
+    type Future = Either<M::Future, BoxLookup>;
 
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<M::Future> {
-        let secret = token.expose_secret();
-        if looks_signed(secret) {
-            return Lookup::Now(Ok(self.state(secret)));
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<Self::Future> {
+        if let Some(jws) = split(token.expose_secret()) {
+            return match self.lookup_signed(&jws) {
+                Lookup::Now(answer) => Lookup::Now(answer),
+                Lookup::Later(future) => Lookup::Later(Either::Right(future)),
+            };
         }
-        self.inner.store.lookup(token)
+        match self.inner.store.lookup(token) {
+            Lookup::Now(answer) => Lookup::Now(answer),
+            Lookup::Later(future) => Lookup::Later(Either::Left(future)),
+        }
     }
 }
 
@@ -262,6 +402,7 @@ impl<M: TokenManager> TokenManager for SignedTokens<M> {
     }
 
     async fn issue(&self, new: NewToken) -> Result<IssuedToken, ManageError> {
+        self.check_can_sign()?;
         let new = match new.expiry() {
             Some(_) => new,
             None => {
@@ -296,6 +437,7 @@ impl<M: TokenManager> TokenManager for SignedTokens<M> {
         grace: Duration,
         not_after: Option<SystemTime>,
     ) -> Result<IssuedToken, ManageError> {
+        self.check_can_sign()?;
         let old = self.inner.store.get(id).await?;
         let issued = self.inner.store.rotate_until(id, grace, not_after).await?;
         if let Some(old) = old {

@@ -27,6 +27,7 @@ pub struct SqlTokenStoreBuilder {
     schema: String,
     channel: String,
     heartbeat: (Duration, Duration),
+    poll_interval: Duration,
     credit_lease: u64,
 }
 
@@ -44,6 +45,7 @@ impl Default for SqlTokenStoreBuilder {
             schema: "tower_bearer".to_owned(),
             channel: "tower_bearer_revocations".to_owned(),
             heartbeat: (Duration::from_secs(5), Duration::from_secs(5)),
+            poll_interval: Duration::from_secs(1),
             credit_lease: 100,
         }
     }
@@ -172,6 +174,15 @@ impl SqlTokenStoreBuilder {
         self
     }
 
+    /// SQLite only: how often [`push_revocations`](SqlTokenStore::push_revocations) reads the
+    /// revocations in effect for processes sharing the database file: how long a revocation
+    /// made by another process can take to reach this one's deny list. Default 1 s; at least
+    /// 10 ms.
+    pub fn revocation_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
     /// Opens the store at `url`: `sqlite://path/to/file.db` (created if missing),
     /// `sqlite::memory:`, or `postgres://user:password@host/database`.
     ///
@@ -282,6 +293,7 @@ impl SqlTokenStoreBuilder {
                 leases: Leases::new(self.credit_lease),
                 #[cfg(feature = "postgres")]
                 heartbeat: self.heartbeat,
+                poll_interval: self.poll_interval,
             }),
         };
         if self.migrate {

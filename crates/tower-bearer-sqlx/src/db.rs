@@ -3,6 +3,7 @@
 
 use crate::error::OpenError;
 use crate::metering::Account;
+use crate::revocations::RevocationRow;
 use crate::row::{Rotated, Rotation, TokenRow};
 
 /// Which database a [`SqlTokenStore`](crate::SqlTokenStore) uses.
@@ -39,6 +40,16 @@ impl Db {
             Db::Sqlite(db) => db.pool.close().await,
             #[cfg(feature = "postgres")]
             Db::Postgres(db) => db.pool.close().await,
+        }
+    }
+
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code, reason = "the SQLite poller's"))]
+    pub(crate) fn is_closed(&self) -> bool {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.pool.is_closed(),
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.pool.is_closed(),
         }
     }
 
@@ -96,12 +107,22 @@ impl Db {
         }
     }
 
-    pub(crate) async fn delete(&self, id: &str) -> Result<Option<TokenRow>, sqlx::Error> {
+    pub(crate) async fn delete(&self, id: &str, now: i64) -> Result<Option<TokenRow>, sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
-            Db::Sqlite(db) => db.delete(id).await,
+            Db::Sqlite(db) => db.delete(id, now).await,
             #[cfg(feature = "postgres")]
-            Db::Postgres(db) => db.delete(id).await,
+            Db::Postgres(db) => db.delete(id, now).await,
+        }
+    }
+
+    /// The revocations kept beyond `now`.
+    pub(crate) async fn revocations(&self, now: i64) -> Result<Vec<RevocationRow>, sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.revocations(now).await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.revocations(now).await,
         }
     }
 

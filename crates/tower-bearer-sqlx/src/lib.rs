@@ -94,12 +94,16 @@ mod manage;
 mod metering;
 mod micros;
 mod migrate;
+#[cfg(feature = "sqlite")]
+mod poller;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod revocations;
 mod row;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
+mod subscription;
 mod usage;
 
 pub use builder::SqlTokenStoreBuilder;
@@ -108,10 +112,10 @@ pub use builder::SqlTokenStoreBuilder;
 pub use clients::SqlClientRegistry;
 pub use db::SqlBackend;
 pub use error::OpenError;
+pub use store::SqlTokenStore;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use listener::{ListenerStatus, RevocationListener};
-pub use store::SqlTokenStore;
+pub use subscription::{ListenerStatus, RevocationListener};
 
 #[cfg(test)]
 mod tests {

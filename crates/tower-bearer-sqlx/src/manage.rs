@@ -3,10 +3,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use tower_bearer::manage::LifecycleEvent;
+use tower_bearer::manage::{LifecycleEvent, Revocation};
 use tower_bearer::{Clock, IssuedToken, ManageError, NewToken, StoreError, TokenId, TokenInfo, TokenManager};
 
 use crate::micros::micros;
+use crate::revocations::RevocationRow;
 use crate::row::{Rotated, Rotation, TokenRow, is_unique_violation, store_error};
 use crate::store::SqlTokenStore;
 
@@ -97,7 +98,8 @@ impl TokenManager for SqlTokenStore {
     }
 
     async fn delete(&self, id: &TokenId) -> Result<bool, ManageError> {
-        let row = self.inner.db.delete(id.as_str()).await.map_err(store_error)?;
+        let now = micros(self.inner.clock.now());
+        let row = self.inner.db.delete(id.as_str(), now).await.map_err(store_error)?;
         Ok(row.map(|row| self.inner.events.emit(&LifecycleEvent::Deleted(row.info()))).is_some())
     }
 
@@ -115,6 +117,12 @@ impl TokenManager for SqlTokenStore {
 
     async fn record_usage(&self, id: &TokenId, at: SystemTime) -> Result<(), ManageError> {
         self.inner.db.record_usage(id.as_str(), micros(at)).await.map_err(store_error)
+    }
+
+    async fn revocations(&self) -> Result<Vec<Revocation>, ManageError> {
+        let now = micros(self.inner.clock.now());
+        let rows = self.inner.db.revocations(now).await.map_err(store_error)?;
+        Ok(rows.iter().map(RevocationRow::revocation).collect())
     }
 }
 

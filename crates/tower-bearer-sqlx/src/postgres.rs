@@ -10,6 +10,7 @@ use sqlx::{Connection, Executor, Row};
 use crate::error::OpenError;
 use crate::metering::{self, Account, Metering, metering_columns};
 use crate::migrate::{Embedded, migrator};
+use crate::revocations::{RevocationRow, RevocationStatements, payload};
 use crate::row::{Rotated, Rotation, TokenRow, is_unique_violation};
 
 const MIGRATIONS: Embedded = Embedded(&[
@@ -18,6 +19,7 @@ const MIGRATIONS: Embedded = Embedded(&[
     (3, "limits", include_str!("../migrations/postgres/3_limits.sql")),
     (4, "audience", include_str!("../migrations/postgres/4_audience.sql")),
     (5, "oauth clients", include_str!("../migrations/postgres/5_oauth_clients.sql")),
+    (6, "revocations", include_str!("../migrations/postgres/6_revocations.sql")),
 ]);
 
 /// A pooled connection idle longer than this is pinged before use, so connections a database
@@ -82,12 +84,19 @@ struct Statements {
     credits: String,
     take_credits: String,
     return_credits: String,
+    revocations: RevocationStatements,
 }
 
 impl Statements {
     fn new(schema: &str) -> Self {
         let t = format!("\"{schema}\".tokens");
         Statements {
+            revocations: RevocationStatements::new(
+                &format!("\"{schema}\".revocations"),
+                |n| format!("${n}"),
+                "LEAST",
+                "GREATEST",
+            ),
             lookup: format!("SELECT {COLUMNS} FROM {t} WHERE token_hash = $1"),
             insert: format!(
                 "INSERT INTO {t} (id, token_hash, hint, subject, organization, name, kind, scopes, audience, \
@@ -166,10 +175,6 @@ fn row(r: &PgRow) -> Result<TokenRow, sqlx::Error> {
         replaced_by: r.try_get("replaced_by")?,
         metering: Metering::read(r)?,
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A stable advisory-lock key for migrating `schema` (FNV-1a).
@@ -256,42 +261,67 @@ impl PgDb {
         sqlx::query(&self.sql.list).bind(subject).fetch_all(&self.pool).await?.iter().map(row).collect()
     }
 
-    /// Announces, in the caller's transaction, that the token with this digest changed.
+    /// Announces, in the caller's transaction, that the token with this digest changed (and
+    /// how, when it has a revocation record).
     async fn notify<'e>(
         &self,
         executor: impl Executor<'e, Database = Postgres>,
         hash: &[u8],
+        revocation: Option<&RevocationRow>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(&self.channel)
-            .bind(hex(hash))
+            .bind(payload(hash, revocation))
             .execute(executor)
             .await
             .map(drop)
     }
 
+    /// Records `revocation` in the caller's transaction; returns it merged with any earlier
+    /// record of the same token.
+    async fn record<'e>(
+        &self,
+        executor: impl Executor<'e, Database = Postgres>,
+        revocation: &RevocationRow,
+    ) -> Result<RevocationRow, sqlx::Error> {
+        let merged = sqlx::query(&self.sql.revocations.record)
+            .bind(&revocation.id)
+            .bind(revocation.refused_from)
+            .bind(revocation.kept_until)
+            .bind(&revocation.replaced_by)
+            .fetch_one(executor)
+            .await?;
+        RevocationRow::read(&merged)
+    }
+
     pub(super) async fn revoke(&self, id: &str, now: i64) -> Result<Option<TokenRow>, sqlx::Error> {
-        self.change_and_notify(sqlx::query(&self.sql.revoke).bind(id).bind(now)).await
+        self.change_and_notify(sqlx::query(&self.sql.revoke).bind(id).bind(now), now).await
     }
 
-    pub(super) async fn delete(&self, id: &str) -> Result<Option<TokenRow>, sqlx::Error> {
-        self.change_and_notify(sqlx::query(&self.sql.delete).bind(id)).await
+    pub(super) async fn delete(&self, id: &str, now: i64) -> Result<Option<TokenRow>, sqlx::Error> {
+        self.change_and_notify(sqlx::query(&self.sql.delete).bind(id), now).await
     }
 
-    /// Runs a statement returning `token_hash` and the row, and notifies the digest, in one
-    /// transaction.
+    /// Runs a statement returning `token_hash` and the row of a token refused from `now`,
+    /// records the revocation and notifies it, in one transaction.
     async fn change_and_notify<'q>(
         &self,
         statement: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+        now: i64,
     ) -> Result<Option<TokenRow>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let Some(changed) = statement.fetch_optional(&mut *tx).await? else {
             return Ok(None);
         };
         let hash: Vec<u8> = changed.try_get("token_hash")?;
-        self.notify(&mut *tx, &hash).await?;
+        let changed = row(&changed)?;
+        let revocation = match RevocationRow::of(&changed, now, None) {
+            Some(revocation) => Some(self.record(&mut *tx, &revocation).await?),
+            None => None,
+        };
+        self.notify(&mut *tx, &hash, revocation.as_ref()).await?;
         tx.commit().await?;
-        row(&changed).map(Some)
+        Ok(Some(changed))
     }
 
     pub(super) async fn rotate(&self, id: &str, rotation: Rotation<'_>) -> Result<Rotated, sqlx::Error> {
@@ -301,7 +331,8 @@ impl PgDb {
             return Ok(Rotated::NotFound);
         };
         let old_hash: Vec<u8> = old.try_get("token_hash")?;
-        let new = row(&old)?.successor(new_id, hint, now, not_after);
+        let old = row(&old)?;
+        let new = old.successor(new_id, hint, now, not_after);
         match self.insert_with(&mut *tx, new_hash, &new).await {
             // The transaction is aborted; dropping it rolls back.
             Err(e) if is_unique_violation(&e) => return Ok(Rotated::Conflict),
@@ -313,14 +344,24 @@ impl PgDb {
         }
         .execute(&mut *tx)
         .await?;
+        let revocation = match RevocationRow::of(&old, grace_until.unwrap_or(now), Some(new_id.as_str())) {
+            Some(revocation) => Some(self.record(&mut *tx, &revocation).await?),
+            None => None,
+        };
         // With a grace period the old token's expiry changed: caches must drop it too.
-        self.notify(&mut *tx, &old_hash).await?;
+        self.notify(&mut *tx, &old_hash, revocation.as_ref()).await?;
         tx.commit().await?;
         Ok(Rotated::Done(Box::new(new)))
     }
 
     pub(super) async fn purge_expired(&self, now: i64) -> Result<Vec<TokenRow>, sqlx::Error> {
+        sqlx::query(&self.sql.revocations.purge).bind(now).execute(&self.pool).await?;
         sqlx::query(&self.sql.purge).bind(now).fetch_all(&self.pool).await?.iter().map(row).collect()
+    }
+
+    pub(super) async fn revocations(&self, now: i64) -> Result<Vec<RevocationRow>, sqlx::Error> {
+        let rows = sqlx::query(&self.sql.revocations.in_effect).bind(now).fetch_all(&self.pool).await?;
+        rows.iter().map(RevocationRow::read).collect()
     }
 
     pub(super) async fn record_usage(&self, id: &str, at: i64) -> Result<(), sqlx::Error> {
@@ -375,6 +416,5 @@ mod tests {
         let s = Statements::new("tb_test");
         assert!(s.lookup.contains("FROM \"tb_test\".tokens WHERE token_hash = $1"));
         assert!(s.insert.contains("$11::FLOAT8"));
-        assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
     }
 }

@@ -1,12 +1,15 @@
 //! The SQLite backend: table `tower_bearer_tokens`, times in INTEGER microseconds, scopes as
 //! a JSON array.
 
+use std::sync::LazyLock;
+
 use sqlx::sqlite::{Sqlite, SqlitePool, SqliteRow};
 use sqlx::{Executor, Row};
 
 use crate::error::OpenError;
 use crate::metering::{self, Account, Metering, metering_columns};
 use crate::migrate::{Embedded, migrator};
+use crate::revocations::{RevocationRow, RevocationStatements};
 use crate::row::{Rotated, Rotation, TokenRow, is_unique_violation};
 
 const MIGRATIONS: Embedded = Embedded(&[
@@ -15,6 +18,7 @@ const MIGRATIONS: Embedded = Embedded(&[
     (3, "limits", include_str!("../migrations/sqlite/3_limits.sql")),
     (4, "audience", include_str!("../migrations/sqlite/4_audience.sql")),
     (5, "oauth clients", include_str!("../migrations/sqlite/5_oauth_clients.sql")),
+    (6, "revocations", include_str!("../migrations/sqlite/6_revocations.sql")),
 ]);
 
 macro_rules! columns {
@@ -111,6 +115,26 @@ async fn insert<'e>(
     metering::bind(query, &row.metering).execute(executor).await.map(drop)
 }
 
+/// The revocations table's statements.
+static REVOCATIONS: LazyLock<RevocationStatements> = LazyLock::new(|| {
+    RevocationStatements::new("tower_bearer_revocations", |n| format!("?{n}"), "min", "max")
+});
+
+/// Records `revocation` in the caller's transaction (merged with any earlier record).
+async fn record<'e>(
+    executor: impl Executor<'e, Database = Sqlite>,
+    revocation: &RevocationRow,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&REVOCATIONS.record)
+        .bind(&revocation.id)
+        .bind(revocation.refused_from)
+        .bind(revocation.kept_until)
+        .bind(&revocation.replaced_by)
+        .execute(executor)
+        .await
+        .map(drop)
+}
+
 impl SqliteDb {
     pub(super) fn new(pool: SqlitePool) -> Self {
         SqliteDb { pool }
@@ -147,11 +171,30 @@ impl SqliteDb {
     }
 
     pub(super) async fn revoke(&self, id: &str, now: i64) -> Result<Option<TokenRow>, sqlx::Error> {
-        sqlx::query(REVOKE).bind(id).bind(now).fetch_optional(&self.pool).await?.as_ref().map(row).transpose()
+        self.change_and_record(sqlx::query(REVOKE).bind(id).bind(now), now).await
     }
 
-    pub(super) async fn delete(&self, id: &str) -> Result<Option<TokenRow>, sqlx::Error> {
-        sqlx::query(DELETE).bind(id).fetch_optional(&self.pool).await?.as_ref().map(row).transpose()
+    pub(super) async fn delete(&self, id: &str, now: i64) -> Result<Option<TokenRow>, sqlx::Error> {
+        self.change_and_record(sqlx::query(DELETE).bind(id), now).await
+    }
+
+    /// Runs a statement returning the row of a token refused from `now`, and records the
+    /// revocation, in one transaction.
+    async fn change_and_record<'q>(
+        &self,
+        statement: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+        now: i64,
+    ) -> Result<Option<TokenRow>, sqlx::Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(changed) = statement.fetch_optional(&mut *tx).await? else {
+            return Ok(None);
+        };
+        let changed = row(&changed)?;
+        if let Some(revocation) = RevocationRow::of(&changed, now, None) {
+            record(&mut *tx, &revocation).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(changed))
     }
 
     pub(super) async fn rotate(&self, id: &str, rotation: Rotation<'_>) -> Result<Rotated, sqlx::Error> {
@@ -162,7 +205,8 @@ impl SqliteDb {
         let Some(old) = sqlx::query(GET).bind(id).fetch_optional(&mut *tx).await? else {
             return Ok(Rotated::NotFound);
         };
-        let new = row(&old)?.successor(new_id, hint, now, not_after);
+        let old = row(&old)?;
+        let new = old.successor(new_id, hint, now, not_after);
         match insert(&mut *tx, new_hash, &new).await {
             Err(e) if is_unique_violation(&e) => return Ok(Rotated::Conflict),
             other => other?,
@@ -175,12 +219,21 @@ impl SqliteDb {
         }
         .execute(&mut *tx)
         .await?;
+        if let Some(revocation) = RevocationRow::of(&old, grace_until.unwrap_or(now), Some(new_id.as_str())) {
+            record(&mut *tx, &revocation).await?;
+        }
         tx.commit().await?;
         Ok(Rotated::Done(Box::new(new)))
     }
 
     pub(super) async fn purge_expired(&self, now: i64) -> Result<Vec<TokenRow>, sqlx::Error> {
+        sqlx::query(&REVOCATIONS.purge).bind(now).execute(&self.pool).await?;
         sqlx::query(PURGE).bind(now).fetch_all(&self.pool).await?.iter().map(row).collect()
+    }
+
+    pub(super) async fn revocations(&self, now: i64) -> Result<Vec<RevocationRow>, sqlx::Error> {
+        let rows = sqlx::query(&REVOCATIONS.in_effect).bind(now).fetch_all(&self.pool).await?;
+        rows.iter().map(RevocationRow::read).collect()
     }
 
     pub(super) async fn record_usage(&self, id: &str, at: i64) -> Result<(), sqlx::Error> {

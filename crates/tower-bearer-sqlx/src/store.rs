@@ -36,6 +36,9 @@ pub(crate) struct Inner {
     pub(crate) leases: Leases,
     #[cfg(feature = "postgres")]
     pub(crate) heartbeat: (Duration, Duration),
+    /// SQLite: how often a push of revocations reads them.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code, reason = "the SQLite poller's"))]
+    pub(crate) poll_interval: Duration,
 }
 
 impl SqlTokenStore {

@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Weak;
 
 use super::core::Core;
+use crate::manage::revocation::Revocation;
+use crate::store::subscriber::RevocationSubscriber;
 use crate::token::hash::TokenHash;
 
 /// Invalidates a [`CachedTokenStore`](crate::CachedTokenStore) from elsewhere: the handle a push channel (such as the
@@ -41,6 +43,26 @@ impl CacheInvalidator {
     #[must_use]
     pub fn is_alive(&self) -> bool {
         self.core.strong_count() > 0
+    }
+}
+
+/// A cache's side of a revocation push: drops the token's answer, clears on a reset, caches no
+/// valid token while the channel is down.
+impl RevocationSubscriber for CacheInvalidator {
+    fn revoked(&self, hash: &TokenHash, _: Option<&Revocation>) -> bool {
+        self.invalidate(hash)
+    }
+
+    fn reset(&self) -> bool {
+        self.invalidate_all()
+    }
+
+    fn set_connected(&self, connected: bool) -> bool {
+        self.set_push_connected(connected)
+    }
+
+    fn is_alive(&self) -> bool {
+        CacheInvalidator::is_alive(self)
     }
 }
 

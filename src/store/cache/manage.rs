@@ -10,6 +10,7 @@ use crate::manage::info::TokenInfo;
 use crate::manage::issued::IssuedToken;
 use crate::manage::manager::TokenManager;
 use crate::manage::new_token::NewToken;
+use crate::manage::revocation::Revocation;
 use crate::token::id::TokenId;
 
 /// Invalidates through the cache: every operation that can end a token's validity (revoke,
@@ -72,5 +73,9 @@ impl<S: TokenManager> TokenManager for CachedTokenStore<S> {
         at: SystemTime,
     ) -> impl Future<Output = Result<(), ManageError>> + Send {
         self.inner.store.record_usage(id, at)
+    }
+
+    fn revocations(&self) -> impl Future<Output = Result<Vec<Revocation>, ManageError>> + Send {
+        self.inner.store.revocations()
     }
 }

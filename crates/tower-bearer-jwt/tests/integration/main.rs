@@ -1,3 +1,6 @@
 //! The signed-token crate's integration tests, as one binary.
 
+mod access;
+mod keys;
+mod shared;
 mod signed;

@@ -1,0 +1,104 @@
+//! A resolver call shared by the requests that miss at once: the flight, its future, and its
+//! error as every waiting request gets it.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use futures_util::future::{Shared, WeakShared};
+use tower_bearer::store::StoreErrorKind;
+use tower_bearer::{Scopes, StoreError};
+
+/// A resolver call, boxed so that the flight map does not depend on the resolver's future type.
+pub(super) type BoxFlight = Pin<Box<dyn Future<Output = FlightOutput> + Send>>;
+
+pub(super) type FlightOutput = Result<Option<Scopes>, SharedError>;
+
+pub(super) struct Flight {
+    pub(super) id: u64,
+    pub(super) started: SystemTime,
+    pub(super) future: WeakShared<BoxFlight>,
+}
+
+impl Flight {
+    /// The call, if a request at `now` may wait for it: under way, and asked recently enough
+    /// that its answer would still be served from the cache.
+    pub(super) fn join(&self, now: SystemTime, ttl: Duration) -> Option<Shared<BoxFlight>> {
+        // A request that read the clock just before the call started (concurrent requests on
+        // the system clock) may join it: its answer is only newer than that request.
+        if now.duration_since(self.started).unwrap_or_default() >= ttl {
+            return None;
+        }
+        self.future.upgrade().filter(|shared| shared.peek().is_none())
+    }
+}
+
+/// The future of [`EffectiveAccess::resolve`]: the cached answer, or this request's share of a
+/// resolver call.
+#[must_use = "futures do nothing unless polled"]
+pub(crate) struct Resolving(pub(super) State);
+
+pub(super) enum State {
+    Ready(Option<Scopes>),
+    Flight(Shared<BoxFlight>),
+}
+
+impl Future for Resolving {
+    type Output = Result<Option<Scopes>, StoreError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            State::Ready(answer) => Poll::Ready(Ok(answer.clone())),
+            State::Flight(shared) => {
+                Pin::new(shared).poll(cx).map(|output| output.map_err(|e| e.to_store_error()))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Resolving {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resolving").finish_non_exhaustive()
+    }
+}
+
+/// A resolver error, shared by every request of a coalesced call.
+#[derive(Clone)]
+pub(super) struct SharedError(pub(super) Arc<StoreError>);
+
+impl SharedError {
+    /// An error of the same kind for one waiting request, whose chain ends in the original
+    /// cause.
+    fn to_store_error(&self) -> StoreError {
+        match self.0.kind() {
+            StoreErrorKind::Timeout => StoreError::timeout(),
+            _ => StoreError::unavailable(self.clone()),
+        }
+    }
+}
+
+impl fmt::Debug for SharedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for SharedError {
+    // Stands in for the original's cause, so the new error's chain reads
+    // "token store unavailable: <cause>" rather than repeating the first part.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match std::error::Error::source(&*self.0) {
+            Some(cause) => fmt::Display::fmt(cause, f),
+            None => fmt::Display::fmt(&*self.0, f),
+        }
+    }
+}
+
+impl std::error::Error for SharedError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.0).and_then(std::error::Error::source)
+    }
+}

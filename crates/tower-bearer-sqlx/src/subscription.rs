@@ -1,0 +1,161 @@
+//! [`RevocationListener`]: a running push of a store's revocations to a
+//! [`RevocationSubscriber`] (a cache, a deny list of signed tokens): `LISTEN/NOTIFY` on
+//! PostgreSQL, polling on SQLite.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tower_bearer::manage::Revocation;
+use tower_bearer::store::RevocationSubscriber;
+use tower_bearer::{CachedTokenStore, TokenStore};
+
+use crate::db::Db;
+use crate::micros::micros;
+use crate::revocations::RevocationRow;
+use crate::store::SqlTokenStore;
+
+/// The state of a [`RevocationListener`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListenerStatus {
+    /// Whether the listener is subscribed now (and the cache is caching active tokens).
+    pub subscribed: bool,
+    /// How many times it has subscribed, counting the first time.
+    pub subscriptions: u64,
+    /// How many times a subscription was lost (and the cache cleared).
+    pub losses: u64,
+}
+
+/// A running subscription to a store's revocations, from
+/// [`SqlTokenStore::listen_for_revocations`] (a cache) or
+/// [`SqlTokenStore::push_revocations`] (any [`RevocationSubscriber`]).
+///
+/// # The revocation bound
+///
+/// With the listener subscribed, a token revoked on any instance is rejected by every other
+/// instance as soon as the notification arrives: a few milliseconds (the two-instance test
+/// measures 2 to 5 ms on one machine, from `revoke` returning on one instance to the other
+/// refusing the token). When the subscription breaks, the cache cannot trust what
+/// it holds, so:
+///
+/// 1. the moment the loss is detected, the whole cache is cleared and active tokens are no
+///    longer cached (every request asks the database, or gets 503 while it is down);
+/// 2. the listener reconnects with exponential backoff (100 ms doubling to 5 s) and
+///    re-subscribes; the cache is then cleared once more (a notification may have been missed
+///    in between) and caching resumes.
+///
+/// A connection that is closed or reset (a database restart, a failover) is detected at once.
+/// A connection that silently stops delivering (a dead network path) is detected by the
+/// heartbeat: every `interval` the listener notifies its own channel and expects to hear
+/// itself within `timeout` ([`SqlTokenStoreBuilder::listener_heartbeat`](super::SqlTokenStoreBuilder::listener_heartbeat),
+/// 5 s + 5 s by default). So a revocation made elsewhere is missed by a cache for at most
+/// `interval + timeout`, and never longer than the cache's positive TTL, which stays the
+/// fallback. A notification whose payload is not a digest (`NOTIFY tower_bearer_revocations,
+/// 'all'`) clears every cache: an operator's panic button. PostgreSQL lets any role that can
+/// connect to the database `NOTIFY` any channel, so a role sending `'all'` in a loop could keep
+/// every cache empty: full flushes are coalesced to at most one per second (a flush asked for
+/// within the second happens at its end, never dropped). Keep roles you do not trust off the
+/// database the store uses.
+///
+/// On SQLite (several processes sharing one file), a deny list is refreshed every
+/// [`revocation_poll_interval`](crate::SqlTokenStoreBuilder::revocation_poll_interval) (1 s
+/// by default): that interval is the bound; a failed read reports the channel down, so
+/// tokens are checked against their records until a read succeeds again.
+///
+/// A subscriber that [replays](RevocationSubscriber::wants_replay) (a deny list of signed
+/// tokens) gets the same bound: at each subscription, after `LISTEN` took effect, the
+/// revocations in effect are read from the database and handed over before the subscriber is
+/// told it is connected; while it is not, it has the database check each token.
+///
+/// The listener runs on a task of its own for as long as the subscriber exists; dropping this
+/// handle does not stop it ([`stop`](Self::stop) does, leaving a cache on its TTL alone).
+#[derive(Debug)]
+pub struct RevocationListener {
+    status: watch::Receiver<ListenerStatus>,
+    task: tokio::task::AbortHandle,
+}
+
+impl RevocationListener {
+    /// The listener's current state.
+    #[must_use]
+    pub fn status(&self) -> ListenerStatus {
+        *self.status.borrow()
+    }
+
+    /// Waits until the listener's state satisfies `condition`, for at most `timeout`. Returns
+    /// the state, or `None` on timeout (or if the listener stopped).
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        mut condition: impl FnMut(&ListenerStatus) -> bool,
+    ) -> Option<ListenerStatus> {
+        let mut status = self.status.clone();
+        match tokio::time::timeout(timeout, status.wait_for(|s| condition(s))).await {
+            Ok(Ok(s)) => Some(*s),
+            _ => None,
+        }
+    }
+
+    /// Waits until the listener is subscribed, for at most `timeout`. Returns whether it is.
+    pub async fn wait_until_subscribed(&self, timeout: Duration) -> bool {
+        self.wait_for(timeout, |s| s.subscribed).await.is_some()
+    }
+
+    /// Stops the listener. The cache then relies on its TTL alone for revocations made
+    /// elsewhere.
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl SqlTokenStore {
+    /// Subscribes `cache` to the revocations of every instance sharing this Postgres database:
+    /// each revoke, rotate and delete (on any instance) drops the token's digest from `cache`
+    /// when it commits. Until the first subscription succeeds, and whenever it is lost, `cache`
+    /// caches no active token. Returns `None` on SQLite (nothing to listen to: revocations in
+    /// this process go through the cache itself).
+    ///
+    /// Call it within a tokio runtime, once per cache; the listener runs on a task of its own,
+    /// holding one database connection, until `cache` is dropped or
+    /// [`RevocationListener::stop`].
+    pub fn listen_for_revocations<S: TokenStore>(
+        &self,
+        cache: &CachedTokenStore<S>,
+    ) -> Option<RevocationListener> {
+        self.push_revocations(cache.invalidator())
+    }
+
+    /// Pushes the revocations made by every instance sharing this database to `subscriber`,
+    /// with the bound documented on [`RevocationListener`]: a verifier of signed tokens keeps
+    /// its deny list current with it.
+    ///
+    /// - PostgreSQL: as they commit, through `LISTEN/NOTIFY` (one connection).
+    /// - SQLite (processes sharing one file): by reading the revocations in effect every
+    ///   [`revocation_poll_interval`](crate::SqlTokenStoreBuilder::revocation_poll_interval),
+    ///   for subscribers that [replay](RevocationSubscriber::wants_replay) them (a deny list);
+    ///   `None` for others (a cache needs digests, which polling cannot give).
+    ///
+    /// Call it within a tokio runtime; the task runs until the subscriber is gone or
+    /// [`RevocationListener::stop`].
+    #[allow(unreachable_patterns, reason = "reachable with both backends enabled")]
+    pub fn push_revocations<R: RevocationSubscriber>(&self, subscriber: R) -> Option<RevocationListener> {
+        // Before returning: the subscriber trusts nothing until the subscription is confirmed.
+        subscriber.set_connected(false);
+        let (status_tx, status) = watch::channel(ListenerStatus::default());
+        let task = match &self.inner.db {
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => crate::listener::spawn(self, db, subscriber, status_tx),
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(_) if subscriber.wants_replay() => crate::poller::spawn(self, subscriber, status_tx),
+            _ => return None,
+        };
+        Some(RevocationListener { status, task: task.abort_handle() })
+    }
+}
+
+/// The revocations in effect, read from the database.
+pub(crate) async fn in_effect(store: &SqlTokenStore) -> Result<Vec<Revocation>, sqlx::Error> {
+    let now = micros(store.inner.clock.now());
+    let rows = store.inner.db.revocations(now).await?;
+    Ok(rows.iter().map(RevocationRow::revocation).collect())
+}
