@@ -139,14 +139,21 @@ impl SqlTokenStore {
     /// [`RevocationListener::stop`].
     #[allow(unreachable_patterns, reason = "reachable with both backends enabled")]
     pub fn push_revocations<R: RevocationSubscriber>(&self, subscriber: R) -> Option<RevocationListener> {
-        // Before returning: the subscriber trusts nothing until the subscription is confirmed.
-        subscriber.set_connected(false);
         let (status_tx, status) = watch::channel(ListenerStatus::default());
+        // In each case, before returning: the subscriber trusts nothing until the subscription
+        // is confirmed.
         let task = match &self.inner.db {
             #[cfg(feature = "postgres")]
-            Db::Postgres(db) => crate::listener::spawn(self, db, subscriber, status_tx),
+            Db::Postgres(db) => {
+                subscriber.set_connected(false);
+                crate::listener::spawn(self, db, subscriber, status_tx)
+            }
             #[cfg(feature = "sqlite")]
-            Db::Sqlite(_) if subscriber.wants_replay() => crate::poller::spawn(self, subscriber, status_tx),
+            Db::Sqlite(_) if subscriber.wants_replay() => {
+                subscriber.set_connected(false);
+                crate::poller::spawn(self, subscriber, status_tx)
+            }
+            // Nothing to push (a cache on SQLite): the subscriber keeps trusting what it has.
             _ => return None,
         };
         Some(RevocationListener { status, task: task.abort_handle() })
