@@ -25,7 +25,9 @@
 //! same limit run by the auth layer itself), `memory_metered_store` and `memory_credits`
 //! (principals carrying credits, without and with a `CreditsLayer` spending them;
 //! `_in_line`, spent by the auth layer), `memory_boxed_lookup` (the store answering through a boxed future,
-//! as an `async-trait` store would) and, with `--features cache`, `cached_callback` (the
+//! as an `async-trait` store would), `memory_audited` (every outcome recorded for
+//! `tower-bearer-manage`'s `AuditWriter`; `memory_event_hook`, the same layer with a hook that
+//! does nothing) and, with `--features cache`, `cached_callback` (the
 //! callback store behind `CachedTokenStore`, a cache hit).
 //!
 //! Every figure includes building the `http::Request` (and dropping the response). The services
@@ -397,6 +399,18 @@ impl Fixture {
 // ---------------------------------------------------------------------------------------------
 
 type Passthrough = tower::util::ServiceFn<fn(Request<Body>) -> Ready<Result<Response<Body>, Infallible>>>;
+
+/// An audit writer draining every 10 ms on a one-thread runtime kept for the whole run.
+fn audit_writer() -> tower_bearer_manage::AuditWriter {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    let runtime = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime")
+    });
+    let _entered = runtime.enter();
+    tower_bearer_manage::AuditWriter::builder()
+        .flush_interval(Duration::from_millis(10))
+        .spawn(tower_bearer::manage::audit::MemoryAuditLog::with_capacity(1000))
+}
 
 fn ok_fn(_req: Request<Body>) -> Ready<Result<Response<Body>, Infallible>> {
     ready(Ok(Response::new(Body::default())))
@@ -797,6 +811,19 @@ fn valid_hot(c: &mut Criterion<Clock>, r: Option<&mut Vec<Row>>, fx: &Fixture) {
         .layer(BearerAuthLayer::new(Boxed(fx.sizes[0].memory.clone())))
         .service(passthrough());
     fixed(&mut g, id("memory_boxed_lookup", "1k"), boxed, hot, 200);
+    // The audit log (issue #12): the same layer with every outcome recorded through an
+    // `AuditWriter`, whose task writes to a memory ring on a runtime thread of its own.
+    let audited = ServiceBuilder::new()
+        .layer(BearerAuthLayer::new(fx.sizes[0].memory.clone()).on_event(audit_writer().request_hook()))
+        .service(passthrough());
+    fixed(&mut g, id("memory_audited", "1k"), audited, hot, 200);
+    // What any event hook costs the layer: the audit writer's share is the difference.
+    let hooked = ServiceBuilder::new()
+        .layer(BearerAuthLayer::new(fx.sizes[0].memory.clone()).on_event(|event| {
+            black_box(event);
+        }))
+        .service(passthrough());
+    fixed(&mut g, id("memory_event_hook", "1k"), hooked, hot, 200);
     fixed(
         &mut g,
         id("memory_formatted", "1k"),

@@ -94,9 +94,12 @@ impl Clock {
         }
     }
 
-    /// Milliseconds since the Unix epoch, on the system clock possibly a tick behind.
+    /// Milliseconds since the Unix epoch, on the system clock possibly a tick (a few
+    /// milliseconds) behind: a cheaper read than [`now`](Self::now), for stamps that need no
+    /// more (usage, audit events). A manual clock answers exactly.
     #[inline]
-    pub(crate) fn coarse_unix_millis(&self) -> u64 {
+    #[must_use]
+    pub fn coarse_unix_millis(&self) -> u64 {
         match &self.manual {
             None => coarse_unix_millis(),
             Some(_) => unix_millis(self.now()),

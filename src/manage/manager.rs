@@ -7,6 +7,7 @@ use super::error::ManageError;
 use super::info::TokenInfo;
 use super::issued::IssuedToken;
 use super::new_token::NewToken;
+use super::query::{TokenPage, TokenQuery};
 use super::revocation::Revocation;
 use crate::clock::Clock;
 use crate::principal::Principal;
@@ -132,6 +133,12 @@ pub trait TokenManager: TokenStore {
 
     /// Metadata of one token that was neither revoked nor deleted (expired or not).
     fn get(&self, id: &TokenId) -> impl Future<Output = Result<Option<TokenInfo>, ManageError>> + Send;
+
+    /// A page of the live tokens `query` selects (by subject, organization, or every token of
+    /// the store), oldest first; [`TokenPage::next`] continues the listing: what an
+    /// administration API lists with. Expired tokens are listed until they are purged, as by
+    /// [`list`](Self::list).
+    fn list_page(&self, query: &TokenQuery) -> impl Future<Output = Result<TokenPage, ManageError>> + Send;
 
     /// Revokes a token, effective for every request that starts after this returns. Returns
     /// whether a live token had this id.

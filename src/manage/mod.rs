@@ -3,15 +3,20 @@
 //! one [`TokenManager`](crate::TokenManager) trait that every store keeping tokens implements;
 //! the [`LifecycleEvent`]s they emit, and the [`Revocation`]s they share between instances.
 
+pub mod audit;
 pub(crate) mod error;
 pub(crate) mod event;
 pub(crate) mod info;
 pub(crate) mod issued;
 pub(crate) mod manager;
+pub(crate) mod marker;
 pub(crate) mod new_token;
+pub(crate) mod query;
 pub(crate) mod revocation;
 
 pub use event::{LifecycleEvent, LifecycleEvents};
+pub use marker::OnceMarkers;
+pub use query::{BadCursor, MAX_PAGE, PageCursor, TokenPage, TokenQuery};
 pub use revocation::Revocation;
 
 #[cfg(test)]

@@ -97,6 +97,30 @@ impl TokenFormat {
         self.prefix.len() + RANDOM_CHARS + CHECKSUM_CHARS
     }
 
+    /// A regular expression that finds this format's tokens in text, for registering with
+    /// secret scanners (GitHub's secret-scanning partner program, gitleaks, trufflehog):
+    /// `\b<prefix>[0-9A-Za-z]{49}\b`, the prefix escaped.
+    ///
+    /// The word boundaries (`\b`) on both sides make a token count only as a whole word: a
+    /// run of the right characters directly preceded or followed by a letter, a digit or `_`
+    /// is part of a longer string, not a token of this format. Punctuation, whitespace,
+    /// quotes and the ends of the text delimit a token. The syntax is common to RE2 (Go,
+    /// GitHub), PCRE, Hyperscan and Rust's `regex`. The checksum cannot be expressed in a
+    /// regular expression; a scanner's match is confirmed by [`check`](Self::check) or a store
+    /// lookup.
+    ///
+    /// ```
+    /// use tower_bearer::TokenFormat;
+    ///
+    /// assert_eq!(TokenFormat::new("tok_live_").regex(), r"\btok_live_[0-9A-Za-z]{49}\b");
+    /// ```
+    #[must_use]
+    pub fn regex(&self) -> String {
+        let mut prefix = String::with_capacity(self.prefix.len());
+        push_regex_escaped(&mut prefix, &self.prefix);
+        format!(r"\b{prefix}[0-9A-Za-z]{{{}}}\b", RANDOM_CHARS + CHECKSUM_CHARS)
+    }
+
     /// A new random token of this format.
     ///
     /// # Panics
@@ -143,6 +167,18 @@ impl TokenFormat {
     }
 }
 
+/// Appends `literal` to a regular expression, each metacharacter escaped. Prefixes are
+/// letters, digits and `_` today, none of which needs escaping; escaping anyway keeps the
+/// pattern right if the rules for prefixes ever widen.
+fn push_regex_escaped(pattern: &mut String, literal: &str) {
+    for c in literal.chars() {
+        if r"\.+*?()|[]{}^$#&-~".contains(c) {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+}
+
 /// The checksum as fixed-width base62, most significant digit first. An array, not a
 /// `String`: `check` runs on every request and must not allocate.
 fn encode_checksum(mut crc: u32) -> [u8; CHECKSUM_CHARS] {
@@ -152,4 +188,26 @@ fn encode_checksum(mut crc: u32) -> [u8; CHECKSUM_CHARS] {
         crc /= 62;
     }
     digits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BASE62, TokenFormat, push_regex_escaped};
+
+    #[test]
+    fn regex_is_the_escaped_prefix_and_49_base62_characters_between_word_boundaries() {
+        let format = TokenFormat::new("tok_live_");
+        assert_eq!(format.regex(), r"\btok_live_[0-9A-Za-z]{49}\b");
+        assert_eq!(format.token_len(), "tok_live_".len() + 49);
+        // The class is exactly the alphabet tokens are drawn from.
+        let class: Vec<u8> = (b'0'..=b'9').chain(b'A'..=b'Z').chain(b'a'..=b'z').collect();
+        assert_eq!(class, BASE62);
+    }
+
+    #[test]
+    fn regex_escapes_metacharacters() {
+        let mut pattern = String::new();
+        push_regex_escaped(&mut pattern, "a.b+c*d?e(f)g|h[i]j{k}l^m$n\\o-p#q&r~s_9");
+        assert_eq!(pattern, r"a\.b\+c\*d\?e\(f\)g\|h\[i\]j\{k\}l\^m\$n\\o\-p\#q\&r\~s_9");
+    }
 }

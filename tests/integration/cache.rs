@@ -122,6 +122,13 @@ impl TokenManager for Gated {
         TokenManager::get(&self.inner, id)
     }
 
+    fn list_page(
+        &self,
+        query: &tower_bearer::manage::TokenQuery,
+    ) -> impl Future<Output = Result<tower_bearer::manage::TokenPage, ManageError>> + Send {
+        TokenManager::list_page(&self.inner, query)
+    }
+
     fn revoke(&self, id: &TokenId) -> impl Future<Output = Result<bool, ManageError>> + Send {
         TokenManager::revoke(&self.inner, id)
     }

@@ -482,8 +482,9 @@ proptest! {
         }
         let layer = BearerAuthLayer::new(MemoryTokenStore::new()).token_formats([format.clone()]);
         let error = reject_reason(layer, &token);
-        // Trailing spaces and tabs end the header value, not the token (RFC 9110 §5.5).
-        let token = token.trim_end_matches([' ', '\t']);
+        // Trailing spaces and tabs end the header value, not the token (RFC 9110 §5.5), and
+        // leading spaces are part of the separator (`Bearer 1*SP b64token`).
+        let token = token.trim_end_matches([' ', '\t']).trim_start_matches(' ');
         let expected = expected_format(format.prefix(), token);
         if !oracle::is_b64token(token.as_bytes()) {
             // Not even a bearer token: the parser refuses it before any format check.

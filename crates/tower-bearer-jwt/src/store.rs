@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::future::Either;
 use serde_json::{Map, Value, json};
-use tower_bearer::manage::Revocation;
+use tower_bearer::manage::{Revocation, TokenPage, TokenQuery};
 use tower_bearer::store::{BoxLookup, Lookup, LookupResult};
 use tower_bearer::{
     Clock, IssuedToken, ManageError, NewToken, PresentedToken, Principal, Scopes, StoreError, TokenId,
@@ -420,6 +420,10 @@ impl<M: TokenManager> TokenManager for SignedTokens<M> {
 
     async fn get(&self, id: &TokenId) -> Result<Option<TokenInfo>, ManageError> {
         self.inner.store.get(id).await
+    }
+
+    async fn list_page(&self, query: &TokenQuery) -> Result<TokenPage, ManageError> {
+        self.inner.store.list_page(query).await
     }
 
     async fn revoke(&self, id: &TokenId) -> Result<bool, ManageError> {

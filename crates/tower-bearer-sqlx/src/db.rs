@@ -4,7 +4,7 @@
 use crate::error::OpenError;
 use crate::metering::Account;
 use crate::revocations::RevocationRow;
-use crate::row::{Rotated, Rotation, TokenRow};
+use crate::row::{PageQuery, Rotated, Rotation, TokenRow};
 
 /// Which database a [`SqlTokenStore`](crate::SqlTokenStore) uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +86,15 @@ impl Db {
             Db::Sqlite(db) => db.get(id).await,
             #[cfg(feature = "postgres")]
             Db::Postgres(db) => db.get(id).await,
+        }
+    }
+
+    pub(crate) async fn page(&self, page: &PageQuery<'_>) -> Result<Vec<TokenRow>, sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.page(page).await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.page(page).await,
         }
     }
 

@@ -81,6 +81,7 @@
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("tower-bearer-sqlx needs a backend: enable the feature `sqlite`, `postgres`, or both");
 
+mod audit;
 mod builder;
 #[cfg(feature = "oauth")]
 mod clients;
@@ -91,6 +92,7 @@ mod leases;
 #[cfg(feature = "postgres")]
 mod listener;
 mod manage;
+mod markers;
 mod metering;
 mod micros;
 mod migrate;

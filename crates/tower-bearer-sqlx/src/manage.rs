@@ -3,12 +3,12 @@
 
 use std::time::{Duration, SystemTime};
 
-use tower_bearer::manage::{LifecycleEvent, Revocation};
+use tower_bearer::manage::{LifecycleEvent, Revocation, TokenPage, TokenQuery};
 use tower_bearer::{Clock, IssuedToken, ManageError, NewToken, StoreError, TokenId, TokenInfo, TokenManager};
 
 use crate::micros::micros;
 use crate::revocations::RevocationRow;
-use crate::row::{Rotated, Rotation, TokenRow, is_unique_violation, store_error};
+use crate::row::{PageQuery, Rotated, Rotation, TokenRow, is_unique_violation, store_error};
 use crate::store::SqlTokenStore;
 
 /// A collision of 256 random bits does not happen; a unique violation that repeats is a bug
@@ -47,6 +47,18 @@ impl TokenManager for SqlTokenStore {
     async fn list(&self, subject: &str) -> Result<Vec<TokenInfo>, ManageError> {
         let rows = self.inner.db.list(subject).await.map_err(store_error)?;
         Ok(rows.iter().map(TokenRow::info).collect())
+    }
+
+    async fn list_page(&self, query: &TokenQuery) -> Result<TokenPage, ManageError> {
+        let size = query.page_size();
+        let page = PageQuery {
+            subject: query.subject.as_deref(),
+            organization: query.organization.as_deref(),
+            after: query.after.as_ref().map(|c| (c.created_us(), c.id().as_str())),
+            limit: i64::try_from(size + 1).unwrap_or(i64::MAX),
+        };
+        let rows = self.inner.db.page(&page).await.map_err(store_error)?;
+        Ok(TokenPage::from_one_extra(rows.iter().map(TokenRow::info).collect(), size))
     }
 
     async fn get(&self, id: &TokenId) -> Result<Option<TokenInfo>, ManageError> {

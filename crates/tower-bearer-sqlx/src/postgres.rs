@@ -11,7 +11,7 @@ use crate::error::OpenError;
 use crate::metering::{self, Account, Metering, metering_columns};
 use crate::migrate::{Embedded, migrator};
 use crate::revocations::{RevocationRow, RevocationStatements, payload};
-use crate::row::{Rotated, Rotation, TokenRow, is_unique_violation};
+use crate::row::{PageQuery, Rotated, Rotation, TokenRow, is_unique_violation};
 
 const MIGRATIONS: Embedded = Embedded(&[
     (1, "tokens", include_str!("../migrations/postgres/1_tokens.sql")),
@@ -20,6 +20,8 @@ const MIGRATIONS: Embedded = Embedded(&[
     (4, "audience", include_str!("../migrations/postgres/4_audience.sql")),
     (5, "oauth clients", include_str!("../migrations/postgres/5_oauth_clients.sql")),
     (6, "revocations", include_str!("../migrations/postgres/6_revocations.sql")),
+    (7, "audit", include_str!("../migrations/postgres/7_audit.sql")),
+    (8, "markers", include_str!("../migrations/postgres/8_markers.sql")),
 ]);
 
 /// A pooled connection idle longer than this is pinged before use, so connections a database
@@ -70,6 +72,7 @@ fn ts(n: u8) -> String {
 /// The statements, naming the store's schema.
 struct Statements {
     lookup: String,
+    page: String,
     insert: String,
     get: String,
     list: String,
@@ -98,6 +101,13 @@ impl Statements {
                 "GREATEST",
             ),
             lookup: format!("SELECT {COLUMNS} FROM {t} WHERE token_hash = $1"),
+            page: format!(
+                "SELECT {COLUMNS} FROM {t} WHERE revoked_at IS NULL \
+                 AND ($1::TEXT IS NULL OR subject = $1) AND ($2::TEXT IS NULL OR organization = $2) \
+                 AND ($3::FLOAT8 IS NULL OR (created_at, id COLLATE \"C\") > ({}, $4)) \
+                 ORDER BY created_at, id COLLATE \"C\" LIMIT $5",
+                ts(3)
+            ),
             insert: format!(
                 "INSERT INTO {t} (id, token_hash, hint, subject, organization, name, kind, scopes, audience, \
                  created_at, expires_at, {}) \
@@ -255,6 +265,20 @@ impl PgDb {
 
     pub(super) async fn get(&self, id: &str) -> Result<Option<TokenRow>, sqlx::Error> {
         sqlx::query(&self.sql.get).bind(id).fetch_optional(&self.pool).await?.as_ref().map(row).transpose()
+    }
+
+    pub(super) async fn page(&self, page: &PageQuery<'_>) -> Result<Vec<TokenRow>, sqlx::Error> {
+        sqlx::query(&self.sql.page)
+            .bind(page.subject)
+            .bind(page.organization)
+            .bind(page.after.map(|(us, _)| us))
+            .bind(page.after.map(|(_, id)| id))
+            .bind(page.limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(row)
+            .collect()
     }
 
     pub(super) async fn list(&self, subject: &str) -> Result<Vec<TokenRow>, sqlx::Error> {

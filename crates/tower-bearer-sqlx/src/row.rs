@@ -6,6 +6,16 @@ use tower_bearer::{ManageError, NewToken, Principal, Scopes, StoreError, TokenId
 use crate::metering::Metering;
 use crate::micros::{micros, time};
 
+/// A page of live tokens to read: filters, the position after which to start (creation
+/// microseconds and id), and how many rows (one more than the page, to tell whether more
+/// follow).
+pub(crate) struct PageQuery<'a> {
+    pub(crate) subject: Option<&'a str>,
+    pub(crate) organization: Option<&'a str>,
+    pub(crate) after: Option<(i64, &'a str)>,
+    pub(crate) limit: i64,
+}
+
 /// A row of the tokens table, without the digest. Times are microseconds since the epoch.
 #[derive(Clone, Debug)]
 pub(crate) struct TokenRow {

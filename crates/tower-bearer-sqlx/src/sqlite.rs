@@ -10,7 +10,7 @@ use crate::error::OpenError;
 use crate::metering::{self, Account, Metering, metering_columns};
 use crate::migrate::{Embedded, migrator};
 use crate::revocations::{RevocationRow, RevocationStatements};
-use crate::row::{Rotated, Rotation, TokenRow, is_unique_violation};
+use crate::row::{PageQuery, Rotated, Rotation, TokenRow, is_unique_violation};
 
 const MIGRATIONS: Embedded = Embedded(&[
     (1, "tokens", include_str!("../migrations/sqlite/1_tokens.sql")),
@@ -19,6 +19,8 @@ const MIGRATIONS: Embedded = Embedded(&[
     (4, "audience", include_str!("../migrations/sqlite/4_audience.sql")),
     (5, "oauth clients", include_str!("../migrations/sqlite/5_oauth_clients.sql")),
     (6, "revocations", include_str!("../migrations/sqlite/6_revocations.sql")),
+    (7, "audit", include_str!("../migrations/sqlite/7_audit.sql")),
+    (8, "markers", include_str!("../migrations/sqlite/8_markers.sql")),
 ]);
 
 macro_rules! columns {
@@ -48,6 +50,13 @@ const RETURN_CREDITS: &str = "UPDATE tower_bearer_tokens \
      WHERE id = ?1 AND credits_period_start = ?4";
 const GET: &str =
     concat!("SELECT ", columns!(), " FROM tower_bearer_tokens WHERE id = ?1 AND revoked_at IS NULL");
+const PAGE: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM tower_bearer_tokens WHERE revoked_at IS NULL AND (?1 IS NULL OR subject = ?1) \
+     AND (?2 IS NULL OR organization = ?2) \
+     AND (?3 IS NULL OR created_at > ?3 OR (created_at = ?3 AND id > ?4)) ORDER BY created_at, id LIMIT ?5"
+);
 const LIST: &str = concat!(
     "SELECT ",
     columns!(),
@@ -164,6 +173,20 @@ impl SqliteDb {
 
     pub(super) async fn get(&self, id: &str) -> Result<Option<TokenRow>, sqlx::Error> {
         sqlx::query(GET).bind(id).fetch_optional(&self.pool).await?.as_ref().map(row).transpose()
+    }
+
+    pub(super) async fn page(&self, page: &PageQuery<'_>) -> Result<Vec<TokenRow>, sqlx::Error> {
+        sqlx::query(PAGE)
+            .bind(page.subject)
+            .bind(page.organization)
+            .bind(page.after.map(|(us, _)| us))
+            .bind(page.after.map(|(_, id)| id))
+            .bind(page.limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(row)
+            .collect()
     }
 
     pub(super) async fn list(&self, subject: &str) -> Result<Vec<TokenRow>, sqlx::Error> {

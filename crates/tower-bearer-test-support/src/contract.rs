@@ -10,9 +10,12 @@ use tower_bearer::manage::LifecycleEvent;
 use tower_bearer::middleware::InvalidToken;
 use tower_bearer::store::StoreErrorKind;
 use tower_bearer::{
-    AuthError, BearerAuthLayer, ManageError, NewToken, Principal, Scopes, TokenFormat, TokenHash,
+    AuthError, BearerAuthLayer, ManageError, NewToken, Principal, Scopes, TokenFormat, TokenHash, TokenId,
     TokenManager, TokenState,
 };
+
+use tower_bearer::manage::TokenQuery;
+use tower_bearer::manage::audit::{AuditEvent, AuditKind, AuditLog, AuditQuery};
 
 use crate::{is_active, is_revoked, is_unknown, outcome, state, status};
 
@@ -34,6 +37,48 @@ pub async fn manage<S: TokenManager>(store: &S) -> Result<(), ManageError> {
     assert!(store.delete(spare.id()).await?);
     assert!(store.list("carol").await?.is_empty());
     management_rules(store).await;
+    listing(store).await?;
+    Ok(())
+}
+
+/// Listing a page at a time: every live token of an organization once, oldest first, through
+/// cursors in their text form; filters by subject; revoked tokens left out.
+pub async fn listing<S: TokenManager>(store: &S) -> Result<(), ManageError> {
+    let mut issued = Vec::new();
+    for i in 0..7 {
+        let subject = if i % 2 == 0 { "pat" } else { "sam" };
+        issued.push(
+            store.issue(NewToken::for_subject(subject).organization("paging").name(format!("t{i}"))).await?,
+        );
+    }
+    let revoked = issued.remove(3);
+    assert!(store.revoke(revoked.id()).await?);
+    let mut seen = Vec::new();
+    let mut query = TokenQuery::new().organization("paging").limit(4);
+    let mut pages = 0;
+    loop {
+        let page = store.list_page(&query).await?;
+        pages += 1;
+        assert!(page.tokens.len() <= 4);
+        seen.extend(page.tokens.iter().map(|t| t.id.clone()));
+        match page.next {
+            Some(next) => {
+                query = query.after(next.to_string().parse().expect("a cursor the store handed out"))
+            }
+            None => break,
+        }
+    }
+    let expected: Vec<_> = issued.iter().map(|t| t.id().clone()).collect();
+    assert_eq!(seen, expected, "every live token once, oldest first");
+    assert_eq!(pages, 2);
+    let pat = store.list_page(&TokenQuery::new().organization("paging").subject("pat")).await?;
+    assert_eq!(pat.tokens.len(), 4);
+    assert!(pat.next.is_none());
+    assert!(pat.tokens.iter().all(|t| t.principal.subject() == "pat"));
+    assert!(store.list_page(&TokenQuery::new().organization("nobody")).await?.tokens.is_empty());
+    for t in &issued {
+        store.delete(t.id()).await?;
+    }
     Ok(())
 }
 
@@ -328,4 +373,61 @@ pub fn is_unavailable(outcome: &(StatusCode, Option<AuthError>)) -> bool {
             outcome.1,
             Some(AuthError::StoreUnavailable(StoreErrorKind::Unavailable | StoreErrorKind::Timeout))
         )
+}
+
+/// The audit log contract, on any [`AuditLog`]: appended in order, read a page at a time
+/// through positions, filtered by token, kind and tenant, purged by time.
+pub async fn audit_log<L: AuditLog>(log: &L) {
+    use std::time::UNIX_EPOCH;
+
+    let at = |s: u64| UNIX_EPOCH + Duration::from_secs(1_800_000_000 + s);
+    let events: Vec<AuditEvent> = (0..30)
+        .map(|i| {
+            let kind = if i % 3 == 0 { AuditKind::Rejected } else { AuditKind::Authenticated };
+            let principal = Principal::builder(if i % 2 == 0 { "ann" } else { "bob" })
+                .organization(if i < 20 { "acme" } else { "umbrella" })
+                .token_id(format!("tid_audit{}", i % 4))
+                .build();
+            let mut e = AuditEvent::new(kind, at(i)).with_principal(&principal);
+            e.method = Some("GET".into());
+            e.path = Some(format!("/v1/things/{i}"));
+            if kind == AuditKind::Rejected {
+                e.status = Some(401);
+                e.reason = Some("revoked_token".into());
+            }
+            e
+        })
+        .collect();
+    log.append(events[..10].to_vec()).await.unwrap();
+    log.append(events[10..].to_vec()).await.unwrap();
+
+    let mut seen = Vec::new();
+    let mut query = AuditQuery::new().limit(7);
+    loop {
+        let page = log.audit_page(&query).await.unwrap();
+        assert!(page.records.len() <= 7);
+        seen.extend(page.records);
+        match page.next {
+            Some(next) => query = query.after(next),
+            None => break,
+        }
+    }
+    assert!(seen.windows(2).all(|w| w[0].seq < w[1].seq), "positions increase");
+    assert_eq!(
+        seen.iter().map(|r| r.event.clone()).collect::<Vec<_>>(),
+        events,
+        "everything, in order, intact"
+    );
+
+    let rejected_of_tid0 = AuditQuery::new().token_id(TokenId::from("tid_audit0")).kind(AuditKind::Rejected);
+    let page = log.audit_page(&rejected_of_tid0).await.unwrap();
+    let paths: Vec<_> = page.records.iter().map(|r| r.event.path.clone().unwrap()).collect();
+    assert_eq!(paths, ["/v1/things/0", "/v1/things/12", "/v1/things/24"]);
+    let umbrella = AuditQuery::new().organization("umbrella").subject("bob");
+    assert_eq!(log.audit_page(&umbrella).await.unwrap().records.len(), 5);
+
+    assert_eq!(log.purge_audit(at(25)).await.unwrap(), 25);
+    let left = log.audit_page(&AuditQuery::new()).await.unwrap();
+    assert_eq!(left.records.len(), 5);
+    assert_eq!(left.records[0].event, events[25]);
 }

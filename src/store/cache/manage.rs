@@ -10,6 +10,7 @@ use crate::manage::info::TokenInfo;
 use crate::manage::issued::IssuedToken;
 use crate::manage::manager::TokenManager;
 use crate::manage::new_token::NewToken;
+use crate::manage::query::{TokenPage, TokenQuery};
 use crate::manage::revocation::Revocation;
 use crate::token::id::TokenId;
 
@@ -73,6 +74,10 @@ impl<S: TokenManager> TokenManager for CachedTokenStore<S> {
         at: SystemTime,
     ) -> impl Future<Output = Result<(), ManageError>> + Send {
         self.inner.store.record_usage(id, at)
+    }
+
+    fn list_page(&self, query: &TokenQuery) -> impl Future<Output = Result<TokenPage, ManageError>> + Send {
+        self.inner.store.list_page(query)
     }
 
     fn revocations(&self) -> impl Future<Output = Result<Vec<Revocation>, ManageError>> + Send {

@@ -49,6 +49,7 @@ impl Default for MemoryTokenStoreBuilder {
                 clock: Clock::default(),
                 admin_scope: "tokens:admin".into(),
                 credits: MemoryCredits::new(),
+                markers: Mutex::default(),
             },
         }
     }

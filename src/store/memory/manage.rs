@@ -12,7 +12,10 @@ use crate::manage::event::LifecycleEvent;
 use crate::manage::info::TokenInfo;
 use crate::manage::issued::IssuedToken;
 use crate::manage::manager::TokenManager;
+use crate::manage::marker::OnceMarkers;
 use crate::manage::new_token::NewToken;
+use crate::manage::query::{TokenPage, TokenQuery};
+use crate::store::error::StoreError;
 use crate::token::id::TokenId;
 
 /// The memory store manages its tokens with the same `async` operations as every other
@@ -48,6 +51,12 @@ impl TokenManager for MemoryTokenStore {
         let tokens = self.shared.tokens.pin();
         let live = tokens.values().filter(|e| e.is_live() && e.principal.subject() == subject);
         ready(Ok(oldest_first(&self.shared, live)))
+    }
+
+    fn list_page(&self, query: &TokenQuery) -> impl Future<Output = Result<TokenPage, ManageError>> + Send {
+        let tokens = self.shared.tokens.pin();
+        let live = tokens.values().filter(|e| e.is_live()).map(|e| self.shared.info(e));
+        ready(Ok(query.select(live)))
     }
 
     fn get(&self, id: &TokenId) -> impl Future<Output = Result<Option<TokenInfo>, ManageError>> + Send {
@@ -107,5 +116,14 @@ impl TokenManager for MemoryTokenStore {
             entry.last_used_ms.fetch_max(unix_millis(at).min(REVOKED - 1), Ordering::Relaxed);
         }
         ready(Ok(()))
+    }
+}
+
+/// Markers live as long as the store: a process restart starts a new memory store, with new
+/// tokens, so "once per store" is all that can be kept.
+impl OnceMarkers for MemoryTokenStore {
+    fn set_once(&self, name: &str, _at: SystemTime) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let mut markers = self.shared.markers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        ready(Ok(markers.insert(name.into())))
     }
 }

@@ -36,6 +36,8 @@ pub(super) struct Shared {
     pub(super) admin_scope: Box<str>,
     /// The credits of the tokens that have some, on the store's clock.
     pub(super) credits: MemoryCredits,
+    /// The [`OnceMarkers`](crate::manage::OnceMarkers) set, for as long as the store lives.
+    pub(super) markers: Mutex<HashSet<Box<str>>>,
 }
 
 /// What only writers touch.

@@ -133,6 +133,7 @@ async fn the_lifecycle_contract_holds_on_postgres() {
     let store = builder().open(&cluster.url()).await.unwrap();
     assert_eq!(store.backend(), SqlBackend::Postgres);
     contract::manage(&store).await.unwrap();
+    contract::audit_log(&store).await;
 
     let (events, hook) = recorder();
     let plain = builder().schema("contract").on_lifecycle_event(hook).open(&cluster.url()).await.unwrap();
@@ -155,7 +156,7 @@ async fn the_lifecycle_contract_holds_on_postgres() {
     assert_eq!(public, 0);
     let migrated: i64 =
         sqlx::query_scalar("SELECT count(*) FROM contract._sqlx_migrations").fetch_one(pool).await.unwrap();
-    assert_eq!(migrated, 6, "every one of the store's migrations, in its own schema");
+    assert_eq!(migrated, 8, "every one of the store's migrations, in its own schema");
 }
 
 #[tokio::test]

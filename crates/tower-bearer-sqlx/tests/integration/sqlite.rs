@@ -39,6 +39,8 @@ async fn the_lifecycle_trait_drives_the_sqlite_store() {
     contract::manage(&store).await.unwrap();
     let memory = SqlTokenStore::builder().open("sqlite::memory:").await.unwrap();
     contract::manage(&memory).await.unwrap();
+    contract::audit_log(&store).await;
+    contract::audit_log(&tower_bearer::manage::audit::MemoryAuditLog::new()).await;
 }
 
 #[tokio::test]

@@ -1,0 +1,215 @@
+//! The command line: global flags, the commands and their arguments, parsed by `clap`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::builder::NonEmptyStringValueParser;
+use clap::{Args, Parser, Subcommand};
+use tower_bearer::Scopes;
+
+use crate::duration::parse_duration;
+
+/// The whole command line. Not `Debug`: it holds the database URL, which may hold a password.
+#[derive(Parser)]
+#[command(
+    name = "tower-bearer",
+    version,
+    about = "Issue, list, rotate and revoke tower-bearer tokens; read the audit log",
+    long_about = "Issue, list, rotate and revoke tower-bearer tokens; read the audit log.\n\n\
+                  The token database is a SQLite file (sqlite://path/to/tokens.db) or a PostgreSQL \
+                  URL (postgres://user:password@host/database), given by --database or by the \
+                  environment variable TOWER_BEARER_DATABASE_URL (prefer it: other users of the \
+                  machine can read command lines). Errors never show it."
+)]
+pub(crate) struct Cli {
+    /// The token database: sqlite://path/to/tokens.db or postgres://user:password@host/db
+    /// [default: $TOWER_BEARER_DATABASE_URL]
+    #[arg(long, global = true, value_name = "URL", display_order = 90)]
+    pub(crate) database: Option<String>,
+
+    /// Machine-readable output: one JSON object per line
+    #[arg(long, global = true, display_order = 91)]
+    pub(crate) json: bool,
+
+    /// No summaries or notes on stderr (results and errors still appear)
+    #[arg(long, short, global = true, display_order = 92)]
+    pub(crate) quiet: bool,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// What to do.
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Issue a token; its secret is printed once, alone on stdout
+    Issue(IssueArgs),
+    /// List live tokens (expired ones too, until purged), oldest first: metadata, never secrets
+    List(ListArgs),
+    /// Show one live token's metadata
+    Show {
+        /// The token's id (tid_…)
+        id: String,
+    },
+    /// Revoke a token: refused from now on (exit code 1 if no live token has this id)
+    Revoke {
+        /// The token's id (tid_…)
+        id: String,
+    },
+    /// Replace a token with a new one (same subject, scopes and lifetime length); the new
+    /// secret is printed once, alone on stdout
+    Rotate {
+        /// The token's id (tid_…)
+        id: String,
+        /// How long the old token keeps working, such as 1h [default: 0s, it stops at once]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        grace: Option<Duration>,
+    },
+    /// Remove a token without a trace (it then looks unknown, not revoked)
+    Delete {
+        /// The token's id (tid_…)
+        id: String,
+    },
+    /// Remove expired tokens, and optionally old audit events
+    Purge {
+        /// Also drop audit events older than this, such as 90d
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        audit_older_than: Option<Duration>,
+    },
+    /// Print audit events, oldest first
+    Audit(AuditArgs),
+}
+
+/// `issue`'s arguments.
+#[derive(Args)]
+pub(crate) struct IssueArgs {
+    /// Who the token authenticates (a user or service id)
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) subject: String,
+    /// The subject's organization or tenant
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) organization: Option<String>,
+    /// A name its owner knows it by, such as "CI deploy key"
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) name: Option<String>,
+    /// The token's kind, such as personal or service
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) kind: Option<String>,
+    /// A scope to grant (repeat for more; quote the wildcard: '*')
+    #[arg(long = "scope", value_name = "SCOPE", value_parser = parse_scope)]
+    pub(crate) scope: Vec<String>,
+    /// Scopes to grant, comma-separated
+    #[arg(long, value_name = "SCOPE,...", value_delimiter = ',', value_parser = parse_scope)]
+    pub(crate) scopes: Vec<String>,
+    /// Lifetime, such as 30d, 12h, 90m or 3600s (or combined: 1d12h) [default: no expiry]
+    #[arg(long, value_name = "DURATION", value_parser = parse_lifetime, conflicts_with = "expires_at")]
+    pub(crate) expires_in: Option<Duration>,
+    /// Expiry as Unix time, in seconds
+    #[arg(long, value_name = "UNIX_SECONDS", value_parser = parse_unix_expiry)]
+    pub(crate) expires_at: Option<SystemTime>,
+}
+
+/// `list`'s arguments.
+#[derive(Args)]
+pub(crate) struct ListArgs {
+    /// Only this subject's tokens
+    #[arg(long)]
+    pub(crate) subject: Option<String>,
+    /// Only this organization's tokens
+    #[arg(long)]
+    pub(crate) organization: Option<String>,
+    /// At most this many tokens [default: 100]
+    #[arg(long, value_name = "N", conflicts_with = "all", value_parser = at_least_one())]
+    pub(crate) limit: Option<u64>,
+    /// Every token, however many
+    #[arg(long)]
+    pub(crate) all: bool,
+}
+
+/// `audit`'s arguments.
+#[derive(Args)]
+pub(crate) struct AuditArgs {
+    /// Only events about this token
+    #[arg(long, value_name = "ID")]
+    pub(crate) token: Option<String>,
+    /// Only events of this type: token.issued, token.rotated, token.revoked, token.deleted,
+    /// token.purged, token.leaked, request.authenticated or request.rejected
+    #[arg(long, value_name = "EVENT", value_parser = parse_event)]
+    pub(crate) event: Option<tower_bearer::manage::audit::AuditKind>,
+    /// Only events after this position (the first column of the output; `seq` in JSON)
+    #[arg(long, value_name = "SEQ")]
+    pub(crate) after: Option<u64>,
+    /// At most this many events [default: all]
+    #[arg(long, value_name = "N", conflicts_with = "follow", value_parser = at_least_one())]
+    pub(crate) limit: Option<u64>,
+    /// Keep printing new events as they are written (polled every second) until Ctrl-C
+    #[arg(long, short)]
+    pub(crate) follow: bool,
+}
+
+/// A count of one or more.
+fn at_least_one() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..)
+}
+
+/// A token's lifetime: a duration that ends, counted from now.
+fn parse_lifetime(text: &str) -> Result<Duration, String> {
+    let lifetime = parse_duration(text)?;
+    if lifetime.is_zero() {
+        return Err("a lifetime must be longer than 0s".to_owned());
+    }
+    if SystemTime::now().checked_add(lifetime).is_none() {
+        return Err("too long".to_owned());
+    }
+    Ok(lifetime)
+}
+
+/// An expiry in Unix seconds, still ahead.
+fn parse_unix_expiry(text: &str) -> Result<SystemTime, String> {
+    let seconds: u64 =
+        text.parse().map_err(|_| "expected Unix time in seconds, such as 1767225600".to_owned())?;
+    let at =
+        UNIX_EPOCH.checked_add(Duration::from_secs(seconds)).ok_or_else(|| "too far ahead".to_owned())?;
+    if at <= SystemTime::now() {
+        return Err("in the past".to_owned());
+    }
+    Ok(at)
+}
+
+fn parse_scope(scope: &str) -> Result<String, String> {
+    if Scopes::is_valid(scope) {
+        Ok(scope.to_owned())
+    } else {
+        Err("a scope is printable ASCII without spaces, '\"' or '\\'".to_owned())
+    }
+}
+
+fn parse_event(name: &str) -> Result<tower_bearer::manage::audit::AuditKind, String> {
+    name.parse().map_err(|_| {
+        "expected token.issued, token.rotated, token.revoked, token.deleted, token.purged, \
+         token.leaked, request.authenticated or request.rejected"
+            .to_owned()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn expiries_must_be_ahead() {
+        assert_eq!(parse_lifetime("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_lifetime("0s").is_err());
+        assert!(parse_lifetime(&format!("{}s", u64::MAX)).is_err());
+        assert!(parse_unix_expiry("4102444800").is_ok());
+        for bad in ["1", "-1", "soon", "", &u64::MAX.to_string()] {
+            assert!(parse_unix_expiry(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! The handlers of the management API.
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use tower_bearer::manage::audit::{AuditKind, AuditQuery};
+use tower_bearer::manage::{TokenPage, TokenQuery};
+use tower_bearer::{AuthError, NewToken, Principal, TokenId, TokenManager};
+use utoipa::{IntoParams, ToSchema};
+
+use super::body::json;
+use super::error::ApiError;
+use super::json::{AuditList, AuditView, ErrorBody, IssuedView, TokenList, TokenView};
+use super::state::Api;
+
+/// The longest grace a rotation grants.
+const MAX_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+type ApiState<S> = State<Arc<Api<S>>>;
+
+fn require(caller: &Principal, scope: &str) -> Result<(), ApiError> {
+    if caller.scopes().grants(scope) {
+        Ok(())
+    } else {
+        Err(ApiError::Auth(AuthError::insufficient_scope([scope])))
+    }
+}
+
+/// Whether `caller` manages its whole organization (the admin scope, held by name).
+fn is_admin<S: TokenManager>(store: &S, caller: &Principal) -> bool {
+    caller.organization().is_some() && caller.scopes().contains(store.admin_scope())
+}
+
+fn query_params<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    params.map(|Query(p)| p).map_err(|e| ApiError::Invalid(e.body_text()))
+}
+
+/// A token to issue: every field optional.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateRequest {
+    /// A name its owner knows it by.
+    name: Option<String>,
+    /// Its kind (`personal`, `ci`, ...).
+    kind: Option<String>,
+    /// Its scopes: each held by the caller.
+    #[serde(default)]
+    scopes: Vec<String>,
+    /// Unix seconds.
+    expires_at: Option<u64>,
+    /// Seconds from now.
+    expires_in: Option<u64>,
+    /// Another subject of the caller's organization (admins only).
+    subject: Option<String>,
+}
+
+/// Issues a token; its secret is in this response only.
+#[utoipa::path(
+    post,
+    path = "/tokens",
+    tag = "tokens",
+    request_body = CreateRequest,
+    responses(
+        (status = 201, description = "Issued; the secret shown once", body = IssuedView),
+        (status = 400, description = "A field is wrong (named)", body = ErrorBody),
+        (status = 403, description = "A scope the caller lacks (`tokens:write`, or one it asked for)", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 415, description = "Body not JSON", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn create<S: TokenManager + Clone>(
+    State(api): ApiState<S>,
+    caller: Principal,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<IssuedView>), ApiError> {
+    require(&caller, &api.scopes.write)?;
+    let request: CreateRequest = json(&headers, body, api.body_limit).await?;
+    let now = api.store.clock().now();
+    let mut new =
+        NewToken::for_subject(request.subject.as_deref().unwrap_or(caller.subject())).scopes(request.scopes);
+    if let Some(org) = caller.organization() {
+        new = new.organization(org);
+    }
+    if let Some(name) = request.name {
+        new = new.name(name);
+    }
+    if let Some(kind) = request.kind {
+        new = new.kind(kind);
+    }
+    let expires = match (request.expires_at, request.expires_in) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::Invalid("give `expires_at` or `expires_in`, not both".into()));
+        }
+        (Some(at), None) => {
+            Some(UNIX_EPOCH.checked_add(Duration::from_secs(at)).filter(|at| *at > now).ok_or_else(|| {
+                ApiError::Invalid("invalid `expires_at`: must be a future time, in Unix seconds".into())
+            })?)
+        }
+        (None, Some(secs)) => Some(
+            now.checked_add(Duration::from_secs(secs))
+                .filter(|_| secs > 0)
+                .ok_or_else(|| ApiError::Invalid("invalid `expires_in`: out of range".into()))?,
+        ),
+        (None, None) => None,
+    };
+    if let Some(at) = expires {
+        new = new.expires_at(at);
+    }
+    let issued = api.store.issue_as(&caller, new).await?;
+    Ok((StatusCode::CREATED, Json(IssuedView::of(issued, now))))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListParams {
+    /// Page size, 1 to 1000 (default 100).
+    limit: Option<usize>,
+    /// The previous page's `next_cursor`.
+    cursor: Option<String>,
+    /// One subject of the caller's organization (admins).
+    subject: Option<String>,
+}
+
+/// Lists tokens a page at a time, oldest first: the caller's own, or its organization's
+/// with the admin scope.
+#[utoipa::path(
+    get,
+    path = "/tokens",
+    tag = "tokens",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of tokens", body = TokenList),
+        (status = 400, description = "A parameter is wrong (named)", body = ErrorBody),
+        (status = 403, description = "`tokens:read` missing", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+
+pub(crate) async fn list<S: TokenManager + Clone>(
+    State(api): ApiState<S>,
+    caller: Principal,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<TokenList>, ApiError> {
+    require(&caller, &api.scopes.read)?;
+    let params = query_params(params)?;
+    let mut query = TokenQuery::new().limit(params.limit.unwrap_or(0));
+    if let Some(cursor) = params.cursor {
+        query = query.after(
+            cursor
+                .parse()
+                .map_err(|_| ApiError::Invalid("invalid `cursor`: not one this API handed out".into()))?,
+        );
+    }
+    let page = if is_admin(&api.store, &caller) {
+        // Admins list their organization, or one subject of it.
+        query.organization = caller.organization().map(str::to_owned);
+        query.subject = params.subject;
+        api.store.list_page(&query).await?
+    } else if params.subject.as_deref().is_some_and(|s| s != caller.subject()) {
+        // Another subject's tokens: none to show (their existence is not revealed).
+        TokenPage::from_one_extra(Vec::new(), 0)
+    } else {
+        query.organization = caller.organization().map(str::to_owned);
+        query.subject = Some(caller.subject().to_owned());
+        api.store.list_page(&query).await?
+    };
+    let now = api.store.clock().now();
+    Ok(Json(TokenList {
+        tokens: page.tokens.iter().map(|t| TokenView::of(t, now)).collect(),
+        next_cursor: page.next.map(|c| c.to_string()),
+    }))
+}
+
+/// One token's metadata.
+#[utoipa::path(
+    get,
+    path = "/tokens/{id}",
+    tag = "tokens",
+    params(("id" = String, Path, description = "The token's id")),
+    responses(
+        (status = 200, description = "The token", body = TokenView),
+        (status = 404, description = "No such token of the caller's tenant", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn show<S: TokenManager + Clone>(
+    State(api): ApiState<S>,
+    caller: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<TokenView>, ApiError> {
+    require(&caller, &api.scopes.read)?;
+    let info = api.store.get(&TokenId::from(id.as_str())).await?.ok_or(ApiError::NotFound)?;
+    info.check_manager(&caller, api.store.admin_scope())?;
+    Ok(Json(TokenView::of(&info, api.store.clock().now())))
+}
+
+/// Revokes a token: refused from now on.
+#[utoipa::path(
+    delete,
+    path = "/tokens/{id}",
+    tag = "tokens",
+    params(("id" = String, Path, description = "The token's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 403, description = "`tokens:write`, or a scope of the token, missing", body = ErrorBody),
+        (status = 404, description = "No such live token of the caller's tenant", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn revoke<S: TokenManager + Clone>(
+    State(api): ApiState<S>,
+    caller: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require(&caller, &api.scopes.write)?;
+    match api.store.revoke_as(&caller, &TokenId::from(id.as_str())).await? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::NotFound),
+    }
+}
+
+/// How a rotation ends the old token.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RotateRequest {
+    /// How long the old secret keeps working, at most 30 days (default 0: refused at once).
+    #[serde(default)]
+    grace_secs: u64,
+}
+
+/// Replaces a token by a new one (same owner, name, scopes, lifetime); its secret is in this
+/// response only.
+#[utoipa::path(
+    post,
+    path = "/tokens/{id}/rotate",
+    tag = "tokens",
+    params(("id" = String, Path, description = "The token's id")),
+    request_body(content = RotateRequest, description = "Optional"),
+    responses(
+        (status = 200, description = "The successor; its secret shown once", body = IssuedView),
+        (status = 400, description = "A field is wrong (named)", body = ErrorBody),
+        (status = 404, description = "No such live token of the caller's tenant", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+
+pub(crate) async fn rotate<S: TokenManager + Clone>(
+    State(api): ApiState<S>,
+    caller: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<IssuedView>, ApiError> {
+    require(&caller, &api.scopes.write)?;
+    let request: RotateRequest = json(&headers, body, api.body_limit).await?;
+    let grace = Duration::from_secs(request.grace_secs);
+    if grace > MAX_GRACE {
+        return Err(ApiError::Invalid("invalid `grace_secs`: at most 30 days".into()));
+    }
+    let issued = api.store.rotate_as(&caller, &TokenId::from(id.as_str()), grace).await?;
+    Ok(Json(IssuedView::of(issued, api.store.clock().now())))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditParams {
+    /// Page size, 1 to 1000 (default 100).
+    limit: Option<usize>,
+    /// The previous page's `next_cursor`.
+    cursor: Option<u64>,
+    /// Only events about this token.
+    token_id: Option<String>,
+    /// Only events of this type (`token.revoked`, `request.rejected`, ...).
+    event: Option<String>,
+}
+
+/// The audit log of the caller's tenant, a page at a time, oldest first.
+#[utoipa::path(
+    get,
+    path = "/audit",
+    tag = "audit",
+    params(AuditParams),
+    responses(
+        (status = 200, description = "A page of events", body = AuditList),
+        (status = 400, description = "A parameter is wrong (named)", body = ErrorBody),
+        (status = 403, description = "`audit:read` missing", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+
+pub(crate) async fn audit<S: TokenManager + Clone>(
+    State(api): ApiState<S>,
+    caller: Principal,
+    params: Result<Query<AuditParams>, QueryRejection>,
+) -> Result<Json<AuditList>, ApiError> {
+    require(&caller, &api.scopes.audit)?;
+    let params = query_params(params)?;
+    let Some(log) = &api.audit else { return Err(ApiError::NotFound) };
+    let mut query = AuditQuery::new().limit(params.limit.unwrap_or(0));
+    if let Some(cursor) = params.cursor {
+        query = query.after(cursor);
+    }
+    if let Some(id) = params.token_id {
+        query = query.token_id(TokenId::from(id.as_str()));
+    }
+    if let Some(event) = params.event {
+        let kind: AuditKind = event
+            .parse()
+            .map_err(|_| ApiError::Invalid(format!("invalid `event`: {event:?} is not an event type")))?;
+        query = query.kind(kind);
+    }
+    // A caller reads the events of its own tenant: its organization (admins), else itself.
+    query.organization = caller.organization().map(str::to_owned);
+    if !is_admin(&api.store, &caller) {
+        query.subject = Some(caller.subject().to_owned());
+    }
+    let page = log.page(query).await.map_err(|_| ApiError::Unavailable)?;
+    Ok(Json(AuditList { events: page.records.iter().map(AuditView::of).collect(), next_cursor: page.next }))
+}

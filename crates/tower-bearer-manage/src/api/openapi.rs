@@ -1,0 +1,67 @@
+//! The OpenAPI 3.1 document of the management API, generated from the handlers' and types'
+//! annotations (`utoipa`), then fitted to one mounting: where, which scope names, with or
+//! without the audit route.
+
+use serde_json::Value;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::server::Server;
+use utoipa::{Modify, OpenApi};
+
+use super::handlers;
+use super::json::{AuditList, AuditView, ErrorBody, IssuedView, TokenList, TokenView};
+use super::state::ApiScopes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Token management",
+        description = "Issue, list, rotate and revoke API tokens, and read the audit log (tower-bearer-manage)."
+    ),
+    paths(handlers::create, handlers::list, handlers::show, handlers::revoke, handlers::rotate, handlers::audit),
+    components(schemas(
+        TokenView,
+        IssuedView,
+        TokenList,
+        AuditView,
+        AuditList,
+        ErrorBody,
+        handlers::CreateRequest,
+        handlers::RotateRequest
+    )),
+    modifiers(&BearerScheme),
+    tags((name = "tokens", description = "The caller's tokens, or its organization's with the admin scope"),
+         (name = "audit", description = "What happened to the tenant's tokens and requests"))
+)]
+struct Document;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The document for the API mounted at `base` (a URL or a path such as `/v1`).
+pub(crate) fn document(base: &str, scopes: &ApiScopes, admin_scope: &str, audit: bool) -> Value {
+    let mut openapi = Document::openapi();
+    openapi.servers = Some(vec![Server::new(base)]);
+    if !audit {
+        openapi.paths.paths.remove("/audit");
+    }
+    openapi.info.description = Some(format!(
+        "Issue, list, rotate and revoke API tokens{}. Scopes: `{}` to read tokens, `{}` to issue, \
+         rotate and revoke them{}; `{}` extends a caller to its whole organization. A caller never \
+         sees another tenant's token (404).",
+        if audit { ", and read the audit log" } else { "" },
+        scopes.read,
+        scopes.write,
+        if audit { format!(", `{}` to read the audit log", scopes.audit) } else { String::new() },
+        admin_scope,
+    ));
+    serde_json::to_value(&openapi).unwrap_or(Value::Null)
+}

@@ -1,0 +1,88 @@
+//! The main page: the user's tokens in a table, each with its revoke button, and the create
+//! form below.
+
+use std::time::SystemTime;
+
+use maud::{Markup, html};
+use tower_bearer::TokenInfo;
+
+use super::create_form::{CreateForm, create_form};
+use super::layout::page;
+use super::token;
+use crate::portal::paths::Paths;
+use crate::portal::user::PortalUser;
+
+/// What the list page shows.
+pub(crate) struct ListPage<'a> {
+    pub(crate) title: &'a str,
+    pub(crate) user: &'a PortalUser,
+    pub(crate) paths: &'a Paths,
+    pub(crate) tokens: &'a [TokenInfo],
+    /// The next page's link, if there are more tokens.
+    pub(crate) next_page: Option<String>,
+    /// The token just revoked, to say so.
+    pub(crate) revoked: Option<&'a TokenInfo>,
+    pub(crate) now: SystemTime,
+    pub(crate) form: CreateForm<'a>,
+}
+
+pub(crate) fn list(view: &ListPage<'_>) -> Markup {
+    let title =
+        if view.form.errors.is_empty() { view.title.to_owned() } else { format!("Error: {}", view.title) };
+    let content = html! {
+        h1 { (view.title) }
+        @if let Some(info) = view.revoked {
+            div.notice role="status" {
+                p { "Revoked “" (token::name(info)) "”. It no longer works for any request." }
+            }
+        }
+        h2 #tokens-heading { "Your tokens" }
+        @if view.tokens.is_empty() {
+            p.muted { "You have no tokens yet." }
+        } @else {
+            table aria-labelledby="tokens-heading" {
+                thead {
+                    tr {
+                        th scope="col" { "Name" }
+                        th scope="col" { "Token" }
+                        th scope="col" { "Permissions" }
+                        th scope="col" { "Created (UTC)" }
+                        th scope="col" { "Last used (UTC)" }
+                        th scope="col" { "Expires (UTC)" }
+                        th scope="col" { span.vh { "Actions" } }
+                    }
+                }
+                tbody {
+                    @for info in view.tokens {
+                        (row(view, info))
+                    }
+                }
+            }
+        }
+        @if let Some(next) = &view.next_page {
+            p { a href=(next) { "Next page of tokens" } }
+        }
+        (create_form(&view.form))
+    };
+    page(&title, Some(view.user), content, false)
+}
+
+fn row(view: &ListPage<'_>, info: &TokenInfo) -> Markup {
+    let name = token::name(info);
+    html! {
+        tr {
+            th scope="row" { (name) }
+            td { code.hint { (info.hint.as_deref().unwrap_or("…")) } }
+            td { (token::scopes(info)) }
+            td { (token::cell_time(Some(info.created_at))) }
+            td { (token::cell_time(info.last_used_at)) }
+            td { (token::expiry(info, view.now, token::cell_time)) }
+            td {
+                // A plain GET to the confirmation page: nothing is revoked from here.
+                form method="get" action=(view.paths.revoke(&info.id)) {
+                    button.secondary type="submit" { "Revoke" span.vh { " " (name) } "…" }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! The management crate's integration tests, as one binary.
+mod api;
+mod audit;
+mod bootstrap;
+mod leaks;
+mod portal;

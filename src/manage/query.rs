@@ -1,0 +1,260 @@
+//! [`TokenQuery`]: which tokens a listing returns, a page at a time, and the
+//! [`PageCursor`] that continues it.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::manage::info::TokenInfo;
+use crate::token::id::TokenId;
+
+/// The page size when a query names none.
+const DEFAULT_LIMIT: usize = 100;
+/// The largest page a store returns.
+pub const MAX_PAGE: usize = 1000;
+
+/// Which live tokens a listing returns: those of a subject, of an organization, or both
+/// (every filter must match; none: every token of the store), oldest first, `limit` at a
+/// time, after a cursor.
+///
+/// ```
+/// use tower_bearer::manage::TokenQuery;
+///
+/// let first = TokenQuery::new().organization("acme").limit(50);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenQuery {
+    /// Only this subject's tokens.
+    pub subject: Option<String>,
+    /// Only this organization's tokens.
+    pub organization: Option<String>,
+    /// At most this many (1 to [`MAX_PAGE`]; 0 means the default, 100).
+    pub limit: usize,
+    /// After this position (from the previous page's [`TokenPage::next`]).
+    pub after: Option<PageCursor>,
+}
+
+impl TokenQuery {
+    /// Every live token, a page of 100 at a time.
+    #[must_use]
+    pub fn new() -> Self {
+        TokenQuery::default()
+    }
+
+    /// Only `subject`'s tokens.
+    #[must_use]
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Only `organization`'s tokens.
+    #[must_use]
+    pub fn organization(mut self, organization: impl Into<String>) -> Self {
+        self.organization = Some(organization.into());
+        self
+    }
+
+    /// At most `limit` tokens (cut to [`MAX_PAGE`]).
+    #[must_use]
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// The page after `cursor`.
+    #[must_use]
+    pub fn after(mut self, cursor: PageCursor) -> Self {
+        self.after = Some(cursor);
+        self
+    }
+
+    /// The page size the store applies.
+    #[must_use]
+    pub fn page_size(&self) -> usize {
+        page_size(self.limit)
+    }
+
+    /// Whether `info` passes the filters and comes after the cursor.
+    #[must_use]
+    pub fn admits(&self, info: &TokenInfo) -> bool {
+        let p = &info.principal;
+        self.subject.as_deref().is_none_or(|s| p.subject() == s)
+            && self.organization.as_deref().is_none_or(|o| p.organization() == Some(o))
+            && self.after.as_ref().is_none_or(|c| PageCursor::of(info) > *c)
+    }
+
+    /// The page of `candidates` (any order) this query selects: what a store that holds its
+    /// tokens in memory answers.
+    #[must_use]
+    pub fn select(&self, candidates: impl IntoIterator<Item = TokenInfo>) -> TokenPage {
+        let mut tokens: Vec<TokenInfo> = candidates.into_iter().filter(|i| self.admits(i)).collect();
+        tokens.sort_by_key(PageCursor::of);
+        TokenPage::from_one_extra(tokens, self.page_size())
+    }
+}
+
+/// The page size for a requested `limit`: 0 means the default, and none is over [`MAX_PAGE`].
+pub(crate) fn page_size(limit: usize) -> usize {
+    match limit {
+        0 => DEFAULT_LIMIT,
+        n => n.min(MAX_PAGE),
+    }
+}
+
+/// A page of a listing.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TokenPage {
+    /// The tokens, oldest first.
+    pub tokens: Vec<TokenInfo>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<PageCursor>,
+}
+
+impl TokenPage {
+    /// The page of `tokens` (sorted, at most `size + 1` of them: the extra one only tells
+    /// that more follow).
+    #[must_use]
+    pub fn from_one_extra(mut tokens: Vec<TokenInfo>, size: usize) -> Self {
+        let more = tokens.len() > size;
+        tokens.truncate(size);
+        let next = if more { tokens.last().map(PageCursor::of) } else { None };
+        TokenPage { tokens, next }
+    }
+}
+
+/// A position in a listing: the creation time (to the microsecond) and id of the last token
+/// of a page. Its text form (`Display`, `FromStr`) is what APIs hand to clients: opaque to
+/// them, stable across stores.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PageCursor {
+    /// Microseconds since the Unix epoch.
+    created_us: i64,
+    id: TokenId,
+}
+
+impl PageCursor {
+    /// The position of `info`.
+    #[must_use]
+    pub fn of(info: &TokenInfo) -> Self {
+        PageCursor { created_us: micros(info.created_at), id: info.id.clone() }
+    }
+
+    /// The position of a token created at `created_us` (microseconds since the epoch) with
+    /// id `id`: for stores that keep times that way.
+    #[must_use]
+    pub fn at(created_us: i64, id: TokenId) -> Self {
+        PageCursor { created_us, id }
+    }
+
+    /// The creation time, in microseconds since the epoch.
+    #[must_use]
+    pub fn created_us(&self) -> i64 {
+        self.created_us
+    }
+
+    /// The token id.
+    #[must_use]
+    pub fn id(&self) -> &TokenId {
+        &self.id
+    }
+}
+
+fn micros(at: SystemTime) -> i64 {
+    match at.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_micros()).map_or(i64::MIN, |us| -us),
+    }
+}
+
+impl fmt::Display for PageCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.created_us, self.id.as_str())
+    }
+}
+
+/// A cursor that is not one a listing handed out.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not a listing cursor")]
+pub struct BadCursor;
+
+impl FromStr for PageCursor {
+    type Err = BadCursor;
+
+    fn from_str(s: &str) -> Result<Self, BadCursor> {
+        let (us, id) = s.split_once('.').ok_or(BadCursor)?;
+        let id_ok =
+            !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !id_ok {
+            return Err(BadCursor);
+        }
+        Ok(PageCursor { created_us: us.parse().map_err(|_| BadCursor)?, id: TokenId::from(id) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::principal::Principal;
+
+    fn time(us: i64) -> SystemTime {
+        let d = Duration::from_micros(us.unsigned_abs());
+        if us >= 0 { UNIX_EPOCH + d } else { UNIX_EPOCH - d }
+    }
+
+    fn info(id: &str, us: i64, subject: &str, org: Option<&str>) -> TokenInfo {
+        let mut p = Principal::builder(subject).token_id(id);
+        if let Some(org) = org {
+            p = p.organization(org);
+        }
+        TokenInfo::new(TokenId::from(id), p.build(), time(us))
+    }
+
+    #[test]
+    fn pages_walk_every_token_once_in_order() {
+        let all: Vec<TokenInfo> = (0..25)
+            .map(|i| {
+                info(
+                    &format!("tid_{:02}", 24 - i),
+                    i64::from(i / 2),
+                    if i % 3 == 0 { "a" } else { "b" },
+                    Some("o"),
+                )
+            })
+            .collect();
+        let mut seen = Vec::new();
+        let mut query = TokenQuery::new().organization("o").limit(4);
+        loop {
+            let page = query.select(all.clone());
+            assert!(page.tokens.len() <= 4);
+            seen.extend(page.tokens.iter().map(|t| t.id.clone()));
+            match page.next {
+                Some(next) => {
+                    // Through the text form, as an API client would.
+                    query = query.after(next.to_string().parse().unwrap());
+                }
+                None => break,
+            }
+        }
+        let mut expected: Vec<TokenInfo> = all.clone();
+        expected.sort_by_key(PageCursor::of);
+        assert_eq!(seen, expected.iter().map(|t| t.id.clone()).collect::<Vec<_>>());
+        assert_eq!(TokenQuery::new().subject("a").select(all.clone()).tokens.len(), 9);
+        assert!(TokenQuery::new().organization("p").select(all).tokens.is_empty());
+    }
+
+    #[test]
+    fn cursors_parse_only_what_listings_hand_out() {
+        let c = PageCursor::at(-5, TokenId::from("tid_x"));
+        assert_eq!(c.to_string().parse::<PageCursor>(), Ok(c));
+        for bad in ["", "5", "x.tid", "5.", "5.a b", "5.a.b", &format!("1.{}", "a".repeat(65))] {
+            assert_eq!(bad.parse::<PageCursor>(), Err(BadCursor), "{bad}");
+        }
+        assert_eq!(TokenQuery::new().limit(0).page_size(), 100);
+        assert_eq!(TokenQuery::new().limit(5000).page_size(), MAX_PAGE);
+    }
+}
