@@ -26,6 +26,12 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_name = "URL", display_order = 90)]
     pub(crate) database: Option<String>,
 
+    /// The prefix of the application's token format (`sk_live_`), for the secrets `issue` and
+    /// `rotate` make: a layer that checks formats refuses tokens of another
+    /// [default: $TOWER_BEARER_TOKEN_PREFIX, else tok_]
+    #[arg(long, global = true, value_name = "PREFIX", display_order = 90)]
+    pub(crate) token_prefix: Option<String>,
+
     /// Machine-readable output: one JSON object per line
     #[arg(long, global = true, display_order = 91)]
     pub(crate) json: bool,

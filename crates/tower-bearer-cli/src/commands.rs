@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use tower_bearer::manage::audit::{AuditLog, AuditQuery};
 use tower_bearer::manage::{MAX_PAGE, PageCursor, TokenQuery};
-use tower_bearer::{NewToken, TokenId, TokenManager};
+use tower_bearer::{NewToken, TokenFormat, TokenId, TokenManager};
 
 use crate::cli::{AuditArgs, Command, IssueArgs, ListArgs};
 use crate::database::DatabaseUrl;
@@ -21,8 +21,13 @@ const FOLLOW_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Runs `command` against the store at `db`; whatever the outcome, writes the changes it
 /// made to the audit log.
-pub(crate) async fn run(command: Command, db: &DatabaseUrl, out: &mut Printer) -> Result<(), Failure> {
-    let session = Session::open(db, matches!(command, Command::Issue(_))).await?;
+pub(crate) async fn run(
+    command: Command,
+    db: &DatabaseUrl,
+    format: Option<TokenFormat>,
+    out: &mut Printer,
+) -> Result<(), Failure> {
+    let session = Session::open(db, matches!(command, Command::Issue(_)), format).await?;
     let result = execute(command, &session, out).await;
     session.close(db, out).await;
     result

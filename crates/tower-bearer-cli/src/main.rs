@@ -104,6 +104,10 @@ fn main() -> ExitCode {
         Ok(db) => db,
         Err(usage) => return fail(&Failure::Usage(usage), None),
     };
+    let format = match token_format(cli.token_prefix) {
+        Ok(format) => format,
+        Err(usage) => return fail(&Failure::Usage(usage), None),
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -112,7 +116,7 @@ fn main() -> ExitCode {
         }
     };
     let mut out = Printer::new(cli.json, cli.quiet);
-    match runtime.block_on(commands::run(cli.command, &db, &mut out)) {
+    match runtime.block_on(commands::run(cli.command, &db, format, &mut out)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => fail(&failure, Some(&db)),
     }
@@ -124,4 +128,18 @@ fn fail(failure: &Failure, db: Option<&DatabaseUrl>) -> ExitCode {
         let _ = writeln!(io::stderr(), "error: {message}");
     }
     ExitCode::from(failure.exit_code())
+}
+
+/// The token format from `--token-prefix`, else `TOWER_BEARER_TOKEN_PREFIX`, else the
+/// store's default; a prefix `TokenFormat` would refuse is a usage error, not a panic.
+fn token_format(arg: Option<String>) -> Result<Option<tower_bearer::TokenFormat>, String> {
+    let Some(prefix) = arg.or_else(|| std::env::var("TOWER_BEARER_TOKEN_PREFIX").ok()) else {
+        return Ok(None);
+    };
+    let valid =
+        (1..=32).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid {
+        return Err("the token prefix must be 1 to 32 ASCII letters, digits or `_`".to_owned());
+    }
+    Ok(Some(tower_bearer::TokenFormat::new(prefix)))
 }

@@ -5,6 +5,7 @@ use std::mem;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
+use tower_bearer::TokenFormat;
 use tower_bearer::manage::audit::{AuditEvent, AuditLog};
 use tower_bearer_sqlx::SqlTokenStore;
 
@@ -19,13 +20,18 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// Opens the store at `db` (applying its migrations). Only a command that may start a
-    /// database (`may_create`) opens a SQLite file that does not exist yet.
+    /// Opens the store at `db` (applying its migrations), making secrets of `format` (else
+    /// the store's default). Only a command that may start a database (`may_create`) opens a
+    /// SQLite file that does not exist yet.
     ///
     /// # Errors
     ///
     /// [`Failure::Usage`] for an unsupported URL, [`Failure::Database`] otherwise.
-    pub(crate) async fn open(db: &DatabaseUrl, may_create: bool) -> Result<Self, Failure> {
+    pub(crate) async fn open(
+        db: &DatabaseUrl,
+        may_create: bool,
+        format: Option<TokenFormat>,
+    ) -> Result<Self, Failure> {
         if !may_create && db.is_missing_sqlite_file() {
             return Err(Failure::database(
                 "the SQLite database file does not exist (only `issue` creates one): check the path",
@@ -33,7 +39,11 @@ impl Session {
         }
         let changes = Arc::new(Mutex::new(Vec::new()));
         let recorder = Arc::clone(&changes);
-        let store = SqlTokenStore::builder()
+        let mut builder = SqlTokenStore::builder();
+        if let Some(format) = format {
+            builder = builder.format(format);
+        }
+        let store = builder
             // One command at a time: a connection, and one spare.
             .max_connections(2)
             .on_lifecycle_event(move |event| {

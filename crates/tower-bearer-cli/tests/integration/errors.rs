@@ -22,6 +22,7 @@ fn usage_errors_say_what_is_wrong() {
     assert!(bad.stderr.contains("such as 90m, 12h, 30d"), "{bad:?}");
     cli.run(&["issue", "--subject", "a", "--expires-in", "30"]).fails(2, "add a unit: 30s");
     cli.run(&["rotate", "tid_x", "--grace", "1y"]).fails(2, "--grace");
+    cli.run(&["issue", "--subject", "a", "--token-prefix", "sk-live"]).fails(2, "token prefix");
     cli.run(&["issue", "--subject", "a", "--expires-at", "1"]).fails(2, "in the past");
     cli.run(&["issue", "--subject", "a", "--scope", "bad scope"]).fails(2, "--scope");
     cli.run(&["audit", "--event", "token.stolen"]).fails(2, "token.revoked");

@@ -75,6 +75,11 @@ async fn operator_session(cli: &Cli) {
     let short_key = secret_of(short.ok());
     assert_eq!(short.stderr, "");
     secrets.push(short_key.clone());
+    // In the application's format, for a layer that checks formats.
+    let formatted = cli.run(&["issue", "--subject", "carol", "--token-prefix", "sk_live_", "--quiet"]);
+    let formatted_key = formatted.ok().trim_end().to_owned();
+    assert!(tower_bearer::TokenFormat::new("sk_live_").check(&formatted_key).is_ok(), "{formatted_key}");
+    secrets.push(formatted_key);
     let issued_at = Instant::now();
 
     let store = SqlTokenStore::open(cli.url()).await.unwrap();
@@ -92,7 +97,7 @@ async fn operator_session(cli: &Cli) {
     assert_eq!(listed[0]["scopes"], serde_json::json!(["deploy", "read", "write"]));
     assert_eq!((&listed[0]["expired"], &listed[0]["replaced_by"]), (&Value::Bool(false), &Value::Null));
     assert!(listed[0].get("secret").is_none());
-    assert_eq!(cli.run(&["--json", "list", "--all"]).json_lines().len(), 2);
+    assert_eq!(cli.run(&["--json", "list", "--all"]).json_lines().len(), 3, "alice's, bob's and carol's");
     let first = cli.run(&["--json", "list", "--limit", "1"]);
     assert_eq!(first.json_lines().len(), 1);
     assert!(first.stderr.contains("more tokens follow"), "{first:?}");
