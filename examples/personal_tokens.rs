@@ -11,6 +11,11 @@
 //! cargo run --example personal_tokens -- verifier  # another service, 127.0.0.1:3008
 //! ```
 //!
+//! The portal also serves the page a signed-in user manages her tokens on (MK.IO's "personal
+//! API tokens"): <http://127.0.0.1:3007/sign-in> signs the demo user in (a cookie, as the
+//! host's own session would), then <http://127.0.0.1:3007/account/tokens> lists her tokens and
+//! creates one (description, UTC expiration date, reduced permissions), shown for 5 minutes.
+//!
 //! The portal prints the demo user's session token (`alice` of `acme`, who may `repo:read`,
 //! `repo:write` and manage her tokens). With `S=<session token>`:
 //!
@@ -47,6 +52,7 @@ use tower_bearer::{
     BearerAuthLayer, IssuedToken, ManageError, NewToken, Principal, RequireScopes, TokenId, TokenManager,
 };
 use tower_bearer_jwt::{KeySet, SignedTokens, SigningKey};
+use tower_bearer_manage::{PortalUser, TokenPortal};
 use tower_bearer_sqlx::{RevocationListener, SqlTokenStore};
 
 /// Who issues the tokens, and the API they are for: checked by every verifier.
@@ -82,6 +88,14 @@ pub async fn portal(db: &Path) -> Result<Portal, Box<dyn Error + Send + Sync>> {
         )
         .await?;
     let jwks = tokens.jwks();
+    let mut csrf_key = [0_u8; 32];
+    getrandom::fill(&mut csrf_key)?;
+    let page = TokenPortal::new(tokens.clone(), signed_in, csrf_key)
+        .kind("personal")
+        .title("Personal API tokens")
+        .scopes([("repo:read", "Read repositories"), ("repo:write", "Create repositories")])
+        .show_secret_for(Duration::from_secs(5 * 60))
+        .max_lifetime(Duration::from_secs(365 * 24 * 3600));
     let app = Router::new()
         .route("/user", get(user))
         .route("/user/tokens", post(create_token.layer(RequireScopes::all(["tokens:write"]))))
@@ -89,6 +103,8 @@ pub async fn portal(db: &Path) -> Result<Portal, Box<dyn Error + Send + Sync>> {
         .route("/user/repos", post(create_repo.layer(RequireScopes::all(["repo:write"]))))
         .route_layer(BearerAuthLayer::new(tokens.clone()).realm("personal-tokens"))
         .route_service("/.well-known/jwks.json", jwks)
+        .nest("/account/tokens", page.router())
+        .route("/sign-in", get(sign_in))
         .with_state(Shared { tokens: tokens.clone(), next_repo: Arc::new(AtomicU64::new(1)) });
     Ok(Portal { app, tokens, session })
 }
@@ -146,6 +162,22 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     drop(session);
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+/// The host's own session, in this demo a cookie naming the user (a real application would use
+/// its session store): whom the token page is for.
+fn signed_in(request: &http::request::Parts) -> Option<PortalUser> {
+    let cookies = request.headers.get(http::header::COOKIE)?.to_str().ok()?;
+    cookies
+        .split(';')
+        .any(|c| c.trim() == "demo_session=alice")
+        .then(|| PortalUser::new("alice", "Alice").organization("acme"))
+}
+
+/// `GET /sign-in`: signs the demo user in and goes to her token page.
+async fn sign_in() -> impl IntoResponse {
+    let cookie = "demo_session=alice; Path=/; HttpOnly; SameSite=Lax";
+    (StatusCode::SEE_OTHER, [(http::header::SET_COOKIE, cookie), (http::header::LOCATION, "/account/tokens")])
 }
 
 /// `GET /user`: everything the token says about its holder.

@@ -2,7 +2,7 @@
 //! each example's own setup code (compiled into this binary from `examples/`), served on a
 //! loopback port and driven through its whole flow over real HTTP.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -48,18 +48,6 @@ async fn post_json(url: &str, token: &str, body: &Value) -> Reply {
     send(Method::POST, url, Some(token), Some(("application/json", &body.to_string()))).await
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
-
-/// Asserts that `value` is Unix seconds within `[low, high]`, and returns it.
-#[track_caller]
-fn assert_secs_between(value: &Value, low: u64, high: u64) -> u64 {
-    let secs = value.as_u64().unwrap_or_else(|| panic!("not Unix seconds: {value}"));
-    assert!((low..=high).contains(&secs), "{secs} not in {low}..={high}");
-    secs
-}
-
 /// Length of a generated token: prefix, 43 random base62 characters, 6 checksum characters.
 fn token_len(prefix: &str) -> usize {
     prefix.len() + 43 + 6
@@ -78,111 +66,94 @@ const EXPIRED_TOKEN_BODY: &str =
 
 const UNAUTHENTICATED: &str = r#"{"message":"Unauthenticated."}"#;
 
+/// One request to the portal's page as the signed-in customer (the stand-in session cookie),
+/// in process: status, `Location`, body.
+async fn portal_page(
+    app: &axum::Router,
+    method: Method,
+    path: &str,
+    form: Option<String>,
+) -> (StatusCode, String, String) {
+    let mut request =
+        http::Request::builder().method(method).uri(path).header("cookie", "portal_session=user_42");
+    if form.is_some() {
+        request = request
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", "same-origin");
+    }
+    let request = request.body(form.map_or_else(axum::body::Body::empty, axum::body::Body::from)).unwrap();
+    let response = tower::ServiceExt::oneshot(app.clone(), request).await.unwrap();
+    let status = response.status();
+    let location =
+        response.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+    let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+    (status, location, String::from_utf8(body.to_vec()).unwrap())
+}
+
+fn csrf_of(page: &str) -> String {
+    let re = regex::Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap();
+    re.captures_iter(page).last().expect("a form")[1].to_owned()
+}
+
 #[tokio::test]
 async fn portal_tokens_example() {
     capture_logs();
-    let portal_tokens::Demo { app, session } = portal_tokens::demo().await.unwrap();
-    let session = session.secret().expose_secret().to_owned();
-    let ex = Served::start(app).await;
-    assert!(session.starts_with("ps_live_") && session.len() == token_len("ps_live_"), "{session}");
-    let tokens_url = ex.url("/portal/tokens");
+    let app = portal_tokens::app(portal_tokens::api_tokens(), [3; 32]);
+    let ex = Served::start(app.clone()).await;
     let api_url = ex.url("/api/projects");
 
-    // Nothing yet.
-    let empty = get(&tokens_url, &session).await;
-    assert_eq!(empty.status, StatusCode::OK, "{}", empty.body);
-    assert_eq!(empty.json(), json!({ "tokens": [] }));
+    // Signing in sets the portal's session; the page is the customer's.
+    let signed = send(Method::GET, &ex.url("/sign-in"), None, None).await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER);
+    let (status, _, list) = portal_page(&app, Method::GET, "/portal/tokens", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(list.contains("API tokens") && list.contains("Ada (ACME)"), "{list}");
 
-    // Create: the secret is shown in this response and nowhere else.
-    let before = now_secs();
-    let created = post_json(&tokens_url, &session, &json!({ "name": "CI deploy" })).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let created = created.json();
-    let secret = created["token"].as_str().unwrap().to_owned();
-    assert!(secret.starts_with("pt_live_") && secret.len() == token_len("pt_live_"), "{secret}");
-    let id = created["id"].as_str().unwrap().to_owned();
-    assert!(id.starts_with("tid_"), "{id}");
-    let hint = format!("pt_live_…{}", &secret[secret.len() - 4..]);
-    let created_at = assert_secs_between(&created["created_at"], before, now_secs());
-    let metadata = json!({
-        "id": id,
-        "name": "CI deploy",
-        "hint": hint,
-        "scopes": ["api"],
-        "created_at": created_at,
-        "last_used_at": null,
-    });
-    let mut expected = metadata.clone();
-    expected["token"] = json!(secret);
-    expected["notice"] = json!("Copy this token now: it will not be shown again.");
-    assert_eq!(created, expected);
+    // A named token, its secret shown once.
+    let form = format!("csrf={}&name=CI+deploy&scope=api&expires=", csrf_of(&list));
+    let (status, created, _) = portal_page(&app, Method::POST, "/portal/tokens", Some(form)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, shown) = portal_page(&app, Method::GET, &created, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let secret = regex::Regex::new(r#"id="secret" type="text" value="(pt_live_[^"]+)""#)
+        .unwrap()
+        .captures(&shown)
+        .unwrap()[1]
+        .to_owned();
+    assert_eq!(secret.len(), token_len("pt_live_"));
+    let (status, _, again) = portal_page(&app, Method::GET, &created, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!again.contains(&secret), "shown once");
 
-    // The list shows metadata only, never the secret.
-    let listed = get(&tokens_url, &session).await;
-    assert_eq!(listed.status, StatusCode::OK);
-    assert_eq!(listed.json(), json!({ "tokens": [metadata] }));
-    assert!(!listed.body.contains(&secret));
-
-    // Use it on the API.
-    // Usage is stamped with the coarse clock, up to a timer tick (≤ 10 ms) behind.
-    let used_from = now_secs().saturating_sub(1);
-    let projects = get(&api_url, &secret).await;
-    assert_eq!(projects.status, StatusCode::OK, "{}", projects.body);
-    assert_eq!(
-        projects.json(),
-        json!({
-            "owner": "user_42",
-            "projects": [{ "id": "prj_1", "name": "Website" }, { "id": "prj_2", "name": "Mobile app" }],
-        })
+    // The token opens the API; the listing shows its hint, never the secret.
+    let used = get(&api_url, &secret).await;
+    assert_eq!(used.status, StatusCode::OK, "{}", used.body);
+    assert_eq!(used.json()["token"], "CI deploy");
+    let (_, _, list) = portal_page(&app, Method::GET, "/portal/tokens", None).await;
+    assert!(
+        list.contains("CI deploy") && list.contains(&format!("pt_live_…{}", &secret[secret.len() - 4..]))
     );
+    assert!(!list.contains(&secret));
 
-    // The list now shows when it was last used.
-    let listed = get(&tokens_url, &session).await.json();
-    let token = &listed["tokens"][0];
-    assert_secs_between(&token["last_used_at"], used_from, now_secs());
-    assert_eq!(token["id"], id.as_str());
-    assert!(token.get("token").is_none(), "{listed}");
-
-    // Each credential works only where it belongs: the API takes no session token and the
-    // portal no API token (wrong format, refused before any lookup).
-    let session_on_api = get(&api_url, &session).await;
-    assert_eq!(session_on_api.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(session_on_api.body, UNAUTHENTICATED);
-    let token_on_portal = get(&tokens_url, &secret).await;
-    assert_eq!(token_on_portal.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(token_on_portal.body, UNAUTHENTICATED);
-
-    // Bad requests.
-    let unnamed = post_json(&tokens_url, &session, &json!({ "name": "  " })).await;
-    assert_eq!(unnamed.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(unnamed.body, r#"{"message":"The name field is required."}"#);
-    let not_json =
-        send(Method::POST, &tokens_url, Some(&session), Some(("text/plain", "name=CI deploy"))).await;
-    assert_eq!(not_json.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-
-    // Revoke: 204, then the token is gone from the list and the API refuses it.
-    let unknown =
-        send(Method::DELETE, &ex.url("/portal/tokens/tid_000000000000000000000000"), Some(&session), None)
-            .await;
-    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    assert_eq!(unknown.body, r#"{"message":"Token not found."}"#);
-    let revoked = send(Method::DELETE, &format!("{tokens_url}/{id}"), Some(&session), None).await;
-    assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.body);
-    assert_eq!(revoked.body, "");
-    let again = send(Method::DELETE, &format!("{tokens_url}/{id}"), Some(&session), None).await;
-    assert_eq!(again.status, StatusCode::NOT_FOUND);
-    assert_eq!(get(&tokens_url, &session).await.json(), json!({ "tokens": [] }));
-
+    // Revoked after a confirmation: the API refuses it at once.
+    let id = created.rsplit('/').next().unwrap().to_owned();
+    let (status, _, confirm) =
+        portal_page(&app, Method::GET, &format!("/portal/tokens/{id}/revoke"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(confirm.contains("Revoke “CI deploy”?"));
+    let form = format!("csrf={}", csrf_of(&confirm));
+    let (status, _, _) =
+        portal_page(&app, Method::POST, &format!("/portal/tokens/{id}/revoke"), Some(form)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
     let refused = get(&api_url, &secret).await;
-    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(refused.body, UNAUTHENTICATED);
-    assert_eq!(
-        refused.challenge(),
-        Some(r#"Bearer realm="api", error="invalid_token", error_description="the access token is invalid""#)
-    );
+    assert_eq!((refused.status, refused.body.as_str()), (StatusCode::UNAUTHORIZED, UNAUTHENTICATED));
 
-    // Neither token was ever logged.
-    assert_never_logged(&[&secret, &session]);
+    // Nobody signed in: no page; a made-up token: refused before any lookup.
+    let anonymous = send(Method::GET, &ex.url("/portal/tokens"), None, None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let made_up = get(&api_url, "pt_live_not-a-real-token").await;
+    assert_eq!(made_up.status, StatusCode::UNAUTHORIZED);
+    assert_never_logged(&[&secret]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,6 +300,7 @@ async fn personal_tokens_example() {
     let db = dir.path().join("tokens.db");
     let personal_tokens::Portal { app, session, .. } = personal_tokens::portal(&db).await.unwrap();
     let session = session.secret().expose_secret().to_owned();
+    let page_app = app.clone();
     let portal = Served::start(app).await;
     // The other service: the portal's keys from its published JWKS, nothing else.
     let jwks = personal_tokens::fetch_jwks(&portal.url("/.well-known/jwks.json")).await.unwrap();
@@ -367,6 +339,18 @@ async fn personal_tokens_example() {
             "expires_at": 4_086_460_800_u64,
         })
     );
+    // The same token on the page the signed-in user manages her tokens on.
+    let page = |cookie: &'static str| {
+        let request = http::Request::get("/account/tokens").header("cookie", cookie);
+        tower::ServiceExt::oneshot(page_app.clone(), request.body(axum::body::Body::empty()).unwrap())
+    };
+    let listed = page("demo_session=alice").await.unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+    let body = http_body_util::BodyExt::collect(listed.into_body()).await.unwrap().to_bytes();
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("ci (read-only)") && body.contains("Personal API tokens"), "{body}");
+    assert_eq!(page("demo_session=mallory").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
     // Reduced permissions: no writes, and no more than the creator holds.
     let repo = json!({ "name": "hello-world" });
     let forbidden = post_json(&portal.url("/user/repos"), &token, &repo).await;

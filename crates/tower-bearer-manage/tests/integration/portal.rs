@@ -23,6 +23,8 @@ use regex::Regex;
 use tower::ServiceExt;
 use tower_bearer::{BearerAuthLayer, Clock, MemoryTokenStore, NewToken, TokenId, TokenManager};
 use tower_bearer_manage::{PortalUser, TokenPortal};
+use tower_bearer_sqlx::SqlTokenStore;
+use tower_bearer_test_support::pg::PgCluster;
 
 const DAY: u64 = 86_400;
 const KEY: [u8; 32] = [42; 32];
@@ -76,7 +78,7 @@ async fn sign_in(Path(user): Path<String>) -> impl IntoResponse {
 }
 
 /// A host application: the portal under `/account/tokens`, an API its tokens open, a sign-in.
-fn host(store: &MemoryTokenStore, clock: &Clock, via_extractor: bool) -> Router {
+fn host<S: TokenManager + Clone>(store: &S, clock: &Clock, via_extractor: bool) -> Router {
     let portal = if via_extractor {
         TokenPortal::from_extractor::<SessionUser>(store.clone(), KEY)
     } else {
@@ -162,6 +164,29 @@ async fn create(app: &Router, user: &str, name: &str) -> TokenId {
 #[tokio::test]
 async fn portal_lists_creates_shows_once_and_revokes() {
     let (store, _clock, app) = setup();
+    lists_creates_shows_once_and_revokes(&store, &app).await;
+}
+
+#[tokio::test]
+async fn the_portal_on_a_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(at(NOW));
+    let store =
+        SqlTokenStore::builder().clock(clock.clone()).open_sqlite(dir.path().join("t.db")).await.unwrap();
+    lists_creates_shows_once_and_revokes(&store, &host(&store, &clock, false)).await;
+}
+
+#[tokio::test]
+async fn the_portal_on_postgres() {
+    let Some(cluster) = PgCluster::start() else { return };
+    let clock = Clock::manual(at(NOW));
+    let store = SqlTokenStore::builder().clock(clock.clone()).open(&cluster.url()).await.unwrap();
+    lists_creates_shows_once_and_revokes(&store, &host(&store, &clock, false)).await;
+}
+
+/// The portal's whole flow, on any store.
+async fn lists_creates_shows_once_and_revokes<S: TokenManager>(store: &S, app: &Router) {
+    let app = app.clone();
     let list = get_page(&app, "/account/tokens", "ada").await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(list.body.contains("You have no tokens yet.") && list.body.contains("Signed in as"));
