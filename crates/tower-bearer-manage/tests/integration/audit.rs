@@ -124,3 +124,36 @@ async fn a_failing_log_loses_nothing_and_a_lone_event_waits_at_most_the_interval
     assert_eq!(memory.len(), 5);
     assert!(!audit.flush().await, "stopped for every clone");
 }
+
+/// Thousands of requests recorded before the writer has its log: all kept, every path right
+/// (a thread shares the path string between its requests), in order.
+#[tokio::test]
+async fn requests_recorded_before_the_log_is_there_all_come_out_in_order() {
+    use tower::ServiceExt;
+    let audit = AuditWriter::builder().build();
+    let store = MemoryTokenStore::new();
+    let token = store.issue(NewToken::for_subject("ada")).await.unwrap();
+    let secret = token.secret().expose_secret().to_owned();
+    let app = tower::ServiceBuilder::new()
+        .layer(BearerAuthLayer::new(store).on_event(audit.request_hook()))
+        .service(tower::service_fn(|_req: http::Request<axum::body::Body>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(axum::body::Body::empty()))
+        }));
+    let paths: Vec<String> = (0..6000).map(|i| format!("/v1/things/{}", i / 7 % 5)).collect();
+    for path in &paths {
+        let request = http::Request::get(path.as_str()).header("authorization", format!("Bearer {secret}"));
+        app.clone().oneshot(request.body(axum::body::Body::empty()).unwrap()).await.unwrap();
+    }
+    let log = MemoryAuditLog::with_capacity(10_000);
+    assert!(audit.start(log.clone()));
+    assert!(audit.flush().await);
+    let events = all(&log).await;
+    assert_eq!(events.len(), 6000);
+    let seen: Vec<String> = events.iter().map(|e| e.path.clone().unwrap()).collect();
+    let mut expected = paths.clone();
+    expected.sort();
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected, "every path, each as often as it was requested");
+    assert_eq!(seen, paths, "in order");
+}
