@@ -10,6 +10,7 @@ pub(crate) mod callback;
 pub(crate) mod error;
 pub(crate) mod lookup;
 pub(crate) mod memory;
+pub(crate) mod shared_error;
 pub(crate) mod state;
 pub(crate) mod subscriber;
 #[cfg(feature = "tokio")]
@@ -22,6 +23,7 @@ pub use callback::CallbackLookup;
 pub use error::{BoxError, StoreErrorKind};
 pub use lookup::{BoxLookup, Lookup, LookupFuture, LookupResult, NoFuture};
 pub use memory::{EnvError, InsertError, MemoryTokenStoreBuilder};
+pub use shared_error::SharedStoreError;
 pub use subscriber::RevocationSubscriber;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]

@@ -12,43 +12,12 @@ use futures_util::future::{Shared, WeakShared};
 use pin_project_lite::pin_project;
 
 use super::core::{Cached, Core};
-use crate::store::error::{StoreError, StoreErrorKind};
 use crate::store::lookup::LookupResult;
+use crate::store::shared_error::SharedStoreError;
 use crate::store::state::TokenState;
 use crate::token::hash::TokenHash;
 
-/// A store error shared by every request of a coalesced flight.
-#[derive(Clone)]
-pub(super) struct SharedError(Arc<StoreError>);
-
-impl SharedError {
-    pub(super) fn to_store_error(&self) -> StoreError {
-        match self.0.kind() {
-            StoreErrorKind::Timeout => StoreError::timeout(),
-            _ => StoreError::unavailable(self.clone()),
-        }
-    }
-}
-
-impl fmt::Debug for SharedError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Display for SharedError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The original's own source, so the chain reads "unavailable: <cause>".
-        match std::error::Error::source(&*self.0) {
-            Some(source) => fmt::Display::fmt(source, f),
-            None => fmt::Display::fmt(&*self.0, f),
-        }
-    }
-}
-
-impl std::error::Error for SharedError {}
-
-pub(super) type FlightOutput = Result<Cached, SharedError>;
+pub(super) type FlightOutput = Result<Cached, SharedStoreError>;
 
 pin_project! {
     /// The inner store's lookup, caching its answer when it arrives.
@@ -77,7 +46,7 @@ impl<F: Future<Output = LookupResult>> Future for FlightFuture<F> {
                     TokenState::Unknown => Cached::Unknown,
                 })
             }
-            Err(e) => Err(SharedError(Arc::new(e))),
+            Err(e) => Err(SharedStoreError::new(e)),
         })
     }
 }

@@ -4,18 +4,17 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use futures_util::future::{Shared, WeakShared};
-use tower_bearer::store::StoreErrorKind;
+use tower_bearer::store::SharedStoreError;
 use tower_bearer::{Scopes, StoreError};
 
 /// A resolver call, boxed so that the flight map does not depend on the resolver's future type.
 pub(super) type BoxFlight = Pin<Box<dyn Future<Output = FlightOutput> + Send>>;
 
-pub(super) type FlightOutput = Result<Option<Scopes>, SharedError>;
+pub(super) type FlightOutput = Result<Option<Scopes>, SharedStoreError>;
 
 pub(super) struct Flight {
     pub(super) id: u64,
@@ -62,43 +61,5 @@ impl Future for Resolving {
 impl fmt::Debug for Resolving {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Resolving").finish_non_exhaustive()
-    }
-}
-
-/// A resolver error, shared by every request of a coalesced call.
-#[derive(Clone)]
-pub(super) struct SharedError(pub(super) Arc<StoreError>);
-
-impl SharedError {
-    /// An error of the same kind for one waiting request, whose chain ends in the original
-    /// cause.
-    fn to_store_error(&self) -> StoreError {
-        match self.0.kind() {
-            StoreErrorKind::Timeout => StoreError::timeout(),
-            _ => StoreError::unavailable(self.clone()),
-        }
-    }
-}
-
-impl fmt::Debug for SharedError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Display for SharedError {
-    // Stands in for the original's cause, so the new error's chain reads
-    // "token store unavailable: <cause>" rather than repeating the first part.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match std::error::Error::source(&*self.0) {
-            Some(cause) => fmt::Display::fmt(cause, f),
-            None => fmt::Display::fmt(&*self.0, f),
-        }
-    }
-}
-
-impl std::error::Error for SharedError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        std::error::Error::source(&*self.0).and_then(std::error::Error::source)
     }
 }

@@ -13,12 +13,13 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
 use futures_util::future::Shared;
+use tower_bearer::store::SharedStoreError;
 use tower_bearer::{Scopes, StoreError};
 
 mod flight;
 
 pub(crate) use flight::Resolving;
-use flight::{BoxFlight, Flight, FlightOutput, SharedError, State};
+use flight::{BoxFlight, Flight, FlightOutput, State};
 
 /// How long an answer is served unless [`EffectiveAccess::ttl`] says otherwise: short, since
 /// it bounds how long a removed user keeps access when nobody invalidates.
@@ -354,8 +355,8 @@ async fn fly<R: AccessResolver>(
     // a panicking resolver fails them closed instead, like a resolver error.
     let answer = match AssertUnwindSafe(call).catch_unwind().await {
         Ok(Ok(answer)) => Ok(answer),
-        Ok(Err(e)) => Err(SharedError(Arc::new(e))),
-        Err(_) => Err(SharedError(Arc::new(StoreError::unavailable("access resolver panicked")))),
+        Ok(Err(e)) => Err(SharedStoreError::new(e)),
+        Err(_) => Err(SharedStoreError::new(StoreError::unavailable("access resolver panicked"))),
     };
     inner.land(&key, id, started, answer.as_ref().ok());
     answer
