@@ -621,6 +621,10 @@ struct Row {
     /// back to back.
     added: Option<f64>,
     ratio: Option<f64>,
+    /// For a variant of the memory store's layer (`memory_*`): the median of paired
+    /// differences with the plain `memory` variant, and that over the plain variant's median
+    /// (what a feature adds to the layer's own path).
+    over_memory: Option<(f64, f64)>,
 }
 
 impl<'c, 'f> Sink<'c, 'f> {
@@ -691,8 +695,14 @@ fn interleave(group: &'static str, variants: &mut [Variant<'_>], results: &mut V
     let base = |param: &str| {
         variants.iter().position(|v| v.function == "passthrough" && (v.param == param || v.param == "-"))
     };
+    let memory = |param: &str| variants.iter().position(|v| v.function == "memory" && v.param == param);
     for (i, v) in variants.iter().enumerate() {
         let b = base(&v.param);
+        let over_memory = memory(&v.param).filter(|_| v.function.starts_with("memory_")).map(|m| {
+            let diffs: Vec<f64> = times[i].iter().zip(&times[m]).map(|(x, y)| x - y).collect();
+            let added = quantile(&diffs, 0.5);
+            (added, added / quantile(&times[m], 0.5))
+        });
         let added = b.map(|b| {
             let diffs: Vec<f64> = times[i].iter().zip(&times[b]).map(|(x, y)| x - y).collect();
             quantile(&diffs, 0.5)
@@ -706,6 +716,7 @@ fn interleave(group: &'static str, variants: &mut [Variant<'_>], results: &mut V
             p10: quantile(&times[i], 0.1),
             added,
             ratio,
+            over_memory,
         };
         eprintln!(
             "{group}/{}/{}: median {:.0} ns, p10 {:.0} ns, {}",
@@ -1069,13 +1080,14 @@ type GroupFn = fn(&mut Criterion<Clock>, Option<&mut Vec<Row>>, &Fixture);
 fn print_interleaved(rows: &[Row]) {
     println!(
         "\nInterleaved: medians over rounds of bursts, thread CPU time; +ns is the median of \
-         back-to-back differences with the group's passthrough:\n"
+         back-to-back differences with the group's passthrough; over memory, the same with the \
+         plain memory layer (and as a share of its median):\n"
     );
-    println!("| group | variant | store | ns | p10 ns | +ns | ratio |");
-    println!("|---|---|---|---:|---:|---:|---:|");
+    println!("| group | variant | store | ns | p10 ns | +ns | ratio | over memory |");
+    println!("|---|---|---|---:|---:|---:|---:|---:|");
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.0} | {:.0} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {:.0} | {} | {} | {} |",
             r.group,
             r.function,
             r.param,
@@ -1083,6 +1095,7 @@ fn print_interleaved(rows: &[Row]) {
             r.p10,
             r.added.map_or(String::new(), |a| format!("{a:+.0}")),
             r.ratio.map_or(String::new(), |x| format!("{x:.2}")),
+            r.over_memory.map_or(String::new(), |(a, share)| format!("{a:+.0} ns ({:+.1} %)", share * 100.0)),
         );
     }
 }

@@ -164,6 +164,15 @@ impl Principal {
         self.0.extensions.get::<T>()
     }
 
+    /// Whether `a` and `b` are handles on one principal (clones of each other, such as two
+    /// requests' copies of one stored token's principal): a check in constant time for code
+    /// that remembers the last principal it saw. Two principals built apart are never the
+    /// same, even with equal contents.
+    #[must_use]
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+
     /// A builder holding this principal's data, to derive a modified principal.
     pub fn to_builder(&self) -> PrincipalBuilder {
         PrincipalBuilder((*self.0).clone())
@@ -327,6 +336,13 @@ mod tests {
         let q = p.to_builder().organization("o").token_kind("k").build();
         assert_eq!((q.organization(), q.token_name(), q.token_kind()), (Some("o"), Some("n"), Some("k")));
         assert_eq!(Principal::builder("u").build().token_name(), None);
+    }
+
+    #[test]
+    fn clones_are_the_same_principal_and_equal_copies_are_not() {
+        let p = Principal::builder("u").build();
+        assert!(Principal::ptr_eq(&p, &p.clone()));
+        assert!(!Principal::ptr_eq(&p, &p.to_builder().build()));
     }
 
     #[test]

@@ -1,116 +1,24 @@
 //! [`AuditWriter`]: audit events off the request path, into an [`AuditLog`] in batches.
 
-use std::cell::RefCell;
-use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod buffers;
+mod entry;
+mod task;
 
-use http::Method;
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
 use tokio::sync::{mpsc, oneshot};
+use tower_bearer::Clock;
 use tower_bearer::manage::LifecycleEvent;
 use tower_bearer::manage::audit::{AuditEvent, AuditKind, AuditLog};
 use tower_bearer::middleware::{AuthEvent, Outcome};
-use tower_bearer::{Clock, Principal};
 
+use self::buffers::{Buffers, lock};
+use self::entry::{RequestOutcome, method_code};
+use self::task::{Control, Counters, Task};
 use crate::leaks::LeakReport;
-
-const INITIAL_BACKOFF: Duration = Duration::from_millis(50);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-/// What the request path leaves for the writer: no string is built there. The path is shared
-/// with the thread's previous request when it is the same (most are).
-struct RequestRecord {
-    /// Milliseconds since the epoch (the coarse clock: a request pays no more).
-    at_ms: u64,
-    principal: Option<Principal>,
-    method: Method,
-    path: Arc<str>,
-    /// The status and reason code of a refusal.
-    refused: Option<(u16, &'static str)>,
-}
-
-impl RequestRecord {
-    fn event(self) -> AuditEvent {
-        let kind = if self.refused.is_some() { AuditKind::Rejected } else { AuditKind::Authenticated };
-        let mut event = AuditEvent::new(kind, UNIX_EPOCH + Duration::from_millis(self.at_ms));
-        if let Some(p) = &self.principal {
-            event = event.with_principal(p);
-        }
-        if let Some((status, reason)) = self.refused {
-            event.status = Some(status);
-            event = event.with_reason(reason);
-        }
-        event.method = Some(self.method.as_str().to_owned());
-        event.path = Some(self.path.as_ref().to_owned());
-        event
-    }
-}
-
-enum Pending {
-    Event(AuditEvent),
-    Request(RequestRecord),
-}
-
-impl Pending {
-    fn at(&self) -> SystemTime {
-        match self {
-            Pending::Event(event) => event.at,
-            Pending::Request(record) => UNIX_EPOCH + Duration::from_millis(record.at_ms),
-        }
-    }
-
-    fn event(self) -> AuditEvent {
-        match self {
-            Pending::Event(event) => event,
-            Pending::Request(record) => record.event(),
-        }
-    }
-}
-
-/// One thread's events for one writer: pushed under a lock only that thread and, once per
-/// drain, the writer's task take (uncontended), so that a request moves no cache line between
-/// cores.
-type Shard = Arc<Mutex<Vec<Pending>>>;
-
-/// Every shard of one writer, for its task to drain.
-#[derive(Default)]
-struct Shards(Mutex<Vec<Shard>>);
-
-static NEXT_WRITER: AtomicU64 = AtomicU64::new(1);
-
-thread_local! {
-    /// The path of this thread's previous request, shared rather than copied again.
-    static LAST_PATH: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
-    /// This thread's shard of each writer it has recorded for, by writer id.
-    static SHARDS: RefCell<Vec<(u64, Shard)>> = const { RefCell::new(Vec::new()) };
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Each critical section leaves its vector whole.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn shared_path(path: &str) -> Arc<str> {
-    LAST_PATH.with(|last| {
-        let mut last = last.borrow_mut();
-        match &*last {
-            Some(shared) if **shared == *path => shared.clone(),
-            _ => {
-                let shared: Arc<str> = Arc::from(path);
-                *last = Some(shared.clone());
-                shared
-            }
-        }
-    })
-}
-
-enum Control {
-    /// Answered once everything recorded before it is written.
-    Flush(oneshot::Sender<()>),
-    /// Write what is left and end.
-    Stop(oneshot::Sender<()>),
-}
 
 /// Counters of an [`AuditWriter`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -126,22 +34,20 @@ pub struct AuditStats {
     pub retries: u64,
 }
 
-#[derive(Default)]
-struct Counters {
-    written: AtomicU64,
-    batches: AtomicU64,
-    retries: AtomicU64,
-}
-
-/// Writes audit events to an [`AuditLog`] off the request path. Recording an event is a push
-/// onto the recording thread's own buffer: no string is built, no task woken and no cache
-/// line taken from another core on the request path (a request's outcome keeps its
-/// principal, a shared path, a static reason code and a coarse time stamp; the event is made
-/// on the writer's side). A task of its own takes what has queued every
-/// [`flush_interval`](AuditWriterBuilder::flush_interval) (1 s by default) and writes it in
-/// batches of up to [`batch_size`](AuditWriterBuilder::batch_size) (100). A failed write is
-/// retried (with backoff, the batch kept), so nothing recorded is lost while the process
-/// runs; [`shutdown`](Self::shutdown) writes what is left.
+/// Writes audit events to an [`AuditLog`] off the request path. Recording a request's outcome
+/// appends 16 bytes to the recording thread's own ring with a plain store: no lock, no string
+/// built, no task woken, no reference count taken (its principal, path and refusal reason are
+/// written only when they differ from the thread's previous request; the event is made on the
+/// writer's side). A task of its own empties the rings every
+/// [`flush_interval`](AuditWriterBuilder::flush_interval) (1 s by default) and writes the
+/// events in time order, in batches of up to [`batch_size`](AuditWriterBuilder::batch_size)
+/// (100). A failed write is retried (with backoff, the batch kept), so nothing recorded is
+/// lost while the process runs; [`shutdown`](Self::shutdown) writes what is left.
+///
+/// Request events are stamped to the millisecond from the coarse clock (which moves once per
+/// kernel tick, 1 to 4 ms): while requests arrive, the task reads it every millisecond for
+/// them, so that a request does not; a runtime too busy to run the task for longer delays its
+/// stamps as long. With a manual [`Clock`](AuditWriterBuilder::clock), every event reads it.
 ///
 /// Feed it from the layer ([`request_hook`](Self::request_hook) into
 /// `BearerAuthLayer::on_event`) and from the store ([`lifecycle_hook`](Self::lifecycle_hook)
@@ -167,8 +73,7 @@ struct Counters {
 /// ```
 #[derive(Clone)]
 pub struct AuditWriter {
-    id: u64,
-    shards: Arc<Shards>,
+    buffers: Arc<Buffers>,
     control: mpsc::UnboundedSender<Control>,
     clock: Clock,
     counters: Arc<Counters>,
@@ -208,11 +113,12 @@ impl AuditWriter {
         };
         let task = Task {
             log,
-            shards: self.shards.clone(),
+            buffers: self.buffers.clone(),
             control,
             batch_size,
             flush_interval,
             counters: self.counters.clone(),
+            keeps_time: (!self.clock.is_manual()).then(|| self.clock.clone()),
         };
         tokio::spawn(task.run());
         true
@@ -220,24 +126,7 @@ impl AuditWriter {
 
     /// Records `event` (never blocks on the writer, never fails).
     pub fn record(&self, event: AuditEvent) {
-        self.push(Pending::Event(event));
-    }
-
-    /// Appends to this thread's shard, registering it with the writer the first time.
-    fn push(&self, pending: Pending) {
-        SHARDS.with(|shards| {
-            let mut shards = shards.borrow_mut();
-            if let Some((_, shard)) = shards.iter().find(|(id, _)| *id == self.id) {
-                lock(shard).push(pending);
-                return;
-            }
-            let shard: Shard = Arc::new(Mutex::new(vec![pending]));
-            lock(&self.shards.0).push(shard.clone());
-            // Shards of writers gone since are dropped here (the writer's list held the other
-            // reference).
-            shards.retain(|(_, s)| Arc::strong_count(s) > 1);
-            shards.push((self.id, shard));
-        });
+        self.buffers.record_event(event);
     }
 
     /// Records `events`, in order.
@@ -255,13 +144,15 @@ impl AuditWriter {
                 Outcome::Rejected { error, .. } => Some((error.status().as_u16(), error.reason())),
                 _ => None,
             };
-            writer.push(Pending::Request(RequestRecord {
-                at_ms: writer.clock.coarse_unix_millis(),
-                principal: event.principal().cloned(),
-                method: event.method.clone(),
-                path: shared_path(event.path),
-                refused,
-            }));
+            let at_ms = writer.buffers.recent_ms().unwrap_or_else(|| writer.clock.coarse_unix_millis());
+            let Some(method) = method_code(event.method) else {
+                // A method of the application's own: rare, so recorded whole.
+                return writer
+                    .record(AuditEvent::of_request(event, UNIX_EPOCH + Duration::from_millis(at_ms)));
+            };
+            let outcome =
+                RequestOutcome { at_ms, principal: event.principal(), path: event.path, method, refused };
+            writer.buffers.record_request(&outcome);
         }
     }
 
@@ -308,7 +199,7 @@ impl AuditWriter {
     #[must_use]
     pub fn stats(&self) -> AuditStats {
         let c = &self.counters;
-        let pending: usize = lock(&self.shards.0).iter().map(|shard| lock(shard).len()).sum();
+        let pending = self.buffers.events_waiting();
         AuditStats {
             pending: pending as u64,
             written: c.written.load(Ordering::Relaxed),
@@ -347,8 +238,7 @@ impl AuditWriterBuilder {
             flush_interval: self.flush_interval,
         };
         AuditWriter {
-            id: NEXT_WRITER.fetch_add(1, Ordering::Relaxed),
-            shards: Arc::default(),
+            buffers: Arc::new(Buffers::new()),
             control,
             clock: self.clock,
             counters: Arc::new(Counters::default()),
@@ -361,70 +251,6 @@ impl AuditWriterBuilder {
         let writer = self.build();
         writer.start(log);
         writer
-    }
-}
-
-struct Task<L> {
-    log: L,
-    shards: Arc<Shards>,
-    control: mpsc::UnboundedReceiver<Control>,
-    batch_size: usize,
-    flush_interval: Duration,
-    counters: Arc<Counters>,
-}
-
-impl<L: AuditLog> Task<L> {
-    async fn run(mut self) {
-        loop {
-            let control = match tokio::time::timeout(self.flush_interval, self.control.recv()).await {
-                Ok(Some(control)) => Some(control),
-                // Every writer handle is gone: write what is left, and end.
-                Ok(None) => {
-                    self.drain().await;
-                    return;
-                }
-                Err(_) => None,
-            };
-            // Everything recorded before a flush or stop was asked for is in a shard now.
-            self.drain().await;
-            match control {
-                Some(Control::Flush(done)) => {
-                    // The caller may have stopped waiting: nothing to tell then.
-                    let _ = done.send(());
-                }
-                Some(Control::Stop(done)) => {
-                    let _ = done.send(());
-                    return;
-                }
-                None => {}
-            }
-        }
-    }
-
-    /// Writes everything recorded so far, in time order (each thread's events are in order;
-    /// threads are merged by their stamps), in batches.
-    async fn drain(&self) {
-        let mut pending: Vec<Pending> = Vec::new();
-        for shard in lock(&self.shards.0).iter() {
-            pending.append(&mut lock(shard));
-        }
-        pending.sort_by_key(Pending::at);
-        let mut pending = pending.into_iter().map(Pending::event).peekable();
-        while pending.peek().is_some() {
-            self.write(pending.by_ref().take(self.batch_size).collect()).await;
-        }
-    }
-
-    /// Writes `batch`, retrying until the log takes it.
-    async fn write(&self, batch: Vec<AuditEvent>) {
-        let mut backoff = INITIAL_BACKOFF;
-        while self.log.append(batch.clone()).await.is_err() {
-            self.counters.retries.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
-        self.counters.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        self.counters.batches.fetch_add(1, Ordering::Relaxed);
     }
 }
 
