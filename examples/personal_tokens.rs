@@ -95,7 +95,8 @@ pub async fn portal(db: &Path) -> Result<Portal, Box<dyn Error + Send + Sync>> {
         .title("Personal API tokens")
         .scopes([("repo:read", "Read repositories"), ("repo:write", "Create repositories")])
         .show_secret_for(Duration::from_secs(5 * 60))
-        .max_lifetime(Duration::from_secs(365 * 24 * 3600));
+        .max_lifetime(Duration::from_secs(365 * 24 * 3600))
+        .sign_in_at("/sign-in");
     let app = Router::new()
         .route("/user", get(user))
         .route("/user/tokens", post(create_token.layer(RequireScopes::all(["tokens:write"]))))

@@ -36,7 +36,8 @@ pub fn app(api_tokens: MemoryTokenStore, csrf_key: [u8; 32]) -> Router {
     let page = TokenPortal::new(api_tokens.clone(), signed_in, csrf_key)
         .title("API tokens")
         .kind("api")
-        .scopes([(API_SCOPE, "Use the projects API")]);
+        .scopes([(API_SCOPE, "Use the projects API")])
+        .sign_in_at("/sign-in");
     let api = BearerAuthLayer::new(api_tokens.clone())
         .realm("api")
         .token_formats([api_tokens.format().clone()])

@@ -148,9 +148,12 @@ async fn portal_tokens_example() {
     let refused = get(&api_url, &secret).await;
     assert_eq!((refused.status, refused.body.as_str()), (StatusCode::UNAUTHORIZED, UNAUTHENTICATED));
 
-    // Nobody signed in: no page; a made-up token: refused before any lookup.
+    // Nobody signed in: sent to sign in; a made-up token: refused before any lookup.
     let anonymous = send(Method::GET, &ex.url("/portal/tokens"), None, None).await;
-    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        (anonymous.status, anonymous.headers["location"].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/sign-in")
+    );
     let made_up = get(&api_url, "pt_live_not-a-real-token").await;
     assert_eq!(made_up.status, StatusCode::UNAUTHORIZED);
     assert_never_logged(&[&secret]);
@@ -349,7 +352,11 @@ async fn personal_tokens_example() {
     let body = http_body_util::BodyExt::collect(listed.into_body()).await.unwrap().to_bytes();
     let body = String::from_utf8_lossy(&body);
     assert!(body.contains("ci (read-only)") && body.contains("Personal API tokens"), "{body}");
-    assert_eq!(page("demo_session=mallory").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        page("demo_session=mallory").await.unwrap().status(),
+        StatusCode::SEE_OTHER,
+        "sent to sign in"
+    );
 
     // Reduced permissions: no writes, and no more than the creator holds.
     let repo = json!({ "name": "hello-world" });

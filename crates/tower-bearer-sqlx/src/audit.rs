@@ -45,8 +45,17 @@ fn page_sql(db: &Db) -> String {
         #[cfg(feature = "postgres")]
         Db::Postgres(_) => format!("${n}::TEXT"),
     };
+    // On Postgres, `seq` is taken when a row is inserted, not when it commits: a row is shown
+    // only once every transaction older than its own has ended, so that no earlier-numbered
+    // row can appear after it (SQLite has one writer at a time: rows commit in `seq` order).
+    let committed_in_order = match db {
+        #[cfg(feature = "sqlite")]
+        Db::Sqlite(_) => "",
+        #[cfg(feature = "postgres")]
+        Db::Postgres(_) => " AND (txid IS NULL OR txid < pg_snapshot_xmin(pg_current_snapshot()))",
+    };
     format!(
-        "SELECT seq, {COLUMNS} FROM {t} WHERE seq > {} \
+        "SELECT seq, {COLUMNS} FROM {t} WHERE seq > {}{committed_in_order} \
          AND ({} IS NULL OR token_id = {}) AND ({} IS NULL OR kind = {}) \
          AND ({} IS NULL OR subject = {}) AND ({} IS NULL OR organization = {}) \
          ORDER BY seq LIMIT {}",
@@ -104,6 +113,11 @@ macro_rules! push_event {
 /// The audit log of tower-bearer in the store's database, next to the tokens: append-only,
 /// each batch one multi-row `INSERT`, read by position ([`AuditQuery::after`]), purged by
 /// time for retention.
+///
+/// Following the log by position misses nothing, even with several instances writing: on
+/// Postgres (13 or newer), a page stops short of any row while an earlier-numbered one may
+/// still commit, so a row written while a long write transaction runs anywhere on the server
+/// shows once that transaction ends.
 #[allow(unreachable_patterns, reason = "reachable with both backends enabled")]
 impl AuditLog for SqlTokenStore {
     async fn append(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {

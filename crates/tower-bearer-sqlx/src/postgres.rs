@@ -22,6 +22,7 @@ const MIGRATIONS: Embedded = Embedded(&[
     (6, "revocations", include_str!("../migrations/postgres/6_revocations.sql")),
     (7, "audit", include_str!("../migrations/postgres/7_audit.sql")),
     (8, "markers", include_str!("../migrations/postgres/8_markers.sql")),
+    (9, "audit commit order", include_str!("../migrations/postgres/9_audit_commit_order.sql")),
 ]);
 
 /// A pooled connection idle longer than this is pinged before use, so connections a database

@@ -21,6 +21,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::middleware::map_response;
 use axum::routing::get;
+use http::HeaderValue;
 use http::request::Parts;
 use tower_bearer::{Scopes, TokenManager};
 
@@ -43,7 +44,10 @@ const BODY_LIMIT: usize = 16 * 1024;
 ///
 /// The user comes from the host's own sign-in: a closure over the request
 /// ([`new`](Self::new)), or one of the host's axum extractors
-/// ([`from_extractor`](Self::from_extractor)). Nobody signed in: a 401 page.
+/// ([`from_extractor`](Self::from_extractor)). Nobody signed in: a 303 redirect to the host's
+/// sign-in page ([`sign_in_at`](Self::sign_in_at)), or else a 403 page asking to sign in (not
+/// 401: a 401 must carry a challenge the client can answer, RFC 9110 §15.5.2, and a browser
+/// session has none).
 ///
 /// | route (under where it is nested) | does |
 /// |---|---|
@@ -104,7 +108,7 @@ const BODY_LIMIT: usize = 16 * 1024;
 /// let app: Router = Router::new().nest("/account/tokens", portal.router());
 ///
 /// let anonymous = Request::get("/account/tokens").body(Body::empty()).unwrap();
-/// assert_eq!(app.clone().oneshot(anonymous).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(app.clone().oneshot(anonymous).await.unwrap().status(), StatusCode::FORBIDDEN);
 /// let mut ada = Request::get("/account/tokens").body(Body::empty()).unwrap();
 /// ada.extensions_mut().insert(SignedIn { id: "user_42".into(), name: "Ada".into() });
 /// let page = app.oneshot(ada).await.unwrap();
@@ -120,6 +124,7 @@ pub struct TokenPortal<S> {
     show_secret_for: Duration,
     kind: String,
     title: String,
+    sign_in: Option<HeaderValue>,
 }
 
 impl<S: TokenManager + Clone> TokenPortal<S> {
@@ -153,6 +158,7 @@ impl<S: TokenManager + Clone> TokenPortal<S> {
             show_secret_for: Duration::from_secs(5 * 60),
             kind: "personal".to_owned(),
             title: "Access tokens".to_owned(),
+            sign_in: None,
         }
     }
 
@@ -210,6 +216,19 @@ impl<S: TokenManager + Clone> TokenPortal<S> {
         self
     }
 
+    /// Where to send a visitor nobody is signed in as: a 303 redirect to `url` (the host's
+    /// sign-in page), instead of a 403 page asking to sign in.
+    ///
+    /// # Panics
+    ///
+    /// If `url` cannot be a `Location` header (control characters, say).
+    #[must_use]
+    pub fn sign_in_at(mut self, url: &str) -> Self {
+        let location = HeaderValue::from_str(url);
+        self.sign_in = Some(location.unwrap_or_else(|_| panic!("not a usable sign-in URL: {url:?}")));
+        self
+    }
+
     /// The routes, relative to where the host nests them (links and redirects follow).
     pub fn router<T: Clone + Send + Sync + 'static>(self) -> Router<T> {
         let portal = Arc::new(Portal {
@@ -220,6 +239,7 @@ impl<S: TokenManager + Clone> TokenPortal<S> {
             show_secret_for: self.show_secret_for,
             kind: self.kind,
             title: self.title,
+            sign_in: self.sign_in,
             secrets: OneTime::new(),
             revoked: OneTime::new(),
         });

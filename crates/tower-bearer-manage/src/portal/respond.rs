@@ -41,7 +41,7 @@ pub(crate) async fn security_headers(mut response: Response) -> Response {
 /// Why the portal does not do what was asked, as a short page.
 #[derive(Debug)]
 pub(crate) enum PortalError {
-    /// 401: the host says nobody is signed in.
+    /// 403: the host says nobody is signed in (and names no sign-in page to send them to).
     SignIn,
     /// 403: a POST without a valid CSRF token, or from another site.
     Forgery,
@@ -61,7 +61,7 @@ impl IntoResponse for PortalError {
     fn into_response(self) -> Response {
         let (status, heading, text) = match self {
             PortalError::SignIn => (
-                StatusCode::UNAUTHORIZED,
+                StatusCode::FORBIDDEN,
                 "Sign in to manage your tokens",
                 "This page shows the access tokens of the signed-in user. Sign in, then come back.",
             ),

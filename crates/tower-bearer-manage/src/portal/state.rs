@@ -6,8 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
+use http::header::LOCATION;
 use http::request::Parts;
-use http::{HeaderMap, Uri};
+use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use tower_bearer::{TokenInfo, TokenManager, TokenSecret};
 
 use super::csrf::{self, CsrfKey};
@@ -30,6 +31,8 @@ pub(crate) struct Portal<S> {
     pub(crate) show_secret_for: Duration,
     pub(crate) kind: String,
     pub(crate) title: String,
+    /// Where a visitor nobody is signed in as is sent, if the host says.
+    pub(crate) sign_in: Option<HeaderValue>,
     pub(crate) secrets: OneTime<Shown>,
     /// Tokens just revoked, for the list to say so once.
     pub(crate) revoked: OneTime<TokenInfo>,
@@ -67,7 +70,8 @@ impl<S: TokenManager> Portal<S> {
     }
 }
 
-/// The signed-in user; a 401 page when the host says there is none.
+/// The signed-in user; when the host says there is none, a redirect to its sign-in page or a
+/// page asking to sign in.
 pub(crate) struct CurrentUser(pub(crate) PortalUser);
 
 impl<S: TokenManager> FromRequestParts<Arc<Portal<S>>> for CurrentUser {
@@ -76,7 +80,10 @@ impl<S: TokenManager> FromRequestParts<Arc<Portal<S>>> for CurrentUser {
     async fn from_request_parts(parts: &mut Parts, portal: &Arc<Portal<S>>) -> Result<Self, Response> {
         match portal.user.user(parts).await {
             Some(user) => Ok(CurrentUser(user)),
-            None => Err(PortalError::SignIn.into_response()),
+            None => Err(match &portal.sign_in {
+                Some(location) => (StatusCode::SEE_OTHER, [(LOCATION, location.clone())]).into_response(),
+                None => PortalError::SignIn.into_response(),
+            }),
         }
     }
 }

@@ -379,16 +379,27 @@ async fn names_are_escaped() {
 }
 
 #[tokio::test]
-async fn nobody_signed_in_is_a_401_page() {
+async fn nobody_signed_in_is_sent_to_sign_in_or_asked_to() {
     let clock = Clock::manual(at(NOW));
     let store = MemoryTokenStore::builder().clock(clock.clone()).build();
     for app in [host(&store, &clock, false), host(&store, &clock, true)] {
+        // No challenge fits a browser session, so not 401 (which must carry one).
         let page = get_page(&app, "/account/tokens", "nobody").await;
-        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(page.status, StatusCode::FORBIDDEN);
         assert!(page.headers["content-type"].to_str().unwrap().starts_with("text/html"));
         assert!(page.body.contains("Sign in to manage your tokens"));
         assert_eq!(get_page(&app, "/account/tokens", "ada").await.status, StatusCode::OK);
     }
+    let portal = TokenPortal::new(store.clone(), signed_in, KEY).sign_in_at("/sign-in?next=/account/tokens");
+    let app = Router::new().nest("/account/tokens", portal.router());
+    for path in ["/account/tokens", "/account/tokens/tid_x/revoke"] {
+        let page = get_page(&app, path, "nobody").await;
+        assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/sign-in?next=/account/tokens"));
+    }
+    let sign_in =
+        std::panic::AssertUnwindSafe(|| TokenPortal::new(store, signed_in, KEY).sign_in_at("/a\nb"));
+    let refused = std::panic::catch_unwind(sign_in);
+    assert!(refused.is_err(), "a URL that cannot be a header is a mistake at start-up");
 }
 
 /// A chromedriver on a free local port, killed when dropped.

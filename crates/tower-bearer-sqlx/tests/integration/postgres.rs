@@ -127,6 +127,39 @@ fn summary(delays: &mut [Duration]) -> String {
     )
 }
 
+/// Two instances append to the log; the first's transaction takes a lower `seq` but commits
+/// after the second's. A reader following the log by position (as `tower-bearer audit
+/// --follow` and the management API's cursors do) must not step past the first's row.
+#[tokio::test]
+async fn following_the_audit_log_misses_no_row_committed_out_of_order() {
+    use tower_bearer::manage::audit::{AuditEvent, AuditKind, AuditLog, AuditQuery};
+    let cluster = cluster!();
+    let store = builder().schema("follow").open(&cluster.url()).await.unwrap();
+    let pool = store.postgres_pool().unwrap();
+    let kinds = async |after: u64| -> Vec<(u64, String)> {
+        let page = store.audit_page(&AuditQuery::new().after(after)).await.unwrap();
+        page.records.iter().map(|r| (r.seq, r.event.kind.as_str().to_owned())).collect()
+    };
+    store.append(vec![AuditEvent::new(AuditKind::Issued, SystemTime::now())]).await.unwrap();
+    let read = kinds(0).await;
+    assert_eq!(read.len(), 1);
+    let last = read[0].0;
+
+    // The slow instance: its row is numbered, not yet committed.
+    let mut slow = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO follow.audit (at_us, kind) VALUES (0, 'token.revoked')")
+        .execute(&mut *slow)
+        .await
+        .unwrap();
+    // The quick one commits a later-numbered row.
+    store.append(vec![AuditEvent::new(AuditKind::Deleted, SystemTime::now())]).await.unwrap();
+    assert_eq!(kinds(last).await, [], "nothing shown past a row that may still commit");
+
+    slow.commit().await.unwrap();
+    let rest: Vec<String> = kinds(last).await.into_iter().map(|(_, kind)| kind).collect();
+    assert_eq!(rest, ["token.revoked", "token.deleted"], "both, in order, for the follower");
+}
+
 #[tokio::test]
 async fn the_lifecycle_contract_holds_on_postgres() {
     let cluster = cluster!();
@@ -156,7 +189,7 @@ async fn the_lifecycle_contract_holds_on_postgres() {
     assert_eq!(public, 0);
     let migrated: i64 =
         sqlx::query_scalar("SELECT count(*) FROM contract._sqlx_migrations").fetch_one(pool).await.unwrap();
-    assert_eq!(migrated, 8, "every one of the store's migrations, in its own schema");
+    assert_eq!(migrated, 9, "every one of the store's migrations, in its own schema");
 }
 
 #[tokio::test]

@@ -2,9 +2,9 @@
 //! Verbauwhede, "Dude, is my code constant time?", 2017), with its own small harness.
 //!
 //! ```text
-//! cargo bench --bench timing -- --quick     # < 60 s; exits non-zero on a failed check
-//! cargo bench --bench timing                # longer, more measurements
-//! TIMING_QUICK=1 cargo bench --bench timing # same as --quick
+//! cargo bench -p tower-bearer-timing --bench timing -- --quick  # < 60 s; non-zero exit on a failed check
+//! cargo bench -p tower-bearer-timing --bench timing             # longer, more measurements
+//! TIMING_QUICK=1 cargo bench -p tower-bearer-timing --bench timing  # as --quick
 //! ```
 //!
 //! # Method
