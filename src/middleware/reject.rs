@@ -66,7 +66,8 @@ pub(crate) fn handler_rejection_with<B: From<Bytes>>(
 /// A handler refuses the request: the [`BearerAuthLayer`](crate::BearerAuthLayer) around it
 /// answers with its own format, realm and challenge (a handler on a route the layer does not
 /// cover answers in the default OAuth format, without a realm). The layer's event hook saw the
-/// request authenticated; the handler's own refusal is the handler's to log.
+/// request authenticated, and does not hear of this refusal (it cannot tell which request it
+/// refuses): answer with [`AuthError::refusing`] to have it reported too.
 ///
 /// ```
 /// use axum::extract::Path;
@@ -88,5 +89,41 @@ pub(crate) fn handler_rejection_with<B: From<Bytes>>(
 impl axum_core::response::IntoResponse for AuthError {
     fn into_response(self) -> axum_core::response::Response {
         handler_rejection(self, None)
+    }
+}
+
+#[cfg(feature = "axum")]
+impl AuthError {
+    /// The answer refusing the request `method` `path` of `principal` (as the layer admitted
+    /// it): the same answer as returning the error from the handler, and also reported to the
+    /// layer's event hook as a refusal of that request, with its reason (so an audit log of the
+    /// hook records it).
+    ///
+    /// ```
+    /// use axum::extract::OriginalUri;
+    /// use axum::response::{IntoResponse, Response};
+    /// use http::Method;
+    /// use tower_bearer::{AuthError, Principal};
+    ///
+    /// async fn delete_invoice(principal: Principal, method: Method, OriginalUri(uri): OriginalUri) -> Response {
+    ///     if !principal.scopes().grants("invoices:write") {
+    ///         return AuthError::insufficient_scope(["invoices:write"]).refusing(&method, uri.path(), &principal);
+    ///     }
+    ///     "deleted".into_response()
+    /// }
+    /// ```
+    pub fn refusing(
+        self,
+        method: &Method,
+        path: &str,
+        principal: &Principal,
+    ) -> axum_core::response::Response {
+        let origin = Origin {
+            method: method.clone(),
+            path: path.into(),
+            principal: principal.clone(),
+            grpc_type: None,
+        };
+        handler_rejection(self, Some(origin))
     }
 }

@@ -162,6 +162,40 @@ async fn require_scopes_refuses_in_the_layers_format_and_reports_the_refusal() {
     );
 }
 
+/// A handler that refuses with `AuthError::refusing`: answered like a returned error, and
+/// reported to the layer's hook with the request; a plain returned error is not reported.
+#[tokio::test]
+async fn a_handlers_refusal_of_a_known_request_is_reported_too() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let layer = BearerAuthLayer::new(store()).realm("billing").on_event(move |event| {
+        if let Outcome::Rejected { error, principal, .. } = event.outcome {
+            let who = principal.map(|p| p.subject().to_owned());
+            sink.lock().unwrap().push((event.method.to_string(), event.path.to_owned(), error.reason(), who));
+        }
+    });
+    let export = |principal: Principal, method: Method, uri: http::Uri| async move {
+        AuthError::insufficient_scope(["invoices:export"]).refusing(&method, uri.path(), &principal)
+    };
+    let app = Router::new()
+        .route("/v1/export", axum::routing::post(export))
+        .route("/orgs/{org}/invoices", get(org_invoices))
+        .route_layer(layer);
+
+    let res = send(&app, Method::POST, "/v1/export", Some(READER)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        r#"Bearer realm="billing", error="insufficient_scope", error_description="the access token lacks the required scope", scope="invoices:export""#
+    );
+    assert_eq!(call(&app, "/orgs/acme/invoices", Some(READER)).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        events.lock().unwrap().as_slice(),
+        [("POST".to_owned(), "/v1/export".to_owned(), "insufficient_scope", Some("rita".to_owned()))],
+        "reported once, with the request; the returned `Denied` is the handler's to log"
+    );
+}
+
 #[tokio::test]
 async fn require_scopes_without_the_layer_says_the_layer_is_missing() {
     let app = Router::new()

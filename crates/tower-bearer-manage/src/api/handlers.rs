@@ -7,6 +7,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use tower_bearer::manage::audit::{AuditKind, AuditQuery};
@@ -15,6 +16,7 @@ use tower_bearer::{AuthError, NewToken, Principal, TokenId, TokenManager};
 use utoipa::{IntoParams, ToSchema};
 
 use super::body::json;
+use super::caller::Caller;
 use super::error::ApiError;
 use super::json::{AuditList, AuditView, ErrorBody, IssuedView, TokenList, TokenView};
 use super::state::Api;
@@ -77,45 +79,49 @@ pub(crate) struct CreateRequest {
 )]
 pub(crate) async fn create<S: TokenManager + Clone>(
     State(api): ApiState<S>,
-    caller: Principal,
+    caller: Caller,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<IssuedView>), ApiError> {
-    require(&caller, &api.scopes.write)?;
-    let request: CreateRequest = json(&headers, body, api.body_limit).await?;
-    let now = api.store.clock().now();
-    let mut new =
-        NewToken::for_subject(request.subject.as_deref().unwrap_or(caller.subject())).scopes(request.scopes);
-    if let Some(org) = caller.organization() {
-        new = new.organization(org);
-    }
-    if let Some(name) = request.name {
-        new = new.name(name);
-    }
-    if let Some(kind) = request.kind {
-        new = new.kind(kind);
-    }
-    let expires = match (request.expires_at, request.expires_in) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::Invalid("give `expires_at` or `expires_in`, not both".into()));
+) -> Response {
+    let result: Result<(StatusCode, Json<IssuedView>), ApiError> = async {
+        require(&caller, &api.scopes.write)?;
+        let request: CreateRequest = json(&headers, body, api.body_limit).await?;
+        let now = api.store.clock().now();
+        let mut new = NewToken::for_subject(request.subject.as_deref().unwrap_or(caller.subject()))
+            .scopes(request.scopes);
+        if let Some(org) = caller.organization() {
+            new = new.organization(org);
         }
-        (Some(at), None) => {
-            Some(UNIX_EPOCH.checked_add(Duration::from_secs(at)).filter(|at| *at > now).ok_or_else(|| {
-                ApiError::Invalid("invalid `expires_at`: must be a future time, in Unix seconds".into())
-            })?)
+        if let Some(name) = request.name {
+            new = new.name(name);
         }
-        (None, Some(secs)) => Some(
-            now.checked_add(Duration::from_secs(secs))
-                .filter(|_| secs > 0)
-                .ok_or_else(|| ApiError::Invalid("invalid `expires_in`: out of range".into()))?,
-        ),
-        (None, None) => None,
-    };
-    if let Some(at) = expires {
-        new = new.expires_at(at);
+        if let Some(kind) = request.kind {
+            new = new.kind(kind);
+        }
+        let expires = match (request.expires_at, request.expires_in) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::Invalid("give `expires_at` or `expires_in`, not both".into()));
+            }
+            (Some(at), None) => Some(
+                UNIX_EPOCH.checked_add(Duration::from_secs(at)).filter(|at| *at > now).ok_or_else(|| {
+                    ApiError::Invalid("invalid `expires_at`: must be a future time, in Unix seconds".into())
+                })?,
+            ),
+            (None, Some(secs)) => Some(
+                now.checked_add(Duration::from_secs(secs))
+                    .filter(|_| secs > 0)
+                    .ok_or_else(|| ApiError::Invalid("invalid `expires_in`: out of range".into()))?,
+            ),
+            (None, None) => None,
+        };
+        if let Some(at) = expires {
+            new = new.expires_at(at);
+        }
+        let issued = api.store.issue_as(&caller, new).await?;
+        Ok((StatusCode::CREATED, Json(IssuedView::of(issued, now))))
     }
-    let issued = api.store.issue_as(&caller, new).await?;
-    Ok((StatusCode::CREATED, Json(IssuedView::of(issued, now))))
+    .await;
+    caller.answer(result)
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -146,37 +152,40 @@ pub(crate) struct ListParams {
 
 pub(crate) async fn list<S: TokenManager + Clone>(
     State(api): ApiState<S>,
-    caller: Principal,
+    caller: Caller,
     params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<Json<TokenList>, ApiError> {
-    require(&caller, &api.scopes.read)?;
-    let params = query_params(params)?;
-    let mut query = TokenQuery::new().limit(params.limit.unwrap_or(0));
-    if let Some(cursor) = params.cursor {
-        query = query.after(
-            cursor
-                .parse()
-                .map_err(|_| ApiError::Invalid("invalid `cursor`: not one this API handed out".into()))?,
-        );
+) -> Response {
+    let result: Result<Json<TokenList>, ApiError> = async {
+        require(&caller, &api.scopes.read)?;
+        let params = query_params(params)?;
+        let mut query = TokenQuery::new().limit(params.limit.unwrap_or(0));
+        if let Some(cursor) = params.cursor {
+            query =
+                query.after(cursor.parse().map_err(|_| {
+                    ApiError::Invalid("invalid `cursor`: not one this API handed out".into())
+                })?);
+        }
+        let page = if is_admin(&api.store, &caller) {
+            // Admins list their organization, or one subject of it.
+            query.organization = caller.organization().map(str::to_owned);
+            query.subject = params.subject;
+            api.store.list_page(&query).await?
+        } else if params.subject.as_deref().is_some_and(|s| s != caller.subject()) {
+            // Another subject's tokens: none to show (their existence is not revealed).
+            TokenPage::from_one_extra(Vec::new(), 0)
+        } else {
+            query.organization = caller.organization().map(str::to_owned);
+            query.subject = Some(caller.subject().to_owned());
+            api.store.list_page(&query).await?
+        };
+        let now = api.store.clock().now();
+        Ok(Json(TokenList {
+            tokens: page.tokens.iter().map(|t| TokenView::of(t, now)).collect(),
+            next_cursor: page.next.map(|c| c.to_string()),
+        }))
     }
-    let page = if is_admin(&api.store, &caller) {
-        // Admins list their organization, or one subject of it.
-        query.organization = caller.organization().map(str::to_owned);
-        query.subject = params.subject;
-        api.store.list_page(&query).await?
-    } else if params.subject.as_deref().is_some_and(|s| s != caller.subject()) {
-        // Another subject's tokens: none to show (their existence is not revealed).
-        TokenPage::from_one_extra(Vec::new(), 0)
-    } else {
-        query.organization = caller.organization().map(str::to_owned);
-        query.subject = Some(caller.subject().to_owned());
-        api.store.list_page(&query).await?
-    };
-    let now = api.store.clock().now();
-    Ok(Json(TokenList {
-        tokens: page.tokens.iter().map(|t| TokenView::of(t, now)).collect(),
-        next_cursor: page.next.map(|c| c.to_string()),
-    }))
+    .await;
+    caller.answer(result)
 }
 
 /// One token's metadata.
@@ -193,13 +202,17 @@ pub(crate) async fn list<S: TokenManager + Clone>(
 )]
 pub(crate) async fn show<S: TokenManager + Clone>(
     State(api): ApiState<S>,
-    caller: Principal,
+    caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<TokenView>, ApiError> {
-    require(&caller, &api.scopes.read)?;
-    let info = api.store.get(&TokenId::from(id.as_str())).await?.ok_or(ApiError::NotFound)?;
-    info.check_manager(&caller, api.store.admin_scope())?;
-    Ok(Json(TokenView::of(&info, api.store.clock().now())))
+) -> Response {
+    let result: Result<Json<TokenView>, ApiError> = async {
+        require(&caller, &api.scopes.read)?;
+        let info = api.store.get(&TokenId::from(id.as_str())).await?.ok_or(ApiError::NotFound)?;
+        info.check_manager(&caller, api.store.admin_scope())?;
+        Ok(Json(TokenView::of(&info, api.store.clock().now())))
+    }
+    .await;
+    caller.answer(result)
 }
 
 /// Revokes a token: refused from now on.
@@ -217,14 +230,18 @@ pub(crate) async fn show<S: TokenManager + Clone>(
 )]
 pub(crate) async fn revoke<S: TokenManager + Clone>(
     State(api): ApiState<S>,
-    caller: Principal,
+    caller: Caller,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    require(&caller, &api.scopes.write)?;
-    match api.store.revoke_as(&caller, &TokenId::from(id.as_str())).await? {
-        true => Ok(StatusCode::NO_CONTENT),
-        false => Err(ApiError::NotFound),
+) -> Response {
+    let result: Result<StatusCode, ApiError> = async {
+        require(&caller, &api.scopes.write)?;
+        match api.store.revoke_as(&caller, &TokenId::from(id.as_str())).await? {
+            true => Ok(StatusCode::NO_CONTENT),
+            false => Err(ApiError::NotFound),
+        }
     }
+    .await;
+    caller.answer(result)
 }
 
 /// How a rotation ends the old token.
@@ -254,19 +271,23 @@ pub(crate) struct RotateRequest {
 
 pub(crate) async fn rotate<S: TokenManager + Clone>(
     State(api): ApiState<S>,
-    caller: Principal,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<IssuedView>, ApiError> {
-    require(&caller, &api.scopes.write)?;
-    let request: RotateRequest = json(&headers, body, api.body_limit).await?;
-    let grace = Duration::from_secs(request.grace_secs);
-    if grace > MAX_GRACE {
-        return Err(ApiError::Invalid("invalid `grace_secs`: at most 30 days".into()));
+) -> Response {
+    let result: Result<Json<IssuedView>, ApiError> = async {
+        require(&caller, &api.scopes.write)?;
+        let request: RotateRequest = json(&headers, body, api.body_limit).await?;
+        let grace = Duration::from_secs(request.grace_secs);
+        if grace > MAX_GRACE {
+            return Err(ApiError::Invalid("invalid `grace_secs`: at most 30 days".into()));
+        }
+        let issued = api.store.rotate_as(&caller, &TokenId::from(id.as_str()), grace).await?;
+        Ok(Json(IssuedView::of(issued, api.store.clock().now())))
     }
-    let issued = api.store.rotate_as(&caller, &TokenId::from(id.as_str()), grace).await?;
-    Ok(Json(IssuedView::of(issued, api.store.clock().now())))
+    .await;
+    caller.answer(result)
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -298,30 +319,37 @@ pub(crate) struct AuditParams {
 
 pub(crate) async fn audit<S: TokenManager + Clone>(
     State(api): ApiState<S>,
-    caller: Principal,
+    caller: Caller,
     params: Result<Query<AuditParams>, QueryRejection>,
-) -> Result<Json<AuditList>, ApiError> {
-    require(&caller, &api.scopes.audit)?;
-    let params = query_params(params)?;
-    let Some(log) = &api.audit else { return Err(ApiError::NotFound) };
-    let mut query = AuditQuery::new().limit(params.limit.unwrap_or(0));
-    if let Some(cursor) = params.cursor {
-        query = query.after(cursor);
+) -> Response {
+    let result: Result<Json<AuditList>, ApiError> = async {
+        require(&caller, &api.scopes.audit)?;
+        let params = query_params(params)?;
+        let Some(log) = &api.audit else { return Err(ApiError::NotFound) };
+        let mut query = AuditQuery::new().limit(params.limit.unwrap_or(0));
+        if let Some(cursor) = params.cursor {
+            query = query.after(cursor);
+        }
+        if let Some(id) = params.token_id {
+            query = query.token_id(TokenId::from(id.as_str()));
+        }
+        if let Some(event) = params.event {
+            let kind: AuditKind = event
+                .parse()
+                .map_err(|_| ApiError::Invalid(format!("invalid `event`: {event:?} is not an event type")))?;
+            query = query.kind(kind);
+        }
+        // A caller reads the events of its own tenant: its organization (admins), else itself.
+        query.organization = caller.organization().map(str::to_owned);
+        if !is_admin(&api.store, &caller) {
+            query.subject = Some(caller.subject().to_owned());
+        }
+        let page = log.page(query).await.map_err(|_| ApiError::Unavailable)?;
+        Ok(Json(AuditList {
+            events: page.records.iter().map(AuditView::of).collect(),
+            next_cursor: page.next,
+        }))
     }
-    if let Some(id) = params.token_id {
-        query = query.token_id(TokenId::from(id.as_str()));
-    }
-    if let Some(event) = params.event {
-        let kind: AuditKind = event
-            .parse()
-            .map_err(|_| ApiError::Invalid(format!("invalid `event`: {event:?} is not an event type")))?;
-        query = query.kind(kind);
-    }
-    // A caller reads the events of its own tenant: its organization (admins), else itself.
-    query.organization = caller.organization().map(str::to_owned);
-    if !is_admin(&api.store, &caller) {
-        query.subject = Some(caller.subject().to_owned());
-    }
-    let page = log.page(query).await.map_err(|_| ApiError::Unavailable)?;
-    Ok(Json(AuditList { events: page.records.iter().map(AuditView::of).collect(), next_cursor: page.next }))
+    .await;
+    caller.answer(result)
 }

@@ -2,6 +2,7 @@
 //! behind its `BearerAuthLayer`.
 
 mod body;
+mod caller;
 mod error;
 mod handlers;
 mod json;

@@ -194,6 +194,13 @@ where
     let refused = call(&app, Method::GET, "/v1/audit?event=request.rejected", &admin, None).await;
     let refused = refused.body["events"].as_array().unwrap().clone();
     assert!(refused.iter().any(|e| e["reason"] == "revoked_token" && e["status"] == 401));
+    // The API's own refusals too, with the path the layer saw and the scope's reason.
+    let scope_refusals: Vec<_> = refused
+        .iter()
+        .filter(|e| e["reason"] == "insufficient_scope" && e["method"] == "POST" && e["path"] == "/v1/tokens")
+        .collect();
+    assert_eq!(scope_refusals.len(), 2, "the reader's write, the admin's widening: {refused:?}");
+    assert!(scope_refusals.iter().all(|e| e["status"] == 403));
     assert_eq!(
         call(&app, Method::GET, "/v1/audit?event=token.stolen", &admin, None).await.status,
         StatusCode::BAD_REQUEST
