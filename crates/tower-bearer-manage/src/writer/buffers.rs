@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rtrb::{Consumer, PushError, RingBuffer};
@@ -38,16 +38,11 @@ thread_local! {
     static PRODUCERS: RefCell<Vec<Producer>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Every thread's rings for one writer, and the writer's recent time.
+/// Every thread's rings for one writer.
 pub(super) struct Buffers {
     /// Tells this writer's rings from other writers' in a thread's list.
     id: u64,
     readers: Mutex<Vec<Reader>>,
-    /// Milliseconds since the epoch, refreshed by the writer's task every millisecond while
-    /// requests arrive; 0 while it is not (a request then reads the clock itself).
-    recent_ms: AtomicU64,
-    /// Set by a request that found no recent time: the task starts refreshing it.
-    recent_wanted: AtomicBool,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -60,37 +55,7 @@ struct Reader {
 
 impl Buffers {
     pub(super) fn new() -> Self {
-        Buffers {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            readers: Mutex::default(),
-            recent_ms: AtomicU64::new(0),
-            recent_wanted: AtomicBool::new(false),
-        }
-    }
-
-    /// The writer's recent time, if its task keeps one now.
-    #[inline]
-    pub(super) fn recent_ms(&self) -> Option<u64> {
-        match self.recent_ms.load(Ordering::Relaxed) {
-            0 => {
-                // Read before written: once the task keeps time, this line is only read.
-                if !self.recent_wanted.load(Ordering::Relaxed) {
-                    self.recent_wanted.store(true, Ordering::Relaxed);
-                }
-                None
-            }
-            ms => Some(ms),
-        }
-    }
-
-    /// Sets the recent time (0: none kept; requests read the clock).
-    pub(super) fn set_recent_ms(&self, ms: u64) {
-        self.recent_ms.store(ms, Ordering::Relaxed);
-    }
-
-    /// Whether a request found no recent time since the last call.
-    pub(super) fn take_recent_wanted(&self) -> bool {
-        self.recent_wanted.swap(false, Ordering::Relaxed)
+        Buffers { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), readers: Mutex::default() }
     }
 
     /// Appends `event` to this thread's rings.
@@ -263,16 +228,5 @@ mod tests {
         std::thread::spawn(move || writer.record_request(&request(1, None))).join().expect("the thread ran");
         assert_eq!(buffers.take_events().len(), 1);
         assert!(lock(&buffers.readers).is_empty());
-    }
-
-    #[test]
-    fn a_request_without_a_recent_time_asks_for_one() {
-        let buffers = Buffers::new();
-        assert_eq!(buffers.recent_ms(), None);
-        assert!(buffers.take_recent_wanted());
-        assert!(!buffers.take_recent_wanted());
-        buffers.set_recent_ms(42);
-        assert_eq!(buffers.recent_ms(), Some(42));
-        assert!(!buffers.take_recent_wanted());
     }
 }

@@ -2,6 +2,7 @@
 
 mod buffers;
 mod entry;
+mod recent;
 mod task;
 
 use std::fmt;
@@ -17,6 +18,7 @@ use tower_bearer::middleware::{AuthEvent, Outcome};
 
 use self::buffers::{Buffers, lock};
 use self::entry::{RequestOutcome, method_code};
+use self::recent::RecentTime;
 use self::task::{Control, Counters, Task};
 use crate::leaks::LeakReport;
 
@@ -74,6 +76,7 @@ pub struct AuditStats {
 #[derive(Clone)]
 pub struct AuditWriter {
     buffers: Arc<Buffers>,
+    recent: Arc<RecentTime>,
     control: mpsc::UnboundedSender<Control>,
     clock: Clock,
     counters: Arc<Counters>,
@@ -114,6 +117,7 @@ impl AuditWriter {
         let task = Task {
             log,
             buffers: self.buffers.clone(),
+            recent: self.recent.clone(),
             control,
             batch_size,
             flush_interval,
@@ -144,7 +148,7 @@ impl AuditWriter {
                 Outcome::Rejected { error, .. } => Some((error.status().as_u16(), error.reason())),
                 _ => None,
             };
-            let at_ms = writer.buffers.recent_ms().unwrap_or_else(|| writer.clock.coarse_unix_millis());
+            let at_ms = writer.recent.stamp(&writer.clock);
             let Some(method) = method_code(event.method) else {
                 // A method of the application's own: rare, so recorded whole.
                 return writer
@@ -239,6 +243,7 @@ impl AuditWriterBuilder {
         };
         AuditWriter {
             buffers: Arc::new(Buffers::new()),
+            recent: Arc::default(),
             control,
             clock: self.clock,
             counters: Arc::new(Counters::default()),

@@ -12,6 +12,7 @@ use tower_bearer::Clock;
 use tower_bearer::manage::audit::{AuditEvent, AuditLog};
 
 use super::buffers::Buffers;
+use super::recent::RecentTime;
 
 const INITIAL_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -43,6 +44,7 @@ pub(super) struct Counters {
 pub(super) struct Task<L> {
     pub(super) log: L,
     pub(super) buffers: Arc<Buffers>,
+    pub(super) recent: Arc<RecentTime>,
     pub(super) control: mpsc::UnboundedReceiver<Control>,
     pub(super) batch_size: usize,
     pub(super) flush_interval: Duration,
@@ -89,7 +91,7 @@ impl<L: AuditLog> Task<L> {
                     let _ = done.send(());
                 }
                 Some(Control::Stop(done)) => {
-                    self.buffers.set_recent_ms(0);
+                    self.recent.set(0);
                     let _ = done.send(());
                     return;
                 }
@@ -103,7 +105,7 @@ impl<L: AuditLog> Task<L> {
     fn keep_time(&self, state: &mut Timekeeping) {
         let Some(clock) = &self.keeps_time else { return };
         if !state.ticking {
-            if !self.buffers.take_recent_wanted() {
+            if !self.recent.take_wanted() {
                 return;
             }
             *state = Timekeeping { ticking: true, idle_ticks: 0, entries_seen: usize::MAX };
@@ -119,9 +121,9 @@ impl<L: AuditLog> Task<L> {
         state.entries_seen = seen;
         if state.idle_ticks >= IDLE_TICKS {
             state.ticking = false;
-            self.buffers.set_recent_ms(0);
+            self.recent.set(0);
         } else {
-            self.buffers.set_recent_ms(clock.coarse_unix_millis());
+            self.recent.set(clock.coarse_unix_millis());
         }
     }
 
@@ -155,12 +157,14 @@ mod tests {
     use super::super::entry::RequestOutcome;
     use super::*;
 
-    fn spawn(keeps_time: Option<Clock>) -> (Arc<Buffers>, mpsc::UnboundedSender<Control>) {
+    fn spawn(keeps_time: Option<Clock>) -> (Arc<Buffers>, Arc<RecentTime>, mpsc::UnboundedSender<Control>) {
         let buffers = Arc::new(Buffers::new());
+        let recent = Arc::new(RecentTime::default());
         let (control, control_rx) = mpsc::unbounded_channel();
         let task = Task {
             log: MemoryAuditLog::new(),
             buffers: buffers.clone(),
+            recent: recent.clone(),
             control: control_rx,
             batch_size: 100,
             flush_interval: Duration::from_secs(1),
@@ -168,7 +172,7 @@ mod tests {
             keeps_time,
         };
         tokio::spawn(task.run());
-        (buffers, control)
+        (buffers, recent, control)
     }
 
     fn now_ms() -> u64 {
@@ -178,11 +182,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_recent_time_is_kept_while_requests_arrive_and_dropped_when_they_stop() {
-        let (buffers, _control) = spawn(Some(Clock::system()));
-        assert_eq!(buffers.recent_ms(), None, "asked for, not kept yet");
+        let clock = Clock::system();
+        let (buffers, recent, _control) = spawn(Some(clock.clone()));
+        recent.stamp(&clock);
+        assert_eq!(recent.get(), None, "asked for, not kept yet");
         // The task sees the request at its next wake (the flush interval at most).
         tokio::time::sleep(Duration::from_millis(1_001)).await;
-        let kept = buffers.recent_ms().expect("kept now");
+        let kept = recent.get().expect("kept now");
         assert!(now_ms().abs_diff(kept) < 1_000, "the clock's time: {kept}");
         // Requests keep it going (one a millisecond of tokio's paused clock) ...
         for at_ms in 0..300 {
@@ -190,17 +196,18 @@ mod tests {
             buffers.record_request(&outcome);
             tokio::time::sleep(TICK).await;
         }
-        assert!(buffers.recent_ms().is_some());
+        assert!(recent.get().is_some());
         // ... and once none has come for IDLE_TICKS ticks, requests read the clock again.
         tokio::time::sleep(TICK * (IDLE_TICKS + 5)).await;
-        assert_eq!(buffers.recent_ms(), None);
+        assert_eq!(recent.get(), None);
     }
 
     #[tokio::test(start_paused = true)]
     async fn with_a_manual_clock_requests_read_it_themselves() {
-        let (buffers, _control) = spawn(None);
-        assert_eq!(buffers.recent_ms(), None);
+        let clock = Clock::manual(UNIX_EPOCH);
+        let (_buffers, recent, _control) = spawn(None);
+        recent.stamp(&clock);
         tokio::time::sleep(Duration::from_secs(3)).await;
-        assert_eq!(buffers.recent_ms(), None);
+        assert_eq!(recent.get(), None);
     }
 }
