@@ -48,8 +48,9 @@ pub struct AuditStats {
 ///
 /// Request events are stamped to the millisecond from the coarse clock (which moves once per
 /// kernel tick, 1 to 4 ms): while requests arrive, the task reads it every millisecond for
-/// them, so that a request does not; a runtime too busy to run the task for longer delays its
-/// stamps as long. With a manual [`Clock`](AuditWriterBuilder::clock), every event reads it.
+/// them, so that a request does not; one request in 64 on a thread checks that time against
+/// the clock and corrects it when it lags by more than 5 ms (a runtime too busy to run the
+/// task on time). With a manual [`Clock`](AuditWriterBuilder::clock), every event reads it.
 ///
 /// Feed it from the layer ([`request_hook`](Self::request_hook) into
 /// `BearerAuthLayer::on_event`) and from the store ([`lifecycle_hook`](Self::lifecycle_hook)
