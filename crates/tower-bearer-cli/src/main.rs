@@ -23,7 +23,9 @@
 //!
 //! `--database <URL>`, or the environment variable `TOWER_BEARER_DATABASE_URL` (prefer it: other
 //! users of the machine can read command lines): `sqlite://path/to/tokens.db` or
-//! `postgres://user:password@host/database`, as `SqlTokenStore::open` takes them. Opening
+//! `postgres://user:password@host/database`, as `SqlTokenStore::open` takes them; over TLS
+//! with `?sslmode=require` (or `?sslmode=verify-full&sslrootcert=ca.pem`, checking the server
+//! against the system's roots or that CA), as managed PostgreSQL services ask. Opening
 //! applies the store's migrations, as the application does. Only `issue` creates a SQLite file
 //! that does not exist yet; any other command reports it missing (a mistyped path would
 //! otherwise become an empty database, and `revoke` would find nothing to revoke). No message

@@ -1,6 +1,8 @@
 //! [`SqlTokenStore`]: [tower-bearer](tower_bearer) tokens in SQLite (embedded, the default for
 //! one instance) or PostgreSQL (shared by many instances), on [`sqlx`] (features `sqlite`,
-//! the default, and `postgres`).
+//! the default, and `postgres`; `tls` for PostgreSQL servers that require it, such as managed
+//! ones: `?sslmode=require` in the URL, or `?sslmode=verify-full&sslrootcert=ca.pem` to check
+//! the server against a private CA; without the feature, a TLS-only server refuses to open).
 //!
 //! The store implements [`TokenStore`](tower_bearer::TokenStore) (one indexed query per lookup) and the whole
 //! [`TokenManager`](tower_bearer::TokenManager) with exactly the semantics of

@@ -22,6 +22,8 @@ pub struct PgCluster {
     running: bool,
     /// Processes of this cluster stopped with SIGSTOP by `freeze`.
     frozen: Vec<u32>,
+    /// Serves TLS only (a self-signed certificate): `start_tls`.
+    tls: bool,
 }
 
 fn find_bin() -> Option<PathBuf> {
@@ -71,6 +73,21 @@ impl PgCluster {
     ///
     /// When the binaries are missing and `CI` is set, or the cluster cannot be started.
     pub fn start() -> Option<Self> {
+        Self::start_with(false)
+    }
+
+    /// As [`start`](Self::start), a server that accepts TLS connections only (a self-signed
+    /// certificate made by `openssl`; `pg_hba.conf` has `hostssl` lines only), so a client
+    /// that does not speak TLS is refused.
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](Self::start), or when `openssl` cannot make the certificate.
+    pub fn start_tls() -> Option<Self> {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Option<Self> {
         let Some(bin) = find_bin() else {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -88,7 +105,7 @@ impl PgCluster {
             tempfile::Builder::new().prefix("tower-bearer-pg-").tempdir_in(std::env::temp_dir()).unwrap();
         let as_postgres = is_root();
         let mut cluster =
-            PgCluster { dir: Some(dir), bin, port: 0, as_postgres, running: false, frozen: Vec::new() };
+            PgCluster { dir: Some(dir), bin, port: 0, as_postgres, running: false, frozen: Vec::new(), tls };
         if as_postgres {
             let chown = Command::new("chown").args(["-R", "postgres:"]).arg(cluster.path()).output().unwrap();
             assert!(chown.status.success(), "chown: {}", String::from_utf8_lossy(&chown.stderr));
@@ -110,6 +127,9 @@ impl PgCluster {
             ],
         );
         assert!(init.status.success(), "initdb failed:\n{}", String::from_utf8_lossy(&init.stderr));
+        if tls {
+            cluster.serve_tls_only();
+        }
         // A port picked free may be taken by the time the server binds it: try a few.
         for attempt in 0.. {
             cluster.port = free_port();
@@ -119,6 +139,35 @@ impl PgCluster {
             assert!(attempt < 4, "the PostgreSQL server would not start:\n{}", cluster.log());
         }
         Some(cluster)
+    }
+
+    /// A self-signed certificate for 127.0.0.1 in the data directory, and `hostssl` lines in
+    /// place of `host` ones.
+    fn serve_tls_only(&self) {
+        let data = self.data();
+        let made = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+            .arg("-keyout")
+            .arg(data.join("server.key"))
+            .arg("-out")
+            .arg(data.join("server.crt"))
+            .output()
+            .expect("openssl runs");
+        assert!(made.status.success(), "openssl: {}", String::from_utf8_lossy(&made.stderr));
+        let hba = "hostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\nlocal all all trust\n";
+        std::fs::write(data.join("pg_hba.conf"), hba).unwrap();
+        // The server refuses a key others can read; as root, the files are handed to it.
+        let key = data.join("server.key");
+        let chmod = Command::new("chmod").arg("600").arg(&key).output().unwrap();
+        assert!(chmod.status.success());
+        if self.as_postgres {
+            let chown =
+                Command::new("chown").arg("postgres:").args([&key, &data.join("server.crt")]).output();
+            assert!(chown.unwrap().status.success());
+            let hba = Command::new("chown").arg("postgres:").arg(data.join("pg_hba.conf")).output();
+            assert!(hba.unwrap().status.success());
+        }
     }
 
     fn path(&self) -> &Path {
@@ -146,12 +195,15 @@ impl PgCluster {
     }
 
     fn try_start(&mut self) -> bool {
-        let options = format!(
+        let mut options = format!(
             "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off \
              -c synchronous_commit=off -c full_page_writes=off",
             self.port,
             self.path().display()
         );
+        if self.tls {
+            options.push_str(" -c ssl=on");
+        }
         let (data, log) = (self.data(), self.path().join("server.log"));
         let out = self.run(
             "pg_ctl",

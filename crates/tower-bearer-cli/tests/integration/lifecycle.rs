@@ -1,4 +1,4 @@
-//! One operator's session, on SQLite and on PostgreSQL: issue, list, show, rotate, revoke,
+//! One operator's session, on SQLite and on PostgreSQL (over TLS): issue, list, show, rotate, revoke,
 //! delete, purge and the audit log, each checked against a store the test opens itself.
 
 use std::io::{BufRead, BufReader};
@@ -22,13 +22,14 @@ async fn sqlite_file() {
     operator_session(&Cli::new(&url, None)).await;
 }
 
+/// Over TLS, as managed PostgreSQL services ask: the cluster refuses connections without it.
 #[tokio::test]
-async fn postgres_cluster() {
-    let Some(cluster) = PgCluster::start() else { return };
+async fn postgres_cluster_over_tls() {
+    let Some(cluster) = PgCluster::start_tls() else { return };
     // The cluster trusts local connections, so the password is never checked: it is there to
     // be kept out of every output.
     let password = "cli-test-pw-91c4e";
-    let url = cluster.url().replacen("postgres@", &format!("postgres:{password}@"), 1);
+    let url = cluster.url().replacen("postgres@", &format!("postgres:{password}@"), 1) + "?sslmode=require";
     assert_ne!(url, cluster.url());
     operator_session(&Cli::new(&url, Some(password))).await;
 }

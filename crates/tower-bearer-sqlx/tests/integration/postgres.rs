@@ -160,6 +160,24 @@ async fn following_the_audit_log_misses_no_row_committed_out_of_order() {
     assert_eq!(rest, ["token.revoked", "token.deleted"], "both, in order, for the follower");
 }
 
+/// A server that takes TLS connections only, as managed services do: the store opens with
+/// `sslmode=require` and its connections are encrypted; without TLS it is refused.
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn the_store_opens_over_tls_when_the_server_requires_it() {
+    let Some(cluster) = PgCluster::start_tls() else { return };
+    let store = builder().open(&format!("{}?sslmode=require", cluster.url())).await.unwrap();
+    let issued = store.issue(NewToken::for_subject("ada")).await.unwrap();
+    assert!(is_active(&state(&store, issued.secret().expose_secret()).await));
+    let encrypted: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(store.postgres_pool().unwrap())
+        .await
+        .unwrap();
+    assert!(encrypted);
+    let plain = builder().open(&format!("{}?sslmode=disable", cluster.url())).await;
+    assert!(plain.is_err(), "the server takes no connection without TLS");
+}
+
 #[tokio::test]
 async fn the_lifecycle_contract_holds_on_postgres() {
     let cluster = cluster!();
