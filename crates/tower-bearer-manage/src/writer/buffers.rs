@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rtrb::{Consumer, PushError, RingBuffer};
@@ -43,6 +43,9 @@ pub(super) struct Buffers {
     /// Tells this writer's rings from other writers' in a thread's list.
     id: u64,
     readers: Mutex<Vec<Reader>>,
+    /// Set when the writer has stopped: nothing reads the rings any more, so a full ring is
+    /// not followed by another (what is recorded then is dropped, as documented).
+    stopped: AtomicBool,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -55,12 +58,16 @@ struct Reader {
 
 impl Buffers {
     pub(super) fn new() -> Self {
-        Buffers { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), readers: Mutex::default() }
+        Buffers {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            readers: Mutex::default(),
+            stopped: AtomicBool::new(false),
+        }
     }
 
     /// Appends `event` to this thread's rings.
     pub(super) fn record_event(&self, event: AuditEvent) {
-        self.with_producer(|p| push(&mut p.ring, &p.rings, Entry::Event(Box::new(event))));
+        self.with_producer(|p| push(&mut p.ring, &p.rings, &self.stopped, Entry::Event(Box::new(event))));
     }
 
     /// Appends a request's outcome to this thread's rings.
@@ -68,7 +75,7 @@ impl Buffers {
     pub(super) fn record_request(&self, outcome: &RequestOutcome<'_>) {
         self.with_producer(|producer| {
             let Producer { ring, rings, context, .. } = producer;
-            context.write(outcome, |entry| push(ring, rings, entry));
+            context.write(outcome, |entry| push(ring, rings, &self.stopped, entry));
         });
     }
 
@@ -124,6 +131,11 @@ impl Buffers {
         events
     }
 
+    /// The writer has stopped: rings no longer grow (each thread keeps at most one full ring).
+    pub(super) fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+    }
+
     /// How many entries wait in the rings (events and what they refer to): a cheap measure of
     /// activity.
     pub(super) fn entries_waiting(&self) -> usize {
@@ -149,10 +161,13 @@ impl Buffers {
 }
 
 /// Appends `entry` to `ring`: a plain store while it has room (the writer's task empties it
-/// every interval); else a new ring, twice as large, follows it in `rings`.
+/// every interval); else a new ring, twice as large, follows it in `rings` (unless the writer
+/// has `stopped`).
 #[inline]
-fn push(ring: &mut rtrb::Producer<Entry>, rings: &Rings, entry: Entry) {
-    if let Err(PushError::Full(entry)) = ring.push(entry) {
+fn push(ring: &mut rtrb::Producer<Entry>, rings: &Rings, stopped: &AtomicBool, entry: Entry) {
+    if let Err(PushError::Full(entry)) = ring.push(entry)
+        && !stopped.load(Ordering::Relaxed)
+    {
         push_to_new_ring(ring, rings, entry);
     }
 }
@@ -219,6 +234,16 @@ mod tests {
         assert!(
             events.iter().all(|e| e.subject.as_deref() == Some("alice") && e.path.as_deref() == Some("/"))
         );
+    }
+
+    #[test]
+    fn once_the_writer_has_stopped_a_full_ring_is_not_followed_by_another() {
+        let buffers = Buffers::new();
+        buffers.stop();
+        for i in 0..FIRST_RING * 4 {
+            buffers.record_request(&request(u64::try_from(i).expect("small"), None));
+        }
+        assert_eq!((rings(&buffers), buffers.entries_waiting()), (1, FIRST_RING));
     }
 
     #[test]

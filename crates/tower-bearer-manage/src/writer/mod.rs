@@ -192,7 +192,7 @@ impl AuditWriter {
     }
 
     /// Writes what is left and stops the writer for every clone (events recorded later stay
-    /// unwritten). Call it on graceful shutdown; it waits as long as the log refuses writes
+    /// unwritten: at most one ring of them per thread is kept). Call it on graceful shutdown; it waits as long as the log refuses writes
     /// (bound it with a timeout if the log may be gone for good). Returns `false` if the
     /// writer had stopped already.
     pub async fn shutdown(self) -> bool {

@@ -91,6 +91,7 @@ impl<L: AuditLog> Task<L> {
                     let _ = done.send(());
                 }
                 Some(Control::Stop(done)) => {
+                    self.buffers.stop();
                     self.recent.set(0);
                     let _ = done.send(());
                     return;
