@@ -696,17 +696,18 @@ fn interleave(group: &'static str, variants: &mut [Variant<'_>], results: &mut V
         variants.iter().position(|v| v.function == "passthrough" && (v.param == param || v.param == "-"))
     };
     let memory = |param: &str| variants.iter().position(|v| v.function == "memory" && v.param == param);
+    // The median of the back-to-back differences between variants `i` and `base`.
+    let paired = |i: usize, base: usize| {
+        let diffs: Vec<f64> = times[i].iter().zip(&times[base]).map(|(x, y)| x - y).collect();
+        quantile(&diffs, 0.5)
+    };
     for (i, v) in variants.iter().enumerate() {
         let b = base(&v.param);
         let over_memory = memory(&v.param).filter(|_| v.function.starts_with("memory_")).map(|m| {
-            let diffs: Vec<f64> = times[i].iter().zip(&times[m]).map(|(x, y)| x - y).collect();
-            let added = quantile(&diffs, 0.5);
+            let added = paired(i, m);
             (added, added / quantile(&times[m], 0.5))
         });
-        let added = b.map(|b| {
-            let diffs: Vec<f64> = times[i].iter().zip(&times[b]).map(|(x, y)| x - y).collect();
-            quantile(&diffs, 0.5)
-        });
+        let added = b.map(|b| paired(i, b));
         let ratio = b.map(|b| quantile(&times[i], 0.5) / quantile(&times[b], 0.5));
         let row = Row {
             group,

@@ -162,11 +162,9 @@ impl PgCluster {
         let chmod = Command::new("chmod").arg("600").arg(&key).output().unwrap();
         assert!(chmod.status.success());
         if self.as_postgres {
-            let chown =
-                Command::new("chown").arg("postgres:").args([&key, &data.join("server.crt")]).output();
-            assert!(chown.unwrap().status.success());
-            let hba = Command::new("chown").arg("postgres:").arg(data.join("pg_hba.conf")).output();
-            assert!(hba.unwrap().status.success());
+            let files = [key, data.join("server.crt"), data.join("pg_hba.conf")];
+            let chown = Command::new("chown").arg("postgres:").args(&files).output().unwrap();
+            assert!(chown.status.success(), "chown: {}", String::from_utf8_lossy(&chown.stderr));
         }
     }
 

@@ -133,19 +133,35 @@ impl AuditEvent {
     /// The event of a request's outcome at the layer.
     #[must_use]
     pub fn of_request(event: &AuthEvent<'_>, at: SystemTime) -> Self {
-        let mut audit = match event.outcome {
-            Outcome::Authenticated(_) => AuditEvent::new(AuditKind::Authenticated, at),
-            Outcome::Rejected { error, .. } => {
-                let mut e = AuditEvent::new(AuditKind::Rejected, at).with_reason(error.reason());
-                e.status = Some(error.status().as_u16());
-                e
-            }
+        let refused = match event.outcome {
+            Outcome::Authenticated(_) => None,
+            Outcome::Rejected { error, .. } => Some((error.status().as_u16(), error.reason())),
         };
-        if let Some(p) = event.principal() {
-            audit = audit.with_principal(p);
+        AuditEvent::of_request_parts(at, event.method.as_str(), event.path, event.principal(), refused)
+    }
+
+    /// The event of a request's outcome from its parts (for code that keeps a request's
+    /// outcome in another form before making the event, as an audit writer does): `refused`
+    /// is the status and reason code of a refusal, `None` for an authenticated request.
+    #[must_use]
+    pub fn of_request_parts(
+        at: SystemTime,
+        method: &str,
+        path: &str,
+        principal: Option<&Principal>,
+        refused: Option<(u16, &str)>,
+    ) -> Self {
+        let kind = if refused.is_some() { AuditKind::Rejected } else { AuditKind::Authenticated };
+        let mut audit = AuditEvent::new(kind, at);
+        if let Some(principal) = principal {
+            audit = audit.with_principal(principal);
         }
-        audit.method = Some(event.method.as_str().to_owned());
-        audit.path = Some(event.path.to_owned());
+        if let Some((status, reason)) = refused {
+            audit.status = Some(status);
+            audit.reason = Some(reason.to_owned());
+        }
+        audit.method = Some(method.to_owned());
+        audit.path = Some(path.to_owned());
         audit
     }
 

@@ -109,14 +109,13 @@ impl Buffers {
     pub(super) fn take_events(&self) -> Vec<AuditEvent> {
         let mut readers = lock(&self.readers);
         let mut events = Vec::new();
-        for reader in readers.iter_mut() {
-            let rings = reader.rings.clone();
-            let mut rings = lock(&rings);
+        for Reader { rings, context } in readers.iter_mut() {
+            let mut rings = lock(rings);
             while let Some(ring) = rings.front_mut() {
                 // Abandoned before it is read: nothing comes after what is read now.
                 let abandoned = ring.is_abandoned();
                 if let Ok(chunk) = ring.read_chunk(ring.slots()) {
-                    events.extend(chunk.into_iter().filter_map(|entry| reader.context.read(entry)));
+                    events.extend(chunk.into_iter().filter_map(|entry| context.read(entry)));
                 }
                 if !abandoned {
                     break;

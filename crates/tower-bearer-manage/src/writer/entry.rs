@@ -14,7 +14,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use http::Method;
 use tower_bearer::Principal;
-use tower_bearer::manage::audit::{AuditEvent, AuditKind};
+use tower_bearer::manage::audit::AuditEvent;
 
 /// The methods a request entry names by code; another method's request is recorded whole.
 const METHODS: [Method; 9] = [
@@ -134,23 +134,18 @@ impl Context {
             Entry::Event(event) => return Some(*event),
             Entry::Request { at_ms, status, method } => (at_ms, status, method),
         };
-        let kind = if status == 0 { AuditKind::Authenticated } else { AuditKind::Rejected };
-        let mut event = AuditEvent::new(kind, UNIX_EPOCH + Duration::from_millis(at_ms));
-        if let Some(principal) = &self.principal {
-            event = event.with_principal(principal);
-        }
-        if status != 0 {
-            event.status = Some(status);
-            event.reason = self.reason.map(str::to_owned);
-        }
-        event.method = METHODS.get(usize::from(method)).map(|m| m.as_str().to_owned());
-        event.path = self.path.as_deref().cloned();
-        Some(event)
+        let at = UNIX_EPOCH + Duration::from_millis(at_ms);
+        let method = METHODS.get(usize::from(method)).map_or("", Method::as_str);
+        let path = self.path.as_deref().map_or("", String::as_str);
+        let refused = (status != 0).then(|| (status, self.reason.unwrap_or("")));
+        Some(AuditEvent::of_request_parts(at, method, path, self.principal.as_ref(), refused))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use tower_bearer::manage::audit::AuditKind;
+
     use super::*;
 
     #[test]
