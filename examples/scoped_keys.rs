@@ -53,7 +53,7 @@ pub async fn demo(path: &Path, clock: Clock) -> Result<Demo, Box<dyn Error + Sen
         .await?;
     audit.start(store.clone());
     let admin = NewToken::for_subject("owner").organization("acme").kind("admin").name("admin key");
-    let admin = bootstrap_admin(&store, admin.scopes(["*", store.admin_scope()])).await?;
+    let admin = bootstrap_admin(&store, admin.scopes(["*", store.rules().admin_scope()])).await?;
 
     let api = ManagementApi::new(store.clone()).audit_log(store.clone());
     let openapi = api.openapi("/v1");

@@ -86,6 +86,7 @@
 mod clock;
 #[cfg(feature = "axum")]
 mod extract;
+pub mod grant;
 pub mod header;
 pub mod limit;
 pub mod manage;
@@ -103,12 +104,11 @@ pub use clock::Clock;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use extract::MissingPrincipal;
-pub use limit::credits::Credits;
+pub use grant::{Credits, Grant, RateLimit};
 pub use limit::credits_layer::CreditsLayer;
 #[cfg(feature = "rate-limit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
 pub use limit::layer::RateLimitLayer;
-pub use limit::rate_limit::RateLimit;
 pub use manage::error::ManageError;
 pub use manage::info::TokenInfo;
 pub use manage::issued::IssuedToken;

@@ -4,8 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::limit::credits::Credits;
-use crate::limit::rate_limit::RateLimit;
+use crate::grant::{Actor, Credits, Grant, RateLimit};
 use crate::scope::Scopes;
 use crate::token::id::TokenId;
 
@@ -42,50 +41,52 @@ pub struct Principal(Arc<Inner>);
 /// keeps it from growing.
 #[derive(Clone)]
 struct Inner {
-    subject: Box<str>,
+    grant: Grant,
     token_id: Option<TokenId>,
-    scopes: Scopes,
-    expires_at: Option<SystemTime>,
-    /// Organization, name, kind, successor and limits: `None` while all are.
+    /// Name and successor: `None` while both are.
     rare: Option<Box<Rare>>,
     extensions: http::Extensions,
 }
 
 #[derive(Clone, Default)]
 struct Rare {
-    organization: Option<Box<str>>,
     name: Option<Box<str>>,
-    kind: Option<Box<str>>,
     replaced_by: Option<TokenId>,
-    rate_limit: Option<RateLimit>,
-    credits: Option<Credits>,
-    /// The resources the token is meant for (RFC 8707); empty: not restricted.
-    audience: Box<[Box<str>]>,
 }
 
 impl Principal {
     /// Starts building a principal for `subject` (a user id, a client id, ...).
     pub fn builder(subject: impl Into<String>) -> PrincipalBuilder {
-        PrincipalBuilder(Inner {
-            subject: subject.into().into_boxed_str(),
-            token_id: None,
-            scopes: Scopes::none(),
-            expires_at: None,
-            rare: None,
-            extensions: http::Extensions::new(),
-        })
+        Principal::for_grant(Grant::new(subject))
+    }
+
+    /// Starts building the principal of a token that grants `grant`.
+    pub fn for_grant(grant: Grant) -> PrincipalBuilder {
+        PrincipalBuilder(Inner { grant, token_id: None, rare: None, extensions: http::Extensions::new() })
+    }
+
+    /// Everything the token grants: subject, organization, scopes, audience, expiry, kind,
+    /// limits.
+    pub fn grant(&self) -> &Grant {
+        &self.0.grant
+    }
+
+    /// This principal acting on other tokens, for [`MintRules::decide`](crate::grant::MintRules::decide).
+    #[must_use]
+    pub fn actor(&self) -> Actor<'_> {
+        Actor { grant: &self.0.grant, token_id: self.token_id(), superseded: self.replaced_by().is_some() }
     }
 
     /// Who the token belongs to.
     #[must_use]
     pub fn subject(&self) -> &str {
-        &self.0.subject
+        self.0.grant.subject()
     }
 
     /// The organization or tenant the token acts in, if any.
     #[must_use]
     pub fn organization(&self) -> Option<&str> {
-        self.0.rare.as_ref()?.organization.as_deref()
+        self.0.grant.organization()
     }
 
     /// The token's public id, if the store assigns ids.
@@ -103,7 +104,7 @@ impl Principal {
     /// The token's kind ("personal", "service", "oauth_access", ...), if any.
     #[must_use]
     pub fn token_kind(&self) -> Option<&str> {
-        self.0.rare.as_ref()?.kind.as_deref()
+        self.0.grant.kind()
     }
 
     /// The token that replaced this one, when a rotation left this one working for a grace
@@ -117,7 +118,7 @@ impl Principal {
     /// `RateLimitLayer` ([`limit`](crate::limit)).
     #[must_use]
     pub fn rate_limit(&self) -> Option<RateLimit> {
-        self.0.rare.as_ref()?.rate_limit
+        self.0.grant.rate_limit()
     }
 
     /// The token's credits plan, set when it was issued, for the
@@ -125,37 +126,37 @@ impl Principal {
     /// [`TokenInfo::credits`](crate::TokenInfo::credits)).
     #[must_use]
     pub fn credits(&self) -> Option<Credits> {
-        self.0.rare.as_ref()?.credits
+        self.0.grant.credits()
     }
 
     /// The resources the token is meant for (its `aud`, RFC 8707 resource indicators); none
     /// for a token not restricted to any.
-    pub fn audience(&self) -> impl Iterator<Item = &str> {
-        self.0.rare.iter().flat_map(|rare| rare.audience.iter().map(|a| &**a))
+    pub fn audience(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.0.grant.audience()
     }
 
     /// Whether the token is meant for `resource` (listed in its [`audience`](Self::audience)).
     #[must_use]
     pub fn is_for(&self, resource: &str) -> bool {
-        self.audience().any(|a| a == resource)
+        self.0.grant.is_for(resource)
     }
 
     /// The scopes the token grants.
     #[must_use]
     pub fn scopes(&self) -> &Scopes {
-        &self.0.scopes
+        self.0.grant.scopes()
     }
 
     /// When the token stops being valid; `None` means valid until revoked.
     #[must_use]
     pub fn expires_at(&self) -> Option<SystemTime> {
-        self.0.expires_at
+        self.0.grant.expires_at()
     }
 
     /// Whether the token has expired at `now`.
     #[must_use]
     pub fn is_expired_at(&self, now: SystemTime) -> bool {
-        self.0.expires_at.is_some_and(|t| t <= now)
+        self.0.grant.is_expired_at(now)
     }
 
     /// Application data attached by the store, by type.
@@ -183,12 +184,9 @@ impl Principal {
         Arc::make_mut(&mut self.0).token_id = Some(id);
     }
 
-    /// Swaps the scopes for an equal set (an interned copy), in place if not shared.
-    pub(crate) fn share_scopes(&mut self, scopes: Scopes) {
-        debug_assert!(scopes == self.0.scopes);
-        if !scopes.ptr_eq(&self.0.scopes) {
-            Arc::make_mut(&mut self.0).scopes = scopes;
-        }
+    /// Swaps the grant for an equal one sharing interned parts, in place if not shared.
+    pub(crate) fn share_grant(&mut self, share: impl FnOnce(&mut Grant)) {
+        share(&mut Arc::make_mut(&mut self.0).grant);
     }
 }
 
@@ -196,17 +194,10 @@ impl fmt::Debug for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.0;
         f.debug_struct("Principal")
-            .field("subject", &i.subject)
-            .field("organization", &self.organization())
+            .field("grant", &i.grant)
             .field("token_id", &i.token_id)
             .field("token_name", &self.token_name())
-            .field("token_kind", &self.token_kind())
             .field("replaced_by", &self.replaced_by())
-            .field("rate_limit", &self.rate_limit())
-            .field("credits", &self.credits())
-            .field("audience", &self.audience().collect::<Vec<_>>())
-            .field("scopes", &i.scopes)
-            .field("expires_at", &i.expires_at)
             .finish_non_exhaustive()
     }
 }
@@ -217,9 +208,8 @@ pub struct PrincipalBuilder(Inner);
 
 impl PrincipalBuilder {
     /// Sets the organization or tenant.
-    pub fn organization(mut self, organization: impl Into<String>) -> Self {
-        self.rare().organization = Some(organization.into().into_boxed_str());
-        self
+    pub fn organization(self, organization: impl Into<String>) -> Self {
+        self.map_grant(|g| g.with_organization(organization))
     }
 
     /// Sets the token's public id.
@@ -235,9 +225,8 @@ impl PrincipalBuilder {
     }
 
     /// Sets the token's kind.
-    pub fn token_kind(mut self, kind: impl Into<String>) -> Self {
-        self.rare().kind = Some(kind.into().into_boxed_str());
-        self
+    pub fn token_kind(self, kind: impl Into<String>) -> Self {
+        self.map_grant(|g| g.with_kind(kind))
     }
 
     /// Marks the token as replaced by `successor` (a rotation with a grace period).
@@ -247,25 +236,22 @@ impl PrincipalBuilder {
     }
 
     /// Sets the token's own rate limit.
-    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
-        self.rare().rate_limit = Some(limit);
-        self
+    pub fn rate_limit(self, limit: RateLimit) -> Self {
+        self.map_grant(|g| g.with_rate_limit(limit))
     }
 
     /// Restricts the token to `resources` (its audience, RFC 8707).
-    pub fn audience<I, S>(mut self, resources: I) -> Self
+    pub fn audience<I, S>(self, resources: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.rare().audience = resources.into_iter().map(|r| r.into().into_boxed_str()).collect();
-        self
+        self.map_grant(|g| g.with_audience(resources))
     }
 
     /// Sets the token's credits plan.
-    pub fn credits(mut self, credits: Credits) -> Self {
-        self.rare().credits = Some(credits);
-        self
+    pub fn credits(self, credits: Credits) -> Self {
+        self.map_grant(|g| g.with_credits(credits))
     }
 
     /// Clears [`replaced_by`](Self::replaced_by), for a successor built from its predecessor.
@@ -277,14 +263,18 @@ impl PrincipalBuilder {
     }
 
     /// Sets the granted scopes.
-    pub fn scopes(mut self, scopes: impl Into<Scopes>) -> Self {
-        self.0.scopes = scopes.into();
-        self
+    pub fn scopes(self, scopes: impl Into<Scopes>) -> Self {
+        self.map_grant(|g| g.with_scopes(scopes))
     }
 
     /// Sets the expiry.
-    pub fn expires_at(mut self, at: SystemTime) -> Self {
-        self.0.expires_at = Some(at);
+    pub fn expires_at(self, at: SystemTime) -> Self {
+        self.map_grant(|g| g.with_expires_at(at))
+    }
+
+    /// Replaces the whole grant.
+    pub fn grant(mut self, grant: Grant) -> Self {
+        self.0.grant = grant;
         self
     }
 
@@ -300,6 +290,12 @@ impl PrincipalBuilder {
         Principal(Arc::new(self.0))
     }
 
+    fn map_grant(mut self, change: impl FnOnce(Grant) -> Grant) -> Self {
+        let grant = std::mem::replace(&mut self.0.grant, Grant::new(""));
+        self.0.grant = change(grant);
+        self
+    }
+
     fn rare(&mut self) -> &mut Rare {
         self.0.rare.get_or_insert_with(Box::default)
     }
@@ -307,7 +303,7 @@ impl PrincipalBuilder {
 
 impl fmt::Debug for PrincipalBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PrincipalBuilder").field("subject", &self.0.subject).finish_non_exhaustive()
+        f.debug_struct("PrincipalBuilder").field("subject", &self.0.grant.subject()).finish_non_exhaustive()
     }
 }
 

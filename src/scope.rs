@@ -40,11 +40,6 @@ impl Scopes {
         is_scope_token(scope)
     }
 
-    /// Whether both are the same shared set (not merely equal).
-    pub(crate) fn ptr_eq(&self, other: &Scopes) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-
     /// Whether this handle is the only one to its set.
     pub(crate) fn is_unique(&self) -> bool {
         Arc::strong_count(&self.0) == 1

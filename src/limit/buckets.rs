@@ -11,8 +11,8 @@ use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 
-use super::rate_limit::RateLimit;
 use crate::clock::Clock;
+use crate::grant::RateLimit;
 
 /// The limiter's view of the crate's [`Clock`]: nanoseconds since the Unix epoch, the system
 /// clock read coarsely (a millisecond-precise, cheap read; a limiter counting whole requests

@@ -9,7 +9,7 @@ use http::header::RETRY_AFTER;
 use http::{HeaderName, HeaderValue};
 
 #[cfg(feature = "rate-limit")]
-use super::rate_limit::RateLimit;
+use crate::grant::RateLimit;
 
 #[cfg(feature = "rate-limit")]
 /// `RateLimit-Policy`: the shape of the limit, `"<name>";q=<requests>;w=<seconds>`.

@@ -7,9 +7,9 @@ use tower_layer::Layer;
 
 use super::buckets::Buckets;
 use super::limits::{LimitBy, Limits};
-use super::rate_limit::RateLimit;
 use super::service::RateLimitService;
 use crate::clock::Clock;
+use crate::grant::{DefaultLimits, RateLimit};
 
 /// Rate limits for requests the [`BearerAuthLayer`](crate::BearerAuthLayer) admitted, placed
 /// behind it: counted per token id (never per token: the secret is not kept), or shared by
@@ -59,8 +59,7 @@ impl RateLimitLayer {
     pub fn new() -> Self {
         let limits = Limits {
             by: LimitBy::Token,
-            by_kind: Vec::new(),
-            default: None,
+            defaults: DefaultLimits::none(),
             advertise: false,
             buckets: Arc::new(Buckets::new(Clock::system())),
         };
@@ -74,22 +73,38 @@ impl RateLimitLayer {
         self
     }
 
-    /// The limit of tokens that have none of their own.
+    /// The limits of tokens that have none of their own, by kind. Give the store the same
+    /// value ([`MintRules::with_default_limits`](crate::grant::MintRules::with_default_limits)),
+    /// so that a token limited only by its kind's default mints no looser token.
     #[must_use]
-    pub fn default_limit(mut self, limit: RateLimit) -> Self {
-        Arc::make_mut(&mut self.limits).default = Some(limit);
+    pub fn default_limits(mut self, defaults: DefaultLimits) -> Self {
+        Arc::make_mut(&mut self.limits).defaults = defaults;
         self
     }
 
-    /// The limit of tokens of `kind` ([`Principal::token_kind`](crate::Principal::token_kind)) that have none of their own;
-    /// before the [`default_limit`](Self::default_limit).
+    /// The limit of tokens that have none of their own (and whose kind has none): see
+    /// [`default_limits`](Self::default_limits).
+    #[must_use]
+    pub fn default_limit(mut self, limit: RateLimit) -> Self {
+        let limits = Arc::make_mut(&mut self.limits);
+        limits.defaults = std::mem::take(&mut limits.defaults).for_others(limit);
+        self
+    }
+
+    /// The limit of tokens of `kind` ([`Principal::token_kind`](crate::Principal::token_kind))
+    /// that have none of their own; before the [`default_limit`](Self::default_limit). See
+    /// [`default_limits`](Self::default_limits).
     #[must_use]
     pub fn default_for_kind(mut self, kind: impl Into<String>, limit: RateLimit) -> Self {
-        let kind = kind.into().into_boxed_str();
-        let by_kind = &mut Arc::make_mut(&mut self.limits).by_kind;
-        by_kind.retain(|(k, _)| *k != kind);
-        by_kind.push((kind, limit));
+        let limits = Arc::make_mut(&mut self.limits);
+        limits.defaults = std::mem::take(&mut limits.defaults).for_kind(kind, limit);
         self
+    }
+
+    /// The default limits this layer applies, to give the store's
+    /// [`MintRules`](crate::grant::MintRules).
+    pub fn defaults(&self) -> &DefaultLimits {
+        &self.limits.defaults
     }
 
     /// Adds the `RateLimit-Policy` and `RateLimit` fields to every admitted response too, not

@@ -7,7 +7,7 @@ use http::HeaderMap;
 
 use super::buckets::{Buckets, Decision};
 use super::headers::{rate_limit_fields, retry_after};
-use super::rate_limit::RateLimit;
+use crate::grant::{DefaultLimits, RateLimit};
 use crate::principal::Principal;
 
 /// What a rate limit decides for one request.
@@ -55,8 +55,7 @@ impl LimitBy {
 #[derive(Clone, Debug)]
 pub(crate) struct Limits {
     pub(crate) by: LimitBy,
-    pub(crate) by_kind: Vec<(Box<str>, RateLimit)>,
-    pub(crate) default: Option<RateLimit>,
+    pub(crate) defaults: DefaultLimits,
     pub(crate) advertise: bool,
     pub(crate) buckets: Arc<Buckets>,
 }
@@ -64,13 +63,7 @@ pub(crate) struct Limits {
 impl Limits {
     /// The limit of `principal`'s requests, if they are limited.
     pub(crate) fn limit_for(&self, principal: &Principal) -> Option<RateLimit> {
-        principal
-            .rate_limit()
-            .or_else(|| {
-                let kind = principal.token_kind()?;
-                self.by_kind.iter().find(|(k, _)| **k == *kind).map(|(_, limit)| *limit)
-            })
-            .or(self.default)
+        self.defaults.effective(principal.grant())
     }
 
     /// Counts a request of `principal` and decides it.

@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::credits::{CreditBalance, Credits};
 use super::ledger::{CreditLedger, Spend, Spending, credit_account};
 use crate::clock::{Clock, unix_nanos};
+use crate::grant::{CreditBalance, Credits};
 use crate::principal::Principal;
 use crate::store::error::StoreError;
 use crate::token::id::TokenId;

@@ -8,7 +8,6 @@
 
 #[cfg(feature = "rate-limit")]
 mod buckets;
-pub(crate) mod credits;
 pub(crate) mod credits_future;
 pub(crate) mod credits_layer;
 mod headers;
@@ -18,11 +17,10 @@ pub(crate) mod ledger;
 #[cfg(feature = "rate-limit")]
 pub(crate) mod limits;
 mod memory_credits;
-pub(crate) mod rate_limit;
 #[cfg(feature = "rate-limit")]
 mod service;
 
-pub use credits::CreditBalance;
+pub use crate::grant::CreditBalance;
 pub use credits_future::CreditsFuture;
 pub use credits_layer::CreditsService;
 pub use ledger::{CreditLedger, Spend, Spending, credit_account};

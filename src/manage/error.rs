@@ -1,5 +1,6 @@
 //! [`ManageError`]: why a management operation failed.
 
+use crate::grant::Refusal;
 use crate::store::error::StoreError;
 use crate::token::id::TokenId;
 
@@ -37,7 +38,26 @@ pub enum ManageError {
     /// hold); nothing was changed.
     #[error("{0} is out of range")]
     OutOfRange(&'static str),
+    /// The kind is reserved for tokens the store's own endpoints mint (OAuth access tokens):
+    /// no token mints one on behalf of another.
+    #[error("the kind {0:?} is reserved")]
+    ReservedKind(String),
     /// The backing store failed.
     #[error("the token store failed")]
     Store(#[source] StoreError),
+}
+
+impl From<Refusal> for ManageError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Superseded => ManageError::Superseded,
+            Refusal::Expired => ManageError::ManagerExpired,
+            Refusal::NotFound(id) => ManageError::NotFound(id),
+            Refusal::OtherTenant => ManageError::OtherTenant,
+            Refusal::ScopeNotHeld(scope) => ManageError::ScopeNotHeld(scope),
+            Refusal::OutlivesActor => ManageError::OutlivesIssuer,
+            Refusal::Looser(what) => ManageError::LooserLimits(what),
+            Refusal::ReservedKind(kind) => ManageError::ReservedKind(kind),
+        }
+    }
 }

@@ -1,10 +1,8 @@
-//! [`TokenInfo`]: the public metadata of a stored token, and the rules for managing it through
-//! another token (revoking, rotating).
+//! [`TokenInfo`]: the public metadata of a stored token.
 
 use std::time::SystemTime;
 
-use super::error::ManageError;
-use crate::limit::credits::CreditBalance;
+use crate::grant::{CreditBalance, Grant};
 use crate::principal::Principal;
 use crate::token::id::TokenId;
 
@@ -62,41 +60,6 @@ impl TokenInfo {
         self.principal.is_expired_at(now)
     }
 
-    /// Checks that `manager` may revoke or rotate this token:
-    ///
-    /// - a token replaced by a rotation ([`Principal::replaced_by`]) manages nothing, not
-    ///   even itself: a leaked key its owner rotated cannot fork itself or revoke its
-    ///   successor during the grace period;
-    /// - a token may otherwise always manage itself;
-    /// - another token must be of the same organization (both without one, or the same) and
-    ///   of the same subject, unless the manager holds `admin_scope` (the store's
-    ///   [`TokenManager::admin_scope`](crate::TokenManager::admin_scope)); and it must hold
-    ///   every scope this token has (a `tokens:write` token cannot revoke or take over the
-    ///   admin key).
-    ///
-    /// # Errors
-    ///
-    /// [`ManageError::Superseded`]; [`ManageError::NotFound`] for another tenant's token (its
-    /// existence is not revealed); [`ManageError::ScopeNotHeld`] naming the first scope the
-    /// manager lacks.
-    pub fn check_manager(&self, manager: &Principal, admin_scope: &str) -> Result<(), ManageError> {
-        if manager.replaced_by().is_some() {
-            return Err(ManageError::Superseded);
-        }
-        if manager.token_id() == Some(&self.id) {
-            return Ok(());
-        }
-        let target = &self.principal;
-        let other_subject = manager.subject() != target.subject() && !manager.scopes().contains(admin_scope);
-        if manager.organization() != target.organization() || other_subject {
-            return Err(ManageError::NotFound(self.id.clone()));
-        }
-        match self.principal.scopes().iter().find(|s| !manager.scopes().grants(s)) {
-            Some(missing) => Err(ManageError::ScopeNotHeld(missing.to_owned())),
-            None => Ok(()),
-        }
-    }
-
     /// The expiry a replacement gets when this token is rotated at `now`: the same lifetime
     /// length, counted from `now` (a lifetime too long to count from `now` keeps its expiry).
     #[must_use]
@@ -105,32 +68,13 @@ impl TokenInfo {
         Some(now.checked_add(expires.duration_since(self.created_at).unwrap_or_default()).unwrap_or(expires))
     }
 
-    /// [`check_manager`](Self::check_manager) for a rotation, which hands the manager a
-    /// fresh copy of this token. Returns the latest expiry the copy may have:
-    ///
-    /// - a token rotating itself gets a copy that expires no later than it does (rotation
-    ///   renews a token only through another token, or the store's own
-    ///   [`rotate`](crate::TokenManager::rotate): a key cannot keep itself alive forever);
-    /// - another manager's copy must not outlive the manager.
-    ///
-    /// # Errors
-    ///
-    /// As [`check_manager`](Self::check_manager), and [`ManageError::OutlivesIssuer`].
-    pub fn check_rotator(
-        &self,
-        manager: &Principal,
-        admin_scope: &str,
-        now: SystemTime,
-    ) -> Result<Option<SystemTime>, ManageError> {
-        self.check_manager(manager, admin_scope)?;
-        if manager.token_id() == Some(&self.id) {
-            return Ok(self.principal.expires_at());
-        }
-        if let Some(limit) = manager.expires_at()
-            && self.rotated_expiry(now).is_none_or(|at| at > limit)
-        {
-            return Err(ManageError::OutlivesIssuer);
-        }
-        Ok(None)
+    /// The grant a replacement gets when this token is rotated at `now`: this token's, with
+    /// the [rotated expiry](Self::rotated_expiry), no later than `not_after` (if given).
+    pub fn rotated_grant(&self, now: SystemTime, not_after: Option<SystemTime>) -> Grant {
+        let expires = match (self.rotated_expiry(now), not_after) {
+            (Some(at), Some(limit)) => Some(at.min(limit)),
+            (at, limit) => at.or(limit),
+        };
+        self.principal.grant().clone().with_expiry(expires)
     }
 }

@@ -1,6 +1,7 @@
 //! [`TokenManager`]: the one trait for managing tokens, whatever the store.
 
 use std::future::Future;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use super::error::ManageError;
@@ -10,12 +11,10 @@ use super::new_token::NewToken;
 use super::query::{TokenPage, TokenQuery};
 use super::revocation::Revocation;
 use crate::clock::Clock;
+use crate::grant::{Action, MintRules, Refusal};
 use crate::principal::Principal;
 use crate::store::lookup::TokenStore;
 use crate::token::id::TokenId;
-
-/// The admin scope of stores not configured otherwise: see [`TokenManager::admin_scope`].
-const DEFAULT_ADMIN_SCOPE: &str = "tokens:admin";
 
 /// Managing tokens: every store that keeps tokens (not just checks them) implements this
 /// trait, and only this: no store has inherent methods of the same names. An application
@@ -40,30 +39,18 @@ const DEFAULT_ADMIN_SCOPE: &str = "tokens:admin";
 /// # }
 /// ```
 pub trait TokenManager: TokenStore {
-    /// The scope that lets a token manage tokens of other subjects of its own organization
-    /// (never of another organization): `tokens:admin` unless the store was configured
-    /// otherwise. It must be held by name: the wildcard scope `*` does not grant it, so a
-    /// full-access key of one subject stays within that subject.
-    fn admin_scope(&self) -> &str {
-        DEFAULT_ADMIN_SCOPE
+    /// The rules for one token acting on others: the admin scope (`tokens:admin` unless the
+    /// store was configured otherwise; held by name: the wildcard scope `*` does not grant it,
+    /// so a full-access key of one subject stays within that subject), the default limits
+    /// minting compares with, the reserved kinds. See [`MintRules`] for the whole model.
+    fn rules(&self) -> &MintRules {
+        static DEFAULT: OnceLock<MintRules> = OnceLock::new();
+        DEFAULT.get_or_init(MintRules::new)
     }
 
     /// The clock the store reads the time from (the system clock unless configured).
     fn clock(&self) -> Clock {
         Clock::system()
-    }
-
-    /// Checks that a managing principal has not expired by the store's clock (a principal
-    /// the layer admitted has not; one kept by the application since may have).
-    ///
-    /// # Errors
-    ///
-    /// [`ManageError::ManagerExpired`].
-    fn check_current(&self, manager: &Principal) -> Result<(), ManageError> {
-        if manager.is_expired_at(self.clock().now()) {
-            return Err(ManageError::ManagerExpired);
-        }
-        Ok(())
     }
 
     /// Mints a token of the store's format. The secret is in the result and nowhere else.
@@ -74,23 +61,49 @@ pub trait TokenManager: TokenStore {
     fn issue(&self, new: NewToken) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send;
 
     /// Mints a token on behalf of `issuer` (a token creating another through the API): as
-    /// [`issue`](Self::issue), after [`NewToken::check_issuer`] (same organization, same
-    /// subject unless the issuer holds the [admin scope](Self::admin_scope), scopes held,
-    /// not outliving the issuer, issuer not replaced by a rotation).
+    /// [`issue`](Self::issue), once [`MintRules::decide`] allowed it: the new grant is within
+    /// the issuer's in every dimension.
+    ///
+    /// # Errors
+    ///
+    /// The refusal, as a [`ManageError`]; or as [`issue`](Self::issue).
     fn issue_as(
         &self,
         issuer: &Principal,
         new: NewToken,
     ) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send {
-        let checked = self.check_current(issuer).and_then(|()| new.check_issuer(issuer, self.admin_scope()));
+        let checked = self.rules().decide(issuer.actor(), Action::Mint(new.grant()), self.clock().now());
         async move {
             checked?;
             self.issue(new).await
         }
     }
 
+    /// Metadata of one token on behalf of `manager`: `None` where [`MintRules::decide`]
+    /// does not let `manager` manage it (another tenant's token is not revealed).
+    ///
+    /// # Errors
+    ///
+    /// The refusal, as a [`ManageError`] (never [`NotFound`](ManageError::NotFound)); or the
+    /// store's failure.
+    fn get_as(
+        &self,
+        manager: &Principal,
+        id: &TokenId,
+    ) -> impl Future<Output = Result<Option<TokenInfo>, ManageError>> + Send {
+        async move {
+            let Some(target) = self.get(id).await? else { return Ok(None) };
+            let action = Action::Read { id, target: target.principal.grant() };
+            match self.rules().decide(manager.actor(), action, self.clock().now()) {
+                Ok(()) => Ok(Some(target)),
+                Err(Refusal::NotFound(_)) => Ok(None),
+                Err(refused) => Err(refused.into()),
+            }
+        }
+    }
+
     /// Revokes a token on behalf of `manager` (a token revoking another through the API):
-    /// as [`revoke`](Self::revoke), after [`TokenInfo::check_manager`]. Returns `false` for
+    /// as [`revoke`](Self::revoke), once [`MintRules::decide`] allowed it. Returns `false` for
     /// a token that is not live.
     fn revoke_as(
         &self,
@@ -98,10 +111,10 @@ pub trait TokenManager: TokenStore {
         id: &TokenId,
     ) -> impl Future<Output = Result<bool, ManageError>> + Send {
         async move {
-            self.check_current(manager)?;
             match self.get(id).await? {
                 Some(target) => {
-                    target.check_manager(manager, self.admin_scope())?;
+                    let action = Action::Manage { id, target: target.principal.grant() };
+                    self.rules().decide(manager.actor(), action, self.clock().now())?;
                     self.revoke(id).await
                 }
                 None => Ok(false),
@@ -109,9 +122,9 @@ pub trait TokenManager: TokenStore {
         }
     }
 
-    /// Rotates a token on behalf of `manager`: as [`rotate`](Self::rotate), after
-    /// [`TokenInfo::check_rotator`]; a token rotating itself gets a successor that expires no
-    /// later than it would have.
+    /// Rotates a token on behalf of `manager`: as [`rotate`](Self::rotate), once
+    /// [`MintRules::decide`] allowed it (the successor's grant within the manager's); a token
+    /// rotating itself gets a successor that expires no later than it would have.
     fn rotate_as(
         &self,
         manager: &Principal,
@@ -119,10 +132,35 @@ pub trait TokenManager: TokenStore {
         grace: Duration,
     ) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send {
         async move {
-            self.check_current(manager)?;
+            let now = self.clock().now();
             let target = self.get(id).await?.ok_or_else(|| ManageError::NotFound(id.clone()))?;
-            let not_after = target.check_rotator(manager, self.admin_scope(), self.clock().now())?;
-            self.rotate_until(id, grace, not_after).await
+            // Rotation renews a token only through another token (or the store's own
+            // `rotate`): a key cannot keep itself alive forever.
+            let itself = manager.token_id() == Some(id);
+            let successor =
+                target.rotated_grant(now, if itself { target.principal.expires_at() } else { None });
+            let action = Action::Rotate { id, target: target.principal.grant(), successor: &successor };
+            self.rules().decide(manager.actor(), action, now)?;
+            self.rotate_until(id, grace, successor.expires_at()).await
+        }
+    }
+
+    /// A page of the tokens `manager` may see ([`MintRules::visibility`]: its tenant exactly,
+    /// and itself unless it holds the admin scope) that `query` selects; `query`'s own tenant
+    /// and, for a non-admin, subject are replaced.
+    ///
+    /// # Errors
+    ///
+    /// The refusal, as a [`ManageError`]; or the store's failure.
+    fn list_page_as(
+        &self,
+        manager: &Principal,
+        query: TokenQuery,
+    ) -> impl Future<Output = Result<TokenPage, ManageError>> + Send {
+        async move {
+            self.rules().decide(manager.actor(), Action::List, self.clock().now())?;
+            let query = query.within(self.rules().visibility(manager.grant()));
+            self.list_page(&query).await
         }
     }
 

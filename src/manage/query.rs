@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::grant::Visibility;
 use crate::manage::info::TokenInfo;
 use crate::token::id::TokenId;
 
@@ -27,8 +28,8 @@ pub const MAX_PAGE: usize = 1000;
 pub struct TokenQuery {
     /// Only this subject's tokens.
     pub subject: Option<String>,
-    /// Only this organization's tokens.
-    pub organization: Option<String>,
+    /// Only this tenant's tokens.
+    pub organization: TenantFilter,
     /// At most this many (1 to [`MAX_PAGE`]; 0 means the default, 100).
     pub limit: usize,
     /// After this position (from the previous page's [`TokenPage::next`]).
@@ -52,7 +53,26 @@ impl TokenQuery {
     /// Only `organization`'s tokens.
     #[must_use]
     pub fn organization(mut self, organization: impl Into<String>) -> Self {
-        self.organization = Some(organization.into());
+        self.organization = TenantFilter::Organization(organization.into());
+        self
+    }
+
+    /// Only the tokens of exactly this tenant: `None` selects the tokens without an
+    /// organization, never "any".
+    #[must_use]
+    pub fn tenant(mut self, organization: Option<&str>) -> Self {
+        self.organization = TenantFilter::of(organization);
+        self
+    }
+
+    /// This query narrowed to what `visible` shows: its tenant, and its subject if it names
+    /// one (a non-admin's own).
+    #[must_use]
+    pub fn within(mut self, visible: Visibility<'_>) -> Self {
+        self.organization = TenantFilter::of(visible.organization);
+        if let Some(subject) = visible.subject {
+            self.subject = Some(subject.to_owned());
+        }
         self
     }
 
@@ -81,7 +101,7 @@ impl TokenQuery {
     pub fn admits(&self, info: &TokenInfo) -> bool {
         let p = &info.principal;
         self.subject.as_deref().is_none_or(|s| p.subject() == s)
-            && self.organization.as_deref().is_none_or(|o| p.organization() == Some(o))
+            && self.organization.admits(p.organization())
             && self.after.as_ref().is_none_or(|c| PageCursor::of(info) > *c)
     }
 
@@ -100,6 +120,49 @@ pub(crate) fn page_size(limit: usize) -> usize {
     match limit {
         0 => DEFAULT_LIMIT,
         n => n.min(MAX_PAGE),
+    }
+}
+
+/// Which tenant a listing covers: any, one organization, or exactly the tokens without one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TenantFilter {
+    /// Every tenant: what an operator lists, never what a token is shown.
+    #[default]
+    Any,
+    /// The tokens of this organization.
+    Organization(String),
+    /// The tokens without an organization (a tenant of its own).
+    NoOrganization,
+}
+
+impl TenantFilter {
+    /// The filter for exactly the tenant `organization` (`None`: the tokens without one).
+    #[must_use]
+    pub fn of(organization: Option<&str>) -> Self {
+        organization.map_or(TenantFilter::NoOrganization, |o| TenantFilter::Organization(o.to_owned()))
+    }
+
+    /// Whether a token of `organization` passes.
+    #[must_use]
+    pub fn admits(&self, organization: Option<&str>) -> bool {
+        match self {
+            TenantFilter::Any => true,
+            TenantFilter::Organization(o) => organization == Some(o.as_str()),
+            TenantFilter::NoOrganization => organization.is_none(),
+        }
+    }
+
+    /// The filter as SQL parameters: the organization to match (`None`: no condition), and
+    /// whether the organization must be NULL. `(org IS NULL OR organization = org) AND (NOT
+    /// none OR organization IS NULL)`.
+    #[must_use]
+    pub fn sql_params(&self) -> (Option<&str>, bool) {
+        match self {
+            TenantFilter::Any => (None, false),
+            TenantFilter::Organization(o) => (Some(o), false),
+            TenantFilter::NoOrganization => (None, true),
+        }
     }
 }
 

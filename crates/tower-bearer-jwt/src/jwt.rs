@@ -8,8 +8,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tower_bearer::{Principal, Scopes};
+use tower_bearer::Principal;
 
+use crate::claims::Claims;
 use crate::key_set::KeySet;
 
 /// The `typ` of an RFC 9068 access token (§2.1; `application/at+jwt` is accepted too, §4).
@@ -37,74 +38,6 @@ struct Header<'a> {
     typ: Option<Cow<'a, str>>,
     #[serde(borrow)]
     kid: Option<Cow<'a, str>>,
-}
-
-/// `aud`: one resource or several (RFC 7519 §4.1.3).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Audience<'a> {
-    One(#[serde(borrow)] Cow<'a, str>),
-    Many(#[serde(borrow)] Vec<Cow<'a, str>>),
-}
-
-impl Audience<'_> {
-    fn contains(&self, audience: &str) -> bool {
-        match self {
-            Audience::One(aud) => aud == audience,
-            Audience::Many(auds) => auds.iter().any(|a| a == audience),
-        }
-    }
-}
-
-/// The claims this crate reads (others are ignored), borrowed from the decoded payload: no
-/// allocation for a string without escapes.
-#[derive(Deserialize)]
-struct Claims<'a> {
-    #[serde(borrow)]
-    iss: Cow<'a, str>,
-    #[serde(borrow)]
-    sub: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    aud: Audience<'a>,
-    exp: u64,
-    nbf: Option<u64>,
-    #[serde(borrow)]
-    jti: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    scope: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    organization: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    token_kind: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    token_name: Option<Cow<'a, str>>,
-}
-
-impl Claims<'_> {
-    /// The principal the claims describe.
-    fn principal(&self) -> Principal {
-        let mut b = Principal::builder(self.sub.as_deref().unwrap_or_default());
-        if let Some(scope) = &self.scope {
-            b = b.scopes(Scopes::parse(scope));
-        }
-        if let Some(jti) = &self.jti {
-            b = b.token_id(jti.as_ref());
-        }
-        if let Some(org) = &self.organization {
-            b = b.organization(org.as_ref());
-        }
-        if let Some(kind) = &self.token_kind {
-            b = b.token_kind(kind.as_ref());
-        }
-        if let Some(name) = &self.token_name {
-            b = b.token_name(name.as_ref());
-        }
-        b = match &self.aud {
-            Audience::One(aud) => b.audience([aud.as_ref()]),
-            Audience::Many(auds) => b.audience(auds.iter().map(AsRef::as_ref)),
-        };
-        b.expires_at(UNIX_EPOCH + Duration::from_secs(self.exp)).build()
-    }
 }
 
 /// Signs `claims` with the set's signing key: `header.payload.signature`.
@@ -199,7 +132,7 @@ pub(crate) fn verify(
         return None;
     }
     // RFC 9068 §2.2: `exp` is required (a missing one fails the parse).
-    let principal = claims.principal();
+    let principal = claims.principal(expect.audience)?;
     Some(if claims.exp.saturating_add(leeway) <= now {
         Verified::Expired(principal)
     } else {

@@ -30,6 +30,7 @@
 #![warn(rust_2018_idioms, missing_debug_implementations)]
 
 mod access;
+mod claims;
 mod deny;
 mod jwks;
 mod jwt;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::future::Either;
-use serde_json::{Map, Value, json};
 use tower_bearer::manage::{Revocation, TokenPage, TokenQuery};
 use tower_bearer::store::{BoxLookup, Lookup, LookupResult};
 use tower_bearer::{
@@ -15,6 +14,7 @@ use tower_bearer::{
 };
 
 use crate::access::{AccessResolver, EffectiveAccess, Resolving, intersect};
+use crate::claims::claims_of;
 use crate::deny::{Denial, DenyList, DenyListSubscriber, secs};
 use crate::jwks::Jwks;
 use crate::jwt::{Expect, Jws, Verified, sign, split, verify};
@@ -216,31 +216,9 @@ impl<M: TokenManager> SignedTokens<M> {
 
     /// The JWT for the token recorded as `info`.
     fn sign(&self, info: &TokenInfo) -> Result<TokenSecret, ManageError> {
-        let p = &info.principal;
-        let mut claims = Map::new();
-        claims.insert("iss".into(), json!(self.inner.issuer));
-        claims.insert("sub".into(), json!(p.subject()));
-        let audience: Vec<&str> = p.audience().collect();
-        claims.insert(
-            "aud".into(),
-            if audience.is_empty() { json!(self.inner.audience) } else { json!(audience) },
-        );
-        let exp = p.expires_at().map(secs).ok_or(ManageError::OutOfRange("expires_at"))?;
-        claims.insert("exp".into(), json!(exp));
-        claims.insert("iat".into(), json!(secs(info.created_at)));
-        claims.insert("jti".into(), json!(info.id.as_str()));
-        claims.insert("client_id".into(), json!(p.subject()));
-        claims.insert("scope".into(), json!(p.scopes().to_string()));
-        for (name, value) in [
-            ("organization", p.organization()),
-            ("token_kind", p.token_kind()),
-            ("token_name", p.token_name()),
-        ] {
-            if let Some(value) = value {
-                claims.insert(name.into(), json!(value));
-            }
-        }
-        let jwt = sign(&self.inner.keys, &Value::Object(claims))
+        let claims = claims_of(info, &self.inner.issuer, &self.inner.audience)
+            .ok_or(ManageError::OutOfRange("expires_at"))?;
+        let jwt = sign(&self.inner.keys, &claims)
             .ok_or_else(|| ManageError::Store(StoreError::unavailable("the signing key cannot sign")))?;
         Ok(TokenSecret::new(jwt))
     }
@@ -393,8 +371,8 @@ impl<M: TokenManager> TokenStore for SignedTokens<M> {
 }
 
 impl<M: TokenManager> TokenManager for SignedTokens<M> {
-    fn admin_scope(&self) -> &str {
-        self.inner.store.admin_scope()
+    fn rules(&self) -> &tower_bearer::grant::MintRules {
+        self.inner.store.rules()
     }
 
     fn clock(&self) -> Clock {

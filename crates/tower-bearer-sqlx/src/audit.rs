@@ -30,7 +30,8 @@ fn table(db: &Db) -> String {
     }
 }
 
-/// The `SELECT` of a page: filters that are `NULL` match everything.
+/// The `SELECT` of a page: filters that are `NULL` match everything; the tenant filter's
+/// "no organization" flag matches rows without one only.
 fn page_sql(db: &Db) -> String {
     let t = table(db);
     let p = |n: u8| match db {
@@ -45,6 +46,12 @@ fn page_sql(db: &Db) -> String {
         #[cfg(feature = "postgres")]
         Db::Postgres(_) => format!("${n}::TEXT"),
     };
+    let boolean = |n: u8| match db {
+        #[cfg(feature = "sqlite")]
+        Db::Sqlite(_) => p(n),
+        #[cfg(feature = "postgres")]
+        Db::Postgres(_) => format!("${n}::BOOLEAN"),
+    };
     // On Postgres, `seq` is taken when a row is inserted, not when it commits: a row is shown
     // only once every transaction older than its own has ended, so that no earlier-numbered
     // row can appear after it (SQLite has one writer at a time: rows commit in `seq` order).
@@ -58,7 +65,7 @@ fn page_sql(db: &Db) -> String {
         "SELECT seq, {COLUMNS} FROM {t} WHERE seq > {}{committed_in_order} \
          AND ({} IS NULL OR token_id = {}) AND ({} IS NULL OR kind = {}) \
          AND ({} IS NULL OR subject = {}) AND ({} IS NULL OR organization = {}) \
-         ORDER BY seq LIMIT {}",
+         AND (NOT {} OR organization IS NULL) ORDER BY seq LIMIT {}",
         p(1),
         text(2),
         p(2),
@@ -68,6 +75,7 @@ fn page_sql(db: &Db) -> String {
         p(4),
         text(5),
         p(5),
+        boolean(7),
         p(6)
     )
 }
@@ -155,7 +163,8 @@ impl AuditLog for SqlTokenStore {
         let limit = i64::try_from(size + 1).unwrap_or(i64::MAX);
         let (token_id, kind) =
             (query.token_id.as_ref().map(TokenId::as_str), query.kind.map(AuditKind::as_str));
-        let (subject, organization) = (query.subject.as_deref(), query.organization.as_deref());
+        let (subject, (organization, no_organization)) =
+            (query.subject.as_deref(), query.organization.sql_params());
         // The same query on either backend's pool.
         macro_rules! page {
             ($pool:expr) => {
@@ -166,6 +175,7 @@ impl AuditLog for SqlTokenStore {
                     .bind(subject)
                     .bind(organization)
                     .bind(limit)
+                    .bind(no_organization)
                     .fetch_all($pool)
                     .await
                     .map_err(failed)?

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tower_bearer::grant::MintRules;
 use tower_bearer::manage::{LifecycleEvent, LifecycleEvents};
 use tower_bearer::{Clock, TokenFormat};
 
@@ -21,7 +22,7 @@ pub struct SqlTokenStoreBuilder {
     lookup_timeout: Duration,
     events: LifecycleEvents,
     clock: Clock,
-    admin_scope: Box<str>,
+    rules: MintRules,
     migrate: bool,
     max_connections: u32,
     schema: String,
@@ -39,7 +40,7 @@ impl Default for SqlTokenStoreBuilder {
             lookup_timeout: Duration::from_secs(2),
             events: LifecycleEvents::default(),
             clock: Clock::default(),
-            admin_scope: "tokens:admin".into(),
+            rules: MintRules::new(),
             migrate: true,
             max_connections: 10,
             schema: "tower_bearer".to_owned(),
@@ -130,9 +131,17 @@ impl SqlTokenStoreBuilder {
     }
 
     /// The scope that lets a token manage other subjects' tokens of its organization (default
-    /// `tokens:admin`; see [`TokenManager::admin_scope`](tower_bearer::TokenManager::admin_scope)).
+    /// `tokens:admin`; see [`MintRules`]).
     pub fn admin_scope(mut self, scope: impl Into<String>) -> Self {
-        self.admin_scope = scope.into().into_boxed_str();
+        self.rules = self.rules.with_admin_scope(scope);
+        self
+    }
+
+    /// The rules for one token acting on others (default [`MintRules::new`]): give it the
+    /// [`DefaultLimits`](tower_bearer::grant::DefaultLimits) of the `RateLimitLayer` in front
+    /// of the store, so that minting compares effective limits.
+    pub fn rules(mut self, rules: MintRules) -> Self {
+        self.rules = rules;
         self
     }
 
@@ -289,7 +298,7 @@ impl SqlTokenStoreBuilder {
                 usage: Usage::new(self.usage_interval),
                 events: self.events,
                 clock: self.clock,
-                admin_scope: self.admin_scope,
+                rules: self.rules,
                 leases: Leases::new(self.credit_lease),
                 #[cfg(feature = "postgres")]
                 heartbeat: self.heartbeat,

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use tower_bearer::grant::MintRules;
 use tower_bearer::manage::{LifecycleEvent, Revocation, TokenPage, TokenQuery};
 use tower_bearer::{Clock, IssuedToken, ManageError, NewToken, StoreError, TokenId, TokenInfo, TokenManager};
 
@@ -16,8 +17,8 @@ use crate::store::SqlTokenStore;
 const INSERT_ATTEMPTS: usize = 4;
 
 impl TokenManager for SqlTokenStore {
-    fn admin_scope(&self) -> &str {
-        &self.inner.admin_scope
+    fn rules(&self) -> &MintRules {
+        &self.inner.rules
     }
 
     fn clock(&self) -> Clock {
@@ -53,7 +54,7 @@ impl TokenManager for SqlTokenStore {
         let size = query.page_size();
         let page = PageQuery {
             subject: query.subject.as_deref(),
-            organization: query.organization.as_deref(),
+            organization: query.organization.sql_params(),
             after: query.after.as_ref().map(|c| (c.created_us(), c.id().as_str())),
             limit: i64::try_from(size + 1).unwrap_or(i64::MAX),
         };

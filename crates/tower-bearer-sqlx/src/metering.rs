@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sqlx::query::Query;
 use tower_bearer::limit::CreditBalance;
-use tower_bearer::{Credits, Principal, RateLimit};
+use tower_bearer::{Credits, Grant, RateLimit};
 
 use crate::micros::time;
 
@@ -47,10 +47,10 @@ fn unsigned(n: i64) -> u64 {
 }
 
 impl Metering {
-    /// The columns of a token issued at `now` for `principal`: its credits start full.
-    pub(crate) fn of(principal: &Principal, now: i64) -> Self {
-        let limit = principal.rate_limit();
-        let credits = principal.credits();
+    /// The columns of a token issued at `now` with `grant`: its credits start full.
+    pub(crate) fn of(grant: &Grant, now: i64) -> Self {
+        let limit = grant.rate_limit();
+        let credits = grant.credits();
         let refill = credits.and_then(|c| c.refill());
         Metering {
             rate_limit_requests: limit.map(|l| i64::from(l.requests())),
@@ -190,12 +190,12 @@ mod tests {
     fn limits_round_trip_through_the_columns() {
         let limit = RateLimit::new(100, Duration::from_secs(10)).unwrap();
         let credits = Credits::new(1_000).refilled(500, Duration::from_secs(86_400));
-        let p = Principal::builder("s").rate_limit(limit).credits(credits).build();
-        let m = Metering::of(&p, 7);
+        let g = Grant::new("s").with_rate_limit(limit).with_credits(credits);
+        let m = Metering::of(&g, 7);
         assert_eq!((m.rate_limit(), m.credits()), (Some(limit), Some(credits)));
         let balance = m.balance().unwrap();
         assert_eq!((balance.remaining, balance.leased), (1_000, 0));
-        assert_eq!(Metering::of(&Principal::builder("s").build(), 7), Metering::default());
+        assert_eq!(Metering::of(&Grant::new("s"), 7), Metering::default());
         assert_eq!(Metering { credits_leased: 5, ..m.clone() }.successor(), m);
     }
 }

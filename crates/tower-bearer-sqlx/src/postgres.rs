@@ -105,6 +105,7 @@ impl Statements {
             page: format!(
                 "SELECT {COLUMNS} FROM {t} WHERE revoked_at IS NULL \
                  AND ($1::TEXT IS NULL OR subject = $1) AND ($2::TEXT IS NULL OR organization = $2) \
+                 AND (NOT $6::BOOLEAN OR organization IS NULL) \
                  AND ($3::FLOAT8 IS NULL OR (created_at, id COLLATE \"C\") > ({}, $4)) \
                  ORDER BY created_at, id COLLATE \"C\" LIMIT $5",
                 ts(3)
@@ -271,10 +272,11 @@ impl PgDb {
     pub(super) async fn page(&self, page: &PageQuery<'_>) -> Result<Vec<TokenRow>, sqlx::Error> {
         sqlx::query(&self.sql.page)
             .bind(page.subject)
-            .bind(page.organization)
+            .bind(page.organization.0)
             .bind(page.after.map(|(us, _)| us))
             .bind(page.after.map(|(_, id)| id))
             .bind(page.limit)
+            .bind(page.organization.1)
             .fetch_all(&self.pool)
             .await?
             .iter()

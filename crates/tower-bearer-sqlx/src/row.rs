@@ -1,7 +1,7 @@
 //! [`TokenRow`]: a row of the tokens table, and the conversions between it and the core's
 //! types (microseconds since the epoch in the database, `SystemTime` outside).
 
-use tower_bearer::{ManageError, NewToken, Principal, Scopes, StoreError, TokenId, TokenInfo};
+use tower_bearer::{Grant, ManageError, NewToken, Principal, Scopes, StoreError, TokenId, TokenInfo};
 
 use crate::metering::Metering;
 use crate::micros::{micros, time};
@@ -11,7 +11,8 @@ use crate::micros::{micros, time};
 /// follow).
 pub(crate) struct PageQuery<'a> {
     pub(crate) subject: Option<&'a str>,
-    pub(crate) organization: Option<&'a str>,
+    /// The organization to match (`None`: any), and whether it must be NULL.
+    pub(crate) organization: (Option<&'a str>, bool),
     pub(crate) after: Option<(i64, &'a str)>,
     pub(crate) limit: i64,
 }
@@ -39,25 +40,48 @@ pub(crate) struct TokenRow {
 }
 
 impl TokenRow {
-    /// The row for a new token.
+    /// The row for a new token: the one place a grant becomes columns.
     pub(crate) fn new(id: &TokenId, new: &NewToken, hint: String, now: i64) -> Self {
-        let p = new.principal(id.clone());
+        let g = new.grant();
         TokenRow {
             id: id.as_str().to_owned(),
             hint: Some(hint),
-            subject: p.subject().to_owned(),
-            organization: p.organization().map(str::to_owned),
-            name: p.token_name().map(str::to_owned),
-            kind: p.token_kind().map(str::to_owned),
-            scopes: p.scopes().iter().map(str::to_owned).collect(),
-            audience: p.audience().map(str::to_owned).collect(),
+            subject: g.subject().to_owned(),
+            organization: g.organization().map(str::to_owned),
+            name: new.token_name().map(str::to_owned),
+            kind: g.kind().map(str::to_owned),
+            scopes: g.scopes().iter().map(str::to_owned).collect(),
+            audience: g.audience().map(str::to_owned).collect(),
             created_at: now,
-            expires_at: p.expires_at().map(micros),
+            expires_at: g.expires_at().map(micros),
             last_used_at: None,
             revoked_at: None,
             replaced_by: None,
-            metering: Metering::of(&p, now),
+            metering: Metering::of(g, now),
         }
+    }
+
+    /// The grant of the row: the one place columns become a grant.
+    pub(crate) fn grant(&self) -> Grant {
+        let mut g = Grant::new(self.subject.clone())
+            .with_scopes(self.scopes.iter().map(String::as_str).collect::<Scopes>())
+            .with_expiry(self.expires_at.map(time));
+        if let Some(o) = &self.organization {
+            g = g.with_organization(o.clone());
+        }
+        if let Some(k) = &self.kind {
+            g = g.with_kind(k.clone());
+        }
+        if let Some(limit) = self.metering.rate_limit() {
+            g = g.with_rate_limit(limit);
+        }
+        if let Some(credits) = self.metering.credits() {
+            g = g.with_credits(credits);
+        }
+        if !self.audience.is_empty() {
+            g = g.with_audience(self.audience.iter().cloned());
+        }
+        g
     }
 
     /// The row of the token that replaces this one: same owner, name, kind, scopes and
@@ -82,32 +106,12 @@ impl TokenRow {
     }
 
     pub(crate) fn principal(&self) -> Principal {
-        let mut b = Principal::builder(self.subject.clone())
-            .token_id(self.id.as_str())
-            .scopes(self.scopes.iter().map(String::as_str).collect::<Scopes>());
-        if let Some(o) = &self.organization {
-            b = b.organization(o.clone());
-        }
+        let mut b = Principal::for_grant(self.grant()).token_id(self.id.as_str());
         if let Some(n) = &self.name {
             b = b.token_name(n.clone());
         }
-        if let Some(k) = &self.kind {
-            b = b.token_kind(k.clone());
-        }
-        if let Some(at) = self.expires_at {
-            b = b.expires_at(time(at));
-        }
         if let Some(successor) = &self.replaced_by {
             b = b.replaced_by(successor.as_str());
-        }
-        if let Some(limit) = self.metering.rate_limit() {
-            b = b.rate_limit(limit);
-        }
-        if let Some(credits) = self.metering.credits() {
-            b = b.credits(credits);
-        }
-        if !self.audience.is_empty() {
-            b = b.audience(self.audience.iter().cloned());
         }
         b.build()
     }

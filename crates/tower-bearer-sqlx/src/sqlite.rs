@@ -54,7 +54,7 @@ const PAGE: &str = concat!(
     "SELECT ",
     columns!(),
     " FROM tower_bearer_tokens WHERE revoked_at IS NULL AND (?1 IS NULL OR subject = ?1) \
-     AND (?2 IS NULL OR organization = ?2) \
+     AND (?2 IS NULL OR organization = ?2) AND (NOT ?6 OR organization IS NULL) \
      AND (?3 IS NULL OR created_at > ?3 OR (created_at = ?3 AND id > ?4)) ORDER BY created_at, id LIMIT ?5"
 );
 const LIST: &str = concat!(
@@ -178,10 +178,11 @@ impl SqliteDb {
     pub(super) async fn page(&self, page: &PageQuery<'_>) -> Result<Vec<TokenRow>, sqlx::Error> {
         sqlx::query(PAGE)
             .bind(page.subject)
-            .bind(page.organization)
+            .bind(page.organization.0)
             .bind(page.after.map(|(us, _)| us))
             .bind(page.after.map(|(_, id)| id))
             .bind(page.limit)
+            .bind(page.organization.1)
             .fetch_all(&self.pool)
             .await?
             .iter()

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tower_bearer::grant::MintRules;
 use tower_bearer::manage::LifecycleEvents;
 use tower_bearer::store::{BoxLookup, CacheConfig, Lookup, LookupResult};
 use tower_bearer::{
@@ -31,7 +32,7 @@ pub(crate) struct Inner {
     pub(crate) usage: Usage,
     pub(crate) events: LifecycleEvents,
     pub(crate) clock: Clock,
-    pub(crate) admin_scope: Box<str>,
+    pub(crate) rules: MintRules,
     /// This instance's credit leases.
     pub(crate) leases: Leases,
     #[cfg(feature = "postgres")]

@@ -5,7 +5,8 @@ use std::future::Future;
 use std::time::SystemTime;
 
 use super::event::{AuditEvent, AuditKind};
-use crate::manage::query::page_size;
+use crate::grant::Visibility;
+use crate::manage::query::{TenantFilter, page_size};
 use crate::store::error::StoreError;
 use crate::token::id::TokenId;
 
@@ -38,8 +39,8 @@ pub struct AuditQuery {
     pub kind: Option<AuditKind>,
     /// Only events about this subject's tokens.
     pub subject: Option<String>,
-    /// Only events about this organization's tokens.
-    pub organization: Option<String>,
+    /// Only events about this tenant's tokens.
+    pub organization: TenantFilter,
     /// At most this many (1 to 1000; 0: 100).
     pub limit: usize,
     /// After this position ([`AuditPage::next`]).
@@ -77,7 +78,18 @@ impl AuditQuery {
     /// Only events about `organization`'s tokens.
     #[must_use]
     pub fn organization(mut self, organization: impl Into<String>) -> Self {
-        self.organization = Some(organization.into());
+        self.organization = TenantFilter::Organization(organization.into());
+        self
+    }
+
+    /// This query narrowed to what `visible` shows: its tenant exactly, and its subject if it
+    /// names one (a non-admin's own).
+    #[must_use]
+    pub fn within(mut self, visible: Visibility<'_>) -> Self {
+        self.organization = TenantFilter::of(visible.organization);
+        if let Some(subject) = visible.subject {
+            self.subject = Some(subject.to_owned());
+        }
         self
     }
 
@@ -109,7 +121,7 @@ impl AuditQuery {
             && self.token_id.as_ref().is_none_or(|id| e.token_id.as_ref() == Some(id))
             && self.kind.is_none_or(|k| e.kind == k)
             && self.subject.as_deref().is_none_or(|s| e.subject.as_deref() == Some(s))
-            && self.organization.as_deref().is_none_or(|o| e.organization.as_deref() == Some(o))
+            && self.organization.admits(e.organization.as_deref())
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use super::store::CachedTokenStore;
 use crate::clock::Clock;
+use crate::grant::MintRules;
 use crate::manage::error::ManageError;
 use crate::manage::info::TokenInfo;
 use crate::manage::issued::IssuedToken;
@@ -36,8 +37,8 @@ impl<S: TokenManager> TokenManager for CachedTokenStore<S> {
         result
     }
 
-    fn admin_scope(&self) -> &str {
-        self.inner.store.admin_scope()
+    fn rules(&self) -> &MintRules {
+        self.inner.store.rules()
     }
 
     fn clock(&self) -> Clock {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::store::MemoryTokenStore;
 use super::table::{DigestHasher, Shared, Writer, millis};
 use crate::clock::Clock;
+use crate::grant::MintRules;
 use crate::limit::MemoryCredits;
 use crate::manage::{LifecycleEvent, LifecycleEvents};
 use crate::token::format::TokenFormat;
@@ -47,7 +48,7 @@ impl Default for MemoryTokenStoreBuilder {
                 usage_interval_ms: millis(Duration::from_secs(60)),
                 events: LifecycleEvents::default(),
                 clock: Clock::default(),
-                admin_scope: "tokens:admin".into(),
+                rules: MintRules::new(),
                 credits: MemoryCredits::new(),
                 markers: Mutex::default(),
             },
@@ -86,9 +87,17 @@ impl MemoryTokenStoreBuilder {
     }
 
     /// The scope that lets a token manage other subjects' tokens of its organization
-    /// (default `tokens:admin`; see [`TokenManager::admin_scope`](crate::TokenManager::admin_scope)).
+    /// (default `tokens:admin`; see [`MintRules`]).
     pub fn admin_scope(mut self, scope: impl Into<String>) -> Self {
-        self.shared.admin_scope = scope.into().into_boxed_str();
+        self.shared.rules = self.shared.rules.with_admin_scope(scope);
+        self
+    }
+
+    /// The rules for one token acting on others (default [`MintRules::new`]): give it the
+    /// [`DefaultLimits`](crate::grant::DefaultLimits) of the `RateLimitLayer` in front of the
+    /// store, so that minting compares effective limits.
+    pub fn rules(mut self, rules: MintRules) -> Self {
+        self.shared.rules = rules;
         self
     }
 

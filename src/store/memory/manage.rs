@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use super::store::MemoryTokenStore;
 use super::table::{REVOKED, oldest_first};
 use crate::clock::{Clock, unix_millis};
+use crate::grant::MintRules;
 use crate::manage::error::ManageError;
 use crate::manage::event::LifecycleEvent;
 use crate::manage::info::TokenInfo;
@@ -21,8 +22,8 @@ use crate::token::id::TokenId;
 /// The memory store manages its tokens with the same `async` operations as every other
 /// store; the futures are ready on their first poll.
 impl TokenManager for MemoryTokenStore {
-    fn admin_scope(&self) -> &str {
-        &self.shared.admin_scope
+    fn rules(&self) -> &MintRules {
+        &self.shared.rules
     }
 
     fn clock(&self) -> Clock {

@@ -4,11 +4,12 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::error::InsertError;
 use crate::clock::{Clock, unix_nanos};
+use crate::grant::{Grant, MintRules, Terms};
 use crate::limit::MemoryCredits;
 use crate::manage::error::ManageError;
 use crate::manage::event::{LifecycleEvent, LifecycleEvents};
@@ -33,7 +34,7 @@ pub(super) struct Shared {
     pub(super) usage_interval_ms: u64,
     pub(super) events: LifecycleEvents,
     pub(super) clock: Clock,
-    pub(super) admin_scope: Box<str>,
+    pub(super) rules: MintRules,
     /// The credits of the tokens that have some, on the store's clock.
     pub(super) credits: MemoryCredits,
     /// The [`OnceMarkers`](crate::manage::OnceMarkers) set, for as long as the store lives.
@@ -46,8 +47,13 @@ pub(super) struct Writer {
     /// One copy of each distinct scope set, shared by every token that grants it: most
     /// tokens of an API carry one of a handful of sets.
     scopes: HashSet<Scopes>,
+    /// One copy of each distinct set of a grant's shared terms (organization, kind, audience,
+    /// limits): a customer's tokens repeat them.
+    terms: HashSet<Arc<Terms>>,
     /// Size of `scopes` at which sets no token uses any more are dropped.
     prune_at: usize,
+    /// Size of `terms` at which terms no token uses any more are dropped.
+    prune_terms_at: usize,
 }
 
 /// A stored token, next to its 32-byte digest in one papaya allocation: kept small (the memory
@@ -106,7 +112,8 @@ impl Shared {
         if self.by_id.pin().try_insert(id.clone(), hash).is_err() {
             return Err(InsertError::DuplicateTokenId(id));
         }
-        principal.share_scopes(writer.intern(principal.scopes()));
+        let (terms, scopes) = (writer.intern_terms(principal.grant()), writer.intern(principal.scopes()));
+        principal.share_grant(|grant| grant.share(terms, scopes));
         let now = self.clock.now();
         if let Some(plan) = principal.credits() {
             // A rotation's successor carries its predecessor's handle: it is reattached to the
@@ -240,6 +247,20 @@ impl Shared {
 }
 
 impl Writer {
+    /// The shared copy of `grant`'s terms.
+    fn intern_terms(&mut self, grant: &Grant) -> Option<Arc<Terms>> {
+        let terms = grant.terms()?;
+        if let Some(shared) = self.terms.get(terms) {
+            return Some(shared.clone());
+        }
+        if self.terms.len() >= self.prune_terms_at {
+            self.terms.retain(|t| Arc::strong_count(t) > 1);
+            self.prune_terms_at = (self.terms.len() * 2).max(64);
+        }
+        self.terms.insert(terms.clone());
+        Some(terms.clone())
+    }
+
     /// The shared copy of `scopes`.
     fn intern(&mut self, scopes: &Scopes) -> Scopes {
         if let Some(shared) = self.scopes.get(scopes) {

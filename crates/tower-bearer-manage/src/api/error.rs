@@ -30,9 +30,10 @@ impl From<ManageError> for ApiError {
             ManageError::NotFound(_) | ManageError::OtherTenant => ApiError::NotFound,
             ManageError::ScopeNotHeld(scope) => ApiError::Auth(AuthError::insufficient_scope([scope])),
             ManageError::Superseded | ManageError::ManagerExpired => ApiError::Auth(AuthError::Denied),
-            ManageError::OutlivesIssuer | ManageError::LooserLimits(_) | ManageError::OutOfRange(_) => {
-                ApiError::Invalid(e.to_string())
-            }
+            ManageError::OutlivesIssuer
+            | ManageError::LooserLimits(_)
+            | ManageError::OutOfRange(_)
+            | ManageError::ReservedKind(_) => ApiError::Invalid(e.to_string()),
             _ => ApiError::Unavailable,
         }
     }

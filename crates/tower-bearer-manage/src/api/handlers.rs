@@ -34,11 +34,6 @@ fn require(caller: &Principal, scope: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Whether `caller` manages its whole organization (the admin scope, held by name).
-fn is_admin<S: TokenManager>(store: &S, caller: &Principal) -> bool {
-    caller.organization().is_some() && caller.scopes().contains(store.admin_scope())
-}
-
 fn query_params<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     params.map(|Query(p)| p).map_err(|e| ApiError::Invalid(e.body_text()))
 }
@@ -165,18 +160,16 @@ pub(crate) async fn list<S: TokenManager + Clone>(
                     ApiError::Invalid("invalid `cursor`: not one this API handed out".into())
                 })?);
         }
-        let page = if is_admin(&api.store, &caller) {
-            // Admins list their organization, or one subject of it.
-            query.organization = caller.organization().map(str::to_owned);
-            query.subject = params.subject;
-            api.store.list_page(&query).await?
-        } else if params.subject.as_deref().is_some_and(|s| s != caller.subject()) {
+        let visible = api.store.rules().visibility(caller.grant());
+        let page = if visible.subject.is_some()
+            && params.subject.as_deref().is_some_and(|s| s != caller.subject())
+        {
             // Another subject's tokens: none to show (their existence is not revealed).
             TokenPage::from_one_extra(Vec::new(), 0)
         } else {
-            query.organization = caller.organization().map(str::to_owned);
-            query.subject = Some(caller.subject().to_owned());
-            api.store.list_page(&query).await?
+            // Admins list their organization, or one subject of it; others themselves.
+            query.subject = params.subject;
+            api.store.list_page_as(&caller, query).await?
         };
         let now = api.store.clock().now();
         Ok(Json(TokenList {
@@ -207,8 +200,7 @@ pub(crate) async fn show<S: TokenManager + Clone>(
 ) -> Response {
     let result: Result<Json<TokenView>, ApiError> = async {
         require(&caller, &api.scopes.read)?;
-        let info = api.store.get(&TokenId::from(id.as_str())).await?.ok_or(ApiError::NotFound)?;
-        info.check_manager(&caller, api.store.admin_scope())?;
+        let info = api.store.get_as(&caller, &TokenId::from(id.as_str())).await?.ok_or(ApiError::NotFound)?;
         Ok(Json(TokenView::of(&info, api.store.clock().now())))
     }
     .await;
@@ -339,11 +331,9 @@ pub(crate) async fn audit<S: TokenManager + Clone>(
                 .map_err(|_| ApiError::Invalid(format!("invalid `event`: {event:?} is not an event type")))?;
             query = query.kind(kind);
         }
-        // A caller reads the events of its own tenant: its organization (admins), else itself.
-        query.organization = caller.organization().map(str::to_owned);
-        if !is_admin(&api.store, &caller) {
-            query.subject = Some(caller.subject().to_owned());
-        }
+        // A caller reads the events of its own tenant exactly: its organization (admins), else
+        // itself.
+        let query = query.within(api.store.rules().visibility(caller.grant()));
         let page = log.page(query).await.map_err(|_| ApiError::Unavailable)?;
         Ok(Json(AuditList {
             events: page.records.iter().map(AuditView::of).collect(),

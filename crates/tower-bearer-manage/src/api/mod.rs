@@ -119,7 +119,7 @@ impl<S: TokenManager + Clone> ManagementApi<S> {
     /// ```
     #[must_use]
     pub fn openapi(&self, base: &str) -> serde_json::Value {
-        openapi::document(base, &self.scopes, self.store.admin_scope(), self.audit.is_some())
+        openapi::document(base, &self.scopes, self.store.rules().admin_scope(), self.audit.is_some())
     }
 
     /// The routes, relative to where the application mounts them.

@@ -1,0 +1,161 @@
+//! The claims of a signed token: the one place a token's [`Grant`] becomes claims, and claims
+//! become a [`Principal`] again.
+//!
+//! `iss`, `sub` (the subject; `client_id` too, RFC 9068 §2.2), `aud` (the token's audience, or
+//! the store's when it has none), `exp`, `iat`, `jti` (the record's id), `scope`, and this
+//! crate's own: `organization`, `token_kind`, `token_name`, `rate_limit` (`requests`,
+//! `period_ms`) and `credits` (`initial`, and `refill_amount` with `refill_every_s`).
+
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tower_bearer::{Credits, Grant, Principal, RateLimit, Scopes, TokenInfo};
+
+/// `aud`: one resource or several (RFC 7519 §4.1.3).
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Audience<'a> {
+    One(#[serde(borrow)] Cow<'a, str>),
+    Many(#[serde(borrow)] Vec<Cow<'a, str>>),
+}
+
+impl Audience<'_> {
+    pub(crate) fn contains(&self, audience: &str) -> bool {
+        self.iter().any(|a| a == audience)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        let (one, many) = match self {
+            Audience::One(aud) => (Some(aud.as_ref()), &[][..]),
+            Audience::Many(auds) => (None, &auds[..]),
+        };
+        one.into_iter().chain(many.iter().map(AsRef::as_ref))
+    }
+}
+
+/// `rate_limit`: the token's own rate limit.
+#[derive(Deserialize)]
+struct RateLimitClaim {
+    requests: u32,
+    period_ms: u64,
+}
+
+/// `credits`: the token's credits plan.
+#[derive(Deserialize)]
+struct CreditsClaim {
+    initial: u64,
+    refill_amount: Option<u64>,
+    refill_every_s: Option<u64>,
+}
+
+/// The claims this crate reads (others are ignored), borrowed from the decoded payload: no
+/// allocation for a string without escapes.
+#[derive(Deserialize)]
+pub(crate) struct Claims<'a> {
+    #[serde(borrow)]
+    pub(crate) iss: Cow<'a, str>,
+    #[serde(borrow)]
+    sub: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(crate) aud: Audience<'a>,
+    pub(crate) exp: u64,
+    pub(crate) nbf: Option<u64>,
+    #[serde(borrow)]
+    jti: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    scope: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    organization: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    token_kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    token_name: Option<Cow<'a, str>>,
+    rate_limit: Option<RateLimitClaim>,
+    credits: Option<CreditsClaim>,
+}
+
+impl Claims<'_> {
+    /// The principal the claims describe, for a store whose own audience is `audience` (a
+    /// token for just that audience is unrestricted, as it was issued); `None` for claims no
+    /// token of ours has (an `exp` past what a time can hold, a rate limit out of range).
+    pub(crate) fn principal(&self, audience: &str) -> Option<Principal> {
+        let expires = UNIX_EPOCH.checked_add(Duration::from_secs(self.exp))?;
+        let mut g = Grant::new(self.sub.as_deref().unwrap_or_default()).with_expires_at(expires);
+        if let Some(scope) = &self.scope {
+            g = g.with_scopes(Scopes::parse(scope));
+        }
+        if let Some(org) = &self.organization {
+            g = g.with_organization(org.as_ref());
+        }
+        if let Some(kind) = &self.token_kind {
+            g = g.with_kind(kind.as_ref());
+        }
+        if !matches!(&self.aud, Audience::One(aud) if aud == audience) {
+            g = g.with_audience(self.aud.iter());
+        }
+        if let Some(limit) = &self.rate_limit {
+            g = g.with_rate_limit(RateLimit::new(limit.requests, Duration::from_millis(limit.period_ms))?);
+        }
+        if let Some(c) = &self.credits {
+            let credits = Credits::new(c.initial);
+            g = g.with_credits(match (c.refill_amount, c.refill_every_s) {
+                (Some(amount), Some(every)) => credits.refilled(amount, Duration::from_secs(every)),
+                (None, None) => credits,
+                _ => return None,
+            });
+        }
+        let mut b = Principal::for_grant(g);
+        if let Some(jti) = &self.jti {
+            b = b.token_id(jti.as_ref());
+        }
+        if let Some(name) = &self.token_name {
+            b = b.token_name(name.as_ref());
+        }
+        Some(b.build())
+    }
+}
+
+/// The claims of the token recorded as `info`, issued by `issuer` for a store whose own
+/// audience is `audience`; `None` for a token without an expiry (a signed token cannot be
+/// revoked by forgetting it: it must expire).
+pub(crate) fn claims_of(info: &TokenInfo, issuer: &str, audience: &str) -> Option<Value> {
+    let p = &info.principal;
+    let g = p.grant();
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(issuer));
+    claims.insert("sub".into(), json!(g.subject()));
+    let restricted: Vec<&str> = g.audience().collect();
+    claims.insert("aud".into(), if restricted.is_empty() { json!(audience) } else { json!(restricted) });
+    claims.insert("exp".into(), json!(secs(g.expires_at()?)));
+    claims.insert("iat".into(), json!(secs(info.created_at)));
+    claims.insert("jti".into(), json!(info.id.as_str()));
+    claims.insert("client_id".into(), json!(g.subject()));
+    claims.insert("scope".into(), json!(g.scopes().to_string()));
+    for (name, value) in
+        [("organization", g.organization()), ("token_kind", g.kind()), ("token_name", p.token_name())]
+    {
+        if let Some(value) = value {
+            claims.insert(name.into(), json!(value));
+        }
+    }
+    if let Some(limit) = g.rate_limit() {
+        let period_ms = u64::try_from(limit.period().as_millis()).unwrap_or(u64::MAX);
+        claims.insert("rate_limit".into(), json!({ "requests": limit.requests(), "period_ms": period_ms }));
+    }
+    if let Some(credits) = g.credits() {
+        let mut c = json!({ "initial": credits.initial() });
+        if let Some((amount, every)) = credits.refill() {
+            c["refill_amount"] = json!(amount);
+            c["refill_every_s"] = json!(every.as_secs());
+        }
+        claims.insert("credits".into(), c);
+    }
+    Some(Value::Object(claims))
+}
+
+/// Whole seconds since the epoch (0 before it).
+fn secs(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
