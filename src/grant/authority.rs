@@ -252,9 +252,10 @@ impl MintRules {
             && (actor.subject() == target.subject() || self.is_admin(actor))
     }
 
-    /// Whether `held` covers `scope`: by name, or by `*` for any scope but the admin scope
-    /// and `*` itself.
-    fn covers(&self, held: &Scopes, scope: &str) -> bool {
+    /// Whether `held` covers `scope` when one token (or a client registration) hands it to
+    /// another: by name, or by `*` for any scope but the admin scope and `*` itself.
+    #[must_use]
+    pub fn covers(&self, held: &Scopes, scope: &str) -> bool {
         held.contains(scope)
             || (scope != &*self.admin_scope && scope != Scopes::WILDCARD && held.contains(Scopes::WILDCARD))
     }

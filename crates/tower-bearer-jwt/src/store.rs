@@ -14,6 +14,8 @@ use tower_bearer::{
 };
 
 use crate::access::{AccessResolver, EffectiveAccess, Resolving, intersect};
+use tower_bearer::grant::MintRules;
+
 use crate::claims::claims_of;
 use crate::deny::{Denial, DenyList, DenyListSubscriber, secs};
 use crate::jwks::Jwks;
@@ -89,10 +91,10 @@ impl<R: AccessResolver> Access for EffectiveAccess<R> {
 
 /// The state of a valid token whose user holds `current` now: the token's scopes that
 /// `current` also grants, or revoked for a user with no access left.
-fn restricted(state: TokenState, current: Option<Scopes>) -> TokenState {
+fn restricted(state: TokenState, current: Option<Scopes>, rules: &MintRules) -> TokenState {
     match (state, current) {
         (TokenState::Active(p), Some(current)) => {
-            let scopes = intersect(p.scopes(), &current);
+            let scopes = intersect(p.scopes(), &current, rules);
             TokenState::Active(p.to_builder().scopes(scopes).build())
         }
         (TokenState::Active(p), None) => TokenState::Revoked(p),
@@ -278,10 +280,13 @@ impl<M: TokenManager> SignedTokens<M> {
                 return Lookup::Now(Ok(state));
             };
             if let Some(current) = access.cached(p.subject(), p.organization(), now) {
-                return Lookup::Now(Ok(restricted(state, current)));
+                return Lookup::Now(Ok(restricted(state, current, inner.store.rules())));
             }
             let resolving = access.resolve(p.subject(), p.organization(), now);
-            return Lookup::Later(Box::pin(async move { Ok(restricted(state, resolving.await?)) }));
+            let inner = self.inner.clone();
+            return Lookup::Later(Box::pin(async move {
+                Ok(restricted(state, resolving.await?, inner.store.rules()))
+            }));
         }
         let inner = self.inner.clone();
         let load = inner.deny.start_loading();
@@ -314,7 +319,7 @@ impl<M: TokenManager> Inner<M> {
             Some(current) => current,
             None => access.resolve(p.subject(), p.organization(), now).await?,
         };
-        Ok(restricted(state, current))
+        Ok(restricted(state, current, self.store.rules()))
     }
 
     /// The state of the valid signed token `id` by the deny list.

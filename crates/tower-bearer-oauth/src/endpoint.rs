@@ -10,6 +10,7 @@ use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 
+use tower_bearer::grant::MintRules;
 use tower_bearer::store::BoxError;
 use tower_bearer::{Clock, NewToken, Scopes, TokenManager};
 
@@ -224,7 +225,7 @@ impl<R: ClientRegistry, S: TokenManager> TokenEndpoint<R, S> {
                 ));
             }
         }
-        let scopes = granted_scopes(&client, form.get("scope"))?;
+        let scopes = granted_scopes(&client, form.get("scope"), self.shared.store.rules())?;
         let config = &self.shared.config;
         let expires_at =
             config.clock.now().checked_add(client.access_token_ttl).ok_or_else(OAuthError::unavailable)?;
@@ -266,7 +267,14 @@ fn checked_resource<'a>(config: &Config, resource: &'a str) -> Result<&'a str, O
     Ok(resource)
 }
 
-fn granted_scopes(client: &ClientRecord, requested: Option<&str>) -> Result<Scopes, OAuthError> {
+/// The scopes a client gets: those it asked for, each covered by its registration as one token
+/// covers another's (`MintRules::covers`: a registration with `*` does not hand out the admin
+/// scope), or all it may ask for.
+fn granted_scopes(
+    client: &ClientRecord,
+    requested: Option<&str>,
+    rules: &MintRules,
+) -> Result<Scopes, OAuthError> {
     let Some(requested) = requested.filter(|s| !s.is_empty()) else {
         return Ok(client.allowed_scopes.clone());
     };
@@ -278,8 +286,34 @@ fn granted_scopes(client: &ClientRecord, requested: Option<&str>) -> Result<Scop
     if scopes.is_empty() {
         return Err(invalid("the scope parameter is malformed"));
     }
-    if !client.allowed_scopes.grants_all(&scopes) {
+    if !scopes.iter().all(|s| rules.covers(&client.allowed_scopes, s)) {
         return Err(invalid("the requested scope exceeds what the client may ask for"));
     }
     Ok(scopes)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A registration with `*` hands out every scope but the admin scope (issue 21: the
+    /// wildcard made a client's tokens organization admins).
+    #[test]
+    fn a_wildcard_registration_does_not_hand_out_the_admin_scope() {
+        let client =
+            ClientRecord::new("c".into(), "svc".into(), Scopes::parse("*"), Duration::from_secs(60), vec![]);
+        let rules = MintRules::new();
+        assert_eq!(
+            granted_scopes(&client, Some("reports:read"), &rules).unwrap(),
+            Scopes::parse("reports:read")
+        );
+        assert_eq!(granted_scopes(&client, Some("*"), &rules).unwrap(), Scopes::parse("*"), "held by name");
+        for asked in ["tokens:admin", "reports:read tokens:admin"] {
+            assert!(granted_scopes(&client, Some(asked), &rules).is_err(), "{asked}");
+        }
+        let admin = ClientRecord { allowed_scopes: Scopes::parse("* tokens:admin"), ..client };
+        assert!(granted_scopes(&admin, Some("tokens:admin"), &rules).is_ok());
+    }
 }

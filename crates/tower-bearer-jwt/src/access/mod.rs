@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
 use futures_util::future::Shared;
+use tower_bearer::grant::MintRules;
 use tower_bearer::store::SharedStoreError;
 use tower_bearer::{Scopes, StoreError};
 
@@ -403,19 +404,19 @@ impl<R> fmt::Debug for EffectiveAccess<R> {
     }
 }
 
-/// The scopes a request gets: those both the token and the user's current permissions grant.
-/// A wildcard on one side yields the other side's scopes; on both, the wildcard.
-pub(crate) fn intersect(token: &Scopes, current: &Scopes) -> Scopes {
+/// The scopes a request gets: those both the token and the user's current permissions cover
+/// ([`MintRules::covers`]: the token's wildcard covers the user's scopes but the admin scope,
+/// which the token must hold by name). A wildcard on one side yields the other side's scopes
+/// (so covered); on both, the wildcard.
+pub(crate) fn intersect(token: &Scopes, current: &Scopes, rules: &MintRules) -> Scopes {
+    let both = |held: &Scopes, s: &str| rules.covers(held, s) || (s == Scopes::WILDCARD && held.contains(s));
     // The usual case, the user still holding all the token's scopes, shares the token's set.
-    if !token.contains(Scopes::WILDCARD) && current.grants_all(token) {
+    if token.iter().all(|s| both(current, s)) {
         return token.clone();
     }
-    if !current.contains(Scopes::WILDCARD) && token.grants_all(current) {
-        return current.clone();
-    }
-    // A scope is granted by both iff it is in one set and granted by the other (the wildcard
+    // A scope is granted by both iff it is in one set and covered by the other (the wildcard
     // itself survives only when both hold it).
-    token.iter().filter(|s| current.grants(s)).chain(current.iter().filter(|s| token.grants(s))).collect()
+    token.iter().filter(|s| both(current, s)).chain(current.iter().filter(|s| both(token, s))).collect()
 }
 
 #[cfg(test)]

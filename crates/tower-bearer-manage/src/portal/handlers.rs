@@ -77,10 +77,9 @@ async fn list_page<S: TokenManager>(
     status: StatusCode,
 ) -> Result<Response, PortalError> {
     let user = of.user;
-    let mut query = TokenQuery::new().subject(user.subject.clone()).limit(PAGE);
-    if let Some(organization) = &user.organization {
-        query = query.organization(organization.clone());
-    }
+    // Exactly the user's tenant: a user without an organization sees only tokens without one.
+    let mut query =
+        TokenQuery::new().subject(user.subject.clone()).tenant(user.organization.as_deref()).limit(PAGE);
     if let Some(after) = of.after {
         query = query.after(after);
     }
