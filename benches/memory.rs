@@ -138,6 +138,16 @@ fn principal(i: u64, expires_at: SystemTime) -> Principal {
         .build()
 }
 
+/// A realistic principal of a multi-tenant API: a subject, its organization (one of 1 000
+/// customers), three scopes, an expiry.
+fn tenant_principal(i: u64, expires_at: SystemTime) -> Principal {
+    Principal::builder(format!("user_{i:06}"))
+        .organization(format!("org_{:04}", i % 1_000))
+        .scopes(Scopes::parse("invoices:read invoices:write profile"))
+        .expires_at(expires_at)
+        .build()
+}
+
 struct Row {
     label: &'static str,
     n: usize,
@@ -202,6 +212,13 @@ fn main() {
         }));
         let leaked = heap().live - baseline.live;
         assert!(leaked.abs() < 1 << 20, "{leaked} bytes still live after dropping the store");
+        rows.push(measure(label, n, "MemoryTokenStore, with organization and three scopes", || {
+            let store = MemoryTokenStore::new();
+            for i in 0..n as u64 {
+                store.insert(secret(&mut buf, i), tenant_principal(i, expires_at)).expect("insert");
+            }
+            store
+        }));
 
         rows.push(measure(label, n, "principals alone (Vec<Principal>, with a token id)", || {
             (0..n as u64)

@@ -43,15 +43,15 @@ pub struct Principal(Arc<Inner>);
 struct Inner {
     grant: Grant,
     token_id: Option<TokenId>,
-    /// Name and successor: `None` while both are.
+    /// Name, successor and application data: `None` while all are.
     rare: Option<Box<Rare>>,
-    extensions: http::Extensions,
 }
 
 #[derive(Clone, Default)]
 struct Rare {
     name: Option<Box<str>>,
     replaced_by: Option<TokenId>,
+    extensions: http::Extensions,
 }
 
 impl Principal {
@@ -62,7 +62,7 @@ impl Principal {
 
     /// Starts building the principal of a token that grants `grant`.
     pub fn for_grant(grant: Grant) -> PrincipalBuilder {
-        PrincipalBuilder(Inner { grant, token_id: None, rare: None, extensions: http::Extensions::new() })
+        PrincipalBuilder(Inner { grant, token_id: None, rare: None })
     }
 
     /// Everything the token grants: subject, organization, scopes, audience, expiry, kind,
@@ -162,7 +162,7 @@ impl Principal {
     /// Application data attached by the store, by type.
     #[must_use]
     pub fn extension<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.0.extensions.get::<T>()
+        self.0.rare.as_ref()?.extensions.get::<T>()
     }
 
     /// Whether `a` and `b` are handles on one principal (clones of each other, such as two
@@ -280,7 +280,7 @@ impl PrincipalBuilder {
 
     /// Attaches application data, retrievable with [`Principal::extension`].
     pub fn extension<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
-        self.0.extensions.insert(value);
+        self.rare().extensions.insert(value);
         self
     }
 
@@ -322,7 +322,7 @@ mod tests {
 
     #[test]
     fn the_inline_part_stays_small() {
-        assert!(std::mem::size_of::<Inner>() <= 88, "{}", std::mem::size_of::<Inner>());
+        assert!(std::mem::size_of::<Inner>() <= 80, "{}", std::mem::size_of::<Inner>());
     }
 
     #[test]
