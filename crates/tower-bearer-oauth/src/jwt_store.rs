@@ -28,6 +28,13 @@ const MAX_DOCUMENT: usize = 256 * 1024;
 /// The longest leeway on `exp` and `nbf` accepted (a larger one is cut to it).
 const MAX_LEEWAY: Duration = Duration::from_secs(300);
 
+/// The wait after a failed fetch of the key set before the next attempt; it doubles with each
+/// failure in a row, up to [`LONGEST_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The longest wait between two attempts to fetch the key set of a failing issuer.
+const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
+
 /// A [`TokenStore`] for JWT access tokens an outside authorization server signs (Keycloak,
 /// Auth0, Okta, Ory, another tower-bearer): each token is verified here, with no call per
 /// request, against the issuer's public keys, fetched from its JWKS URL (or found by OIDC
@@ -43,11 +50,13 @@ const MAX_LEEWAY: Duration = Duration::from_secs(300);
 ///   token whose `exp` has passed is expired (401 `invalid_token`, "expired"); anything else
 ///   wrong is unknown (401).
 /// - Keys: fetched on the first token, then again when a token names an unknown `kid` (the
-///   issuer rotated), at most once per [`refetch_interval`](Self::refetch_interval) (an
-///   attacker making up `kid`s cannot make the store hammer the issuer); a set older than
-///   [`max_key_age`](Self::max_key_age) is fetched again before use, so a key the issuer
-///   withdrew stops verifying. A fetch that fails answers 503 (fail closed) and keeps the
-///   previous keys.
+///   issuer rotated), at most once per [`refetch_interval`](Self::refetch_interval) whether
+///   the last attempt succeeded or not (an attacker making up `kid`s cannot make the store
+///   hammer the issuer); a set older than [`max_key_age`](Self::max_key_age) is fetched again
+///   before use, so a key the issuer withdrew stops verifying. A fetch that fails answers 503
+///   (fail closed) and keeps the previous keys; after a failure the next attempt waits a
+///   second, then twice as long after each further failure in a row, up to a minute: without
+///   usable keys, the tokens that come meanwhile are answered 503 with no fetch.
 ///
 /// The principal: `sub` as the subject (else `client_id`), `scope` (or `scp`), `jti` as the
 /// token id, `client_id` as the token's name, `exp`, `aud`, and an `organization` claim.
@@ -74,7 +83,28 @@ struct Inner<C> {
 #[derive(Default)]
 struct Keys {
     by_kid: HashMap<String, (DecodingKey, Option<Algorithm>)>,
+    /// When the keys at hand were fetched.
     fetched_at: Option<SystemTime>,
+    /// When the last fetch was attempted, whatever came of it.
+    attempted_at: Option<SystemTime>,
+    /// The failed attempts since the last that succeeded.
+    failures: u32,
+}
+
+impl Keys {
+    /// Whether the keys at hand are missing or older than `max_age`.
+    fn stale(&self, now: SystemTime, max_age: Duration) -> bool {
+        self.fetched_at.is_none_or(|at| now.duration_since(at).unwrap_or_default() >= max_age)
+    }
+}
+
+/// The wait after `failures` failed fetches in a row: none, then one second, doubling, at most
+/// [`LONGEST_BACKOFF`].
+fn backoff(failures: u32) -> Duration {
+    match failures.checked_sub(1) {
+        None => Duration::ZERO,
+        Some(doublings) => FIRST_BACKOFF.saturating_mul(1_u32 << doublings.min(16)).min(LONGEST_BACKOFF),
+    }
 }
 
 /// Why [`JwtStore::discover`] could not find the issuer's keys. Names what failed, never a
@@ -199,7 +229,7 @@ impl<C> JwtStore<C> {
     }
 
     /// The least time between two fetches of the key set caused by unknown `kid`s (default
-    /// 60 seconds).
+    /// 60 seconds), counted from the last attempt, failed or not.
     ///
     /// # Panics
     ///
@@ -292,9 +322,8 @@ impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
     /// The answer from the keys at hand, if they are fresh enough and know the `kid`.
     fn verify_now(&self, token: &str, header: &Header) -> Option<TokenState> {
         let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
-        let fetched = keys.fetched_at?;
         let now = self.clock.now();
-        if now.duration_since(fetched).unwrap_or_default() >= self.max_key_age {
+        if keys.stale(now, self.max_key_age) {
             return None;
         }
         let (key, key_alg) = keys.by_kid.get(&header.kid)?;
@@ -329,19 +358,55 @@ impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
         }
     }
 
-    /// Fetches the key set if the last fetch is older than `at_least` (or there was none).
-    async fn refresh(&self, at_least: Duration) -> Result<(), StoreError> {
+    /// Fetches the key set when the keys at hand are stale (missing, or older than the maximum
+    /// age), or else when a token named an unknown `kid` and the last attempt is older than
+    /// the refetch interval; either way only once the wait after failed attempts has passed.
+    /// One fetch at a time: those that waited see its outcome and do not fetch again.
+    async fn refresh(&self) -> Result<(), StoreError> {
         let _one_at_a_time = self.fetching.lock().await;
         let now = self.clock.now();
-        let fetched = self.keys.read().unwrap_or_else(PoisonError::into_inner).fetched_at;
-        if fetched.is_some_and(|at| now.duration_since(at).unwrap_or_default() < at_least) {
-            // Fetched while this one waited for the lock, or too recently to ask again.
-            return Ok(());
+        let (stale, wait) = {
+            let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+            let stale = keys.stale(now, self.max_key_age);
+            let backoff = backoff(keys.failures);
+            let wait = if stale { backoff } else { self.refetch_interval.max(backoff) };
+            let since = keys.attempted_at.map(|at| now.duration_since(at).unwrap_or_default());
+            (stale, since.and_then(|since| wait.checked_sub(since)).filter(|left| !left.is_zero()))
+        };
+        match wait {
+            // Too soon to ask again: the keys at hand answer, if they are fresh.
+            Some(_) if !stale => return Ok(()),
+            Some(left) => {
+                return Err(StoreError::unavailable(format!(
+                    "the issuer's JWKS could not be fetched; next attempt in {} s",
+                    left.as_secs_f64().ceil()
+                )));
+            }
+            None => {}
         }
+        let fetched = self.fetch_keys().await;
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        keys.attempted_at = Some(now);
+        match fetched {
+            Ok(by_kid) => {
+                keys.by_kid = by_kid;
+                keys.fetched_at = Some(now);
+                keys.failures = 0;
+                Ok(())
+            }
+            Err(e) => {
+                keys.failures = keys.failures.saturating_add(1);
+                Err(e)
+            }
+        }
+    }
+
+    /// The issuer's key set, by `kid` (keys without one, or that cannot verify, left out).
+    async fn fetch_keys(&self) -> Result<HashMap<String, (DecodingKey, Option<Algorithm>)>, StoreError> {
         let body = get(&self.client, &self.jwks_uri, self.timeout).await.map_err(StoreError::unavailable)?;
         let set: JwkSet = serde_json::from_slice(&body)
             .map_err(|_| StoreError::unavailable("the JWKS is not a key set"))?;
-        let by_kid = set
+        Ok(set
             .keys
             .iter()
             .filter_map(|jwk| {
@@ -349,19 +414,11 @@ impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
                 let alg = jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<Algorithm>().ok());
                 Some((kid, (DecodingKey::from_jwk(jwk).ok()?, alg)))
             })
-            .collect();
-        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Keys { by_kid, fetched_at: Some(now) };
-        Ok(())
+            .collect())
     }
 
     async fn lookup_later(self: Arc<Self>, token: String, header: Header) -> LookupResult {
-        let stale = {
-            let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
-            keys.fetched_at
-                .is_none_or(|at| self.clock.now().duration_since(at).unwrap_or_default() >= self.max_key_age)
-        };
-        // A stale set is fetched whatever; an unknown `kid` at most once per interval.
-        self.refresh(if stale { Duration::ZERO } else { self.refetch_interval }).await?;
+        self.refresh().await?;
         Ok(self.verify_now(&token, &header).unwrap_or(TokenState::Unknown))
     }
 }

@@ -2,7 +2,7 @@
 //! over real HTTP by a hand-written server whose key set the test changes: rotation (a new
 //! `kid` appears, an old one disappears), and one refusal per forgery (tampered, expired,
 //! wrong audience, wrong issuer, `alg: none`, HS256 signed with the public key, unknown
-//! `kid`), each a 401.
+//! `kid`), each a 401. And the fetches a failing issuer gets.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -83,17 +83,25 @@ struct Setup {
     layer: BearerAuthLayer<JwtStore>,
 }
 
+/// The test clock's time, in seconds since the epoch.
+const NOW: u64 = 1_800_000_000;
+
 async fn setup() -> Setup {
+    setup_with(|store| store.leeway(Duration::ZERO)).await
+}
+
+/// A JWKS server with k1, and a layer over a store for it (audience `API`, the given
+/// settings) on a manual clock.
+async fn setup_with(configure: impl FnOnce(JwtStore) -> JwtStore) -> Setup {
     let jwks = jwks_server(vec![jwk("k1", K1_X)]).await;
-    let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+    let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW));
     let store = JwtStore::new(&jwks.url, ISSUER)
         .unwrap()
         .audience(API)
-        .leeway(Duration::ZERO)
         .refetch_interval(Duration::from_secs(60))
         .max_key_age(Duration::from_secs(3600))
         .clock(clock.clone());
-    let layer = BearerAuthLayer::new(store).clock(clock.clone());
+    let layer = BearerAuthLayer::new(configure(store)).clock(clock.clone());
     Setup { jwks, clock, layer }
 }
 
@@ -206,6 +214,81 @@ async fn a_jwks_that_cannot_be_fetched_fails_closed() {
         (StatusCode::SERVICE_UNAVAILABLE, Some("store_unavailable"))
     );
     *s.jwks.down.lock().unwrap() = false;
+    assert_eq!(
+        reason(&s.layer, &sign("k1", K1, &claims(&s.clock))).await,
+        (StatusCode::SERVICE_UNAVAILABLE, Some("store_unavailable")),
+        "the next attempt waits a second"
+    );
+    s.clock.advance(Duration::from_secs(1));
     assert_eq!(status(&s.layer, &sign("k1", K1, &claims(&s.clock))).await, StatusCode::OK);
+    s.jwks.task.abort();
+}
+
+const OK: (StatusCode, Option<&str>) = (StatusCode::OK, None);
+const UNKNOWN: (StatusCode, Option<&str>) = (StatusCode::UNAUTHORIZED, Some("unknown_token"));
+const UNAVAILABLE: (StatusCode, Option<&str>) = (StatusCode::SERVICE_UNAVAILABLE, Some("store_unavailable"));
+
+/// Tokens under a made-up `kid` each.
+fn made_up_kids(clock: &Clock, n: usize) -> Vec<String> {
+    (0..n).map(|i| sign(&format!("made-up-{i}"), K2, &claims(clock))).collect()
+}
+
+#[tokio::test]
+async fn a_failing_issuer_is_asked_once_per_backoff_whatever_the_kids() {
+    let s = setup().await;
+    *s.jwks.down.lock().unwrap() = true;
+    let fetches = || s.jwks.fetches.load(Ordering::SeqCst);
+    for token in made_up_kids(&s.clock, 20) {
+        assert_eq!(reason(&s.layer, &token).await, UNAVAILABLE, "no keys: fail closed");
+    }
+    assert_eq!(fetches(), 1, "20 made-up kids, one attempt");
+    // Each failure doubles the wait before the next attempt: 1 s, 2 s, 4 s...
+    for (wait, attempts) in [(1, 2), (1, 2), (1, 3), (3, 3), (1, 4), (7, 4), (1, 5)] {
+        s.clock.advance(Duration::from_secs(wait));
+        for token in made_up_kids(&s.clock, 5) {
+            assert_eq!(reason(&s.layer, &token).await, UNAVAILABLE);
+        }
+        assert_eq!(fetches(), attempts, "after {wait} s more");
+    }
+    // ...up to a minute at most.
+    for _ in 0..10 {
+        s.clock.advance(Duration::from_secs(3600));
+        let _ = reason(&s.layer, &made_up_kids(&s.clock, 1)[0]).await;
+    }
+    let before = fetches();
+    s.clock.advance(Duration::from_secs(59));
+    let _ = reason(&s.layer, &made_up_kids(&s.clock, 1)[0]).await;
+    assert_eq!(fetches(), before, "within the longest wait");
+    s.clock.advance(Duration::from_secs(1));
+    let _ = reason(&s.layer, &made_up_kids(&s.clock, 1)[0]).await;
+    assert_eq!(fetches(), before + 1, "the longest wait is a minute");
+    // Back up: the next attempt succeeds and real tokens verify again.
+    *s.jwks.down.lock().unwrap() = false;
+    s.clock.advance(Duration::from_secs(60));
+    assert_eq!(reason(&s.layer, &sign("k1", K1, &claims(&s.clock))).await, OK);
+    s.jwks.task.abort();
+}
+
+#[tokio::test]
+async fn a_failed_refetch_counts_against_the_interval() {
+    let s = setup().await;
+    let fetches = || s.jwks.fetches.load(Ordering::SeqCst);
+    assert_eq!(reason(&s.layer, &sign("k1", K1, &claims(&s.clock))).await, OK);
+    assert_eq!(fetches(), 1);
+    *s.jwks.down.lock().unwrap() = true;
+    s.clock.advance(Duration::from_secs(61));
+    let tokens = made_up_kids(&s.clock, 20);
+    assert_eq!(reason(&s.layer, &tokens[0]).await, UNAVAILABLE, "the refetch failed");
+    for token in &tokens[1..] {
+        assert_eq!(reason(&s.layer, token).await, UNKNOWN, "the keys at hand answer");
+    }
+    assert_eq!(reason(&s.layer, &sign("k1", K1, &claims(&s.clock))).await, OK, "known keys still verify");
+    assert_eq!(fetches(), 2, "20 made-up kids, one refetch");
+    s.clock.advance(Duration::from_secs(59));
+    assert_eq!(reason(&s.layer, &tokens[1]).await, UNKNOWN);
+    assert_eq!(fetches(), 2, "the failed attempt counts against the interval");
+    s.clock.advance(Duration::from_secs(1));
+    assert_eq!(reason(&s.layer, &tokens[1]).await, UNAVAILABLE);
+    assert_eq!(fetches(), 3);
     s.jwks.task.abort();
 }
