@@ -80,6 +80,27 @@ struct Inner<C> {
     fetching: tokio::sync::Mutex<()>,
 }
 
+/// The same configuration, with a key cache of its own (empty: keys are fetched again): what
+/// a setter called on a shared store changes.
+impl<C: Clone> Clone for Inner<C> {
+    fn clone(&self) -> Self {
+        Inner {
+            client: self.client.clone(),
+            jwks_uri: self.jwks_uri.clone(),
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            algorithms: self.algorithms.clone(),
+            leeway: self.leeway,
+            refetch_interval: self.refetch_interval,
+            max_key_age: self.max_key_age,
+            timeout: self.timeout,
+            clock: self.clock.clone(),
+            keys: RwLock::default(),
+            fetching: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Keys {
     by_kid: HashMap<String, (DecodingKey, Option<Algorithm>)>,
@@ -188,16 +209,17 @@ impl<C> JwtStore<C> {
         };
         JwtStore { inner: Arc::new(inner) }
     }
+}
 
+/// The setters. Each returns the store with the setting changed; on a store that was cloned
+/// already, the clones keep the settings they had (and the returned store gets a key cache
+/// of its own): setting never panics.
+impl<C: Clone> JwtStore<C> {
     fn inner_mut(&mut self) -> &mut Inner<C> {
-        Arc::get_mut(&mut self.inner).expect("configure the JwtStore before cloning it")
+        Arc::make_mut(&mut self.inner)
     }
 
     /// Accepts only tokens whose `aud` contains `audience` (this resource's identifier).
-    ///
-    /// # Panics
-    ///
-    /// If the store was cloned already.
     #[must_use]
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.inner_mut().audience = Some(audience.into());
@@ -206,10 +228,6 @@ impl<C> JwtStore<C> {
 
     /// The algorithms accepted (default RS256, ES256, EdDSA). HMAC algorithms and `none` are
     /// left out whatever is asked: an outside issuer shares no secret with this service.
-    ///
-    /// # Panics
-    ///
-    /// If the store was cloned already.
     #[must_use]
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         let hmac = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
@@ -218,10 +236,6 @@ impl<C> JwtStore<C> {
     }
 
     /// The clock skew allowed on `exp` and `nbf` (default 30 seconds, at most 5 minutes).
-    ///
-    /// # Panics
-    ///
-    /// If the store was cloned already.
     #[must_use]
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.inner_mut().leeway = leeway.min(MAX_LEEWAY);
@@ -230,10 +244,6 @@ impl<C> JwtStore<C> {
 
     /// The least time between two fetches of the key set caused by unknown `kid`s (default
     /// 60 seconds), counted from the last attempt, failed or not.
-    ///
-    /// # Panics
-    ///
-    /// If the store was cloned already.
     #[must_use]
     pub fn refetch_interval(mut self, interval: Duration) -> Self {
         self.inner_mut().refetch_interval = interval;
@@ -242,10 +252,6 @@ impl<C> JwtStore<C> {
 
     /// How long a fetched key set is used before it is fetched again (default an hour): the
     /// longest a withdrawn key keeps verifying.
-    ///
-    /// # Panics
-    ///
-    /// If the store was cloned already.
     #[must_use]
     pub fn max_key_age(mut self, age: Duration) -> Self {
         self.inner_mut().max_key_age = age;
@@ -253,10 +259,6 @@ impl<C> JwtStore<C> {
     }
 
     /// How long a fetch may take (default 5 seconds; then 503).
-    ///
-    /// # Panics
-    ///
-    /// If the store was cloned already.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.inner_mut().timeout = timeout;
@@ -264,10 +266,6 @@ impl<C> JwtStore<C> {
     }
 
     /// Reads the time from `clock` (default: the system clock): `exp`, `nbf`, key ages.
-    ///
-    /// # Panics
-    ///
-    /// If the store was cloned already.
     #[must_use]
     pub fn clock(mut self, clock: Clock) -> Self {
         self.inner_mut().clock = clock;

@@ -292,3 +292,18 @@ async fn a_failed_refetch_counts_against_the_interval() {
     assert_eq!(fetches(), 3);
     s.jwks.task.abort();
 }
+
+#[tokio::test]
+async fn setting_a_cloned_store_configures_that_store_alone() {
+    let jwks = jwks_server(vec![jwk("k1", K1_X)]).await;
+    let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW));
+    let store = JwtStore::new(&jwks.url, ISSUER).unwrap().audience(API).clock(clock.clone());
+    let shared = store.clone();
+    // Once panicked ("configure the JwtStore before cloning it").
+    let other = store.audience("https://other.example.com").leeway(Duration::ZERO);
+    let token = sign("k1", K1, &claims(&clock));
+    let layer = |store: JwtStore| BearerAuthLayer::new(store).clock(clock.clone());
+    assert_eq!(reason(&layer(other), &token).await, UNKNOWN);
+    assert_eq!(reason(&layer(shared), &token).await, OK, "the clone kept its settings");
+    jwks.task.abort();
+}
