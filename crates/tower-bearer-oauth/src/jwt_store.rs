@@ -20,7 +20,7 @@ use tower_bearer::store::{BoxError, BoxLookup, Lookup, LookupResult};
 use tower_bearer::{Clock, PresentedToken, StoreError, TokenState, TokenStore};
 
 use crate::fetch::{FetchError, fetch};
-use crate::introspected::state_of;
+use crate::introspected::{numeric_date, state_of};
 
 /// The largest JWKS (or discovery document) read.
 const MAX_DOCUMENT: usize = 256 * 1024;
@@ -46,9 +46,13 @@ const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
 ///   algorithm-confusion forgery), and its `kid` must name a key of the set whose own `alg`,
 ///   if it declares one, is the same.
 /// - Claims: `iss` must be the issuer; `aud` must contain the audience when one is set; `exp`
-///   and `nbf` are checked on the store's [`Clock`] with the [`leeway`](Self::leeway). A
-///   token whose `exp` has passed is expired (401 `invalid_token`, "expired"); anything else
-///   wrong is unknown (401).
+///   is required (RFC 9068 §2.2; [`require_exp(false)`](Self::require_exp) to accept tokens
+///   without one); `exp` and `nbf` are checked on the store's [`Clock`] with the
+///   [`leeway`](Self::leeway) on both. A token whose `exp` has passed is expired (401
+///   `invalid_token`, "expired"); anything else wrong is unknown (401), including a claim of
+///   another type than RFC 7519 gives it: a `sub` that is not a string, an `aud` that is not
+///   a string or an array of strings, an `exp` or `nbf` that is not a NumericDate from 1970
+///   to the year 9999 (another type, negative, later). No claim value makes the store panic.
 /// - Keys: fetched on the first token, then again when a token names an unknown `kid` (the
 ///   issuer rotated), at most once per [`refetch_interval`](Self::refetch_interval) whether
 ///   the last attempt succeeded or not (an attacker making up `kid`s cannot make the store
@@ -58,8 +62,10 @@ const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
 ///   second, then twice as long after each further failure in a row, up to a minute: without
 ///   usable keys, the tokens that come meanwhile are answered 503 with no fetch.
 ///
-/// The principal: `sub` as the subject (else `client_id`), `scope` (or `scp`), `jti` as the
-/// token id, `client_id` as the token's name, `exp`, `aud`, and an `organization` claim.
+/// The principal: `sub` as the subject (else `client_id`), `scope` (else `scp`; either a
+/// space-separated string or an array of strings), `jti` as the token id, `client_id` as the
+/// token's name, `aud`, an `organization` claim, and as its expiry `exp` plus the leeway (when
+/// this store stops accepting it).
 pub struct JwtStore<C = HttpConnector> {
     inner: Arc<Inner<C>>,
 }
@@ -69,6 +75,7 @@ struct Inner<C> {
     jwks_uri: Uri,
     issuer: String,
     audience: Option<String>,
+    require_exp: bool,
     algorithms: Vec<Algorithm>,
     leeway: Duration,
     refetch_interval: Duration,
@@ -89,6 +96,7 @@ impl<C: Clone> Clone for Inner<C> {
             jwks_uri: self.jwks_uri.clone(),
             issuer: self.issuer.clone(),
             audience: self.audience.clone(),
+            require_exp: self.require_exp,
             algorithms: self.algorithms.clone(),
             leeway: self.leeway,
             refetch_interval: self.refetch_interval,
@@ -198,6 +206,7 @@ impl<C> JwtStore<C> {
             jwks_uri,
             issuer: issuer.into(),
             audience: None,
+            require_exp: true,
             algorithms: vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA],
             leeway: Duration::from_secs(30),
             refetch_interval: Duration::from_secs(60),
@@ -223,6 +232,15 @@ impl<C: Clone> JwtStore<C> {
     #[must_use]
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.inner_mut().audience = Some(audience.into());
+        self
+    }
+
+    /// Whether tokens must carry `exp` (default `true`, as RFC 9068 §2.2 requires). With
+    /// `false`, a token without `exp` is accepted and never expires (it is valid as long as
+    /// its signing key is published); an `exp` that is present is still checked.
+    #[must_use]
+    pub fn require_exp(mut self, require: bool) -> Self {
+        self.inner_mut().require_exp = require;
         self
     }
 
@@ -285,6 +303,7 @@ impl<C> fmt::Debug for JwtStore<C> {
             .field("jwks_uri", &self.inner.jwks_uri)
             .field("issuer", &self.inner.issuer)
             .field("audience", &self.inner.audience)
+            .field("require_exp", &self.inner.require_exp)
             .field("algorithms", &self.inner.algorithms)
             .finish_non_exhaustive()
     }
@@ -343,17 +362,40 @@ impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
         // Times on the store's clock, below; the rest here.
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        validation.required_spec_claims.clear();
         validation.set_issuer(&[&self.issuer]);
-        validation.set_required_spec_claims(&["iss"]);
         match &self.audience {
-            Some(audience) => validation.set_audience(&[audience]),
-            None => validation.validate_aud = false,
+            Some(audience) => {
+                // Required too: `jsonwebtoken` checks `aud` only in tokens that have one.
+                validation.set_required_spec_claims(&["iss", "aud"]);
+                validation.set_audience(&[audience]);
+            }
+            None => {
+                validation.set_required_spec_claims(&["iss"]);
+                validation.validate_aud = false;
+            }
         }
         match jsonwebtoken::decode::<serde_json::Map<String, Value>>(token, key, &validation) {
-            Ok(data) => state_of(&data.claims, now, self.leeway),
-            Err(_) => TokenState::Unknown,
+            Ok(data) if self.claims_are_valid(&data.claims) => state_of(&data.claims, now, self.leeway),
+            _ => TokenState::Unknown,
         }
+    }
+
+    /// Whether the registered claims the store reads have the types RFC 7519 §4.1 gives them:
+    /// `sub` a string, `aud` a string or an array of strings, `exp` (there unless waived) and
+    /// `nbf` NumericDates in range. A token whose claims cannot be read is invalid, never one
+    /// without them (an `exp` that cannot be read is not "no expiry", a `sub` that is not a
+    /// string does not fall back to `client_id`).
+    fn claims_are_valid(&self, claims: &serde_json::Map<String, Value>) -> bool {
+        let valid = |key: &str, required: bool, of_type: fn(&Value) -> bool| {
+            claims.get(key).map_or(!required, of_type)
+        };
+        valid("sub", false, Value::is_string)
+            && valid("aud", false, |aud| match aud {
+                Value::Array(auds) => auds.iter().all(Value::is_string),
+                other => other.is_string(),
+            })
+            && valid("exp", self.require_exp, |exp| numeric_date(exp).is_some())
+            && valid("nbf", false, |nbf| numeric_date(nbf).is_some())
     }
 
     /// Fetches the key set when the keys at hand are stale (missing, or older than the maximum

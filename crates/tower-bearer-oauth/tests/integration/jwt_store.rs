@@ -2,7 +2,9 @@
 //! over real HTTP by a hand-written server whose key set the test changes: rotation (a new
 //! `kid` appears, an old one disappears), and one refusal per forgery (tampered, expired,
 //! wrong audience, wrong issuer, `alg: none`, HS256 signed with the public key, unknown
-//! `kid`), each a 401. And the fetches a failing issuer gets.
+//! `kid`), each a 401. `exp` required (RFC 9068) unless waived, the leeway on both ends,
+//! `scp` in either form, the fetches a failing issuer gets, and any claim values (a property
+//! test): an answer, never a panic.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +16,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use proptest::prelude::*;
 use serde_json::{Value, json};
 use tower::service_fn;
 use tower_bearer::{AuthError, BearerAuthLayer, Clock};
@@ -71,9 +74,15 @@ fn claims(clock: &Clock) -> Value {
             "iat": now, "jti": "jti-1", "organization": "acme" })
 }
 
+/// An access token (`typ: at+jwt`, RFC 9068 §2.1) signed by `pem` under `kid`.
 fn sign(kid: &str, pem: &str, claims: &Value) -> String {
+    sign_typ(kid, pem, Some("at+jwt"), claims)
+}
+
+fn sign_typ(kid: &str, pem: &str, typ: Option<&str>, claims: &Value) -> String {
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(kid.into());
+    header.typ = typ.map(str::to_owned);
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_pem(pem.as_bytes()).unwrap()).unwrap()
 }
 
@@ -226,7 +235,83 @@ async fn a_jwks_that_cannot_be_fetched_fails_closed() {
 
 const OK: (StatusCode, Option<&str>) = (StatusCode::OK, None);
 const UNKNOWN: (StatusCode, Option<&str>) = (StatusCode::UNAUTHORIZED, Some("unknown_token"));
+const EXPIRED: (StatusCode, Option<&str>) = (StatusCode::UNAUTHORIZED, Some("expired_token"));
 const UNAVAILABLE: (StatusCode, Option<&str>) = (StatusCode::SERVICE_UNAVAILABLE, Some("store_unavailable"));
+
+/// `claims` with `key` set to `value`, or removed for `None`.
+fn with(mut claims: Value, key: &str, value: Option<Value>) -> Value {
+    match value {
+        Some(value) => claims[key] = value,
+        None => drop(claims.as_object_mut().unwrap().remove(key)),
+    }
+    claims
+}
+
+#[tokio::test]
+async fn a_token_without_exp_is_refused_unless_waived() {
+    let s = setup().await;
+    let no_exp = sign("k1", K1, &with(claims(&s.clock), "exp", None));
+    assert_eq!(reason(&s.layer, &no_exp).await, UNKNOWN, "RFC 9068 §2.2: exp is required");
+    s.jwks.task.abort();
+
+    let waived = setup_with(|store| store.require_exp(false)).await;
+    let no_exp = sign("k1", K1, &with(claims(&waived.clock), "exp", None));
+    assert_eq!(reason(&waived.layer, &no_exp).await, OK, "waived: a token without exp never expires");
+    let late = sign("k1", K1, &with(claims(&waived.clock), "exp", Some(json!(NOW - 3600))));
+    assert_eq!(reason(&waived.layer, &late).await, EXPIRED, "an exp present is still checked");
+    waived.jwks.task.abort();
+}
+
+#[tokio::test]
+async fn the_default_leeway_applies_to_exp_and_nbf() {
+    // The default leeway: 30 seconds.
+    let s = setup_with(|store| store).await;
+    let at = |key: &str, secs: u64| sign("k1", K1, &with(claims(&s.clock), key, Some(json!(secs))));
+    assert_eq!(reason(&s.layer, &at("exp", NOW - 5)).await, OK, "5 s past exp, within the leeway");
+    assert_eq!(reason(&s.layer, &at("exp", NOW - 29)).await, OK);
+    assert_eq!(reason(&s.layer, &at("exp", NOW - 30)).await, EXPIRED, "the leeway has passed");
+    assert_eq!(reason(&s.layer, &at("nbf", NOW + 5)).await, OK, "5 s before nbf, within the leeway");
+    assert_eq!(reason(&s.layer, &at("nbf", NOW + 31)).await, UNKNOWN);
+    // The same token, as the store's clock moves: admitted until exp plus the leeway.
+    let token = at("exp", NOW + 10);
+    s.clock.advance(Duration::from_secs(39));
+    assert_eq!(reason(&s.layer, &token).await, OK);
+    s.clock.advance(Duration::from_secs(1));
+    assert_eq!(reason(&s.layer, &token).await, EXPIRED);
+    s.jwks.task.abort();
+}
+
+#[tokio::test]
+async fn scp_and_scope_are_read_as_a_string_or_an_array() {
+    let s = setup().await;
+    let layer = s.layer.clone().require_scopes(["reports:read"]);
+    let scoped = |key: &str, value: Value| {
+        let claims = with(with(claims(&s.clock), "scope", None), key, Some(value));
+        sign("k1", K1, &claims)
+    };
+    for (key, value) in [
+        ("scp", json!("reports:read reports:write")),      // Azure AD
+        ("scp", json!(["reports:read", "reports:write"])), // Okta
+        ("scope", json!("reports:write reports:read")),    // RFC 9068
+        ("scope", json!(["reports:read"])),
+    ] {
+        assert_eq!(status(&layer, &scoped(key, value.clone())).await, StatusCode::OK, "{key}: {value}");
+    }
+    for (key, value) in [
+        ("scp", json!("reports:write")),
+        ("scp", json!(["reports:write", 7, null])),
+        ("scp", json!(["reports:read reports:write"])), // one element is one scope, not a list
+        ("scp", json!(7)),
+        ("scope", json!({ "reports:read": true })),
+    ] {
+        assert_eq!(
+            status(&layer, &scoped(key, value.clone())).await,
+            StatusCode::FORBIDDEN,
+            "{key}: {value}"
+        );
+    }
+    s.jwks.task.abort();
+}
 
 /// Tokens under a made-up `kid` each.
 fn made_up_kids(clock: &Clock, n: usize) -> Vec<String> {
@@ -290,6 +375,175 @@ async fn a_failed_refetch_counts_against_the_interval() {
     s.clock.advance(Duration::from_secs(1));
     assert_eq!(reason(&s.layer, &tokens[1]).await, UNAVAILABLE);
     assert_eq!(fetches(), 3);
+    s.jwks.task.abort();
+}
+
+#[tokio::test]
+async fn out_of_range_times_and_mistyped_claims_are_refused() {
+    let s = setup().await;
+    for (key, value) in [
+        ("exp", json!(u64::MAX)),
+        ("exp", json!(1e300)),
+        ("exp", json!(253_402_300_800_u64)), // the year 10000
+        ("exp", json!(-1)),
+        ("exp", json!("1900000000")),
+        ("exp", json!(null)),
+        ("exp", json!([NOW + 600])),
+        ("nbf", json!(u64::MAX)),
+        ("nbf", json!(1e300)),
+        ("nbf", json!(-1)),
+        ("nbf", json!("0")),
+        ("nbf", json!(true)),
+        ("sub", json!(7)), // not "no subject", and no fallback to `client_id`
+        ("sub", json!(["ada"])),
+        ("aud", json!([API, 7])),
+    ] {
+        let claims = with(with(claims(&s.clock), "client_id", Some(json!("svc"))), key, Some(value.clone()));
+        assert_eq!(reason(&s.layer, &sign("k1", K1, &claims)).await, UNKNOWN, "{key}: {value}");
+    }
+    for (key, value) in [
+        ("exp", json!(253_402_300_799_u64)), // the last second of the year 9999
+        ("exp", json!(NOW as f64 + 0.5)),
+        ("nbf", json!(0)),
+        ("nbf", json!(NOW as f64 - 0.5)),
+        ("iat", json!(u64::MAX)),
+        ("iat", json!(-1e300)),
+        ("iat", json!("yesterday")),
+    ] {
+        let token = sign("k1", K1, &with(claims(&s.clock), key, Some(value.clone())));
+        assert_eq!(reason(&s.layer, &token).await, OK, "{key}: {value}");
+    }
+    s.jwks.task.abort();
+}
+
+/// The latest NumericDate the store accepts: 9999-12-31T23:59:59Z.
+const LATEST: f64 = 253_402_300_799.0;
+
+/// Values for a claim: absent, times around the test's clock (whole and quarter seconds),
+/// the extremes of every JSON number, and every other JSON type.
+fn claim_value() -> impl Strategy<Value = Option<Value>> {
+    prop_oneof![
+        Just(None),
+        (-100_i64..100).prop_map(|d| Some(json!(NOW as i64 + d))),
+        (-400_i64..400).prop_map(|q| Some(json!(NOW as f64 + q as f64 / 4.0))),
+        any::<u64>().prop_map(|n| Some(json!(n))),
+        any::<i64>().prop_map(|n| Some(json!(n))),
+        any::<f64>().prop_map(|f| Some(json!(f))), // NaN and infinities become null
+        prop::sample::select(vec![
+            json!(0),
+            json!(-0.0),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(1e300),
+            json!(-1e300),
+            json!(LATEST),
+            json!(LATEST + 1.0),
+            json!(f64::MIN_POSITIVE),
+            Value::Null,
+            json!(true),
+            json!([NOW]),
+            json!({ "exp": NOW }),
+        ])
+        .prop_map(Some),
+        "\\PC{0,12}".prop_map(|s| Some(json!(s))),
+    ]
+}
+
+/// Values for `aud`: this resource's, in the forms RFC 7519 allows and others.
+fn audience_value() -> impl Strategy<Value = Option<Value>> {
+    prop_oneof![
+        4 => Just(Some(json!(API))),
+        1 => prop::sample::select(vec![
+            json!([API]),
+            json!(["x", API]),
+            json!("x"),
+            json!(["x"]),
+            json!([]),
+            json!([API, 1]),
+            json!([[API]]),
+            json!({ "aud": API }),
+            json!(7),
+            Value::Null,
+        ])
+        .prop_map(Some),
+        1 => Just(None),
+    ]
+}
+
+/// Whether `aud` names this resource: a string, or an array of strings with it among them.
+fn is_for_us(aud: &Value) -> bool {
+    match aud {
+        Value::String(aud) => aud == API,
+        Value::Array(auds) => auds.iter().all(Value::is_string) && auds.contains(&json!(API)),
+        _ => false,
+    }
+}
+
+/// A NumericDate (RFC 7519 §2) the store accepts: a number from the epoch to the year 9999.
+fn date(value: &Value) -> Option<f64> {
+    value.as_f64().filter(|secs| (0.0..=LATEST).contains(secs))
+}
+
+/// What the layer must answer for a token with these claims, with a leeway of 30 s.
+fn expected(
+    exp: Option<&Value>,
+    nbf: Option<&Value>,
+    sub: Option<&Value>,
+    aud: Option<&Value>,
+) -> (StatusCode, Option<&'static str>) {
+    let now = NOW as f64;
+    if sub.is_some_and(|sub| !sub.is_string()) || !aud.is_some_and(is_for_us) {
+        return UNKNOWN;
+    }
+    // `exp` is required; either, when present, must be a date.
+    let Some(exp) = exp.and_then(date) else { return UNKNOWN };
+    match nbf.map(date) {
+        Some(None) => return UNKNOWN,
+        Some(Some(nbf)) if nbf > now + 30.0 => return UNKNOWN,
+        _ => {}
+    }
+    if exp + 30.0 <= now { EXPIRED } else { OK }
+}
+
+#[test]
+fn any_claim_values_get_an_answer_never_a_panic() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // The default leeway (30 s); the keys fetched once, then every lookup is answered at once.
+    let s = runtime.block_on(setup_with(|store| store));
+    assert_eq!(runtime.block_on(reason(&s.layer, &sign("k1", K1, &claims(&s.clock)))), OK);
+    let config =
+        proptest::test_runner::Config { cases: 512, failure_persistence: None, ..Default::default() };
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    let values = (
+        (claim_value(), claim_value(), claim_value()),
+        (claim_value(), claim_value(), claim_value(), claim_value()),
+        audience_value(),
+    );
+    runner
+        .run(&values, |((exp, nbf, iat), (scope, scp, sub, jti), aud)| {
+            let mut claims = json!({ "iss": ISSUER });
+            for (key, value) in [
+                ("exp", &exp),
+                ("nbf", &nbf),
+                ("iat", &iat),
+                ("scope", &scope),
+                ("scp", &scp),
+                ("sub", &sub),
+                ("jti", &jti),
+                ("aud", &aud),
+            ] {
+                if let Some(value) = value {
+                    claims[key] = value.clone();
+                }
+            }
+            let token = sign("k1", K1, &claims);
+            let answer = runtime.block_on(reason(&s.layer, &token));
+            let expected = expected(exp.as_ref(), nbf.as_ref(), sub.as_ref(), aud.as_ref());
+            prop_assert_eq!(answer, expected, "claims {}", claims);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(s.jwks.fetches.load(Ordering::SeqCst), 1);
     s.jwks.task.abort();
 }
 
