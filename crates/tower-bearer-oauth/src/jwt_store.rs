@@ -35,6 +35,9 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest wait between two attempts to fetch the key set of a failing issuer.
 const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
 
+/// The `typ` of an RFC 9068 access token (§2.1), and its media-type form (§4).
+const ACCESS_TOKEN_TYPS: [&str; 2] = ["at+jwt", "application/at+jwt"];
+
 /// A [`TokenStore`] for JWT access tokens an outside authorization server signs (Keycloak,
 /// Auth0, Okta, Ory, another tower-bearer): each token is verified here, with no call per
 /// request, against the issuer's public keys, fetched from its JWKS URL (or found by OIDC
@@ -45,7 +48,11 @@ const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
 ///   outside issuer, and a public key used as an HMAC secret is the classic
 ///   algorithm-confusion forgery), and its `kid` must name a key of the set whose own `alg`,
 ///   if it declares one, is the same.
-/// - Claims: `iss` must be the issuer; `aud` must contain the audience when one is set; `exp`
+/// - The header's `typ` must be `at+jwt` (RFC 9068 §2.1; `application/at+jwt` too, in any
+///   case), so that the issuer's ID tokens and other JWTs it signs are not taken for access
+///   tokens; [`require_typ(false)`](Self::require_typ) for an issuer that does not set it.
+/// - Claims: `iss` must be the issuer; `aud` must contain the [`audience`](Self::audience)
+///   (required: set one, or waive the check with [`any_audience`](Self::any_audience)); `exp`
 ///   is required (RFC 9068 §2.2; [`require_exp(false)`](Self::require_exp) to accept tokens
 ///   without one); `exp` and `nbf` are checked on the store's [`Clock`] with the
 ///   [`leeway`](Self::leeway) on both. A token whose `exp` has passed is expired (401
@@ -66,6 +73,25 @@ const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
 /// space-separated string or an array of strings), `jti` as the token id, `client_id` as the
 /// token's name, `aud`, an `organization` claim, and as its expiry `exp` plus the leeway (when
 /// this store stops accepting it).
+///
+/// ```no_run
+/// use tower_bearer::BearerAuthLayer;
+/// use tower_bearer_oauth::JwtStore;
+///
+/// # async fn demo() -> Result<(), tower_bearer_oauth::DiscoveryError> {
+/// let store = JwtStore::discover("https://login.example.com/realms/acme")
+///     .await?
+///     .audience("https://api.example.com");
+/// let layer = BearerAuthLayer::new(store).require_scopes(["reports:read"]);
+/// # Ok(()) }
+/// ```
+///
+/// Why the audience is a setting that must be made, and not an error at start-up: the store
+/// has no build step that could fail (the constructors return it, and the setters chain), so
+/// the choice is made explicit instead: [`audience`](Self::audience) or
+/// [`any_audience`](Self::any_audience). A store with neither is a configuration error that
+/// fails closed: every token is answered 503 (`store_unavailable`), with a store error that
+/// says what to set, and the issuer is never asked.
 pub struct JwtStore<C = HttpConnector> {
     inner: Arc<Inner<C>>,
 }
@@ -74,8 +100,9 @@ struct Inner<C> {
     client: Client<C, Full<Bytes>>,
     jwks_uri: Uri,
     issuer: String,
-    audience: Option<String>,
+    audience: Audience,
     require_exp: bool,
+    require_typ: bool,
     algorithms: Vec<Algorithm>,
     leeway: Duration,
     refetch_interval: Duration,
@@ -85,6 +112,17 @@ struct Inner<C> {
     keys: RwLock<Keys>,
     /// One fetch at a time; the others wait for its keys.
     fetching: tokio::sync::Mutex<()>,
+}
+
+/// The audience tokens must name.
+#[derive(Clone, Debug)]
+enum Audience {
+    /// Not set, nor waived: a configuration error.
+    Unset,
+    /// `aud` must contain it.
+    One(String),
+    /// Waived: `aud` is not checked.
+    Any,
 }
 
 /// The same configuration, with a key cache of its own (empty: keys are fetched again): what
@@ -97,6 +135,7 @@ impl<C: Clone> Clone for Inner<C> {
             issuer: self.issuer.clone(),
             audience: self.audience.clone(),
             require_exp: self.require_exp,
+            require_typ: self.require_typ,
             algorithms: self.algorithms.clone(),
             leeway: self.leeway,
             refetch_interval: self.refetch_interval,
@@ -135,6 +174,10 @@ fn backoff(failures: u32) -> Duration {
         Some(doublings) => FIRST_BACKOFF.saturating_mul(1_u32 << doublings.min(16)).min(LONGEST_BACKOFF),
     }
 }
+
+/// What a store with neither an audience nor [`JwtStore::any_audience`] answers.
+const NO_AUDIENCE: &str = "JwtStore: no audience configured; set this resource's with \
+    `.audience(..)`, or waive the check with `.any_audience()`";
 
 /// Why [`JwtStore::discover`] could not find the issuer's keys. Names what failed, never a
 /// token.
@@ -205,8 +248,9 @@ impl<C> JwtStore<C> {
             client,
             jwks_uri,
             issuer: issuer.into(),
-            audience: None,
+            audience: Audience::Unset,
             require_exp: true,
+            require_typ: true,
             algorithms: vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA],
             leeway: Duration::from_secs(30),
             refetch_interval: Duration::from_secs(60),
@@ -228,10 +272,22 @@ impl<C: Clone> JwtStore<C> {
         Arc::make_mut(&mut self.inner)
     }
 
-    /// Accepts only tokens whose `aud` contains `audience` (this resource's identifier).
+    /// Accepts only tokens whose `aud` contains `audience` (this resource's identifier). An
+    /// audience, or [`any_audience`](Self::any_audience), is required: a store with neither
+    /// refuses every token (503).
     #[must_use]
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.inner_mut().audience = Some(audience.into());
+        self.inner_mut().audience = Audience::One(audience.into());
+        self
+    }
+
+    /// Waives the audience check: tokens for any resource (or none) are accepted, as long as
+    /// the rest verifies. Only for an issuer whose tokens name no audience, and that signs
+    /// tokens for this service alone: otherwise a token issued for another service is
+    /// accepted here. Replaces an [`audience`](Self::audience) set before.
+    #[must_use]
+    pub fn any_audience(mut self) -> Self {
+        self.inner_mut().audience = Audience::Any;
         self
     }
 
@@ -241,6 +297,17 @@ impl<C: Clone> JwtStore<C> {
     #[must_use]
     pub fn require_exp(mut self, require: bool) -> Self {
         self.inner_mut().require_exp = require;
+        self
+    }
+
+    /// Whether the header's `typ` must be `at+jwt` or `application/at+jwt`, in any case
+    /// (default `true`, RFC 9068 §2.1). With `false`, for an issuer that does not set it, any
+    /// `typ` (or none) is accepted, so the issuer's ID tokens are told from access tokens by
+    /// their audience alone (an ID token's `aud` is the client's id): keep an
+    /// [`audience`](Self::audience) then.
+    #[must_use]
+    pub fn require_typ(mut self, require: bool) -> Self {
+        self.inner_mut().require_typ = require;
         self
     }
 
@@ -304,6 +371,7 @@ impl<C> fmt::Debug for JwtStore<C> {
             .field("issuer", &self.inner.issuer)
             .field("audience", &self.inner.audience)
             .field("require_exp", &self.inner.require_exp)
+            .field("require_typ", &self.inner.require_typ)
             .field("algorithms", &self.inner.algorithms)
             .finish_non_exhaustive()
     }
@@ -328,11 +396,21 @@ struct Header {
     alg: Algorithm,
 }
 
+/// Whether `typ` is an access token's (RFC 9068 §2.1 and §4; media types are case-insensitive).
+fn is_access_token_typ(typ: &str) -> bool {
+    ACCESS_TOKEN_TYPS.iter().any(|t| typ.eq_ignore_ascii_case(t))
+}
+
 impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
+    /// The header of `token`, if it names a `kid`, an allowed `alg` and (unless waived) an
+    /// access token's `typ`: checked before any key is looked up or fetched.
     fn header(&self, token: &str) -> Option<Header> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         let alg = header.alg;
         (self.algorithms.contains(&alg)).then_some(())?;
+        if self.require_typ && !header.typ.as_deref().is_some_and(is_access_token_typ) {
+            return None;
+        }
         Some(Header { kid: header.kid?, alg })
     }
 
@@ -364,15 +442,17 @@ impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
         validation.validate_nbf = false;
         validation.set_issuer(&[&self.issuer]);
         match &self.audience {
-            Some(audience) => {
+            Audience::One(audience) => {
                 // Required too: `jsonwebtoken` checks `aud` only in tokens that have one.
                 validation.set_required_spec_claims(&["iss", "aud"]);
                 validation.set_audience(&[audience]);
             }
-            None => {
+            Audience::Any => {
                 validation.set_required_spec_claims(&["iss"]);
                 validation.validate_aud = false;
             }
+            // Refused before any verification (`lookup`); never admitted here either.
+            Audience::Unset => return TokenState::Unknown,
         }
         match jsonwebtoken::decode::<serde_json::Map<String, Value>>(token, key, &validation) {
             Ok(data) if self.claims_are_valid(&data.claims) => state_of(&data.claims, now, self.leeway),
@@ -467,6 +547,9 @@ impl<C: Connect + Clone + Send + Sync + 'static> TokenStore for JwtStore<C> {
     type Future = BoxLookup;
 
     fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<BoxLookup> {
+        if let Audience::Unset = self.inner.audience {
+            return Lookup::Now(Err(StoreError::unavailable(NO_AUDIENCE)));
+        }
         let secret = token.expose_secret();
         let Some(header) = self.inner.header(secret) else {
             return Lookup::Now(Ok(TokenState::Unknown));

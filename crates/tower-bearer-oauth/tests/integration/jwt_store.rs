@@ -2,9 +2,9 @@
 //! over real HTTP by a hand-written server whose key set the test changes: rotation (a new
 //! `kid` appears, an old one disappears), and one refusal per forgery (tampered, expired,
 //! wrong audience, wrong issuer, `alg: none`, HS256 signed with the public key, unknown
-//! `kid`), each a 401. `exp` required (RFC 9068) unless waived, the leeway on both ends,
-//! `scp` in either form, the fetches a failing issuer gets, and any claim values (a property
-//! test): an answer, never a panic.
+//! `kid`), each a 401. What RFC 9068 requires (`exp`, `typ`, the audience) by default, and
+//! the opt-outs; the leeway on both ends, `scp` in either form, the fetches a failing issuer
+//! gets, and any claim values (a property test): an answer, never a panic.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -414,6 +414,58 @@ async fn out_of_range_times_and_mistyped_claims_are_refused() {
         assert_eq!(reason(&s.layer, &token).await, OK, "{key}: {value}");
     }
     s.jwks.task.abort();
+}
+
+#[tokio::test]
+async fn id_tokens_and_other_typs_are_refused_unless_waived() {
+    let s = setup().await;
+    let typed = |typ: Option<&str>| sign_typ("k1", K1, typ, &claims(&s.clock));
+    for typ in ["at+jwt", "AT+JWT", "application/at+jwt", "Application/AT+JWT"] {
+        assert_eq!(reason(&s.layer, &typed(Some(typ))).await, OK, "{typ}");
+    }
+    for typ in [Some("JWT"), None, Some("id_token+jwt"), Some("at+jwt "), Some("application/jwt")] {
+        assert_eq!(reason(&s.layer, &typed(typ)).await, UNKNOWN, "{typ:?}");
+    }
+    s.jwks.task.abort();
+
+    let waived = setup_with(|store| store.require_typ(false)).await;
+    for typ in [Some("JWT"), None, Some("at+jwt")] {
+        let token = sign_typ("k1", K1, typ, &claims(&waived.clock));
+        assert_eq!(reason(&waived.layer, &token).await, OK, "{typ:?}");
+    }
+    waived.jwks.task.abort();
+}
+
+#[tokio::test]
+async fn the_audience_is_required_unless_waived() {
+    let jwks = jwks_server(vec![jwk("k1", K1_X)]).await;
+    let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW));
+    let layer = |store: JwtStore| BearerAuthLayer::new(store.clock(clock.clone())).clock(clock.clone());
+    let token = sign("k1", K1, &claims(&clock));
+
+    // Neither an audience nor the waiver: every token is refused, as a configuration error.
+    let unset = layer(JwtStore::new(&jwks.url, ISSUER).unwrap());
+    let (code, error) = outcome(&unset, &token).await;
+    assert_eq!((code, error.as_ref().map(AuthError::reason)), UNAVAILABLE);
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 0, "refused before any fetch");
+
+    // Waived: any audience, or none.
+    let any = layer(JwtStore::new(&jwks.url, ISSUER).unwrap().any_audience());
+    assert_eq!(reason(&any, &token).await, OK);
+    let elsewhere = sign("k1", K1, &with(claims(&clock), "aud", Some(json!("https://other.example.com"))));
+    assert_eq!(reason(&any, &elsewhere).await, OK);
+    assert_eq!(reason(&any, &sign("k1", K1, &with(claims(&clock), "aud", None))).await, OK);
+
+    // Set: the token must name it.
+    let ours = layer(JwtStore::new(&jwks.url, ISSUER).unwrap().audience(API));
+    assert_eq!(reason(&ours, &token).await, OK);
+    assert_eq!(
+        reason(&ours, &sign("k1", K1, &with(claims(&clock), "aud", Some(json!([API, "x"]))))).await,
+        OK
+    );
+    assert_eq!(reason(&ours, &elsewhere).await, UNKNOWN);
+    assert_eq!(reason(&ours, &sign("k1", K1, &with(claims(&clock), "aud", None))).await, UNKNOWN);
+    jwks.task.abort();
 }
 
 /// The latest NumericDate the store accepts: 9999-12-31T23:59:59Z.
