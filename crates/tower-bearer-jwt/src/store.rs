@@ -35,9 +35,11 @@ use crate::key_set::KeySet;
 ///   when the token has them.
 /// - **Verifying**: a token of JWS shape is checked here: `kid` known, `alg` the key's own
 ///   (never `none`, never HMAC over a public key), signature, `typ`, `iss`, `aud`, `exp` and
-///   `nbf` (with the [leeway](Self::leeway), on the store's [`Clock`]), then the deny list;
-///   answered at once. Any other token goes to the inner store: one layer accepts API keys
-///   and signed tokens alike, with the same RFC 6750 answers.
+///   `nbf` (with the [leeway](Self::leeway) on both, on the store's [`Clock`]; the principal's
+///   expiry is `exp` plus the leeway; an `exp` after the year 9999 is refused, and no claim
+///   value makes verification panic), then the deny list; answered at once. Any other token
+///   goes to the inner store: one layer accepts API keys and signed tokens alike, with the
+///   same RFC 6750 answers.
 /// - **Revoking** (`revoke`, `delete`, or a rotation's end of grace) puts the `jti` on a deny
 ///   list kept until the token's own expiry: refused by every request of this process that
 ///   starts after the call returns. A store shared between instances (`tower-bearer-sqlx`)
