@@ -15,7 +15,7 @@ use tower_bearer::{Credits, Grant, Principal, RateLimit, Scopes, TokenInfo};
 
 /// The latest `exp` accepted, 9999-12-31T23:59:59Z (seconds since the epoch): the last second
 /// RFC 3339 can write, and far inside what a `SystemTime` holds on every platform. A token
-/// whose `exp` is later is refused as out of range.
+/// whose `exp` is later is refused as out of range, and none is issued.
 pub(crate) const LATEST: u64 = 253_402_300_799;
 
 /// `aud`: one resource or several (RFC 7519 §4.1.3).

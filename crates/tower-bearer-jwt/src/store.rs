@@ -16,7 +16,7 @@ use tower_bearer::{
 use crate::access::{AccessResolver, EffectiveAccess, Resolving, intersect};
 use tower_bearer::grant::MintRules;
 
-use crate::claims::claims_of;
+use crate::claims::{LATEST, claims_of};
 use crate::deny::{Denial, DenyList, DenyListSubscriber, secs};
 use crate::jwks::Jwks;
 use crate::jwt::{Expect, Jws, Verified, sign, split, verify};
@@ -30,7 +30,8 @@ use crate::key_set::KeySet;
 ///   inner store (so it is listed, rotated, revoked and audited like any other) and returns a
 ///   JWT whose `jti` is the record's id, shown once: `typ: at+jwt`; claims `iss`, `sub`,
 ///   `aud` (the token's audience, else the set's), `exp` (the token's, else now plus the
-///   [default lifetime](Self::default_lifetime): RFC 9068 requires one), `iat`, `jti`,
+///   [default lifetime](Self::default_lifetime): RFC 9068 requires one; an expiry after the
+///   year 9999 is refused, [`ManageError::OutOfRange`], before anything is recorded), `iat`, `jti`,
 ///   `client_id` (the subject), `scope`, and `organization`, `token_kind` and `token_name`
 ///   when the token has them.
 /// - **Verifying**: a token of JWS shape is checked here: `kid` known, `alg` the key's own
@@ -395,6 +396,10 @@ impl<M: TokenManager> TokenManager for SignedTokens<M> {
                 new.expires_at(at.ok_or(ManageError::OutOfRange("default_lifetime"))?)
             }
         };
+        // A token no verifier accepts is not issued (nor recorded).
+        if new.expiry().is_some_and(|at| secs(at) > LATEST) {
+            return Err(ManageError::OutOfRange("expires_at"));
+        }
         let issued = self.inner.store.issue(new).await?;
         self.signed(issued)
     }

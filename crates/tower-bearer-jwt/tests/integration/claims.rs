@@ -8,7 +8,9 @@ use http::StatusCode;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use tower_bearer::{AuthError, BearerAuthLayer, Clock, MemoryTokenStore, NewToken, TokenManager};
+use tower_bearer::{
+    AuthError, BearerAuthLayer, Clock, ManageError, MemoryTokenStore, NewToken, TokenManager,
+};
 use tower_bearer_jwt::{KeySet, SignedTokens, SigningKey};
 use tower_bearer_test_support::outcome;
 
@@ -90,6 +92,18 @@ async fn the_default_leeway_admits_a_token_just_past_exp_through_the_layer() {
     assert_eq!(reason(&layer, jwt).await, OK);
     clock.advance(Duration::from_secs(1));
     assert_eq!(reason(&layer, jwt).await, EXPIRED, "exp plus the leeway");
+}
+
+#[tokio::test]
+async fn an_expiry_after_the_year_9999_is_not_issued_nor_recorded() {
+    let clock = clock();
+    let (tokens, layer) = layer(&clock);
+    let at = |secs: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+    let refused = tokens.issue(NewToken::for_subject("ada").expires_at(at(LATEST + 1))).await;
+    assert!(matches!(refused, Err(ManageError::OutOfRange("expires_at"))), "{refused:?}");
+    assert!(tokens.list("ada").await.unwrap().is_empty(), "nothing recorded");
+    let last = tokens.issue(NewToken::for_subject("ada").expires_at(at(LATEST))).await.unwrap();
+    assert_eq!(reason(&layer, last.secret().expose_secret()).await, OK);
 }
 
 /// Values for a claim: absent, times around the test's clock, the extremes of every JSON
