@@ -13,6 +13,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tower_bearer::{Credits, Grant, Principal, RateLimit, Scopes, TokenInfo};
 
+/// The latest `exp` accepted, 9999-12-31T23:59:59Z (seconds since the epoch): the last second
+/// RFC 3339 can write, and far inside what a `SystemTime` holds on every platform. A token
+/// whose `exp` is later is refused as out of range, and none is issued.
+pub(crate) const LATEST: u64 = 253_402_300_799;
+
 /// `aud`: one resource or several (RFC 7519 §4.1.3).
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -78,10 +83,15 @@ pub(crate) struct Claims<'a> {
 
 impl Claims<'_> {
     /// The principal the claims describe, for a store whose own audience is `audience` (a
-    /// token for just that audience is unrestricted, as it was issued); `None` for claims no
-    /// token of ours has (an `exp` past what a time can hold, a rate limit out of range).
-    pub(crate) fn principal(&self, audience: &str) -> Option<Principal> {
-        let expires = UNIX_EPOCH.checked_add(Duration::from_secs(self.exp))?;
+    /// token for just that audience is unrestricted, as it was issued), expiring `leeway`
+    /// seconds after `exp` (when a verifier allowing that leeway stops accepting it: the
+    /// layer checks the expiry again); `None` for claims no token of ours has (an `exp` after
+    /// [`LATEST`], a rate limit out of range).
+    pub(crate) fn principal(&self, audience: &str, leeway: u64) -> Option<Principal> {
+        if self.exp > LATEST {
+            return None;
+        }
+        let expires = UNIX_EPOCH.checked_add(Duration::from_secs(self.exp.saturating_add(leeway)))?;
         let mut g = Grant::new(self.sub.as_deref().unwrap_or_default()).with_expires_at(expires);
         if let Some(scope) = &self.scope {
             g = g.with_scopes(Scopes::parse(scope));

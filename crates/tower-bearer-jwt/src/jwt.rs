@@ -87,7 +87,9 @@ fn decode<'b>(part: &str, buffer: &'b mut [u8]) -> Option<&'b [u8]> {
 }
 
 /// The principal of `token` if it verifies against `keys` and `expect` at `now`; `None` for
-/// any failure (all answered alike: 401).
+/// any failure (all answered alike: 401), whatever the claims hold: never a panic. The
+/// principal's expiry is `exp` plus the leeway, the moment this verifier stops accepting the
+/// token (the layer checks it again on its own clock).
 pub(crate) fn verify(
     keys: &KeySet,
     token: &Jws<'_>,
@@ -131,8 +133,9 @@ pub(crate) fn verify(
     if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
         return None;
     }
-    // RFC 9068 §2.2: `exp` is required (a missing one fails the parse).
-    let principal = claims.principal(expect.audience)?;
+    // RFC 9068 §2.2: `exp` is required (a missing one fails the parse), and must be a time
+    // (`principal` refuses one after the year 9999).
+    let principal = claims.principal(expect.audience, leeway)?;
     Some(if claims.exp.saturating_add(leeway) <= now {
         Verified::Expired(principal)
     } else {

@@ -16,7 +16,7 @@ use tower_bearer::{
 use crate::access::{AccessResolver, EffectiveAccess, Resolving, intersect};
 use tower_bearer::grant::MintRules;
 
-use crate::claims::claims_of;
+use crate::claims::{LATEST, claims_of};
 use crate::deny::{Denial, DenyList, DenyListSubscriber, secs};
 use crate::jwks::Jwks;
 use crate::jwt::{Expect, Jws, Verified, sign, split, verify};
@@ -30,14 +30,17 @@ use crate::key_set::KeySet;
 ///   inner store (so it is listed, rotated, revoked and audited like any other) and returns a
 ///   JWT whose `jti` is the record's id, shown once: `typ: at+jwt`; claims `iss`, `sub`,
 ///   `aud` (the token's audience, else the set's), `exp` (the token's, else now plus the
-///   [default lifetime](Self::default_lifetime): RFC 9068 requires one), `iat`, `jti`,
+///   [default lifetime](Self::default_lifetime): RFC 9068 requires one; an expiry after the
+///   year 9999 is refused, [`ManageError::OutOfRange`], before anything is recorded), `iat`, `jti`,
 ///   `client_id` (the subject), `scope`, and `organization`, `token_kind` and `token_name`
 ///   when the token has them.
 /// - **Verifying**: a token of JWS shape is checked here: `kid` known, `alg` the key's own
 ///   (never `none`, never HMAC over a public key), signature, `typ`, `iss`, `aud`, `exp` and
-///   `nbf` (with the [leeway](Self::leeway), on the store's [`Clock`]), then the deny list;
-///   answered at once. Any other token goes to the inner store: one layer accepts API keys
-///   and signed tokens alike, with the same RFC 6750 answers.
+///   `nbf` (with the [leeway](Self::leeway) on both, on the store's [`Clock`]; the principal's
+///   expiry is `exp` plus the leeway; an `exp` after the year 9999 is refused, and no claim
+///   value makes verification panic), then the deny list; answered at once. Any other token
+///   goes to the inner store: one layer accepts API keys and signed tokens alike, with the
+///   same RFC 6750 answers.
 /// - **Revoking** (`revoke`, `delete`, or a rotation's end of grace) puts the `jti` on a deny
 ///   list kept until the token's own expiry: refused by every request of this process that
 ///   starts after the call returns. A store shared between instances (`tower-bearer-sqlx`)
@@ -393,6 +396,10 @@ impl<M: TokenManager> TokenManager for SignedTokens<M> {
                 new.expires_at(at.ok_or(ManageError::OutOfRange("default_lifetime"))?)
             }
         };
+        // A token no verifier accepts is not issued (nor recorded).
+        if new.expiry().is_some_and(|at| secs(at) > LATEST) {
+            return Err(ManageError::OutOfRange("expires_at"));
+        }
         let issued = self.inner.store.issue(new).await?;
         self.signed(issued)
     }

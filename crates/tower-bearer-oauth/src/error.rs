@@ -74,7 +74,7 @@ impl OAuthError {
         }
         if let Some(after) = self.retry_after {
             // Round up: retrying a second early would only be refused again.
-            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            let secs = after.as_secs().saturating_add(u64::from(after.subsec_nanos() > 0));
             headers.insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         response
@@ -95,4 +95,22 @@ pub(crate) fn json_response(status: StatusCode, body: String) -> Response<Full<B
 /// `%x20-21 / %x23-5B / %x5D-7E` (printable ASCII without `"` and `\`).
 pub(crate) fn is_param_char(c: char) -> bool {
     matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_rounded_up_without_overflow() {
+        for (wait, header) in [
+            (Duration::from_millis(1500), "2"),
+            (Duration::from_secs(3), "3"),
+            // `Duration::MAX` has a fraction of a second: rounding it up once overflowed.
+            (Duration::MAX, "18446744073709551615"),
+        ] {
+            let response = OAuthError::too_many_attempts(wait).into_response("r");
+            assert_eq!(response.headers()[RETRY_AFTER], header, "{wait:?}");
+        }
+    }
 }

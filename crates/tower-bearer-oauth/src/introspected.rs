@@ -23,9 +23,10 @@ pub(crate) enum Malformed {
 /// - `active: true` is [`TokenState::Active`], unless `exp` has passed ([`TokenState::Expired`]:
 ///   a server's clock may lag) or `nbf` has not come (`Unknown`);
 /// - the principal: `sub` (else `client_id`, else `username`, else empty) as the subject,
-///   `scope`, `exp`, `jti` as the token id, `client_id` as the token's name, `aud` (a string
-///   or an array), and the `organization` extension member; members of other types than
-///   RFC 7662 and RFC 7519 give them are ignored, as are unknown members.
+///   `scope` (else `scp`; see [`scopes`]), `exp`, `jti` as the token id, `client_id` as the
+///   token's name, `aud` (a string or an array), and the `organization` extension member;
+///   members of other types than RFC 7662 and RFC 7519 give them are ignored (an `exp` or
+///   `nbf` that is not a [`numeric_date`] too), as are unknown members.
 pub(crate) fn parse(body: &[u8], now: SystemTime) -> Result<TokenState, Malformed> {
     let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(body) else {
         return Err(Malformed::NotAnObject);
@@ -40,7 +41,8 @@ pub(crate) fn parse(body: &[u8], now: SystemTime) -> Result<TokenState, Malforme
 
 /// The state of a token whose claims (or introspection members) are `m`, at `now`, allowing
 /// `leeway` on `exp` and `nbf`: shared by introspection answers and JWT claims (RFC 7662
-/// borrows RFC 7519's names).
+/// borrows RFC 7519's names). The principal's expiry is `exp` plus the leeway: the moment
+/// this answer stops admitting the token, which the layer checks again on its own clock.
 pub(crate) fn state_of(m: &Map<String, Value>, now: SystemTime, leeway: Duration) -> TokenState {
     let late = now.checked_add(leeway).unwrap_or(now);
     if time(m, "nbf").is_some_and(|nbf| nbf > late) {
@@ -48,10 +50,8 @@ pub(crate) fn state_of(m: &Map<String, Value>, now: SystemTime, leeway: Duration
     }
     let subject = ["sub", "client_id", "username"].iter().find_map(|k| string(m, k)).unwrap_or_default();
     let mut b = Principal::builder(subject);
-    if let Some(scope) = string(m, "scope") {
-        b = b.scopes(Scopes::parse(scope));
-    } else if let Some(Value::Array(scopes)) = m.get("scp") {
-        b = b.scopes(scopes.iter().filter_map(Value::as_str).collect::<Scopes>());
+    if let Some(scopes) = scopes(m) {
+        b = b.scopes(scopes);
     }
     if let Some(id) = string(m, "jti") {
         b = b.token_id(id);
@@ -67,30 +67,59 @@ pub(crate) fn state_of(m: &Map<String, Value>, now: SystemTime, leeway: Duration
         Some(Value::Array(auds)) => b = b.audience(auds.iter().filter_map(Value::as_str)),
         _ => {}
     }
-    let exp = time(m, "exp");
-    if let Some(exp) = exp {
-        b = b.expires_at(exp);
+    // `exp` plus the leeway; for a date so late that it cannot be added, the date itself
+    // (numeric dates end in the year 9999, so this does not happen with leeways of minutes).
+    let until = time(m, "exp").map(|exp| exp.checked_add(leeway).unwrap_or(exp));
+    if let Some(until) = until {
+        b = b.expires_at(until);
     }
     let principal = b.build();
-    match exp {
-        Some(exp) if exp.checked_add(leeway).unwrap_or(exp) <= now => TokenState::Expired(principal),
+    match until {
+        Some(until) if until <= now => TokenState::Expired(principal),
         _ => TokenState::Active(principal),
     }
+}
+
+/// The scopes of `scope`, else of `scp`: a space-separated string (RFC 9068 §2.2.3, RFC 7662;
+/// Azure AD's `scp`) or an array of strings, one scope each (Okta's `scp`). In an array,
+/// elements that are not a scope (RFC 6749 §3.3: not empty, no spaces, no quotes or
+/// backslashes) or not a string are left out: never more than the issuer listed. `None` when
+/// neither member is a string or an array.
+pub(crate) fn scopes(m: &Map<String, Value>) -> Option<Scopes> {
+    ["scope", "scp"].iter().find_map(|key| match m.get(*key)? {
+        Value::String(list) => Some(Scopes::parse(list)),
+        Value::Array(items) => {
+            Some(items.iter().filter_map(Value::as_str).filter(|s| Scopes::is_valid(s)).collect())
+        }
+        _ => None,
+    })
 }
 
 fn string<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     m.get(key)?.as_str()
 }
 
-/// A NumericDate member (seconds since the epoch, RFC 7519 §2), if it is one a `SystemTime`
-/// can hold.
+/// The latest NumericDate read, 9999-12-31T23:59:59Z: the last second RFC 3339 (and every
+/// `SystemTime`) can write; later dates are out of range.
+pub(crate) const LATEST: f64 = 253_402_300_799.0;
+
+/// `value` as a NumericDate (seconds since the epoch, RFC 7519 §2, fractions allowed), if it
+/// is one from the epoch to [`LATEST`]: anything else (another type, negative, later) is
+/// `None`, never a panic.
+pub(crate) fn numeric_date(value: &Value) -> Option<SystemTime> {
+    let secs = value.as_f64().filter(|s| (0.0..=LATEST).contains(s))?;
+    UNIX_EPOCH.checked_add(Duration::try_from_secs_f64(secs).ok()?)
+}
+
+/// The member `key` of `m` as a [`numeric_date`].
 fn time(m: &Map<String, Value>, key: &str) -> Option<SystemTime> {
-    let secs = m.get(key)?.as_f64().filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e12)?;
-    UNIX_EPOCH.checked_add(Duration::from_secs_f64(secs))
+    numeric_date(m.get(key)?)
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn at(secs: u64) -> SystemTime {
@@ -147,6 +176,36 @@ mod tests {
             m.insert("aud".into(), aud.into_iter().map(Value::String).collect());
             let _ = parse(Value::Object(m).to_string().as_bytes(), at(1_000));
         }
+    }
+
+    #[test]
+    fn numeric_dates_from_the_epoch_to_the_year_9999() {
+        for (value, secs) in [(json!(0), Some(0.0)), (json!(-0.0), Some(0.0)), (json!(1.5), Some(1.5))] {
+            assert_eq!(numeric_date(&value), secs.map(|s| UNIX_EPOCH + Duration::from_secs_f64(s)));
+        }
+        assert_eq!(numeric_date(&json!(253_402_300_799_u64)), Some(at(253_402_300_799)));
+        for value in [
+            json!(253_402_300_800_u64),
+            json!(u64::MAX),
+            json!(1e300),
+            json!(-1),
+            json!(-1e-9),
+            json!("1"),
+            json!(null),
+            json!([1]),
+        ] {
+            assert_eq!(numeric_date(&value), None, "{value}");
+        }
+    }
+
+    #[test]
+    fn scopes_as_a_string_or_an_array() {
+        let of = |v: Value| scopes(v.as_object().unwrap()).map(|s| s.to_string());
+        assert_eq!(of(json!({ "scope": "b a", "scp": ["c"] })), Some("a b".into()));
+        assert_eq!(of(json!({ "scp": "b a" })), Some("a b".into()));
+        assert_eq!(of(json!({ "scp": ["b", "a", 1, "c d", "", null] })), Some("a b".into()));
+        assert_eq!(of(json!({ "scope": 7, "scp": ["a"] })), Some("a".into()));
+        assert_eq!(of(json!({ "scope": {}, "scp": false })), None);
     }
 
     #[test]

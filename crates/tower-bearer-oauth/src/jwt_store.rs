@@ -20,13 +20,23 @@ use tower_bearer::store::{BoxError, BoxLookup, Lookup, LookupResult};
 use tower_bearer::{Clock, PresentedToken, StoreError, TokenState, TokenStore};
 
 use crate::fetch::{FetchError, fetch};
-use crate::introspected::state_of;
+use crate::introspected::{numeric_date, state_of};
 
 /// The largest JWKS (or discovery document) read.
 const MAX_DOCUMENT: usize = 256 * 1024;
 
 /// The longest leeway on `exp` and `nbf` accepted (a larger one is cut to it).
 const MAX_LEEWAY: Duration = Duration::from_secs(300);
+
+/// The wait after a failed fetch of the key set before the next attempt; it doubles with each
+/// failure in a row, up to [`LONGEST_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The longest wait between two attempts to fetch the key set of a failing issuer.
+const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
+
+/// The `typ` of an RFC 9068 access token (§2.1), and its media-type form (§4).
+const ACCESS_TOKEN_TYPS: [&str; 2] = ["at+jwt", "application/at+jwt"];
 
 /// A [`TokenStore`] for JWT access tokens an outside authorization server signs (Keycloak,
 /// Auth0, Okta, Ory, another tower-bearer): each token is verified here, with no call per
@@ -38,19 +48,50 @@ const MAX_LEEWAY: Duration = Duration::from_secs(300);
 ///   outside issuer, and a public key used as an HMAC secret is the classic
 ///   algorithm-confusion forgery), and its `kid` must name a key of the set whose own `alg`,
 ///   if it declares one, is the same.
-/// - Claims: `iss` must be the issuer; `aud` must contain the audience when one is set; `exp`
-///   and `nbf` are checked on the store's [`Clock`] with the [`leeway`](Self::leeway). A
-///   token whose `exp` has passed is expired (401 `invalid_token`, "expired"); anything else
-///   wrong is unknown (401).
+/// - The header's `typ` must be `at+jwt` (RFC 9068 §2.1; `application/at+jwt` too, in any
+///   case), so that the issuer's ID tokens and other JWTs it signs are not taken for access
+///   tokens; [`require_typ(false)`](Self::require_typ) for an issuer that does not set it.
+/// - Claims: `iss` must be the issuer; `aud` must contain the [`audience`](Self::audience)
+///   (required: set one, or waive the check with [`any_audience`](Self::any_audience)); `exp`
+///   is required (RFC 9068 §2.2; [`require_exp(false)`](Self::require_exp) to accept tokens
+///   without one); `exp` and `nbf` are checked on the store's [`Clock`] with the
+///   [`leeway`](Self::leeway) on both. A token whose `exp` has passed is expired (401
+///   `invalid_token`, "expired"); anything else wrong is unknown (401), including a claim of
+///   another type than RFC 7519 gives it: a `sub` that is not a string, an `aud` that is not
+///   a string or an array of strings, an `exp` or `nbf` that is not a NumericDate from 1970
+///   to the year 9999 (another type, negative, later). No claim value makes the store panic.
 /// - Keys: fetched on the first token, then again when a token names an unknown `kid` (the
-///   issuer rotated), at most once per [`refetch_interval`](Self::refetch_interval) (an
-///   attacker making up `kid`s cannot make the store hammer the issuer); a set older than
-///   [`max_key_age`](Self::max_key_age) is fetched again before use, so a key the issuer
-///   withdrew stops verifying. A fetch that fails answers 503 (fail closed) and keeps the
-///   previous keys.
+///   issuer rotated), at most once per [`refetch_interval`](Self::refetch_interval) whether
+///   the last attempt succeeded or not (an attacker making up `kid`s cannot make the store
+///   hammer the issuer); a set older than [`max_key_age`](Self::max_key_age) is fetched again
+///   before use, so a key the issuer withdrew stops verifying. A fetch that fails answers 503
+///   (fail closed) and keeps the previous keys; after a failure the next attempt waits a
+///   second, then twice as long after each further failure in a row, up to a minute: without
+///   usable keys, the tokens that come meanwhile are answered 503 with no fetch.
 ///
-/// The principal: `sub` as the subject (else `client_id`), `scope` (or `scp`), `jti` as the
-/// token id, `client_id` as the token's name, `exp`, `aud`, and an `organization` claim.
+/// The principal: `sub` as the subject (else `client_id`), `scope` (else `scp`; either a
+/// space-separated string or an array of strings), `jti` as the token id, `client_id` as the
+/// token's name, `aud`, an `organization` claim, and as its expiry `exp` plus the leeway (when
+/// this store stops accepting it).
+///
+/// ```no_run
+/// use tower_bearer::BearerAuthLayer;
+/// use tower_bearer_oauth::JwtStore;
+///
+/// # async fn demo() -> Result<(), tower_bearer_oauth::DiscoveryError> {
+/// let store = JwtStore::discover("https://login.example.com/realms/acme")
+///     .await?
+///     .audience("https://api.example.com");
+/// let layer = BearerAuthLayer::new(store).require_scopes(["reports:read"]);
+/// # Ok(()) }
+/// ```
+///
+/// Why the audience is a setting that must be made, and not an error at start-up: the store
+/// has no build step that could fail (the constructors return it, and the setters chain), so
+/// the choice is made explicit instead: [`audience`](Self::audience) or
+/// [`any_audience`](Self::any_audience). A store with neither is a configuration error that
+/// fails closed: every token is answered 503 (`store_unavailable`), with a store error that
+/// says what to set, and the issuer is never asked.
 pub struct JwtStore<C = HttpConnector> {
     inner: Arc<Inner<C>>,
 }
@@ -59,7 +100,9 @@ struct Inner<C> {
     client: Client<C, Full<Bytes>>,
     jwks_uri: Uri,
     issuer: String,
-    audience: Option<String>,
+    audience: Audience,
+    require_exp: bool,
+    require_typ: bool,
     algorithms: Vec<Algorithm>,
     leeway: Duration,
     refetch_interval: Duration,
@@ -71,11 +114,70 @@ struct Inner<C> {
     fetching: tokio::sync::Mutex<()>,
 }
 
+/// The audience tokens must name.
+#[derive(Clone, Debug)]
+enum Audience {
+    /// Not set, nor waived: a configuration error.
+    Unset,
+    /// `aud` must contain it.
+    One(String),
+    /// Waived: `aud` is not checked.
+    Any,
+}
+
+/// The same configuration, with a key cache of its own (empty: keys are fetched again): what
+/// a setter called on a shared store changes.
+impl<C: Clone> Clone for Inner<C> {
+    fn clone(&self) -> Self {
+        Inner {
+            client: self.client.clone(),
+            jwks_uri: self.jwks_uri.clone(),
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            require_exp: self.require_exp,
+            require_typ: self.require_typ,
+            algorithms: self.algorithms.clone(),
+            leeway: self.leeway,
+            refetch_interval: self.refetch_interval,
+            max_key_age: self.max_key_age,
+            timeout: self.timeout,
+            clock: self.clock.clone(),
+            keys: RwLock::default(),
+            fetching: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Keys {
     by_kid: HashMap<String, (DecodingKey, Option<Algorithm>)>,
+    /// When the keys at hand were fetched.
     fetched_at: Option<SystemTime>,
+    /// When the last fetch was attempted, whatever came of it.
+    attempted_at: Option<SystemTime>,
+    /// The failed attempts since the last that succeeded.
+    failures: u32,
 }
+
+impl Keys {
+    /// Whether the keys at hand are missing or older than `max_age`.
+    fn stale(&self, now: SystemTime, max_age: Duration) -> bool {
+        self.fetched_at.is_none_or(|at| now.duration_since(at).unwrap_or_default() >= max_age)
+    }
+}
+
+/// The wait after `failures` failed fetches in a row: none, then one second, doubling, at most
+/// [`LONGEST_BACKOFF`].
+fn backoff(failures: u32) -> Duration {
+    match failures.checked_sub(1) {
+        None => Duration::ZERO,
+        Some(doublings) => FIRST_BACKOFF.saturating_mul(1_u32 << doublings.min(16)).min(LONGEST_BACKOFF),
+    }
+}
+
+/// What a store with neither an audience nor [`JwtStore::any_audience`] answers.
+const NO_AUDIENCE: &str = "JwtStore: no audience configured; set this resource's with \
+    `.audience(..)`, or waive the check with `.any_audience()`";
 
 /// Why [`JwtStore::discover`] could not find the issuer's keys. Names what failed, never a
 /// token.
@@ -146,7 +248,9 @@ impl<C> JwtStore<C> {
             client,
             jwks_uri,
             issuer: issuer.into(),
-            audience: None,
+            audience: Audience::Unset,
+            require_exp: true,
+            require_typ: true,
             algorithms: vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA],
             leeway: Duration::from_secs(30),
             refetch_interval: Duration::from_secs(60),
@@ -158,28 +262,57 @@ impl<C> JwtStore<C> {
         };
         JwtStore { inner: Arc::new(inner) }
     }
+}
 
+/// The setters. Each returns the store with the setting changed; on a store that was cloned
+/// already, the clones keep the settings they had (and the returned store gets a key cache
+/// of its own): setting never panics.
+impl<C: Clone> JwtStore<C> {
     fn inner_mut(&mut self) -> &mut Inner<C> {
-        Arc::get_mut(&mut self.inner).expect("configure the JwtStore before cloning it")
+        Arc::make_mut(&mut self.inner)
     }
 
-    /// Accepts only tokens whose `aud` contains `audience` (this resource's identifier).
-    ///
-    /// # Panics
-    ///
-    /// If the store was cloned already.
+    /// Accepts only tokens whose `aud` contains `audience` (this resource's identifier). An
+    /// audience, or [`any_audience`](Self::any_audience), is required: a store with neither
+    /// refuses every token (503).
     #[must_use]
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.inner_mut().audience = Some(audience.into());
+        self.inner_mut().audience = Audience::One(audience.into());
+        self
+    }
+
+    /// Waives the audience check: tokens for any resource (or none) are accepted, as long as
+    /// the rest verifies. Only for an issuer whose tokens name no audience, and that signs
+    /// tokens for this service alone: otherwise a token issued for another service is
+    /// accepted here. Replaces an [`audience`](Self::audience) set before.
+    #[must_use]
+    pub fn any_audience(mut self) -> Self {
+        self.inner_mut().audience = Audience::Any;
+        self
+    }
+
+    /// Whether tokens must carry `exp` (default `true`, as RFC 9068 §2.2 requires). With
+    /// `false`, a token without `exp` is accepted and never expires (it is valid as long as
+    /// its signing key is published); an `exp` that is present is still checked.
+    #[must_use]
+    pub fn require_exp(mut self, require: bool) -> Self {
+        self.inner_mut().require_exp = require;
+        self
+    }
+
+    /// Whether the header's `typ` must be `at+jwt` or `application/at+jwt`, in any case
+    /// (default `true`, RFC 9068 §2.1). With `false`, for an issuer that does not set it, any
+    /// `typ` (or none) is accepted, so the issuer's ID tokens are told from access tokens by
+    /// their audience alone (an ID token's `aud` is the client's id): keep an
+    /// [`audience`](Self::audience) then.
+    #[must_use]
+    pub fn require_typ(mut self, require: bool) -> Self {
+        self.inner_mut().require_typ = require;
         self
     }
 
     /// The algorithms accepted (default RS256, ES256, EdDSA). HMAC algorithms and `none` are
     /// left out whatever is asked: an outside issuer shares no secret with this service.
-    ///
-    /// # Panics
-    ///
-    /// If the store was cloned already.
     #[must_use]
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         let hmac = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
@@ -188,10 +321,6 @@ impl<C> JwtStore<C> {
     }
 
     /// The clock skew allowed on `exp` and `nbf` (default 30 seconds, at most 5 minutes).
-    ///
-    /// # Panics
-    ///
-    /// If the store was cloned already.
     #[must_use]
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.inner_mut().leeway = leeway.min(MAX_LEEWAY);
@@ -199,11 +328,7 @@ impl<C> JwtStore<C> {
     }
 
     /// The least time between two fetches of the key set caused by unknown `kid`s (default
-    /// 60 seconds).
-    ///
-    /// # Panics
-    ///
-    /// If the store was cloned already.
+    /// 60 seconds), counted from the last attempt, failed or not.
     #[must_use]
     pub fn refetch_interval(mut self, interval: Duration) -> Self {
         self.inner_mut().refetch_interval = interval;
@@ -212,10 +337,6 @@ impl<C> JwtStore<C> {
 
     /// How long a fetched key set is used before it is fetched again (default an hour): the
     /// longest a withdrawn key keeps verifying.
-    ///
-    /// # Panics
-    ///
-    /// If the store was cloned already.
     #[must_use]
     pub fn max_key_age(mut self, age: Duration) -> Self {
         self.inner_mut().max_key_age = age;
@@ -223,10 +344,6 @@ impl<C> JwtStore<C> {
     }
 
     /// How long a fetch may take (default 5 seconds; then 503).
-    ///
-    /// # Panics
-    ///
-    /// If the store was cloned already.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.inner_mut().timeout = timeout;
@@ -234,10 +351,6 @@ impl<C> JwtStore<C> {
     }
 
     /// Reads the time from `clock` (default: the system clock): `exp`, `nbf`, key ages.
-    ///
-    /// # Panics
-    ///
-    /// If the store was cloned already.
     #[must_use]
     pub fn clock(mut self, clock: Clock) -> Self {
         self.inner_mut().clock = clock;
@@ -257,6 +370,8 @@ impl<C> fmt::Debug for JwtStore<C> {
             .field("jwks_uri", &self.inner.jwks_uri)
             .field("issuer", &self.inner.issuer)
             .field("audience", &self.inner.audience)
+            .field("require_exp", &self.inner.require_exp)
+            .field("require_typ", &self.inner.require_typ)
             .field("algorithms", &self.inner.algorithms)
             .finish_non_exhaustive()
     }
@@ -281,20 +396,29 @@ struct Header {
     alg: Algorithm,
 }
 
+/// Whether `typ` is an access token's (RFC 9068 §2.1 and §4; media types are case-insensitive).
+fn is_access_token_typ(typ: &str) -> bool {
+    ACCESS_TOKEN_TYPS.iter().any(|t| typ.eq_ignore_ascii_case(t))
+}
+
 impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
+    /// The header of `token`, if it names a `kid`, an allowed `alg` and (unless waived) an
+    /// access token's `typ`: checked before any key is looked up or fetched.
     fn header(&self, token: &str) -> Option<Header> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         let alg = header.alg;
         (self.algorithms.contains(&alg)).then_some(())?;
+        if self.require_typ && !header.typ.as_deref().is_some_and(is_access_token_typ) {
+            return None;
+        }
         Some(Header { kid: header.kid?, alg })
     }
 
     /// The answer from the keys at hand, if they are fresh enough and know the `kid`.
     fn verify_now(&self, token: &str, header: &Header) -> Option<TokenState> {
         let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
-        let fetched = keys.fetched_at?;
         let now = self.clock.now();
-        if now.duration_since(fetched).unwrap_or_default() >= self.max_key_age {
+        if keys.stale(now, self.max_key_age) {
             return None;
         }
         let (key, key_alg) = keys.by_kid.get(&header.kid)?;
@@ -316,32 +440,93 @@ impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
         // Times on the store's clock, below; the rest here.
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        validation.required_spec_claims.clear();
         validation.set_issuer(&[&self.issuer]);
-        validation.set_required_spec_claims(&["iss"]);
         match &self.audience {
-            Some(audience) => validation.set_audience(&[audience]),
-            None => validation.validate_aud = false,
+            Audience::One(audience) => {
+                // Required too: `jsonwebtoken` checks `aud` only in tokens that have one.
+                validation.set_required_spec_claims(&["iss", "aud"]);
+                validation.set_audience(&[audience]);
+            }
+            Audience::Any => {
+                validation.set_required_spec_claims(&["iss"]);
+                validation.validate_aud = false;
+            }
+            // Refused before any verification (`lookup`); never admitted here either.
+            Audience::Unset => return TokenState::Unknown,
         }
         match jsonwebtoken::decode::<serde_json::Map<String, Value>>(token, key, &validation) {
-            Ok(data) => state_of(&data.claims, now, self.leeway),
-            Err(_) => TokenState::Unknown,
+            Ok(data) if self.claims_are_valid(&data.claims) => state_of(&data.claims, now, self.leeway),
+            _ => TokenState::Unknown,
         }
     }
 
-    /// Fetches the key set if the last fetch is older than `at_least` (or there was none).
-    async fn refresh(&self, at_least: Duration) -> Result<(), StoreError> {
+    /// Whether the registered claims the store reads have the types RFC 7519 §4.1 gives them:
+    /// `sub` a string, `aud` a string or an array of strings, `exp` (there unless waived) and
+    /// `nbf` NumericDates in range. A token whose claims cannot be read is invalid, never one
+    /// without them (an `exp` that cannot be read is not "no expiry", a `sub` that is not a
+    /// string does not fall back to `client_id`).
+    fn claims_are_valid(&self, claims: &serde_json::Map<String, Value>) -> bool {
+        let valid = |key: &str, required: bool, of_type: fn(&Value) -> bool| {
+            claims.get(key).map_or(!required, of_type)
+        };
+        valid("sub", false, Value::is_string)
+            && valid("aud", false, |aud| match aud {
+                Value::Array(auds) => auds.iter().all(Value::is_string),
+                other => other.is_string(),
+            })
+            && valid("exp", self.require_exp, |exp| numeric_date(exp).is_some())
+            && valid("nbf", false, |nbf| numeric_date(nbf).is_some())
+    }
+
+    /// Fetches the key set when the keys at hand are stale (missing, or older than the maximum
+    /// age), or else when a token named an unknown `kid` and the last attempt is older than
+    /// the refetch interval; either way only once the wait after failed attempts has passed.
+    /// One fetch at a time: those that waited see its outcome and do not fetch again.
+    async fn refresh(&self) -> Result<(), StoreError> {
         let _one_at_a_time = self.fetching.lock().await;
         let now = self.clock.now();
-        let fetched = self.keys.read().unwrap_or_else(PoisonError::into_inner).fetched_at;
-        if fetched.is_some_and(|at| now.duration_since(at).unwrap_or_default() < at_least) {
-            // Fetched while this one waited for the lock, or too recently to ask again.
-            return Ok(());
+        let (stale, wait) = {
+            let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+            let stale = keys.stale(now, self.max_key_age);
+            let backoff = backoff(keys.failures);
+            let wait = if stale { backoff } else { self.refetch_interval.max(backoff) };
+            let since = keys.attempted_at.map(|at| now.duration_since(at).unwrap_or_default());
+            (stale, since.and_then(|since| wait.checked_sub(since)).filter(|left| !left.is_zero()))
+        };
+        match wait {
+            // Too soon to ask again: the keys at hand answer, if they are fresh.
+            Some(_) if !stale => return Ok(()),
+            Some(left) => {
+                return Err(StoreError::unavailable(format!(
+                    "the issuer's JWKS could not be fetched; next attempt in {} s",
+                    left.as_secs_f64().ceil()
+                )));
+            }
+            None => {}
         }
+        let fetched = self.fetch_keys().await;
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        keys.attempted_at = Some(now);
+        match fetched {
+            Ok(by_kid) => {
+                keys.by_kid = by_kid;
+                keys.fetched_at = Some(now);
+                keys.failures = 0;
+                Ok(())
+            }
+            Err(e) => {
+                keys.failures = keys.failures.saturating_add(1);
+                Err(e)
+            }
+        }
+    }
+
+    /// The issuer's key set, by `kid` (keys without one, or that cannot verify, left out).
+    async fn fetch_keys(&self) -> Result<HashMap<String, (DecodingKey, Option<Algorithm>)>, StoreError> {
         let body = get(&self.client, &self.jwks_uri, self.timeout).await.map_err(StoreError::unavailable)?;
         let set: JwkSet = serde_json::from_slice(&body)
             .map_err(|_| StoreError::unavailable("the JWKS is not a key set"))?;
-        let by_kid = set
+        Ok(set
             .keys
             .iter()
             .filter_map(|jwk| {
@@ -349,19 +534,11 @@ impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
                 let alg = jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<Algorithm>().ok());
                 Some((kid, (DecodingKey::from_jwk(jwk).ok()?, alg)))
             })
-            .collect();
-        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Keys { by_kid, fetched_at: Some(now) };
-        Ok(())
+            .collect())
     }
 
     async fn lookup_later(self: Arc<Self>, token: String, header: Header) -> LookupResult {
-        let stale = {
-            let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
-            keys.fetched_at
-                .is_none_or(|at| self.clock.now().duration_since(at).unwrap_or_default() >= self.max_key_age)
-        };
-        // A stale set is fetched whatever; an unknown `kid` at most once per interval.
-        self.refresh(if stale { Duration::ZERO } else { self.refetch_interval }).await?;
+        self.refresh().await?;
         Ok(self.verify_now(&token, &header).unwrap_or(TokenState::Unknown))
     }
 }
@@ -370,6 +547,9 @@ impl<C: Connect + Clone + Send + Sync + 'static> TokenStore for JwtStore<C> {
     type Future = BoxLookup;
 
     fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<BoxLookup> {
+        if let Audience::Unset = self.inner.audience {
+            return Lookup::Now(Err(StoreError::unavailable(NO_AUDIENCE)));
+        }
         let secret = token.expose_secret();
         let Some(header) = self.inner.header(secret) else {
             return Lookup::Now(Ok(TokenState::Unknown));

@@ -1,6 +1,7 @@
 //! The signed-token crate's integration tests, as one binary.
 
 mod access;
+mod claims;
 mod keys;
 mod shared;
 mod signed;

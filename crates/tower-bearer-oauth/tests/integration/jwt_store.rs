@@ -2,7 +2,9 @@
 //! over real HTTP by a hand-written server whose key set the test changes: rotation (a new
 //! `kid` appears, an old one disappears), and one refusal per forgery (tampered, expired,
 //! wrong audience, wrong issuer, `alg: none`, HS256 signed with the public key, unknown
-//! `kid`), each a 401.
+//! `kid`), each a 401. What RFC 9068 requires (`exp`, `typ`, the audience) by default, and
+//! the opt-outs; the leeway on both ends, `scp` in either form, the fetches a failing issuer
+//! gets, and any claim values (a property test): an answer, never a panic.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +16,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use proptest::prelude::*;
 use serde_json::{Value, json};
 use tower::service_fn;
 use tower_bearer::{AuthError, BearerAuthLayer, Clock};
@@ -71,9 +74,15 @@ fn claims(clock: &Clock) -> Value {
             "iat": now, "jti": "jti-1", "organization": "acme" })
 }
 
+/// An access token (`typ: at+jwt`, RFC 9068 §2.1) signed by `pem` under `kid`.
 fn sign(kid: &str, pem: &str, claims: &Value) -> String {
+    sign_typ(kid, pem, Some("at+jwt"), claims)
+}
+
+fn sign_typ(kid: &str, pem: &str, typ: Option<&str>, claims: &Value) -> String {
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(kid.into());
+    header.typ = typ.map(str::to_owned);
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_pem(pem.as_bytes()).unwrap()).unwrap()
 }
 
@@ -83,17 +92,25 @@ struct Setup {
     layer: BearerAuthLayer<JwtStore>,
 }
 
+/// The test clock's time, in seconds since the epoch.
+const NOW: u64 = 1_800_000_000;
+
 async fn setup() -> Setup {
+    setup_with(|store| store.leeway(Duration::ZERO)).await
+}
+
+/// A JWKS server with k1, and a layer over a store for it (audience `API`, the given
+/// settings) on a manual clock.
+async fn setup_with(configure: impl FnOnce(JwtStore) -> JwtStore) -> Setup {
     let jwks = jwks_server(vec![jwk("k1", K1_X)]).await;
-    let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+    let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW));
     let store = JwtStore::new(&jwks.url, ISSUER)
         .unwrap()
         .audience(API)
-        .leeway(Duration::ZERO)
         .refetch_interval(Duration::from_secs(60))
         .max_key_age(Duration::from_secs(3600))
         .clock(clock.clone());
-    let layer = BearerAuthLayer::new(store).clock(clock.clone());
+    let layer = BearerAuthLayer::new(configure(store)).clock(clock.clone());
     Setup { jwks, clock, layer }
 }
 
@@ -206,6 +223,395 @@ async fn a_jwks_that_cannot_be_fetched_fails_closed() {
         (StatusCode::SERVICE_UNAVAILABLE, Some("store_unavailable"))
     );
     *s.jwks.down.lock().unwrap() = false;
+    assert_eq!(
+        reason(&s.layer, &sign("k1", K1, &claims(&s.clock))).await,
+        (StatusCode::SERVICE_UNAVAILABLE, Some("store_unavailable")),
+        "the next attempt waits a second"
+    );
+    s.clock.advance(Duration::from_secs(1));
     assert_eq!(status(&s.layer, &sign("k1", K1, &claims(&s.clock))).await, StatusCode::OK);
     s.jwks.task.abort();
+}
+
+const OK: (StatusCode, Option<&str>) = (StatusCode::OK, None);
+const UNKNOWN: (StatusCode, Option<&str>) = (StatusCode::UNAUTHORIZED, Some("unknown_token"));
+const EXPIRED: (StatusCode, Option<&str>) = (StatusCode::UNAUTHORIZED, Some("expired_token"));
+const UNAVAILABLE: (StatusCode, Option<&str>) = (StatusCode::SERVICE_UNAVAILABLE, Some("store_unavailable"));
+
+/// `claims` with `key` set to `value`, or removed for `None`.
+fn with(mut claims: Value, key: &str, value: Option<Value>) -> Value {
+    match value {
+        Some(value) => claims[key] = value,
+        None => drop(claims.as_object_mut().unwrap().remove(key)),
+    }
+    claims
+}
+
+#[tokio::test]
+async fn a_token_without_exp_is_refused_unless_waived() {
+    let s = setup().await;
+    let no_exp = sign("k1", K1, &with(claims(&s.clock), "exp", None));
+    assert_eq!(reason(&s.layer, &no_exp).await, UNKNOWN, "RFC 9068 §2.2: exp is required");
+    s.jwks.task.abort();
+
+    let waived = setup_with(|store| store.require_exp(false)).await;
+    let no_exp = sign("k1", K1, &with(claims(&waived.clock), "exp", None));
+    assert_eq!(reason(&waived.layer, &no_exp).await, OK, "waived: a token without exp never expires");
+    let late = sign("k1", K1, &with(claims(&waived.clock), "exp", Some(json!(NOW - 3600))));
+    assert_eq!(reason(&waived.layer, &late).await, EXPIRED, "an exp present is still checked");
+    waived.jwks.task.abort();
+}
+
+#[tokio::test]
+async fn the_default_leeway_applies_to_exp_and_nbf() {
+    // The default leeway: 30 seconds.
+    let s = setup_with(|store| store).await;
+    let at = |key: &str, secs: u64| sign("k1", K1, &with(claims(&s.clock), key, Some(json!(secs))));
+    assert_eq!(reason(&s.layer, &at("exp", NOW - 5)).await, OK, "5 s past exp, within the leeway");
+    assert_eq!(reason(&s.layer, &at("exp", NOW - 29)).await, OK);
+    assert_eq!(reason(&s.layer, &at("exp", NOW - 30)).await, EXPIRED, "the leeway has passed");
+    assert_eq!(reason(&s.layer, &at("nbf", NOW + 5)).await, OK, "5 s before nbf, within the leeway");
+    assert_eq!(reason(&s.layer, &at("nbf", NOW + 31)).await, UNKNOWN);
+    // The same token, as the store's clock moves: admitted until exp plus the leeway.
+    let token = at("exp", NOW + 10);
+    s.clock.advance(Duration::from_secs(39));
+    assert_eq!(reason(&s.layer, &token).await, OK);
+    s.clock.advance(Duration::from_secs(1));
+    assert_eq!(reason(&s.layer, &token).await, EXPIRED);
+    s.jwks.task.abort();
+}
+
+#[tokio::test]
+async fn scp_and_scope_are_read_as_a_string_or_an_array() {
+    let s = setup().await;
+    let layer = s.layer.clone().require_scopes(["reports:read"]);
+    let scoped = |key: &str, value: Value| {
+        let claims = with(with(claims(&s.clock), "scope", None), key, Some(value));
+        sign("k1", K1, &claims)
+    };
+    for (key, value) in [
+        ("scp", json!("reports:read reports:write")),      // Azure AD
+        ("scp", json!(["reports:read", "reports:write"])), // Okta
+        ("scope", json!("reports:write reports:read")),    // RFC 9068
+        ("scope", json!(["reports:read"])),
+    ] {
+        assert_eq!(status(&layer, &scoped(key, value.clone())).await, StatusCode::OK, "{key}: {value}");
+    }
+    for (key, value) in [
+        ("scp", json!("reports:write")),
+        ("scp", json!(["reports:write", 7, null])),
+        ("scp", json!(["reports:read reports:write"])), // one element is one scope, not a list
+        ("scp", json!(7)),
+        ("scope", json!({ "reports:read": true })),
+    ] {
+        assert_eq!(
+            status(&layer, &scoped(key, value.clone())).await,
+            StatusCode::FORBIDDEN,
+            "{key}: {value}"
+        );
+    }
+    s.jwks.task.abort();
+}
+
+/// Tokens under a made-up `kid` each.
+fn made_up_kids(clock: &Clock, n: usize) -> Vec<String> {
+    (0..n).map(|i| sign(&format!("made-up-{i}"), K2, &claims(clock))).collect()
+}
+
+#[tokio::test]
+async fn a_failing_issuer_is_asked_once_per_backoff_whatever_the_kids() {
+    let s = setup().await;
+    *s.jwks.down.lock().unwrap() = true;
+    let fetches = || s.jwks.fetches.load(Ordering::SeqCst);
+    for token in made_up_kids(&s.clock, 20) {
+        assert_eq!(reason(&s.layer, &token).await, UNAVAILABLE, "no keys: fail closed");
+    }
+    assert_eq!(fetches(), 1, "20 made-up kids, one attempt");
+    // Each failure doubles the wait before the next attempt: 1 s, 2 s, 4 s...
+    for (wait, attempts) in [(1, 2), (1, 2), (1, 3), (3, 3), (1, 4), (7, 4), (1, 5)] {
+        s.clock.advance(Duration::from_secs(wait));
+        for token in made_up_kids(&s.clock, 5) {
+            assert_eq!(reason(&s.layer, &token).await, UNAVAILABLE);
+        }
+        assert_eq!(fetches(), attempts, "after {wait} s more");
+    }
+    // ...up to a minute at most.
+    for _ in 0..10 {
+        s.clock.advance(Duration::from_secs(3600));
+        let _ = reason(&s.layer, &made_up_kids(&s.clock, 1)[0]).await;
+    }
+    let before = fetches();
+    s.clock.advance(Duration::from_secs(59));
+    let _ = reason(&s.layer, &made_up_kids(&s.clock, 1)[0]).await;
+    assert_eq!(fetches(), before, "within the longest wait");
+    s.clock.advance(Duration::from_secs(1));
+    let _ = reason(&s.layer, &made_up_kids(&s.clock, 1)[0]).await;
+    assert_eq!(fetches(), before + 1, "the longest wait is a minute");
+    // Back up: the next attempt succeeds and real tokens verify again.
+    *s.jwks.down.lock().unwrap() = false;
+    s.clock.advance(Duration::from_secs(60));
+    assert_eq!(reason(&s.layer, &sign("k1", K1, &claims(&s.clock))).await, OK);
+    s.jwks.task.abort();
+}
+
+#[tokio::test]
+async fn a_failed_refetch_counts_against_the_interval() {
+    let s = setup().await;
+    let fetches = || s.jwks.fetches.load(Ordering::SeqCst);
+    assert_eq!(reason(&s.layer, &sign("k1", K1, &claims(&s.clock))).await, OK);
+    assert_eq!(fetches(), 1);
+    *s.jwks.down.lock().unwrap() = true;
+    s.clock.advance(Duration::from_secs(61));
+    let tokens = made_up_kids(&s.clock, 20);
+    assert_eq!(reason(&s.layer, &tokens[0]).await, UNAVAILABLE, "the refetch failed");
+    for token in &tokens[1..] {
+        assert_eq!(reason(&s.layer, token).await, UNKNOWN, "the keys at hand answer");
+    }
+    assert_eq!(reason(&s.layer, &sign("k1", K1, &claims(&s.clock))).await, OK, "known keys still verify");
+    assert_eq!(fetches(), 2, "20 made-up kids, one refetch");
+    s.clock.advance(Duration::from_secs(59));
+    assert_eq!(reason(&s.layer, &tokens[1]).await, UNKNOWN);
+    assert_eq!(fetches(), 2, "the failed attempt counts against the interval");
+    s.clock.advance(Duration::from_secs(1));
+    assert_eq!(reason(&s.layer, &tokens[1]).await, UNAVAILABLE);
+    assert_eq!(fetches(), 3);
+    s.jwks.task.abort();
+}
+
+#[tokio::test]
+async fn out_of_range_times_and_mistyped_claims_are_refused() {
+    let s = setup().await;
+    for (key, value) in [
+        ("exp", json!(u64::MAX)),
+        ("exp", json!(1e300)),
+        ("exp", json!(253_402_300_800_u64)), // the year 10000
+        ("exp", json!(-1)),
+        ("exp", json!("1900000000")),
+        ("exp", json!(null)),
+        ("exp", json!([NOW + 600])),
+        ("nbf", json!(u64::MAX)),
+        ("nbf", json!(1e300)),
+        ("nbf", json!(-1)),
+        ("nbf", json!("0")),
+        ("nbf", json!(true)),
+        ("sub", json!(7)), // not "no subject", and no fallback to `client_id`
+        ("sub", json!(["ada"])),
+        ("aud", json!([API, 7])),
+    ] {
+        let claims = with(with(claims(&s.clock), "client_id", Some(json!("svc"))), key, Some(value.clone()));
+        assert_eq!(reason(&s.layer, &sign("k1", K1, &claims)).await, UNKNOWN, "{key}: {value}");
+    }
+    for (key, value) in [
+        ("exp", json!(253_402_300_799_u64)), // the last second of the year 9999
+        ("exp", json!(NOW as f64 + 0.5)),
+        ("nbf", json!(0)),
+        ("nbf", json!(NOW as f64 - 0.5)),
+        ("iat", json!(u64::MAX)),
+        ("iat", json!(-1e300)),
+        ("iat", json!("yesterday")),
+    ] {
+        let token = sign("k1", K1, &with(claims(&s.clock), key, Some(value.clone())));
+        assert_eq!(reason(&s.layer, &token).await, OK, "{key}: {value}");
+    }
+    s.jwks.task.abort();
+}
+
+#[tokio::test]
+async fn id_tokens_and_other_typs_are_refused_unless_waived() {
+    let s = setup().await;
+    let typed = |typ: Option<&str>| sign_typ("k1", K1, typ, &claims(&s.clock));
+    for typ in ["at+jwt", "AT+JWT", "application/at+jwt", "Application/AT+JWT"] {
+        assert_eq!(reason(&s.layer, &typed(Some(typ))).await, OK, "{typ}");
+    }
+    for typ in [Some("JWT"), None, Some("id_token+jwt"), Some("at+jwt "), Some("application/jwt")] {
+        assert_eq!(reason(&s.layer, &typed(typ)).await, UNKNOWN, "{typ:?}");
+    }
+    s.jwks.task.abort();
+
+    let waived = setup_with(|store| store.require_typ(false)).await;
+    for typ in [Some("JWT"), None, Some("at+jwt")] {
+        let token = sign_typ("k1", K1, typ, &claims(&waived.clock));
+        assert_eq!(reason(&waived.layer, &token).await, OK, "{typ:?}");
+    }
+    waived.jwks.task.abort();
+}
+
+#[tokio::test]
+async fn the_audience_is_required_unless_waived() {
+    let jwks = jwks_server(vec![jwk("k1", K1_X)]).await;
+    let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW));
+    let layer = |store: JwtStore| BearerAuthLayer::new(store.clock(clock.clone())).clock(clock.clone());
+    let token = sign("k1", K1, &claims(&clock));
+
+    // Neither an audience nor the waiver: every token is refused, as a configuration error.
+    let unset = layer(JwtStore::new(&jwks.url, ISSUER).unwrap());
+    let (code, error) = outcome(&unset, &token).await;
+    assert_eq!((code, error.as_ref().map(AuthError::reason)), UNAVAILABLE);
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 0, "refused before any fetch");
+
+    // Waived: any audience, or none.
+    let any = layer(JwtStore::new(&jwks.url, ISSUER).unwrap().any_audience());
+    assert_eq!(reason(&any, &token).await, OK);
+    let elsewhere = sign("k1", K1, &with(claims(&clock), "aud", Some(json!("https://other.example.com"))));
+    assert_eq!(reason(&any, &elsewhere).await, OK);
+    assert_eq!(reason(&any, &sign("k1", K1, &with(claims(&clock), "aud", None))).await, OK);
+
+    // Set: the token must name it.
+    let ours = layer(JwtStore::new(&jwks.url, ISSUER).unwrap().audience(API));
+    assert_eq!(reason(&ours, &token).await, OK);
+    assert_eq!(
+        reason(&ours, &sign("k1", K1, &with(claims(&clock), "aud", Some(json!([API, "x"]))))).await,
+        OK
+    );
+    assert_eq!(reason(&ours, &elsewhere).await, UNKNOWN);
+    assert_eq!(reason(&ours, &sign("k1", K1, &with(claims(&clock), "aud", None))).await, UNKNOWN);
+    jwks.task.abort();
+}
+
+/// The latest NumericDate the store accepts: 9999-12-31T23:59:59Z.
+const LATEST: f64 = 253_402_300_799.0;
+
+/// Values for a claim: absent, times around the test's clock (whole and quarter seconds),
+/// the extremes of every JSON number, and every other JSON type.
+fn claim_value() -> impl Strategy<Value = Option<Value>> {
+    prop_oneof![
+        Just(None),
+        (-100_i64..100).prop_map(|d| Some(json!(NOW as i64 + d))),
+        (-400_i64..400).prop_map(|q| Some(json!(NOW as f64 + q as f64 / 4.0))),
+        any::<u64>().prop_map(|n| Some(json!(n))),
+        any::<i64>().prop_map(|n| Some(json!(n))),
+        any::<f64>().prop_map(|f| Some(json!(f))), // NaN and infinities become null
+        prop::sample::select(vec![
+            json!(0),
+            json!(-0.0),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(1e300),
+            json!(-1e300),
+            json!(LATEST),
+            json!(LATEST + 1.0),
+            json!(f64::MIN_POSITIVE),
+            Value::Null,
+            json!(true),
+            json!([NOW]),
+            json!({ "exp": NOW }),
+        ])
+        .prop_map(Some),
+        "\\PC{0,12}".prop_map(|s| Some(json!(s))),
+    ]
+}
+
+/// Values for `aud`: this resource's, in the forms RFC 7519 allows and others.
+fn audience_value() -> impl Strategy<Value = Option<Value>> {
+    prop_oneof![
+        4 => Just(Some(json!(API))),
+        1 => prop::sample::select(vec![
+            json!([API]),
+            json!(["x", API]),
+            json!("x"),
+            json!(["x"]),
+            json!([]),
+            json!([API, 1]),
+            json!([[API]]),
+            json!({ "aud": API }),
+            json!(7),
+            Value::Null,
+        ])
+        .prop_map(Some),
+        1 => Just(None),
+    ]
+}
+
+/// Whether `aud` names this resource: a string, or an array of strings with it among them.
+fn is_for_us(aud: &Value) -> bool {
+    match aud {
+        Value::String(aud) => aud == API,
+        Value::Array(auds) => auds.iter().all(Value::is_string) && auds.contains(&json!(API)),
+        _ => false,
+    }
+}
+
+/// A NumericDate (RFC 7519 §2) the store accepts: a number from the epoch to the year 9999.
+fn date(value: &Value) -> Option<f64> {
+    value.as_f64().filter(|secs| (0.0..=LATEST).contains(secs))
+}
+
+/// What the layer must answer for a token with these claims, with a leeway of 30 s.
+fn expected(
+    exp: Option<&Value>,
+    nbf: Option<&Value>,
+    sub: Option<&Value>,
+    aud: Option<&Value>,
+) -> (StatusCode, Option<&'static str>) {
+    let now = NOW as f64;
+    if sub.is_some_and(|sub| !sub.is_string()) || !aud.is_some_and(is_for_us) {
+        return UNKNOWN;
+    }
+    // `exp` is required; either, when present, must be a date.
+    let Some(exp) = exp.and_then(date) else { return UNKNOWN };
+    match nbf.map(date) {
+        Some(None) => return UNKNOWN,
+        Some(Some(nbf)) if nbf > now + 30.0 => return UNKNOWN,
+        _ => {}
+    }
+    if exp + 30.0 <= now { EXPIRED } else { OK }
+}
+
+#[test]
+fn any_claim_values_get_an_answer_never_a_panic() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // The default leeway (30 s); the keys fetched once, then every lookup is answered at once.
+    let s = runtime.block_on(setup_with(|store| store));
+    assert_eq!(runtime.block_on(reason(&s.layer, &sign("k1", K1, &claims(&s.clock)))), OK);
+    let config =
+        proptest::test_runner::Config { cases: 512, failure_persistence: None, ..Default::default() };
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    // `sub` mostly a string: another type refuses the token before its times are read.
+    let sub = prop_oneof![3 => Just(Some(json!("ada"))), 1 => claim_value()];
+    let values = (
+        (claim_value(), claim_value(), claim_value()),
+        (claim_value(), claim_value(), sub, claim_value()),
+        audience_value(),
+    );
+    runner
+        .run(&values, |((exp, nbf, iat), (scope, scp, sub, jti), aud)| {
+            let mut claims = json!({ "iss": ISSUER });
+            for (key, value) in [
+                ("exp", &exp),
+                ("nbf", &nbf),
+                ("iat", &iat),
+                ("scope", &scope),
+                ("scp", &scp),
+                ("sub", &sub),
+                ("jti", &jti),
+                ("aud", &aud),
+            ] {
+                if let Some(value) = value {
+                    claims[key] = value.clone();
+                }
+            }
+            let token = sign("k1", K1, &claims);
+            let answer = runtime.block_on(reason(&s.layer, &token));
+            let expected = expected(exp.as_ref(), nbf.as_ref(), sub.as_ref(), aud.as_ref());
+            prop_assert_eq!(answer, expected, "claims {}", claims);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(s.jwks.fetches.load(Ordering::SeqCst), 1);
+    s.jwks.task.abort();
+}
+
+#[tokio::test]
+async fn setting_a_cloned_store_configures_that_store_alone() {
+    let jwks = jwks_server(vec![jwk("k1", K1_X)]).await;
+    let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW));
+    let store = JwtStore::new(&jwks.url, ISSUER).unwrap().audience(API).clock(clock.clone());
+    let shared = store.clone();
+    // Once panicked ("configure the JwtStore before cloning it").
+    let other = store.audience("https://other.example.com").leeway(Duration::ZERO);
+    let token = sign("k1", K1, &claims(&clock));
+    let layer = |store: JwtStore| BearerAuthLayer::new(store).clock(clock.clone());
+    assert_eq!(reason(&layer(other), &token).await, UNKNOWN);
+    assert_eq!(reason(&layer(shared), &token).await, OK, "the clone kept its settings");
+    jwks.task.abort();
 }
