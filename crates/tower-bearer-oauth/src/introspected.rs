@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
-use tower_bearer::{Principal, Scopes, TokenState};
+use tower_bearer::{Credits, Principal, RateLimit, Scopes, TokenState};
 
 /// Why an answer is not an introspection answer at all (the store then fails closed).
 #[derive(Debug, PartialEq, Eq)]
@@ -24,8 +24,9 @@ pub(crate) enum Malformed {
 ///   a server's clock may lag) or `nbf` has not come (`Unknown`);
 /// - the principal: `sub` (else `client_id`, else `username`, else empty) as the subject,
 ///   `scope` (else `scp`; see [`scopes`]), `exp`, `jti` as the token id, `client_id` as the
-///   token's name, `aud` (a string or an array), and the `organization` extension member;
-///   members of other types than RFC 7662 and RFC 7519 give them are ignored (an `exp` or
+///   token's name, `aud` (a string or an array), and this workspace's extension members
+///   `organization`, `token_kind`, `rate_limit` and `credits` (what its introspection endpoint
+///   and signed tokens write: every attribute of a [`Grant`](tower_bearer::Grant)); members of other types than RFC 7662 and RFC 7519 give them are ignored (an `exp` or
 ///   `nbf` that is not a [`numeric_date`] too), as are unknown members.
 pub(crate) fn parse(body: &[u8], now: SystemTime) -> Result<TokenState, Malformed> {
     let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(body) else {
@@ -62,6 +63,15 @@ pub(crate) fn state_of(m: &Map<String, Value>, now: SystemTime, leeway: Duration
     if let Some(org) = string(m, "organization") {
         b = b.organization(org);
     }
+    if let Some(kind) = string(m, "token_kind") {
+        b = b.token_kind(kind);
+    }
+    if let Some(limit) = rate_limit(m) {
+        b = b.rate_limit(limit);
+    }
+    if let Some(credits) = credits(m) {
+        b = b.credits(credits);
+    }
     match m.get("aud") {
         Some(Value::String(aud)) => b = b.audience([aud.as_str()]),
         Some(Value::Array(auds)) => b = b.audience(auds.iter().filter_map(Value::as_str)),
@@ -93,6 +103,27 @@ pub(crate) fn scopes(m: &Map<String, Value>) -> Option<Scopes> {
         }
         _ => None,
     })
+}
+
+/// This workspace's `rate_limit` member (`requests`, `period_ms`), if it is one `RateLimit`
+/// takes.
+fn rate_limit(m: &Map<String, Value>) -> Option<RateLimit> {
+    let limit = m.get("rate_limit")?;
+    let requests = u32::try_from(limit.get("requests")?.as_u64()?).ok()?;
+    RateLimit::new(requests, Duration::from_millis(limit.get("period_ms")?.as_u64()?))
+}
+
+/// This workspace's `credits` member (`initial`, and `refill_amount` with `refill_every_s`).
+fn credits(m: &Map<String, Value>) -> Option<Credits> {
+    let plan = m.get("credits")?;
+    let credits = Credits::new(plan.get("initial")?.as_u64()?);
+    match (plan.get("refill_amount"), plan.get("refill_every_s")) {
+        (None, None) => Some(credits),
+        (Some(amount), Some(every)) => {
+            Some(credits.refilled(amount.as_u64()?, Duration::from_secs(every.as_u64()?)))
+        }
+        _ => None,
+    }
 }
 
 fn string<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a str> {

@@ -129,6 +129,21 @@ fn describe(p: &Principal, issued_at: Option<SystemTime>, issuer: Option<&str>) 
     if let Some(org) = p.organization() {
         m.insert("organization".into(), Value::String(org.to_owned()));
     }
+    if let Some(kind) = p.token_kind() {
+        m.insert("token_kind".into(), Value::String(kind.to_owned()));
+    }
+    if let Some(limit) = p.rate_limit() {
+        let period_ms = u64::try_from(limit.period().as_millis()).unwrap_or(u64::MAX);
+        m.insert("rate_limit".into(), json!({ "requests": limit.requests(), "period_ms": period_ms }));
+    }
+    if let Some(credits) = p.credits() {
+        let mut plan = json!({ "initial": credits.initial() });
+        if let Some((amount, every)) = credits.refill() {
+            plan["refill_amount"] = json!(amount);
+            plan["refill_every_s"] = json!(every.as_secs());
+        }
+        m.insert("credits".into(), plan);
+    }
     Value::Object(m)
 }
 

@@ -110,6 +110,7 @@ async fn rfc7662_2_2_an_active_token_is_described() {
         json!({
             "active": true, "scope": "reports:read", "client_id": "client-a", "sub": "svc-client-a",
             "token_type": "Bearer", "exp": now + 600, "iat": now, "jti": jti, "iss": ISSUER, "aud": API,
+            "token_kind": "oauth_access",
         })
     );
 }

@@ -175,3 +175,21 @@ async fn cached_answers_are_reused_and_concurrent_lookups_coalesced() {
     assert_eq!(odd.calls.load(Ordering::SeqCst), 2, "an inactive answer is cached briefly too");
     odd.task.abort();
 }
+
+/// Every attribute of a token's grant goes over introspection whole: this crate's endpoint
+/// writes it, an `IntrospectionStore` reads it back (issue 21: kind, rate limit and credits
+/// were lost, so a resource server treated such tokens as unmetered).
+#[tokio::test]
+async fn every_attribute_of_the_grant_round_trips_over_introspection() {
+    let (url, issuer_store, secret, server) = authorization_server().await;
+    let grant = tower_bearer::Grant::every_attribute_example();
+    let token = at_once(issuer_store.issue(NewToken::for_grant(grant.clone()))).unwrap();
+    let store = IntrospectionStore::new(&url, "reports-api", &secret).unwrap();
+    let tower_bearer::TokenState::Active(read) =
+        tower_bearer_test_support::state(&store, token.secret().expose_secret()).await
+    else {
+        panic!("not active")
+    };
+    assert_eq!(read.grant(), &grant);
+    server.abort();
+}
