@@ -40,7 +40,7 @@ impl TokenManager for MemoryTokenStore {
             let principal = new.principal(TokenId::random());
             // A collision of 256 random bits (or 96 for the id) does not happen; if it ever
             // did, drawing again is the right answer.
-            if let Ok(info) = shared.insert(secret.hash(), principal, Some(secret.hint())) {
+            if let Ok(info) = shared.insert(secret.hash(), principal, Some(shared.hint_of(&secret))) {
                 shared.events.emit(&LifecycleEvent::Issued(info.clone()));
                 break IssuedToken::new(secret, info);
             }

@@ -6,6 +6,7 @@
 mod builder;
 mod env;
 mod error;
+mod hint;
 mod manage;
 mod store;
 mod table;

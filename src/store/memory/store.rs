@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::error::InsertError;
+use super::hint::Hint;
 use super::table::Shared;
 use crate::header::{DEFAULT_MAX_TOKEN_LEN, validate_b64token};
 use crate::limit::{CreditLedger, Spend, Spending};
@@ -15,7 +16,6 @@ use crate::token::format::TokenFormat;
 use crate::token::hash::TokenHash;
 use crate::token::id::TokenId;
 use crate::token::presented::PresentedToken;
-use crate::token::secret::display_hint;
 
 /// An in-memory token store.
 ///
@@ -77,7 +77,7 @@ impl MemoryTokenStore {
         // `alice_secret_key_...` everything up to the last `_` is secret too.
         let prefix_len =
             if self.shared.format.check(secret).is_ok() { self.shared.format.prefix().len() } else { 0 };
-        let hint = display_hint(secret, prefix_len);
+        let hint = Hint::of(secret, prefix_len);
         self.shared.insert(TokenHash::of(secret), principal, Some(hint)).map(|info| info.id)
     }
 

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::error::InsertError;
+use super::hint::Hint;
 use crate::clock::{Clock, unix_nanos};
 use crate::grant::{Grant, MintRules, Terms};
 use crate::limit::MemoryCredits;
@@ -20,6 +21,7 @@ use crate::scope::Scopes;
 use crate::token::format::TokenFormat;
 use crate::token::hash::TokenHash;
 use crate::token::id::TokenId;
+use crate::token::secret::TokenSecret;
 
 pub(super) struct Shared {
     /// Every stored digest: live tokens, and the revocation records of revoked ones, so that
@@ -61,7 +63,7 @@ pub(super) struct Writer {
 pub(super) struct Entry {
     /// Always has a token id (assigned on insert if missing).
     pub(super) principal: Principal,
-    pub(super) hint: Option<Box<str>>,
+    pub(super) hint: Option<Hint>,
     /// Nanoseconds since the Unix epoch.
     pub(super) created_ns: u64,
     /// Milliseconds since the Unix epoch; 0 for never, [`REVOKED`] for a revocation record.
@@ -83,7 +85,7 @@ impl Shared {
         &self,
         hash: TokenHash,
         principal: Principal,
-        hint: Option<String>,
+        hint: Option<Hint>,
     ) -> Result<TokenInfo, InsertError> {
         let mut writer = self.write_lock();
         self.insert_locked(&mut writer, hash, principal, hint)
@@ -95,7 +97,7 @@ impl Shared {
         writer: &mut Writer,
         hash: TokenHash,
         mut principal: Principal,
-        hint: Option<String>,
+        hint: Option<Hint>,
     ) -> Result<TokenInfo, InsertError> {
         let tokens = self.tokens.pin();
         if tokens.get(&hash).is_some_and(Entry::is_live) {
@@ -120,12 +122,7 @@ impl Shared {
             // same account once the rotation moves it.
             principal = self.credits.attach(principal, &id, plan, now);
         }
-        let entry = Entry {
-            principal,
-            hint: hint.map(String::into_boxed_str),
-            created_ns: unix_nanos(now),
-            last_used_ms: AtomicU64::new(0),
-        };
+        let entry = Entry { principal, hint, created_ns: unix_nanos(now), last_used_ms: AtomicU64::new(0) };
         let info = self.info(&entry);
         // Replaces the revocation record, if any: inserting a secret again un-revokes it, as
         // the application asked explicitly.
@@ -182,7 +179,7 @@ impl Shared {
         let old_hash = *self.by_id.pin().get(id).ok_or_else(|| ManageError::NotFound(id.clone()))?;
         let old =
             tokens.get(&old_hash).filter(|e| e.is_live()).ok_or_else(|| ManageError::NotFound(id.clone()))?;
-        let expires = match (old.info().rotated_expiry(now), not_after) {
+        let expires = match (old.info(self.format.prefix()).rotated_expiry(now), not_after) {
             (Some(at), Some(limit)) => Some(at.min(limit)),
             (at, limit) => at.or(limit),
         };
@@ -194,7 +191,7 @@ impl Shared {
                 principal = principal.expires_at(expires);
             }
             if let Ok(info) =
-                self.insert_locked(&mut writer, secret.hash(), principal.build(), Some(secret.hint()))
+                self.insert_locked(&mut writer, secret.hash(), principal.build(), Some(self.hint_of(&secret)))
             {
                 break (secret, info);
             }
@@ -217,9 +214,14 @@ impl Shared {
         Ok(IssuedToken::new(secret, new_info))
     }
 
+    /// The display hint of a secret the store's format generated.
+    pub(super) fn hint_of(&self, secret: &TokenSecret) -> Hint {
+        Hint::of(secret.expose_secret(), self.format.prefix().len())
+    }
+
     /// The metadata of `entry`, with its credit balance.
     pub(super) fn info(&self, entry: &Entry) -> TokenInfo {
-        let info = entry.info();
+        let info = entry.info(self.format.prefix());
         let credits = info.principal.credits().and_then(|_| self.credits.balance(&info.id));
         info.with_credits(credits)
     }
@@ -285,12 +287,13 @@ impl Entry {
         self.last_used_ms.load(Ordering::Relaxed) != REVOKED
     }
 
-    pub(super) fn info(&self) -> TokenInfo {
+    /// The metadata of the entry, in a store whose format has `prefix`.
+    pub(super) fn info(&self, prefix: &str) -> TokenInfo {
         let last_used = self.last_used_ms.load(Ordering::Relaxed);
         let created_at = UNIX_EPOCH + Duration::from_nanos(self.created_ns);
         let mut info = TokenInfo::new(self.id().clone(), self.principal.clone(), created_at)
             .with_last_used_at((last_used > 0).then(|| UNIX_EPOCH + Duration::from_millis(last_used)));
-        info.hint = self.hint.as_deref().map(str::to_owned);
+        info.hint = self.hint.map(|h| h.render(prefix));
         info
     }
 
@@ -307,7 +310,7 @@ impl Clone for Entry {
     fn clone(&self) -> Self {
         Entry {
             principal: self.principal.clone(),
-            hint: self.hint.clone(),
+            hint: self.hint,
             created_ns: self.created_ns,
             last_used_ms: AtomicU64::new(self.last_used_ms.load(Ordering::Relaxed)),
         }
