@@ -69,10 +69,7 @@ impl TokenQuery {
     /// one (a non-admin's own).
     #[must_use]
     pub fn within(mut self, visible: Visibility<'_>) -> Self {
-        self.organization = TenantFilter::of(visible.organization);
-        if let Some(subject) = visible.subject {
-            self.subject = Some(subject.to_owned());
-        }
+        narrow(visible, &mut self.organization, &mut self.subject);
         self
     }
 
@@ -112,6 +109,15 @@ impl TokenQuery {
         let mut tokens: Vec<TokenInfo> = candidates.into_iter().filter(|i| self.admits(i)).collect();
         tokens.sort_by_key(PageCursor::of);
         TokenPage::from_one_extra(tokens, self.page_size())
+    }
+}
+
+/// Narrows a listing's filters to what `visible` shows: its tenant exactly, and its subject if
+/// it names one. For both token and audit listings.
+pub(crate) fn narrow(visible: Visibility<'_>, organization: &mut TenantFilter, subject: &mut Option<String>) {
+    *organization = TenantFilter::of(visible.organization);
+    if let Some(only) = visible.subject {
+        *subject = Some(only.to_owned());
     }
 }
 

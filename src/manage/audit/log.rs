@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use super::event::{AuditEvent, AuditKind};
 use crate::grant::Visibility;
-use crate::manage::query::{TenantFilter, page_size};
+use crate::manage::query::{TenantFilter, narrow, page_size};
 use crate::store::error::StoreError;
 use crate::token::id::TokenId;
 
@@ -86,10 +86,7 @@ impl AuditQuery {
     /// names one (a non-admin's own).
     #[must_use]
     pub fn within(mut self, visible: Visibility<'_>) -> Self {
-        self.organization = TenantFilter::of(visible.organization);
-        if let Some(subject) = visible.subject {
-            self.subject = Some(subject.to_owned());
-        }
+        narrow(visible, &mut self.organization, &mut self.subject);
         self
     }
 
