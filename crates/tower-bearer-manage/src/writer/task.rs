@@ -1,6 +1,6 @@
 //! The writer's task: empties the threads' rings every interval and writes the events to the
-//! log in batches, retrying a failing log; while requests arrive, it also keeps the recent
-//! time they are stamped with.
+//! log in batches, retrying a failing log with backoff; reports the events it had to drop;
+//! while requests arrive, it also keeps the recent time they are stamped with.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tower_bearer::Clock;
 use tower_bearer::manage::audit::{AuditEvent, AuditLog};
 
+use super::AuditDrops;
 use super::buffers::Buffers;
 use super::recent::RecentTime;
 
@@ -24,6 +25,9 @@ const TICK: Duration = Duration::from_millis(1);
 /// Ticks without a new entry after which the recent time is no longer kept (requests then read
 /// the clock themselves, and ask for it again).
 const IDLE_TICKS: u32 = 100;
+
+/// The application's hook for drops.
+pub(super) type DropHook = Arc<dyn Fn(&AuditDrops) + Send + Sync>;
 
 /// What a writer handle asks of its task.
 pub(super) enum Control {
@@ -39,6 +43,8 @@ pub(super) struct Counters {
     pub(super) written: AtomicU64,
     pub(super) batches: AtomicU64,
     pub(super) retries: AtomicU64,
+    /// Events of the batch being written.
+    pub(super) writing: AtomicU64,
 }
 
 pub(super) struct Task<L> {
@@ -52,6 +58,15 @@ pub(super) struct Task<L> {
     /// The clock the recent time is read from; `None` for a manual clock, which requests read
     /// themselves so that a test's clock is followed exactly.
     pub(super) keeps_time: Option<Clock>,
+    pub(super) on_drop: Option<DropHook>,
+    pub(super) reports: Reports,
+}
+
+/// What was last reported to the drop hook, and when.
+#[derive(Default)]
+pub(super) struct Reports {
+    reported: u64,
+    at: Option<Instant>,
 }
 
 /// Whether the task keeps the recent time now, and how long nothing has arrived.
@@ -128,24 +143,52 @@ impl<L: AuditLog> Task<L> {
         }
     }
 
-    /// Writes everything recorded so far, in time order, in batches.
-    async fn drain(&self) {
-        let events = self.buffers.take_events();
-        for batch in events.chunks(self.batch_size) {
-            self.write(batch).await;
+    /// Writes everything recorded so far, in time order, a batch at a time: the rings hold
+    /// the rest meanwhile, in their compact form.
+    async fn drain(&mut self) {
+        self.buffers.begin_drain();
+        loop {
+            let (batch, bytes) = self.buffers.take_batch(self.batch_size);
+            if batch.is_empty() {
+                break;
+            }
+            self.write(batch, bytes).await;
         }
+        self.report_drops();
     }
 
-    /// Writes `batch`, retrying until the log takes it.
-    async fn write(&self, batch: &[AuditEvent]) {
+    /// Writes `batch` (which holds `bytes` of the budget), retrying with backoff until the
+    /// log takes it; drops are reported meanwhile.
+    async fn write(&mut self, batch: Vec<AuditEvent>, bytes: usize) {
+        let count = batch.len() as u64;
+        self.counters.writing.store(count, Ordering::Relaxed);
         let mut backoff = INITIAL_BACKOFF;
-        while self.log.append(batch.to_vec()).await.is_err() {
+        while self.log.append(batch.clone()).await.is_err() {
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
+            self.report_drops();
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
-        self.counters.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        drop(batch);
+        self.buffers.budget().release(bytes);
+        self.counters.writing.store(0, Ordering::Relaxed);
+        self.counters.written.fetch_add(count, Ordering::Relaxed);
         self.counters.batches.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Tells the drop hook how many events were dropped since it was last told, at most once
+    /// per flush interval.
+    fn report_drops(&mut self) {
+        let Some(hook) = &self.on_drop else { return };
+        let total = self.buffers.dropped();
+        let now = Instant::now();
+        let reports = &mut self.reports;
+        if total == reports.reported || reports.at.is_some_and(|at| now < at + self.flush_interval) {
+            return;
+        }
+        let drops = AuditDrops { count: total - reports.reported, total };
+        *reports = Reports { reported: total, at: Some(now) };
+        hook(&drops);
     }
 }
 
@@ -159,7 +202,8 @@ mod tests {
     use super::*;
 
     fn spawn(keeps_time: Option<Clock>) -> (Arc<Buffers>, Arc<RecentTime>, mpsc::UnboundedSender<Control>) {
-        let buffers = Arc::new(Buffers::new());
+        let budget = Arc::new(super::super::budget::Budget::new(1 << 20));
+        let buffers = Arc::new(Buffers::new(budget, 1024));
         let recent = Arc::new(RecentTime::default());
         let (control, control_rx) = mpsc::unbounded_channel();
         let task = Task {
@@ -171,6 +215,8 @@ mod tests {
             flush_interval: Duration::from_secs(1),
             counters: Arc::default(),
             keeps_time,
+            on_drop: None,
+            reports: Reports::default(),
         };
         tokio::spawn(task.run());
         (buffers, recent, control)
