@@ -7,7 +7,7 @@
 //! thread itself.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -37,11 +37,19 @@ struct Shared {
     /// Events the thread could not record (no room): written by the thread alone, with a
     /// load and a store.
     dropped: AtomicU64,
+    /// Refusals behind the layer the thread recorded, each after its entry (so that the
+    /// writer looks for them only in the rings of threads that wrote some).
+    overrides: AtomicU64,
 }
 
 impl Shared {
     fn count_drop(&self) {
         self.dropped.store(self.dropped.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    #[cold]
+    fn count_override(&self) {
+        self.overrides.store(self.overrides.load(Ordering::Relaxed) + 1, Ordering::Release);
     }
 }
 
@@ -78,6 +86,9 @@ pub(super) struct Buffers {
     /// Paths of requests that name no known token kept since the last drain began.
     unauthenticated_paths: AtomicUsize,
     max_unauthenticated_paths: usize,
+    /// Admissions that a refusal behind the layer takes the place of: not written (the
+    /// refusal is); each kept for the drain that found its refusal and the next.
+    overridden: Mutex<HashMap<u32, u8>>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -88,6 +99,8 @@ struct Reader {
     context: Context,
     /// Entries of this thread left to read in the current drain.
     quota: usize,
+    /// Refusals behind the layer this thread had recorded when its rings were last searched.
+    overrides_seen: u64,
 }
 
 /// A thread's producer as a [`Sink`] for its entries.
@@ -156,6 +169,7 @@ impl Buffers {
             budget,
             unauthenticated_paths: AtomicUsize::new(0),
             max_unauthenticated_paths,
+            overridden: Mutex::default(),
         }
     }
 
@@ -182,6 +196,8 @@ impl Buffers {
             let mut appender = Appender { ring, shared, credit, buffers: self };
             if !written.write(outcome, &mut appender) {
                 shared.count_drop();
+            } else if outcome.admission != 0 && outcome.refused.is_some() {
+                shared.count_override();
             }
         });
     }
@@ -226,9 +242,14 @@ impl Buffers {
         producers.retain(|p| Arc::strong_count(&p.shared) > 1);
         let capacity = if self.budget.reserve(ring_bytes(FIRST_RING)) { FIRST_RING } else { 0 };
         let (ring, reader) = RingBuffer::new(capacity);
-        let shared =
-            Arc::new(Shared { rings: Mutex::new(VecDeque::from([reader])), dropped: AtomicU64::new(0) });
-        lock(&self.readers).push(Reader { shared: shared.clone(), context: Context::default(), quota: 0 });
+        let shared = Arc::new(Shared {
+            rings: Mutex::new(VecDeque::from([reader])),
+            dropped: AtomicU64::new(0),
+            overrides: AtomicU64::new(0),
+        });
+        let reader =
+            Reader { shared: shared.clone(), context: Context::default(), quota: 0, overrides_seen: 0 };
+        lock(&self.readers).push(reader);
         producers.push(Producer {
             writer: self.id,
             ring,
@@ -243,9 +264,13 @@ impl Buffers {
     /// Begins a drain: the batches that follow read what every thread has recorded until now
     /// (not what comes later, so that a drain ends under any load). The threads that have
     /// ended and were read to the end are forgotten, and the count of unauthenticated paths
-    /// starts again.
-    pub(super) fn begin_drain(&self) {
+    /// starts again. Returns how many entries the drain reads.
+    pub(super) fn begin_drain(&self) -> usize {
         self.unauthenticated_paths.store(0, Ordering::Relaxed);
+        lock(&self.overridden).retain(|_, drains| {
+            *drains -= 1;
+            *drains > 0
+        });
         let mut released = 0;
         let mut readers = lock(&self.readers);
         readers.retain_mut(|reader| {
@@ -259,11 +284,37 @@ impl Buffers {
             }
             !ended
         });
+        let mut entries = 0;
         for reader in readers.iter_mut() {
             reader.quota = lock(&reader.shared.rings).iter().map(Consumer::slots).sum();
+            entries += reader.quota;
         }
         drop(readers);
         self.budget.release(released);
+        entries
+    }
+
+    /// Finds the refusals behind the layer recorded until now (after the drain began too):
+    /// the admissions they take the place of are not written, whichever drain reads them.
+    pub(super) fn collect_overrides(&self) {
+        let mut readers = lock(&self.readers);
+        let mut overridden = lock(&self.overridden);
+        for reader in readers.iter_mut() {
+            let recorded = reader.shared.overrides.load(Ordering::Acquire);
+            if recorded == reader.overrides_seen {
+                continue;
+            }
+            reader.overrides_seen = recorded;
+            for ring in lock(&reader.shared.rings).iter_mut() {
+                if let Ok(chunk) = ring.read_chunk(ring.slots()) {
+                    // Peeked at, not taken: the chunk is dropped without a commit.
+                    let (a, b) = chunk.as_slices();
+                    for admission in a.iter().chain(b).filter_map(Entry::overridden) {
+                        overridden.insert(admission, 2);
+                    }
+                }
+            }
+        }
     }
 
     /// The next batch of the drain: up to `max_events` events, the earliest first across
@@ -274,7 +325,9 @@ impl Buffers {
         let room = self.budget.batch_max() / 2;
         let mut released = 0;
         let mut readers = lock(&self.readers);
-        let mut next: Vec<Option<u64>> = readers.iter_mut().map(|r| r.next_time(&mut released)).collect();
+        let overridden = &mut *lock(&self.overridden);
+        let mut next: Vec<Option<u64>> =
+            readers.iter_mut().map(|r| r.next_time(overridden, &mut released)).collect();
         let (mut events, mut bytes) = (Vec::new(), 0);
         while events.len() < max_events && bytes < room {
             let earliest = next.iter().enumerate().filter_map(|(i, at)| at.map(|at| (at, i))).min();
@@ -283,7 +336,7 @@ impl Buffers {
                 bytes += 2 * event_bytes(&event);
                 events.push(event);
             }
-            next[i] = readers[i].next_time(&mut released);
+            next[i] = readers[i].next_time(overridden, &mut released);
         }
         drop(readers);
         self.budget.release(released);
@@ -322,9 +375,10 @@ impl Buffers {
         for reader in readers.iter() {
             for ring in lock(&reader.shared.rings).iter_mut() {
                 if let Ok(chunk) = ring.read_chunk(ring.slots()) {
-                    // Peeked at, not taken: the chunk is dropped without a commit.
+                    // Peeked at, not taken: the chunk is dropped without a commit. A refusal
+                    // behind the layer is the same request as its admission.
                     let (a, b) = chunk.as_slices();
-                    waiting += a.iter().chain(b).filter(|e| e.is_event()).count();
+                    waiting += a.iter().chain(b).filter(|e| e.is_event() && e.overridden().is_none()).count();
                 }
             }
         }
@@ -334,15 +388,21 @@ impl Buffers {
 
 impl Reader {
     /// The time of this thread's next event within the drain's quota, once the entries
-    /// before it (what it refers to) are read; `None` when there is none.
-    fn next_time(&mut self, released: &mut usize) -> Option<u64> {
-        let Reader { shared, context, quota } = self;
+    /// before it (what it refers to, admissions a refusal takes the place of) are read;
+    /// `None` when there is none.
+    fn next_time(&mut self, overridden: &mut HashMap<u32, u8>, released: &mut usize) -> Option<u64> {
+        let Reader { shared, context, quota, .. } = self;
         let mut rings = lock(&shared.rings);
         while *quota > 0 {
             let ring = rings.front_mut()?;
-            match ring.peek().map(Entry::time_ms) {
-                Ok(Some(at)) => return Some(at),
-                Ok(None) => {
+            match ring.peek().map(|entry| (entry.time_ms(), entry.admitted())) {
+                // Not written: its refusal is, as the request's one event.
+                Ok((Some(_), Some(admission))) if overridden.remove(&admission).is_some() => {
+                    ring.pop().ok()?;
+                    *quota -= 1;
+                }
+                Ok((Some(at), _)) => return Some(at),
+                Ok((None, _)) => {
                     let entry = ring.pop().ok()?;
                     *quota -= 1;
                     context.read(entry, released);
@@ -400,7 +460,7 @@ mod tests {
 
     fn request(at_ms: u64, principal: Option<&Principal>) -> RequestOutcome<'_> {
         let method = method_code(&Method::GET).expect("coded");
-        RequestOutcome { at_ms, principal, path: "/", method, refused: None }
+        RequestOutcome { at_ms, principal, path: "/", method, refused: None, admission: 0 }
     }
 
     fn rings(buffers: &Buffers) -> usize {
@@ -410,6 +470,7 @@ mod tests {
     /// A drain: every batch, the bytes of each given back as if written.
     fn drain(buffers: &Buffers) -> Vec<AuditEvent> {
         buffers.begin_drain();
+        buffers.collect_overrides();
         let mut events = Vec::new();
         loop {
             let (batch, bytes) = buffers.take_batch(100);
@@ -580,5 +641,53 @@ mod tests {
         assert_eq!(drain(&buffers).len(), 1);
         drain(&buffers);
         assert!(lock(&buffers.readers).is_empty());
+    }
+
+    /// `rita`'s request on its own thread: admitted as `admission`, or refused behind the
+    /// layer in its place.
+    fn on_thread(buffers: &Arc<Buffers>, rita: &Principal, at_ms: u64, admission: u32, refused: bool) {
+        let (writer, rita) = (buffers.clone(), rita.clone());
+        std::thread::spawn(move || {
+            let refused = refused.then_some((403, "insufficient_scope"));
+            let outcome = RequestOutcome { refused, admission, ..request(at_ms, Some(&rita)) };
+            writer.record_request(&outcome);
+        })
+        .join()
+        .expect("the thread ran");
+    }
+
+    fn outcomes(events: &[AuditEvent]) -> Vec<(u64, Option<u16>)> {
+        events.iter().map(|e| (stamp(e), e.status)).collect()
+    }
+
+    /// Issue 21, finding 8: a request refused behind the layer is written once, as refused,
+    /// whichever threads recorded its admission and its refusal.
+    #[test]
+    fn a_refusal_behind_the_layer_takes_the_place_of_its_admission() {
+        let buffers = Arc::new(buffers(DEFAULT_MAX_BYTES));
+        let rita = Principal::builder("rita").build();
+        on_thread(&buffers, &rita, 1, 7, false);
+        on_thread(&buffers, &rita, 2, 8, false);
+        on_thread(&buffers, &rita, 3, 7, true);
+        assert_eq!(buffers.events_waiting(), 2, "two requests");
+        assert_eq!(outcomes(&drain(&buffers)), [(2, None), (3, Some(403))]);
+        // A refusal found before its admission is read (a thread the drain looked at first):
+        // the admission is left out of the next drain.
+        on_thread(&buffers, &rita, 4, 9, true);
+        buffers.begin_drain();
+        on_thread(&buffers, &rita, 5, 9, false);
+        buffers.collect_overrides();
+        let (batch, bytes) = buffers.take_batch(100);
+        buffers.budget().release(bytes);
+        assert_eq!(outcomes(&batch), [(4, Some(403))]);
+        assert!(drain(&buffers).is_empty());
+        // A refusal that comes once its admission is written is written too (documented).
+        on_thread(&buffers, &rita, 6, 10, false);
+        assert_eq!(outcomes(&drain(&buffers)), [(6, None)]);
+        on_thread(&buffers, &rita, 7, 10, true);
+        assert_eq!(outcomes(&drain(&buffers)), [(7, Some(403))]);
+        // The layer's own refusals have no admission: nothing to take the place of.
+        buffers.record_request(&RequestOutcome { refused: Some((401, "unknown_token")), ..request(8, None) });
+        assert_eq!(outcomes(&drain(&buffers)), [(8, Some(401))]);
     }
 }

@@ -34,6 +34,10 @@ pub(super) const MAX_METHOD_BYTES: usize = 32;
 /// The end of a path or method that was cut.
 pub(super) const TRUNCATED: &str = "…";
 
+/// Set in a request entry's status: a refusal behind the layer, which takes the place of the
+/// admission its entry names (the request's one event is the refusal).
+const OVERRIDES: u16 = 0x8000;
+
 /// The path recorded for a request that names no known token once the writer keeps no more
 /// of their paths until its next write.
 pub(super) const OTHER_PATH: &str = "<other>";
@@ -103,7 +107,11 @@ pub(super) enum Entry {
     Request {
         /// Milliseconds since the epoch.
         at_ms: u64,
-        /// The status of a refusal; 0 for an authenticated request.
+        /// The layer's number for its admission of the request (see
+        /// [`RequestOutcome::admission`]); 0 for none.
+        admission: u32,
+        /// The status of a refusal, with [`OVERRIDES`] for a refusal behind the layer; 0 for
+        /// an authenticated request.
         status: u16,
         /// The method's code in [`METHODS`].
         method: u8,
@@ -116,6 +124,22 @@ impl Entry {
     /// Whether this entry is an event (rather than what the events that follow refer to).
     pub(super) fn is_event(&self) -> bool {
         matches!(self, Entry::Request { .. } | Entry::Event(_))
+    }
+
+    /// The admission this entry records, if it is an authenticated request with a number.
+    pub(super) fn admitted(&self) -> Option<u32> {
+        match self {
+            Entry::Request { admission, status: 0, .. } if *admission != 0 => Some(*admission),
+            _ => None,
+        }
+    }
+
+    /// The admission this entry takes the place of, if it is a refusal behind the layer.
+    pub(super) fn overridden(&self) -> Option<u32> {
+        match self {
+            Entry::Request { admission, status, .. } if status & OVERRIDES != 0 => Some(*admission),
+            _ => None,
+        }
     }
 
     /// The time of the event this entry is, in milliseconds since the epoch; `None` for what
@@ -137,6 +161,16 @@ pub(super) struct RequestOutcome<'a> {
     pub(super) method: u8,
     /// The status and reason code of a refusal.
     pub(super) refused: Option<(u16, &'static str)>,
+    /// The layer's number for its admission of the request (`AuthEvent::admission`, cut to
+    /// 32 bits, never 0), on an authenticated request and on a refusal behind the layer; 0 on
+    /// the layer's own refusals.
+    pub(super) admission: u32,
+}
+
+/// The 32 bits of the layer's admission number a request entry keeps (never 0; unique among
+/// any 4 billion admissions in a row, and numbers are handed out in order).
+pub(super) fn admission_code(admission: Option<u64>) -> u32 {
+    admission.map_or(0, |n| u32::try_from(n % u64::from(u32::MAX)).unwrap_or(0) + 1)
 }
 
 /// Where a thread's entries go, and the budget their allocations are taken from.
@@ -177,7 +211,12 @@ impl Written {
         self.write_context(outcome, sink)
             && sink.push(Entry::Request {
                 at_ms: outcome.at_ms,
-                status: outcome.refused.map_or(0, |(status, _)| status),
+                admission: outcome.admission,
+                status: match outcome.refused {
+                    None => 0,
+                    Some((status, _)) if outcome.admission != 0 => status | OVERRIDES,
+                    Some((status, _)) => status,
+                },
                 method: outcome.method,
             })
     }
@@ -280,7 +319,7 @@ impl Context {
                 *released += boxed_event_bytes(&event);
                 return Some(*event);
             }
-            Entry::Request { at_ms, status, method } => (at_ms, status, method),
+            Entry::Request { at_ms, status, method, .. } => (at_ms, status & !OVERRIDES, method),
         };
         let at = UNIX_EPOCH + Duration::from_millis(at_ms);
         let method = METHODS.get(usize::from(method)).map_or("", Method::as_str);
@@ -343,7 +382,7 @@ mod tests {
     fn get<'a>(at_ms: u64, principal: Option<&'a Principal>, path: &'a str) -> RequestOutcome<'a> {
         let method = method_code(&Method::GET).expect("coded");
         let refused = principal.is_none().then_some((401, "missing_credentials"));
-        RequestOutcome { at_ms, principal, path, method, refused }
+        RequestOutcome { at_ms, principal, path, method, refused, admission: 0 }
     }
 
     #[test]
@@ -376,8 +415,14 @@ mod tests {
         let (mut writing, mut entries) = (Written::default(), Entries::new(usize::MAX, usize::MAX));
         for (i, (principal, path, refused)) in requests.iter().enumerate() {
             let at_ms = 1_000 + u64::try_from(i).expect("small");
-            let outcome =
-                RequestOutcome { at_ms, principal: *principal, path, method: get, refused: *refused };
+            let outcome = RequestOutcome {
+                at_ms,
+                principal: *principal,
+                path,
+                method: get,
+                refused: *refused,
+                admission: 0,
+            };
             assert!(writing.write(&outcome, &mut entries));
         }
         // 6 requests; 4 changes of principal (alice, bob, none, alice), 2 of path, 2 of reason.

@@ -20,9 +20,11 @@ use tower_bearer::middleware::{AuthEvent, Outcome};
 
 use self::budget::{Budget, DEFAULT_MAX_BYTES, MIN_MAX_BYTES};
 use self::buffers::{Buffers, lock};
-use self::entry::{MAX_METHOD_BYTES, MAX_PATH_BYTES, OTHER_PATH, RequestOutcome, kept, method_code};
+use self::entry::{
+    MAX_METHOD_BYTES, MAX_PATH_BYTES, OTHER_PATH, RequestOutcome, admission_code, kept, method_code,
+};
 use self::recent::RecentTime;
-use self::task::{Control, Counters, DropHook, Reports, Task};
+use self::task::{Control, Counters, DropHook, Reports, Task, Timekeeping};
 use crate::leaks::LeakReport;
 
 /// How many paths of requests that name no known token are kept between two drains, by
@@ -194,6 +196,7 @@ impl AuditWriter {
             keeps_time: (!self.clock.is_manual()).then(|| self.clock.clone()),
             on_drop,
             reports: Reports::default(),
+            timekeeping: Timekeeping::default(),
         };
         tokio::spawn(task.run());
         true
@@ -225,8 +228,9 @@ impl AuditWriter {
                 // A method of the application's own: rare, so recorded whole.
                 return writer.record_rare_request(event, at_ms, refused);
             };
-            let outcome =
-                RequestOutcome { at_ms, principal: event.principal(), path: event.path, method, refused };
+            let admission = admission_code(event.admission);
+            let principal = event.principal();
+            let outcome = RequestOutcome { at_ms, principal, path: event.path, method, refused, admission };
             writer.buffers.record_request(&outcome);
         }
     }

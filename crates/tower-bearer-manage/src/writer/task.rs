@@ -26,6 +26,12 @@ const TICK: Duration = Duration::from_millis(1);
 /// the clock themselves, and ask for it again).
 const IDLE_TICKS: u32 = 100;
 
+/// How long a drain waits, once it has seen what it will write, for the refusals behind the
+/// layer of the requests it will write as admitted (they follow within microseconds, unless
+/// a ledger or a handler answers later): a refusal recorded by then is written in place of
+/// its admission. At most the flush interval.
+const GRACE: Duration = Duration::from_millis(20);
+
 /// The application's hook for drops.
 pub(super) type DropHook = Arc<dyn Fn(&AuditDrops) + Send + Sync>;
 
@@ -60,6 +66,7 @@ pub(super) struct Task<L> {
     pub(super) keeps_time: Option<Clock>,
     pub(super) on_drop: Option<DropHook>,
     pub(super) reports: Reports,
+    pub(super) timekeeping: Timekeeping,
 }
 
 /// What was last reported to the drop hook, and when.
@@ -71,7 +78,7 @@ pub(super) struct Reports {
 
 /// Whether the task keeps the recent time now, and how long nothing has arrived.
 #[derive(Default)]
-struct Timekeeping {
+pub(super) struct Timekeeping {
     ticking: bool,
     idle_ticks: u32,
     entries_seen: usize,
@@ -79,11 +86,10 @@ struct Timekeeping {
 
 impl<L: AuditLog> Task<L> {
     pub(super) async fn run(mut self) {
-        let mut timekeeping = Timekeeping::default();
         let mut next_drain = Instant::now() + self.flush_interval;
         loop {
             let until_drain = next_drain.saturating_duration_since(Instant::now());
-            let wait = if timekeeping.ticking { until_drain.min(TICK) } else { until_drain };
+            let wait = if self.timekeeping.ticking { until_drain.min(TICK) } else { until_drain };
             let control = match tokio::time::timeout(wait, self.control.recv()).await {
                 Ok(Some(control)) => Some(control),
                 // Every writer handle is gone: write what is left, and end.
@@ -93,7 +99,7 @@ impl<L: AuditLog> Task<L> {
                 }
                 Err(_) => None,
             };
-            self.keep_time(&mut timekeeping);
+            self.keep_time();
             if control.is_none() && Instant::now() < next_drain {
                 continue;
             }
@@ -118,8 +124,9 @@ impl<L: AuditLog> Task<L> {
 
     /// Refreshes the recent time while entries arrive; stops after [`IDLE_TICKS`] without
     /// one, and starts again once a request asked for it.
-    fn keep_time(&self, state: &mut Timekeeping) {
+    fn keep_time(&mut self) {
         let Some(clock) = &self.keeps_time else { return };
+        let state = &mut self.timekeeping;
         if !state.ticking {
             if !self.recent.take_wanted() {
                 return;
@@ -144,9 +151,19 @@ impl<L: AuditLog> Task<L> {
     }
 
     /// Writes everything recorded so far, in time order, a batch at a time: the rings hold
-    /// the rest meanwhile, in their compact form.
+    /// the rest meanwhile, in their compact form. A request refused behind the layer is
+    /// written once, as refused (see [`GRACE`]).
     async fn drain(&mut self) {
-        self.buffers.begin_drain();
+        if self.buffers.begin_drain() == 0 {
+            self.report_drops();
+            return;
+        }
+        let grace = Instant::now() + GRACE.min(self.flush_interval);
+        while Instant::now() < grace {
+            tokio::time::sleep(TICK.min(grace - Instant::now())).await;
+            self.keep_time();
+        }
+        self.buffers.collect_overrides();
         loop {
             let (batch, bytes) = self.buffers.take_batch(self.batch_size);
             if batch.is_empty() {
@@ -217,6 +234,7 @@ mod tests {
             keeps_time,
             on_drop: None,
             reports: Reports::default(),
+            timekeeping: Timekeeping::default(),
         };
         tokio::spawn(task.run());
         (buffers, recent, control)
@@ -239,7 +257,8 @@ mod tests {
         assert!(now_ms().abs_diff(kept) < 1_000, "the clock's time: {kept}");
         // Requests keep it going (one a millisecond of tokio's paused clock) ...
         for at_ms in 0..300 {
-            let outcome = RequestOutcome { at_ms, principal: None, path: "/", method: 0, refused: None };
+            let outcome =
+                RequestOutcome { at_ms, principal: None, path: "/", method: 0, refused: None, admission: 0 };
             buffers.record_request(&outcome);
             tokio::time::sleep(TICK).await;
         }

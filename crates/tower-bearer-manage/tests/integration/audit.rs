@@ -340,3 +340,67 @@ impl<L: AuditLog + Clone> AuditLog for Timed<L> {
         self.log.purge_audit(before).await
     }
 }
+
+/// Issue 21, finding 8: a request refused behind the layer (`RequireScopes`, credits) was
+/// recorded twice, `request.authenticated` then `request.rejected`. Each request is now one
+/// audit event, with its outcome.
+#[tokio::test]
+async fn every_request_is_one_audit_event_wherever_it_was_refused() {
+    use axum::handler::Handler;
+    use axum::routing::get;
+    use tower_bearer::{Credits, CreditsLayer, RequireScopes};
+
+    let memory = MemoryAuditLog::new();
+    let audit = AuditWriter::builder().spawn(memory.clone());
+    let store = MemoryTokenStore::new();
+    let issued = store
+        .issue(NewToken::for_subject("ada").scopes(["invoices:read"]).credits(Credits::new(1)))
+        .await
+        .unwrap();
+    let secret = issued.secret().expose_secret().to_owned();
+    let app = axum::Router::new()
+        .route(
+            "/v1/invoices",
+            get((|| async { "list" }).layer(RequireScopes::all(["invoices:read"])))
+                .post((|| async { "created" }).layer(RequireScopes::all(["invoices:write"]))),
+        )
+        .route("/v1/metered", get(|| async { "metered" }).route_layer(CreditsLayer::new(store.clone())))
+        .route_layer(BearerAuthLayer::new(store).on_event(audit.request_hook()));
+    let requests = [
+        (http::Method::GET, "/v1/invoices", Some(secret.as_str()), 200),
+        (http::Method::GET, "/v1/invoices", None, 401),
+        (http::Method::POST, "/v1/invoices", Some(secret.as_str()), 403),
+        (http::Method::GET, "/v1/metered", Some(secret.as_str()), 200),
+        (http::Method::GET, "/v1/metered", Some(secret.as_str()), 429),
+    ];
+    for (method, path, secret, status) in &requests {
+        use tower::ServiceExt;
+        let mut request = http::Request::builder().method(method).uri(*path);
+        if let Some(secret) = secret {
+            request = request.header("authorization", format!("Bearer {secret}"));
+        }
+        let response = app.clone().oneshot(request.body(axum::body::Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status().as_u16(), *status, "{method} {path}");
+    }
+    assert!(audit.flush().await);
+    let seen: Vec<_> = all(&memory)
+        .await
+        .into_iter()
+        .map(|e| (e.kind, e.method.unwrap(), e.path.unwrap(), e.reason))
+        .collect();
+    let event = |kind, method: &str, path: &str, reason: Option<&str>| {
+        (kind, method.to_owned(), path.to_owned(), reason.map(str::to_owned))
+    };
+    use AuditKind::{Authenticated, Rejected};
+    assert_eq!(
+        seen,
+        [
+            event(Authenticated, "GET", "/v1/invoices", None),
+            event(Rejected, "GET", "/v1/invoices", Some("missing_credentials")),
+            event(Rejected, "POST", "/v1/invoices", Some("insufficient_scope")),
+            event(Authenticated, "GET", "/v1/metered", None),
+            event(Rejected, "GET", "/v1/metered", Some("credits_exhausted")),
+        ],
+        "one audit event per request"
+    );
+}
