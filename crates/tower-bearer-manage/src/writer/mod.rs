@@ -102,6 +102,17 @@ pub struct AuditDrops {
 ///   of them in normal operation, everything held while the log was down. Events are in the
 ///   log once [`flush`](Self::flush) returns.
 ///
+/// # One event per request
+///
+/// A request the layer admitted and a check behind it then refused
+/// ([`RequireScopes`](tower_bearer::RequireScopes), the limit layers,
+/// `AuthError::refusing`) reaches the hook twice, the refusal naming the admission it takes
+/// the place of (`AuthEvent::admission`). The writer records it once, as `request.rejected`:
+/// a drain waits 20 ms (at most the flush interval) once it has seen what it will write, and
+/// leaves out every admission whose refusal it has found by then. Refusals follow their
+/// admission within microseconds, unless a credit ledger or the handler answers later; one
+/// that comes after its admission was written is written too.
+///
 /// Request events are stamped to the millisecond from the coarse clock (which moves once per
 /// kernel tick, 1 to 4 ms): while requests arrive, the task reads it every millisecond for
 /// them, so that a request does not; one request in 64 on a thread checks that time against
@@ -215,7 +226,8 @@ impl AuditWriter {
         }
     }
 
-    /// A hook for `BearerAuthLayer::on_event`: every request's outcome, as an event.
+    /// A hook for `BearerAuthLayer::on_event`: every request's outcome, as an event (one per
+    /// request: see "One event per request" above).
     pub fn request_hook(&self) -> impl Fn(&AuthEvent<'_>) + Send + Sync + 'static {
         let writer = self.clone();
         move |event| {
@@ -312,7 +324,8 @@ impl AuditWriterBuilder {
         self
     }
 
-    /// How often queued events are written (default 1 s): how long an event may wait.
+    /// How often queued events are written (default 1 s): how long an event may wait (and
+    /// 20 ms more, for the refusals behind the layer to come in: see [`AuditWriter`]).
     pub fn flush_interval(mut self, interval: Duration) -> Self {
         self.flush_interval = interval.max(Duration::from_millis(1));
         self
