@@ -2,8 +2,10 @@
 //! `tracing` feature, as a `tracing` event (target `tower_bearer`). Never carries a token
 //! secret.
 
+use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::Method;
 
@@ -21,6 +23,14 @@ pub struct AuthEvent<'a> {
     pub method: &'a Method,
     /// The request path, without the query string (which may hold a token).
     pub path: &'a str,
+    /// Ties a request's events together: the number of the layer's admission of the request,
+    /// on its [`Authenticated`](Outcome::Authenticated) event and, when a check behind the
+    /// layer then refuses it ([`RequireScopes`](crate::RequireScopes), the limit layers,
+    /// `AuthError::refusing`), on that [`Rejected`](Outcome::Rejected) event too: the refusal
+    /// is the request's outcome, in place of the admission of the same number (an audit log
+    /// keeps one of the two, as `tower-bearer-manage`'s `AuditWriter` does). `None` on the
+    /// layer's own refusals. Unique in the process.
+    pub admission: Option<u64>,
 }
 
 /// The outcome of one request.
@@ -56,6 +66,30 @@ impl<'a> AuthEvent<'a> {
 
 type Hook = Arc<dyn Fn(&AuthEvent<'_>) + Send + Sync>;
 
+/// Admission numbers are handed out by each thread from blocks of this many, so that
+/// numbering a request writes nothing another thread reads.
+const ADMISSION_BLOCK: u64 = 1 << 10;
+
+static NEXT_ADMISSION_BLOCK: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's next admission number, and the end of its block.
+    static ADMISSIONS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// A number for an admission, unique in the process (never 0).
+fn next_admission() -> u64 {
+    ADMISSIONS.with(|block| {
+        let (mut next, mut end) = block.get();
+        if next == end {
+            next = NEXT_ADMISSION_BLOCK.fetch_add(ADMISSION_BLOCK, Ordering::Relaxed);
+            end = next + ADMISSION_BLOCK;
+        }
+        block.set((next + 1, end));
+        next
+    })
+}
+
 /// Where events go: the application's hook, if any, and `tracing`.
 #[derive(Clone, Default)]
 pub(crate) struct EventSink {
@@ -65,6 +99,18 @@ pub(crate) struct EventSink {
 impl EventSink {
     pub(crate) fn set_hook(&mut self, hook: Hook) {
         self.hook = Some(hook);
+    }
+
+    /// Reports the admission of `principal`'s request; returns its number, for a refusal
+    /// behind the layer to name (0 when events go nowhere).
+    pub(crate) fn admitted(&self, method: &Method, path: &str, principal: &Principal) -> u64 {
+        if !cfg!(feature = "tracing") && self.hook.is_none() {
+            return 0;
+        }
+        let admission = next_admission();
+        let outcome = Outcome::Authenticated(principal);
+        self.emit(&AuthEvent { outcome, method, path, admission: Some(admission) });
+        admission
     }
 
     pub(crate) fn emit(&self, event: &AuthEvent<'_>) {
@@ -87,10 +133,10 @@ fn trace(event: &AuthEvent<'_>) {
     let principal = event.principal();
     let token_id = principal.and_then(Principal::token_id).map(|id| id.as_str());
     let subject = principal.map(Principal::subject);
-    let (method, path) = (event.method.as_str(), event.path);
+    let (method, path, admission) = (event.method.as_str(), event.path, event.admission);
     match event.outcome {
         Outcome::Authenticated(_) => {
-            tracing::debug!(target: "tower_bearer", method, path, token_id, subject, "request authenticated");
+            tracing::debug!(target: "tower_bearer", method, path, token_id, subject, admission, "request authenticated");
         }
         Outcome::Rejected { store_error: Some(cause), .. } => {
             let source = std::error::Error::source(cause).map(ToString::to_string);
@@ -99,7 +145,7 @@ fn trace(event: &AuthEvent<'_>) {
         Outcome::Rejected { error, .. } => {
             let status = error.status().as_u16();
             let reason = error.reason();
-            tracing::info!(target: "tower_bearer", method, path, token_id, subject, status, reason, %error, "request rejected");
+            tracing::info!(target: "tower_bearer", method, path, token_id, subject, status, reason, admission, %error, "request rejected");
         }
     }
 }

@@ -57,12 +57,14 @@ pin_project! {
         },
         /// Admitted: the inner service's own future, the number of the policy to answer a
         /// handler-side rejection with (a number, not a reference: no count to keep per
-        /// request), and headers for the response (the rate limit's, when advertised).
+        /// request), headers for the response (the rate limit's, when advertised), and the
+        /// number of the request's admission event, for a refusal behind the layer to name.
         Inner {
             #[pin]
             future: S::Future,
             policy: u32,
             headers: Option<Box<HeaderMap>>,
+            admission: u64,
         },
         /// Answered by the layer.
         Rejected {
@@ -82,8 +84,13 @@ where
         }
     }
 
-    pub(crate) fn inner(future: S::Future, policy: u32, headers: Option<Box<HeaderMap>>) -> Self {
-        ResponseFuture { state: State::Inner { future, policy, headers } }
+    pub(crate) fn inner(
+        future: S::Future,
+        policy: u32,
+        headers: Option<Box<HeaderMap>>,
+        admission: u64,
+    ) -> Self {
+        ResponseFuture { state: State::Inner { future, policy, headers, admission } }
     }
 
     pub(crate) fn spending(
@@ -118,10 +125,10 @@ where
                     let taken = pending.take().zip(policy.take());
                     let (mut boxed, policy) = taken.expect("ResponseFuture polled after completion");
                     match policy.admit(&mut boxed.0, answer) {
-                        Ok(Admission::Now(headers)) => {
+                        Ok(Admission::Now(headers, admission)) => {
                             let (req, mut inner) = *boxed;
                             let future = inner.call(req);
-                            state.set(State::Inner { future, policy: policy.id, headers });
+                            state.set(State::Inner { future, policy: policy.id, headers, admission });
                         }
                         Ok(Admission::Spending(spend, headers)) => {
                             state.set(ResponseFuture::spending(spend, boxed, policy, headers).state);
@@ -135,15 +142,15 @@ where
                     let (boxed, policy) = taken.expect("ResponseFuture polled after completion");
                     let headers = headers.take();
                     match policy.settle(&boxed.0, spent) {
-                        Ok(()) => {
+                        Ok(admission) => {
                             let (req, mut inner) = *boxed;
                             let future = inner.call(req);
-                            state.set(State::Inner { future, policy: policy.id, headers });
+                            state.set(State::Inner { future, policy: policy.id, headers, admission });
                         }
                         Err(response) => return Poll::Ready(Ok(response.map(ResponseBody::rejection))),
                     }
                 }
-                StateProj::Inner { future, policy, headers } => {
+                StateProj::Inner { future, policy, headers, admission } => {
                     let mut response = ready!(future.poll(cx))?;
                     // A handler refused the request with an `AuthError`: answer it in this
                     // layer's format and realm. An empty extensions map answers at once.
@@ -151,7 +158,7 @@ where
                         // The layer is gone only if every service of it was dropped while this
                         // future ran: the response then stays in the default format.
                         return Poll::Ready(Ok(match Policy::by_number(*policy) {
-                            Some(policy) => policy.answer_handler_rejection(rejection),
+                            Some(policy) => policy.answer_handler_rejection(rejection, *admission),
                             None => rejection.into_response(),
                         }));
                     }

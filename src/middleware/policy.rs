@@ -58,8 +58,9 @@ pub(crate) struct Config {
 
 /// How an admitted request goes on.
 pub(crate) enum Admission {
-    /// To the inner service now, these headers added to its response.
-    Now(Option<Box<HeaderMap>>),
+    /// To the inner service now, these headers added to its response; with the number its
+    /// event was given (see [`AuthEvent::admission`]).
+    Now(Option<Box<HeaderMap>>, u64),
     /// To the inner service once the ledger has answered (the principal is in the request's
     /// extensions already): see [`Policy::settle`].
     Spending(BoxSpend, Option<Box<HeaderMap>>),
@@ -187,9 +188,9 @@ impl Policy {
                 }
             }
         }
-        self.emit(req, Outcome::Authenticated(&principal));
+        let admission = self.config.events.admitted(req.method(), req.uri().path(), &principal);
         req.extensions_mut().insert(principal);
-        Ok(Admission::Now(headers))
+        Ok(Admission::Now(headers, admission))
     }
 
     /// The in-line rate limit: the headers of an admitted response, or the refusal.
@@ -220,12 +221,12 @@ impl Policy {
     }
 
     /// Decides a request whose credits the ledger answered later: it goes on (its principal
-    /// is in its extensions), or is refused.
+    /// is in its extensions; returns its admission's number), or is refused.
     pub(crate) fn settle<B, R: From<Bytes>>(
         &self,
         req: &Request<B>,
         spent: Result<crate::limit::Spend, StoreError>,
-    ) -> Result<(), Response<R>> {
+    ) -> Result<u64, Response<R>> {
         let principal = req.extensions().get::<Principal>().cloned();
         let Some(principal) = principal else {
             // `check_request` put it there; without it, fail closed.
@@ -237,10 +238,7 @@ impl Policy {
             ));
         };
         match refusal_of(spent) {
-            None => {
-                self.emit(req, Outcome::Authenticated(&principal));
-                Ok(())
-            }
+            None => Ok(self.config.events.admitted(req.method(), req.uri().path(), &principal)),
             Some(refusal) => Err(self.refuse(req, &principal, refusal)),
         }
     }
@@ -271,15 +269,17 @@ impl Policy {
     }
 
     /// Answers a rejection from behind the layer in the layer's format, and reports it when
-    /// the refused request is known.
+    /// the refused request is known: as the outcome of the request admitted as `admission`.
     pub(crate) fn answer_handler_rejection<R: From<Bytes>>(
         &self,
         rejection: HandlerRejection,
+        admission: u64,
     ) -> Response<R> {
         let HandlerRejection { error, origin, headers } = rejection;
         if let Some(Origin { method, path, principal, .. }) = &origin {
             let outcome = Outcome::Rejected { error: &error, principal: Some(principal), store_error: None };
-            self.config.events.emit(&AuthEvent { outcome, method, path });
+            let admission = (admission != 0).then_some(admission);
+            self.config.events.emit(&AuthEvent { outcome, method, path, admission });
         }
         let grpc_type = origin.as_ref().and_then(|origin| origin.grpc_type.as_ref());
         let mut response =
@@ -289,7 +289,8 @@ impl Policy {
     }
 
     fn emit<B>(&self, req: &Request<B>, outcome: Outcome<'_>) {
-        self.config.events.emit(&AuthEvent { outcome, method: req.method(), path: req.uri().path() });
+        let (method, path) = (req.method(), req.uri().path());
+        self.config.events.emit(&AuthEvent { outcome, method, path, admission: None });
     }
 }
 

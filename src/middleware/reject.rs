@@ -18,7 +18,8 @@ use crate::principal::Principal;
 pub(crate) struct HandlerRejection {
     pub(crate) error: AuthError,
     /// The refused request, where the refusing code knew it ([`RequireScopes`](crate::RequireScopes)
-    /// does): the layer then reports the refusal to its event hook too.
+    /// does): the layer then reports the refusal to its event hook too, in place of the
+    /// request's admission.
     pub(crate) origin: Option<Origin>,
     /// Headers the refusal carries whatever its format (`Retry-After`, `RateLimit`, ...).
     pub(crate) headers: HeaderMap,
@@ -67,7 +68,8 @@ pub(crate) fn handler_rejection_with<B: From<Bytes>>(
 /// answers with its own format, realm and challenge (a handler on a route the layer does not
 /// cover answers in the default OAuth format, without a realm). The layer's event hook saw the
 /// request authenticated, and does not hear of this refusal (it cannot tell which request it
-/// refuses): answer with [`AuthError::refusing`] to have it reported too.
+/// refuses): answer with [`AuthError::refusing`] to have it reported, in place of the
+/// authentication.
 ///
 /// ```
 /// use axum::extract::Path;
@@ -96,8 +98,8 @@ impl axum_core::response::IntoResponse for AuthError {
 impl AuthError {
     /// The answer refusing the request `method` `path` of `principal` (as the layer admitted
     /// it): the same answer as returning the error from the handler, and also reported to the
-    /// layer's event hook as a refusal of that request, with its reason (so an audit log of the
-    /// hook records it).
+    /// layer's event hook as a refusal of that request, with its reason, naming the admission
+    /// it takes the place of (so an audit log of the hook records the request once, refused).
     ///
     /// ```
     /// use axum::extract::OriginalUri;

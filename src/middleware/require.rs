@@ -20,7 +20,8 @@ use crate::scope::{ScopeRequirement, Scopes};
 /// admitted: one auth layer for the whole router, and a `RequireScopes` per route or method. A principal without the scopes
 /// gets the layer's own 403 `insufficient_scope` answer, in its format and realm, with the
 /// `scope` parameter, and the layer's event hook sees the refusal as a rejection
-/// (`insufficient_scope`, with the principal), after the authentication it already reported.
+/// (`insufficient_scope`, with the principal) that takes the place of the authentication it
+/// already reported (the same [`AuthEvent::admission`](crate::middleware::AuthEvent::admission)).
 ///
 /// A request that reaches it without a principal means the auth layer is not installed
 /// around it: that is answered 500 with a message saying so, never passed on.

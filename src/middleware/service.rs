@@ -85,7 +85,7 @@ where
         if config.allow_cors_preflight && is_cors_preflight(&req) {
             // Even a preflight let through may carry credentials.
             mark_sensitive(req.headers_mut(), config.sources.cookie.is_some());
-            return ResponseFuture::inner(self.inner.call(req), self.policy.id, None);
+            return ResponseFuture::inner(self.inner.call(req), self.policy.id, None, 0);
         }
         // Marks the credentials sensitive whatever the outcome, before anything else reads them.
         let lookup = match config.sources.find(&mut req) {
@@ -96,8 +96,8 @@ where
             // Answered at once (memory store, cache hit): decide here and call the inner
             // service directly, the very instance `poll_ready` readied.
             Lookup::Now(answer) => match self.policy.admit(&mut req, answer) {
-                Ok(Admission::Now(headers)) => {
-                    ResponseFuture::inner(self.inner.call(req), self.policy.id, headers)
+                Ok(Admission::Now(headers, admission)) => {
+                    ResponseFuture::inner(self.inner.call(req), self.policy.id, headers, admission)
                 }
                 Ok(Admission::Spending(spend, headers)) => {
                     // As for a lookup answered later, below.

@@ -158,7 +158,8 @@ async fn require_scopes_refuses_in_the_layers_format_and_reports_the_refusal() {
             ("GET".to_owned(), "/v1/invoices".to_owned(), "authenticated".to_owned(), rita.clone()),
             ("POST".to_owned(), "/v1/invoices".to_owned(), "authenticated".to_owned(), rita.clone()),
             ("POST".to_owned(), "/v1/invoices".to_owned(), "insufficient_scope".to_owned(), rita),
-        ]
+        ],
+        "the admission, then the refusal that takes its place (tied by `admission`: see below)"
     );
 }
 
@@ -259,4 +260,100 @@ fn an_empty_any_of_requirement_is_refused_on_the_layer() {
 #[should_panic(expected = "needs at least one scope")]
 fn an_empty_any_of_requirement_is_refused_on_a_route() {
     let _ = RequireScopes::any(Vec::<String>::new());
+}
+
+/// Issue 21, finding 8: a request refused behind the layer (`RequireScopes`, credits, a rate
+/// limit, a handler's `refusing`) was reported twice, authenticated then rejected, with
+/// nothing to tell that the two were one request. The refusal now names the admission it takes
+/// the place of (`AuthEvent::admission`), so that each request comes to one event, with its
+/// outcome: admitted, refused by the layer, or refused by whichever check refused it.
+#[cfg(feature = "rate-limit")]
+#[tokio::test]
+async fn every_request_comes_to_one_event_with_its_outcome_wherever_it_was_refused() {
+    use tower_bearer::{Credits, CreditsLayer, NewToken, RateLimit, RateLimitLayer, TokenManager};
+
+    let store = store();
+    let metered = store
+        .issue(NewToken::for_subject("meg").scopes(["invoices:read"]).credits(Credits::new(1)))
+        .await
+        .unwrap();
+    let metered = metered.secret().expose_secret().to_owned();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let layer = BearerAuthLayer::new(store.clone()).on_event(move |event| {
+        let outcome = match event.outcome {
+            Outcome::Authenticated(_) => "authenticated",
+            Outcome::Rejected { error, .. } => error.reason(),
+            _ => "other",
+        };
+        let who = event.principal().map(|p| p.subject().to_owned());
+        let seen = (event.method.to_string(), event.path.to_owned(), outcome, who);
+        sink.lock().unwrap().push((seen, event.admission));
+    });
+    let export = |principal: Principal, method: Method, uri: http::Uri| async move {
+        AuthError::insufficient_scope(["invoices:export"]).refusing(&method, uri.path(), &principal)
+    };
+    let one_a_minute = RateLimitLayer::new().default_limit(RateLimit::per_minute(1).unwrap());
+    let app = Router::new()
+        .route(
+            "/v1/invoices",
+            get((|| async { "list" }).layer(RequireScopes::all(["invoices:read"])))
+                .post((|| async { "created" }).layer(RequireScopes::all(["invoices:write"]))),
+        )
+        .route("/v1/metered", get(|| async { "metered" }).route_layer(CreditsLayer::new(store.clone())))
+        .route("/v1/limited", get(|| async { "limited" }).route_layer(one_a_minute))
+        .route("/v1/export", axum::routing::post(export))
+        .route_layer(layer);
+
+    let requests = [
+        (Method::GET, "/v1/invoices", Some(READER), StatusCode::OK),
+        (Method::GET, "/v1/invoices", None, StatusCode::UNAUTHORIZED),
+        (Method::GET, "/v1/invoices", Some("made-up-token-0123456789"), StatusCode::UNAUTHORIZED),
+        (Method::POST, "/v1/invoices", Some(READER), StatusCode::FORBIDDEN),
+        (Method::GET, "/v1/metered", Some(metered.as_str()), StatusCode::OK),
+        (Method::GET, "/v1/metered", Some(metered.as_str()), StatusCode::TOO_MANY_REQUESTS),
+        (Method::GET, "/v1/limited", Some(READER), StatusCode::OK),
+        (Method::GET, "/v1/limited", Some(READER), StatusCode::TOO_MANY_REQUESTS),
+        (Method::POST, "/v1/export", Some(READER), StatusCode::FORBIDDEN),
+    ];
+    for (method, path, token, status) in &requests {
+        assert_eq!(send(&app, method.clone(), path, *token).await.status(), *status, "{method} {path}");
+    }
+    let events = events.lock().unwrap().clone();
+    // Every admission has a number of its own; the layer's refusals have none.
+    let admissions: Vec<u64> =
+        events.iter().filter(|(e, _)| e.2 == "authenticated").map(|(_, n)| n.expect("numbered")).collect();
+    assert_eq!(admissions.len(), 7, "{events:?}");
+    assert!(admissions.windows(2).all(|w| w[0] < w[1]), "{admissions:?}");
+    // A refusal behind the layer names the admission of its request, which it takes the place of.
+    let overridden: Vec<u64> = events
+        .iter()
+        .filter(|(e, n)| e.2 != "authenticated" && n.is_some())
+        .map(|(_, n)| n.unwrap())
+        .collect();
+    assert_eq!(overridden, [admissions[1], admissions[3], admissions[5], admissions[6]]);
+    let one_per_request: Vec<_> = events
+        .iter()
+        .filter(|(e, n)| e.2 != "authenticated" || !overridden.contains(&n.unwrap()))
+        .map(|(e, _)| e.clone())
+        .collect();
+    let (rita, meg) = (Some("rita".to_owned()), Some("meg".to_owned()));
+    let event = |method: &Method, path: &str, outcome, who: &Option<String>| {
+        (method.to_string(), path.to_owned(), outcome, who.clone())
+    };
+    assert_eq!(
+        one_per_request,
+        [
+            event(&Method::GET, "/v1/invoices", "authenticated", &rita),
+            event(&Method::GET, "/v1/invoices", "missing_credentials", &None),
+            event(&Method::GET, "/v1/invoices", "unknown_token", &None),
+            event(&Method::POST, "/v1/invoices", "insufficient_scope", &rita),
+            event(&Method::GET, "/v1/metered", "authenticated", &meg),
+            event(&Method::GET, "/v1/metered", "credits_exhausted", &meg),
+            event(&Method::GET, "/v1/limited", "authenticated", &rita),
+            event(&Method::GET, "/v1/limited", "rate_limited", &rita),
+            event(&Method::POST, "/v1/export", "insufficient_scope", &rita),
+        ],
+        "one event per request: {events:?}"
+    );
 }

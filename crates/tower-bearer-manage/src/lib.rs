@@ -28,7 +28,7 @@ mod bootstrap;
 mod writer;
 pub use api::ManagementApi;
 pub use bootstrap::{ADMIN_KEY_MARKER, bootstrap_admin};
-pub use writer::{AuditStats, AuditWriter, AuditWriterBuilder};
+pub use writer::{AuditDrops, AuditStats, AuditWriter, AuditWriterBuilder};
 
 // leaked-token endpoint
 mod leaks;

@@ -1,5 +1,7 @@
-//! [`AuditWriter`]: audit events off the request path, into an [`AuditLog`] in batches.
+//! [`AuditWriter`]: audit events off the request path, into an [`AuditLog`] in batches, within
+//! a memory cap.
 
+mod budget;
 mod buffers;
 mod entry;
 mod recent;
@@ -16,17 +18,24 @@ use tower_bearer::manage::LifecycleEvent;
 use tower_bearer::manage::audit::{AuditEvent, AuditKind, AuditLog};
 use tower_bearer::middleware::{AuthEvent, Outcome};
 
+use self::budget::{Budget, DEFAULT_MAX_BYTES, MIN_MAX_BYTES};
 use self::buffers::{Buffers, lock};
-use self::entry::{RequestOutcome, method_code};
+use self::entry::{
+    MAX_METHOD_BYTES, MAX_PATH_BYTES, OTHER_PATH, RequestOutcome, admission_code, kept, method_code,
+};
 use self::recent::RecentTime;
-use self::task::{Control, Counters, Task};
+use self::task::{Control, Counters, DropHook, Reports, Task, Timekeeping};
 use crate::leaks::LeakReport;
+
+/// How many paths of requests that name no known token are kept between two drains, by
+/// default.
+const DEFAULT_UNAUTHENTICATED_PATHS: usize = 1024;
 
 /// Counters of an [`AuditWriter`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AuditStats {
-    /// Events waiting to be written.
+    /// Events waiting to be written (in the threads' rings and in the batch being written).
     pub pending: u64,
     /// Events written to the log.
     pub written: u64,
@@ -34,17 +43,75 @@ pub struct AuditStats {
     pub batches: u64,
     /// Writes that failed and were tried again.
     pub retries: u64,
+    /// Events dropped: recorded while the writer held its
+    /// [`max_bytes`](AuditWriterBuilder::max_bytes) already (a log down, or slower than the
+    /// traffic), or after it stopped.
+    pub dropped: u64,
+    /// Bytes the writer holds now, by its own accounting: the threads' rings, the strings and
+    /// events they point to, the batch being written. At most
+    /// [`max_bytes`](AuditWriterBuilder::max_bytes).
+    pub held_bytes: u64,
 }
 
-/// Writes audit events to an [`AuditLog`] off the request path. Recording a request's outcome
+/// Events an [`AuditWriter`] dropped, as told to its
+/// [`on_drop`](AuditWriterBuilder::on_drop) hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuditDrops {
+    /// Dropped since the hook was last called.
+    pub count: u64,
+    /// Dropped since the writer was built (as [`AuditStats::dropped`]).
+    pub total: u64,
+}
+
+/// Writes audit events to an [`AuditLog`] off the request path, holding at most
+/// [`max_bytes`](AuditWriterBuilder::max_bytes) of memory. Recording a request's outcome
 /// appends 16 bytes to the recording thread's own ring with a plain store: no lock, no string
 /// built, no task woken, no reference count taken (its principal, path and refusal reason are
 /// written only when they differ from the thread's previous request; the event is made on the
 /// writer's side). A task of its own empties the rings every
 /// [`flush_interval`](AuditWriterBuilder::flush_interval) (1 s by default) and writes the
 /// events in time order, in batches of up to [`batch_size`](AuditWriterBuilder::batch_size)
-/// (100). A failed write is retried (with backoff, the batch kept), so nothing recorded is
-/// lost while the process runs; [`shutdown`](Self::shutdown) writes what is left.
+/// (100). A failed write is retried with backoff (50 ms, doubling to 5 s), the batch kept;
+/// [`shutdown`](Self::shutdown) writes what is left.
+///
+/// # Memory, and what is dropped
+///
+/// Everything the writer holds counts against its cap
+/// ([`max_bytes`](AuditWriterBuilder::max_bytes), 8 MiB by default): the threads' rings (a
+/// first ring of 1 024 entries, 16 KiB, then rings twice as large up to 64 Ki entries), the
+/// paths and whole events the entries point to, and the batch being written (an eighth of the
+/// cap is kept for it, counted twice while a write is in flight: the batch and the copy handed
+/// to the log). The figures are the writer's own estimates of its allocations
+/// ([`AuditStats::held_bytes`]); principals are the store's, shared, and not counted, nor are
+/// a few hundred bytes of bookkeeping per thread.
+///
+/// - While the log is down, or slower than the traffic, events wait in the rings, 16 bytes a
+///   request while paths repeat. Once the cap is reached, **new events are dropped**, never
+///   the ones held: the oldest are written first when the log is back. Drops are counted
+///   ([`AuditStats::dropped`]) and reported to [`on_drop`](AuditWriterBuilder::on_drop), off
+///   the request path, at most once per flush interval.
+/// - What a client chooses is kept bounded: a path to 256 bytes and a method of the
+///   application's own to 32 (cut at a character boundary, ending in `…`). Requests that name
+///   no known token (anyone can send them) keep at most
+///   [`unauthenticated_paths`](AuditWriterBuilder::unauthenticated_paths) path strings
+///   between two drains (1 024); the others are recorded with the path `<other>`, so that a
+///   flood of made-up paths costs 16 bytes a request, not a string each.
+/// - What is recorded after [`shutdown`](Self::shutdown) is dropped.
+/// - **A crash loses what the writer holds**: events not yet written, up to a flush interval
+///   of them in normal operation, everything held while the log was down. Events are in the
+///   log once [`flush`](Self::flush) returns.
+///
+/// # One event per request
+///
+/// A request the layer admitted and a check behind it then refused
+/// ([`RequireScopes`](tower_bearer::RequireScopes), the limit layers,
+/// `AuthError::refusing`) reaches the hook twice, the refusal naming the admission it takes
+/// the place of (`AuthEvent::admission`). The writer records it once, as `request.rejected`:
+/// a drain waits 20 ms (at most the flush interval) once it has seen what it will write, and
+/// leaves out every admission whose refusal it has found by then. Refusals follow their
+/// admission within microseconds, unless a credit ledger or the handler answers later; one
+/// that comes after its admission was written is written too.
 ///
 /// Request events are stamped to the millisecond from the coarse clock (which moves once per
 /// kernel tick, 1 to 4 ms): while requests arrive, the task reads it every millisecond for
@@ -67,7 +134,10 @@ pub struct AuditStats {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let log = MemoryAuditLog::new();
-/// let audit = AuditWriter::builder().spawn(log.clone());
+/// let audit = AuditWriter::builder()
+///     .max_bytes(16 << 20)
+///     .on_drop(|drops| eprintln!("audit: {} events dropped ({} in all)", drops.count, drops.total))
+///     .spawn(log.clone());
 /// let store = MemoryTokenStore::builder().on_lifecycle_event(audit.lifecycle_hook()).build();
 /// let layer = BearerAuthLayer::new(store).on_event(audit.request_hook());
 /// // ... serve; then, on the way out:
@@ -89,30 +159,41 @@ struct Unstarted {
     control: mpsc::UnboundedReceiver<Control>,
     batch_size: usize,
     flush_interval: Duration,
+    on_drop: Option<DropHook>,
 }
 
 /// Configures an [`AuditWriter`].
-#[derive(Debug)]
 #[must_use = "spawn(log) starts the writer"]
 pub struct AuditWriterBuilder {
     batch_size: usize,
     flush_interval: Duration,
     clock: Clock,
+    max_bytes: usize,
+    unauthenticated_paths: usize,
+    on_drop: Option<DropHook>,
 }
 
 impl AuditWriter {
     /// A writer, to configure.
     pub fn builder() -> AuditWriterBuilder {
-        AuditWriterBuilder { batch_size: 100, flush_interval: Duration::from_secs(1), clock: Clock::system() }
+        AuditWriterBuilder {
+            batch_size: 100,
+            flush_interval: Duration::from_secs(1),
+            clock: Clock::system(),
+            max_bytes: DEFAULT_MAX_BYTES,
+            unauthenticated_paths: DEFAULT_UNAUTHENTICATED_PATHS,
+            on_drop: None,
+        }
     }
 
     /// Starts writing to `log` (within a tokio runtime): for a writer made with
     /// [`AuditWriterBuilder::build`], whose hooks were needed before the log existed (the
     /// store that is the log takes the writer's lifecycle hook when it is built). Events
-    /// recorded before wait in their threads' buffers. Returns `false` if the writer was started already.
+    /// recorded before wait in their threads' buffers, within the writer's cap. Returns
+    /// `false` if the writer was started already.
     pub fn start<L: AuditLog>(&self, log: L) -> bool {
         let unstarted = lock(&self.unstarted).take();
-        let Some(Unstarted { control, batch_size, flush_interval }) = unstarted else {
+        let Some(Unstarted { control, batch_size, flush_interval, on_drop }) = unstarted else {
             return false;
         };
         let task = Task {
@@ -124,12 +205,16 @@ impl AuditWriter {
             flush_interval,
             counters: self.counters.clone(),
             keeps_time: (!self.clock.is_manual()).then(|| self.clock.clone()),
+            on_drop,
+            reports: Reports::default(),
+            timekeeping: Timekeeping::default(),
         };
         tokio::spawn(task.run());
         true
     }
 
-    /// Records `event` (never blocks on the writer, never fails).
+    /// Records `event` (never blocks on the writer, never fails: with no room left under the
+    /// cap, the event is dropped and counted).
     pub fn record(&self, event: AuditEvent) {
         self.buffers.record_event(event);
     }
@@ -141,7 +226,8 @@ impl AuditWriter {
         }
     }
 
-    /// A hook for `BearerAuthLayer::on_event`: every request's outcome, as an event.
+    /// A hook for `BearerAuthLayer::on_event`: every request's outcome, as an event (one per
+    /// request: see "One event per request" above).
     pub fn request_hook(&self) -> impl Fn(&AuthEvent<'_>) + Send + Sync + 'static {
         let writer = self.clone();
         move |event| {
@@ -152,13 +238,28 @@ impl AuditWriter {
             let at_ms = writer.recent.stamp(&writer.clock);
             let Some(method) = method_code(event.method) else {
                 // A method of the application's own: rare, so recorded whole.
-                return writer
-                    .record(AuditEvent::of_request(event, UNIX_EPOCH + Duration::from_millis(at_ms)));
+                return writer.record_rare_request(event, at_ms, refused);
             };
-            let outcome =
-                RequestOutcome { at_ms, principal: event.principal(), path: event.path, method, refused };
+            let admission = admission_code(event.admission);
+            let principal = event.principal();
+            let outcome = RequestOutcome { at_ms, principal, path: event.path, method, refused, admission };
             writer.buffers.record_request(&outcome);
         }
+    }
+
+    /// Records a request whose method has no code, as a whole event: its method and path
+    /// kept bounded as a coded request's are.
+    #[cold]
+    fn record_rare_request(&self, event: &AuthEvent<'_>, at_ms: u64, refused: Option<(u16, &str)>) {
+        let principal = event.principal();
+        let path = if principal.is_none() && !self.buffers.keep_unauthenticated_path() {
+            OTHER_PATH.into()
+        } else {
+            kept(event.path, MAX_PATH_BYTES)
+        };
+        let method = kept(event.method.as_str(), MAX_METHOD_BYTES);
+        let at = UNIX_EPOCH + Duration::from_millis(at_ms);
+        self.record(AuditEvent::of_request_parts(at, &method, &path, principal, refused));
     }
 
     /// A hook for a store builder's `on_lifecycle_event`: issues, rotations, revocations,
@@ -191,10 +292,10 @@ impl AuditWriter {
         self.control.send(Control::Flush(done)).is_ok() && wait.await.is_ok()
     }
 
-    /// Writes what is left and stops the writer for every clone (events recorded later stay
-    /// unwritten: at most one ring of them per thread is kept). Call it on graceful shutdown; it waits as long as the log refuses writes
-    /// (bound it with a timeout if the log may be gone for good). Returns `false` if the
-    /// writer had stopped already.
+    /// Writes what is left and stops the writer for every clone (events recorded later are
+    /// dropped, and counted). Call it on graceful shutdown; it waits as long as the log
+    /// refuses writes (bound it with a timeout if the log may be gone for good). Returns
+    /// `false` if the writer had stopped already.
     pub async fn shutdown(self) -> bool {
         let (done, wait) = oneshot::channel();
         self.control.send(Control::Stop(done)).is_ok() && wait.await.is_ok()
@@ -204,12 +305,14 @@ impl AuditWriter {
     #[must_use]
     pub fn stats(&self) -> AuditStats {
         let c = &self.counters;
-        let pending = self.buffers.events_waiting();
+        let pending = self.buffers.events_waiting() as u64 + c.writing.load(Ordering::Relaxed);
         AuditStats {
-            pending: pending as u64,
+            pending,
             written: c.written.load(Ordering::Relaxed),
             batches: c.batches.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
+            dropped: self.buffers.dropped(),
+            held_bytes: self.buffers.budget().held() as u64,
         }
     }
 }
@@ -221,7 +324,8 @@ impl AuditWriterBuilder {
         self
     }
 
-    /// How often queued events are written (default 1 s): how long an event may wait.
+    /// How often queued events are written (default 1 s): how long an event may wait (and
+    /// 20 ms more, for the refusals behind the layer to come in: see [`AuditWriter`]).
     pub fn flush_interval(mut self, interval: Duration) -> Self {
         self.flush_interval = interval.max(Duration::from_millis(1));
         self
@@ -233,6 +337,32 @@ impl AuditWriterBuilder {
         self
     }
 
+    /// The most memory the writer holds, in bytes (default 8 MiB, at least 64 KiB): its
+    /// rings, what they point to and the batch being written, by its own accounting (see
+    /// [`AuditWriter`], "Memory, and what is dropped"). Once it holds that much, new events
+    /// are dropped and counted until the log has taken some.
+    pub fn max_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes.max(MIN_MAX_BYTES);
+        self
+    }
+
+    /// How many path strings of requests that name no known token (missing, malformed or
+    /// unknown tokens: requests anyone can send) are kept between two drains of the rings
+    /// (default 1 024); the others are recorded with the path `<other>`. A thread's
+    /// consecutive requests to one path share a string.
+    pub fn unauthenticated_paths(mut self, paths: usize) -> Self {
+        self.unauthenticated_paths = paths;
+        self
+    }
+
+    /// Calls `hook` with the number of events dropped since its last call (see
+    /// [`AuditDrops`]): from the writer's task, never on the request path, at most once per
+    /// flush interval, while drops happen (during a log outage too, between retries).
+    pub fn on_drop(mut self, hook: impl Fn(&AuditDrops) + Send + Sync + 'static) -> Self {
+        self.on_drop = Some(Arc::new(hook));
+        self
+    }
+
     /// The writer, not started: its hooks work at once (events wait in their threads' buffers) and
     /// [`AuditWriter::start`] gives it its log.
     pub fn build(self) -> AuditWriter {
@@ -241,9 +371,11 @@ impl AuditWriterBuilder {
             control: control_rx,
             batch_size: self.batch_size,
             flush_interval: self.flush_interval,
+            on_drop: self.on_drop,
         };
+        let budget = Arc::new(Budget::new(self.max_bytes));
         AuditWriter {
-            buffers: Arc::new(Buffers::new()),
+            buffers: Arc::new(Buffers::new(budget, self.unauthenticated_paths)),
             recent: Arc::default(),
             control,
             clock: self.clock,
@@ -257,6 +389,19 @@ impl AuditWriterBuilder {
         let writer = self.build();
         writer.start(log);
         writer
+    }
+}
+
+impl fmt::Debug for AuditWriterBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditWriterBuilder")
+            .field("batch_size", &self.batch_size)
+            .field("flush_interval", &self.flush_interval)
+            .field("clock", &self.clock)
+            .field("max_bytes", &self.max_bytes)
+            .field("unauthenticated_paths", &self.unauthenticated_paths)
+            .field("on_drop", &self.on_drop.is_some())
+            .finish()
     }
 }
 

@@ -1,6 +1,6 @@
 //! The writer's task: empties the threads' rings every interval and writes the events to the
-//! log in batches, retrying a failing log; while requests arrive, it also keeps the recent
-//! time they are stamped with.
+//! log in batches, retrying a failing log with backoff; reports the events it had to drop;
+//! while requests arrive, it also keeps the recent time they are stamped with.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tower_bearer::Clock;
 use tower_bearer::manage::audit::{AuditEvent, AuditLog};
 
+use super::AuditDrops;
 use super::buffers::Buffers;
 use super::recent::RecentTime;
 
@@ -24,6 +25,15 @@ const TICK: Duration = Duration::from_millis(1);
 /// Ticks without a new entry after which the recent time is no longer kept (requests then read
 /// the clock themselves, and ask for it again).
 const IDLE_TICKS: u32 = 100;
+
+/// How long a drain waits, once it has seen what it will write, for the refusals behind the
+/// layer of the requests it will write as admitted (they follow within microseconds, unless
+/// a ledger or a handler answers later): a refusal recorded by then is written in place of
+/// its admission. At most the flush interval.
+const GRACE: Duration = Duration::from_millis(20);
+
+/// The application's hook for drops.
+pub(super) type DropHook = Arc<dyn Fn(&AuditDrops) + Send + Sync>;
 
 /// What a writer handle asks of its task.
 pub(super) enum Control {
@@ -39,6 +49,8 @@ pub(super) struct Counters {
     pub(super) written: AtomicU64,
     pub(super) batches: AtomicU64,
     pub(super) retries: AtomicU64,
+    /// Events of the batch being written.
+    pub(super) writing: AtomicU64,
 }
 
 pub(super) struct Task<L> {
@@ -52,11 +64,21 @@ pub(super) struct Task<L> {
     /// The clock the recent time is read from; `None` for a manual clock, which requests read
     /// themselves so that a test's clock is followed exactly.
     pub(super) keeps_time: Option<Clock>,
+    pub(super) on_drop: Option<DropHook>,
+    pub(super) reports: Reports,
+    pub(super) timekeeping: Timekeeping,
+}
+
+/// What was last reported to the drop hook, and when.
+#[derive(Default)]
+pub(super) struct Reports {
+    reported: u64,
+    at: Option<Instant>,
 }
 
 /// Whether the task keeps the recent time now, and how long nothing has arrived.
 #[derive(Default)]
-struct Timekeeping {
+pub(super) struct Timekeeping {
     ticking: bool,
     idle_ticks: u32,
     entries_seen: usize,
@@ -64,11 +86,10 @@ struct Timekeeping {
 
 impl<L: AuditLog> Task<L> {
     pub(super) async fn run(mut self) {
-        let mut timekeeping = Timekeeping::default();
         let mut next_drain = Instant::now() + self.flush_interval;
         loop {
             let until_drain = next_drain.saturating_duration_since(Instant::now());
-            let wait = if timekeeping.ticking { until_drain.min(TICK) } else { until_drain };
+            let wait = if self.timekeeping.ticking { until_drain.min(TICK) } else { until_drain };
             let control = match tokio::time::timeout(wait, self.control.recv()).await {
                 Ok(Some(control)) => Some(control),
                 // Every writer handle is gone: write what is left, and end.
@@ -78,7 +99,7 @@ impl<L: AuditLog> Task<L> {
                 }
                 Err(_) => None,
             };
-            self.keep_time(&mut timekeeping);
+            self.keep_time();
             if control.is_none() && Instant::now() < next_drain {
                 continue;
             }
@@ -103,8 +124,9 @@ impl<L: AuditLog> Task<L> {
 
     /// Refreshes the recent time while entries arrive; stops after [`IDLE_TICKS`] without
     /// one, and starts again once a request asked for it.
-    fn keep_time(&self, state: &mut Timekeeping) {
+    fn keep_time(&mut self) {
         let Some(clock) = &self.keeps_time else { return };
+        let state = &mut self.timekeeping;
         if !state.ticking {
             if !self.recent.take_wanted() {
                 return;
@@ -128,24 +150,62 @@ impl<L: AuditLog> Task<L> {
         }
     }
 
-    /// Writes everything recorded so far, in time order, in batches.
-    async fn drain(&self) {
-        let events = self.buffers.take_events();
-        for batch in events.chunks(self.batch_size) {
-            self.write(batch).await;
+    /// Writes everything recorded so far, in time order, a batch at a time: the rings hold
+    /// the rest meanwhile, in their compact form. A request refused behind the layer is
+    /// written once, as refused (see [`GRACE`]).
+    async fn drain(&mut self) {
+        if self.buffers.begin_drain() == 0 {
+            self.report_drops();
+            return;
         }
+        let grace = Instant::now() + GRACE.min(self.flush_interval);
+        while Instant::now() < grace {
+            tokio::time::sleep(TICK.min(grace - Instant::now())).await;
+            self.keep_time();
+        }
+        self.buffers.collect_overrides();
+        loop {
+            let (batch, bytes) = self.buffers.take_batch(self.batch_size);
+            if batch.is_empty() {
+                break;
+            }
+            self.write(batch, bytes).await;
+        }
+        self.report_drops();
     }
 
-    /// Writes `batch`, retrying until the log takes it.
-    async fn write(&self, batch: &[AuditEvent]) {
+    /// Writes `batch` (which holds `bytes` of the budget), retrying with backoff until the
+    /// log takes it; drops are reported meanwhile.
+    async fn write(&mut self, batch: Vec<AuditEvent>, bytes: usize) {
+        let count = batch.len() as u64;
+        self.counters.writing.store(count, Ordering::Relaxed);
         let mut backoff = INITIAL_BACKOFF;
-        while self.log.append(batch.to_vec()).await.is_err() {
+        while self.log.append(batch.clone()).await.is_err() {
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
+            self.report_drops();
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
-        self.counters.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        drop(batch);
+        self.buffers.budget().release(bytes);
+        self.counters.writing.store(0, Ordering::Relaxed);
+        self.counters.written.fetch_add(count, Ordering::Relaxed);
         self.counters.batches.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Tells the drop hook how many events were dropped since it was last told, at most once
+    /// per flush interval.
+    fn report_drops(&mut self) {
+        let Some(hook) = &self.on_drop else { return };
+        let total = self.buffers.dropped();
+        let now = Instant::now();
+        let reports = &mut self.reports;
+        if total == reports.reported || reports.at.is_some_and(|at| now < at + self.flush_interval) {
+            return;
+        }
+        let drops = AuditDrops { count: total - reports.reported, total };
+        *reports = Reports { reported: total, at: Some(now) };
+        hook(&drops);
     }
 }
 
@@ -159,7 +219,8 @@ mod tests {
     use super::*;
 
     fn spawn(keeps_time: Option<Clock>) -> (Arc<Buffers>, Arc<RecentTime>, mpsc::UnboundedSender<Control>) {
-        let buffers = Arc::new(Buffers::new());
+        let budget = Arc::new(super::super::budget::Budget::new(1 << 20));
+        let buffers = Arc::new(Buffers::new(budget, 1024));
         let recent = Arc::new(RecentTime::default());
         let (control, control_rx) = mpsc::unbounded_channel();
         let task = Task {
@@ -171,6 +232,9 @@ mod tests {
             flush_interval: Duration::from_secs(1),
             counters: Arc::default(),
             keeps_time,
+            on_drop: None,
+            reports: Reports::default(),
+            timekeeping: Timekeeping::default(),
         };
         tokio::spawn(task.run());
         (buffers, recent, control)
@@ -193,7 +257,8 @@ mod tests {
         assert!(now_ms().abs_diff(kept) < 1_000, "the clock's time: {kept}");
         // Requests keep it going (one a millisecond of tokio's paused clock) ...
         for at_ms in 0..300 {
-            let outcome = RequestOutcome { at_ms, principal: None, path: "/", method: 0, refused: None };
+            let outcome =
+                RequestOutcome { at_ms, principal: None, path: "/", method: 0, refused: None, admission: 0 };
             buffers.record_request(&outcome);
             tokio::time::sleep(TICK).await;
         }

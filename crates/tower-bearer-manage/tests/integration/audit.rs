@@ -2,8 +2,8 @@
 //! request path, none lost (a burst of 10 000 requests on SQLite, a log that fails for a
 //! while, a graceful shutdown).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use tower_bearer::manage::audit::{AuditEvent, AuditKind, AuditLog, AuditPage, AuditQuery, MemoryAuditLog};
@@ -156,4 +156,251 @@ async fn requests_recorded_before_the_log_is_there_all_come_out_in_order() {
     sorted.sort();
     assert_eq!(sorted, expected, "every path, each as often as it was requested");
     assert_eq!(seen, paths, "in order");
+}
+
+/// A service behind `layer` that answers 200, to send requests to.
+fn service<T: tower_bearer::TokenStore>(
+    layer: BearerAuthLayer<T>,
+) -> impl tower::Service<http::Request<()>, Error = std::convert::Infallible> + Clone {
+    use tower::Layer;
+    layer.layer(tower::service_fn(|_req: http::Request<()>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(()))
+    }))
+}
+
+/// Sends `GET path`, with `secret` as a bearer token if any.
+async fn send<S>(service: &S, path: &str, secret: Option<&str>)
+where
+    S: tower::Service<http::Request<()>, Error = std::convert::Infallible> + Clone,
+{
+    use tower::ServiceExt;
+    let mut request = http::Request::get(path);
+    if let Some(secret) = secret {
+        request = request.header("authorization", format!("Bearer {secret}"));
+    }
+    let _ = service.clone().oneshot(request.body(()).unwrap()).await;
+}
+
+type Reports = Arc<Mutex<Vec<(u64, u64)>>>;
+
+/// A writer with a cap of `max_bytes` over `log`, whose drop reports go to the list returned.
+fn capped<L: AuditLog>(log: L, max_bytes: usize) -> (AuditWriter, Reports) {
+    let reports = Reports::default();
+    let sink = reports.clone();
+    let audit = AuditWriter::builder()
+        .max_bytes(max_bytes)
+        .batch_size(10)
+        .flush_interval(Duration::from_millis(100))
+        .on_drop(move |drops| sink.lock().unwrap().push((drops.count, drops.total)))
+        .spawn(log);
+    (audit, reports)
+}
+
+/// Issue 21, finding 8: past its cap, the writer drops what comes next (never what it holds),
+/// counts it, and tells the application from its own task, the count since the last report.
+#[tokio::test(start_paused = true)]
+async fn past_its_cap_the_writer_drops_new_events_counts_them_and_reports_them_off_the_request_path() {
+    let max = 256 << 10;
+    let memory = MemoryAuditLog::with_capacity(100_000);
+    let log = counting(memory.clone(), usize::MAX);
+    let (audit, reports) = capped(log.clone(), max);
+    let store = MemoryTokenStore::new();
+    let token = store.issue(NewToken::for_subject("ada")).await.unwrap();
+    let secret = token.secret().expose_secret().to_owned();
+    let app = service(BearerAuthLayer::new(store).on_event(audit.request_hook()));
+    // Nothing yields to the writer's task in these loops: what it does, it does later.
+    for i in 0..50_000 {
+        send(&app, "/v1/things", Some(&secret)).await;
+        if i % 500 == 0 {
+            assert!(audit.stats().held_bytes <= max as u64, "{:?}", audit.stats());
+        }
+    }
+    let first = audit.stats();
+    assert!(first.dropped > 0 && first.held_bytes <= max as u64, "{first:?}");
+    assert_eq!(first.pending + first.dropped, 50_000, "every request held or counted");
+    assert!(reports.lock().unwrap().is_empty(), "never reported on the request path");
+    // The log is down: the task retries its first batch, and reports the drops meanwhile.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(reports.lock().unwrap().as_slice(), [(first.dropped, first.dropped)]);
+    for _ in 0..10_000 {
+        send(&app, "/v1/things", Some(&secret)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let second = audit.stats();
+    assert!(second.held_bytes <= max as u64, "{second:?}");
+    assert_eq!(
+        reports.lock().unwrap().as_slice(),
+        [(first.dropped, first.dropped), (second.dropped - first.dropped, second.dropped)],
+        "the count since the last report, once"
+    );
+    // Back: what was held is written, the oldest first, none lost but what was counted.
+    log.failures.store(0, Ordering::SeqCst);
+    assert!(audit.flush().await);
+    let stats = audit.stats();
+    assert_eq!(stats.written + stats.dropped, 60_000, "{stats:?}");
+    assert_eq!((stats.pending, memory.len() as u64), (0, stats.written));
+    let events = all(&memory).await;
+    assert!(events.windows(2).all(|w| w[0].at <= w[1].at), "in time order");
+}
+
+/// Issue 21, finding 8: a failing write is retried with a backoff that stops growing at 5 s,
+/// holding one batch (counted against the cap), while what does not fit is dropped.
+#[tokio::test(start_paused = true)]
+async fn a_failing_write_is_retried_with_capped_backoff_holding_one_batch() {
+    let attempts = Arc::new(Mutex::new(Vec::new()));
+    let log = Timed {
+        log: counting(MemoryAuditLog::with_capacity(100_000), usize::MAX),
+        attempts: attempts.clone(),
+    };
+    let max = 64 << 10;
+    let (audit, _) = capped(log.clone(), max);
+    let at = SystemTime::now();
+    for i in 0..5_000u64 {
+        audit.record(AuditEvent::new(AuditKind::Leaked, at).with_reason(format!("event {i}")));
+    }
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let gaps: Vec<u128> =
+        attempts.lock().unwrap().windows(2).map(|w| (w[1] - w[0]).as_millis()).collect::<Vec<_>>();
+    assert_eq!(gaps[..8], [50, 100, 200, 400, 800, 1600, 3200, 5000], "{gaps:?}");
+    assert!(gaps[8..].iter().all(|gap| *gap == 5000), "{gaps:?}");
+    let stats = audit.stats();
+    assert!(stats.held_bytes <= max as u64 && stats.dropped > 0, "{stats:?}");
+    assert_eq!(stats.pending + stats.dropped, 5_000, "{stats:?}");
+    // One batch taken out of the rings, the rest waiting in them.
+    assert_eq!(stats.written, 0);
+    log.log.failures.store(0, Ordering::SeqCst);
+    assert!(audit.flush().await);
+    let stats = audit.stats();
+    assert_eq!((stats.written + stats.dropped, stats.pending), (5_000, 0), "{stats:?}");
+    let events = all(&log.log.log).await;
+    let first: Vec<_> = events.iter().take(3).map(|e| e.reason.clone().unwrap()).collect();
+    assert_eq!(first, ["event 0", "event 1", "event 2"], "the oldest kept, the newest dropped");
+}
+
+/// Issue 21, finding 8: 100 000 requests without a token, each to its own 1 KiB path, while
+/// the log is down, held 103 MiB. Now: paths are cut to 256 bytes, and past the writer's
+/// allowance of paths for requests that name no known token, they are recorded as `<other>`;
+/// all of it within the cap (by the writer's own accounting).
+#[tokio::test(start_paused = true)]
+async fn a_flood_of_unauthenticated_requests_to_long_distinct_paths_stays_under_the_cap() {
+    let memory = MemoryAuditLog::with_capacity(200_000);
+    let log = counting(memory.clone(), usize::MAX);
+    let audit = AuditWriter::builder().spawn(log.clone());
+    let app = service(BearerAuthLayer::new(MemoryTokenStore::new()).on_event(audit.request_hook()));
+    let filler = "x".repeat(1024);
+    let max = 8 << 20;
+    let mut peak = 0;
+    for i in 0..100_000 {
+        send(&app, &format!("/{i:06}/{filler}"), None).await;
+        if i % 100 == 0 {
+            peak = peak.max(audit.stats().held_bytes);
+        }
+        if i % 10_000 == 0 {
+            // The writer's task takes a batch now and then, and fails to write it.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    let stats = audit.stats();
+    peak = peak.max(stats.held_bytes);
+    println!(
+        "100 000 unauthenticated requests with 1 KiB paths, the log down: {peak} bytes at most, {stats:?}"
+    );
+    assert!(peak <= max, "{peak} bytes");
+    assert!(peak < 4 << 20, "{peak} bytes: strings for the first paths only, 16 bytes a request after");
+    assert_eq!(stats.pending + stats.dropped, 100_000, "{stats:?}");
+    log.failures.store(0, Ordering::SeqCst);
+    assert!(audit.flush().await);
+    let events = all(&memory).await;
+    let kept: Vec<&str> = events.iter().map(|e| e.path.as_deref().unwrap()).collect();
+    assert!(kept.iter().all(|p| p.len() <= 256), "every path cut to 256 bytes");
+    let others = kept.iter().filter(|p| **p == "<other>").count();
+    assert!(others >= 100_000 - 10 * 1024, "{others} recorded as <other>");
+    assert!(kept[0].starts_with("/000000/xxx") && kept[0].ends_with('…'), "{}", kept[0]);
+    assert!(events.iter().all(|e| e.reason.as_deref() == Some("missing_credentials")));
+}
+
+/// A log that notes when each write was tried (tokio's clock).
+#[derive(Clone)]
+struct Timed<L> {
+    log: L,
+    attempts: Arc<Mutex<Vec<tokio::time::Instant>>>,
+}
+
+impl<L: AuditLog + Clone> AuditLog for Timed<L> {
+    async fn append(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
+        self.attempts.lock().unwrap().push(tokio::time::Instant::now());
+        self.log.append(events).await
+    }
+
+    async fn audit_page(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+        self.log.audit_page(query).await
+    }
+
+    async fn purge_audit(&self, before: SystemTime) -> Result<u64, StoreError> {
+        self.log.purge_audit(before).await
+    }
+}
+
+/// Issue 21, finding 8: a request refused behind the layer (`RequireScopes`, credits) was
+/// recorded twice, `request.authenticated` then `request.rejected`. Each request is now one
+/// audit event, with its outcome.
+#[tokio::test]
+async fn every_request_is_one_audit_event_wherever_it_was_refused() {
+    use axum::handler::Handler;
+    use axum::routing::get;
+    use tower_bearer::{Credits, CreditsLayer, RequireScopes};
+
+    let memory = MemoryAuditLog::new();
+    let audit = AuditWriter::builder().spawn(memory.clone());
+    let store = MemoryTokenStore::new();
+    let issued = store
+        .issue(NewToken::for_subject("ada").scopes(["invoices:read"]).credits(Credits::new(1)))
+        .await
+        .unwrap();
+    let secret = issued.secret().expose_secret().to_owned();
+    let app = axum::Router::new()
+        .route(
+            "/v1/invoices",
+            get((|| async { "list" }).layer(RequireScopes::all(["invoices:read"])))
+                .post((|| async { "created" }).layer(RequireScopes::all(["invoices:write"]))),
+        )
+        .route("/v1/metered", get(|| async { "metered" }).route_layer(CreditsLayer::new(store.clone())))
+        .route_layer(BearerAuthLayer::new(store).on_event(audit.request_hook()));
+    let requests = [
+        (http::Method::GET, "/v1/invoices", Some(secret.as_str()), 200),
+        (http::Method::GET, "/v1/invoices", None, 401),
+        (http::Method::POST, "/v1/invoices", Some(secret.as_str()), 403),
+        (http::Method::GET, "/v1/metered", Some(secret.as_str()), 200),
+        (http::Method::GET, "/v1/metered", Some(secret.as_str()), 429),
+    ];
+    for (method, path, secret, status) in &requests {
+        use tower::ServiceExt;
+        let mut request = http::Request::builder().method(method).uri(*path);
+        if let Some(secret) = secret {
+            request = request.header("authorization", format!("Bearer {secret}"));
+        }
+        let response = app.clone().oneshot(request.body(axum::body::Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status().as_u16(), *status, "{method} {path}");
+    }
+    assert!(audit.flush().await);
+    let seen: Vec<_> = all(&memory)
+        .await
+        .into_iter()
+        .map(|e| (e.kind, e.method.unwrap(), e.path.unwrap(), e.reason))
+        .collect();
+    let event = |kind, method: &str, path: &str, reason: Option<&str>| {
+        (kind, method.to_owned(), path.to_owned(), reason.map(str::to_owned))
+    };
+    use AuditKind::{Authenticated, Rejected};
+    assert_eq!(
+        seen,
+        [
+            event(Authenticated, "GET", "/v1/invoices", None),
+            event(Rejected, "GET", "/v1/invoices", Some("missing_credentials")),
+            event(Rejected, "POST", "/v1/invoices", Some("insufficient_scope")),
+            event(Authenticated, "GET", "/v1/metered", None),
+            event(Rejected, "GET", "/v1/metered", Some("credits_exhausted")),
+        ],
+        "one audit event per request"
+    );
 }
