@@ -339,7 +339,9 @@ async fn personal_tokens_example() {
             "token_id": id,
             "description": "ci (read-only)",
             "scopes": ["repo:read"],
-            "expires_at": 4_086_460_800_u64,
+            // The verifier's view: `exp` plus its leeway (30 s by default), the moment it stops
+            // accepting the token.
+            "expires_at": 4_086_460_800_u64 + 30,
         })
     );
     // The same token on the page the signed-in user manages her tokens on.
