@@ -162,10 +162,11 @@ impl CreateInput {
             },
         };
 
-        let rate_limit = rules.max_rate_limit.and_then(|max| {
+        let rate_limit = rules.max_rate_limit.map(|max| {
             let requests = count_up_to(&self.rate_limit, u64::from(max.requests()), &mut errors.rate_limit);
-            // At most the host's requests in the host's period: always a valid limit.
-            RateLimit::new(u32::try_from(requests).unwrap_or(max.requests()), max.period())
+            // At most the host's requests in the host's period: always a valid limit (else the
+            // host's own, never none).
+            u32::try_from(requests).ok().and_then(|n| RateLimit::new(n, max.period())).unwrap_or(max)
         });
         let credits = rules.max_credits.map(|max| match rules.credits_cap() {
             Some(cap) if !self.credits.trim().is_empty() => {
