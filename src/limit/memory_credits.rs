@@ -1,7 +1,7 @@
 //! [`MemoryCredits`]: credit balances in this process, exact under any concurrency.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -75,6 +75,9 @@ struct Account {
     remaining: AtomicU64,
     /// The start of the current refill period, nanoseconds since the Unix epoch.
     period_start: AtomicU64,
+    /// Whether a refill has happened: the period's allowance is then the refill amount, not
+    /// the initial credits.
+    refilled: AtomicBool,
     refilling: Mutex<()>,
 }
 
@@ -84,6 +87,7 @@ impl Account {
             plan,
             remaining: AtomicU64::new(plan.initial()),
             period_start: AtomicU64::new(unix_nanos(start)),
+            refilled: AtomicBool::new(false),
             refilling: Mutex::new(()),
         }
     }
@@ -100,6 +104,7 @@ impl Account {
         let _one_at_a_time = self.refilling.lock().unwrap_or_else(PoisonError::into_inner);
         if self.period_start.load(Ordering::Acquire) == start {
             // The balance first: a spend that sees the new period spends the new balance.
+            self.refilled.store(true, Ordering::Release);
             self.remaining.store(amount, Ordering::Release);
             self.period_start.store(unix_nanos(next), Ordering::Release);
         }
@@ -118,7 +123,12 @@ impl Account {
 
     fn balance(&self, now: impl FnOnce() -> SystemTime) -> CreditBalance {
         self.refill_if_due(now);
-        CreditBalance::new(self.remaining.load(Ordering::Acquire), 0, self.next_refill())
+        let remaining = self.remaining.load(Ordering::Acquire);
+        let allowance = match self.plan.refill() {
+            Some((amount, _)) if self.refilled.load(Ordering::Acquire) => amount,
+            _ => self.plan.initial(),
+        };
+        CreditBalance::new(remaining, 0, self.next_refill()).with_allowance(allowance)
     }
 }
 
@@ -245,13 +255,15 @@ mod tests {
         let plan = Credits::new(3).refilled(2, Duration::from_secs(60));
         let p = Principal::builder("u").token_id("t").credits(plan).build();
         assert_eq!(spend(&ledger, &p, 3), Spend::Granted);
+        let id = TokenId::from("t");
+        let figures = |b: CreditBalance| (b.remaining, b.allowance, b.spent());
+        assert_eq!(ledger.balance(&id).map(figures), Some((0, Some(3), Some(3))), "the initial credits");
         let wait = |s| Spend::Exhausted { retry_after: Some(Duration::from_secs(s)) };
         assert_eq!(spend(&ledger, &p, 1), wait(60));
         clock.advance(Duration::from_secs(125));
         assert_eq!(spend(&ledger, &p, 3), wait(55));
         assert_eq!(spend(&ledger, &p, 2), Spend::Granted);
-        let id = TokenId::from("t");
-        assert_eq!(ledger.balance(&id).map(|b| b.remaining), Some(0));
+        assert_eq!(ledger.balance(&id).map(figures), Some((0, Some(2), Some(2))), "the refill amount");
         assert_eq!(spend(&ledger, &Principal::builder("u").token_id("x").build(), 1), Spend::Unmetered);
     }
 

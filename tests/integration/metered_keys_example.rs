@@ -1,6 +1,7 @@
 //! The `metered_keys` example, in process, over real HTTP, on a manual clock: the starter
 //! key's own limit and the trial kind's default, 429 with its headers, credits per route cost,
-//! the usage read through the management API, and the daily refill.
+//! the usage read through the management API (remaining, leased and spent apart), keys the
+//! starter key makes through the management API within its limits, and the daily refill.
 
 use std::time::{Duration, SystemTime};
 
@@ -38,8 +39,29 @@ async fn metered_keys_example() {
     clock.advance(Duration::from_secs(10));
     let usage = call(&ex, Method::GET, "/v1/usage", &starter).await;
     assert_eq!(usage.status, StatusCode::OK, "{}", usage.body);
-    assert_eq!(usage.json()["credits"]["remaining"], 95, "five searches; the refused one spent nothing");
+    let credits = &usage.json()["credits"];
+    assert_eq!(credits["remaining"], 95, "five searches; the refused one spent nothing");
+    assert_eq!(
+        (&credits["leased"], &credits["spent"], &credits["allowance"]),
+        (&0.into(), &5.into(), &100.into())
+    );
     assert_eq!(usage.json()["rate_limit"]["requests"], 5);
+
+    // The starter key makes a key within its limits, and none looser (the field named).
+    let json = "application/json";
+    let within = r#"{"name":"ci","rate_limit":{"requests":2,"period_secs":10},"credits":{"initial":20}}"#;
+    let made = send(Method::POST, &ex.url("/v1/manage/tokens"), Some(&starter), Some((json, within))).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    assert_eq!(made.json()["credits"]["balance"]["remaining"], 20);
+    let looser = r#"{"name":"ci","rate_limit":{"requests":50,"period_secs":10},"credits":{"initial":20}}"#;
+    let refused =
+        send(Method::POST, &ex.url("/v1/manage/tokens"), Some(&starter), Some((json, looser))).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    let description = refused.json()["error_description"].as_str().unwrap().to_owned();
+    assert!(
+        description.contains("`rate_limit`") && description.contains("5 requests per 10 s"),
+        "{description}"
+    );
 
     // The trial key: the kind's default limit (2 per minute), and 3 credits.
     let report = call(&ex, Method::POST, "/v1/reports", &trial).await;
@@ -60,5 +82,6 @@ async fn metered_keys_example() {
     // A day later the starter key's credits are back to 100.
     clock.advance(Duration::from_secs(24 * 3600));
     assert_eq!(call(&ex, Method::POST, "/v1/reports", &starter).await.status, StatusCode::OK);
-    assert_eq!(call(&ex, Method::GET, "/v1/usage", &starter).await.json()["credits"]["remaining"], 95);
+    let credits = call(&ex, Method::GET, "/v1/usage", &starter).await.json()["credits"].clone();
+    assert_eq!((&credits["remaining"], &credits["spent"]), (&95.into(), &5.into()), "the report's 5");
 }

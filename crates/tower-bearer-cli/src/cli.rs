@@ -4,9 +4,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Parser, Subcommand};
-use tower_bearer::Scopes;
+use tower_bearer::{RateLimit, Scopes};
 
 use crate::duration::parse_duration;
+use crate::limits::{parse_rate_limit, parse_refill};
 
 /// The whole command line. Not `Debug`: it holds the database URL, which may hold a password.
 #[derive(Parser)]
@@ -112,6 +113,19 @@ pub(crate) struct IssueArgs {
     /// Expiry as Unix time, in seconds
     #[arg(long, value_name = "UNIX_SECONDS", value_parser = parse_unix_expiry)]
     pub(crate) expires_at: Option<SystemTime>,
+    /// A rate limit of its own, REQUESTS/PERIOD: 100/10s is a burst of 100, then one more
+    /// every 100 ms (also 5000/1h, 10/s) [default: none, or the application's default for
+    /// its kind]
+    #[arg(long, value_name = "REQUESTS/PERIOD", value_parser = parse_rate_limit)]
+    pub(crate) rate_limit: Option<RateLimit>,
+    /// Credits: how many uses it starts with (a route may cost more than one); 0 only with
+    /// --refill [default: unmetered]
+    #[arg(long, value_name = "N")]
+    pub(crate) credits: Option<u64>,
+    /// Refill the credits, AMOUNT/PERIOD: 1000/30d sets the balance back to 1000 every 30
+    /// days from the issue (unused credits do not carry over)
+    #[arg(long, value_name = "AMOUNT/PERIOD", value_parser = parse_refill, requires = "credits")]
+    pub(crate) refill: Option<(u64, Duration)>,
 }
 
 /// `list`'s arguments.

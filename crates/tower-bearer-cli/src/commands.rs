@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use tower_bearer::manage::audit::{AuditLog, AuditQuery};
 use tower_bearer::manage::{MAX_PAGE, PageCursor, TokenQuery};
-use tower_bearer::{NewToken, TokenFormat, TokenId, TokenManager};
+use tower_bearer::{Credits, NewToken, TokenFormat, TokenId, TokenManager};
 
 use crate::cli::{AuditArgs, Command, IssueArgs, ListArgs};
 use crate::database::DatabaseUrl;
@@ -38,6 +38,14 @@ async fn execute(command: Command, session: &Session, out: &mut Printer) -> Resu
     let now = SystemTime::now();
     match command {
         Command::Issue(args) => {
+            if let Some(kind) = &args.kind
+                && store.rules().is_reserved(kind)
+            {
+                return Err(Failure::Usage(format!(
+                    "--kind {kind} is reserved for tokens the store's own endpoints mint (OAuth access \
+                     tokens): choose another kind"
+                )));
+            }
             let issued = store.issue(new_token(args, now)?).await?;
             out.issued(&issued, None, now)
         }
@@ -84,6 +92,25 @@ fn new_token(args: IssueArgs, now: SystemTime) -> Result<NewToken, Failure> {
     }
     if let Some(kind) = args.kind {
         new = new.kind(kind);
+    }
+    if let Some(limit) = args.rate_limit {
+        new = new.rate_limit(limit);
+    }
+    match (args.credits, args.refill) {
+        (Some(0), None) => {
+            return Err(Failure::Usage(
+                "--credits 0 without --refill: the token could never be used".to_owned(),
+            ));
+        }
+        (Some(initial), refill) => {
+            let credits = Credits::new(initial);
+            new = new.credits(match refill {
+                Some((amount, every)) => credits.refilled(amount, every),
+                None => credits,
+            });
+        }
+        // Clap requires --credits with --refill.
+        (None, _) => {}
     }
     let scopes: Vec<String> = args.scope.into_iter().chain(args.scopes).collect();
     if !scopes.is_empty() {

@@ -7,6 +7,8 @@
 //! $ tower-bearer issue --subject ci --name "deploy key" --scope deploy:write --expires-in 90d
 //! tok_…                                             (stdout: the secret, this once)
 //! issued tid_… for subject ci; expires 2025-…Z. The secret above is shown this once.
+//! $ tower-bearer issue --subject acme --scope search --rate-limit 100/10s \
+//!     --credits 1000 --refill 1000/30d              (a metered key)
 //! $ tower-bearer list --subject ci                  (metadata, never secrets)
 //! $ tower-bearer show tid_…
 //! $ tower-bearer rotate tid_… --grace 1h            (the new secret on stdout)
@@ -40,7 +42,9 @@
 //!
 //! `--json` prints one JSON object per line: a token's metadata (`id`, `name`, `kind`,
 //! `subject`, `organization`, `scopes`, `hint`, `created_at`, `last_used_at`, `expires_at`,
-//! `expired`, `replaced_by`) for `list` and `show`; `{"secret": …, "token": {…}}` for `issue`
+//! `expired`, `replaced_by`, `audience`, `rate_limit` as `{"requests", "period_secs"}`, and
+//! `credits` as `{"initial", "refill": {"amount", "every_secs"}, "balance": {"remaining",
+//! "leased", "spent", "allowance", "next_refill_at"}}`) for `list` and `show`; `{"secret": …, "token": {…}}` for `issue`
 //! (and `replaced`, `old_valid_until` for `rotate`); `{"id": …, "revoked": true}` and
 //! `{"id": …, "deleted": true}`; `{"expired_tokens": n, "audit_events": n | null}` for `purge`;
 //! one event per line for `audit` (`seq`, `at`, `event`, `token_id`, `subject`, `organization`,
@@ -59,8 +63,19 @@
 //! - `1`: no live token has the id given (`show`, `revoke`, `rotate`, `delete`), or the store
 //!   refused the change.
 //! - `2`: the command line is wrong: an unknown flag, a bad duration (`30d`, `12h`, `90m`,
-//!   `3600s`, or combined: `1d12h`), no database URL, an unsupported URL.
+//!   `3600s`, or combined: `1d12h`) or limit (`--rate-limit 100/10s`, `--refill 1000/30d`),
+//!   a kind the store reserves (`--kind oauth_access`), no database URL, an unsupported URL.
 //! - `3`: the database could not be opened or failed.
+//!
+//! # Metered keys
+//!
+//! `issue --rate-limit REQUESTS/PERIOD` gives the key a rate limit of its own (`100/10s`: a
+//! burst of 100, then one more every 100 ms), applied by the application's `RateLimitLayer`;
+//! `--credits N` a number of uses, spent by its `CreditsLayer`, and `--refill AMOUNT/PERIOD`
+//! sets them back to `AMOUNT` every `PERIOD`. `list` shows them in its LIMITS column, `show`
+//! and `--json` with the balance: `remaining` (what requests can still spend this period),
+//! `leased` (taken by running instances in leases, not yet accounted for: part of it may be
+//! spent) and `spent` (gone for good this period).
 //!
 //! # The audit log
 //!
@@ -79,6 +94,7 @@ mod database;
 mod duration;
 mod escape;
 mod failure;
+mod limits;
 mod output;
 mod session;
 mod timestamp;

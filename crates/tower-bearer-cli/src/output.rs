@@ -4,14 +4,16 @@
 
 use std::borrow::Cow;
 use std::io::{self, Write};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
+use tower_bearer::limit::CreditBalance;
 use tower_bearer::manage::audit::AuditRecord;
-use tower_bearer::{IssuedToken, TokenInfo};
+use tower_bearer::{Credits, IssuedToken, TokenInfo};
 
 use crate::escape::{needs_escape, printable};
 use crate::failure::Failure;
+use crate::limits::duration_text;
 use crate::timestamp::rfc3339;
 
 /// Where results go, and in which form.
@@ -120,6 +122,26 @@ impl Printer {
             ("expires", expires),
             ("expired", if token.expired { "yes" } else { "no" }.to_owned()),
             ("replaced by", or_none(token.replaced_by)),
+            (
+                "audience",
+                if token.audience.is_empty() {
+                    "-".to_owned()
+                } else {
+                    printable(&token.audience.join(" ")).into_owned()
+                },
+            ),
+            (
+                "rate limit",
+                token.rate_limit.as_ref().map_or_else(
+                    || "-".to_owned(),
+                    |l| format!("{} requests per {}", l.requests, duration_text(l.period_secs)),
+                ),
+            ),
+            ("credits", token.credits.as_ref().map_or_else(|| "-".to_owned(), CreditsView::plan_text)),
+            (
+                "balance",
+                token.credits.as_ref().and_then(CreditsView::balance_text).unwrap_or_else(|| "-".to_owned()),
+            ),
         ];
         for (label, value) in fields {
             self.line(&format!("{:<14}{value}", format!("{label}:")))?;
@@ -129,9 +151,19 @@ impl Printer {
 
     /// Tokens as an aligned table, with a header.
     pub(crate) fn token_table(&mut self, infos: &[TokenInfo], now: SystemTime) -> Result<(), Failure> {
-        const HEADER: [&str; 9] =
-            ["ID", "HINT", "SUBJECT", "ORGANIZATION", "NAME", "SCOPES", "EXPIRES", "LAST USED", "STATUS"];
-        let rows: Vec<[String; 9]> = infos
+        const HEADER: [&str; 10] = [
+            "ID",
+            "HINT",
+            "SUBJECT",
+            "ORGANIZATION",
+            "NAME",
+            "SCOPES",
+            "LIMITS",
+            "EXPIRES",
+            "LAST USED",
+            "STATUS",
+        ];
+        let rows: Vec<[String; 10]> = infos
             .iter()
             .map(|info| {
                 let t = TokenView::of(info, now);
@@ -143,6 +175,7 @@ impl Printer {
                     cell(t.organization),
                     cell(t.name),
                     cell(Some(&t.scopes.join(" "))),
+                    t.limits_cell(),
                     t.expires_at.clone().unwrap_or_else(|| "never".to_owned()),
                     t.last_used_at.clone().unwrap_or_else(|| "never".to_owned()),
                     t.status().to_owned(),
@@ -225,6 +258,86 @@ pub(crate) struct TokenView<'a> {
     expires_at: Option<String>,
     expired: bool,
     replaced_by: Option<&'a str>,
+    /// The resources it is meant for (RFC 8707); empty: not restricted.
+    audience: Vec<&'a str>,
+    rate_limit: Option<RateLimitView>,
+    credits: Option<CreditsView>,
+}
+
+/// A rate limit: `requests` per `period_secs`.
+#[derive(Serialize)]
+struct RateLimitView {
+    requests: u32,
+    #[serde(serialize_with = "seconds")]
+    period_secs: Duration,
+}
+
+/// A credits plan and, where the store reports it, its balance.
+#[derive(Serialize)]
+struct CreditsView {
+    initial: u64,
+    refill: Option<RefillView>,
+    balance: Option<BalanceView>,
+}
+
+#[derive(Serialize)]
+struct RefillView {
+    amount: u64,
+    #[serde(serialize_with = "seconds")]
+    every_secs: Duration,
+}
+
+/// What is left this period: `remaining` (nobody holds it), `leased` (held by instances, not
+/// yet accounted for), `spent` (gone for good: `allowance - remaining - leased`).
+#[derive(Serialize)]
+struct BalanceView {
+    remaining: u64,
+    leased: u64,
+    spent: Option<u64>,
+    allowance: Option<u64>,
+    next_refill_at: Option<String>,
+}
+
+impl CreditsView {
+    fn of(plan: Credits, balance: Option<CreditBalance>, now: SystemTime) -> Self {
+        CreditsView {
+            initial: plan.initial(),
+            refill: plan.refill().map(|(amount, every_secs)| RefillView { amount, every_secs }),
+            balance: balance.map(|b| b.as_of(plan, now)).map(|b| BalanceView {
+                remaining: b.remaining,
+                leased: b.leased,
+                spent: b.spent(),
+                allowance: b.allowance,
+                next_refill_at: b.next_refill_at.map(rfc3339),
+            }),
+        }
+    }
+
+    /// `1000 credits, refilled to 1000 every 30d`.
+    fn plan_text(&self) -> String {
+        match &self.refill {
+            Some(r) => {
+                format!("{}, refilled to {} every {}", self.initial, r.amount, duration_text(r.every_secs))
+            }
+            None => format!("{}, never refilled", self.initial),
+        }
+    }
+
+    /// `940 remaining, 50 leased, 10 spent; next refill 2026-…Z`.
+    fn balance_text(&self) -> Option<String> {
+        let b = self.balance.as_ref()?;
+        let spent = b.spent.map_or_else(|| "? spent".to_owned(), |n| format!("{n} spent"));
+        let mut text = format!("{} remaining, {} leased, {spent}", b.remaining, b.leased);
+        if let Some(at) = &b.next_refill_at {
+            text.push_str(&format!("; next refill {at}"));
+        }
+        Some(text)
+    }
+}
+
+/// Whole seconds as an integer, a fraction of a second (a limit set in code) as a decimal.
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    if d.subsec_nanos() == 0 { s.serialize_u64(d.as_secs()) } else { s.serialize_f64(d.as_secs_f64()) }
 }
 
 impl<'a> TokenView<'a> {
@@ -243,6 +356,26 @@ impl<'a> TokenView<'a> {
             expires_at: p.expires_at().map(rfc3339),
             expired: info.is_expired_at(now),
             replaced_by: p.replaced_by().map(|id| id.as_str()),
+            audience: p.grant().audience().collect(),
+            rate_limit: p
+                .rate_limit()
+                .map(|l| RateLimitView { requests: l.requests(), period_secs: l.period() }),
+            credits: p.credits().map(|plan| CreditsView::of(plan, info.credits, now)),
+        }
+    }
+
+    /// The limits in one cell: `100/10s`, `940 credits left`, both, or `-`.
+    fn limits_cell(&self) -> String {
+        let rate =
+            self.rate_limit.as_ref().map(|l| format!("{}/{}", l.requests, duration_text(l.period_secs)));
+        let credits = self.credits.as_ref().map(|c| match &c.balance {
+            Some(b) => format!("{} credits left", b.remaining),
+            None => format!("{} credits", c.initial),
+        });
+        match (rate, credits) {
+            (Some(rate), Some(credits)) => format!("{rate}, {credits}"),
+            (Some(one), None) | (None, Some(one)) => one,
+            (None, None) => "-".to_owned(),
         }
     }
 

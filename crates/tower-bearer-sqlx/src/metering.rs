@@ -13,7 +13,7 @@ use crate::micros::time;
 macro_rules! metering_columns {
     () => {
         "rate_limit_requests, rate_limit_period_us, credits_initial, credits_refill_amount, \
-         credits_refill_every_us, credits_remaining, credits_leased, credits_period_start"
+         credits_refill_every_us, credits_remaining, credits_leased, credits_period_start, credits_allowance"
     };
 }
 pub(crate) use metering_columns;
@@ -32,6 +32,9 @@ pub(crate) struct Metering {
     pub(crate) credits_leased: i64,
     /// The start of the current refill period, microseconds since the epoch.
     pub(crate) credits_period_start: Option<i64>,
+    /// What the current refill period started with (`None` where unknown: see the migration
+    /// `credits_allowance`).
+    pub(crate) credits_allowance: Option<i64>,
 }
 
 fn count(n: u64) -> i64 {
@@ -61,6 +64,7 @@ impl Metering {
             credits_remaining: credits.map(|c| count(c.initial())),
             credits_leased: 0,
             credits_period_start: credits.map(|_| now),
+            credits_allowance: credits.map(|c| count(c.initial())),
         }
     }
 
@@ -92,7 +96,11 @@ impl Metering {
             (Some(start), Some(every)) => Some(time(start.saturating_add(every))),
             _ => None,
         };
-        Some(CreditBalance::new(remaining, unsigned(self.credits_leased), next_refill))
+        let balance = CreditBalance::new(remaining, unsigned(self.credits_leased), next_refill);
+        Some(match self.credits_allowance {
+            Some(allowance) => balance.with_allowance(unsigned(allowance)),
+            None => balance,
+        })
     }
 
     /// Reads the columns of [`metering_columns`] from `r`.
@@ -111,6 +119,7 @@ impl Metering {
             credits_remaining: r.try_get("credits_remaining")?,
             credits_leased: r.try_get("credits_leased")?,
             credits_period_start: r.try_get("credits_period_start")?,
+            credits_allowance: r.try_get("credits_allowance")?,
         })
     }
 }
@@ -180,6 +189,7 @@ where
         .bind(m.credits_remaining)
         .bind(m.credits_leased)
         .bind(m.credits_period_start)
+        .bind(m.credits_allowance)
 }
 
 #[cfg(test)]
@@ -194,7 +204,7 @@ mod tests {
         let m = Metering::of(&g, 7);
         assert_eq!((m.rate_limit(), m.credits()), (Some(limit), Some(credits)));
         let balance = m.balance().unwrap();
-        assert_eq!((balance.remaining, balance.leased), (1_000, 0));
+        assert_eq!((balance.remaining, balance.leased, balance.spent()), (1_000, 0, Some(0)));
         assert_eq!(Metering::of(&Grant::new("s"), 7), Metering::default());
         assert_eq!(Metering { credits_leased: 5, ..m.clone() }.successor(), m);
     }

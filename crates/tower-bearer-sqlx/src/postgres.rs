@@ -23,6 +23,7 @@ const MIGRATIONS: Embedded = Embedded(&[
     (7, "audit", include_str!("../migrations/postgres/7_audit.sql")),
     (8, "markers", include_str!("../migrations/postgres/8_markers.sql")),
     (9, "audit commit order", include_str!("../migrations/postgres/9_audit_commit_order.sql")),
+    (10, "credits allowance", include_str!("../migrations/postgres/10_credits_allowance.sql")),
 ]);
 
 /// A pooled connection idle longer than this is pinged before use, so connections a database
@@ -113,7 +114,7 @@ impl Statements {
             insert: format!(
                 "INSERT INTO {t} (id, token_hash, hint, subject, organization, name, kind, scopes, audience, \
                  created_at, expires_at, {}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, {}, $12, $13, $14, $15, $16, $17, $18, $19)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, {}, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
                 metering_columns!(),
                 ts(10),
                 ts(11)
@@ -152,7 +153,9 @@ impl Statements {
                  WHERE id = $1 AND credits_remaining IS NOT NULL"
             ),
             take_credits: format!(
-                "UPDATE {t} SET credits_remaining = $2, credits_leased = $3, credits_period_start = $4 \
+                "UPDATE {t} SET credits_remaining = $2, credits_leased = $3, credits_period_start = $4, \
+                 credits_allowance = CASE WHEN credits_period_start = $4 THEN credits_allowance \
+                 ELSE credits_refill_amount END \
                  WHERE id = $1 AND credits_remaining = $5 AND credits_leased = $6 AND credits_period_start = $7"
             ),
             return_credits: format!(

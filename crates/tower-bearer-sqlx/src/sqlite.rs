@@ -21,6 +21,7 @@ const MIGRATIONS: Embedded = Embedded(&[
     (6, "revocations", include_str!("../migrations/sqlite/6_revocations.sql")),
     (7, "audit", include_str!("../migrations/sqlite/7_audit.sql")),
     (8, "markers", include_str!("../migrations/sqlite/8_markers.sql")),
+    (9, "credits allowance", include_str!("../migrations/sqlite/9_credits_allowance.sql")),
 ]);
 
 macro_rules! columns {
@@ -38,12 +39,13 @@ const INSERT: &str = concat!(
     "INSERT INTO tower_bearer_tokens \
      (id, token_hash, hint, subject, organization, name, kind, scopes, audience, created_at, expires_at, ",
     metering_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
 );
 const CREDITS: &str = "SELECT credits_remaining, credits_leased, credits_period_start FROM tower_bearer_tokens \
      WHERE id = ?1 AND credits_remaining IS NOT NULL";
 const TAKE_CREDITS: &str = "UPDATE tower_bearer_tokens \
-     SET credits_remaining = ?2, credits_leased = ?3, credits_period_start = ?4 \
+     SET credits_remaining = ?2, credits_leased = ?3, credits_period_start = ?4, \
+     credits_allowance = CASE WHEN credits_period_start = ?4 THEN credits_allowance ELSE credits_refill_amount END \
      WHERE id = ?1 AND credits_remaining = ?5 AND credits_leased = ?6 AND credits_period_start = ?7";
 const RETURN_CREDITS: &str = "UPDATE tower_bearer_tokens \
      SET credits_remaining = credits_remaining + ?2, credits_leased = max(credits_leased - ?3, 0) \

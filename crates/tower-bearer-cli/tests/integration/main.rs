@@ -4,4 +4,5 @@
 
 mod errors;
 mod lifecycle;
+mod metered;
 mod support;

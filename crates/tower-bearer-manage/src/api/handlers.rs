@@ -19,6 +19,7 @@ use super::body::json;
 use super::caller::Caller;
 use super::error::ApiError;
 use super::json::{AuditList, AuditView, ErrorBody, IssuedView, TokenList, TokenView};
+use super::limits::{self, CreditsRequest, RateLimitRequest};
 use super::state::Api;
 
 /// The longest grace a rotation grants.
@@ -55,6 +56,13 @@ pub(crate) struct CreateRequest {
     expires_in: Option<u64>,
     /// Another subject of the caller's organization (admins only).
     subject: Option<String>,
+    /// Its own rate limit: no looser than the caller's (its own, else its kind's default).
+    rate_limit: Option<RateLimitRequest>,
+    /// Its credits: no more than the caller's, refilled no more nor sooner.
+    credits: Option<CreditsRequest>,
+    /// The resources it is meant for (RFC 8707 resource indicators); a caller restricted to
+    /// an audience must give a subset of its own. Empty or absent: not restricted.
+    audience: Option<Vec<String>>,
 }
 
 /// Issues a token; its secret is in this response only.
@@ -65,7 +73,7 @@ pub(crate) struct CreateRequest {
     request_body = CreateRequest,
     responses(
         (status = 201, description = "Issued; the secret shown once", body = IssuedView),
-        (status = 400, description = "A field is wrong (named)", body = ErrorBody),
+        (status = 400, description = "A field is wrong, or looser than the caller's own limits (named)", body = ErrorBody),
         (status = 403, description = "A scope the caller lacks (`tokens:write`, or one it asked for)", body = ErrorBody),
         (status = 413, description = "Body over the limit", body = ErrorBody),
         (status = 415, description = "Body not JSON", body = ErrorBody),
@@ -91,7 +99,22 @@ pub(crate) async fn create<S: TokenManager + Clone>(
             new = new.name(name);
         }
         if let Some(kind) = request.kind {
+            if api.store.rules().is_reserved(&kind) {
+                return Err(ApiError::Invalid(format!(
+                    "invalid `kind`: {kind:?} is reserved for tokens the store's own endpoints mint"
+                )));
+            }
             new = new.kind(kind);
+        }
+        if let Some(limit) = &request.rate_limit {
+            new = new.rate_limit(limit.limit()?);
+        }
+        if let Some(credits) = &request.credits {
+            new = new.credits(credits.credits()?);
+        }
+        if let Some(audience) = request.audience.filter(|a| !a.is_empty()) {
+            limits::audience(&audience)?;
+            new = new.audience(audience);
         }
         let expires = match (request.expires_at, request.expires_in) {
             (Some(_), Some(_)) => {
@@ -112,7 +135,11 @@ pub(crate) async fn create<S: TokenManager + Clone>(
         if let Some(at) = expires {
             new = new.expires_at(at);
         }
-        let issued = api.store.issue_as(&caller, new).await?;
+        let issued = api
+            .store
+            .issue_as(&caller, new)
+            .await
+            .map_err(|e| limits::refused(e, caller.grant(), api.store.rules().default_limits()))?;
         Ok((StatusCode::CREATED, Json(IssuedView::of(issued, now))))
     }
     .await;

@@ -8,6 +8,8 @@ use tower_bearer::manage::audit::AuditRecord;
 use tower_bearer::{IssuedToken, TokenInfo};
 use utoipa::ToSchema;
 
+use super::limits::{CreditsView, RateLimitView};
+
 pub(crate) fn unix_secs(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
@@ -34,6 +36,12 @@ pub(crate) struct TokenView {
     expired: bool,
     /// The token that replaced it, during a rotation's grace period.
     replaced_by: Option<String>,
+    /// The resources it is meant for (RFC 8707); empty: not restricted.
+    audience: Vec<String>,
+    /// Its own rate limit (a kind's default, applied by the application, is not shown).
+    rate_limit: Option<RateLimitView>,
+    /// Its credits plan and balance.
+    credits: Option<CreditsView>,
 }
 
 impl TokenView {
@@ -52,6 +60,9 @@ impl TokenView {
             expires_at: p.expires_at().map(unix_secs),
             expired: info.is_expired_at(now),
             replaced_by: p.replaced_by().map(|id| id.as_str().to_owned()),
+            audience: p.grant().audience().map(str::to_owned).collect(),
+            rate_limit: p.rate_limit().map(RateLimitView::of),
+            credits: p.credits().map(|plan| CreditsView::of(plan, info.credits, now)),
         }
     }
 }

@@ -6,6 +6,7 @@ mod caller;
 mod error;
 mod handlers;
 mod json;
+mod limits;
 mod openapi;
 mod state;
 
@@ -25,7 +26,7 @@ use crate::api::state::{Api, ApiScopes, AuditSource};
 ///
 /// | route | needs | does |
 /// |---|---|---|
-/// | `POST /tokens` `{"name","scopes","expires_at"\|"expires_in","kind","subject"}` | `tokens:write` | issues a token: 201, the secret shown once |
+/// | `POST /tokens` `{"name","scopes","expires_at"\|"expires_in","kind","subject","rate_limit","credits","audience"}` | `tokens:write` | issues a token: 201, the secret shown once |
 /// | `GET /tokens?limit&cursor&subject` | `tokens:read` | a page of tokens and `next_cursor` |
 /// | `GET /tokens/{id}` | `tokens:read` | one token's metadata |
 /// | `DELETE /tokens/{id}` | `tokens:write` | revokes it: 204 |
@@ -35,10 +36,18 @@ use crate::api::state::{Api, ApiScopes, AuditSource};
 /// Tenants: a caller sees and manages the tokens of its own subject, or with the store's
 /// admin scope (`tokens:admin` by default) those of its whole organization, never another's:
 /// another tenant's token is 404, as an unknown one. A token never mints a scope it does not
-/// hold or a token that outlives it; rotating needs the scopes of the token rotated.
+/// hold, a token that outlives it, or one with looser limits: a caller with a rate limit
+/// (its own, or its kind's default), credits or an audience creates only tokens with a
+/// `rate_limit` (`{"requests","period_secs"}`), `credits` (`{"initial","refill":{"amount",
+/// "every_secs"}}`) and `audience` within its own. Rotating needs the scopes of the token
+/// rotated. Kinds the store reserves (`oauth_access`) cannot be created here.
+///
+/// The token views show its `rate_limit`, and its `credits` plan with its `balance`:
+/// `remaining` (what requests can still spend this period), `leased` (held by instances of a
+/// shared store, not yet accounted for) and `spent` (gone for good this period).
 ///
 /// Errors: 400 `invalid_request` naming the field at fault (or the rule: a token outliving
-/// its issuer), 413 over the body limit (64 KiB by default), 415 for a body that is not JSON,
+/// its issuer; a limit looser than the caller's, with the caller's own), 413 over the body limit (64 KiB by default), 415 for a body that is not JSON,
 /// 404 as above, 503 when the store fails; a missing scope is the layer's 403
 /// `insufficient_scope` naming it, in the layer's format.
 ///

@@ -9,6 +9,9 @@ use utoipa::{Modify, OpenApi};
 
 use super::handlers;
 use super::json::{AuditList, AuditView, ErrorBody, IssuedView, TokenList, TokenView};
+use super::limits::{
+    BalanceView, CreditsRequest, CreditsView, RateLimitRequest, RateLimitView, RefillRequest, RefillView,
+};
 use super::state::ApiScopes;
 
 #[derive(OpenApi)]
@@ -26,7 +29,14 @@ use super::state::ApiScopes;
         AuditList,
         ErrorBody,
         handlers::CreateRequest,
-        handlers::RotateRequest
+        handlers::RotateRequest,
+        RateLimitRequest,
+        CreditsRequest,
+        RefillRequest,
+        RateLimitView,
+        CreditsView,
+        RefillView,
+        BalanceView
     )),
     modifiers(&BearerScheme),
     tags((name = "tokens", description = "The caller's tokens, or its organization's with the admin scope"),

@@ -132,6 +132,12 @@ pub(crate) async fn create<S: TokenManager>(
     if let Some(at) = valid.expires_at {
         new = new.expires_at(at);
     }
+    if let Some(limit) = valid.rate_limit {
+        new = new.rate_limit(limit);
+    }
+    if let Some(credits) = valid.credits {
+        new = new.credits(credits);
+    }
     let (secret, info) = portal.store.issue(new).await?.into_parts();
     let id = info.id.clone();
     let until = now.checked_add(portal.show_secret_for).unwrap_or(now);

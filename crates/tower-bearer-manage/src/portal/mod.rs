@@ -23,7 +23,7 @@ use axum::middleware::map_response;
 use axum::routing::get;
 use http::HeaderValue;
 use http::request::Parts;
-use tower_bearer::{Scopes, TokenManager};
+use tower_bearer::{Credits, RateLimit, Scopes, TokenManager};
 
 use self::csrf::CsrfKey;
 use self::form::{CreateRules, ScopeChoice};
@@ -36,9 +36,10 @@ use self::user::{UserExtractor, UserFn, UserSource};
 const BODY_LIMIT: usize = 16 * 1024;
 
 /// An embeddable page where the host application's signed-in user manages their own tokens:
-/// lists them (name, hint, permissions, created, last used, expiry), creates one (a name,
-/// permissions from a list the host sets, an expiry date) and sees its secret once, revokes
-/// one after a confirmation. Server-rendered HTML that works without JavaScript (a small
+/// lists them (name, hint, permissions, limits, created, last used, expiry), creates one (a
+/// name, permissions from a list the host sets, an expiry date, and within the host's
+/// [`max_rate_limit`](Self::max_rate_limit) and [`max_credits`](Self::max_credits) a rate
+/// limit and credits) and sees its secret once, revokes one after a confirmation. Server-rendered HTML that works without JavaScript (a small
 /// inline script only adds a copy button), with labelled fields, errors tied to them, and
 /// nothing that a keyboard cannot reach.
 ///
@@ -154,7 +155,12 @@ impl<S: TokenManager + Clone> TokenPortal<S> {
             store,
             user,
             csrf_key: CsrfKey::new(csrf_key),
-            rules: CreateRules { scopes: Vec::new(), max_lifetime: None },
+            rules: CreateRules {
+                scopes: Vec::new(),
+                max_lifetime: None,
+                max_rate_limit: None,
+                max_credits: None,
+            },
             show_secret_for: Duration::from_secs(5 * 60),
             kind: "personal".to_owned(),
             title: "Access tokens".to_owned(),
@@ -194,6 +200,27 @@ impl<S: TokenManager + Clone> TokenPortal<S> {
         self
     }
 
+    /// Every token the portal creates gets a rate limit of at most `limit`: the form asks for
+    /// the requests per `limit`'s period, from 1 to its requests (left empty: `limit`
+    /// itself). Without this, the form has no rate-limit field and tokens get none of their
+    /// own (the application's default for the portal's [`kind`](Self::kind) applies).
+    #[must_use]
+    pub fn max_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rules.max_rate_limit = Some(limit);
+        self
+    }
+
+    /// Every token the portal creates gets credits of at most `credits`: the form asks how
+    /// many, from 1 to `credits`' refill amount if they are refilled (the token is refilled
+    /// to that many on the same schedule, and starts with as many, or `credits`' initial
+    /// ones if fewer), else to its initial credits (left empty: `credits` itself). Without
+    /// this, the form has no credits field and tokens are not metered.
+    #[must_use]
+    pub fn max_credits(mut self, credits: Credits) -> Self {
+        self.rules.max_credits = Some(credits);
+        self
+    }
+
     /// How long a new token's secret waits for its creator's one look (default 5 minutes).
     #[must_use]
     pub fn show_secret_for(mut self, time: Duration) -> Self {
@@ -202,7 +229,8 @@ impl<S: TokenManager + Clone> TokenPortal<S> {
     }
 
     /// The kind of the tokens the portal creates, lists and revokes (default `personal`);
-    /// the user's tokens of other kinds are neither shown nor touched.
+    /// the user's tokens of other kinds are neither shown nor touched. It cannot be a kind
+    /// the store reserves (`oauth_access`: see [`router`](Self::router)).
     #[must_use]
     pub fn kind(mut self, kind: impl Into<String>) -> Self {
         self.kind = kind.into();
@@ -230,7 +258,18 @@ impl<S: TokenManager + Clone> TokenPortal<S> {
     }
 
     /// The routes, relative to where the host nests them (links and redirects follow).
+    ///
+    /// # Panics
+    ///
+    /// If the portal's [`kind`](Self::kind) is one the store reserves for tokens its own
+    /// endpoints mint ([`MintRules::is_reserved`](tower_bearer::grant::MintRules::is_reserved):
+    /// `oauth_access`, whose names the OAuth endpoints trust as client ids).
     pub fn router<T: Clone + Send + Sync + 'static>(self) -> Router<T> {
+        assert!(
+            !self.store.rules().is_reserved(&self.kind),
+            "the portal's kind {:?} is reserved by the store: choose another with TokenPortal::kind",
+            self.kind
+        );
         let portal = Arc::new(Portal {
             store: self.store,
             user: self.user,

@@ -2,14 +2,18 @@
 //! (shown once), list by pages, show, rotate, revoke, the audit log; tenants and scopes; bad
 //! input answered with the right status and the field named.
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use axum::Router;
 use axum::body::Body;
+use axum::routing::get;
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
+use tower_bearer::limit::CreditLedger;
 use tower_bearer::manage::audit::AuditLog;
-use tower_bearer::{BearerAuthLayer, MemoryTokenStore, NewToken, TokenManager};
+use tower_bearer::{BearerAuthLayer, Clock, CreditsLayer, MemoryTokenStore, NewToken, TokenManager};
 use tower_bearer_manage::{AuditWriter, ManagementApi};
 use tower_bearer_sqlx::SqlTokenStore;
 use tower_bearer_test_support::pg::PgCluster;
@@ -157,7 +161,7 @@ where
     );
 
     // Bad input: the status, and the field named.
-    let cases: [(&str, Option<&str>, StatusCode, &str); 6] = [
+    let cases: [(&str, Option<&str>, StatusCode, &str); 7] = [
         ("/v1/tokens", Some(r#"{"name":"x","expires_in":"soon"}"#), StatusCode::BAD_REQUEST, "expires_in"),
         ("/v1/tokens", Some(r#"{"nmae":"x"}"#), StatusCode::BAD_REQUEST, "nmae"),
         ("/v1/tokens", Some(r#"{"name":"x""#), StatusCode::BAD_REQUEST, "JSON"),
@@ -169,6 +173,8 @@ where
             "1024",
         ),
         ("/v1/tokens?limit=many", None, StatusCode::BAD_REQUEST, "limit"),
+        // The OAuth endpoints' kind: no caller mints one, not even an admin.
+        ("/v1/tokens", Some(r#"{"kind":"oauth_access"}"#), StatusCode::BAD_REQUEST, "`kind`"),
     ];
     for (path, body, status, named) in cases {
         let method = if body.is_some() { Method::POST } else { Method::GET };
@@ -273,7 +279,273 @@ fn the_openapi_document_describes_the_api_as_mounted() {
     assert!(description.contains("`keys:write`") && description.contains("`logs:read`"), "{description}");
     // The issued view carries the secret; the plain view never does.
     assert!(schemas["TokenView"]["properties"].get("token").is_none());
+    // Metered keys: the create body's limits and audience, the views' plan and balance.
+    let create = &schemas["CreateRequest"]["properties"];
+    assert_eq!(create["audience"]["type"], json!(["array", "null"]), "{create}");
+    let view = &schemas["TokenView"]["properties"];
+    for (properties, field, schema) in [
+        (create, "rate_limit", "RateLimitRequest"),
+        (create, "credits", "CreditsRequest"),
+        (view, "rate_limit", "RateLimitView"),
+        (view, "credits", "CreditsView"),
+    ] {
+        let reference = serde_json::to_string(&properties[field]).unwrap();
+        assert!(reference.contains(&format!("#/components/schemas/{schema}")), "{field}: {reference}");
+    }
+    assert!(view["audience"].is_object());
+    let fields = |schema: &str| -> Vec<String> {
+        let mut keys: Vec<String> =
+            schemas[schema]["properties"].as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(fields("RateLimitRequest"), ["period_secs", "requests"]);
+    assert_eq!(schemas["RateLimitRequest"]["properties"]["requests"]["minimum"], 1);
+    assert_eq!(fields("CreditsRequest"), ["initial", "refill"]);
+    assert_eq!(fields("RefillRequest"), ["amount", "every_secs"]);
+    assert_eq!(fields("CreditsView"), ["balance", "initial", "refill"]);
+    assert_eq!(fields("BalanceView"), ["allowance", "leased", "next_refill_at", "remaining", "spent"]);
+    for (schema, field) in
+        [("BalanceView", "leased"), ("BalanceView", "spent"), ("CreateRequest", "rate_limit")]
+    {
+        let text = schemas[schema]["properties"][field].to_string();
+        assert!(text.contains("description"), "{schema}.{field} is described: {text}");
+    }
 
     let without = ManagementApi::new(store).openapi("https://api.example.com/v1");
     assert!(without["paths"].get("/audit").is_none(), "no audit route, not documented");
+}
+
+/// An API with a route that spends one credit per request, on `store`.
+fn metered_app<S: TokenManager + CreditLedger + Clone>(store: &S) -> Router {
+    let spend = get(|| async { "spent" }).layer(CreditsLayer::new(store.clone()));
+    Router::new()
+        .nest("/v1", ManagementApi::new(store.clone()).router())
+        .route("/v1/search", spend)
+        .layer(BearerAuthLayer::new(store.clone()).clock(store.clock().clone()))
+}
+
+const HOUR: u64 = 3_600;
+const RESOURCE: &str = "https://api.example.com";
+
+/// What [`metered_keys`] leaves for a store-specific test to go on with.
+struct Metered {
+    app: Router,
+    admin: String,
+    /// The metered key: 10 credits an hour, 3 of them spent.
+    token: String,
+    id: String,
+    /// When it was created, in Unix seconds.
+    created: u64,
+}
+
+impl Metered {
+    /// The balance figures of the metered key as the API shows them: remaining, leased, spent.
+    async fn balance(&self) -> (Value, Value, Value) {
+        let shown = call(&self.app, Method::GET, &format!("/v1/tokens/{}", self.id), &self.admin, None).await;
+        assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+        let b = &shown.body["credits"]["balance"];
+        (b["remaining"].clone(), b["leased"].clone(), b["spent"].clone())
+    }
+
+    /// One request of the metered key to the route that spends a credit.
+    async fn spend(&self) {
+        let request = Request::get("/v1/search").header("authorization", format!("Bearer {}", self.token));
+        let response = self.app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    /// A refill shows as soon as it is due, before any request writes it; then one request
+    /// leaves `after_one` (remaining, leased, spent).
+    async fn refill(&self, clock: &Clock, after_one: (u64, u64, u64)) {
+        clock.advance(Duration::from_secs(HOUR));
+        assert_eq!(self.balance().await, (json!(10), json!(0), json!(0)), "refilled");
+        let shown = call(&self.app, Method::GET, &format!("/v1/tokens/{}", self.id), &self.admin, None).await;
+        assert_eq!(shown.body["credits"]["balance"]["next_refill_at"], json!(self.created + 2 * HOUR));
+        self.spend().await;
+        let (remaining, leased, spent) = after_one;
+        assert_eq!(self.balance().await, (json!(remaining), json!(leased), json!(spent)));
+    }
+}
+
+/// Metered keys through the API on `store` (on `clock`): created with a rate limit, credits and
+/// an audience, shown with their plan and balance; a metered key creates only keys within its
+/// own limits, told which field and what its own limit is; bad limits named; after 3 requests,
+/// the balance `after_three` (remaining, leased, spent).
+async fn metered_keys<S>(store: S, clock: &Clock, after_three: (u64, u64, u64)) -> Metered
+where
+    S: TokenManager + CreditLedger + Clone,
+{
+    let app = metered_app(&store);
+    let admin = store
+        .issue(NewToken::for_subject("ada").organization("acme").scopes(["tokens:read", "tokens:write"]))
+        .await
+        .unwrap();
+    let admin = admin.secret().expose_secret().to_owned();
+
+    let body = json!({
+        "name": "metered",
+        "scopes": ["tokens:read", "tokens:write"],
+        "rate_limit": {"requests": 5, "period_secs": 10},
+        "credits": {"initial": 10, "refill": {"amount": 10, "every_secs": HOUR}},
+        "audience": [RESOURCE],
+    });
+    let created = call(&app, Method::POST, "/v1/tokens", &admin, Some(&body.to_string())).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let now = clock.now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    assert_eq!(created.body["rate_limit"], json!({"requests": 5, "period_secs": 10}));
+    assert_eq!(created.body["audience"], json!([RESOURCE]));
+    assert_eq!(
+        created.body["credits"],
+        json!({
+            "initial": 10,
+            "refill": {"amount": 10, "every_secs": HOUR},
+            "balance": {"remaining": 10, "leased": 0, "spent": 0, "allowance": 10, "next_refill_at": now + HOUR},
+        })
+    );
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let token = created.body["token"].as_str().unwrap().to_owned();
+    let listed = call(&app, Method::GET, "/v1/tokens", &admin, None).await;
+    let tokens = listed.body["tokens"].as_array().unwrap();
+    let row = tokens.iter().find(|t| t["id"] == id.as_str()).unwrap();
+    assert_eq!(
+        (&row["rate_limit"], &row["credits"]),
+        (&created.body["rate_limit"], &created.body["credits"])
+    );
+    let unmetered = tokens.iter().find(|t| t["id"] != id.as_str()).unwrap();
+    assert_eq!(
+        (&unmetered["rate_limit"], &unmetered["credits"], &unmetered["audience"]),
+        (&Value::Null, &Value::Null, &json!([]))
+    );
+
+    // The metered key creates keys within its limits only: each refusal names the field and
+    // says what the key's own limit is.
+    let within = json!({
+        "rate_limit": {"requests": 5, "period_secs": 20},
+        "credits": {"initial": 5},
+        "audience": [RESOURCE],
+    });
+    let mut looser = Vec::new();
+    for (field, replaced) in [
+        ("audience", json!(null)),
+        ("rate_limit", json!(null)),
+        ("rate_limit", json!({"requests": 6, "period_secs": 20})),
+        ("credits", json!(null)),
+        ("credits", json!({"initial": 11})),
+        ("credits", json!({"initial": 5, "refill": {"amount": 5, "every_secs": 60}})),
+    ] {
+        let mut body = within.clone();
+        body[field] = replaced;
+        let refused = call(&app, Method::POST, "/v1/tokens", &token, Some(&body.to_string())).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{body}: {}", refused.body);
+        let description = refused.body["error_description"].as_str().unwrap().to_owned();
+        let expected = format!("invalid `{field}`: looser than the caller's own");
+        assert!(description.starts_with(&expected), "{description}");
+        looser.push(description);
+    }
+    assert!(looser[0].contains(RESOURCE), "{}", looser[0]);
+    assert!(looser[1].contains("at most 5 requests per 10 s"), "{}", looser[1]);
+    assert!(looser[3].contains("at most 10 credits, refilled to at most 10 every 3600 s"), "{}", looser[3]);
+    let child = call(&app, Method::POST, "/v1/tokens", &token, Some(&within.to_string())).await;
+    assert_eq!(child.status, StatusCode::CREATED, "{}", child.body);
+    assert_eq!(child.body["rate_limit"], json!({"requests": 5, "period_secs": 20}));
+    assert_eq!(child.body["credits"]["refill"], Value::Null);
+
+    // Bad limits: 400, the field named.
+    for (body, named) in [
+        (
+            json!({"rate_limit": {"requests": 0, "period_secs": 10}}),
+            "`rate_limit.requests`: must be at least 1",
+        ),
+        (json!({"rate_limit": {"requests": 5_000_000_000_u64, "period_secs": 10}}), "`rate_limit.requests`"),
+        (
+            json!({"rate_limit": {"requests": 5, "period_secs": 0}}),
+            "`rate_limit.period_secs`: must be from 1",
+        ),
+        (
+            json!({"rate_limit": {"requests": 5, "period_secs": 4_000_000_000_u64}}),
+            "`rate_limit.period_secs`",
+        ),
+        (
+            json!({"rate_limit": {"requests": 2_000_000_000, "period_secs": 1}}),
+            "`rate_limit`: more than one request per nanosecond",
+        ),
+        (json!({"rate_limit": {"requests": 5}}), "period_secs"),
+        (json!({"credits": {"initial": 0}}), "`credits.initial`"),
+        (json!({"credits": {"initial": -1}}), "`credits.initial`"),
+        (
+            json!({"credits": {"initial": 5, "refill": {"amount": 0, "every_secs": 60}}}),
+            "`credits.refill.amount`",
+        ),
+        (
+            json!({"credits": {"initial": 5, "refill": {"amount": 5, "every_secs": 0}}}),
+            "`credits.refill.every_secs`: must be from 1",
+        ),
+        (json!({"credits": {"initial": 5, "refill": {"amount": 5, "every": 60}}}), "every"),
+        (json!({"audience": [""]}), "`audience[0]`"),
+        (json!({"audience": [RESOURCE, "two words"]}), "`audience[1]`"),
+    ] {
+        let reply = call(&app, Method::POST, "/v1/tokens", &admin, Some(&body.to_string())).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}: {}", reply.body);
+        let description = reply.body["error_description"].as_str().unwrap_or_default();
+        assert!(description.contains(named), "{body}: {description:?} names {named}");
+    }
+    let starts_empty = json!({"credits": {"initial": 0, "refill": {"amount": 5, "every_secs": 60}}});
+    let reply = call(&app, Method::POST, "/v1/tokens", &admin, Some(&starts_empty.to_string())).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "0 credits until the first refill: {}", reply.body);
+
+    // Three requests: the balance as the store knows it, in three figures that add up.
+    let metered = Metered { app, admin, token, id, created: now };
+    for _ in 0..3 {
+        metered.spend().await;
+    }
+    let (remaining, leased, spent) = after_three;
+    assert_eq!(metered.balance().await, (json!(remaining), json!(leased), json!(spent)));
+    metered
+}
+
+/// 2027-01-15 08:00 UTC.
+fn start() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+
+#[tokio::test]
+async fn metered_keys_through_the_api_on_the_memory_store() {
+    let clock = Clock::manual(start());
+    let store = MemoryTokenStore::builder().clock(clock.clone()).build();
+    // No leases in memory: spent is exact.
+    let metered = metered_keys(store, &clock, (7, 0, 3)).await;
+    metered.refill(&clock, (9, 0, 1)).await;
+}
+
+/// With leases of 4: the first request leased 4 credits and the next two spent from the
+/// lease, so none is accounted as spent until the lease comes back; after a refill, a request
+/// leases 4 of the new period's 10.
+async fn leased_then_returned(store: SqlTokenStore, clock: &Clock) {
+    let metered = metered_keys(store.clone(), clock, (6, 4, 0)).await;
+    store.release_credits().await.unwrap();
+    assert_eq!(metered.balance().await, (json!(7), json!(0), json!(3)), "the unspent credit came back");
+    metered.refill(clock, (6, 4, 0)).await;
+}
+
+#[tokio::test]
+async fn metered_keys_through_the_api_on_sqlite_with_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(start());
+    let store = SqlTokenStore::builder()
+        .clock(clock.clone())
+        .credit_lease(4)
+        .open_sqlite(dir.path().join("t.db"))
+        .await
+        .unwrap();
+    leased_then_returned(store, &clock).await;
+}
+
+#[tokio::test]
+async fn metered_keys_through_the_api_on_postgres_with_leases() {
+    let Some(cluster) = PgCluster::start() else { return };
+    let clock = Clock::manual(start());
+    let store =
+        SqlTokenStore::builder().clock(clock.clone()).credit_lease(4).open(&cluster.url()).await.unwrap();
+    leased_then_returned(store, &clock).await;
 }

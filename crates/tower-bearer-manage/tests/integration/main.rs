@@ -4,3 +4,4 @@ mod audit;
 mod bootstrap;
 mod leaks;
 mod portal;
+mod portal_limits;

@@ -32,6 +32,11 @@ async fn balance(store: &SqlTokenStore, id: &tower_bearer::TokenId) -> (u64, u64
     (credits.remaining, credits.leased)
 }
 
+/// The credits of the current period that are gone for good (neither remaining nor leased).
+async fn spent(store: &SqlTokenStore, id: &tower_bearer::TokenId) -> Option<u64> {
+    store.get(id).await.unwrap().unwrap().credits.unwrap().spent()
+}
+
 #[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn limits_persist_and_credits_are_exact_on_sqlite_with_leases_returned_on_close() {
@@ -54,6 +59,7 @@ async fn limits_persist_and_credits_are_exact_on_sqlite_with_leases_returned_on_
     assert!(statuses[10..].iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS));
     // Leases of 4, 4, then the 2 left: all spent, none left in the database, all counted leased.
     assert_eq!(balance(&store, issued.id()).await, (0, 10));
+    assert_eq!(spent(&store, issued.id()).await, Some(0), "leased, not yet accounted as spent");
     store.close().await;
 
     // Reopened: the limits came back with the token, and the spent leases left the count.
@@ -62,12 +68,15 @@ async fn limits_persist_and_credits_are_exact_on_sqlite_with_leases_returned_on_
     assert_eq!((p.rate_limit(), p.credits()), (Some(limit), Some(plan)));
     assert_eq!(p.audience().collect::<Vec<_>>(), ["https://api.example.com"]);
     assert_eq!(balance(&store, issued.id()).await, (0, 0), "close accounted the spent leases");
+    assert_eq!(spent(&store, issued.id()).await, Some(10));
     clock.advance(Duration::from_secs(3_600));
     assert_eq!(spend_one(&store, &token).await, StatusCode::OK, "refilled");
     assert_eq!(balance(&store, issued.id()).await, (2, 4));
+    assert_eq!(spent(&store, issued.id()).await, Some(0), "of the refill's 6: 2 remaining, 4 leased");
     store.close().await;
     let store = open().await.unwrap();
     assert_eq!(balance(&store, issued.id()).await, (5, 0), "3 unspent came back on close, 1 spent");
+    assert_eq!(spent(&store, issued.id()).await, Some(1));
     assert!(is_active(&state(&store, &token).await));
 }
 

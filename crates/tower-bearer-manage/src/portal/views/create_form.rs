@@ -1,10 +1,12 @@
-//! The create form: name, permissions from the host's list, expiry date; each error shown
+//! The create form: name, permissions from the host's list, expiry date, and the rate limit
+//! and credits where the host allows them; each error shown
 //! next to its field and tied to it (`aria-describedby`, `aria-invalid`), and summed up above.
 
 use std::time::{Duration, SystemTime};
 
 use maud::{Markup, html};
 
+use super::token;
 use crate::portal::csrf;
 use crate::portal::date;
 use crate::portal::form::{CreateInput, CreateRules, FieldErrors, MAX_NAME};
@@ -38,11 +40,42 @@ fn error(field: &str, error: Option<&String>) -> Markup {
     }
 }
 
+/// An optional field for a whole number (the hint says from 1 to what).
+struct CountField<'a> {
+    id: &'static str,
+    label: &'a str,
+    hint: &'a str,
+    value: &'a str,
+    error: Option<&'a String>,
+    autofocus: bool,
+}
+
+fn count_field(field: &CountField<'_>) -> Markup {
+    let id = field.id;
+    html! {
+        div.field {
+            label for=(id) { (field.label) }
+            p.hint id=(format!("{id}-hint")) { (field.hint) }
+            (error(id, field.error))
+            input id=(id) type="text" name=(id) value=(field.value) inputmode="numeric"
+                autocomplete="off"
+                aria-describedby=(described_by(id, field.error))
+                aria-invalid=[field.error.map(|_| "true")]
+                autofocus[field.autofocus];
+        }
+    }
+}
+
 pub(crate) fn create_form(form: &CreateForm<'_>) -> Markup {
     let errors = form.errors;
-    let first_invalid = [("name", &errors.name), ("scope-0", &errors.scopes), ("expires", &errors.expires)]
-        .into_iter()
-        .find_map(|(id, e)| e.as_ref().map(|_| id));
+    let fields = [
+        ("name", &errors.name),
+        ("scope-0", &errors.scopes),
+        ("expires", &errors.expires),
+        ("rate_limit", &errors.rate_limit),
+        ("credits", &errors.credits),
+    ];
+    let first_invalid = fields.into_iter().find_map(|(id, e)| e.as_ref().map(|_| id));
     let latest = form.rules.max_lifetime.and_then(|max| form.now.checked_add(max)).map(date::day);
     let expiry_hint = if form.rules.max_lifetime.is_some() {
         "The token stops working at the start of this day (00:00 UTC)."
@@ -55,7 +88,7 @@ pub(crate) fn create_form(form: &CreateForm<'_>) -> Markup {
             section.summary aria-labelledby="summary-heading" {
                 h2 #summary-heading { "The token was not created" }
                 ul {
-                    @for (id, message) in [("name", &errors.name), ("scope-0", &errors.scopes), ("expires", &errors.expires)] {
+                    @for (id, message) in fields {
                         @if let Some(message) = message {
                             li { a href=(format!("#{id}")) { (message) } }
                         }
@@ -102,6 +135,41 @@ pub(crate) fn create_form(form: &CreateForm<'_>) -> Markup {
                     aria-describedby=(described_by("expires", errors.expires.as_ref()))
                     aria-invalid=[errors.expires.as_ref().map(|_| "true")]
                     autofocus[first_invalid == Some("expires")];
+            }
+            @if let Some(max) = form.rules.max_rate_limit {
+                @let per = token::duration(max.period());
+                @let per = per.strip_prefix("1 ").unwrap_or(&per);
+                (count_field(&CountField {
+                    id: "rate_limit",
+                    label: &format!("Requests per {per}"),
+                    hint: &format!("How many requests the token may make per {per}. At most {}; leave it empty for {}.", max.requests(), max.requests()),
+                    value: &form.input.rate_limit,
+                    error: errors.rate_limit.as_ref(),
+                    autofocus: first_invalid == Some("rate_limit"),
+                }))
+            }
+            @if let (Some(max), Some(cap)) = (form.rules.max_credits, form.rules.credits_cap()) {
+                @let (label, hint) = match max.refill() {
+                    Some((_, every)) => {
+                        let every = token::duration(every);
+                        (
+                            format!("Credits every {every}"),
+                            format!("How many credits the token gets, set back every {every} (a request spends one or more). At most {cap}; leave it empty for {cap}."),
+                        )
+                    }
+                    None => (
+                        "Credits".to_owned(),
+                        format!("How many credits the token gets; they do not come back (a request spends one or more). At most {cap}; leave it empty for {cap}."),
+                    ),
+                };
+                (count_field(&CountField {
+                    id: "credits",
+                    label: &label,
+                    hint: &hint,
+                    value: &form.input.credits,
+                    error: errors.credits.as_ref(),
+                    autofocus: first_invalid == Some("credits"),
+                }))
             }
             button type="submit" { "Create token" }
         }

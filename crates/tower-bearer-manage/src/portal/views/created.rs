@@ -35,6 +35,9 @@ pub(crate) fn created(
         }
         dl {
             dt { "Permissions" } dd { (token::scopes(info)) }
+            @if let Some(limits) = token::limits(info, now) {
+                dt { "Limits" } dd { (limits) }
+            }
             dt { "Expires" } dd { (token::expiry(info, now, token::time_or_never)) }
         }
         p { a href=(list) { "Back to your tokens" } }

@@ -37,6 +37,8 @@ pub(crate) fn list(view: &ListPage<'_>) -> Markup {
             }
         }
         h2 #tokens-heading { "Your tokens" }
+        @let limits = view.form.rules.max_rate_limit.is_some() || view.form.rules.max_credits.is_some()
+            || view.tokens.iter().any(|t| t.principal.rate_limit().is_some() || t.principal.credits().is_some());
         @if view.tokens.is_empty() {
             p.muted { "You have no tokens yet." }
         } @else {
@@ -46,6 +48,9 @@ pub(crate) fn list(view: &ListPage<'_>) -> Markup {
                         th scope="col" { "Name" }
                         th scope="col" { "Token" }
                         th scope="col" { "Permissions" }
+                        @if limits {
+                            th scope="col" { "Limits" }
+                        }
                         th scope="col" { "Created (UTC)" }
                         th scope="col" { "Last used (UTC)" }
                         th scope="col" { "Expires (UTC)" }
@@ -54,7 +59,7 @@ pub(crate) fn list(view: &ListPage<'_>) -> Markup {
                 }
                 tbody {
                     @for info in view.tokens {
-                        (row(view, info))
+                        (row(view, info, limits))
                     }
                 }
             }
@@ -67,13 +72,22 @@ pub(crate) fn list(view: &ListPage<'_>) -> Markup {
     page(&title, Some(view.user), content, false)
 }
 
-fn row(view: &ListPage<'_>, info: &TokenInfo) -> Markup {
+/// A token's row; with its `limits` column if the table has one.
+fn row(view: &ListPage<'_>, info: &TokenInfo, limits: bool) -> Markup {
     let name = token::name(info);
     html! {
         tr {
             th scope="row" { (name) }
             td { code.hint { (info.hint.as_deref().unwrap_or("…")) } }
             td { (token::scopes(info)) }
+            @if limits {
+                td {
+                    @match token::limits(info, view.now) {
+                        Some(text) => (text),
+                        None => span.muted { "none" },
+                    }
+                }
+            }
             td { (token::cell_time(Some(info.created_at))) }
             td { (token::cell_time(info.last_used_at)) }
             td { (token::expiry(info, view.now, token::cell_time)) }

@@ -1,6 +1,6 @@
 //! How a token's metadata is shown: times, expiry, scopes.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use maud::{Markup, html};
 use tower_bearer::TokenInfo;
@@ -49,6 +49,45 @@ pub(super) fn scopes(info: &TokenInfo) -> Markup {
         @if info.principal.scopes().is_empty() {
             span.muted { "none" }
         }
+    }
+}
+
+/// A duration in words: `30 days`, `1 hour`, `90 seconds` (the largest unit that divides it).
+pub(crate) fn duration(d: Duration) -> String {
+    if d.subsec_nanos() != 0 {
+        return format!("{} seconds", d.as_secs_f64());
+    }
+    let secs = d.as_secs();
+    let (n, unit) = [(86_400, "day"), (3600, "hour"), (60, "minute")]
+        .into_iter()
+        .find(|(unit, _)| secs >= *unit && secs.is_multiple_of(*unit))
+        .map_or((secs, "second"), |(unit, name)| (secs / unit, name));
+    if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
+}
+
+/// The token's rate limit and credits in words, or `None` if it has neither: `100 requests
+/// per minute · 940 of 1000 credits left, refilled every 30 days`.
+pub(super) fn limits(info: &TokenInfo, now: SystemTime) -> Option<String> {
+    let p = &info.principal;
+    let rate = p.rate_limit().map(|l| {
+        let per = duration(l.period());
+        format!("{} requests per {}", l.requests(), per.strip_prefix("1 ").unwrap_or(&per))
+    });
+    let credits = p.credits().map(|plan| {
+        let refill = plan.refill().map(|(_, every)| format!(", refilled every {}", duration(every)));
+        let left = info
+            .credits
+            .map(|b| b.as_of(plan, now))
+            .map(|b| format!("{} of {} credits left", b.remaining, b.allowance.unwrap_or(plan.initial())));
+        format!(
+            "{}{}",
+            left.unwrap_or_else(|| format!("{} credits", plan.initial())),
+            refill.unwrap_or_default()
+        )
+    });
+    match (rate, credits) {
+        (None, None) => None,
+        (rate, credits) => Some(rate.into_iter().chain(credits).collect::<Vec<_>>().join(" · ")),
     }
 }
 

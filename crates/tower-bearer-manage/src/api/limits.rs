@@ -1,0 +1,241 @@
+//! A token's limits in the API's bodies: the rate limit, the credits plan and balance, and the
+//! audience a create request asks for (checked field by field, each error naming its field),
+//! and as the token views show them.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize, Serializer};
+use tower_bearer::grant::DefaultLimits;
+use tower_bearer::limit::CreditBalance;
+use tower_bearer::{Credits, Grant, ManageError, RateLimit};
+use utoipa::ToSchema;
+
+use super::error::ApiError;
+use super::json::unix_secs;
+
+/// The longest rate-limit or refill period accepted: a century, as [`RateLimit`] allows.
+const MAX_PERIOD_SECS: u64 = 100 * 365 * 24 * 3600;
+/// The longest resource indicator accepted in `audience`.
+const MAX_RESOURCE: usize = 2048;
+
+fn invalid(field: &str, what: &str) -> ApiError {
+    ApiError::Invalid(format!("invalid `{field}`: {what}"))
+}
+
+/// A period in whole seconds, from 1 s to a century.
+fn period(field: &str, secs: u64) -> Result<Duration, ApiError> {
+    if (1..=MAX_PERIOD_SECS).contains(&secs) {
+        Ok(Duration::from_secs(secs))
+    } else {
+        Err(invalid(field, &format!("must be from 1 to {MAX_PERIOD_SECS} seconds (a century)")))
+    }
+}
+
+/// A rate limit to give a new token: at most `requests` per `period_secs`, replenished
+/// evenly (a burst of `requests`, then one more every `period_secs / requests`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RateLimitRequest {
+    /// Requests per period, at least 1 (also the largest burst).
+    #[schema(minimum = 1)]
+    requests: u32,
+    /// The period, in seconds: 1 to 3153600000 (a century).
+    #[schema(minimum = 1, maximum = 3_153_600_000_u64)]
+    period_secs: u64,
+}
+
+impl RateLimitRequest {
+    /// The limit, or a 400 naming the field at fault.
+    pub(crate) fn limit(&self) -> Result<RateLimit, ApiError> {
+        if self.requests == 0 {
+            return Err(invalid("rate_limit.requests", "must be at least 1"));
+        }
+        let period = period("rate_limit.period_secs", self.period_secs)?;
+        RateLimit::new(self.requests, period)
+            .ok_or_else(|| invalid("rate_limit", "more than one request per nanosecond"))
+    }
+}
+
+/// Credits to give a new token: `initial` uses, optionally set back to `refill.amount` every
+/// `refill.every_secs` (counted from the token's creation; unused credits do not carry over).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreditsRequest {
+    /// The uses the token starts with (0 only with a `refill`).
+    initial: u64,
+    /// The refill, if the credits come back.
+    refill: Option<RefillRequest>,
+}
+
+/// A refill of credits.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RefillRequest {
+    /// The balance each refill sets, at least 1.
+    #[schema(minimum = 1)]
+    amount: u64,
+    /// The refill period, in seconds: 1 to 3153600000 (a century).
+    #[schema(minimum = 1, maximum = 3_153_600_000_u64)]
+    every_secs: u64,
+}
+
+impl CreditsRequest {
+    /// The credits plan, or a 400 naming the field at fault.
+    pub(crate) fn credits(&self) -> Result<Credits, ApiError> {
+        let credits = Credits::new(self.initial);
+        match &self.refill {
+            Some(refill) => {
+                if refill.amount == 0 {
+                    return Err(invalid("credits.refill.amount", "must be at least 1"));
+                }
+                let every = period("credits.refill.every_secs", refill.every_secs)?;
+                Ok(credits.refilled(refill.amount, every))
+            }
+            None if self.initial == 0 => {
+                Err(invalid("credits.initial", "must be at least 1 (0 only with a `refill`)"))
+            }
+            None => Ok(credits),
+        }
+    }
+}
+
+/// Checks the resources a new token is restricted to (RFC 8707 resource indicators).
+pub(crate) fn audience(resources: &[String]) -> Result<(), ApiError> {
+    for (i, resource) in resources.iter().enumerate() {
+        if resource.is_empty()
+            || resource.len() > MAX_RESOURCE
+            || resource.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(invalid(
+                &format!("audience[{i}]"),
+                &format!("a resource is 1 to {MAX_RESOURCE} bytes without spaces or control characters"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The answer to a refusal of the store: which field is looser than the caller's own, and what
+/// the caller's own is, for a refusal of limits; as usual otherwise.
+pub(crate) fn refused(error: ManageError, caller: &Grant, defaults: &DefaultLimits) -> ApiError {
+    let ManageError::LooserLimits(field) = error else { return error.into() };
+    let own = match field {
+        "rate_limit" => defaults.effective(caller).map_or_else(
+            || "no limit".to_owned(),
+            |l| format!("at most {} requests per {}", l.requests(), seconds_text(l.period())),
+        ),
+        "credits" => caller.credits().map_or_else(
+            || "unlimited".to_owned(),
+            |c| match c.refill() {
+                Some((amount, every)) => {
+                    format!(
+                        "at most {} credits, refilled to at most {amount} every {}",
+                        c.initial(),
+                        seconds_text(every)
+                    )
+                }
+                None => format!("at most {} credits, never refilled", c.initial()),
+            },
+        ),
+        "audience" => format!("a subset of {:?}", caller.audience().collect::<Vec<_>>()),
+        _ => return error.into(),
+    };
+    invalid(field, &format!("looser than the caller's own ({own}); give one within it"))
+}
+
+fn seconds_text(d: Duration) -> String {
+    if d.subsec_nanos() == 0 { format!("{} s", d.as_secs()) } else { format!("{} s", d.as_secs_f64()) }
+}
+
+/// A duration in seconds: a whole number when it is one, else with a fraction (a limit set
+/// in code may have a period such as 0.5 s).
+#[derive(Clone, Copy)]
+pub(crate) struct Seconds(Duration);
+
+impl Serialize for Seconds {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.subsec_nanos() == 0 {
+            s.serialize_u64(self.0.as_secs())
+        } else {
+            s.serialize_f64(self.0.as_secs_f64())
+        }
+    }
+}
+
+/// A token's rate limit.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RateLimitView {
+    /// Requests per period (also the largest burst).
+    requests: u32,
+    /// The period, in seconds (whole for limits set through this API).
+    #[schema(value_type = f64)]
+    period_secs: Seconds,
+}
+
+impl RateLimitView {
+    pub(crate) fn of(limit: RateLimit) -> Self {
+        RateLimitView { requests: limit.requests(), period_secs: Seconds(limit.period()) }
+    }
+}
+
+/// A token's credits: its plan and what is left of them.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CreditsView {
+    /// The uses the token started with.
+    initial: u64,
+    /// The refill, if the credits come back.
+    refill: Option<RefillView>,
+    /// What is left this period, where the store reports it.
+    balance: Option<BalanceView>,
+}
+
+/// A refill of credits.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RefillView {
+    /// The balance each refill sets.
+    amount: u64,
+    /// The refill period, in seconds.
+    #[schema(value_type = f64)]
+    every_secs: Seconds,
+}
+
+/// What is left of a token's credits in the current period, in three figures that add up to
+/// its `allowance`. Requests have used at most `spent + leased` credits this period.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct BalanceView {
+    /// Credits nobody holds: what requests can still spend this period.
+    remaining: u64,
+    /// Credits instances of a shared store hold in leases they have not accounted for yet
+    /// (always 0 on a memory store): neither available to other instances nor known to be
+    /// spent; the unspent part comes back when the instance gives its lease back.
+    leased: u64,
+    /// Credits of this period gone for good (`allowance - remaining - leased`): used by
+    /// requests, or in a lease of a rotated predecessor that cannot come back. Absent when the
+    /// store does not know the allowance.
+    spent: Option<u64>,
+    /// What the current period started with: the initial credits, or the refill amount after
+    /// a refill.
+    allowance: Option<u64>,
+    /// Unix seconds: when the next refill sets the balance back to the refill amount.
+    next_refill_at: Option<u64>,
+}
+
+impl CreditsView {
+    /// `plan` with `balance` as of `now` (a refill due since the store last wrote it counts).
+    pub(crate) fn of(plan: Credits, balance: Option<CreditBalance>, now: SystemTime) -> Self {
+        CreditsView {
+            initial: plan.initial(),
+            refill: plan.refill().map(|(amount, every)| RefillView { amount, every_secs: Seconds(every) }),
+            balance: balance.map(|b| {
+                let b = b.as_of(plan, now);
+                BalanceView {
+                    remaining: b.remaining,
+                    leased: b.leased,
+                    spent: b.spent(),
+                    allowance: b.allowance,
+                    next_refill_at: b.next_refill_at.map(unix_secs),
+                }
+            }),
+        }
+    }
+}
