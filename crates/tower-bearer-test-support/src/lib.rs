@@ -6,6 +6,7 @@
 pub mod clients;
 pub mod contract;
 pub mod pg;
+pub mod token_model;
 
 use std::convert::Infallible;
 
@@ -116,5 +117,13 @@ pub fn at_once<F: std::future::IntoFuture>(future: F) -> F::Output {
     match future.as_mut().poll(&mut cx) {
         std::task::Poll::Ready(output) => output,
         std::task::Poll::Pending => panic!("the future was not ready at once"),
+    }
+}
+
+/// The principal the store answers for `secret` (what a request with it would carry).
+pub async fn principal_of<S: tower_bearer::TokenManager>(store: &S, secret: &str) -> Principal {
+    match state(store, secret).await {
+        TokenState::Active(p) => p,
+        other => panic!("not active: {other:?}"),
     }
 }
