@@ -549,3 +549,45 @@ async fn metered_keys_through_the_api_on_postgres_with_leases() {
         SqlTokenStore::builder().clock(clock.clone()).credit_lease(4).open(&cluster.url()).await.unwrap();
     leased_then_returned(store, &clock).await;
 }
+
+/// Every attribute of a grant goes through the API's create body and comes back in its view,
+/// and the stored token grants exactly `Grant::every_attribute_example()` (issue 21: the body
+/// could not carry limits, so metered keys could not be made through the API).
+#[tokio::test]
+async fn every_attribute_of_the_grant_round_trips_through_the_api() {
+    let store = MemoryTokenStore::new();
+    let app = Router::new()
+        .nest("/v1", ManagementApi::new(store.clone()).router())
+        .layer(BearerAuthLayer::new(store.clone()));
+    let grant = tower_bearer::Grant::every_attribute_example();
+    let admin = NewToken::for_subject("admin").organization("org_every").scopes(["*", "tokens:admin"]);
+    let admin = store.issue(admin).await.unwrap().secret().expose_secret().to_owned();
+    let body = json!({
+        "subject": "user_every",
+        "kind": "service",
+        "scopes": ["reports:read", "reports:write"],
+        "audience": ["https://api.example.com", "https://reports.example.com"],
+        "expires_at": 4_102_444_800_u64,
+        "rate_limit": { "requests": 120, "period_secs": 60 },
+        "credits": { "initial": 5_000, "refill": { "amount": 1_000, "every_secs": 86_400 } },
+    });
+    let created = call(&app, Method::POST, "/v1/tokens", &admin, Some(&body.to_string())).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let stored = store.get(&tower_bearer::TokenId::from(id.as_str())).await.unwrap().unwrap();
+    assert_eq!(stored.principal.grant(), &grant);
+    let shown = call(&app, Method::GET, &format!("/v1/tokens/{id}"), &admin, None).await.body;
+    for (field, value) in [
+        ("subject", json!("user_every")),
+        ("organization", json!("org_every")),
+        ("kind", json!("service")),
+        ("scopes", json!(["reports:read", "reports:write"])),
+        ("audience", json!(["https://api.example.com", "https://reports.example.com"])),
+        ("expires_at", json!(4_102_444_800_u64)),
+        ("rate_limit", json!({ "requests": 120, "period_secs": 60 })),
+    ] {
+        assert_eq!(shown[field], value, "{field} in {shown}");
+    }
+    assert_eq!(shown["credits"]["initial"], 5_000, "{shown}");
+    assert_eq!(shown["credits"]["refill"], json!({ "amount": 1_000, "every_secs": 86_400 }), "{shown}");
+}
