@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
+use tower_bearer::grant::Visibility;
 use tower_bearer::manage::LifecycleEvent;
 use tower_bearer::middleware::InvalidToken;
 use tower_bearer::store::StoreErrorKind;
@@ -419,6 +420,15 @@ pub async fn audit_log<L: AuditLog>(log: &L) {
     assert_eq!(paths, ["/v1/things/0", "/v1/things/12", "/v1/things/24"]);
     let umbrella = AuditQuery::new().organization("umbrella").subject("bob");
     assert_eq!(log.audit_page(&umbrella).await.unwrap().records.len(), 5);
+    // A caller without an organization reads the events of its tenant exactly: none of
+    // acme's or umbrella's (issue 21: `None` used to mean any organization).
+    let loner = Visibility { organization: None, subject: Some("bob") };
+    assert!(log.audit_page(&AuditQuery::new().within(loner)).await.unwrap().records.is_empty());
+    let acme_admin = Visibility { organization: Some("acme"), subject: None };
+    assert_eq!(
+        log.audit_page(&AuditQuery::new().within(acme_admin).limit(100)).await.unwrap().records.len(),
+        20
+    );
 
     assert_eq!(log.purge_audit(at(25)).await.unwrap(), 25);
     let left = log.audit_page(&AuditQuery::new()).await.unwrap();
