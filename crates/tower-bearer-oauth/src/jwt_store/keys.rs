@@ -1,0 +1,178 @@
+//! [`KeyCache`]: the issuer's public keys, fetched from its JWKS URL and kept, fetched again
+//! within the refetch limits, with a backoff after failed fetches.
+
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::Uri;
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::Connect;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey};
+
+use tower_bearer::{Clock, StoreError};
+
+use super::document::get;
+
+/// The wait after a failed fetch of the key set before the next attempt; it doubles with each
+/// failure in a row, up to [`LONGEST_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The longest wait between two attempts to fetch the key set of a failing issuer.
+const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
+
+/// The keys of a set, by `kid`, each with the `alg` it declares, if any.
+type KeySet = HashMap<String, (DecodingKey, Option<Algorithm>)>;
+
+/// Where the keys come from, the limits on fetching them, and the keys at hand (the setters
+/// of [`JwtStore`](super::JwtStore) document each limit).
+pub(super) struct KeyCache<C> {
+    client: Client<C, Full<Bytes>>,
+    pub(super) jwks_uri: Uri,
+    pub(super) refetch_interval: Duration,
+    pub(super) max_key_age: Duration,
+    pub(super) timeout: Duration,
+    keys: RwLock<Keys>,
+    /// One fetch at a time; the others wait for its keys.
+    fetching: tokio::sync::Mutex<()>,
+}
+
+/// The same source and limits, with a key cache of its own (empty: keys are fetched again):
+/// what a setter called on a shared store changes.
+impl<C: Clone> Clone for KeyCache<C> {
+    fn clone(&self) -> Self {
+        KeyCache {
+            client: self.client.clone(),
+            jwks_uri: self.jwks_uri.clone(),
+            refetch_interval: self.refetch_interval,
+            max_key_age: self.max_key_age,
+            timeout: self.timeout,
+            keys: RwLock::default(),
+            fetching: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Keys {
+    by_kid: KeySet,
+    /// When the keys at hand were fetched.
+    fetched_at: Option<SystemTime>,
+    /// When the last fetch was attempted, whatever came of it.
+    attempted_at: Option<SystemTime>,
+    /// The failed attempts since the last that succeeded.
+    failures: u32,
+}
+
+impl Keys {
+    /// Whether the keys at hand are missing or older than `max_age`.
+    fn stale(&self, now: SystemTime, max_age: Duration) -> bool {
+        self.fetched_at.is_none_or(|at| now.duration_since(at).unwrap_or_default() >= max_age)
+    }
+}
+
+/// The wait after `failures` failed fetches in a row: none, then one second, doubling, at most
+/// [`LONGEST_BACKOFF`].
+fn backoff(failures: u32) -> Duration {
+    match failures.checked_sub(1) {
+        None => Duration::ZERO,
+        Some(doublings) => FIRST_BACKOFF.saturating_mul(1_u32 << doublings.min(16)).min(LONGEST_BACKOFF),
+    }
+}
+
+impl<C> KeyCache<C> {
+    /// The keys at `jwks_uri`, fetched through `client`, with the default limits: a refetch a
+    /// minute at most, keys kept an hour, 5 seconds a fetch. Nothing fetched yet.
+    pub(super) fn new(client: Client<C, Full<Bytes>>, jwks_uri: Uri) -> Self {
+        KeyCache {
+            client,
+            jwks_uri,
+            refetch_interval: Duration::from_secs(60),
+            max_key_age: Duration::from_secs(3600),
+            timeout: Duration::from_secs(5),
+            keys: RwLock::new(Keys::default()),
+            fetching: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// `verify` with the key named `kid` and the time on `clock`, if the keys at hand are
+    /// fresh enough and know the `kid`.
+    pub(super) fn with_key<R>(
+        &self,
+        kid: &str,
+        clock: &Clock,
+        verify: impl FnOnce(&DecodingKey, Option<Algorithm>, SystemTime) -> R,
+    ) -> Option<R> {
+        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        let now = clock.now();
+        if keys.stale(now, self.max_key_age) {
+            return None;
+        }
+        let (key, key_alg) = keys.by_kid.get(kid)?;
+        Some(verify(key, *key_alg, now))
+    }
+}
+
+impl<C: Connect + Clone + Send + Sync + 'static> KeyCache<C> {
+    /// Fetches the key set when the keys at hand are stale (missing, or older than the maximum
+    /// age), or else when a token named an unknown `kid` and the last attempt is older than
+    /// the refetch interval; either way only once the wait after failed attempts has passed.
+    /// One fetch at a time: those that waited see its outcome and do not fetch again.
+    pub(super) async fn refresh(&self, clock: &Clock) -> Result<(), StoreError> {
+        let _one_at_a_time = self.fetching.lock().await;
+        let now = clock.now();
+        let (stale, wait) = {
+            let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+            let stale = keys.stale(now, self.max_key_age);
+            let backoff = backoff(keys.failures);
+            let wait = if stale { backoff } else { self.refetch_interval.max(backoff) };
+            let since = keys.attempted_at.map(|at| now.duration_since(at).unwrap_or_default());
+            (stale, since.and_then(|since| wait.checked_sub(since)).filter(|left| !left.is_zero()))
+        };
+        match wait {
+            // Too soon to ask again: the keys at hand answer, if they are fresh.
+            Some(_) if !stale => return Ok(()),
+            Some(left) => {
+                return Err(StoreError::unavailable(format!(
+                    "the issuer's JWKS could not be fetched; next attempt in {} s",
+                    left.as_secs_f64().ceil()
+                )));
+            }
+            None => {}
+        }
+        let fetched = self.fetch_keys().await;
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        keys.attempted_at = Some(now);
+        match fetched {
+            Ok(by_kid) => {
+                keys.by_kid = by_kid;
+                keys.fetched_at = Some(now);
+                keys.failures = 0;
+                Ok(())
+            }
+            Err(e) => {
+                keys.failures = keys.failures.saturating_add(1);
+                Err(e)
+            }
+        }
+    }
+
+    /// The issuer's key set, by `kid` (keys without one, or that cannot verify, left out).
+    async fn fetch_keys(&self) -> Result<KeySet, StoreError> {
+        let body = get(&self.client, &self.jwks_uri, self.timeout).await.map_err(StoreError::unavailable)?;
+        let set: JwkSet = serde_json::from_slice(&body)
+            .map_err(|_| StoreError::unavailable("the JWKS is not a key set"))?;
+        Ok(set
+            .keys
+            .iter()
+            .filter_map(|jwk| {
+                let kid = jwk.common.key_id.clone()?;
+                let alg = jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<Algorithm>().ok());
+                Some((kid, (DecodingKey::from_jwk(jwk).ok()?, alg)))
+            })
+            .collect())
+    }
+}
