@@ -1,17 +1,16 @@
-//! A token's limits in the API's bodies: the rate limit, the credits plan and balance, and the
-//! audience a create request asks for (checked field by field, each error naming its field),
-//! and as the token views show them.
+//! A token's limits as a create request asks for them: the rate limit, the credits plan and the
+//! audience (checked field by field, each error naming its field), and the answer when the
+//! store finds them looser than the caller's own. How the token views show them is the
+//! `json` module's.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::Deserialize;
 use tower_bearer::grant::DefaultLimits;
-use tower_bearer::limit::CreditBalance;
 use tower_bearer::{Credits, Grant, ManageError, RateLimit};
 use utoipa::ToSchema;
 
 use super::error::ApiError;
-use super::json::unix_secs;
 
 /// The longest rate-limit or refill period accepted: a century, as [`RateLimit`] allows.
 const MAX_PERIOD_SECS: u64 = 100 * 365 * 24 * 3600;
@@ -145,97 +144,4 @@ pub(crate) fn refused(error: ManageError, caller: &Grant, defaults: &DefaultLimi
 
 fn seconds_text(d: Duration) -> String {
     if d.subsec_nanos() == 0 { format!("{} s", d.as_secs()) } else { format!("{} s", d.as_secs_f64()) }
-}
-
-/// A duration in seconds: a whole number when it is one, else with a fraction (a limit set
-/// in code may have a period such as 0.5 s).
-#[derive(Clone, Copy)]
-pub(crate) struct Seconds(Duration);
-
-impl Serialize for Seconds {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.0.subsec_nanos() == 0 {
-            s.serialize_u64(self.0.as_secs())
-        } else {
-            s.serialize_f64(self.0.as_secs_f64())
-        }
-    }
-}
-
-/// A token's rate limit.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct RateLimitView {
-    /// Requests per period (also the largest burst).
-    requests: u32,
-    /// The period, in seconds (whole for limits set through this API).
-    #[schema(value_type = f64)]
-    period_secs: Seconds,
-}
-
-impl RateLimitView {
-    pub(crate) fn of(limit: RateLimit) -> Self {
-        RateLimitView { requests: limit.requests(), period_secs: Seconds(limit.period()) }
-    }
-}
-
-/// A token's credits: its plan and what is left of them.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct CreditsView {
-    /// The uses the token started with.
-    initial: u64,
-    /// The refill, if the credits come back.
-    refill: Option<RefillView>,
-    /// What is left this period, where the store reports it.
-    balance: Option<BalanceView>,
-}
-
-/// A refill of credits.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct RefillView {
-    /// The balance each refill sets.
-    amount: u64,
-    /// The refill period, in seconds.
-    #[schema(value_type = f64)]
-    every_secs: Seconds,
-}
-
-/// What is left of a token's credits in the current period, in three figures that add up to
-/// its `allowance`. Requests have used at most `spent + leased` credits this period.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct BalanceView {
-    /// Credits nobody holds: what requests can still spend this period.
-    remaining: u64,
-    /// Credits instances of a shared store hold in leases they have not accounted for yet
-    /// (always 0 on a memory store): neither available to other instances nor known to be
-    /// spent; the unspent part comes back when the instance gives its lease back.
-    leased: u64,
-    /// Credits of this period gone for good (`allowance - remaining - leased`): used by
-    /// requests, or in a lease of a rotated predecessor that cannot come back. Absent when the
-    /// store does not know the allowance.
-    spent: Option<u64>,
-    /// What the current period started with: the initial credits, or the refill amount after
-    /// a refill.
-    allowance: Option<u64>,
-    /// Unix seconds: when the next refill sets the balance back to the refill amount.
-    next_refill_at: Option<u64>,
-}
-
-impl CreditsView {
-    /// `plan` with `balance` as of `now` (a refill due since the store last wrote it counts).
-    pub(crate) fn of(plan: Credits, balance: Option<CreditBalance>, now: SystemTime) -> Self {
-        CreditsView {
-            initial: plan.initial(),
-            refill: plan.refill().map(|(amount, every)| RefillView { amount, every_secs: Seconds(every) }),
-            balance: balance.map(|b| {
-                let b = b.as_of(plan, now);
-                BalanceView {
-                    remaining: b.remaining,
-                    leased: b.leased,
-                    spent: b.spent(),
-                    allowance: b.allowance,
-                    next_refill_at: b.next_refill_at.map(unix_secs),
-                }
-            }),
-        }
-    }
 }

@@ -8,10 +8,11 @@ use utoipa::openapi::server::Server;
 use utoipa::{Modify, OpenApi};
 
 use super::handlers;
-use super::json::{AuditList, AuditView, ErrorBody, IssuedView, TokenList, TokenView};
-use super::limits::{
-    BalanceView, CreditsRequest, CreditsView, RateLimitRequest, RateLimitView, RefillRequest, RefillView,
+use super::json::{
+    AuditList, AuditView, BalanceView, CreditsView, ErrorBody, IssuedView, RateLimitView, RefillView,
+    TokenList, TokenView,
 };
+use super::limits::{CreditsRequest, RateLimitRequest, RefillRequest};
 use super::state::ApiScopes;
 
 #[derive(OpenApi)]

@@ -11,7 +11,6 @@
 
 use std::mem::size_of;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::UNIX_EPOCH;
 
 use tower_bearer::manage::audit::AuditEvent;
 
@@ -177,9 +176,4 @@ pub(super) fn event_bytes(event: &AuditEvent) -> usize {
 /// An event recorded whole, in its box.
 pub(super) fn boxed_event_bytes(event: &AuditEvent) -> usize {
     event_bytes(event) + ALLOCATION
-}
-
-/// Milliseconds since the epoch of `event` (0 before it), to order it among request entries.
-pub(super) fn event_ms(event: &AuditEvent) -> u64 {
-    event.at.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

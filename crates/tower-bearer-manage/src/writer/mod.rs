@@ -3,9 +3,16 @@
 
 mod budget;
 mod buffers;
+mod context;
+mod drain;
 mod entry;
+mod kept;
 mod recent;
+mod ring;
+mod stats;
 mod task;
+#[cfg(test)]
+mod testing;
 
 use std::fmt;
 use std::sync::atomic::Ordering;
@@ -20,49 +27,16 @@ use tower_bearer::middleware::{AuthEvent, Outcome};
 
 use self::budget::{Budget, DEFAULT_MAX_BYTES, MIN_MAX_BYTES};
 use self::buffers::{Buffers, lock};
-use self::entry::{
-    MAX_METHOD_BYTES, MAX_PATH_BYTES, OTHER_PATH, RequestOutcome, admission_code, kept, method_code,
-};
+use self::entry::{RequestOutcome, admission_code, method_code};
+use self::kept::{MAX_METHOD_BYTES, MAX_PATH_BYTES, OTHER_PATH, kept};
 use self::recent::RecentTime;
+pub use self::stats::{AuditDrops, AuditStats};
 use self::task::{Control, Counters, DropHook, Reports, Task, Timekeeping};
 use crate::leaks::LeakReport;
 
 /// How many paths of requests that name no known token are kept between two drains, by
 /// default.
 const DEFAULT_UNAUTHENTICATED_PATHS: usize = 1024;
-
-/// Counters of an [`AuditWriter`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct AuditStats {
-    /// Events waiting to be written (in the threads' rings and in the batch being written).
-    pub pending: u64,
-    /// Events written to the log.
-    pub written: u64,
-    /// Writes to the log (one per batch).
-    pub batches: u64,
-    /// Writes that failed and were tried again.
-    pub retries: u64,
-    /// Events dropped: recorded while the writer held its
-    /// [`max_bytes`](AuditWriterBuilder::max_bytes) already (a log down, or slower than the
-    /// traffic), or after it stopped.
-    pub dropped: u64,
-    /// Bytes the writer holds now, by its own accounting: the threads' rings, the strings and
-    /// events they point to, the batch being written. At most
-    /// [`max_bytes`](AuditWriterBuilder::max_bytes).
-    pub held_bytes: u64,
-}
-
-/// Events an [`AuditWriter`] dropped, as told to its
-/// [`on_drop`](AuditWriterBuilder::on_drop) hook.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct AuditDrops {
-    /// Dropped since the hook was last called.
-    pub count: u64,
-    /// Dropped since the writer was built (as [`AuditStats::dropped`]).
-    pub total: u64,
-}
 
 /// Writes audit events to an [`AuditLog`] off the request path, holding at most
 /// [`max_bytes`](AuditWriterBuilder::max_bytes) of memory. Recording a request's outcome

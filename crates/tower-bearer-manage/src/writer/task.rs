@@ -11,9 +11,9 @@ use tokio::time::Instant;
 use tower_bearer::Clock;
 use tower_bearer::manage::audit::{AuditEvent, AuditLog};
 
-use super::AuditDrops;
 use super::buffers::Buffers;
 use super::recent::RecentTime;
+use super::stats::AuditDrops;
 
 const INITIAL_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
