@@ -161,17 +161,13 @@ where
     );
 
     // Bad input: the status, and the field named.
+    let too_long = format!(r#"{{"name":"{}"}}"#, "x".repeat(2000));
     let cases: [(&str, Option<&str>, StatusCode, &str); 7] = [
         ("/v1/tokens", Some(r#"{"name":"x","expires_in":"soon"}"#), StatusCode::BAD_REQUEST, "expires_in"),
         ("/v1/tokens", Some(r#"{"nmae":"x"}"#), StatusCode::BAD_REQUEST, "nmae"),
         ("/v1/tokens", Some(r#"{"name":"x""#), StatusCode::BAD_REQUEST, "JSON"),
         ("/v1/tokens", Some(r#"{"expires_at":1}"#), StatusCode::BAD_REQUEST, "expires_at"),
-        (
-            "/v1/tokens",
-            Some(&format!(r#"{{"name":"{}"}}"#, "x".repeat(2000))),
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "1024",
-        ),
+        ("/v1/tokens", Some(&too_long), StatusCode::PAYLOAD_TOO_LARGE, "1024"),
         ("/v1/tokens?limit=many", None, StatusCode::BAD_REQUEST, "limit"),
         // The OAuth endpoints' kind: no caller mints one, not even an admin.
         ("/v1/tokens", Some(r#"{"kind":"oauth_access"}"#), StatusCode::BAD_REQUEST, "`kind`"),
