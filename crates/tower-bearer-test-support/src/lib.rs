@@ -3,6 +3,7 @@
 //! cluster, and a loopback hyper server. Not published.
 #![allow(missing_docs, missing_debug_implementations)]
 
+pub mod claims;
 pub mod clients;
 pub mod contract;
 pub mod pg;
@@ -126,4 +127,13 @@ pub async fn principal_of<S: tower_bearer::TokenManager>(store: &S, secret: &str
         TokenState::Active(p) => p,
         other => panic!("not active: {other:?}"),
     }
+}
+
+/// The status `layer` answers for `token`, and the reason of its refusal (`None` when admitted).
+pub async fn reason<T: TokenStore>(
+    layer: &BearerAuthLayer<T>,
+    token: &str,
+) -> (StatusCode, Option<&'static str>) {
+    let (status, error) = outcome(layer, token).await;
+    (status, error.as_ref().map(AuthError::reason))
 }

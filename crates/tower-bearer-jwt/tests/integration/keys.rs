@@ -12,10 +12,10 @@ use p256::pkcs8::DecodePrivateKey as _;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use tower_bearer::{
-    AuthError, BearerAuthLayer, Clock, MemoryTokenStore, NewToken, TokenManager, TokenState, TokenStore,
+    BearerAuthLayer, Clock, MemoryTokenStore, NewToken, TokenManager, TokenState, TokenStore,
 };
 use tower_bearer_jwt::{Algorithm, KeySet, SignedTokens, SigningKey};
-use tower_bearer_test_support::outcome;
+use tower_bearer_test_support::reason;
 
 const ISSUER: &str = "https://auth.example.com";
 const API: &str = "https://api.example.com";
@@ -51,14 +51,6 @@ async fn issue(tokens: &SignedTokens<MemoryTokenStore>) -> String {
         .secret()
         .expose_secret()
         .to_owned()
-}
-
-async fn reason<S: TokenStore>(
-    layer: &BearerAuthLayer<S>,
-    token: &str,
-) -> (StatusCode, Option<&'static str>) {
-    let (status, error) = outcome(layer, token).await;
-    (status, error.as_ref().map(AuthError::reason))
 }
 
 const ADMITTED: (StatusCode, Option<&str>) = (StatusCode::OK, None);

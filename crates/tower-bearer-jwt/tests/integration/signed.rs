@@ -10,9 +10,9 @@ use http::StatusCode;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use tower_bearer::{AuthError, BearerAuthLayer, Clock, MemoryTokenStore, NewToken, TokenManager};
+use tower_bearer::{BearerAuthLayer, Clock, MemoryTokenStore, NewToken, TokenManager};
 use tower_bearer_jwt::{KeySet, SignedTokens, SigningKey};
-use tower_bearer_test_support::{outcome, status};
+use tower_bearer_test_support::{reason, status};
 
 const ISSUER: &str = "https://auth.example.com";
 const API: &str = "https://api.example.com";
@@ -31,14 +31,6 @@ fn tokens(clock: &Clock, keys: KeySet, issuer: &str, audience: &str) -> SignedTo
 
 fn k1() -> KeySet {
     KeySet::new(SigningKey::ed25519_pem("k1", K1).unwrap()).unwrap()
-}
-
-async fn reason<S: tower_bearer::TokenStore>(
-    layer: &BearerAuthLayer<S>,
-    token: &str,
-) -> (StatusCode, Option<&'static str>) {
-    let (status, error) = outcome(layer, token).await;
-    (status, error.as_ref().map(AuthError::reason))
 }
 
 #[tokio::test]

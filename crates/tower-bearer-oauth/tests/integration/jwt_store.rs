@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use tower::service_fn;
 use tower_bearer::{AuthError, BearerAuthLayer, Clock};
 use tower_bearer_oauth::JwtStore;
+use tower_bearer_test_support::claims::{LATEST, claim_value};
 use tower_bearer_test_support::{outcome, serve, status};
 
 const ISSUER: &str = "https://issuer.example.com";
@@ -468,39 +469,6 @@ async fn the_audience_is_required_unless_waived() {
     jwks.task.abort();
 }
 
-/// The latest NumericDate the store accepts: 9999-12-31T23:59:59Z.
-const LATEST: f64 = 253_402_300_799.0;
-
-/// Values for a claim: absent, times around the test's clock (whole and quarter seconds),
-/// the extremes of every JSON number, and every other JSON type.
-fn claim_value() -> impl Strategy<Value = Option<Value>> {
-    prop_oneof![
-        Just(None),
-        (-100_i64..100).prop_map(|d| Some(json!(NOW as i64 + d))),
-        (-400_i64..400).prop_map(|q| Some(json!(NOW as f64 + q as f64 / 4.0))),
-        any::<u64>().prop_map(|n| Some(json!(n))),
-        any::<i64>().prop_map(|n| Some(json!(n))),
-        any::<f64>().prop_map(|f| Some(json!(f))), // NaN and infinities become null
-        prop::sample::select(vec![
-            json!(0),
-            json!(-0.0),
-            json!(u64::MAX),
-            json!(i64::MIN),
-            json!(1e300),
-            json!(-1e300),
-            json!(LATEST),
-            json!(LATEST + 1.0),
-            json!(f64::MIN_POSITIVE),
-            Value::Null,
-            json!(true),
-            json!([NOW]),
-            json!({ "exp": NOW }),
-        ])
-        .prop_map(Some),
-        "\\PC{0,12}".prop_map(|s| Some(json!(s))),
-    ]
-}
-
 /// Values for `aud`: this resource's, in the forms RFC 7519 allows and others.
 fn audience_value() -> impl Strategy<Value = Option<Value>> {
     prop_oneof![
@@ -533,7 +501,7 @@ fn is_for_us(aud: &Value) -> bool {
 
 /// A NumericDate (RFC 7519 §2) the store accepts: a number from the epoch to the year 9999.
 fn date(value: &Value) -> Option<f64> {
-    value.as_f64().filter(|secs| (0.0..=LATEST).contains(secs))
+    value.as_f64().filter(|secs| (0.0..=LATEST as f64).contains(secs))
 }
 
 /// What the layer must answer for a token with these claims, with a leeway of 30 s.
@@ -567,10 +535,10 @@ fn any_claim_values_get_an_answer_never_a_panic() {
         proptest::test_runner::Config { cases: 512, failure_persistence: None, ..Default::default() };
     let mut runner = proptest::test_runner::TestRunner::new(config);
     // `sub` mostly a string: another type refuses the token before its times are read.
-    let sub = prop_oneof![3 => Just(Some(json!("ada"))), 1 => claim_value()];
+    let sub = prop_oneof![3 => Just(Some(json!("ada"))), 1 => claim_value(NOW, Vec::new())];
     let values = (
-        (claim_value(), claim_value(), claim_value()),
-        (claim_value(), claim_value(), sub, claim_value()),
+        (claim_value(NOW, Vec::new()), claim_value(NOW, Vec::new()), claim_value(NOW, Vec::new())),
+        (claim_value(NOW, Vec::new()), claim_value(NOW, Vec::new()), sub, claim_value(NOW, Vec::new())),
         audience_value(),
     );
     runner
