@@ -179,17 +179,12 @@ impl Shared {
         let old_hash = *self.by_id.pin().get(id).ok_or_else(|| ManageError::NotFound(id.clone()))?;
         let old =
             tokens.get(&old_hash).filter(|e| e.is_live()).ok_or_else(|| ManageError::NotFound(id.clone()))?;
-        let expires = match (old.info(self.format.prefix()).rotated_expiry(now), not_after) {
-            (Some(at), Some(limit)) => Some(at.min(limit)),
-            (at, limit) => at.or(limit),
-        };
+        let grant = old.info(self.format.prefix()).rotated_grant(now, not_after);
         let (secret, new_info) = loop {
             let secret = self.format.generate();
             // A successor is not itself replaced.
-            let mut principal = old.principal.to_builder().token_id(TokenId::random()).not_replaced();
-            if let Some(expires) = expires {
-                principal = principal.expires_at(expires);
-            }
+            let principal =
+                old.principal.to_builder().grant(grant.clone()).token_id(TokenId::random()).not_replaced();
             if let Ok(info) =
                 self.insert_locked(&mut writer, secret.hash(), principal.build(), Some(self.hint_of(&secret)))
             {
