@@ -409,14 +409,17 @@ impl<R> fmt::Debug for EffectiveAccess<R> {
 /// which the token must hold by name). A wildcard on one side yields the other side's scopes
 /// (so covered); on both, the wildcard.
 pub(crate) fn intersect(token: &Scopes, current: &Scopes, rules: &MintRules) -> Scopes {
-    let both = |held: &Scopes, s: &str| rules.covers(held, s) || (s == Scopes::WILDCARD && held.contains(s));
     // The usual case, the user still holding all the token's scopes, shares the token's set.
-    if token.iter().all(|s| both(current, s)) {
+    if token.iter().all(|s| rules.covers(current, s)) {
         return token.clone();
     }
     // A scope is granted by both iff it is in one set and covered by the other (the wildcard
-    // itself survives only when both hold it).
-    token.iter().filter(|s| both(current, s)).chain(current.iter().filter(|s| both(token, s))).collect()
+    // covers itself only by name, so it survives only when both hold it).
+    token
+        .iter()
+        .filter(|s| rules.covers(current, s))
+        .chain(current.iter().filter(|s| rules.covers(token, s)))
+        .collect()
 }
 
 #[cfg(test)]
