@@ -1,7 +1,7 @@
 //! [`Scopes`] granted to a token and the [`ScopeRequirement`] a route places on them.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 /// A set of scope names (RFC 6749 §3.3 `scope-token`s), such as `invoices:read`.
 ///
@@ -41,8 +41,10 @@ impl Scopes {
     }
 
     /// Whether this handle is the only one to its set.
-    pub(crate) fn is_unique(&self) -> bool {
-        Arc::strong_count(&self.0) == 1
+    /// The empty set, for a reference to one without an allocation per caller.
+    pub(crate) fn empty() -> &'static Scopes {
+        static EMPTY: LazyLock<Scopes> = LazyLock::new(Scopes::none);
+        &EMPTY
     }
 
     /// Whether `scope` is in the set literally.

@@ -51,8 +51,8 @@ use crate::scope::Scopes;
 pub struct Grant {
     subject: Box<str>,
     expires_at: Option<SystemTime>,
-    scopes: Scopes,
-    /// `None` while every term is at its default (no organization, kind, audience or limit).
+    /// `None` while every term is at its default (no organization, scope, audience, kind or
+    /// limit).
     terms: Option<Arc<Terms>>,
 }
 
@@ -60,6 +60,7 @@ pub struct Grant {
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Terms {
     organization: Option<Box<str>>,
+    scopes: Scopes,
     kind: Option<Box<str>>,
     /// The resources the token is meant for (RFC 8707); empty: not restricted.
     audience: Box<[Box<str>]>,
@@ -70,12 +71,7 @@ pub(crate) struct Terms {
 impl Grant {
     /// A grant for `subject`: no organization, no scopes, no expiry, no restriction.
     pub fn new(subject: impl Into<String>) -> Self {
-        Grant {
-            subject: subject.into().into_boxed_str(),
-            expires_at: None,
-            scopes: Scopes::none(),
-            terms: None,
-        }
+        Grant { subject: subject.into().into_boxed_str(), expires_at: None, terms: None }
     }
 
     /// Who the token belongs to (a user id, a client id, ...).
@@ -93,7 +89,10 @@ impl Grant {
     /// The scopes the token grants.
     #[must_use]
     pub fn scopes(&self) -> &Scopes {
-        &self.scopes
+        match &self.terms {
+            Some(terms) => &terms.scopes,
+            None => Scopes::empty(),
+        }
     }
 
     /// The resources the token is meant for (its `aud`, RFC 8707 resource indicators); none
@@ -146,26 +145,23 @@ impl Grant {
     }
 
     /// Sets the organization or tenant.
-    pub fn with_organization(mut self, organization: impl Into<String>) -> Self {
-        self.terms_mut().organization = Some(organization.into().into_boxed_str());
-        self
+    pub fn with_organization(self, organization: impl Into<String>) -> Self {
+        self.with_terms(|t| t.organization = Some(organization.into().into_boxed_str()))
     }
 
     /// Sets the scopes; [`Scopes::WILDCARD`] (`*`) means every scope but the store's admin
     /// scope ([`MintRules::admin_scope`]).
-    pub fn with_scopes(mut self, scopes: impl Into<Scopes>) -> Self {
-        self.scopes = scopes.into();
-        self
+    pub fn with_scopes(self, scopes: impl Into<Scopes>) -> Self {
+        self.with_terms(|t| t.scopes = scopes.into())
     }
 
     /// Restricts the token to `resources` (its audience, RFC 8707).
-    pub fn with_audience<I, S>(mut self, resources: I) -> Self
+    pub fn with_audience<I, S>(self, resources: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.terms_mut().audience = resources.into_iter().map(|r| r.into().into_boxed_str()).collect();
-        self
+        self.with_terms(|t| t.audience = resources.into_iter().map(|r| r.into().into_boxed_str()).collect())
     }
 
     /// Makes the token expire at `at`.
@@ -181,21 +177,18 @@ impl Grant {
     }
 
     /// Sets the token's kind.
-    pub fn with_kind(mut self, kind: impl Into<String>) -> Self {
-        self.terms_mut().kind = Some(kind.into().into_boxed_str());
-        self
+    pub fn with_kind(self, kind: impl Into<String>) -> Self {
+        self.with_terms(|t| t.kind = Some(kind.into().into_boxed_str()))
     }
 
     /// Gives the token its own rate limit.
-    pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
-        self.terms_mut().rate_limit = Some(limit);
-        self
+    pub fn with_rate_limit(self, limit: RateLimit) -> Self {
+        self.with_terms(|t| t.rate_limit = Some(limit))
     }
 
     /// Gives the token credits.
-    pub fn with_credits(mut self, credits: Credits) -> Self {
-        self.terms_mut().credits = Some(credits);
-        self
+    pub fn with_credits(self, credits: Credits) -> Self {
+        self.with_terms(|t| t.credits = Some(credits))
     }
 
     /// A grant with every attribute set to a value other than its default (whole seconds, as
@@ -215,8 +208,8 @@ impl Grant {
             .with_credits(Credits::new(5_000).refilled(1_000, std::time::Duration::from_secs(86_400)))
     }
 
-    /// Whether both grants share one allocation of their common terms (organization, kind,
-    /// audience, limits): a store's check that interning worked.
+    /// Whether both grants share one allocation of their common terms (organization, scopes,
+    /// audience, kind, limits): a store's check that interning worked.
     #[must_use]
     pub fn shares_terms_with(&self, other: &Grant) -> bool {
         match (&self.terms, &other.terms) {
@@ -231,15 +224,20 @@ impl Grant {
         self.terms.as_ref()
     }
 
-    /// Swaps the shared terms and scopes for equal ones (interned copies).
-    pub(crate) fn share(&mut self, terms: Option<Arc<Terms>>, scopes: Scopes) {
-        debug_assert!(terms == self.terms && scopes == self.scopes);
+    /// Swaps the shared terms for equal ones (an interned copy).
+    pub(crate) fn share(&mut self, terms: Option<Arc<Terms>>) {
+        debug_assert!(terms == self.terms);
         self.terms = terms;
-        self.scopes = scopes;
     }
 
-    fn terms_mut(&mut self) -> &mut Terms {
-        Arc::make_mut(self.terms.get_or_insert_with(Arc::default))
+    /// Changes the shared terms; terms all at their defaults are none, so that equal grants
+    /// compare equal however they were built.
+    fn with_terms(mut self, change: impl FnOnce(&mut Terms)) -> Self {
+        change(Arc::make_mut(self.terms.get_or_insert_with(Arc::default)));
+        if self.terms.as_deref() == Some(&Terms::default()) {
+            self.terms = None;
+        }
+        self
     }
 }
 
@@ -248,7 +246,7 @@ impl fmt::Debug for Grant {
         f.debug_struct("Grant")
             .field("subject", &self.subject)
             .field("organization", &self.organization())
-            .field("scopes", &self.scopes)
+            .field("scopes", self.scopes())
             .field("audience", &self.audience().collect::<Vec<_>>())
             .field("expires_at", &self.expires_at)
             .field("kind", &self.kind())

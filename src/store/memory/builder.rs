@@ -41,8 +41,8 @@ impl Default for MemoryTokenStoreBuilder {
     fn default() -> Self {
         MemoryTokenStoreBuilder {
             shared: Shared {
-                tokens: papaya::HashMap::with_hasher(DigestHasher),
-                by_id: papaya::HashMap::new(),
+                tokens: papaya::HashSet::with_hasher(DigestHasher),
+                by_id: papaya::HashSet::new(),
                 writer: Mutex::new(Writer::default()),
                 format: TokenFormat::default(),
                 usage_interval_ms: millis(Duration::from_secs(60)),

@@ -50,21 +50,18 @@ impl TokenManager for MemoryTokenStore {
 
     fn list(&self, subject: &str) -> impl Future<Output = Result<Vec<TokenInfo>, ManageError>> + Send {
         let tokens = self.shared.tokens.pin();
-        let live = tokens.values().filter(|e| e.is_live() && e.principal.subject() == subject);
-        ready(Ok(oldest_first(&self.shared, live)))
+        let live = tokens.iter().filter(|r| r.is_live() && r.principal.subject() == subject);
+        ready(Ok(oldest_first(&self.shared, live.map(|r| &**r))))
     }
 
     fn list_page(&self, query: &TokenQuery) -> impl Future<Output = Result<TokenPage, ManageError>> + Send {
         let tokens = self.shared.tokens.pin();
-        let live = tokens.values().filter(|e| e.is_live()).map(|e| self.shared.info(e));
+        let live = tokens.iter().filter(|r| r.is_live()).map(|r| self.shared.info(r));
         ready(Ok(query.select(live)))
     }
 
     fn get(&self, id: &TokenId) -> impl Future<Output = Result<Option<TokenInfo>, ManageError>> + Send {
-        let found = self.shared.by_id.pin().get(id).and_then(|hash| {
-            let tokens = self.shared.tokens.pin();
-            tokens.get(hash).filter(|e| e.is_live()).map(|e| self.shared.info(e))
-        });
+        let found = self.shared.live(id).map(|r| self.shared.info(&r));
         ready(Ok(found))
     }
 
@@ -110,11 +107,8 @@ impl TokenManager for MemoryTokenStore {
         at: SystemTime,
     ) -> impl Future<Output = Result<(), ManageError>> + Send {
         let shared = &*self.shared;
-        if let Some(hash) = shared.by_id.pin().get(id)
-            && let Some(entry) = shared.tokens.pin().get(hash)
-            && entry.is_live()
-        {
-            entry.last_used_ms.fetch_max(unix_millis(at).min(REVOKED - 1), Ordering::Relaxed);
+        if let Some(record) = shared.live(id) {
+            record.last_used_ms.fetch_max(unix_millis(at).min(REVOKED - 1), Ordering::Relaxed);
         }
         ready(Ok(()))
     }

@@ -1,11 +1,14 @@
-//! The memory store's table: digests to entries in a lock-free map, ids to digests, and the
-//! writer that keeps both in step.
+//! The memory store's table: one record per stored token, reached by its digest (the lookup)
+//! and by its id (management), and the writer that keeps both indexes in step.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use papaya::Equivalent;
 
 use super::error::InsertError;
 use super::hint::Hint;
@@ -17,7 +20,6 @@ use crate::manage::event::{LifecycleEvent, LifecycleEvents};
 use crate::manage::info::TokenInfo;
 use crate::manage::issued::IssuedToken;
 use crate::principal::Principal;
-use crate::scope::Scopes;
 use crate::token::format::TokenFormat;
 use crate::token::hash::TokenHash;
 use crate::token::id::TokenId;
@@ -26,11 +28,11 @@ use crate::token::secret::TokenSecret;
 pub(super) struct Shared {
     /// Every stored digest: live tokens, and the revocation records of revoked ones, so that
     /// one probe tells live, revoked (for audit events) and unknown apart.
-    pub(super) tokens: papaya::HashMap<TokenHash, Entry, DigestHasher>,
-    /// Live tokens by id.
-    pub(super) by_id: papaya::HashMap<TokenId, TokenHash>,
-    /// Serializes writers so that the maps change together: a revoke never runs between an
-    /// insert's steps. Lookups never take it.
+    pub(super) tokens: papaya::HashSet<ByDigest, DigestHasher>,
+    /// Live tokens by id: the same records, so an index entry is one pointer.
+    pub(super) by_id: papaya::HashSet<ById>,
+    /// Serializes writers so that the indexes change together: a revoke never runs between
+    /// an insert's steps. Lookups never take it.
     pub(super) writer: Mutex<Writer>,
     pub(super) format: TokenFormat,
     pub(super) usage_interval_ms: u64,
@@ -46,21 +48,19 @@ pub(super) struct Shared {
 /// What only writers touch.
 #[derive(Default)]
 pub(super) struct Writer {
-    /// One copy of each distinct scope set, shared by every token that grants it: most
-    /// tokens of an API carry one of a handful of sets.
-    scopes: HashSet<Scopes>,
-    /// One copy of each distinct set of a grant's shared terms (organization, kind, audience,
-    /// limits): a customer's tokens repeat them.
+    /// One copy of each distinct set of a grant's shared terms (organization, scopes,
+    /// audience, kind, limits): a customer's tokens repeat them, and most tokens of an API
+    /// carry one of a handful of scope sets.
     terms: HashSet<Arc<Terms>>,
-    /// Size of `scopes` at which sets no token uses any more are dropped.
-    prune_at: usize,
     /// Size of `terms` at which terms no token uses any more are dropped.
-    prune_terms_at: usize,
+    prune_at: usize,
 }
 
-/// A stored token, next to its 32-byte digest in one papaya allocation: kept small (the memory
-/// per token is in BENCHMARKS.md).
-pub(super) struct Entry {
+/// A stored token: one allocation that both indexes point to (a record is never changed in
+/// place but replaced whole, apart from its last use), kept small: the memory per token is in
+/// BENCHMARKS.md.
+pub(super) struct Record {
+    pub(super) digest: TokenHash,
     /// Always has a token id (assigned on insert if missing).
     pub(super) principal: Principal,
     pub(super) hint: Option<Hint>,
@@ -70,6 +70,14 @@ pub(super) struct Entry {
     /// Written at most once per interval.
     pub(super) last_used_ms: AtomicU64,
 }
+
+/// A record in the digest index: hashed and compared by its digest, found by a [`TokenHash`].
+#[derive(Clone)]
+pub(super) struct ByDigest(Arc<Record>);
+
+/// A record in the id index: hashed and compared by its token id, found by a [`TokenId`].
+#[derive(Clone)]
+pub(super) struct ById(Arc<Record>);
 
 /// `last_used_ms` of a revocation record: no live token is ever used at that time.
 pub(super) const REVOKED: u64 = u64::MAX;
@@ -95,12 +103,12 @@ impl Shared {
     pub(super) fn insert_locked(
         &self,
         writer: &mut Writer,
-        hash: TokenHash,
+        digest: TokenHash,
         mut principal: Principal,
         hint: Option<Hint>,
     ) -> Result<TokenInfo, InsertError> {
-        let tokens = self.tokens.pin();
-        if tokens.get(&hash).is_some_and(Entry::is_live) {
+        let (tokens, by_id) = (self.tokens.pin(), self.by_id.pin());
+        if tokens.get(&digest).is_some_and(|r| r.is_live()) {
             return Err(InsertError::DuplicateToken);
         }
         let id = match principal.token_id() {
@@ -111,54 +119,78 @@ impl Shared {
                 id
             }
         };
-        if self.by_id.pin().try_insert(id.clone(), hash).is_err() {
+        if by_id.contains(&id) {
             return Err(InsertError::DuplicateTokenId(id));
         }
-        let (terms, scopes) = (writer.intern_terms(principal.grant()), writer.intern(principal.scopes()));
-        principal.share_grant(|grant| grant.share(terms, scopes));
+        let terms = writer.intern(principal.grant());
+        principal.share_grant(|grant| grant.share(terms));
         let now = self.clock.now();
         if let Some(plan) = principal.credits() {
             // A rotation's successor carries its predecessor's handle: it is reattached to the
             // same account once the rotation moves it.
             principal = self.credits.attach(principal, &id, plan, now);
         }
-        let entry = Entry { principal, hint, created_ns: unix_nanos(now), last_used_ms: AtomicU64::new(0) };
-        let info = self.info(&entry);
+        let record = Arc::new(Record {
+            digest,
+            principal,
+            hint,
+            created_ns: unix_nanos(now),
+            last_used_ms: AtomicU64::new(0),
+        });
+        let info = self.info(&record);
+        by_id.insert(ById(record.clone()));
         // Replaces the revocation record, if any: inserting a secret again un-revokes it, as
         // the application asked explicitly.
-        tokens.insert(hash, entry);
-        // papaya grows a table only once an insert probes past 5·log2(capacity) slots, so a
-        // grown table runs nearly full and a miss (every unknown token) walks a long probe
-        // sequence, a cache line per step, several times slower than at half load (BENCHMARKS.md,
-        // "Memory"). Keep the table at most half full: at every power of two, reserve as much
-        // again (one copy of the table, on this writer, once per doubling; readers never wait).
-        let len = tokens.len();
-        if len >= 8 && len.is_power_of_two() {
-            tokens.reserve(len);
-        }
+        tokens.insert(ByDigest(record));
+        drop((tokens, by_id));
+        self.keep_half_empty();
         Ok(info)
+    }
+
+    /// papaya grows a table only once an insert probes past 5·log2(capacity) slots, so a
+    /// grown table runs nearly full and a miss (every unknown token) walks a long probe
+    /// sequence, a cache line per step, several times slower than at half load (BENCHMARKS.md,
+    /// "Memory"). Keeps both indexes at most half full: at every power of two, reserves as
+    /// much again (one copy of the table, on this writer, once per doubling; readers never
+    /// wait), and hands the old table back at once (papaya frees retired tables in batches,
+    /// and a store that only grows would keep every earlier table until it is dropped).
+    fn keep_half_empty(&self) {
+        let len = self.tokens.len();
+        if len >= 8 && len.is_power_of_two() {
+            self.tokens.pin().reserve(len);
+            papaya::Guard::flush(&self.tokens.guard());
+        }
+        let len = self.by_id.len();
+        if len >= 8 && len.is_power_of_two() {
+            self.by_id.pin().reserve(len);
+            papaya::Guard::flush(&self.by_id.guard());
+        }
+    }
+
+    /// The live record of `id`.
+    pub(super) fn live(&self, id: &TokenId) -> Option<Arc<Record>> {
+        self.by_id.pin().get(id).map(|r| r.0.clone()).filter(|r| r.is_live())
     }
 
     /// Takes a live token out, leaving a revocation record if `tombstone`. The caller holds
     /// the writer lock.
     pub(super) fn remove(&self, id: &TokenId, tombstone: bool) -> Option<TokenInfo> {
-        let hash = *self.by_id.pin().remove(id)?;
-        let tokens = self.tokens.pin();
-        let entry = tokens.get(&hash).filter(|e| e.is_live())?;
-        let info = self.info(entry);
+        let record = self.live(id)?;
+        self.by_id.pin().remove(id);
+        let info = self.info(&record);
         self.credits.close(id);
         if tombstone {
             // One atomic swap: a concurrent lookup sees the live token or its revocation
             // record, never neither.
-            let record = Entry {
-                principal: entry.principal.clone(),
+            self.tokens.pin().insert(ByDigest(Arc::new(Record {
+                digest: record.digest,
+                principal: record.principal.clone(),
                 hint: None,
-                created_ns: entry.created_ns,
+                created_ns: record.created_ns,
                 last_used_ms: AtomicU64::new(REVOKED),
-            };
-            tokens.insert(hash, record);
+            })));
         } else {
-            tokens.remove(&hash);
+            self.tokens.pin().remove(&record.digest);
         }
         Some(info)
     }
@@ -175,10 +207,7 @@ impl Shared {
         // Checked before anything changes: a failed rotation leaves the store as it was.
         let until = now.checked_add(grace).ok_or(ManageError::OutOfRange("grace"))?;
         let mut writer = self.write_lock();
-        let tokens = self.tokens.pin();
-        let old_hash = *self.by_id.pin().get(id).ok_or_else(|| ManageError::NotFound(id.clone()))?;
-        let old =
-            tokens.get(&old_hash).filter(|e| e.is_live()).ok_or_else(|| ManageError::NotFound(id.clone()))?;
+        let old = self.live(id).ok_or_else(|| ManageError::NotFound(id.clone()))?;
         let grant = old.info(self.format.prefix()).rotated_grant(now, not_after);
         let (secret, new_info) = loop {
             let secret = self.format.generate();
@@ -202,7 +231,15 @@ impl Shared {
             let expires = old.principal.expires_at().map_or(until, |at| at.min(until));
             let principal =
                 old.principal.to_builder().expires_at(expires).replaced_by(new_info.id.clone()).build();
-            tokens.insert(old_hash, Entry { principal, ..old.clone() });
+            let replaced = Arc::new(Record {
+                digest: old.digest,
+                principal,
+                hint: old.hint,
+                created_ns: old.created_ns,
+                last_used_ms: AtomicU64::new(old.last_used_ms.load(Ordering::Relaxed)),
+            });
+            self.by_id.pin().insert(ById(replaced.clone()));
+            self.tokens.pin().insert(ByDigest(replaced));
         }
         drop(writer);
         self.events.emit(&LifecycleEvent::Rotated { old: id.clone(), new: new_info.clone(), grace });
@@ -215,8 +252,8 @@ impl Shared {
     }
 
     /// The metadata of `entry`, with its credit balance.
-    pub(super) fn info(&self, entry: &Entry) -> TokenInfo {
-        let info = entry.info(self.format.prefix());
+    pub(super) fn info(&self, record: &Record) -> TokenInfo {
+        let info = record.info(self.format.prefix());
         let credits = info.principal.credits().and_then(|_| self.credits.balance(&info.id));
         info.with_credits(credits)
     }
@@ -228,11 +265,11 @@ impl Shared {
             let _writer = self.write_lock();
             let tokens = self.tokens.pin();
             let expired: Vec<TokenId> = tokens
-                .values()
-                .filter(|e| e.is_live() && e.principal.is_expired_at(now))
-                .map(|e| e.id().clone())
+                .iter()
+                .filter(|r| r.is_live() && r.principal.is_expired_at(now))
+                .map(|r| r.id().clone())
                 .collect();
-            tokens.retain(|_, e| e.is_live() || !e.principal.is_expired_at(now));
+            tokens.retain(|r| r.is_live() || !r.principal.is_expired_at(now));
             expired.iter().filter_map(|id| self.remove(id, false)).collect()
         };
         let count = purged.len();
@@ -245,35 +282,22 @@ impl Shared {
 
 impl Writer {
     /// The shared copy of `grant`'s terms.
-    fn intern_terms(&mut self, grant: &Grant) -> Option<Arc<Terms>> {
+    fn intern(&mut self, grant: &Grant) -> Option<Arc<Terms>> {
         let terms = grant.terms()?;
         if let Some(shared) = self.terms.get(terms) {
             return Some(shared.clone());
         }
-        if self.terms.len() >= self.prune_terms_at {
+        if self.terms.len() >= self.prune_at {
+            // Terms only this table still holds belong to no token any more.
             self.terms.retain(|t| Arc::strong_count(t) > 1);
-            self.prune_terms_at = (self.terms.len() * 2).max(64);
+            self.prune_at = (self.terms.len() * 2).max(64);
         }
         self.terms.insert(terms.clone());
         Some(terms.clone())
     }
-
-    /// The shared copy of `scopes`.
-    fn intern(&mut self, scopes: &Scopes) -> Scopes {
-        if let Some(shared) = self.scopes.get(scopes) {
-            return shared.clone();
-        }
-        if self.scopes.len() >= self.prune_at {
-            // Sets only this table still holds belong to no token any more.
-            self.scopes.retain(|s| !s.is_unique());
-            self.prune_at = (self.scopes.len() * 2).max(64);
-        }
-        self.scopes.insert(scopes.clone());
-        scopes.clone()
-    }
 }
 
-impl Entry {
+impl Record {
     pub(super) fn id(&self) -> &TokenId {
         self.principal.token_id().expect("insert_locked gives every stored principal a token id")
     }
@@ -282,7 +306,7 @@ impl Entry {
         self.last_used_ms.load(Ordering::Relaxed) != REVOKED
     }
 
-    /// The metadata of the entry, in a store whose format has `prefix`.
+    /// The metadata of the record, in a store whose format has `prefix`.
     pub(super) fn info(&self, prefix: &str) -> TokenInfo {
         let last_used = self.last_used_ms.load(Ordering::Relaxed);
         let created_at = UNIX_EPOCH + Duration::from_nanos(self.created_ns);
@@ -301,19 +325,64 @@ impl Entry {
     }
 }
 
-impl Clone for Entry {
-    fn clone(&self) -> Self {
-        Entry {
-            principal: self.principal.clone(),
-            hint: self.hint,
-            created_ns: self.created_ns,
-            last_used_ms: AtomicU64::new(self.last_used_ms.load(Ordering::Relaxed)),
-        }
+impl Deref for ByDigest {
+    type Target = Record;
+
+    fn deref(&self) -> &Record {
+        &self.0
     }
 }
 
-pub(super) fn oldest_first<'a>(shared: &Shared, entries: impl Iterator<Item = &'a Entry>) -> Vec<TokenInfo> {
-    let mut infos: Vec<TokenInfo> = entries.map(|e| shared.info(e)).collect();
+impl Hash for ByDigest {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.digest.hash(state);
+    }
+}
+
+impl PartialEq for ByDigest {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.digest == other.0.digest
+    }
+}
+
+impl Eq for ByDigest {}
+
+impl Equivalent<ByDigest> for TokenHash {
+    fn equivalent(&self, key: &ByDigest) -> bool {
+        *self == key.0.digest
+    }
+}
+
+impl Deref for ById {
+    type Target = Record;
+
+    fn deref(&self) -> &Record {
+        &self.0
+    }
+}
+
+impl Hash for ById {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.id().hash(state);
+    }
+}
+
+impl PartialEq for ById {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id() == other.0.id()
+    }
+}
+
+impl Eq for ById {}
+
+impl Equivalent<ById> for TokenId {
+    fn equivalent(&self, key: &ById) -> bool {
+        self == key.0.id()
+    }
+}
+
+pub(super) fn oldest_first<'a>(shared: &Shared, records: impl Iterator<Item = &'a Record>) -> Vec<TokenInfo> {
+    let mut infos: Vec<TokenInfo> = records.map(|r| shared.info(r)).collect();
     infos.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
     infos
 }
