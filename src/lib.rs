@@ -100,6 +100,42 @@ pub mod token;
 #[cfg(doctest)]
 struct ReadmeDoctests;
 
+/// The guide's pages (`docs/guide/`), their examples compiled and run as doctests. The
+/// dev-dependencies of this crate cover every crate of the workspace the pages show.
+#[cfg(doctest)]
+mod guide {
+    #[doc = include_str!("../docs/guide/README.md")]
+    struct Index;
+    #[doc = include_str!("../docs/guide/scopes.md")]
+    struct Scopes;
+    #[doc = include_str!("../docs/guide/errors.md")]
+    struct Errors;
+    #[doc = include_str!("../docs/guide/stores.md")]
+    struct Stores;
+    #[doc = include_str!("../docs/guide/management.md")]
+    struct Management;
+    #[doc = include_str!("../docs/guide/limits.md")]
+    struct Limits;
+    #[doc = include_str!("../docs/guide/testing.md")]
+    struct Testing;
+    #[doc = include_str!("../docs/guide/composing-layers.md")]
+    struct ComposingLayers;
+    #[doc = include_str!("../docs/guide/axum-hyper.md")]
+    struct AxumHyper;
+    #[doc = include_str!("../docs/guide/oauth.md")]
+    struct OAuth;
+    #[doc = include_str!("../docs/guide/outside-issuers.md")]
+    struct OutsideIssuers;
+    #[doc = include_str!("../docs/guide/signed-tokens.md")]
+    struct SignedTokens;
+    #[doc = include_str!("../docs/guide/management-api.md")]
+    struct ManagementApi;
+    #[doc = include_str!("../docs/guide/portal.md")]
+    struct Portal;
+    #[doc = include_str!("../docs/guide/cli.md")]
+    struct Cli;
+}
+
 pub use clock::Clock;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
