@@ -14,9 +14,8 @@ use super::headers::retry_after;
 use super::ledger::Spend;
 use crate::middleware::body::ResponseBody;
 use crate::middleware::error::{AuthError, Throttle};
-use crate::middleware::guard::origin;
+use crate::middleware::guard::grpc_type_of;
 use crate::middleware::reject::handler_rejection_with;
-use crate::principal::Principal;
 use crate::store::error::StoreError;
 
 pin_project! {
@@ -94,8 +93,7 @@ pub(crate) fn refusal_of(
 /// The answer to a request whose spend was `spent`, unless it goes on.
 fn refusal<B>(request: &Request<B>, spent: Result<Spend, StoreError>) -> Option<Response<Bytes>> {
     let (error, headers, _) = refusal_of(spent)?;
-    let origin = request.extensions().get::<Principal>().map(|p| origin(request, p));
-    Some(handler_rejection_with(error, origin, headers))
+    Some(handler_rejection_with(error, grpc_type_of(request), headers))
 }
 
 impl<S, F, ReqBody, ResBody> Future for CreditsFuture<S, F, ReqBody>

@@ -10,7 +10,7 @@ use tower_service::Service;
 use super::limits::{Limits, Verdict};
 use crate::middleware::body::ResponseBody;
 use crate::middleware::error::{AuthError, Throttle};
-use crate::middleware::guard::{GuardFuture, no_principal, origin};
+use crate::middleware::guard::{GuardFuture, grpc_type_of, no_principal};
 use crate::middleware::reject::handler_rejection_with;
 use crate::principal::Principal;
 
@@ -52,9 +52,8 @@ where
         match self.limits.decide(principal) {
             Verdict::Pass(headers) => GuardFuture::admitted(self.inner.call(req), headers),
             Verdict::Refuse(headers) => {
-                let origin = origin(&req, principal);
                 let error = AuthError::Throttled(Throttle::RateLimited);
-                GuardFuture::refused(handler_rejection_with(error, Some(origin), headers))
+                GuardFuture::refused(handler_rejection_with(error, grpc_type_of(&req), headers))
             }
         }
     }

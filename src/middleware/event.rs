@@ -1,11 +1,8 @@
-//! [`AuthEvent`]: one per request outcome, delivered to the layer's hook and, with the
-//! `tracing` feature, as a `tracing` event (target `tower_bearer`). Never carries a token
-//! secret.
+//! [`AuthEvent`]: one per request, delivered to the layer's hook and, with the `tracing`
+//! feature, as a `tracing` event (target `tower_bearer`). Never carries a token secret.
 
-use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::Method;
 
@@ -23,21 +20,14 @@ pub struct AuthEvent<'a> {
     pub method: &'a Method,
     /// The request path, without the query string (which may hold a token).
     pub path: &'a str,
-    /// Ties a request's events together: the number of the layer's admission of the request,
-    /// on its [`Authenticated`](Outcome::Authenticated) event and, when a check behind the
-    /// layer then refuses it ([`RequireScopes`](crate::RequireScopes), the limit layers,
-    /// `AuthError::refusing`), on that [`Rejected`](Outcome::Rejected) event too: the refusal
-    /// is the request's outcome, in place of the admission of the same number (an audit log
-    /// keeps one of the two, as `tower-bearer-manage`'s `AuditWriter` does). `None` on the
-    /// layer's own refusals. Unique in the process.
-    pub admission: Option<u64>,
 }
 
 /// The outcome of one request.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub enum Outcome<'a> {
-    /// The token was accepted for this principal.
+    /// The token was accepted for this principal, and nothing behind the layer refused the
+    /// request.
     Authenticated(&'a Principal),
     /// The request was refused. `principal` is the token's owner where the store knew the
     /// token (revoked, expired, insufficient scope).
@@ -66,31 +56,7 @@ impl<'a> AuthEvent<'a> {
 
 type Hook = Arc<dyn Fn(&AuthEvent<'_>) + Send + Sync>;
 
-/// Admission numbers are handed out by each thread from blocks of this many, so that
-/// numbering a request writes nothing another thread reads.
-const ADMISSION_BLOCK: u64 = 1 << 10;
-
-static NEXT_ADMISSION_BLOCK: AtomicU64 = AtomicU64::new(1);
-
-thread_local! {
-    /// This thread's next admission number, and the end of its block.
-    static ADMISSIONS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-}
-
-/// A number for an admission, unique in the process (never 0).
-fn next_admission() -> u64 {
-    ADMISSIONS.with(|block| {
-        let (mut next, mut end) = block.get();
-        if next == end {
-            next = NEXT_ADMISSION_BLOCK.fetch_add(ADMISSION_BLOCK, Ordering::Relaxed);
-            end = next + ADMISSION_BLOCK;
-        }
-        block.set((next + 1, end));
-        next
-    })
-}
-
-/// Where events go: the application's hook, if any, and `tracing`.
+/// Where a layer's events go: its hook, and `tracing` with the feature on.
 #[derive(Clone, Default)]
 pub(crate) struct EventSink {
     hook: Option<Hook>,
@@ -101,16 +67,33 @@ impl EventSink {
         self.hook = Some(hook);
     }
 
-    /// Reports the admission of `principal`'s request; returns its number, for a refusal
-    /// behind the layer to name (0 when events go nowhere).
-    pub(crate) fn admitted(&self, method: &Method, path: &str, principal: &Principal) -> u64 {
-        if !cfg!(feature = "tracing") && self.hook.is_none() {
-            return 0;
+    /// Whether anything listens: without a hook or a `tracing` subscriber, an admitted request
+    /// keeps nothing for its event.
+    fn observed(&self) -> bool {
+        #[cfg(feature = "tracing")]
+        if tracing::enabled!(target: "tower_bearer", tracing::Level::INFO) {
+            return true;
         }
-        let admission = next_admission();
-        let outcome = Outcome::Authenticated(principal);
-        self.emit(&AuthEvent { outcome, method, path, admission: Some(admission) });
-        admission
+        self.hook.is_some()
+    }
+
+    /// The event of a request the layer admits, sent once the request is answered: a check
+    /// behind the layer may still refuse it, and that refusal is then the request's one event.
+    pub(crate) fn admitted(
+        &self,
+        method: &Method,
+        path: &str,
+        principal: &Principal,
+    ) -> Option<Box<Admitted>> {
+        self.observed().then(|| {
+            Box::new(Admitted {
+                sink: self.clone(),
+                method: method.clone(),
+                path: path.into(),
+                principal: principal.clone(),
+                refused: false,
+            })
+        })
     }
 
     pub(crate) fn emit(&self, event: &AuthEvent<'_>) {
@@ -118,6 +101,34 @@ impl EventSink {
         trace(event);
         if let Some(hook) = &self.hook {
             hook(event);
+        }
+    }
+}
+
+/// An admitted request whose event waits for its answer. Dropped unrefused (answered,
+/// failed or abandoned), it reports the request [`Authenticated`](Outcome::Authenticated).
+pub(crate) struct Admitted {
+    sink: EventSink,
+    method: Method,
+    path: Box<str>,
+    principal: Principal,
+    refused: bool,
+}
+
+impl Admitted {
+    /// Reports the request refused behind the layer, with `error`, as its one event.
+    pub(crate) fn refused(mut self, error: &AuthError) {
+        self.refused = true;
+        let outcome = Outcome::Rejected { error, principal: Some(&self.principal), store_error: None };
+        self.sink.emit(&AuthEvent { outcome, method: &self.method, path: &self.path });
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        if !self.refused {
+            let outcome = Outcome::Authenticated(&self.principal);
+            self.sink.emit(&AuthEvent { outcome, method: &self.method, path: &self.path });
         }
     }
 }
@@ -133,10 +144,10 @@ fn trace(event: &AuthEvent<'_>) {
     let principal = event.principal();
     let token_id = principal.and_then(Principal::token_id).map(|id| id.as_str());
     let subject = principal.map(Principal::subject);
-    let (method, path, admission) = (event.method.as_str(), event.path, event.admission);
+    let (method, path) = (event.method.as_str(), event.path);
     match event.outcome {
         Outcome::Authenticated(_) => {
-            tracing::debug!(target: "tower_bearer", method, path, token_id, subject, admission, "request authenticated");
+            tracing::debug!(target: "tower_bearer", method, path, token_id, subject, "request authenticated");
         }
         Outcome::Rejected { store_error: Some(cause), .. } => {
             let source = std::error::Error::source(cause).map(ToString::to_string);
@@ -145,7 +156,37 @@ fn trace(event: &AuthEvent<'_>) {
         Outcome::Rejected { error, .. } => {
             let status = error.status().as_u16();
             let reason = error.reason();
-            tracing::info!(target: "tower_bearer", method, path, token_id, subject, status, reason, admission, %error, "request rejected");
+            tracing::info!(target: "tower_bearer", method, path, token_id, subject, status, reason, %error, "request rejected");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[test]
+    fn an_admitted_request_is_reported_once_refused_or_not() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut sink = EventSink::default();
+        let log = seen.clone();
+        sink.set_hook(Arc::new(move |event: &AuthEvent<'_>| {
+            let outcome = match event.outcome {
+                Outcome::Authenticated(_) => "authenticated",
+                Outcome::Rejected { error, .. } => error.reason(),
+            };
+            log.lock().unwrap().push(format!("{} {outcome}", event.path));
+        }));
+        let rita = Principal::builder("rita").build();
+        // Answered, or abandoned before its answer: authenticated.
+        drop(sink.admitted(&Method::GET, "/answered", &rita));
+        // Refused behind the layer: that refusal alone.
+        sink.admitted(&Method::GET, "/refused", &rita).expect("observed").refused(&AuthError::Denied);
+        assert_eq!(*seen.lock().unwrap(), ["/answered authenticated", "/refused denied"]);
+        assert!(
+            EventSink::default().admitted(&Method::GET, "/", &rita).is_none() || cfg!(feature = "tracing")
+        );
     }
 }

@@ -12,10 +12,13 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::body::ResponseBody;
+use super::event::Admitted;
 use super::policy::{Admission, Policy};
 use super::reject::HandlerRejection;
 use crate::limit::credits_layer::BoxSpend;
+use crate::store::error::StoreError;
 use crate::store::lookup::TokenStore;
+use crate::store::state::TokenState;
 
 pin_project! {
     /// The response future of [`BearerAuth`](crate::BearerAuth).
@@ -62,9 +65,9 @@ pin_project! {
         Inner {
             #[pin]
             future: S::Future,
-            policy: u32,
+            policy: Arc<Policy>,
             headers: Option<Box<HeaderMap>>,
-            admission: u64,
+            admitted: Option<Box<Admitted>>,
         },
         /// Answered by the layer.
         Rejected {
@@ -84,24 +87,9 @@ where
         }
     }
 
-    pub(crate) fn inner(
-        future: S::Future,
-        policy: u32,
-        headers: Option<Box<HeaderMap>>,
-        admission: u64,
-    ) -> Self {
-        ResponseFuture { state: State::Inner { future, policy, headers, admission } }
-    }
-
-    pub(crate) fn spending(
-        spend: BoxSpend,
-        pending: Box<(Request<ReqBody>, S)>,
-        policy: Arc<Policy>,
-        headers: Option<Box<HeaderMap>>,
-    ) -> Self {
-        ResponseFuture {
-            state: State::Spending { spend, pending: Some(pending), policy: Some(policy), headers },
-        }
+    /// The request goes to the inner service without a check (a CORS preflight let through).
+    pub(crate) fn unchecked(future: S::Future, policy: Arc<Policy>) -> Self {
+        ResponseFuture { state: State::Inner { future, policy, headers: None, admitted: None } }
     }
 
     pub(crate) fn rejected(response: Response<Bytes>) -> Self {
@@ -109,9 +97,38 @@ where
     }
 }
 
+impl<S, T, ReqBody> ResponseFuture<S, T, ReqBody>
+where
+    S: Service<Request<ReqBody>> + Clone,
+    T: TokenStore,
+{
+    /// The one place the store's answer for a request becomes what happens next, whether the
+    /// store answered at once (in the service's `call`) or later (in `poll`): the inner call,
+    /// credits to wait for, or the refusal.
+    #[inline]
+    pub(crate) fn admit(
+        policy: Arc<Policy>,
+        mut req: Request<ReqBody>,
+        answer: Result<TokenState, StoreError>,
+        inner: Readied<'_, S>,
+    ) -> Self {
+        let state = match policy.admit(&mut req, answer) {
+            Ok(Admission::Now(headers, admitted)) => {
+                State::Inner { future: inner.call(req), policy, headers, admitted }
+            }
+            Ok(Admission::Spending(spend, headers)) => {
+                let pending = Some(Box::new((req, inner.into_owned())));
+                State::Spending { spend, pending, policy: Some(policy), headers }
+            }
+            Err(response) => State::Rejected { response: Some(response) },
+        };
+        ResponseFuture { state }
+    }
+}
+
 impl<S, T, ReqBody, ResBody> Future for ResponseFuture<S, T, ReqBody>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     T: TokenStore,
 {
     type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
@@ -123,18 +140,9 @@ where
                 StateProj::Lookup { lookup, pending, policy } => {
                     let answer = ready!(lookup.poll(cx));
                     let taken = pending.take().zip(policy.take());
-                    let (mut boxed, policy) = taken.expect("ResponseFuture polled after completion");
-                    match policy.admit(&mut boxed.0, answer) {
-                        Ok(Admission::Now(headers, admission)) => {
-                            let (req, mut inner) = *boxed;
-                            let future = inner.call(req);
-                            state.set(State::Inner { future, policy: policy.id, headers, admission });
-                        }
-                        Ok(Admission::Spending(spend, headers)) => {
-                            state.set(ResponseFuture::spending(spend, boxed, policy, headers).state);
-                        }
-                        Err(response) => return Poll::Ready(Ok(response.map(ResponseBody::rejection))),
-                    }
+                    let (boxed, policy) = taken.expect("ResponseFuture polled after completion");
+                    let (req, inner) = *boxed;
+                    state.set(ResponseFuture::admit(policy, req, answer, Readied::Owned(inner)).state);
                 }
                 StateProj::Spending { spend, pending, policy, headers } => {
                     let spent = ready!(spend.as_mut().poll(cx));
@@ -142,29 +150,26 @@ where
                     let (boxed, policy) = taken.expect("ResponseFuture polled after completion");
                     let headers = headers.take();
                     match policy.settle(&boxed.0, spent) {
-                        Ok(admission) => {
+                        Ok(admitted) => {
                             let (req, mut inner) = *boxed;
                             let future = inner.call(req);
-                            state.set(State::Inner { future, policy: policy.id, headers, admission });
+                            state.set(State::Inner { future, policy, headers, admitted });
                         }
                         Err(response) => return Poll::Ready(Ok(response.map(ResponseBody::rejection))),
                     }
                 }
-                StateProj::Inner { future, policy, headers, admission } => {
+                StateProj::Inner { future, policy, headers, admitted } => {
                     let mut response = ready!(future.poll(cx))?;
                     // A handler refused the request with an `AuthError`: answer it in this
                     // layer's format and realm. An empty extensions map answers at once.
                     if let Some(rejection) = response.extensions_mut().remove::<HandlerRejection>() {
-                        // The layer is gone only if every service of it was dropped while this
-                        // future ran: the response then stays in the default format.
-                        return Poll::Ready(Ok(match Policy::by_number(*policy) {
-                            Some(policy) => policy.answer_handler_rejection(rejection, *admission),
-                            None => rejection.into_response(),
-                        }));
+                        return Poll::Ready(Ok(policy.answer_handler_rejection(rejection, admitted.take())));
                     }
                     if let Some(headers) = headers.take() {
                         response.headers_mut().extend(*headers);
                     }
+                    // Sends the request's event: answered, not refused.
+                    drop(admitted.take());
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }
                 StateProj::Rejected { response } => {
@@ -183,5 +188,39 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+/// The inner service a request goes to: the very instance `poll_ready` readied, still in the
+/// layer's service (the store answered at once), or one the future owns.
+pub(crate) enum Readied<'a, S> {
+    /// In the service: called in place; taken out (a clone left behind) if the call waits.
+    Here(&'a mut S),
+    /// Taken into the future already.
+    Owned(S),
+}
+
+impl<S: Clone> Readied<'_, S> {
+    #[inline]
+    fn call<ReqBody>(self, req: Request<ReqBody>) -> S::Future
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        match self {
+            Readied::Here(inner) => inner.call(req),
+            Readied::Owned(mut inner) => inner.call(req),
+        }
+    }
+
+    /// The readied instance, to call later: see tower's "be careful when cloning inner
+    /// services".
+    pub(crate) fn into_owned(self) -> S {
+        match self {
+            Readied::Here(inner) => {
+                let clone = inner.clone();
+                std::mem::replace(inner, clone)
+            }
+            Readied::Owned(inner) => inner,
+        }
     }
 }

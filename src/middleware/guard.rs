@@ -8,13 +8,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 
 use super::body::ResponseBody;
 use super::grpc::grpc_content_type;
-use super::reject::Origin;
-use crate::principal::Principal;
 
 pin_project! {
     /// The response future of a check behind the auth layer: the inner service's response
@@ -88,11 +86,7 @@ pub(crate) fn no_principal(check: &'static str) -> Response<Bytes> {
 }
 
 /// Who a check refuses: for the auth layer's event hook and its gRPC-or-HTTP choice.
-pub(crate) fn origin<B>(req: &Request<B>, principal: &Principal) -> Origin {
-    Origin {
-        method: req.method().clone(),
-        path: req.uri().path().into(),
-        principal: principal.clone(),
-        grpc_type: grpc_content_type(req.headers()).cloned(),
-    }
+/// The request's gRPC content type, for a refusal behind the layer to answer in kind.
+pub(crate) fn grpc_type_of<B>(req: &Request<B>) -> Option<HeaderValue> {
+    grpc_content_type(req.headers()).cloned()
 }

@@ -219,13 +219,12 @@ impl<T> BearerAuthLayer<T> {
         self
     }
 
-    /// Calls `hook` with one [`AuthEvent`] per request the layer handles, accepted or not, as
-    /// the layer decides. A request it admitted that a check behind it then refuses
-    /// ([`RequireScopes`](crate::RequireScopes), the limit layers, `AuthError::refusing`) is
-    /// reported once more, with that refusal, which names the admission it takes the place of
-    /// ([`AuthEvent::admission`]): to keep one event per request, keep the refusal and drop
-    /// the admission of the same number (as `tower-bearer-manage`'s `AuditWriter` does).
-    /// Keep it fast: it runs on the request path.
+    /// Calls `hook` with one [`AuthEvent`] per request the layer handles, with its outcome:
+    /// refused by the layer (at once), or admitted, reported once the request is answered, as
+    /// [`Authenticated`](crate::middleware::Outcome::Authenticated) or as the refusal of the
+    /// check behind the layer that refused it ([`RequireScopes`](crate::RequireScopes), the
+    /// limit layers, a handler's [`AuthError`](crate::AuthError)). A request abandoned before
+    /// its answer is reported authenticated. Keep the hook fast: it runs on the request path.
     #[must_use]
     pub fn on_event(mut self, hook: impl Fn(&AuthEvent<'_>) + Send + Sync + 'static) -> Self {
         self.config_mut().events.set_hook(Arc::new(hook));

@@ -11,11 +11,10 @@ use http::{HeaderMap, Request, Response};
 
 use super::credentials::TokenSources;
 use super::error::{AuthError, InvalidToken};
-use super::event::{AuthEvent, EventSink, Outcome};
+use super::event::{Admitted, AuthEvent, EventSink, Outcome};
 use super::format::ErrorFormat;
 use super::grpc::{GrpcAnswers, grpc_content_type};
-use super::registry::Registry;
-use super::reject::{HandlerRejection, Origin};
+use super::reject::HandlerRejection;
 use super::responder::{ChallengeParams, Responder};
 use crate::clock::Clock;
 use crate::limit::credits_future::refusal_of;
@@ -58,9 +57,9 @@ pub(crate) struct Config {
 
 /// How an admitted request goes on.
 pub(crate) enum Admission {
-    /// To the inner service now, these headers added to its response; with the number its
-    /// event was given (see [`AuthEvent::admission`]).
-    Now(Option<Box<HeaderMap>>, u64),
+    /// To the inner service now, these headers added to its response; with its event, sent
+    /// once the request is answered.
+    Now(Option<Box<HeaderMap>>, Option<Box<Admitted>>),
     /// To the inner service once the ledger has answered (the principal is in the request's
     /// extensions already): see [`Policy::settle`].
     Spending(BoxSpend, Option<Box<HeaderMap>>),
@@ -90,42 +89,22 @@ impl fmt::Debug for Config {
 }
 
 /// Every live policy, by number.
-static POLICIES: Registry<Policy> = Registry::new();
-
-/// Everything the layer decides with, shared by all its services.
 #[derive(Debug)]
 pub(crate) struct Policy {
     pub(crate) config: Config,
     pub(crate) responder: Responder,
-    /// Its number in the registry, by which a response future finds it again.
-    pub(crate) id: u32,
-}
-
-impl Drop for Policy {
-    fn drop(&mut self) {
-        POLICIES.unregister(self.id);
-    }
 }
 
 impl Policy {
-    /// Builds the request-path form of `config` (every rejection it can produce, prebuilt),
-    /// numbered in the registry.
     pub(crate) fn new(config: Config) -> Arc<Self> {
         let params = ChallengeParams {
             realm: config.realm.clone(),
             resource_metadata: config.resource_metadata.clone(),
         };
         let responder = Responder::with_params(params, config.format.clone(), config.requirement.as_ref());
-        Arc::new_cyclic(|this| Policy { config, responder, id: POLICIES.register(this.clone()) })
+        Arc::new(Policy { config, responder })
     }
 
-    /// The live policy numbered `id`, if its layer still exists.
-    pub(crate) fn by_number(id: u32) -> Option<Arc<Self>> {
-        POLICIES.lookup(id)
-    }
-
-    /// Admits the request (the principal into its extensions) on the store's answer, or
-    /// returns the rejection response. The request stays where it is: it is only borrowed.
     pub(crate) fn admit<B, R: From<Bytes>>(
         &self,
         req: &mut Request<B>,
@@ -188,9 +167,9 @@ impl Policy {
                 }
             }
         }
-        let admission = self.config.events.admitted(req.method(), req.uri().path(), &principal);
+        let admitted = self.config.events.admitted(req.method(), req.uri().path(), &principal);
         req.extensions_mut().insert(principal);
-        Ok(Admission::Now(headers, admission))
+        Ok(Admission::Now(headers, admitted))
     }
 
     /// The in-line rate limit: the headers of an admitted response, or the refusal.
@@ -221,12 +200,12 @@ impl Policy {
     }
 
     /// Decides a request whose credits the ledger answered later: it goes on (its principal
-    /// is in its extensions; returns its admission's number), or is refused.
+    /// is in its extensions; returns its pending event), or is refused.
     pub(crate) fn settle<B, R: From<Bytes>>(
         &self,
         req: &Request<B>,
         spent: Result<crate::limit::Spend, StoreError>,
-    ) -> Result<u64, Response<R>> {
+    ) -> Result<Option<Box<Admitted>>, Response<R>> {
         let principal = req.extensions().get::<Principal>().cloned();
         let Some(principal) = principal else {
             // `check_request` put it there; without it, fail closed.
@@ -268,20 +247,18 @@ impl Policy {
         self.responder.answer(self.config.grpc, grpc_type, error, self.config.error_extension)
     }
 
-    /// Answers a rejection from behind the layer in the layer's format, and reports it when
-    /// the refused request is known: as the outcome of the request admitted as `admission`.
+    /// Answers a rejection from behind the layer in the layer's format, and reports it as the
+    /// outcome of the request the layer admitted.
     pub(crate) fn answer_handler_rejection<R: From<Bytes>>(
         &self,
         rejection: HandlerRejection,
-        admission: u64,
+        admitted: Option<Box<Admitted>>,
     ) -> Response<R> {
-        let HandlerRejection { error, origin, headers } = rejection;
-        if let Some(Origin { method, path, principal, .. }) = &origin {
-            let outcome = Outcome::Rejected { error: &error, principal: Some(principal), store_error: None };
-            let admission = (admission != 0).then_some(admission);
-            self.config.events.emit(&AuthEvent { outcome, method, path, admission });
+        let HandlerRejection { error, grpc_type, headers } = rejection;
+        if let Some(admitted) = admitted {
+            admitted.refused(&error);
         }
-        let grpc_type = origin.as_ref().and_then(|origin| origin.grpc_type.as_ref());
+        let grpc_type = grpc_type.as_ref();
         let mut response =
             self.responder.answer(self.config.grpc, grpc_type, error, self.config.error_extension);
         response.headers_mut().extend(headers);
@@ -290,7 +267,7 @@ impl Policy {
 
     fn emit<B>(&self, req: &Request<B>, outcome: Outcome<'_>) {
         let (method, path) = (req.method(), req.uri().path());
-        self.config.events.emit(&AuthEvent { outcome, method, path, admission: None });
+        self.config.events.emit(&AuthEvent { outcome, method, path });
     }
 }
 
@@ -310,21 +287,4 @@ fn swap_head<B>(req: &mut Request<B>, head: &mut Parts) {
     std::mem::swap(req.version_mut(), &mut head.version);
     std::mem::swap(req.headers_mut(), &mut head.headers);
     std::mem::swap(req.extensions_mut(), &mut head.extensions);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Weak;
-
-    #[test]
-    fn a_policy_is_found_by_its_number_only_while_its_layer_lives() {
-        let policy = Policy::new(Config::default());
-        let (id, weak) = (policy.id, Arc::downgrade(&policy));
-        assert!(Policy::by_number(id).is_some_and(|found| Arc::ptr_eq(&found, &policy)));
-        drop(policy);
-        // Another test may have taken the number since: it must not find the dropped policy.
-        let found = Policy::by_number(id).map(|found| Arc::downgrade(&found));
-        assert!(!found.is_some_and(|found| Weak::ptr_eq(&found, &weak)));
-    }
 }

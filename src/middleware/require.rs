@@ -11,7 +11,7 @@ use tower_service::Service;
 
 use super::body::ResponseBody;
 use super::error::AuthError;
-use super::guard::{GuardFuture, no_principal, origin};
+use super::guard::{GuardFuture, grpc_type_of, no_principal};
 use super::reject::handler_rejection;
 use crate::principal::Principal;
 use crate::scope::{ScopeRequirement, Scopes};
@@ -19,9 +19,8 @@ use crate::scope::{ScopeRequirement, Scopes};
 /// Requires scopes of the [`Principal`] an outer [`BearerAuthLayer`](crate::BearerAuthLayer)
 /// admitted: one auth layer for the whole router, and a `RequireScopes` per route or method. A principal without the scopes
 /// gets the layer's own 403 `insufficient_scope` answer, in its format and realm, with the
-/// `scope` parameter, and the layer's event hook sees the refusal as a rejection
-/// (`insufficient_scope`, with the principal) that takes the place of the authentication it
-/// already reported (the same [`AuthEvent::admission`](crate::middleware::AuthEvent::admission)).
+/// `scope` parameter, and the layer's event hook sees the request once, as that rejection
+/// (`insufficient_scope`, with the principal).
 ///
 /// A request that reaches it without a principal means the auth layer is not installed
 /// around it: that is answered 500 with a message saying so, never passed on.
@@ -142,9 +141,9 @@ where
             Some(p) if self.requirement.is_satisfied_by(p.scopes()) => {
                 return GuardFuture::admitted(self.inner.call(req), None);
             }
-            Some(principal) => handler_rejection(
+            Some(_) => handler_rejection(
                 AuthError::InsufficientScope((*self.requirement).clone()),
-                Some(origin(&req, principal)),
+                grpc_type_of(&req),
             ),
             None => no_principal("RequireScopes"),
         };

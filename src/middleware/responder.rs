@@ -10,7 +10,6 @@ use http::{HeaderMap, HeaderValue, Response};
 use super::error::{AuthError, InvalidRequest, InvalidToken, Throttle};
 use super::format::ErrorFormat;
 use super::grpc::{GrpcAnswers, grpc_response};
-use super::interned::intern;
 use crate::header::ParseError;
 use crate::scope::ScopeRequirement;
 use crate::store::error::StoreErrorKind;
@@ -36,25 +35,6 @@ struct Prebuilt {
     headers: HeaderMap,
     /// `None` when the format builds a fresh body each time (timestamps, custom closures).
     body: Option<Bytes>,
-}
-
-/// How long the texts of a response are kept.
-#[derive(Clone, Copy)]
-enum Keep {
-    /// For the life of the process, one copy per distinct text: prebuilt responses, whose set is
-    /// bounded by the layer configurations.
-    Interned,
-    /// Only as long as the response.
-    ForThisResponse,
-}
-
-impl Keep {
-    fn bytes(self, text: String) -> Bytes {
-        match self {
-            Keep::Interned => Bytes::from_static(intern(text).as_bytes()),
-            Keep::ForThisResponse => Bytes::from(text),
-        }
-    }
 }
 
 /// Declares the rejections every layer prebuilds, once: the table ([`PREBUILT`]) and the
@@ -133,24 +113,24 @@ impl Responder {
         let errors = PREBUILT.iter().cloned().chain(requirement.cloned().map(AuthError::InsufficientScope));
         responder.prebuilt = errors
             .map(|error| {
-                let prebuilt = responder.build(&error, Keep::Interned);
+                let prebuilt = responder.build(&error);
                 (error, prebuilt)
             })
             .collect();
         responder
     }
 
-    fn build(&self, error: &AuthError, keep: Keep) -> Prebuilt {
+    fn build(&self, error: &AuthError) -> Prebuilt {
         let mut headers = HeaderMap::with_capacity(2);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         // RFC 6750 §3: a challenge for every bearer error; a failed store or a reached limit
         // is not one.
         if !matches!(error, AuthError::StoreUnavailable(_) | AuthError::Throttled(_)) {
-            let challenge = HeaderValue::from_maybe_shared(keep.bytes(self.challenge(error)))
+            let challenge = HeaderValue::from_maybe_shared(Bytes::from(self.challenge(error)))
                 .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
             headers.insert(WWW_AUTHENTICATE, challenge);
         }
-        let body = self.format.is_fixed().then(|| keep.bytes(self.format.body(error)));
+        let body = self.format.is_fixed().then(|| Bytes::from(self.format.body(error)));
         Prebuilt { headers, body }
     }
 
@@ -197,7 +177,7 @@ impl Responder {
             Some(p) => Cow::Borrowed(p),
             // A scope requirement of a handler's choosing: built for this response only,
             // never kept, so texts made from request data cannot accumulate.
-            None => Cow::Owned(self.build(error, Keep::ForThisResponse)),
+            None => Cow::Owned(self.build(error)),
         }
     }
 
@@ -311,13 +291,6 @@ mod tests {
         let res = responder.respond::<Bytes>(AuthError::InsufficientScope(layer_req), false);
         let challenge = res.headers()[WWW_AUTHENTICATE].to_str().unwrap();
         assert!(challenge.contains(r#"scope="a""#), "{challenge}");
-    }
-
-    #[test]
-    fn equal_texts_are_kept_once() {
-        let a = intern(String::from("Bearer realm=\"interned\""));
-        let b = intern(String::from("Bearer realm=\"interned\""));
-        assert!(std::ptr::eq(a, b));
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! [`BearerAuth`]: the middleware service.
 
 use std::fmt;
-use std::mem;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -10,8 +9,8 @@ use tower_service::Service;
 
 use super::body::ResponseBody;
 use super::credentials::mark_sensitive;
-use super::future::ResponseFuture;
-use super::policy::{Admission, Policy};
+use super::future::{Readied, ResponseFuture};
+use super::policy::Policy;
 use crate::store::lookup::{Lookup, TokenStore};
 
 /// The middleware built by [`BearerAuthLayer`](crate::BearerAuthLayer).
@@ -85,7 +84,7 @@ where
         if config.allow_cors_preflight && is_cors_preflight(&req) {
             // Even a preflight let through may carry credentials.
             mark_sensitive(req.headers_mut(), config.sources.cookie.is_some());
-            return ResponseFuture::inner(self.inner.call(req), self.policy.id, None, 0);
+            return ResponseFuture::unchecked(self.inner.call(req), self.policy.clone());
         }
         // Marks the credentials sensitive whatever the outcome, before anything else reads them.
         let lookup = match config.sources.find(&mut req) {
@@ -93,34 +92,21 @@ where
             Ok(token) => self.store.lookup(&token),
         };
         match lookup {
-            // Answered at once (memory store, cache hit): decide here and call the inner
-            // service directly, the very instance `poll_ready` readied.
-            Lookup::Now(answer) => match self.policy.admit(&mut req, answer) {
-                Ok(Admission::Now(headers, admission)) => {
-                    ResponseFuture::inner(self.inner.call(req), self.policy.id, headers, admission)
-                }
-                Ok(Admission::Spending(spend, headers)) => {
-                    // As for a lookup answered later, below.
-                    let clone = self.inner.clone();
-                    let inner = mem::replace(&mut self.inner, clone);
-                    ResponseFuture::spending(spend, Box::new((req, inner)), self.policy.clone(), headers)
-                }
-                Err(response) => ResponseFuture::rejected(response),
-            },
+            // Answered at once (memory store, cache hit): decided here, and the inner service
+            // called in place, the very instance `poll_ready` readied.
+            Lookup::Now(answer) => {
+                ResponseFuture::admit(self.policy.clone(), req, answer, Readied::Here(&mut self.inner))
+            }
             Lookup::Later(future) => {
                 // The call happens after the lookup: take the readied instance into the future
-                // and leave a fresh clone here for the next `poll_ready` (see tower's "be
-                // careful when cloning inner services").
-                let clone = self.inner.clone();
-                let inner = mem::replace(&mut self.inner, clone);
+                // and leave a fresh clone here for the next `poll_ready`.
+                let inner = Readied::Here(&mut self.inner).into_owned();
                 ResponseFuture::lookup(future, req, inner, self.policy.clone())
             }
         }
     }
 }
 
-/// A CORS preflight (Fetch standard): `OPTIONS` with `Origin` and
-/// `Access-Control-Request-Method`.
 fn is_cors_preflight<B>(req: &Request<B>) -> bool {
     req.method() == Method::OPTIONS
         && req.headers().contains_key(http::header::ORIGIN)

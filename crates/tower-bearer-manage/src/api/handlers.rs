@@ -7,7 +7,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use tower_bearer::manage::audit::{AuditKind, AuditQuery};
@@ -143,7 +143,7 @@ pub(crate) async fn create<S: TokenManager + Clone>(
         Ok((StatusCode::CREATED, Json(IssuedView::of(issued, now))))
     }
     .await;
-    caller.answer(result)
+    result.into_response()
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -205,7 +205,7 @@ pub(crate) async fn list<S: TokenManager + Clone>(
         }))
     }
     .await;
-    caller.answer(result)
+    result.into_response()
 }
 
 /// One token's metadata.
@@ -231,7 +231,7 @@ pub(crate) async fn show<S: TokenManager + Clone>(
         Ok(Json(TokenView::of(&info, api.store.clock().now())))
     }
     .await;
-    caller.answer(result)
+    result.into_response()
 }
 
 /// Revokes a token: refused from now on.
@@ -260,7 +260,7 @@ pub(crate) async fn revoke<S: TokenManager + Clone>(
         }
     }
     .await;
-    caller.answer(result)
+    result.into_response()
 }
 
 /// How a rotation ends the old token.
@@ -306,7 +306,7 @@ pub(crate) async fn rotate<S: TokenManager + Clone>(
         Ok(Json(IssuedView::of(issued, api.store.clock().now())))
     }
     .await;
-    caller.answer(result)
+    result.into_response()
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -368,5 +368,5 @@ pub(crate) async fn audit<S: TokenManager + Clone>(
         }))
     }
     .await;
-    caller.answer(result)
+    result.into_response()
 }

@@ -4,7 +4,7 @@
 //! [`ring`](super::ring)), and the writer's task empties every ring each interval, a batch at a
 //! time, in time order ([`drain`](super::drain)).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -29,19 +29,11 @@ pub(super) struct Shared {
     /// Events the thread could not record (no room): written by the thread alone, with a
     /// load and a store.
     pub(super) dropped: AtomicU64,
-    /// Refusals behind the layer the thread recorded, each after its entry (so that the
-    /// writer looks for them only in the rings of threads that wrote some).
-    pub(super) overrides: AtomicU64,
 }
 
 impl Shared {
     pub(super) fn count_drop(&self) {
         self.dropped.store(self.dropped.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-    }
-
-    #[cold]
-    pub(super) fn count_override(&self) {
-        self.overrides.store(self.overrides.load(Ordering::Relaxed) + 1, Ordering::Release);
     }
 }
 
@@ -57,9 +49,6 @@ pub(super) struct Buffers {
     /// Paths of requests that name no known token kept since the last drain began.
     pub(super) unauthenticated_paths: AtomicUsize,
     max_unauthenticated_paths: usize,
-    /// Admissions that a refusal behind the layer takes the place of: not written (the
-    /// refusal is); each kept for the drain that found its refusal and the next.
-    pub(super) overridden: Mutex<HashMap<u32, u8>>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -70,8 +59,6 @@ pub(super) struct Reader {
     pub(super) context: Context,
     /// Entries of this thread left to read in the current drain.
     pub(super) quota: usize,
-    /// Refusals behind the layer this thread had recorded when its rings were last searched.
-    pub(super) overrides_seen: u64,
 }
 
 impl Buffers {
@@ -83,7 +70,6 @@ impl Buffers {
             budget,
             unauthenticated_paths: AtomicUsize::new(0),
             max_unauthenticated_paths,
-            overridden: Mutex::default(),
         }
     }
 
@@ -127,10 +113,9 @@ impl Buffers {
         for reader in readers.iter() {
             for ring in lock(&reader.shared.rings).iter_mut() {
                 if let Ok(chunk) = ring.read_chunk(ring.slots()) {
-                    // Peeked at, not taken: the chunk is dropped without a commit. A refusal
-                    // behind the layer is the same request as its admission.
+                    // Peeked at, not taken: the chunk is dropped without a commit.
                     let (a, b) = chunk.as_slices();
-                    waiting += a.iter().chain(b).filter(|e| e.is_event() && e.overridden().is_none()).count();
+                    waiting += a.iter().chain(b).filter(|e| e.is_event()).count();
                 }
             }
         }

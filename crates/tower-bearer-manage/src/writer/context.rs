@@ -10,7 +10,7 @@ use tower_bearer::Principal;
 use tower_bearer::manage::audit::AuditEvent;
 
 use super::budget::{REASON_BYTES, boxed_event_bytes, path_bytes};
-use super::entry::{Entry, METHODS, OVERRIDES, RequestOutcome};
+use super::entry::{Entry, METHODS, RequestOutcome};
 use super::kept::{MAX_PATH_BYTES, OTHER_PATH, is_kept_as, kept};
 
 /// Where a thread's entries go, and the budget their allocations are taken from.
@@ -51,12 +51,7 @@ impl Written {
         self.write_context(outcome, sink)
             && sink.push(Entry::Request {
                 at_ms: outcome.at_ms,
-                admission: outcome.admission,
-                status: match outcome.refused {
-                    None => 0,
-                    Some((status, _)) if outcome.admission != 0 => status | OVERRIDES,
-                    Some((status, _)) => status,
-                },
+                status: outcome.refused.map_or(0, |(status, _)| status),
                 method: outcome.method,
             })
     }
@@ -159,7 +154,7 @@ impl Context {
                 *released += boxed_event_bytes(&event);
                 return Some(*event);
             }
-            Entry::Request { at_ms, status, method, .. } => (at_ms, status & !OVERRIDES, method),
+            Entry::Request { at_ms, status, method, .. } => (at_ms, status, method),
         };
         let at = UNIX_EPOCH + Duration::from_millis(at_ms);
         let method = METHODS.get(usize::from(method)).map_or("", Method::as_str);
@@ -224,7 +219,7 @@ mod tests {
     fn get<'a>(at_ms: u64, principal: Option<&'a Principal>, path: &'a str) -> RequestOutcome<'a> {
         let method = method_code(&Method::GET).expect("coded");
         let refused = principal.is_none().then_some((401, "missing_credentials"));
-        RequestOutcome { at_ms, principal, path, method, refused, admission: 0 }
+        RequestOutcome { at_ms, principal, path, method, refused }
     }
 
     #[test]
@@ -243,14 +238,8 @@ mod tests {
         let (mut writing, mut entries) = (Written::default(), Entries::new(usize::MAX, usize::MAX));
         for (i, (principal, path, refused)) in requests.iter().enumerate() {
             let at_ms = 1_000 + u64::try_from(i).expect("small");
-            let outcome = RequestOutcome {
-                at_ms,
-                principal: *principal,
-                path,
-                method: get,
-                refused: *refused,
-                admission: 0,
-            };
+            let outcome =
+                RequestOutcome { at_ms, principal: *principal, path, method: get, refused: *refused };
             assert!(writing.write(&outcome, &mut entries));
         }
         // 6 requests; 4 changes of principal (alice, bob, none, alice), 2 of path, 2 of reason.

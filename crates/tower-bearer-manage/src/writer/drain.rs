@@ -1,9 +1,7 @@
 //! The writer's side of the [`Buffers`]: a drain reads what every thread has recorded until it
-//! began, merging the threads' events in time order a batch at a time, leaving out the
-//! admissions a refusal behind the layer takes the place of, and dropping the rings their
-//! threads have left once they are read.
+//! began, merging the threads' events in time order a batch at a time, and dropping the rings
+//! their threads have left once they are read.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use rtrb::Consumer;
@@ -20,10 +18,6 @@ impl Buffers {
     /// starts again. Returns how many entries the drain reads.
     pub(super) fn begin_drain(&self) -> usize {
         self.unauthenticated_paths.store(0, Ordering::Relaxed);
-        lock(&self.overridden).retain(|_, drains| {
-            *drains -= 1;
-            *drains > 0
-        });
         let mut released = 0;
         let mut readers = lock(&self.readers);
         readers.retain_mut(|reader| {
@@ -47,29 +41,6 @@ impl Buffers {
         entries
     }
 
-    /// Finds the refusals behind the layer recorded until now (after the drain began too):
-    /// the admissions they take the place of are not written, whichever drain reads them.
-    pub(super) fn collect_overrides(&self) {
-        let mut readers = lock(&self.readers);
-        let mut overridden = lock(&self.overridden);
-        for reader in readers.iter_mut() {
-            let recorded = reader.shared.overrides.load(Ordering::Acquire);
-            if recorded == reader.overrides_seen {
-                continue;
-            }
-            reader.overrides_seen = recorded;
-            for ring in lock(&reader.shared.rings).iter_mut() {
-                if let Ok(chunk) = ring.read_chunk(ring.slots()) {
-                    // Peeked at, not taken: the chunk is dropped without a commit.
-                    let (a, b) = chunk.as_slices();
-                    for admission in a.iter().chain(b).filter_map(Entry::overridden) {
-                        overridden.insert(admission, 2);
-                    }
-                }
-            }
-        }
-    }
-
     /// The next batch of the drain: up to `max_events` events, the earliest first across
     /// threads, and no more than half the budget's share for the batch (at least one event).
     /// The batch is counted against the budget twice (it, and the copy handed to the log
@@ -78,9 +49,7 @@ impl Buffers {
         let room = self.budget.batch_max() / 2;
         let mut released = 0;
         let mut readers = lock(&self.readers);
-        let overridden = &mut *lock(&self.overridden);
-        let mut next: Vec<Option<u64>> =
-            readers.iter_mut().map(|r| r.next_time(overridden, &mut released)).collect();
+        let mut next: Vec<Option<u64>> = readers.iter_mut().map(|r| r.next_time(&mut released)).collect();
         let (mut events, mut bytes) = (Vec::new(), 0);
         while events.len() < max_events && bytes < room {
             let earliest = next.iter().enumerate().filter_map(|(i, at)| at.map(|at| (at, i))).min();
@@ -89,7 +58,7 @@ impl Buffers {
                 bytes += 2 * event_bytes(&event);
                 events.push(event);
             }
-            next[i] = readers[i].next_time(overridden, &mut released);
+            next[i] = readers[i].next_time(&mut released);
         }
         drop(readers);
         self.budget.release(released);
@@ -100,21 +69,15 @@ impl Buffers {
 
 impl Reader {
     /// The time of this thread's next event within the drain's quota, once the entries
-    /// before it (what it refers to, admissions a refusal takes the place of) are read;
-    /// `None` when there is none.
-    fn next_time(&mut self, overridden: &mut HashMap<u32, u8>, released: &mut usize) -> Option<u64> {
+    /// before it (what it refers to) are read; `None` when there is none.
+    fn next_time(&mut self, released: &mut usize) -> Option<u64> {
         let Reader { shared, context, quota, .. } = self;
         let mut rings = lock(&shared.rings);
         while *quota > 0 {
             let ring = rings.front_mut()?;
-            match ring.peek().map(|entry| (entry.time_ms(), entry.admitted())) {
-                // Not written: its refusal is, as the request's one event.
-                Ok((Some(_), Some(admission))) if overridden.remove(&admission).is_some() => {
-                    ring.pop().ok()?;
-                    *quota -= 1;
-                }
-                Ok((Some(at), _)) => return Some(at),
-                Ok((None, _)) => {
+            match ring.peek().map(Entry::time_ms) {
+                Ok(Some(at)) => return Some(at),
+                Ok(None) => {
                     let entry = ring.pop().ok()?;
                     *quota -= 1;
                     context.read(entry, released);
@@ -159,10 +122,7 @@ fn drop_read_rings(rings: &mut Rings, released: &mut usize) {
 mod tests {
     use std::sync::Arc;
 
-    use tower_bearer::Principal;
-
     use super::super::budget::DEFAULT_MAX_BYTES;
-    use super::super::entry::RequestOutcome;
     use super::super::testing::{buffers, drain, request, stamp};
     use super::*;
 
@@ -209,53 +169,5 @@ mod tests {
         assert_eq!(drain(&buffers).len(), 1);
         drain(&buffers);
         assert!(lock(&buffers.readers).is_empty());
-    }
-
-    /// `rita`'s request on its own thread: admitted as `admission`, or refused behind the
-    /// layer in its place.
-    fn on_thread(buffers: &Arc<Buffers>, rita: &Principal, at_ms: u64, admission: u32, refused: bool) {
-        let (writer, rita) = (buffers.clone(), rita.clone());
-        std::thread::spawn(move || {
-            let refused = refused.then_some((403, "insufficient_scope"));
-            let outcome = RequestOutcome { refused, admission, ..request(at_ms, Some(&rita)) };
-            writer.record_request(&outcome);
-        })
-        .join()
-        .expect("the thread ran");
-    }
-
-    fn outcomes(events: &[AuditEvent]) -> Vec<(u64, Option<u16>)> {
-        events.iter().map(|e| (stamp(e), e.status)).collect()
-    }
-
-    /// Issue 21, finding 8: a request refused behind the layer is written once, as refused,
-    /// whichever threads recorded its admission and its refusal.
-    #[test]
-    fn a_refusal_behind_the_layer_takes_the_place_of_its_admission() {
-        let buffers = Arc::new(buffers(DEFAULT_MAX_BYTES));
-        let rita = Principal::builder("rita").build();
-        on_thread(&buffers, &rita, 1, 7, false);
-        on_thread(&buffers, &rita, 2, 8, false);
-        on_thread(&buffers, &rita, 3, 7, true);
-        assert_eq!(buffers.events_waiting(), 2, "two requests");
-        assert_eq!(outcomes(&drain(&buffers)), [(2, None), (3, Some(403))]);
-        // A refusal found before its admission is read (a thread the drain looked at first):
-        // the admission is left out of the next drain.
-        on_thread(&buffers, &rita, 4, 9, true);
-        buffers.begin_drain();
-        on_thread(&buffers, &rita, 5, 9, false);
-        buffers.collect_overrides();
-        let (batch, bytes) = buffers.take_batch(100);
-        buffers.budget().release(bytes);
-        assert_eq!(outcomes(&batch), [(4, Some(403))]);
-        assert!(drain(&buffers).is_empty());
-        // A refusal that comes once its admission is written is written too (documented).
-        on_thread(&buffers, &rita, 6, 10, false);
-        assert_eq!(outcomes(&drain(&buffers)), [(6, None)]);
-        on_thread(&buffers, &rita, 7, 10, true);
-        assert_eq!(outcomes(&drain(&buffers)), [(7, Some(403))]);
-        // The layer's own refusals have no admission: nothing to take the place of.
-        buffers.record_request(&RequestOutcome { refused: Some((401, "unknown_token")), ..request(8, None) });
-        assert_eq!(outcomes(&drain(&buffers)), [(8, Some(401))]);
     }
 }

@@ -16,10 +16,6 @@ use http::Method;
 use tower_bearer::Principal;
 use tower_bearer::manage::audit::AuditEvent;
 
-/// Set in a request entry's status: a refusal behind the layer, which takes the place of the
-/// admission its entry names (the request's one event is the refusal).
-pub(super) const OVERRIDES: u16 = 0x8000;
-
 /// The methods a request entry names by code; another method's request is recorded whole.
 pub(super) const METHODS: [Method; 9] = [
     Method::GET,
@@ -57,11 +53,7 @@ pub(super) enum Entry {
     Request {
         /// Milliseconds since the epoch.
         at_ms: u64,
-        /// The layer's number for its admission of the request (see
-        /// [`RequestOutcome::admission`]); 0 for none.
-        admission: u32,
-        /// The status of a refusal, with [`OVERRIDES`] for a refusal behind the layer; 0 for
-        /// an authenticated request.
+        /// The status of a refusal; 0 for an authenticated request.
         status: u16,
         /// The method's code in [`METHODS`].
         method: u8,
@@ -74,22 +66,6 @@ impl Entry {
     /// Whether this entry is an event (rather than what the events that follow refer to).
     pub(super) fn is_event(&self) -> bool {
         matches!(self, Entry::Request { .. } | Entry::Event(_))
-    }
-
-    /// The admission this entry records, if it is an authenticated request with a number.
-    pub(super) fn admitted(&self) -> Option<u32> {
-        match self {
-            Entry::Request { admission, status: 0, .. } if *admission != 0 => Some(*admission),
-            _ => None,
-        }
-    }
-
-    /// The admission this entry takes the place of, if it is a refusal behind the layer.
-    pub(super) fn overridden(&self) -> Option<u32> {
-        match self {
-            Entry::Request { admission, status, .. } if status & OVERRIDES != 0 => Some(*admission),
-            _ => None,
-        }
     }
 
     /// The time of the event this entry is, in milliseconds since the epoch; `None` for what
@@ -111,16 +87,6 @@ pub(super) struct RequestOutcome<'a> {
     pub(super) method: u8,
     /// The status and reason code of a refusal.
     pub(super) refused: Option<(u16, &'static str)>,
-    /// The layer's number for its admission of the request (`AuthEvent::admission`, cut to
-    /// 32 bits, never 0), on an authenticated request and on a refusal behind the layer; 0 on
-    /// the layer's own refusals.
-    pub(super) admission: u32,
-}
-
-/// The 32 bits of the layer's admission number a request entry keeps (never 0; unique among
-/// any 4 billion admissions in a row, and numbers are handed out in order).
-pub(super) fn admission_code(admission: Option<u64>) -> u32 {
-    admission.map_or(0, |n| u32::try_from(n % u64::from(u32::MAX)).unwrap_or(0) + 1)
 }
 
 /// Milliseconds since the epoch of `event` (0 before it), to order it among request entries.

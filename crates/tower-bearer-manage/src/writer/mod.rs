@@ -27,7 +27,7 @@ use tower_bearer::middleware::{AuthEvent, Outcome};
 
 use self::budget::{Budget, DEFAULT_MAX_BYTES, MIN_MAX_BYTES};
 use self::buffers::{Buffers, lock};
-use self::entry::{RequestOutcome, admission_code, method_code};
+use self::entry::{RequestOutcome, method_code};
 use self::kept::{MAX_METHOD_BYTES, MAX_PATH_BYTES, OTHER_PATH, kept};
 use self::recent::RecentTime;
 pub use self::stats::{AuditDrops, AuditStats};
@@ -78,14 +78,10 @@ const DEFAULT_UNAUTHENTICATED_PATHS: usize = 1024;
 ///
 /// # One event per request
 ///
-/// A request the layer admitted and a check behind it then refused
-/// ([`RequireScopes`](tower_bearer::RequireScopes), the limit layers,
-/// `AuthError::refusing`) reaches the hook twice, the refusal naming the admission it takes
-/// the place of (`AuthEvent::admission`). The writer records it once, as `request.rejected`:
-/// a drain waits 20 ms (at most the flush interval) once it has seen what it will write, and
-/// leaves out every admission whose refusal it has found by then. Refusals follow their
-/// admission within microseconds, unless a credit ledger or the handler answers later; one
-/// that comes after its admission was written is written too.
+/// The layer reports each request once, when it is answered: a request it admitted and a
+/// check behind it then refused ([`RequireScopes`](tower_bearer::RequireScopes), the limit
+/// layers, a handler's `AuthError`) comes as that refusal alone. The writer records each event
+/// it is given, so an audit log has one entry per request.
 ///
 /// Request events are stamped to the millisecond from the coarse clock (which moves once per
 /// kernel tick, 1 to 4 ms): while requests arrive, the task reads it every millisecond for
@@ -214,9 +210,8 @@ impl AuditWriter {
                 // A method of the application's own: rare, so recorded whole.
                 return writer.record_rare_request(event, at_ms, refused);
             };
-            let admission = admission_code(event.admission);
             let principal = event.principal();
-            let outcome = RequestOutcome { at_ms, principal, path: event.path, method, refused, admission };
+            let outcome = RequestOutcome { at_ms, principal, path: event.path, method, refused };
             writer.buffers.record_request(&outcome);
         }
     }

@@ -125,8 +125,6 @@ impl Buffers {
             let mut appender = Appender { ring, shared, credit, buffers: self };
             if !written.write(outcome, &mut appender) {
                 shared.count_drop();
-            } else if outcome.admission != 0 && outcome.refused.is_some() {
-                shared.count_override();
             }
         });
     }
@@ -162,13 +160,9 @@ impl Buffers {
         producers.retain(|p| Arc::strong_count(&p.shared) > 1);
         let capacity = if self.budget.reserve(ring_bytes(FIRST_RING)) { FIRST_RING } else { 0 };
         let (ring, reader) = RingBuffer::new(capacity);
-        let shared = Arc::new(Shared {
-            rings: Mutex::new(VecDeque::from([reader])),
-            dropped: AtomicU64::new(0),
-            overrides: AtomicU64::new(0),
-        });
-        let reader =
-            Reader { shared: shared.clone(), context: Context::default(), quota: 0, overrides_seen: 0 };
+        let shared =
+            Arc::new(Shared { rings: Mutex::new(VecDeque::from([reader])), dropped: AtomicU64::new(0) });
+        let reader = Reader { shared: shared.clone(), context: Context::default(), quota: 0 };
         lock(&self.readers).push(reader);
         producers.push(Producer {
             writer: self.id,

@@ -26,12 +26,6 @@ const TICK: Duration = Duration::from_millis(1);
 /// the clock themselves, and ask for it again).
 const IDLE_TICKS: u32 = 100;
 
-/// How long a drain waits, once it has seen what it will write, for the refusals behind the
-/// layer of the requests it will write as admitted (they follow within microseconds, unless
-/// a ledger or a handler answers later): a refusal recorded by then is written in place of
-/// its admission. At most the flush interval.
-const GRACE: Duration = Duration::from_millis(20);
-
 /// The application's hook for drops.
 pub(super) type DropHook = Arc<dyn Fn(&AuditDrops) + Send + Sync>;
 
@@ -151,19 +145,12 @@ impl<L: AuditLog> Task<L> {
     }
 
     /// Writes everything recorded so far, in time order, a batch at a time: the rings hold
-    /// the rest meanwhile, in their compact form. A request refused behind the layer is
-    /// written once, as refused (see [`GRACE`]).
+    /// the rest meanwhile, in their compact form.
     async fn drain(&mut self) {
         if self.buffers.begin_drain() == 0 {
             self.report_drops();
             return;
         }
-        let grace = Instant::now() + GRACE.min(self.flush_interval);
-        while Instant::now() < grace {
-            tokio::time::sleep(TICK.min(grace - Instant::now())).await;
-            self.keep_time();
-        }
-        self.buffers.collect_overrides();
         loop {
             let (batch, bytes) = self.buffers.take_batch(self.batch_size);
             if batch.is_empty() {
@@ -257,8 +244,7 @@ mod tests {
         assert!(now_ms().abs_diff(kept) < 1_000, "the clock's time: {kept}");
         // Requests keep it going (one a millisecond of tokio's paused clock) ...
         for at_ms in 0..300 {
-            let outcome =
-                RequestOutcome { at_ms, principal: None, path: "/", method: 0, refused: None, admission: 0 };
+            let outcome = RequestOutcome { at_ms, principal: None, path: "/", method: 0, refused: None };
             buffers.record_request(&outcome);
             tokio::time::sleep(TICK).await;
         }

@@ -17,7 +17,7 @@ pub(super) fn buffers(max_bytes: usize) -> Buffers {
 
 pub(super) fn request(at_ms: u64, principal: Option<&Principal>) -> RequestOutcome<'_> {
     let method = method_code(&Method::GET).expect("coded");
-    RequestOutcome { at_ms, principal, path: "/", method, refused: None, admission: 0 }
+    RequestOutcome { at_ms, principal, path: "/", method, refused: None }
 }
 
 pub(super) fn rings(buffers: &Buffers) -> usize {
@@ -27,7 +27,6 @@ pub(super) fn rings(buffers: &Buffers) -> usize {
 /// A drain: every batch, the bytes of each given back as if written.
 pub(super) fn drain(buffers: &Buffers) -> Vec<AuditEvent> {
     buffers.begin_drain();
-    buffers.collect_overrides();
     let mut events = Vec::new();
     loop {
         let (batch, bytes) = buffers.take_batch(100);
