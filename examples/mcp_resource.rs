@@ -28,7 +28,8 @@ pub async fn server(base: &str) -> Result<(Router, RegisteredClient), StoreError
     let client = clients
         .register(NewClient::new("svc-agent").client_id("agent").allowed_scopes(["tools:call"]))
         .await?;
-    let token = TokenEndpoint::new(clients, store.clone()).issuer(base).resources([resource.clone()]);
+    let token =
+        TokenEndpoint::builder(clients, store.clone()).issuer(base).resources([resource.clone()]).build();
     let layer = BearerAuthLayer::new(store)
         .audience(resource.clone())
         .require_scopes(["tools:call"])

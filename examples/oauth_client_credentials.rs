@@ -41,7 +41,10 @@ pub async fn demo(ttl: Duration, clock: Clock) -> Result<(Router, RegisteredClie
                 .require_scopes(["reports:read"])
                 .clock(clock.clone()),
         )
-        .route_service("/oauth/token", TokenEndpoint::new(clients, store).realm("reports").clock(clock));
+        .route_service(
+            "/oauth/token",
+            TokenEndpoint::builder(clients, store).realm("reports").clock(clock).build(),
+        );
     Ok((app, client))
 }
 

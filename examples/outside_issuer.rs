@@ -43,7 +43,7 @@ pub async fn auth_server(base: &str) -> Result<AuthServer, StoreError> {
     let demo = clients
         .register(NewClient::new("svc-dashboard").client_id("dashboard").allowed_scopes(["reports:read"]))
         .await?;
-    let token = TokenEndpoint::new(clients, store).issuer(base);
+    let token = TokenEndpoint::builder(clients, store).issuer(base).build();
     let metadata = AuthorizationServerMetadata::new(base)
         .token_endpoint(format!("{base}/oauth/token"))
         .introspection_endpoint(format!("{base}/oauth/introspect"))
@@ -65,8 +65,9 @@ pub fn api(
     cache_for: Duration,
 ) -> Result<Router, http::uri::InvalidUri> {
     let store: CachedTokenStore<IntrospectionStore> =
-        IntrospectionStore::new(introspection_url, API_CLIENT_ID, secret)?
+        IntrospectionStore::builder(introspection_url, API_CLIENT_ID, secret)?
             .timeout(Duration::from_secs(2))
+            .build()
             .cached(CacheConfig::default().positive_ttl(cache_for).negative_ttl(Duration::from_secs(1)));
     Ok(Router::new()
         .route("/v1/reports", get(reports))

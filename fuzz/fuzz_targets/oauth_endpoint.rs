@@ -34,7 +34,7 @@ fn endpoint() -> TokenEndpoint<MemoryClientRegistry, MemoryTokenStore> {
                 let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
                 let _ = std::future::Future::poll(register, &mut cx);
             }
-            TokenEndpoint::new(clients, MemoryTokenStore::new()).max_body_bytes(1024)
+            TokenEndpoint::builder(clients, MemoryTokenStore::new()).max_body_bytes(1024).build()
         })
         .clone()
 }

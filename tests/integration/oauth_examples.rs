@@ -1,6 +1,7 @@
 //! The OAuth examples, in process over real HTTP: `outside_issuer` (an API protected by tokens
-//! of another authorization server, through introspection) and `mcp_resource` (a protected
-//! resource pointing clients to its metadata).
+//! of another authorization server, through introspection), `jwt_store` (the same with JWTs
+//! verified against the issuer's JWKS) and `mcp_resource` (a protected resource pointing
+//! clients to its metadata).
 
 use std::time::Duration;
 
@@ -12,6 +13,10 @@ use crate::client::{Served, send};
 #[path = "../../examples/outside_issuer.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod outside_issuer;
+
+#[path = "../../examples/jwt_store.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod jwt_store;
 
 #[path = "../../examples/mcp_resource.rs"]
 #[allow(dead_code, unreachable_pub)]
@@ -68,6 +73,12 @@ async fn outside_issuer_example() {
     let metadata =
         send(Method::GET, &auth_server.url("/.well-known/oauth-authorization-server"), None, None).await;
     assert_eq!(metadata.json()["introspection_endpoint"], "http://as.test/oauth/introspect");
+}
+
+#[tokio::test]
+async fn jwt_store_example() {
+    let answers = jwt_store::run().await.unwrap();
+    assert_eq!(answers, [StatusCode::OK, StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED]);
 }
 
 #[tokio::test]

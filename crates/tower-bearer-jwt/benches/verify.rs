@@ -64,13 +64,14 @@ fn request(token: &str) -> Request<Body> {
 }
 
 fn signed(keys: KeySet) -> (SignedTokens<MemoryTokenStore>, String) {
-    let tokens = SignedTokens::new(
+    let tokens = SignedTokens::builder(
         MemoryTokenStore::new(),
         keys,
         "https://auth.example.com",
         "https://api.example.com",
     )
-    .default_lifetime(Duration::from_secs(3600));
+    .default_lifetime(Duration::from_secs(3600))
+    .build();
     let jwt = now(tokens.issue(NewToken::for_subject("ada").organization("acme").scopes(["reports:read"])))
         .unwrap()
         .secret()

@@ -2,7 +2,7 @@
 //! until the token's own expiry and then dropped; and [`DenyListSubscriber`], through which a
 //! shared store pushes the revocations of other instances into it.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -64,7 +64,7 @@ pub(crate) struct DenyList {
     /// A request is loading the store's revocations.
     loading: AtomicBool,
     /// The verifier's leeway in seconds: revocations are kept that much past expiry.
-    leeway: AtomicU64,
+    leeway: u64,
     /// The verifier's clock, for sweeping.
     clock: Clock,
 }
@@ -77,7 +77,7 @@ impl DenyList {
             sweep_at: AtomicUsize::new(SWEEP_MIN),
             state: AtomicU8::new(NOT_LOADED),
             loading: AtomicBool::new(false),
-            leeway: AtomicU64::new(leeway),
+            leeway,
         }
     }
 
@@ -118,7 +118,7 @@ impl DenyList {
     /// Denies the token of `revocation` (merged with an earlier denial of it); entries whose
     /// token has expired are swept when the list doubles.
     pub(crate) fn deny(&self, revocation: &Revocation) {
-        let denial = Denial::of(revocation, self.leeway.load(Ordering::Relaxed));
+        let denial = Denial::of(revocation, self.leeway);
         let id = revocation.id.clone();
         let now = secs(self.clock.now());
         let entries = self.entries.pin();
@@ -127,10 +127,6 @@ impl DenyList {
             entries.retain(|_, d| d.until > now);
             self.sweep_at.store((entries.len() * 2).max(SWEEP_MIN), Ordering::Relaxed);
         }
-    }
-
-    pub(crate) fn set_leeway(&self, leeway: u64) {
-        self.leeway.store(leeway, Ordering::Relaxed);
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -43,4 +43,4 @@ pub use deny::DenyListSubscriber;
 pub use jwks::Jwks;
 pub use key::{Algorithm, KeyError, SigningKey};
 pub use key_set::KeySet;
-pub use store::SignedTokens;
+pub use store::{SignedTokens, SignedTokensBuilder};

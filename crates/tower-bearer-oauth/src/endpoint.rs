@@ -38,18 +38,19 @@ use crate::shared::{ACCESS_TOKEN_KIND, Config, Shared, endpoint_service};
 ///   400. Bodies over the limit: 413, without reading them.
 /// - Every answer carries `Cache-Control: no-store` and `Pragma: no-cache`.
 /// - Failed authentications are counted per source address (see
-///   [`client_address`](Self::client_address)): past `max_failures` within `window` (default
-///   5 per 60 s), a source's failing attempts are answered 429
-///   `{"error":"slow_down",...}` (the error code of RFC 8628 §3.5, an extension to RFC 6749
-///   §5.2) with `Retry-After`. A correct secret is never refused, and nothing is kept per
-///   client id, so knowing a client id is no lever to lock that client out. Client secrets
-///   carry 256 bits: the limit keeps a misbehaving source's load down, it is not what keeps
-///   secrets from being guessed.
+///   [`client_address`](TokenEndpointBuilder::client_address)): past `max_failures` within
+///   `window` ([`failure_limit`](TokenEndpointBuilder::failure_limit), default 5 per 60 s), a
+///   source's failing attempts are answered 429 `{"error":"slow_down",...}` (the error code
+///   of RFC 8628 §3.5, an extension to RFC 6749 §5.2) with `Retry-After`. A correct secret
+///   is never refused, and nothing is kept per client id, so knowing a client id is no lever
+///   to lock that client out. Client secrets carry 256 bits: the limit keeps a misbehaving
+///   source's load down, it is not what keeps secrets from being guessed.
 ///
 /// `invalid_grant` never occurs: the client-credentials grant has no grant value to be
 /// invalid. A store or registry failure answers 503 `temporarily_unavailable`.
 ///
-/// Mount it with axum: `Router::new().route_service("/oauth/token", endpoint)`.
+/// [`new`](Self::new) takes the default settings; [`builder`](Self::builder) configures the
+/// others. Mount it with axum: `Router::new().route_service("/oauth/token", endpoint)`.
 pub struct TokenEndpoint<R, S> {
     shared: Shared<R, S>,
 }
@@ -66,102 +67,127 @@ impl<R, S> fmt::Debug for TokenEndpoint<R, S> {
 }
 
 impl<R: ClientRegistry, S: TokenManager> TokenEndpoint<R, S> {
-    /// An endpoint authenticating clients against `registry` and minting tokens into `store`.
+    /// An endpoint authenticating clients against `registry` and minting tokens into `store`,
+    /// with the default settings: [`builder`](Self::builder)`(registry, store).build()`.
     pub fn new(registry: R, store: S) -> Self {
-        Self::from_shared(Arc::new(registry), Arc::new(store))
+        Self::builder(registry, store).build()
     }
 
     /// An endpoint over a registry and store shared with the rest of the application (the
-    /// same store goes into the [`BearerAuthLayer`](tower_bearer::BearerAuthLayer)).
+    /// same store goes into the [`BearerAuthLayer`](tower_bearer::BearerAuthLayer)), with the
+    /// default settings: [`builder_from_shared`](Self::builder_from_shared)`(..).build()`.
     pub fn from_shared(registry: Arc<R>, store: Arc<S>) -> Self {
-        TokenEndpoint { shared: Shared::new(registry, store) }
+        Self::builder_from_shared(registry, store).build()
+    }
+
+    /// Configures an endpoint authenticating clients against `registry` and minting tokens
+    /// into `store`: issuer, resources, realm, body limit, clock, failure limit. See
+    /// [`TokenEndpointBuilder`].
+    pub fn builder(registry: R, store: S) -> TokenEndpointBuilder<R, S> {
+        Self::builder_from_shared(Arc::new(registry), Arc::new(store))
+    }
+
+    /// Configures an endpoint over a registry and store shared with the rest of the
+    /// application. See [`TokenEndpointBuilder`].
+    pub fn builder_from_shared(registry: Arc<R>, store: Arc<S>) -> TokenEndpointBuilder<R, S> {
+        TokenEndpointBuilder { registry, store, config: Config::default() }
     }
 
     /// The RFC 7662 introspection endpoint of the same registry and store, with this
-    /// endpoint's configuration and failure count. Configure this endpoint first.
+    /// endpoint's configuration and failure count.
     pub fn introspection(&self) -> IntrospectionEndpoint<R, S> {
         IntrospectionEndpoint::new(self.shared.clone())
     }
 
     /// The RFC 7009 revocation endpoint of the same registry and store, with this endpoint's
-    /// configuration and failure count. Configure this endpoint first.
+    /// configuration and failure count.
     pub fn revocation(&self) -> RevocationEndpoint<R, S> {
         RevocationEndpoint::new(self.shared.clone())
     }
 }
 
-impl<R, S> TokenEndpoint<R, S> {
-    fn config_mut(&mut self) -> &mut Config {
-        self.shared.config_mut()
-    }
+/// Configures a [`TokenEndpoint`]; see [`TokenEndpoint::builder`]. The built endpoint, its
+/// clones and the [`introspection`](TokenEndpoint::introspection) and
+/// [`revocation`](TokenEndpoint::revocation) endpoints made from it share one configuration
+/// and one failure count.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_bearer::MemoryTokenStore;
+/// use tower_bearer_oauth::{MemoryClientRegistry, TokenEndpoint};
+///
+/// let token = TokenEndpoint::builder(MemoryClientRegistry::new(), MemoryTokenStore::new())
+///     .issuer("https://auth.example.com")
+///     .resources(["https://api.example.com"])
+///     .failure_limit(10, Duration::from_secs(60))
+///     .build();
+/// let introspection = token.introspection();
+/// ```
+#[must_use]
+pub struct TokenEndpointBuilder<R, S> {
+    registry: Arc<R>,
+    store: Arc<S>,
+    config: Config,
+}
 
+impl<R, S> fmt::Debug for TokenEndpointBuilder<R, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenEndpointBuilder")
+            .field("realm", &self.config.realm)
+            .field("max_body", &self.config.max_body)
+            .field("issuer", &self.config.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R, S> TokenEndpointBuilder<R, S> {
     /// The authorization server's issuer identifier (an `https` URL, RFC 8414 §2), given as
     /// `iss` in introspection answers.
-    ///
-    /// # Panics
-    ///
-    /// If the endpoint was cloned already.
-    #[must_use]
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.config_mut().issuer = Some(issuer.into().into_boxed_str());
+        self.config.issuer = Some(issuer.into().into_boxed_str());
         self
     }
 
     /// The resources clients may ask tokens for with the `resource` parameter (RFC 8707);
     /// the token's audience is then that resource. Without this call, any absolute URI
     /// without a fragment is accepted. Others are answered 400 `invalid_target`.
-    ///
-    /// # Panics
-    ///
-    /// If the endpoint was cloned already.
-    #[must_use]
     pub fn resources<I, U>(mut self, resources: I) -> Self
     where
         I: IntoIterator<Item = U>,
         U: Into<String>,
     {
-        self.config_mut().resources = resources.into_iter().map(|r| r.into().into_boxed_str()).collect();
+        self.config.resources = resources.into_iter().map(|r| r.into().into_boxed_str()).collect();
         self
     }
 
-    /// The realm of the `Basic` challenge sent with 401 `invalid_client`.
+    /// The realm of the `Basic` challenge sent with 401 `invalid_client` (default `oauth`).
     ///
     /// # Panics
     ///
-    /// If `realm` is empty or holds `"`, `\` or a non-printable character; or if the endpoint
-    /// was cloned already (configure it first).
-    #[must_use]
+    /// If `realm` is empty or holds `"`, `\` or a non-printable character: a start-up
+    /// configuration mistake (the realm is a constant of the application), as with
+    /// [`BearerAuthLayer::realm`](tower_bearer::BearerAuthLayer::realm).
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         let realm = realm.into();
         assert!(
             !realm.is_empty() && realm.chars().all(is_param_char),
             "tower-bearer: invalid realm {realm:?}"
         );
-        self.config_mut().realm = realm.into_boxed_str();
+        self.config.realm = realm.into_boxed_str();
         self
     }
 
     /// The largest request body accepted (413 above it). Default 16 KiB.
-    ///
-    /// # Panics
-    ///
-    /// If the endpoint was cloned already.
-    #[must_use]
     pub fn max_body_bytes(mut self, max: usize) -> Self {
-        self.config_mut().max_body = max;
+        self.config.max_body = max;
         self
     }
 
     /// Reads the time from `clock` (default: the system clock): access token expiry and the
     /// failure window. For tests: give the endpoint, the store and the layer the same
     /// [`Clock::manual`].
-    ///
-    /// # Panics
-    ///
-    /// If the endpoint was cloned already.
-    #[must_use]
     pub fn clock(mut self, clock: Clock) -> Self {
-        self.config_mut().clock = clock;
+        self.config.clock = clock;
         self
     }
 
@@ -176,33 +202,30 @@ impl<R, S> TokenEndpoint<R, S> {
     /// use tower_bearer::MemoryTokenStore;
     /// use tower_bearer_oauth::{MemoryClientRegistry, TokenEndpoint};
     ///
-    /// let endpoint = TokenEndpoint::new(MemoryClientRegistry::new(), MemoryTokenStore::new())
-    ///     .client_address(|request| request.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()));
+    /// let endpoint = TokenEndpoint::builder(MemoryClientRegistry::new(), MemoryTokenStore::new())
+    ///     .client_address(|request| request.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))
+    ///     .build();
     /// ```
-    ///
-    /// # Panics
-    ///
-    /// If the endpoint was cloned already.
-    #[must_use]
     pub fn client_address(
         mut self,
         address: impl Fn(&Parts) -> Option<IpAddr> + Send + Sync + 'static,
     ) -> Self {
-        self.config_mut().source = Arc::new(address);
+        self.config.source = Arc::new(address);
         self
     }
 
-    /// Allows `max_failures` failed authentications per source within `window`; further failing
-    /// attempts from that source get 429 `slow_down` with `Retry-After` until the window ends.
-    /// Correct secrets are accepted whatever the count.
-    ///
-    /// # Panics
-    ///
-    /// If the endpoint was cloned already.
-    #[must_use]
+    /// Allows `max_failures` failed authentications per source within `window` (default 5
+    /// per 60 seconds); further failing attempts from that source get 429 `slow_down` with
+    /// `Retry-After` until the window ends. Correct secrets are accepted whatever the count.
     pub fn failure_limit(mut self, max_failures: u32, window: Duration) -> Self {
-        self.config_mut().limiter = FailureLimiter::new(max_failures, window);
+        self.config.limiter = FailureLimiter::new(max_failures, window);
         self
+    }
+
+    /// The endpoint.
+    #[must_use]
+    pub fn build(self) -> TokenEndpoint<R, S> {
+        TokenEndpoint { shared: Shared::new(self.registry, self.store, self.config) }
     }
 }
 

@@ -27,9 +27,9 @@ use crate::shared::{ACCESS_TOKEN_KIND, Shared, endpoint_service};
 /// - An active token: `200 {"active":true,"scope":"...","client_id":"...","sub":"...",
 ///   "token_type":"Bearer","exp":...,"iat":...,"jti":"<token id>","iss":"...","aud":...,
 ///   "organization":"..."}`, each member present when the token has it (`client_id` for tokens
-///   the token endpoint minted; `iss` when [`issuer`](crate::TokenEndpoint::issuer) is set;
-///   `aud` a string for one resource, an array for several; `organization` is this crate's
-///   extension member).
+///   the token endpoint minted; `iss` when [`issuer`](crate::TokenEndpointBuilder::issuer) is
+///   set; `aud` a string for one resource, an array for several; `organization` is this
+///   crate's extension member).
 /// - Anything else, unknown, revoked, expired or malformed alike: `200 {"active":false}`.
 /// - Client authentication failures, methods, content types and sizes are answered as at the
 ///   token endpoint; a failing store answers 503 `temporarily_unavailable`.

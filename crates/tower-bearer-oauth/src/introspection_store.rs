@@ -39,7 +39,8 @@ const MAX_ANSWER: usize = 64 * 1024;
 /// the configured TTL and never past the token's `exp`, inactive ones briefly, and concurrent
 /// requests with one token make one call. The HTTP client is hyper-util's pooled client (part of
 /// the hyper project tower services run on, with no other runtime); for `https`, build one with
-/// a TLS connector (hyper-rustls, hyper-tls) and pass it to [`with_client`](Self::with_client).
+/// a TLS connector (hyper-rustls, hyper-tls) and pass it to [`with_client`](Self::with_client)
+/// (or [`builder_with_client`](Self::builder_with_client)).
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -48,8 +49,9 @@ const MAX_ANSWER: usize = 64 * 1024;
 /// use tower_bearer_oauth::IntrospectionStore;
 ///
 /// # fn main() -> Result<(), http::uri::InvalidUri> {
-/// let store = IntrospectionStore::new("http://auth.internal/oauth/introspect", "reports-api", "cs_...")?
+/// let store = IntrospectionStore::builder("http://auth.internal/oauth/introspect", "reports-api", "cs_...")?
 ///     .timeout(Duration::from_secs(2))
+///     .build()
 ///     .cached(CacheConfig::default().positive_ttl(Duration::from_secs(60)));
 /// let layer = BearerAuthLayer::new(store);
 /// # Ok(()) }
@@ -69,25 +71,52 @@ struct Inner<C> {
 
 impl IntrospectionStore<HttpConnector> {
     /// A store asking `endpoint` (plain `http`), authenticating as `client_id` /
-    /// `client_secret`, with a 5-second timeout.
+    /// `client_secret`, with the default settings (a 5-second timeout, the system clock):
+    /// [`builder`](Self::builder)`(..)?.build()`.
     ///
     /// # Errors
     ///
     /// If `endpoint` is not a URI.
     pub fn new(endpoint: &str, client_id: &str, client_secret: &str) -> Result<Self, http::uri::InvalidUri> {
+        Ok(Self::builder(endpoint, client_id, client_secret)?.build())
+    }
+
+    /// Configures a store asking `endpoint` (plain `http`), authenticating as `client_id` /
+    /// `client_secret`: timeout, clock. See [`IntrospectionStoreBuilder`].
+    ///
+    /// # Errors
+    ///
+    /// If `endpoint` is not a URI.
+    pub fn builder(
+        endpoint: &str,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<IntrospectionStoreBuilder<HttpConnector>, http::uri::InvalidUri> {
         let client = Client::builder(TokioExecutor::new()).build_http();
-        Ok(Self::with_client(client, endpoint.parse()?, client_id, client_secret))
+        Ok(Self::builder_with_client(client, endpoint.parse()?, client_id, client_secret))
     }
 }
 
 impl<C> IntrospectionStore<C> {
-    /// A store asking `endpoint` through `client` (one with a TLS connector for `https`).
+    /// A store asking `endpoint` through `client` (one with a TLS connector for `https`), with
+    /// the default settings: [`builder_with_client`](Self::builder_with_client)`(..).build()`.
     pub fn with_client(
         client: Client<C, Full<Bytes>>,
         endpoint: Uri,
         client_id: &str,
         client_secret: &str,
     ) -> Self {
+        Self::builder_with_client(client, endpoint, client_id, client_secret).build()
+    }
+
+    /// Configures a store asking `endpoint` through `client` (one with a TLS connector for
+    /// `https`). See [`IntrospectionStoreBuilder`].
+    pub fn builder_with_client(
+        client: Client<C, Full<Bytes>>,
+        endpoint: Uri,
+        client_id: &str,
+        client_secret: &str,
+    ) -> IntrospectionStoreBuilder<C> {
         // RFC 6749 §2.3.1: id and secret form-encoded, then Base64.
         let pair = format!("{}:{}", percent_encode(client_id), percent_encode(client_secret));
         let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
@@ -101,33 +130,7 @@ impl<C> IntrospectionStore<C> {
             timeout: Duration::from_secs(5),
             clock: Clock::default(),
         };
-        IntrospectionStore { inner: Arc::new(inner) }
-    }
-
-    fn inner_mut(&mut self) -> &mut Inner<C> {
-        Arc::get_mut(&mut self.inner).expect("configure the IntrospectionStore before cloning it")
-    }
-
-    /// How long a call may take before the lookup fails (503). Default 5 seconds.
-    ///
-    /// # Panics
-    ///
-    /// If the store was cloned already.
-    #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.inner_mut().timeout = timeout;
-        self
-    }
-
-    /// Reads the time from `clock` (default: the system clock), for `exp` and `nbf`.
-    ///
-    /// # Panics
-    ///
-    /// If the store was cloned already.
-    #[must_use]
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.inner_mut().clock = clock;
-        self
+        IntrospectionStoreBuilder { inner }
     }
 
     /// This store behind a [`CachedTokenStore`] configured by `config`.
@@ -136,6 +139,55 @@ impl<C> IntrospectionStore<C> {
         C: Connect + Clone + Send + Sync + 'static,
     {
         CachedTokenStore::with_config(self, config)
+    }
+}
+
+/// Configures an [`IntrospectionStore`]; see [`IntrospectionStore::builder`]. The built store's
+/// clones share its HTTP client and connection pool.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use tower_bearer::BearerAuthLayer;
+/// use tower_bearer_oauth::IntrospectionStore;
+///
+/// # fn main() -> Result<(), http::uri::InvalidUri> {
+/// let store = IntrospectionStore::builder("http://auth.internal/oauth/introspect", "reports-api", "cs_...")?
+///     .timeout(Duration::from_secs(2))
+///     .build();
+/// let layer = BearerAuthLayer::new(store);
+/// # Ok(()) }
+/// ```
+#[must_use]
+pub struct IntrospectionStoreBuilder<C = HttpConnector> {
+    inner: Inner<C>,
+}
+
+impl<C> IntrospectionStoreBuilder<C> {
+    /// How long a call may take before the lookup fails (503). Default 5 seconds.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.inner.timeout = timeout;
+        self
+    }
+
+    /// Reads the time from `clock` (default: the system clock), for `exp` and `nbf`.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.inner.clock = clock;
+        self
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn build(self) -> IntrospectionStore<C> {
+        IntrospectionStore { inner: Arc::new(self.inner) }
+    }
+}
+
+impl<C> fmt::Debug for IntrospectionStoreBuilder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntrospectionStoreBuilder")
+            .field("endpoint", &self.inner.endpoint)
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
     }
 }
 

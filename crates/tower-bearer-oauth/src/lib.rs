@@ -15,7 +15,7 @@
 //! let clients = MemoryClientRegistry::new();
 //! let client = clients.register(NewClient::new("reporting").allowed_scopes(["reports:read"])).await?;
 //!
-//! let token = TokenEndpoint::new(clients, store.clone()).issuer("https://auth.example.com");
+//! let token = TokenEndpoint::builder(clients, store.clone()).issuer("https://auth.example.com").build();
 //! let app: Router = Router::new()
 //!     .route("/v1/reports", get(|| async { "[]" }))
 //!     .route_layer(BearerAuthLayer::new(store.clone()).require_scopes(["reports:read"]))
@@ -56,14 +56,14 @@ mod revocation;
 mod shared;
 
 pub use client::{ClientRecord, ClientRegistry, MemoryClientRegistry, NewClient, RegisteredClient};
-pub use endpoint::TokenEndpoint;
+pub use endpoint::{TokenEndpoint, TokenEndpointBuilder};
 pub use introspection::IntrospectionEndpoint;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
-pub use introspection_store::IntrospectionStore;
+pub use introspection_store::{IntrospectionStore, IntrospectionStoreBuilder};
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
-pub use jwt_store::{DiscoveryError, JwtStore};
+pub use jwt_store::{DiscoveryError, JwtStore, JwtStoreBuilder};
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 pub use revocation::RevocationEndpoint;
 

@@ -111,7 +111,8 @@ impl AuthorizationServerMetadata {
     pub const PATH: &'static str = "/.well-known/oauth-authorization-server";
 
     /// The metadata of the authorization server identified by `issuer` (an `https` URL with
-    /// no query or fragment; the `iss` of [`TokenEndpoint::issuer`](crate::TokenEndpoint::issuer)).
+    /// no query or fragment; the `iss` of
+    /// [`TokenEndpointBuilder::issuer`](crate::TokenEndpointBuilder::issuer)).
     pub fn new(issuer: impl Into<String>) -> Self {
         let mut members = Map::new();
         members.insert("issuer".into(), Value::String(issuer.into()));

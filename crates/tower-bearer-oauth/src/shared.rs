@@ -28,8 +28,8 @@ pub(crate) const ACCESS_TOKEN_KIND: &str = "oauth_access";
 /// Where a request comes from, for the failure limiter.
 pub(crate) type SourceOf = Arc<dyn Fn(&Parts) -> Option<IpAddr> + Send + Sync>;
 
-/// The endpoints' configuration, set through [`TokenEndpoint`](crate::TokenEndpoint)'s
-/// builder methods.
+/// The endpoints' configuration, set through [`TokenEndpointBuilder`](crate::TokenEndpointBuilder)
+/// and fixed once built.
 pub(crate) struct Config {
     pub(crate) realm: Box<str>,
     pub(crate) max_body: usize,
@@ -54,9 +54,10 @@ impl<R, S> Clone for Shared<R, S> {
     }
 }
 
-impl<R, S> Shared<R, S> {
-    pub(crate) fn new(registry: Arc<R>, store: Arc<S>) -> Self {
-        let config = Config {
+impl Default for Config {
+    /// Realm `oauth`, 16 KiB bodies, 5 failures per 60 s, the peer address, the system clock.
+    fn default() -> Self {
+        Config {
             realm: "oauth".into(),
             max_body: 16 * 1024,
             limiter: FailureLimiter::new(5, Duration::from_secs(60)),
@@ -64,16 +65,13 @@ impl<R, S> Shared<R, S> {
             clock: Clock::default(),
             issuer: None,
             resources: Vec::new(),
-        };
-        Shared { registry, store, config: Arc::new(config) }
+        }
     }
+}
 
-    /// # Panics
-    ///
-    /// If the configuration is shared already (an endpoint was cloned, or the introspection
-    /// or revocation endpoint made from it).
-    pub(crate) fn config_mut(&mut self) -> &mut Config {
-        Arc::get_mut(&mut self.config).expect("configure the TokenEndpoint before cloning it")
+impl<R, S> Shared<R, S> {
+    pub(crate) fn new(registry: Arc<R>, store: Arc<S>, config: Config) -> Self {
+        Shared { registry, store, config: Arc::new(config) }
     }
 
     /// The response for an endpoint's outcome.

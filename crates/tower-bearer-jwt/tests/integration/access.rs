@@ -62,8 +62,9 @@ async fn a_tokens_scopes_follow_what_its_user_holds_now() {
     let access = EffectiveAccess::new(directory.clone()).ttl(Duration::from_secs(10));
     let keys = KeySet::new(SigningKey::hs256("h1", &[9; 32]).unwrap()).unwrap();
     let store = MemoryTokenStore::builder().clock(clock.clone()).build();
-    let tokens = SignedTokens::new(store, keys, "https://auth.example.com", "https://api.example.com")
-        .effective_access(access.clone());
+    let tokens = SignedTokens::builder(store, keys, "https://auth.example.com", "https://api.example.com")
+        .effective_access(access.clone())
+        .build();
     let layer = BearerAuthLayer::new(tokens.clone()).require_scopes(["reports:write"]);
     let token = tokens
         .issue(NewToken::for_subject("ada").organization("acme").scopes(["reports:read", "reports:write"]))

@@ -31,8 +31,9 @@ fn clock() -> Clock {
 }
 
 fn tokens(clock: &Clock, keys: KeySet) -> SignedTokens<MemoryTokenStore> {
-    SignedTokens::new(MemoryTokenStore::builder().clock(clock.clone()).build(), keys, ISSUER, API)
+    SignedTokens::builder(MemoryTokenStore::builder().clock(clock.clone()).build(), keys, ISSUER, API)
         .leeway(Duration::ZERO)
+        .build()
 }
 
 fn ed(kid: &str) -> SigningKey {

@@ -33,7 +33,7 @@ async fn revocations_survive_a_restart_on_a_sqlite_file() {
     let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
     let open = async || {
         let store = SqlTokenStore::builder().clock(clock.clone()).open_sqlite(&path).await.unwrap();
-        SignedTokens::new(store, keys(), ISSUER, API).leeway(Duration::ZERO)
+        SignedTokens::builder(store, keys(), ISSUER, API).leeway(Duration::ZERO).build()
     };
     let first = open().await;
     let day = clock.now() + Duration::from_secs(86_400);

@@ -25,8 +25,9 @@ fn clock() -> Clock {
 }
 
 fn tokens(clock: &Clock, keys: KeySet, issuer: &str, audience: &str) -> SignedTokens<MemoryTokenStore> {
-    SignedTokens::new(MemoryTokenStore::builder().clock(clock.clone()).build(), keys, issuer, audience)
+    SignedTokens::builder(MemoryTokenStore::builder().clock(clock.clone()).build(), keys, issuer, audience)
         .leeway(Duration::ZERO)
+        .build()
 }
 
 fn k1() -> KeySet {

@@ -28,7 +28,7 @@ const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
 type KeySet = HashMap<String, (DecodingKey, Option<Algorithm>)>;
 
 /// Where the keys come from, the limits on fetching them, and the keys at hand (the setters
-/// of [`JwtStore`](super::JwtStore) document each limit).
+/// of [`JwtStoreBuilder`](super::JwtStoreBuilder) document each limit).
 pub(super) struct KeyCache<C> {
     client: Client<C, Full<Bytes>>,
     pub(super) jwks_uri: Uri,
@@ -38,22 +38,6 @@ pub(super) struct KeyCache<C> {
     keys: RwLock<Keys>,
     /// One fetch at a time; the others wait for its keys.
     fetching: tokio::sync::Mutex<()>,
-}
-
-/// The same source and limits, with a key cache of its own (empty: keys are fetched again):
-/// what a setter called on a shared store changes.
-impl<C: Clone> Clone for KeyCache<C> {
-    fn clone(&self) -> Self {
-        KeyCache {
-            client: self.client.clone(),
-            jwks_uri: self.jwks_uri.clone(),
-            refetch_interval: self.refetch_interval,
-            max_key_age: self.max_key_age,
-            timeout: self.timeout,
-            keys: RwLock::default(),
-            fetching: tokio::sync::Mutex::new(()),
-        }
-    }
 }
 
 #[derive(Default)]

@@ -26,8 +26,7 @@ pub(super) enum Audience {
 }
 
 /// The settings of a store that say what a token must be (the setters of
-/// [`JwtStore`](super::JwtStore) document each).
-#[derive(Clone)]
+/// [`JwtStoreBuilder`](super::JwtStoreBuilder) document each).
 pub(super) struct Checks {
     pub(super) issuer: String,
     pub(super) audience: Audience,

@@ -17,7 +17,9 @@ use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 use tower_bearer::{BearerAuthLayer, Clock, MemoryTokenStore, Principal, TokenManager};
-use tower_bearer_oauth::{ClientRegistry, MemoryClientRegistry, NewClient, TokenEndpoint};
+use tower_bearer_oauth::{
+    ClientRegistry, MemoryClientRegistry, NewClient, TokenEndpoint, TokenEndpointBuilder,
+};
 use tower_bearer_test_support::at_once;
 
 const ID: &str = "billing-sync";
@@ -35,8 +37,8 @@ fn setup() -> Setup {
 
 fn setup_with(
     configure: impl FnOnce(
-        TokenEndpoint<MemoryClientRegistry, MemoryTokenStore>,
-    ) -> TokenEndpoint<MemoryClientRegistry, MemoryTokenStore>,
+        TokenEndpointBuilder<MemoryClientRegistry, MemoryTokenStore>,
+    ) -> TokenEndpointBuilder<MemoryClientRegistry, MemoryTokenStore>,
 ) -> Setup {
     let store = MemoryTokenStore::new();
     let clients = MemoryClientRegistry::new();
@@ -49,7 +51,7 @@ fn setup_with(
         ),
     )
     .unwrap();
-    let endpoint = configure(TokenEndpoint::new(clients.clone(), store.clone()).realm("api"));
+    let endpoint = configure(TokenEndpoint::builder(clients.clone(), store.clone()).realm("api")).build();
     Setup { endpoint, store, clients, secret: client.client_secret.expose_secret().to_owned() }
 }
 
@@ -426,7 +428,7 @@ async fn issued_tokens_work_until_they_expire() {
         NewClient::new("svc").allowed_scopes(["reports:read"]).access_token_ttl(Duration::from_secs(1)),
     ))
     .unwrap();
-    let endpoint = TokenEndpoint::new(clients, store.clone()).clock(clock.clone());
+    let endpoint = TokenEndpoint::builder(clients, store.clone()).clock(clock.clone()).build();
     let a = send(
         &endpoint,
         form(

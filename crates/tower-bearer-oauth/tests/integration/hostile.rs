@@ -58,7 +58,7 @@ proptest! {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let clients = MemoryClientRegistry::new();
         let client = at_once(clients.register(NewClient::new("svc").client_id("demo").access_token_ttl(Duration::from_secs(60)))).unwrap();
-        let endpoint = TokenEndpoint::new(clients, MemoryTokenStore::new()).max_body_bytes(512);
+        let endpoint = TokenEndpoint::builder(clients, MemoryTokenStore::new()).max_body_bytes(512).build();
         let mut req = Request::builder().method(if post { "POST" } else { "GET" }).uri("/oauth/token");
         if let Some(content) = content {
             req = req.header("content-type", content);

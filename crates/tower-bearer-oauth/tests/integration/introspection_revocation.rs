@@ -46,8 +46,11 @@ fn server() -> Server {
         (c.client_id, c.client_secret.expose_secret().to_owned())
     };
     let (a, b) = (register("client-a"), register("client-b"));
-    let token =
-        TokenEndpoint::new(clients, store.clone()).issuer(ISSUER).resources([API]).clock(clock.clone());
+    let token = TokenEndpoint::builder(clients, store.clone())
+        .issuer(ISSUER)
+        .resources([API])
+        .clock(clock.clone())
+        .build();
     Server { token, store, clock, a, b }
 }
 

@@ -26,7 +26,7 @@ async fn authorization_server() -> (String, MemoryTokenStore, String, tokio::tas
     let store = MemoryTokenStore::new();
     let clients = MemoryClientRegistry::new();
     let rs = at_once(clients.register(NewClient::new("reports-api").client_id("reports-api"))).unwrap();
-    let token = TokenEndpoint::new(clients, store.clone()).issuer("http://as.test");
+    let token = TokenEndpoint::builder(clients, store.clone()).issuer("http://as.test").build();
     let app = axum::Router::new()
         .route_service("/oauth/token", token.clone())
         .route_service("/oauth/introspect", token.introspection());
@@ -107,8 +107,10 @@ async fn odd_server() -> Odd {
 #[tokio::test]
 async fn odd_but_legal_answers_and_failures() {
     let odd = odd_server().await;
-    let store =
-        IntrospectionStore::new(&odd.url, "rs", "secret").unwrap().timeout(Duration::from_millis(200));
+    let store = IntrospectionStore::builder(&odd.url, "rs", "secret")
+        .unwrap()
+        .timeout(Duration::from_millis(200))
+        .build();
     let layer = BearerAuthLayer::new(store);
     let token = "tok_from_elsewhere_0123456789";
     let cases = [

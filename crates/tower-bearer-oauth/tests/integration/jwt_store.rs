@@ -20,7 +20,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use tower::service_fn;
 use tower_bearer::{AuthError, BearerAuthLayer, Clock};
-use tower_bearer_oauth::JwtStore;
+use tower_bearer_oauth::{JwtStore, JwtStoreBuilder};
 use tower_bearer_test_support::claims::{LATEST, claim_value};
 use tower_bearer_test_support::{outcome, serve, status};
 
@@ -102,16 +102,16 @@ async fn setup() -> Setup {
 
 /// A JWKS server with k1, and a layer over a store for it (audience `API`, the given
 /// settings) on a manual clock.
-async fn setup_with(configure: impl FnOnce(JwtStore) -> JwtStore) -> Setup {
+async fn setup_with(configure: impl FnOnce(JwtStoreBuilder) -> JwtStoreBuilder) -> Setup {
     let jwks = jwks_server(vec![jwk("k1", K1_X)]).await;
     let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW));
-    let store = JwtStore::new(&jwks.url, ISSUER)
+    let store = JwtStore::builder(&jwks.url, ISSUER)
         .unwrap()
         .audience(API)
         .refetch_interval(Duration::from_secs(60))
         .max_key_age(Duration::from_secs(3600))
         .clock(clock.clone());
-    let layer = BearerAuthLayer::new(configure(store)).clock(clock.clone());
+    let layer = BearerAuthLayer::new(configure(store).build()).clock(clock.clone());
     Setup { jwks, clock, layer }
 }
 
@@ -441,24 +441,26 @@ async fn id_tokens_and_other_typs_are_refused_unless_waived() {
 async fn the_audience_is_required_unless_waived() {
     let jwks = jwks_server(vec![jwk("k1", K1_X)]).await;
     let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW));
-    let layer = |store: JwtStore| BearerAuthLayer::new(store.clock(clock.clone())).clock(clock.clone());
+    let layer = |store: JwtStoreBuilder| {
+        BearerAuthLayer::new(store.clock(clock.clone()).build()).clock(clock.clone())
+    };
     let token = sign("k1", K1, &claims(&clock));
 
     // Neither an audience nor the waiver: every token is refused, as a configuration error.
-    let unset = layer(JwtStore::new(&jwks.url, ISSUER).unwrap());
+    let unset = layer(JwtStore::builder(&jwks.url, ISSUER).unwrap());
     let (code, error) = outcome(&unset, &token).await;
     assert_eq!((code, error.as_ref().map(AuthError::reason)), UNAVAILABLE);
     assert_eq!(jwks.fetches.load(Ordering::SeqCst), 0, "refused before any fetch");
 
     // Waived: any audience, or none.
-    let any = layer(JwtStore::new(&jwks.url, ISSUER).unwrap().any_audience());
+    let any = layer(JwtStore::builder(&jwks.url, ISSUER).unwrap().any_audience());
     assert_eq!(reason(&any, &token).await, OK);
     let elsewhere = sign("k1", K1, &with(claims(&clock), "aud", Some(json!("https://other.example.com"))));
     assert_eq!(reason(&any, &elsewhere).await, OK);
     assert_eq!(reason(&any, &sign("k1", K1, &with(claims(&clock), "aud", None))).await, OK);
 
     // Set: the token must name it.
-    let ours = layer(JwtStore::new(&jwks.url, ISSUER).unwrap().audience(API));
+    let ours = layer(JwtStore::builder(&jwks.url, ISSUER).unwrap().audience(API));
     assert_eq!(reason(&ours, &token).await, OK);
     assert_eq!(
         reason(&ours, &sign("k1", K1, &with(claims(&clock), "aud", Some(json!([API, "x"]))))).await,
@@ -570,16 +572,15 @@ fn any_claim_values_get_an_answer_never_a_panic() {
 }
 
 #[tokio::test]
-async fn setting_a_cloned_store_configures_that_store_alone() {
+async fn the_clones_of_a_store_share_its_keys() {
     let jwks = jwks_server(vec![jwk("k1", K1_X)]).await;
     let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW));
-    let store = JwtStore::new(&jwks.url, ISSUER).unwrap().audience(API).clock(clock.clone());
-    let shared = store.clone();
-    // Once panicked ("configure the JwtStore before cloning it").
-    let other = store.audience("https://other.example.com").leeway(Duration::ZERO);
+    let store = JwtStore::builder(&jwks.url, ISSUER).unwrap().audience(API).clock(clock.clone()).build();
     let token = sign("k1", K1, &claims(&clock));
     let layer = |store: JwtStore| BearerAuthLayer::new(store).clock(clock.clone());
-    assert_eq!(reason(&layer(other), &token).await, UNKNOWN);
-    assert_eq!(reason(&layer(shared), &token).await, OK, "the clone kept its settings");
+    let (first, second) = (layer(store.clone()), layer(store));
+    assert_eq!(reason(&first, &token).await, OK);
+    assert_eq!(reason(&second, &token).await, OK);
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1, "one key cache for both");
     jwks.task.abort();
 }
