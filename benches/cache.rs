@@ -20,7 +20,7 @@ use criterion::{BenchmarkGroup, Criterion, criterion_group, measurement::WallTim
 use http::{Request, Response};
 use http_body_util::Full;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
-use tower_bearer::store::CacheConfig;
+use tower_bearer::stores::CacheConfig;
 use tower_bearer::{BearerAuthLayer, CachedTokenStore, MemoryTokenStore, NewToken, TokenManager, TokenStore};
 use tower_bearer_sqlx::SqlTokenStore;
 use tower_bearer_test_support::at_once;

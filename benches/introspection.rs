@@ -22,7 +22,7 @@ use criterion::{BenchmarkGroup, Criterion, criterion_group, measurement::WallTim
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
-use tower_bearer::store::CacheConfig;
+use tower_bearer::stores::CacheConfig;
 use tower_bearer::{BearerAuthLayer, MemoryTokenStore, NewToken, TokenManager, TokenStore};
 use tower_bearer_oauth::{
     ClientRegistry, IntrospectionStore, MemoryClientRegistry, NewClient, TokenEndpoint,

@@ -17,7 +17,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use tower_bearer::StoreError;
-use tower_bearer::store::CacheConfig;
+use tower_bearer::stores::CacheConfig;
 use tower_bearer::{BearerAuthLayer, CachedTokenStore, MemoryTokenStore, Principal};
 use tower_bearer_oauth::{
     AuthorizationServerMetadata, ClientRegistry, IntrospectionStore, MemoryClientRegistry, NewClient,

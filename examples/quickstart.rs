@@ -14,7 +14,7 @@
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tower_bearer::store::InsertError;
+use tower_bearer::stores::InsertError;
 use tower_bearer::{
     BearerAuthLayer, MemoryTokenStore, Principal, RequireScopes, Scopes, TokenFormat, TokenId,
 };

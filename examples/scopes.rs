@@ -26,7 +26,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tower_bearer::store::InsertError;
+use tower_bearer::stores::InsertError;
 use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, RequireScopes, Scopes, TokenFormat};
 
 /// The demo: its router and the two tokens it prints.

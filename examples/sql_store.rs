@@ -24,7 +24,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tower_bearer::store::CacheConfig;
+use tower_bearer::stores::CacheConfig;
 use tower_bearer::{
     BearerAuthLayer, CachedTokenStore, IssuedToken, NewToken, Principal, TokenFormat, TokenId, TokenInfo,
     TokenManager,

@@ -25,7 +25,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tower_bearer::store::EnvError;
+use tower_bearer::stores::EnvError;
 use tower_bearer::{BearerAuthLayer, ErrorFormat, MemoryTokenStore, Principal, TokenFormat, TokenId};
 
 const PREFIX: &str = "API_KEY_";

@@ -22,7 +22,7 @@
 //! async fn me(principal: Principal) -> String {
 //!     format!("hello {}", principal.subject())
 //! }
-//! # Ok::<_, tower_bearer::store::InsertError>(())
+//! # Ok::<_, tower_bearer::stores::InsertError>(())
 //! ```
 //!
 //! | request | answer |
@@ -91,9 +91,11 @@ pub mod header;
 pub mod limit;
 pub mod manage;
 pub mod middleware;
+mod outcome;
 mod principal;
 mod scope;
 pub mod store;
+pub mod stores;
 pub mod token;
 
 #[doc = include_str!("../README.md")]
@@ -150,23 +152,23 @@ pub use manage::info::TokenInfo;
 pub use manage::issued::IssuedToken;
 pub use manage::manager::TokenManager;
 pub use manage::new_token::NewToken;
-pub use middleware::error::AuthError;
 pub use middleware::format::ErrorFormat;
 pub use middleware::layer::BearerAuthLayer;
 pub use middleware::require::RequireScopes;
+pub use outcome::error::AuthError;
 pub use principal::{Principal, PrincipalBuilder};
 pub use scope::{ScopeRequirement, Scopes};
-#[cfg(feature = "cache")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
-pub use store::cache::CachedTokenStore;
-pub use store::callback::CallbackTokenStore;
 pub use store::error::StoreError;
 pub use store::lookup::TokenStore;
-pub use store::memory::MemoryTokenStore;
 pub use store::state::TokenState;
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub use stores::cache::CachedTokenStore;
+pub use stores::callback::CallbackTokenStore;
+pub use stores::memory::MemoryTokenStore;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use store::timeout::TimeoutStore;
+pub use stores::timeout::TimeoutStore;
 pub use token::format::TokenFormat;
 pub use token::hash::TokenHash;
 pub use token::id::TokenId;

@@ -11,12 +11,12 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::headers::retry_after;
-use super::ledger::Spend;
 use crate::middleware::body::ResponseBody;
-use crate::middleware::error::{AuthError, Throttle};
 use crate::middleware::guard::grpc_type_of;
 use crate::middleware::reject::handler_rejection_with;
+use crate::outcome::error::{AuthError, Throttle};
 use crate::store::error::StoreError;
+use crate::store::ledger::Spend;
 
 pin_project! {
     /// The response future of [`CreditsService`](super::CreditsService).

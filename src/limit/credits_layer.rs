@@ -1,8 +1,6 @@
 //! [`CreditsLayer`]: spends credits for every request the auth layer admitted.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -11,11 +9,10 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::credits_future::CreditsFuture;
-use super::ledger::{CreditLedger, Spend, Spending};
 use crate::middleware::body::ResponseBody;
 use crate::middleware::guard::no_principal;
 use crate::principal::Principal;
-use crate::store::error::StoreError;
+use crate::store::ledger::{CreditLedger, Spending};
 
 /// Spends [`Credits`](crate::Credits) for every request the
 /// [`BearerAuthLayer`](crate::BearerAuthLayer) admitted, placed behind it: one per request,
@@ -40,8 +37,8 @@ use crate::store::error::StoreError;
 /// (As above, a route with its own cost sits under the router-wide layer too, and pays both.
 /// Give such routes their cost alone, by putting the router-wide layer on the other routes.)
 pub struct CreditsLayer<L> {
-    ledger: Arc<L>,
-    cost: u64,
+    pub(super) ledger: Arc<L>,
+    pub(super) cost: u64,
 }
 
 impl<L: CreditLedger> CreditsLayer<L> {
@@ -68,24 +65,6 @@ impl<L> Clone for CreditsLayer<L> {
 impl<L> fmt::Debug for CreditsLayer<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CreditsLayer").field("cost", &self.cost).finish_non_exhaustive()
-    }
-}
-
-/// A spend of credits, its ledger's type erased: what the auth layer runs in line
-/// ([`BearerAuthLayer::spend_credits`](crate::BearerAuthLayer::spend_credits)).
-pub(crate) trait SpendCredits: Send + Sync {
-    fn spend(&self, principal: &Principal) -> Spending<BoxSpend>;
-}
-
-/// A spend that could not be answered at once.
-pub(crate) type BoxSpend = Pin<Box<dyn Future<Output = Result<Spend, StoreError>> + Send>>;
-
-impl<L: CreditLedger> SpendCredits for CreditsLayer<L> {
-    fn spend(&self, principal: &Principal) -> Spending<BoxSpend> {
-        match self.ledger.spend(principal, self.cost) {
-            Spending::Now(spent) => Spending::Now(spent),
-            Spending::Later(future) => Spending::Later(Box::pin(future)),
-        }
     }
 }
 

@@ -11,23 +11,22 @@ mod buckets;
 pub(crate) mod credits_future;
 pub(crate) mod credits_layer;
 mod headers;
+mod in_layer;
 #[cfg(feature = "rate-limit")]
 pub(crate) mod layer;
-pub(crate) mod ledger;
 #[cfg(feature = "rate-limit")]
 pub(crate) mod limits;
-mod memory_credits;
 #[cfg(feature = "rate-limit")]
 mod service;
 
 pub use crate::grant::CreditBalance;
+pub use crate::store::ledger::{CreditLedger, Spend, Spending, credit_account};
+pub use crate::stores::memory::credits::MemoryCredits;
 pub use credits_future::CreditsFuture;
 pub use credits_layer::CreditsService;
-pub use ledger::{CreditLedger, Spend, Spending, credit_account};
 #[cfg(feature = "rate-limit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
 pub use limits::LimitBy;
-pub use memory_credits::MemoryCredits;
 #[cfg(feature = "rate-limit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
 pub use service::RateLimitService;

@@ -9,9 +9,9 @@ use tower_service::Service;
 
 use super::limits::{Limits, Verdict};
 use crate::middleware::body::ResponseBody;
-use crate::middleware::error::{AuthError, Throttle};
 use crate::middleware::guard::{GuardFuture, grpc_type_of, no_principal};
 use crate::middleware::reject::handler_rejection_with;
+use crate::outcome::error::{AuthError, Throttle};
 use crate::principal::Principal;
 
 /// The service of [`RateLimitLayer`](crate::RateLimitLayer).

@@ -9,11 +9,11 @@ use super::info::TokenInfo;
 use super::issued::IssuedToken;
 use super::new_token::NewToken;
 use super::query::{TokenPage, TokenQuery};
-use super::revocation::Revocation;
 use crate::clock::Clock;
 use crate::grant::{Action, MintRules, Refusal};
 use crate::principal::Principal;
 use crate::store::lookup::TokenStore;
+use crate::store::revocation::Revocation;
 use crate::token::id::TokenId;
 
 /// Managing tokens: every store that keeps tokens (not just checks them) implements this

@@ -12,12 +12,11 @@ pub(crate) mod manager;
 pub(crate) mod marker;
 pub(crate) mod new_token;
 pub(crate) mod query;
-pub(crate) mod revocation;
 
+pub use crate::store::revocation::Revocation;
 pub use event::{LifecycleEvent, LifecycleEvents};
 pub use marker::OnceMarkers;
 pub use query::{BadCursor, MAX_PAGE, PageCursor, TenantFilter, TokenPage, TokenQuery};
-pub use revocation::Revocation;
 
 #[cfg(test)]
 mod tests {

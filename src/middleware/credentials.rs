@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use http::header::{AUTHORIZATION, COOKIE};
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
 
-use super::error::{AuthError, InvalidRequest, InvalidToken};
 use crate::header::{DEFAULT_MAX_TOKEN_LEN, ParseError, parse_bearer_bytes, validate_b64token};
+use crate::outcome::error::{AuthError, InvalidRequest, InvalidToken};
 use crate::token::format::TokenFormat;
 use crate::token::presented::{PresentedToken, into_bytes};
 

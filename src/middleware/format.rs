@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::StatusCode;
 
-use super::error::AuthError;
+use crate::outcome::error::AuthError;
 
 /// The JSON body of rejection responses. Status and `WWW-Authenticate` do not depend on it.
 ///

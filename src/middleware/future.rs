@@ -13,9 +13,9 @@ use tower_service::Service;
 
 use super::body::ResponseBody;
 use super::event::Admitted;
+use super::gate::GateFuture;
 use super::policy::{Admission, Policy};
 use super::reject::HandlerRejection;
-use crate::limit::credits_layer::BoxSpend;
 use crate::store::error::StoreError;
 use crate::store::lookup::TokenStore;
 use crate::store::state::TokenState;
@@ -53,7 +53,7 @@ pin_project! {
         },
         /// Waiting for the credits ledger (the principal is in the request already).
         Spending {
-            spend: BoxSpend,
+            spend: GateFuture,
             pending: Option<Box<(Request<ReqBody>, S)>>,
             policy: Option<Arc<Policy>>,
             headers: Option<Box<HeaderMap>>,

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 
-use super::error::AuthError;
+use crate::outcome::error::AuthError;
 
 /// When the layer answers a rejected request the way gRPC clients understand
 /// ([`BearerAuthLayer::grpc_answers`](crate::BearerAuthLayer::grpc_answers)).
@@ -100,7 +100,7 @@ fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::middleware::error::InvalidToken;
+    use crate::outcome::error::InvalidToken;
     use crate::store::error::StoreErrorKind;
 
     fn headers(content_type: Option<&str>) -> HeaderMap {
@@ -140,7 +140,7 @@ mod tests {
         assert_eq!(grpc_status(&AuthError::InvalidToken(InvalidToken::Revoked)), 16);
         assert_eq!(grpc_status(&AuthError::Denied), 7);
         assert_eq!(grpc_status(&AuthError::StoreUnavailable(StoreErrorKind::Unavailable)), 14);
-        assert_eq!(grpc_status(&AuthError::Throttled(crate::middleware::error::Throttle::NoCredits)), 8);
+        assert_eq!(grpc_status(&AuthError::Throttled(crate::outcome::error::Throttle::NoCredits)), 8);
     }
 
     #[test]

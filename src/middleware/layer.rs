@@ -6,7 +6,6 @@ use std::sync::{Arc, OnceLock};
 use http::request::Parts;
 use tower_layer::Layer;
 
-use super::event::AuthEvent;
 use super::format::ErrorFormat;
 use super::grpc::GrpcAnswers;
 use super::policy::{Config, Policy};
@@ -14,6 +13,7 @@ use super::require::{checked, checked_any};
 use super::responder::is_param_char;
 use super::service::BearerAuth;
 use crate::clock::Clock;
+use crate::outcome::event::AuthEvent;
 use crate::principal::Principal;
 use crate::scope::ScopeRequirement;
 use crate::store::lookup::TokenStore;
@@ -61,7 +61,7 @@ impl<T: TokenStore> BearerAuthLayer<T> {
 
 impl<T> BearerAuthLayer<T> {
     /// The configuration, to change: the policy built from the old one is dropped.
-    fn config_mut(&mut self) -> &mut Config {
+    pub(crate) fn config_mut(&mut self) -> &mut Config {
         self.policy = Arc::default();
         &mut self.config
     }
@@ -258,46 +258,6 @@ impl<T> BearerAuthLayer<T> {
     #[must_use]
     pub fn require(mut self, allow: impl Fn(&Principal, &Parts) -> bool + Send + Sync + 'static) -> Self {
         self.config_mut().predicate = Some(Arc::new(allow));
-        self
-    }
-
-    /// Runs `limits` in line, on every request the layer admits: the same limits as the
-    /// [`RateLimitLayer`](crate::RateLimitLayer) placed behind this layer (the same counts,
-    /// shared with that layer's clones), without a service of their own in between, which is
-    /// most of what a check behind the layer costs (BENCHMARKS.md, "Limits"). A refusal is
-    /// this layer's own 429 answer, and its event hook sees it as a `rate_limited` rejection
-    /// (with no `Authenticated` event before it). Keep the separate layer for limits on some
-    /// routes only.
-    ///
-    /// ```
-    /// use tower_bearer::{BearerAuthLayer, MemoryTokenStore, RateLimit, RateLimitLayer};
-    ///
-    /// let limits = RateLimitLayer::new().default_limit(RateLimit::per_second(10).unwrap());
-    /// let layer = BearerAuthLayer::new(MemoryTokenStore::new()).rate_limit(limits);
-    /// ```
-    #[cfg(feature = "rate-limit")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
-    #[must_use]
-    pub fn rate_limit(mut self, limits: crate::limit::layer::RateLimitLayer) -> Self {
-        self.config_mut().rate_limit = Some(limits.into_limits());
-        self
-    }
-
-    /// Spends credits in line, on every request the layer admits (after the rate limit, if
-    /// any): the [`CreditsLayer`](crate::CreditsLayer)'s ledger and cost, without a service of
-    /// its own in between. A token out of credits gets this layer's own 429
-    /// (`credits_exhausted`), a failed ledger its 503. Routes that cost more than the rest
-    /// add a `CreditsLayer` with the difference behind the layer.
-    ///
-    /// ```
-    /// use tower_bearer::{BearerAuthLayer, CreditsLayer, MemoryTokenStore};
-    ///
-    /// let store = MemoryTokenStore::new();
-    /// let layer = BearerAuthLayer::new(store.clone()).spend_credits(CreditsLayer::new(store));
-    /// ```
-    #[must_use]
-    pub fn spend_credits<L: crate::limit::CreditLedger>(mut self, credits: crate::CreditsLayer<L>) -> Self {
-        self.config_mut().credits = Some(Arc::new(credits));
         self
     }
 

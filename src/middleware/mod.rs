@@ -8,10 +8,10 @@
 
 pub(crate) mod body;
 pub(crate) mod credentials;
-pub(crate) mod error;
 pub(crate) mod event;
 pub(crate) mod format;
 pub(crate) mod future;
+pub(crate) mod gate;
 pub(crate) mod grpc;
 pub(crate) mod guard;
 pub(crate) mod layer;
@@ -21,9 +21,9 @@ pub(crate) mod require;
 pub(crate) mod responder;
 pub(crate) mod service;
 
+pub use crate::outcome::error::{InvalidRequest, InvalidToken, Throttle};
+pub use crate::outcome::event::{AuthEvent, Outcome};
 pub use body::ResponseBody;
-pub use error::{InvalidRequest, InvalidToken, Throttle};
-pub use event::{AuthEvent, Outcome};
 pub use future::ResponseFuture;
 pub use grpc::GrpcAnswers;
 pub use guard::GuardFuture;

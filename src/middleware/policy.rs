@@ -10,18 +10,15 @@ use http::request::Parts;
 use http::{HeaderMap, Request, Response};
 
 use super::credentials::TokenSources;
-use super::error::{AuthError, InvalidToken};
-use super::event::{Admitted, AuthEvent, EventSink, Outcome};
+use super::event::{Admitted, EventSink};
 use super::format::ErrorFormat;
+use super::gate::{Gate, GateFuture, Refusal, Verdict};
 use super::grpc::{GrpcAnswers, grpc_content_type};
 use super::reject::HandlerRejection;
 use super::responder::{ChallengeParams, Responder};
 use crate::clock::Clock;
-use crate::limit::credits_future::refusal_of;
-use crate::limit::credits_layer::{BoxSpend, SpendCredits};
-use crate::limit::ledger::Spending;
-#[cfg(feature = "rate-limit")]
-use crate::limit::limits::{Limits, Verdict};
+use crate::outcome::error::{AuthError, InvalidToken};
+use crate::outcome::event::{AuthEvent, Outcome};
 use crate::principal::Principal;
 use crate::scope::ScopeRequirement;
 use crate::store::error::{StoreError, StoreErrorKind};
@@ -49,10 +46,9 @@ pub(crate) struct Config {
     pub(crate) clock: Clock,
     pub(crate) grpc: GrpcAnswers,
     /// A rate limit run in line, after the other checks.
-    #[cfg(feature = "rate-limit")]
-    pub(crate) rate_limit: Option<Arc<Limits>>,
+    pub(crate) rate_limit: Option<Arc<dyn Gate>>,
     /// Credits spent in line, last.
-    pub(crate) credits: Option<Arc<dyn SpendCredits>>,
+    pub(crate) credits: Option<Arc<dyn Gate>>,
 }
 
 /// How an admitted request goes on.
@@ -62,11 +58,8 @@ pub(crate) enum Admission {
     Now(Option<Box<HeaderMap>>, Option<Box<Admitted>>),
     /// To the inner service once the ledger has answered (the principal is in the request's
     /// extensions already): see [`Policy::settle`].
-    Spending(BoxSpend, Option<Box<HeaderMap>>),
+    Spending(GateFuture, Option<Box<HeaderMap>>),
 }
-
-/// A refusal by a limit: the error, the headers it carries, the ledger's failure if any.
-type Refusal = (AuthError, HeaderMap, Option<StoreError>);
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -153,17 +146,18 @@ impl Policy {
         {
             return Err(self.reject(req, AuthError::Denied, Some(&principal), None));
         }
-        let headers = self.rate_limit(req, &principal)?;
-        if let Some(credits) = &self.config.credits {
-            match credits.spend(&principal) {
-                Spending::Now(spent) => {
-                    if let Some(refusal) = refusal_of(spent) {
-                        return Err(self.refuse(req, &principal, refusal));
-                    }
-                }
-                Spending::Later(spend) => {
+        let mut headers: Option<Box<HeaderMap>> = None;
+        for gate in [&self.config.rate_limit, &self.config.credits].into_iter().flatten() {
+            match gate.check(&principal) {
+                Verdict::Pass(None) => {}
+                Verdict::Pass(Some(more)) => match &mut headers {
+                    Some(headers) => headers.extend(*more),
+                    None => headers = Some(more),
+                },
+                Verdict::Refuse(refusal) => return Err(self.refuse(req, &principal, refusal)),
+                Verdict::Later(answer) => {
                     req.extensions_mut().insert(principal);
-                    return Ok(Admission::Spending(spend, headers));
+                    return Ok(Admission::Spending(answer, headers));
                 }
             }
         }
@@ -172,39 +166,12 @@ impl Policy {
         Ok(Admission::Now(headers, admitted))
     }
 
-    /// The in-line rate limit: the headers of an admitted response, or the refusal.
-    #[cfg(feature = "rate-limit")]
-    fn rate_limit<B, R: From<Bytes>>(
-        &self,
-        req: &Request<B>,
-        principal: &Principal,
-    ) -> Result<Option<Box<HeaderMap>>, Response<R>> {
-        match self.config.rate_limit.as_ref().map(|limits| limits.decide(principal)) {
-            None | Some(Verdict::Pass(None)) => Ok(None),
-            Some(Verdict::Pass(headers)) => Ok(headers),
-            Some(Verdict::Refuse(headers)) => {
-                let refusal = (AuthError::Throttled(super::error::Throttle::RateLimited), headers, None);
-                Err(self.refuse(req, principal, refusal))
-            }
-        }
-    }
-
-    #[cfg(not(feature = "rate-limit"))]
-    #[allow(clippy::unnecessary_wraps, reason = "the same signature with the feature on")]
-    fn rate_limit<B, R: From<Bytes>>(
-        &self,
-        _req: &Request<B>,
-        _principal: &Principal,
-    ) -> Result<Option<Box<HeaderMap>>, Response<R>> {
-        Ok(None)
-    }
-
     /// Decides a request whose credits the ledger answered later: it goes on (its principal
     /// is in its extensions; returns its pending event), or is refused.
     pub(crate) fn settle<B, R: From<Bytes>>(
         &self,
         req: &Request<B>,
-        spent: Result<crate::limit::Spend, StoreError>,
+        answer: Result<(), Refusal>,
     ) -> Result<Option<Box<Admitted>>, Response<R>> {
         let principal = req.extensions().get::<Principal>().cloned();
         let Some(principal) = principal else {
@@ -216,9 +183,9 @@ impl Policy {
                 None,
             ));
         };
-        match refusal_of(spent) {
-            None => Ok(self.config.events.admitted(req.method(), req.uri().path(), &principal)),
-            Some(refusal) => Err(self.refuse(req, &principal, refusal)),
+        match answer {
+            Ok(()) => Ok(self.config.events.admitted(req.method(), req.uri().path(), &principal)),
+            Err(refusal) => Err(self.refuse(req, &principal, refusal)),
         }
     }
 

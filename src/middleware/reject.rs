@@ -7,9 +7,9 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response};
 
-use super::error::AuthError;
 use super::grpc::GrpcAnswers;
 use super::responder::Responder;
+use crate::outcome::error::AuthError;
 
 /// Marks a response as a rejection for the enclosing [`BearerAuth`](super::BearerAuth) to
 /// answer in its configuration. Private: only this crate's responses carry it.

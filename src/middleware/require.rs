@@ -10,9 +10,9 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::body::ResponseBody;
-use super::error::AuthError;
 use super::guard::{GuardFuture, grpc_type_of, no_principal};
 use super::reject::handler_rejection;
+use crate::outcome::error::AuthError;
 use crate::principal::Principal;
 use crate::scope::{ScopeRequirement, Scopes};
 

@@ -7,10 +7,10 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Response};
 
-use super::error::{AuthError, InvalidRequest, InvalidToken, Throttle};
 use super::format::ErrorFormat;
 use super::grpc::{GrpcAnswers, grpc_response};
 use crate::header::ParseError;
+use crate::outcome::error::{AuthError, InvalidRequest, InvalidToken, Throttle};
 use crate::scope::ScopeRequirement;
 use crate::store::error::StoreErrorKind;
 

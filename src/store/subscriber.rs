@@ -1,7 +1,7 @@
 //! [`RevocationSubscriber`]: what a push channel of revocations made on other instances
 //! delivers to.
 
-use crate::manage::revocation::Revocation;
+use crate::store::revocation::Revocation;
 use crate::token::hash::TokenHash;
 
 /// Receives the revocations other instances make, from a push channel such as the Postgres

@@ -20,7 +20,7 @@ use tower_bearer::{
     AuthError, BearerAuthLayer, Clock, IssuedToken, ManageError, MemoryTokenStore, NewToken, PresentedToken,
     StoreError, TokenId, TokenInfo, TokenManager, TokenState, TokenStore,
 };
-use tower_bearer::{CachedTokenStore, store::CacheConfig};
+use tower_bearer::{CachedTokenStore, stores::CacheConfig};
 use tower_bearer_test_support::{app, at_once, get, is_active, is_revoked, is_unknown, status};
 
 /// Counts the allocations made by the current thread, so a test can show a code path makes

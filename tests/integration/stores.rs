@@ -13,7 +13,8 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_bearer::middleware::{Outcome, ResponseBody};
-use tower_bearer::store::{InsertError, Lookup, StoreErrorKind};
+use tower_bearer::store::{Lookup, StoreErrorKind};
+use tower_bearer::stores::InsertError;
 use tower_bearer::{
     AuthError, BearerAuthLayer, CallbackTokenStore, MemoryTokenStore, PresentedToken, Principal, StoreError,
     TokenHash, TokenId, TokenManager, TokenState, TokenStore,

@@ -30,6 +30,7 @@
 #![warn(rust_2018_idioms, missing_debug_implementations)]
 
 mod access;
+mod builder;
 mod claims;
 mod deny;
 mod jwks;
@@ -39,8 +40,9 @@ mod key_set;
 mod store;
 
 pub use access::{AccessResolver, EffectiveAccess};
+pub use builder::SignedTokensBuilder;
 pub use deny::DenyListSubscriber;
 pub use jwks::Jwks;
 pub use key::{Algorithm, KeyError, SigningKey};
 pub use key_set::KeySet;
-pub use store::{SignedTokens, SignedTokensBuilder};
+pub use store::SignedTokens;

@@ -30,13 +30,13 @@ use crate::key_set::KeySet;
 ///   inner store (so it is listed, rotated, revoked and audited like any other) and returns a
 ///   JWT whose `jti` is the record's id, shown once: `typ: at+jwt`; claims `iss`, `sub`,
 ///   `aud` (the token's audience, else the set's), `exp` (the token's, else now plus the
-///   [default lifetime](SignedTokensBuilder::default_lifetime): RFC 9068 requires one; an
+///   [default lifetime](crate::SignedTokensBuilder::default_lifetime): RFC 9068 requires one; an
 ///   expiry after the year 9999 is refused, [`ManageError::OutOfRange`], before anything is
 ///   recorded), `iat`, `jti`, `client_id` (the subject), `scope`, and `organization`,
 ///   `token_kind` and `token_name` when the token has them.
 /// - **Verifying**: a token of JWS shape is checked here: `kid` known, `alg` the key's own
 ///   (never `none`, never HMAC over a public key), signature, `typ`, `iss`, `aud`, `exp` and
-///   `nbf` (with the [leeway](SignedTokensBuilder::leeway) on both, on the store's
+///   `nbf` (with the [leeway](crate::SignedTokensBuilder::leeway) on both, on the store's
 ///   [`Clock`]; the principal's expiry is `exp` plus the leeway; an `exp` after the year 9999
 ///   is refused, and no claim value makes verification panic), then the deny list; answered
 ///   at once. Any other token goes to the inner store: one layer accepts API keys and signed
@@ -50,7 +50,7 @@ use crate::key_set::KeySet;
 ///   revocations of the others: pushed by Postgres in milliseconds, polled on a shared SQLite
 ///   file. While that push is down, each signed token is checked against its record instead.
 /// - **Effective access** (optional,
-///   [`effective_access`](SignedTokensBuilder::effective_access)): the token's scopes are cut
+///   [`effective_access`](crate::SignedTokensBuilder::effective_access)): the token's scopes are cut
 ///   to what its user holds now.
 ///
 /// [`new`](Self::new) takes the default settings; [`builder`](Self::builder) configures the
@@ -66,22 +66,22 @@ use crate::key_set::KeySet;
 /// let jwks = tokens.jwks(); // a tower service for /.well-known/jwks.json
 /// ```
 pub struct SignedTokens<M> {
-    inner: Arc<Inner<M>>,
+    pub(crate) inner: Arc<Inner<M>>,
 }
 
-struct Inner<M> {
-    store: M,
-    keys: KeySet,
-    issuer: String,
-    audience: String,
-    leeway: Duration,
-    default_lifetime: Duration,
-    deny: Arc<DenyList>,
-    access: Option<Box<dyn Access>>,
+pub(crate) struct Inner<M> {
+    pub(crate) store: M,
+    pub(crate) keys: KeySet,
+    pub(crate) issuer: String,
+    pub(crate) audience: String,
+    pub(crate) leeway: Duration,
+    pub(crate) default_lifetime: Duration,
+    pub(crate) deny: Arc<DenyList>,
+    pub(crate) access: Option<Box<dyn Access>>,
 }
 
 /// An [`EffectiveAccess`] of any resolver.
-trait Access: Send + Sync + 'static {
+pub(crate) trait Access: Send + Sync + 'static {
     fn cached(&self, subject: &str, organization: Option<&str>, now: SystemTime) -> Option<Option<Scopes>>;
     fn resolve(&self, subject: &str, organization: Option<&str>, now: SystemTime) -> Resolving;
 }
@@ -126,121 +126,7 @@ impl<M> fmt::Debug for SignedTokens<M> {
     }
 }
 
-/// Configures [`SignedTokens`]; see [`SignedTokens::builder`]. The settings are fixed once
-/// built, and every clone of the built value shares its deny list (and its
-/// [`EffectiveAccess`], if any).
-///
-/// ```
-/// use std::time::Duration;
-/// use tower_bearer::{BearerAuthLayer, MemoryTokenStore};
-/// use tower_bearer_jwt::{KeySet, SignedTokens, SigningKey};
-///
-/// let keys = KeySet::new(SigningKey::hs256("k1", &[7; 32]).unwrap()).unwrap();
-/// let tokens = SignedTokens::builder(MemoryTokenStore::new(), keys, "https://auth.example.com", "https://api.example.com")
-///     .leeway(Duration::from_secs(5))
-///     .default_lifetime(Duration::from_secs(15 * 60))
-///     .build();
-/// let layer = BearerAuthLayer::new(tokens.clone());
-/// ```
-#[must_use]
-pub struct SignedTokensBuilder<M> {
-    store: M,
-    keys: KeySet,
-    issuer: String,
-    audience: String,
-    leeway: Duration,
-    default_lifetime: Duration,
-    access: Option<Box<dyn Access>>,
-}
-
-impl<M> fmt::Debug for SignedTokensBuilder<M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SignedTokensBuilder")
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .field("keys", &self.keys)
-            .field("leeway", &self.leeway)
-            .field("default_lifetime", &self.default_lifetime)
-            .field("effective_access", &self.access.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<M: TokenManager> SignedTokensBuilder<M> {
-    /// The clock skew allowed on `exp` and `nbf` (default 30 seconds, at most 5 minutes).
-    pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway.min(MAX_LEEWAY);
-        self
-    }
-
-    /// The lifetime of tokens issued without an expiry (default an hour).
-    pub fn default_lifetime(mut self, lifetime: Duration) -> Self {
-        self.default_lifetime = lifetime;
-        self
-    }
-
-    /// Effective access that follows the user: each valid signed token's scopes are
-    /// intersected with what `access` says its subject holds now (in its organization); a
-    /// user with no access left is refused (401, revoked). Answers are cached for the TTL of
-    /// `access`, so a change reaches requests within it, or at once with
-    /// [`EffectiveAccess::invalidate`] (keep a clone to call it). Opaque tokens are not
-    /// affected.
-    pub fn effective_access<R: AccessResolver>(mut self, access: EffectiveAccess<R>) -> Self {
-        self.access = Some(Box::new(access));
-        self
-    }
-
-    /// The signed tokens, with an empty deny list (a shared store's is loaded on the first
-    /// signed token).
-    #[must_use]
-    pub fn build(self) -> SignedTokens<M> {
-        // Revocations are kept past a token's expiry for as long as it still verifies.
-        let deny = Arc::new(DenyList::new(self.leeway.as_secs(), self.store.clock()));
-        let inner = Inner {
-            store: self.store,
-            keys: self.keys,
-            issuer: self.issuer,
-            audience: self.audience,
-            leeway: self.leeway,
-            default_lifetime: self.default_lifetime,
-            deny,
-            access: self.access,
-        };
-        SignedTokens { inner: Arc::new(inner) }
-    }
-}
-
-/// The largest leeway on `exp` and `nbf` accepted (a larger one is cut to it).
-const MAX_LEEWAY: Duration = Duration::from_secs(300);
-
 impl<M: TokenManager> SignedTokens<M> {
-    /// Signed tokens of `issuer` for `audience` (the resource tokens are for unless a token
-    /// names its own), signed with `keys`, recorded in `store`, with the default settings:
-    /// [`builder`](Self::builder)`(store, keys, issuer, audience).build()`.
-    pub fn new(store: M, keys: KeySet, issuer: impl Into<String>, audience: impl Into<String>) -> Self {
-        Self::builder(store, keys, issuer, audience).build()
-    }
-
-    /// Configures signed tokens of `issuer` for `audience` (the resource tokens are for
-    /// unless a token names its own), signed with `keys`, recorded in `store`: leeway,
-    /// default lifetime, effective access. See [`SignedTokensBuilder`].
-    pub fn builder(
-        store: M,
-        keys: KeySet,
-        issuer: impl Into<String>,
-        audience: impl Into<String>,
-    ) -> SignedTokensBuilder<M> {
-        SignedTokensBuilder {
-            store,
-            keys,
-            issuer: issuer.into(),
-            audience: audience.into(),
-            leeway: Duration::from_secs(30),
-            default_lifetime: Duration::from_secs(3600),
-            access: None,
-        }
-    }
-
     /// The JWKS of the key set, as a tower service (mount it at `/.well-known/jwks.json`).
     #[must_use]
     pub fn jwks(&self) -> Jwks {

@@ -14,7 +14,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 
-use tower_bearer::store::{BoxLookup, CacheConfig, Lookup, LookupResult};
+use tower_bearer::store::{BoxLookup, Lookup, LookupResult};
+use tower_bearer::stores::CacheConfig;
 use tower_bearer::{CachedTokenStore, Clock, PresentedToken, StoreError, TokenStore};
 
 use crate::fetch::{FetchError, fetch};
@@ -45,7 +46,7 @@ const MAX_ANSWER: usize = 64 * 1024;
 /// ```no_run
 /// use std::time::Duration;
 /// use tower_bearer::BearerAuthLayer;
-/// use tower_bearer::store::CacheConfig;
+/// use tower_bearer::stores::CacheConfig;
 /// use tower_bearer_oauth::IntrospectionStore;
 ///
 /// # fn main() -> Result<(), http::uri::InvalidUri> {

@@ -64,7 +64,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use tower_bearer::store::CacheConfig;
+//! use tower_bearer::stores::CacheConfig;
 //! use tower_bearer::BearerAuthLayer;
 //! use tower_bearer_sqlx::SqlTokenStore;
 //!

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tower_bearer::grant::MintRules;
 use tower_bearer::manage::LifecycleEvents;
-use tower_bearer::store::{BoxLookup, CacheConfig, Lookup, LookupResult};
+use tower_bearer::store::{BoxLookup, Lookup, LookupResult};
+use tower_bearer::stores::CacheConfig;
 use tower_bearer::{
     CachedTokenStore, Clock, PresentedToken, StoreError, TokenFormat, TokenHash, TokenState, TokenStore,
 };

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use crate::manage::event::LifecycleEvent;
 use crate::manage::info::TokenInfo;
-use crate::middleware::event::{AuthEvent, Outcome};
+use crate::outcome::event::{AuthEvent, Outcome};
 use crate::principal::Principal;
 use crate::token::id::TokenId;
 

@@ -13,7 +13,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use tower::service_fn;
 use tower_bearer::middleware::Outcome;
-use tower_bearer::store::CacheConfig;
+use tower_bearer::stores::CacheConfig;
 use tower_bearer::{AuthError, BearerAuthLayer, MemoryTokenStore, NewToken, TokenManager};
 use tower_bearer_oauth::{
     ClientRegistry, IntrospectionStore, MemoryClientRegistry, NewClient, TokenEndpoint,

@@ -14,7 +14,7 @@ use tower_bearer::{
     AuthError, BearerAuthLayer, IssuedToken, NewToken, PresentedToken, TokenFormat, TokenManager, TokenState,
     TokenStore,
 };
-use tower_bearer::{CachedTokenStore, store::CacheConfig};
+use tower_bearer::{CachedTokenStore, stores::CacheConfig};
 use tower_bearer_sqlx::{RevocationListener, SqlBackend, SqlTokenStore, SqlTokenStoreBuilder};
 use tower_bearer_test_support::contract::{self, is_unavailable, recorder};
 use tower_bearer_test_support::pg::PgCluster;

@@ -282,7 +282,7 @@ async fn two_stores_on_one_file_see_each_others_revocations() {
 
 mod cached {
     use super::*;
-    use tower_bearer::{CachedTokenStore, store::CacheConfig};
+    use tower_bearer::{CachedTokenStore, stores::CacheConfig};
 
     #[tokio::test]
     async fn the_contract_holds_through_a_cache() {

@@ -24,7 +24,7 @@ const SHARDS: usize = 16;
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_bearer::store::CacheConfig;
+/// use tower_bearer::stores::CacheConfig;
 /// use tower_bearer::CachedTokenStore;
 /// use tower_bearer::{BearerAuthLayer, MemoryTokenStore};
 ///
@@ -63,7 +63,7 @@ const SHARDS: usize = 16;
 /// # Staying correct under revocation
 ///
 /// Every invalidation (a revoke, rotate or delete through this wrapper, a push notification
-/// through [`CacheInvalidator`](crate::store::CacheInvalidator), an explicit [`invalidate`](crate::CachedTokenStore::invalidate))
+/// through [`CacheInvalidator`](crate::stores::CacheInvalidator), an explicit [`invalidate`](crate::CachedTokenStore::invalidate))
 /// advances a global *epoch*. A flight remembers the epoch it started in; its answer is cached
 /// only if no invalidation happened meanwhile, and a request never joins a flight from an older
 /// epoch. So an answer read from the store before a revocation committed can neither be cached
@@ -74,7 +74,7 @@ const SHARDS: usize = 16;
 /// | where the token was revoked | bound |
 /// |---|---|
 /// | through this wrapper ([`TokenManager::revoke`](crate::TokenManager::revoke), `rotate`, `delete`) | none: invalidated before the call returns |
-/// | elsewhere, with a push channel connected (Postgres `LISTEN/NOTIFY`, see [`CacheInvalidator`](crate::store::CacheInvalidator)) | the notification's delivery time (milliseconds) |
+/// | elsewhere, with a push channel connected (Postgres `LISTEN/NOTIFY`, see [`CacheInvalidator`](crate::stores::CacheInvalidator)) | the notification's delivery time (milliseconds) |
 /// | elsewhere, push channel lost | until the loss is detected (at once for a closed connection; for a silent one, the Postgres listener's heartbeat interval + timeout, 10 s by default); then the whole cache is cleared and active tokens are not cached until the channel is back |
 /// | elsewhere, no push channel at all | the positive TTL |
 ///

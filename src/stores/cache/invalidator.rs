@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Weak;
 
 use super::core::Core;
-use crate::manage::revocation::Revocation;
+use crate::store::revocation::Revocation;
 use crate::store::subscriber::RevocationSubscriber;
 use crate::token::hash::TokenHash;
 

@@ -7,13 +7,13 @@ use crate::header::ParseError;
 use crate::scope::{ScopeRequirement, Scopes};
 use crate::store::error::StoreErrorKind;
 
-/// Why a request is refused: in every rejection [`AuthEvent`](super::AuthEvent), and in the
+/// Why a request is refused: in every rejection [`AuthEvent`](crate::middleware::AuthEvent), and in the
 /// rejection response's extensions when the layer is built with
 /// [`rejection_extension(true)`](crate::BearerAuthLayer::rejection_extension), so outer layers
 /// can see the reason.
 ///
 /// A handler behind the layer can refuse a request with one too: with the `axum` feature it is
-/// an `IntoResponse`, and [`BearerAuth`](super::BearerAuth) answers it in its own configured
+/// an `IntoResponse`, and [`BearerAuth`](crate::middleware::BearerAuth) answers it in its own configured
 /// format and realm, with the matching challenge (see [`AuthError::insufficient_scope`] and
 /// [`AuthError::Denied`]).
 ///

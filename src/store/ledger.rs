@@ -10,7 +10,7 @@ use crate::token::id::TokenId;
 /// Keeps the balance of every token with [`Credits`](crate::Credits) and spends it, for the
 /// [`CreditsLayer`](crate::CreditsLayer). The [`MemoryTokenStore`](crate::MemoryTokenStore)
 /// is one (exact, in this process), the SQL store of `tower-bearer-sqlx` another (exact
-/// across instances, without a database write per request); [`MemoryCredits`](super::MemoryCredits)
+/// across instances, without a database write per request); [`MemoryCredits`](crate::limit::MemoryCredits)
 /// keeps the credits of any other store's principals.
 ///
 /// A ledger answers at once when it can ([`Spending::Now`]: no allocation, no future), and

@@ -7,9 +7,9 @@ use super::error::InsertError;
 use super::hint::Hint;
 use super::table::Shared;
 use crate::header::{DEFAULT_MAX_TOKEN_LEN, validate_b64token};
-use crate::limit::{CreditLedger, Spend, Spending};
 use crate::principal::Principal;
 use crate::store::error::StoreError;
+use crate::store::ledger::{CreditLedger, Spend, Spending};
 use crate::store::lookup::{Lookup, NoFuture, TokenStore};
 use crate::store::state::TokenState;
 use crate::token::format::TokenFormat;
@@ -42,7 +42,7 @@ use crate::token::presented::PresentedToken;
 /// let store = MemoryTokenStore::new();
 /// let id = store.insert("alice-static-key", Principal::builder("alice").scopes(Scopes::parse("read")).build())?;
 /// assert_eq!(store.len(), 1);
-/// # Ok::<_, tower_bearer::store::InsertError>(())
+/// # Ok::<_, tower_bearer::stores::InsertError>(())
 /// ```
 #[derive(Clone)]
 pub struct MemoryTokenStore {

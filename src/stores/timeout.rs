@@ -105,8 +105,8 @@ impl<F> fmt::Debug for TimeoutLookup<F> {
 mod tests {
     use super::*;
     use crate::store::StoreErrorKind;
-    use crate::store::callback::CallbackTokenStore;
     use crate::store::state::TokenState;
+    use crate::stores::callback::CallbackTokenStore;
     use crate::{MemoryTokenStore, Principal};
 
     #[tokio::test(start_paused = true)]

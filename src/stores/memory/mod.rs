@@ -4,6 +4,7 @@
 //! [`insert_from_env`](MemoryTokenStore::insert_from_env)).
 
 mod builder;
+pub(crate) mod credits;
 mod env;
 mod error;
 mod hint;

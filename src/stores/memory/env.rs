@@ -43,7 +43,7 @@ impl MemoryTokenStore {
     ///     Principal::builder(user).token_id(format!("key_{user}")).token_kind("static").build()
     /// })?;
     /// println!("{} static keys loaded", loaded.len());
-    /// # Ok::<_, tower_bearer::store::EnvError>(())
+    /// # Ok::<_, tower_bearer::stores::EnvError>(())
     /// ```
     ///
     /// # Errors

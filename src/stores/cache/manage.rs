@@ -12,7 +12,7 @@ use crate::manage::issued::IssuedToken;
 use crate::manage::manager::TokenManager;
 use crate::manage::new_token::NewToken;
 use crate::manage::query::{TokenPage, TokenQuery};
-use crate::manage::revocation::Revocation;
+use crate::store::revocation::Revocation;
 use crate::token::id::TokenId;
 
 /// Invalidates through the cache: every operation that can end a token's validity (revoke,

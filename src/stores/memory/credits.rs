@@ -5,11 +5,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::ledger::{CreditLedger, Spend, Spending, credit_account};
 use crate::clock::{Clock, unix_nanos};
 use crate::grant::{CreditBalance, Credits};
 use crate::principal::Principal;
 use crate::store::error::StoreError;
+use crate::store::ledger::{CreditLedger, Spend, Spending, credit_account};
 use crate::token::id::TokenId;
 
 /// Credit balances kept in this process: every spend is exact (one lock per token, held for

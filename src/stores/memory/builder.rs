@@ -8,8 +8,8 @@ use super::store::MemoryTokenStore;
 use super::table::{DigestHasher, Shared, Writer, millis};
 use crate::clock::Clock;
 use crate::grant::MintRules;
-use crate::limit::MemoryCredits;
 use crate::manage::{LifecycleEvent, LifecycleEvents};
+use crate::stores::memory::credits::MemoryCredits;
 use crate::token::format::TokenFormat;
 
 impl Default for MemoryTokenStore {

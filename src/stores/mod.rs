@@ -1,0 +1,19 @@
+//! The stores this crate provides, and what they need beyond their names at the crate root
+//! (builders, errors, futures, the cache's configuration): in memory, over a callback, with a
+//! timeout, and a cache in front of any store.
+
+#[cfg(feature = "cache")]
+pub(crate) mod cache;
+pub(crate) mod callback;
+pub(crate) mod memory;
+#[cfg(feature = "tokio")]
+pub(crate) mod timeout;
+
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub use cache::{CacheConfig, CacheInvalidator, CachedLookup};
+pub use callback::CallbackLookup;
+pub use memory::{EnvError, InsertError, MemoryTokenStoreBuilder};
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use timeout::TimeoutLookup;
