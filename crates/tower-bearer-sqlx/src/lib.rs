@@ -106,6 +106,7 @@ mod revocations;
 mod row;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod status;
 mod store;
 mod subscription;
 mod usage;
@@ -116,10 +117,13 @@ pub use builder::SqlTokenStoreBuilder;
 pub use clients::SqlClientRegistry;
 pub use db::SqlBackend;
 pub use error::OpenError;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use status::ListenerStatus;
 pub use store::SqlTokenStore;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use subscription::{ListenerStatus, RevocationListener};
+pub use subscription::RevocationListener;
 
 #[cfg(test)]
 mod tests {
