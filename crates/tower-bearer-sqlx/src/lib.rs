@@ -89,6 +89,7 @@ mod builder;
 mod clients;
 mod credits;
 mod db;
+mod dialect;
 mod error;
 mod leases;
 #[cfg(feature = "postgres")]
@@ -102,10 +103,12 @@ mod migrate;
 mod poller;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod queries;
 mod revocations;
 mod row;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod statements;
 mod status;
 mod store;
 mod subscription;

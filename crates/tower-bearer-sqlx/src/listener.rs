@@ -11,11 +11,11 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, Postgres};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::postgres::PgDb;
+use crate::db::SqlDb;
 use crate::revocations::parse_payload;
 use crate::status::StatusReport;
 use crate::store::SqlTokenStore;
@@ -30,7 +30,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Starts the Postgres listener pushing to `subscriber` (see [`RevocationListener`]).
 pub(crate) fn spawn<R: RevocationSubscriber>(
     store: &SqlTokenStore,
-    db: &PgDb,
+    db: &SqlDb<Postgres>,
     subscriber: R,
     status: StatusReport,
 ) -> tokio::task::JoinHandle<()> {

@@ -1,0 +1,171 @@
+//! [`Statements`]: every statement the store runs, written once and built for its
+//! [`Dialect`] and tables when the store opens.
+
+use crate::dialect::Dialect;
+use crate::metering::METERING_COLUMNS;
+
+/// The statements of one store. Tokens by digest and id; `$n` below stands for the
+/// dialect's parameter `n`.
+pub(crate) struct Statements {
+    pub(crate) lookup: String,
+    pub(crate) page: String,
+    pub(crate) insert: String,
+    pub(crate) get: String,
+    pub(crate) list: String,
+    /// The live token `$1` with its digest, locked until the transaction ends.
+    pub(crate) lock_live: String,
+    pub(crate) revoke: String,
+    /// Revokes `$1`, already locked and known live.
+    pub(crate) revoke_locked: String,
+    /// Lets `$1` expire at `$2` at the latest, replaced by `$3`.
+    pub(crate) shorten: String,
+    pub(crate) delete: String,
+    pub(crate) purge: String,
+    pub(crate) record_usage: String,
+    pub(crate) touch: String,
+    pub(crate) credits: String,
+    /// Writes `$2`..`$4` over token `$1`'s bookkeeping if it still is `$5`..`$7`.
+    pub(crate) take_credits: String,
+    pub(crate) return_credits: String,
+    /// Records a revocation (`$1` id, `$2` refused from, `$3` kept until, `$4` replaced by);
+    /// one already there keeps the earliest refusal and the latest expiry (a token revoked
+    /// during a rotation's grace is refused from the revocation, and kept until its original
+    /// expiry, which the rotation shortened in the tokens table). Returns the merged row.
+    pub(crate) record_revocation: String,
+    /// The revocations kept beyond `$1`.
+    pub(crate) revocations_in_effect: String,
+    /// Drops the revocations kept until `$1` or before.
+    pub(crate) purge_revocations: String,
+}
+
+impl Statements {
+    /// The statements on the tables named `{prefix}tokens`, `{prefix}revocations`, … .
+    pub(crate) fn new<DB: Dialect>(prefix: &str) -> Self {
+        let p = DB::param;
+        let ts = DB::time_param;
+        let (least, greatest, id) = (DB::LEAST, DB::GREATEST, DB::ID_BY_BYTES);
+        let t = format!("{prefix}tokens");
+        let columns = format!(
+            "id, hint, subject, organization, name, kind, scopes, audience, {}, {}, {}, {}, replaced_by, \
+             {METERING_COLUMNS}",
+            DB::time_column("created_at"),
+            DB::time_column("expires_at"),
+            DB::time_column("last_used_at"),
+            DB::time_column("revoked_at"),
+        );
+        let revocations = format!("{prefix}revocations");
+        Statements {
+            lookup: format!("SELECT {columns} FROM {t} WHERE token_hash = {}", p(1)),
+            page: format!(
+                "SELECT {columns} FROM {t} WHERE revoked_at IS NULL \
+                 AND ({} IS NULL OR subject = {}) AND ({} IS NULL OR organization = {}) \
+                 AND (NOT {} OR organization IS NULL) \
+                 AND ({} IS NULL OR (created_at, {id}) > ({}, {})) \
+                 ORDER BY created_at, {id} LIMIT {}",
+                DB::typed_param(1, "TEXT"),
+                p(1),
+                DB::typed_param(2, "TEXT"),
+                p(2),
+                DB::typed_param(6, "BOOLEAN"),
+                DB::typed_param(3, "FLOAT8"),
+                ts(3),
+                p(4),
+                p(5),
+            ),
+            insert: format!(
+                "INSERT INTO {t} (id, token_hash, hint, subject, organization, name, kind, scopes, audience, \
+                 created_at, expires_at, {METERING_COLUMNS}) VALUES ({})",
+                (1..=20)
+                    .map(|n| if n == 10 || n == 11 { ts(n) } else { p(n) })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            get: format!("SELECT {columns} FROM {t} WHERE id = {} AND revoked_at IS NULL", p(1)),
+            list: format!(
+                "SELECT {columns} FROM {t} WHERE subject = {} AND revoked_at IS NULL ORDER BY created_at, {id}",
+                p(1)
+            ),
+            lock_live: format!(
+                "SELECT token_hash, {columns} FROM {t} WHERE id = {} AND revoked_at IS NULL{}",
+                p(1),
+                DB::LOCK_ROW
+            ),
+            revoke: format!(
+                "UPDATE {t} SET revoked_at = {} WHERE id = {} AND revoked_at IS NULL \
+                 RETURNING token_hash, {columns}",
+                ts(2),
+                p(1)
+            ),
+            revoke_locked: format!("UPDATE {t} SET revoked_at = {} WHERE id = {}", ts(2), p(1)),
+            shorten: format!(
+                "UPDATE {t} SET expires_at = {least}(coalesce(expires_at, {until}), {until}), replaced_by = {} \
+                 WHERE id = {}",
+                p(3),
+                p(1),
+                until = ts(2)
+            ),
+            delete: format!(
+                "DELETE FROM {t} WHERE id = {} AND revoked_at IS NULL RETURNING token_hash, {columns}",
+                p(1)
+            ),
+            purge: format!("DELETE FROM {t} WHERE expires_at <= {} RETURNING {columns}", ts(1)),
+            record_usage: format!(
+                "UPDATE {t} SET last_used_at = {greatest}(coalesce(last_used_at, {at}), {at}) \
+                 WHERE id = {} AND revoked_at IS NULL",
+                p(1),
+                at = ts(2)
+            ),
+            touch: format!(
+                "UPDATE {t} SET last_used_at = {greatest}(coalesce(last_used_at, {at}), {at}) \
+                 WHERE token_hash = {} AND revoked_at IS NULL",
+                p(1),
+                at = ts(2)
+            ),
+            credits: format!(
+                "SELECT credits_remaining, credits_leased, credits_period_start FROM {t} \
+                 WHERE id = {} AND credits_remaining IS NOT NULL",
+                p(1)
+            ),
+            take_credits: format!(
+                "UPDATE {t} SET credits_remaining = {}, credits_leased = {}, credits_period_start = {}, \
+                 credits_allowance = CASE WHEN credits_period_start = {} THEN credits_allowance \
+                 ELSE credits_refill_amount END \
+                 WHERE id = {} AND credits_remaining = {} AND credits_leased = {} AND credits_period_start = {}",
+                p(2),
+                p(3),
+                p(4),
+                p(4),
+                p(1),
+                p(5),
+                p(6),
+                p(7)
+            ),
+            return_credits: format!(
+                "UPDATE {t} SET credits_remaining = credits_remaining + {}, \
+                 credits_leased = {greatest}(credits_leased - {}, 0) WHERE id = {} AND credits_period_start = {}",
+                p(2),
+                p(3),
+                p(1),
+                p(4)
+            ),
+            record_revocation: format!(
+                "INSERT INTO {revocations} (id, refused_from_us, kept_until_us, replaced_by) \
+                 VALUES ({}, {}, {}, {}) ON CONFLICT (id) DO UPDATE SET \
+                 refused_from_us = {least}({revocations}.refused_from_us, excluded.refused_from_us), \
+                 kept_until_us = {greatest}({revocations}.kept_until_us, excluded.kept_until_us), \
+                 replaced_by = coalesce({revocations}.replaced_by, excluded.replaced_by) \
+                 RETURNING id, refused_from_us, kept_until_us, replaced_by",
+                p(1),
+                p(2),
+                p(3),
+                p(4)
+            ),
+            revocations_in_effect: format!(
+                "SELECT id, refused_from_us, kept_until_us, replaced_by FROM {revocations} \
+                 WHERE kept_until_us > {}",
+                p(1)
+            ),
+            purge_revocations: format!("DELETE FROM {revocations} WHERE kept_until_us <= {}", p(1)),
+        }
+    }
+}
