@@ -17,18 +17,18 @@ pub(crate) trait Dialect: Database {
     fn table_prefix(schema: &str) -> String;
 
     /// Parameter `n` (1-based).
-    fn param(n: u8) -> String;
+    fn param(n: usize) -> String;
 
     /// Parameter `n` in a test the statement gives no type to (`… IS NULL`): PostgreSQL must
     /// be told it to plan the statement; SQLite has no types to tell.
-    fn typed_param(n: u8, sql_type: &str) -> String;
+    fn typed_param(n: usize, sql_type: &str) -> String;
 
     /// Time column `name`, read as microseconds since the epoch (under its own name): the
     /// store's unit. PostgreSQL keeps times as `TIMESTAMPTZ`, SQLite as those microseconds.
     fn time_column(name: &str) -> String;
 
     /// Parameter `n`, microseconds since the epoch, as a value for a time column.
-    fn time_param(n: u8) -> String;
+    fn time_param(n: usize) -> String;
 
     /// The two-argument minimum (`LEAST`; SQLite's scalar `min`). The two disagree on NULL
     /// (`LEAST` skips it, `min` returns it): statements give them no NULL.
@@ -49,6 +49,12 @@ pub(crate) trait Dialect: Database {
 
     /// Ends such a read: `FOR UPDATE` on PostgreSQL; nothing on SQLite, already locked.
     const LOCK_ROW: &'static str;
+
+    /// A condition on audit rows that keeps a page from showing one while an earlier-numbered
+    /// row may still commit: PostgreSQL numbers a row when it is inserted, not when it commits,
+    /// and its migration 9 records each row's transaction; SQLite has one writer at a time,
+    /// whose rows commit in order, and needs none.
+    const AUDIT_COMMITTED_IN_ORDER: &'static str;
 
     /// A list of strings as the database keeps it: a `TEXT[]` on PostgreSQL, a JSON array in a
     /// `TEXT` column on SQLite (which has no arrays).

@@ -45,11 +45,11 @@ impl Dialect for Postgres {
         format!("\"{schema}\".")
     }
 
-    fn param(n: u8) -> String {
+    fn param(n: usize) -> String {
         format!("${n}")
     }
 
-    fn typed_param(n: u8, sql_type: &str) -> String {
+    fn typed_param(n: usize, sql_type: &str) -> String {
         format!("${n}::{sql_type}")
     }
 
@@ -58,7 +58,7 @@ impl Dialect for Postgres {
     }
 
     /// Exact up to 2^53 µs (the `FLOAT8`'s mantissa), some 285 years either side of 1970.
-    fn time_param(n: u8) -> String {
+    fn time_param(n: usize) -> String {
         format!("(TIMESTAMPTZ 'epoch' + ${n}::FLOAT8 * INTERVAL '1 microsecond')")
     }
 
@@ -67,6 +67,8 @@ impl Dialect for Postgres {
     const ID_BY_BYTES: &'static str = "id COLLATE \"C\"";
     const BEGIN_WRITE: &'static str = "BEGIN";
     const LOCK_ROW: &'static str = " FOR UPDATE";
+    const AUDIT_COMMITTED_IN_ORDER: &'static str =
+        " AND (txid IS NULL OR txid < pg_snapshot_xmin(pg_current_snapshot()))";
 
     type List<'a> = &'a [String];
 

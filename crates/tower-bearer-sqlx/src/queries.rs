@@ -3,12 +3,17 @@
 
 use sqlx::query::Query;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
+use tower_bearer::manage::audit::{AuditEvent, AuditRecord};
 
+use crate::audit::{AuditFilter, bind_event, record};
 use crate::db::SqlDb;
 use crate::dialect::Dialect;
 use crate::metering::{self, Account};
 use crate::revocations::RevocationRow;
 use crate::row::{PageQuery, Rotated, Rotation, TokenRow, is_unique_violation};
+
+/// Rows per audit `INSERT`: well under both databases' limits on bound parameters (9 per row).
+const AUDIT_ROWS_PER_INSERT: usize = 500;
 
 // sqlx states what a database can bind, read and run as bounds on other types (`i64: Encode<DB>`),
 // which Rust does not carry along with `DB: Dialect`: they are stated here, once, for every
@@ -20,6 +25,8 @@ where
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
     for<'a> &'a str: ColumnIndex<DB::Row>,
     for<'q> bool: Encode<'q, DB> + Type<DB>,
+    for<'q> i32: Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i32>: Encode<'q, DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> Option<i64>: Encode<'q, DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
@@ -211,5 +218,41 @@ where
         let query =
             sqlx::query(&self.sql.return_credits).bind(id).bind(unused).bind(taken).bind(period_start);
         query.execute(&self.pool).await.map(drop)
+    }
+
+    /// Sets marker `name` at `at` unless it is set; returns whether this call set it.
+    pub(crate) async fn set_marker(&self, name: &str, at: i64) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(&self.sql.set_marker).bind(name).bind(at).execute(&self.pool).await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    /// Appends `events` to the audit log, one multi-row `INSERT` per chunk.
+    pub(crate) async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), sqlx::Error> {
+        for chunk in events.chunks(AUDIT_ROWS_PER_INSERT) {
+            let sql = self.sql.append_audit::<DB>(chunk.len());
+            let insert = chunk.iter().fold(sqlx::query(&sql), bind_event);
+            insert.execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn audit_page(&self, filter: &AuditFilter<'_>) -> Result<Vec<AuditRecord>, sqlx::Error> {
+        let rows = sqlx::query(&self.sql.audit_page)
+            .bind(filter.after)
+            .bind(filter.token_id)
+            .bind(filter.kind)
+            .bind(filter.subject)
+            .bind(filter.organization)
+            .bind(filter.limit)
+            .bind(filter.no_organization)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(record).collect()
+    }
+
+    /// Drops the audit events from before `before`; returns how many.
+    pub(crate) async fn purge_audit(&self, before: i64) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(&self.sql.purge_audit).bind(before).execute(&self.pool).await?;
+        Ok(DB::rows_affected(&done))
     }
 }

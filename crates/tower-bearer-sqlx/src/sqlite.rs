@@ -13,11 +13,11 @@ impl Dialect for Sqlite {
         "tower_bearer_".to_owned()
     }
 
-    fn param(n: u8) -> String {
+    fn param(n: usize) -> String {
         format!("?{n}")
     }
 
-    fn typed_param(n: u8, _sql_type: &str) -> String {
+    fn typed_param(n: usize, _sql_type: &str) -> String {
         Self::param(n)
     }
 
@@ -25,7 +25,7 @@ impl Dialect for Sqlite {
         name.to_owned()
     }
 
-    fn time_param(n: u8) -> String {
+    fn time_param(n: usize) -> String {
         Self::param(n)
     }
 
@@ -34,6 +34,7 @@ impl Dialect for Sqlite {
     const ID_BY_BYTES: &'static str = "id";
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const LOCK_ROW: &'static str = "";
+    const AUDIT_COMMITTED_IN_ORDER: &'static str = "";
 
     type List<'a> = String;
 

@@ -4,6 +4,10 @@
 use crate::dialect::Dialect;
 use crate::metering::METERING_COLUMNS;
 
+/// The audit table's columns, in the order `audit::bind_event` binds them.
+pub(crate) const AUDIT_COLUMNS: &str =
+    "at_us, kind, token_id, subject, organization, method, path, status, reason";
+
 /// The statements of one store. Tokens by digest and id; `$n` below stands for the
 /// dialect's parameter `n`.
 pub(crate) struct Statements {
@@ -36,6 +40,14 @@ pub(crate) struct Statements {
     pub(crate) revocations_in_effect: String,
     /// Drops the revocations kept until `$1` or before.
     pub(crate) purge_revocations: String,
+    /// The head of [`append_audit`](Self::append_audit).
+    audit_insert: String,
+    /// A page of the audit log (`audit::AuditFilter`): after position `$1`, filters that are
+    /// `NULL` match everything, `$7` keeps rows without an organization only, at most `$6`.
+    pub(crate) audit_page: String,
+    pub(crate) purge_audit: String,
+    /// Sets marker `$1` (at `$2`) unless it is set.
+    pub(crate) set_marker: String,
 }
 
 impl Statements {
@@ -54,6 +66,7 @@ impl Statements {
             DB::time_column("revoked_at"),
         );
         let revocations = format!("{prefix}revocations");
+        let audit = format!("{prefix}audit");
         Statements {
             lookup: format!("SELECT {columns} FROM {t} WHERE token_hash = {}", p(1)),
             page: format!(
@@ -166,6 +179,44 @@ impl Statements {
                 p(1)
             ),
             purge_revocations: format!("DELETE FROM {revocations} WHERE kept_until_us <= {}", p(1)),
+            audit_insert: format!("INSERT INTO {audit} ({AUDIT_COLUMNS}) VALUES "),
+            audit_page: format!(
+                "SELECT seq, {AUDIT_COLUMNS} FROM {audit} WHERE seq > {}{} \
+                 AND ({} IS NULL OR token_id = {}) AND ({} IS NULL OR kind = {}) \
+                 AND ({} IS NULL OR subject = {}) AND ({} IS NULL OR organization = {}) \
+                 AND (NOT {} OR organization IS NULL) ORDER BY seq LIMIT {}",
+                p(1),
+                DB::AUDIT_COMMITTED_IN_ORDER,
+                DB::typed_param(2, "TEXT"),
+                p(2),
+                DB::typed_param(3, "TEXT"),
+                p(3),
+                DB::typed_param(4, "TEXT"),
+                p(4),
+                DB::typed_param(5, "TEXT"),
+                p(5),
+                DB::typed_param(7, "BOOLEAN"),
+                p(6)
+            ),
+            purge_audit: format!("DELETE FROM {audit} WHERE at_us < {}", p(1)),
+            set_marker: format!(
+                "INSERT INTO {prefix}markers (name, set_at_us) VALUES ({}, {}) ON CONFLICT (name) DO NOTHING",
+                p(1),
+                p(2)
+            ),
         }
+    }
+
+    /// The multi-row `INSERT` of `rows` audit events, their columns bound in order.
+    pub(crate) fn append_audit<DB: Dialect>(&self, rows: usize) -> String {
+        let columns = AUDIT_COLUMNS.split(", ").count();
+        let values: Vec<String> = (0..rows)
+            .map(|row| {
+                let params: Vec<String> =
+                    (1..=columns).map(|column| DB::param(row * columns + column)).collect();
+                format!("({})", params.join(", "))
+            })
+            .collect();
+        format!("{}{}", self.audit_insert, values.join(", "))
     }
 }
