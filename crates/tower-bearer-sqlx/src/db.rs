@@ -1,6 +1,7 @@
-//! [`Db`]: the database a store runs on, and the one place that dispatches each operation to
-//! it; [`SqlDb`]: the database on one backend, whose operations are written once for both
-//! (`queries.rs`).
+//! [`Db`]: the database a store runs on, and the one place that dispatches each token
+//! operation to it (the audit log, the markers and the OAuth clients dispatch their few where
+//! they are implemented); [`SqlDb`]: the database on one backend, whose operations are written
+//! once for both (`queries.rs`).
 
 use sqlx::Pool;
 

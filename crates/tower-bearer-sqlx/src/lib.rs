@@ -85,8 +85,6 @@ compile_error!("tower-bearer-sqlx needs a backend: enable the feature `sqlite`, 
 
 mod audit;
 mod builder;
-#[cfg(feature = "oauth")]
-mod clients;
 mod credits;
 mod db;
 mod dialect;
@@ -99,6 +97,7 @@ mod markers;
 mod metering;
 mod micros;
 mod migrate;
+mod oauth_clients;
 #[cfg(feature = "sqlite")]
 mod poller;
 #[cfg(feature = "postgres")]
@@ -115,11 +114,9 @@ mod subscription;
 mod usage;
 
 pub use builder::SqlTokenStoreBuilder;
-#[cfg(feature = "oauth")]
-#[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
-pub use clients::SqlClientRegistry;
 pub use db::SqlBackend;
 pub use error::OpenError;
+pub use oauth_clients::{OAuthClientRow, OAuthClients};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use status::ListenerStatus;

@@ -3,12 +3,14 @@
 
 use sqlx::query::Query;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
+use tower_bearer::TokenHash;
 use tower_bearer::manage::audit::{AuditEvent, AuditRecord};
 
 use crate::audit::{AuditFilter, bind_event, record};
 use crate::db::SqlDb;
 use crate::dialect::Dialect;
 use crate::metering::{self, Account};
+use crate::oauth_clients::OAuthClientRow;
 use crate::revocations::RevocationRow;
 use crate::row::{PageQuery, Rotated, Rotation, TokenRow, is_unique_violation};
 
@@ -33,6 +35,7 @@ where
     for<'q> Option<&'q str>: Encode<'q, DB>,
     for<'q> String: Decode<'q, DB> + Type<DB>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q [u8]>: Encode<'q, DB>,
     for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
 {
     pub(crate) async fn lookup(&self, hash: &[u8; 32]) -> Result<Option<TokenRow>, sqlx::Error> {
@@ -254,5 +257,51 @@ where
     pub(crate) async fn purge_audit(&self, before: i64) -> Result<u64, sqlx::Error> {
         let done = sqlx::query(&self.sql.purge_audit).bind(before).execute(&self.pool).await?;
         Ok(DB::rows_affected(&done))
+    }
+
+    /// Inserts `client`, or replaces the one with its id.
+    pub(crate) async fn put_client(&self, client: &OAuthClientRow) -> Result<(), sqlx::Error> {
+        let (previous_hash, previous_until) = client.previous_columns();
+        sqlx::query(&self.sql.put_client)
+            .bind(client.client_id.as_str())
+            .bind(client.subject.as_str())
+            .bind(DB::list(&client.allowed_scopes)?)
+            .bind(client.ttl_column())
+            .bind(client.secret_hash.as_bytes().as_slice())
+            .bind(previous_hash)
+            .bind(previous_until)
+            .execute(&self.pool)
+            .await
+            .map(drop)
+    }
+
+    pub(crate) async fn get_client(&self, client_id: &str) -> Result<Option<OAuthClientRow>, sqlx::Error> {
+        let found = sqlx::query(&self.sql.get_client).bind(client_id).fetch_optional(&self.pool).await?;
+        found.as_ref().map(OAuthClientRow::read::<DB>).transpose()
+    }
+
+    /// Writes `client`'s secrets over its row if the current secret there still is `current`;
+    /// returns whether it did.
+    pub(crate) async fn swap_client_secrets(
+        &self,
+        client: &OAuthClientRow,
+        current: &TokenHash,
+    ) -> Result<bool, sqlx::Error> {
+        let (previous_hash, previous_until) = client.previous_columns();
+        let done = sqlx::query(&self.sql.swap_client_secrets)
+            .bind(client.client_id.as_str())
+            .bind(client.secret_hash.as_bytes().as_slice())
+            .bind(previous_hash)
+            .bind(previous_until)
+            .bind(current.as_bytes().as_slice())
+            .execute(&self.pool)
+            .await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    /// Removes client `client_id`; returns whether it was there.
+    pub(crate) async fn remove_client(&self, client_id: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(&self.sql.remove_client).bind(client_id).execute(&self.pool).await?;
+        Ok(DB::rows_affected(&done) == 1)
     }
 }

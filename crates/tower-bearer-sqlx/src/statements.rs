@@ -8,8 +8,11 @@ use crate::metering::METERING_COLUMNS;
 pub(crate) const AUDIT_COLUMNS: &str =
     "at_us, kind, token_id, subject, organization, method, path, status, reason";
 
-/// The statements of one store. Tokens by digest and id; `$n` below stands for the
-/// dialect's parameter `n`.
+/// The OAuth clients table's columns, in the order `queries.rs` binds them.
+const CLIENT_COLUMNS: &str = "client_id, subject, allowed_scopes, access_token_ttl_us, secret_hash, \
+    previous_secret_hash, previous_until_us";
+
+/// The statements of one store; `$n` below stands for the dialect's parameter `n`.
 pub(crate) struct Statements {
     pub(crate) lookup: String,
     pub(crate) page: String,
@@ -48,6 +51,12 @@ pub(crate) struct Statements {
     pub(crate) purge_audit: String,
     /// Sets marker `$1` (at `$2`) unless it is set.
     pub(crate) set_marker: String,
+    /// Inserts a client (`$1`..`$7`, in `CLIENT_COLUMNS` order), or replaces the one with its id.
+    pub(crate) put_client: String,
+    pub(crate) get_client: String,
+    /// Writes `$2`..`$4` over client `$1`'s secrets if its current one still is `$5`.
+    pub(crate) swap_client_secrets: String,
+    pub(crate) remove_client: String,
 }
 
 impl Statements {
@@ -67,6 +76,7 @@ impl Statements {
         );
         let revocations = format!("{prefix}revocations");
         let audit = format!("{prefix}audit");
+        let clients = format!("{prefix}oauth_clients");
         Statements {
             lookup: format!("SELECT {columns} FROM {t} WHERE token_hash = {}", p(1)),
             page: format!(
@@ -204,6 +214,25 @@ impl Statements {
                 p(1),
                 p(2)
             ),
+            put_client: format!(
+                "INSERT INTO {clients} ({CLIENT_COLUMNS}) VALUES ({}) \
+                 ON CONFLICT (client_id) DO UPDATE SET subject = excluded.subject, \
+                 allowed_scopes = excluded.allowed_scopes, access_token_ttl_us = excluded.access_token_ttl_us, \
+                 secret_hash = excluded.secret_hash, previous_secret_hash = excluded.previous_secret_hash, \
+                 previous_until_us = excluded.previous_until_us",
+                (1..=7).map(p).collect::<Vec<_>>().join(", ")
+            ),
+            get_client: format!("SELECT {CLIENT_COLUMNS} FROM {clients} WHERE client_id = {}", p(1)),
+            swap_client_secrets: format!(
+                "UPDATE {clients} SET secret_hash = {}, previous_secret_hash = {}, previous_until_us = {} \
+                 WHERE client_id = {} AND secret_hash = {}",
+                p(2),
+                p(3),
+                p(4),
+                p(1),
+                p(5)
+            ),
+            remove_client: format!("DELETE FROM {clients} WHERE client_id = {}", p(1)),
         }
     }
 
