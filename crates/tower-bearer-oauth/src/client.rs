@@ -176,7 +176,7 @@ impl fmt::Debug for RegisteredClient {
 
 /// Keeps OAuth clients: the [`TokenEndpoint`](crate::TokenEndpoint) finds them by id, an
 /// operator registers, rotates and removes them. In memory ([`MemoryClientRegistry`]) or in a
-/// database (`tower-bearer-sqlx`'s `SqlClientRegistry`), with the same behaviour.
+/// database (`SqlClientRegistry`, feature `sql`), with the same behaviour.
 ///
 /// A registry keeps digests of secrets only and returns them in the record; the endpoint
 /// verifies a presented secret in constant time ([`ClientRecord::verify`]).

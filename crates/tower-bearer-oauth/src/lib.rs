@@ -30,7 +30,8 @@
 //! ([`RevocationEndpoint`]) made from the token endpoint; the RFC 8414 and RFC 9728 metadata
 //! documents ([`AuthorizationServerMetadata`], [`ProtectedResourceMetadata`]); and, with
 //! feature `client`, [`IntrospectionStore`], a store for services whose tokens another
-//! authorization server issues.
+//! authorization server issues; with feature `sql`, `SqlClientRegistry`, the clients in the
+//! database of a `tower-bearer-sqlx` store.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unreachable_pub, unsafe_code)]
@@ -54,6 +55,8 @@ mod limiter;
 mod metadata;
 mod revocation;
 mod shared;
+#[cfg(feature = "sql")]
+mod sql_registry;
 
 pub use client::{ClientRecord, ClientRegistry, MemoryClientRegistry, NewClient, RegisteredClient};
 pub use endpoint::{TokenEndpoint, TokenEndpointBuilder};
@@ -66,6 +69,9 @@ pub use introspection_store::{IntrospectionStore, IntrospectionStoreBuilder};
 pub use jwt_store::{DiscoveryError, JwtStore, JwtStoreBuilder};
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 pub use revocation::RevocationEndpoint;
+#[cfg(feature = "sql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sql")))]
+pub use sql_registry::SqlClientRegistry;
 
 /// Entry points for the fuzz targets (feature `fuzzing`). Not public API.
 #[cfg(feature = "fuzzing")]

@@ -8,7 +8,7 @@ use tower_bearer::grant::MintRules;
 use tower_bearer::manage::{LifecycleEvent, LifecycleEvents};
 use tower_bearer::{Clock, TokenFormat};
 
-use crate::db::Db;
+use crate::db::{Db, SqlDb};
 use crate::error::OpenError;
 use crate::leases::Leases;
 use crate::store::{Inner, SqlTokenStore};
@@ -261,7 +261,8 @@ impl SqlTokenStoreBuilder {
     #[cfg(feature = "sqlite")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
     pub async fn with_sqlite_pool(self, pool: sqlx::SqlitePool) -> Result<SqlTokenStore, OpenError> {
-        self.finish(Db::Sqlite(crate::sqlite::SqliteDb::new(pool))).await
+        let db = SqlDb::new(pool, &self.schema, self.channel.clone());
+        self.finish(Db::Sqlite(db)).await
     }
 
     #[cfg(feature = "postgres")]
@@ -285,7 +286,7 @@ impl SqlTokenStoreBuilder {
         if !valid_identifier(&self.schema) {
             return Err(OpenError::InvalidSchema(self.schema));
         }
-        let db = crate::postgres::PgDb::new(pool, &self.schema, self.channel.clone());
+        let db = SqlDb::new(pool, &self.schema, self.channel.clone());
         self.finish(Db::Postgres(db)).await
     }
 

@@ -1,10 +1,16 @@
-//! [`Db`]: the backend a store runs on, and the one place that dispatches each operation to
-//! it. Both backends have every operation under the same signature, or this does not compile.
+//! [`Db`]: the database a store runs on, and the one place that dispatches each token
+//! operation to it (the audit log, the markers and the OAuth clients dispatch their few where
+//! they are implemented); [`SqlDb`]: the database on one backend, whose operations are written
+//! once for both (`queries.rs`).
 
+use sqlx::Pool;
+
+use crate::dialect::Dialect;
 use crate::error::OpenError;
 use crate::metering::Account;
 use crate::revocations::RevocationRow;
 use crate::row::{PageQuery, Rotated, Rotation, TokenRow};
+use crate::statements::Statements;
 
 /// Which database a [`SqlTokenStore`](crate::SqlTokenStore) uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,12 +22,34 @@ pub enum SqlBackend {
     Postgres,
 }
 
+/// The store's database on backend `DB`: the pool, the statements on the store's tables, and
+/// where they are.
+pub(crate) struct SqlDb<DB: Dialect> {
+    pub(crate) pool: Pool<DB>,
+    /// PostgreSQL: the schema of the store's tables and migrations.
+    pub(crate) schema: String,
+    /// PostgreSQL: the channel changes are announced on.
+    pub(crate) channel: String,
+    pub(crate) sql: Box<Statements>,
+}
+
+impl<DB: Dialect> SqlDb<DB> {
+    pub(crate) fn new(pool: Pool<DB>, schema: &str, channel: String) -> Self {
+        let sql = Box::new(Statements::new::<DB>(&DB::table_prefix(schema)));
+        SqlDb { pool, schema: schema.to_owned(), channel, sql }
+    }
+
+    pub(crate) async fn migrate(&self) -> Result<(), OpenError> {
+        DB::migrate(&self.pool, &self.schema).await
+    }
+}
+
 /// The store's database: one variant per backend compiled in.
 pub(crate) enum Db {
     #[cfg(feature = "sqlite")]
-    Sqlite(crate::sqlite::SqliteDb),
+    Sqlite(SqlDb<sqlx::Sqlite>),
     #[cfg(feature = "postgres")]
-    Postgres(crate::postgres::PgDb),
+    Postgres(SqlDb<sqlx::Postgres>),
 }
 
 impl Db {

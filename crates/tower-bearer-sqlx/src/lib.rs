@@ -85,10 +85,9 @@ compile_error!("tower-bearer-sqlx needs a backend: enable the feature `sqlite`, 
 
 mod audit;
 mod builder;
-#[cfg(feature = "oauth")]
-mod clients;
 mod credits;
 mod db;
+mod dialect;
 mod error;
 mod leases;
 #[cfg(feature = "postgres")]
@@ -98,28 +97,33 @@ mod markers;
 mod metering;
 mod micros;
 mod migrate;
+mod oauth_clients;
 #[cfg(feature = "sqlite")]
 mod poller;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod queries;
 mod revocations;
 mod row;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod statements;
+mod status;
 mod store;
 mod subscription;
 mod usage;
 
 pub use builder::SqlTokenStoreBuilder;
-#[cfg(feature = "oauth")]
-#[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
-pub use clients::SqlClientRegistry;
 pub use db::SqlBackend;
 pub use error::OpenError;
+pub use oauth_clients::{OAuthClientRow, OAuthClients};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use status::ListenerStatus;
 pub use store::SqlTokenStore;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use subscription::{ListenerStatus, RevocationListener};
+pub use subscription::RevocationListener;
 
 #[cfg(test)]
 mod tests {

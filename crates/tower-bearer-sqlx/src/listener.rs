@@ -11,16 +11,16 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
-use tokio::sync::{mpsc, watch};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, Postgres};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::postgres::PgDb;
+use crate::db::SqlDb;
 use crate::revocations::parse_payload;
+use crate::status::StatusReport;
 use crate::store::SqlTokenStore;
-use crate::subscription::{ListenerStatus, in_effect};
-use tower_bearer::TokenId;
 use tower_bearer::store::RevocationSubscriber;
+use tower_bearer::{TokenId, TokenManager};
 
 /// Payloads starting with this are heartbeats, not revocations.
 const PING_PREFIX: &str = "ping:";
@@ -30,9 +30,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Starts the Postgres listener pushing to `subscriber` (see [`RevocationListener`]).
 pub(crate) fn spawn<R: RevocationSubscriber>(
     store: &SqlTokenStore,
-    db: &PgDb,
+    db: &SqlDb<Postgres>,
     subscriber: R,
-    status: watch::Sender<ListenerStatus>,
+    status: StatusReport,
 ) -> tokio::task::JoinHandle<()> {
     let config = Config {
         store: store.clone(),
@@ -64,7 +64,7 @@ enum Ended {
     SubscriberGone,
 }
 
-async fn run<R: RevocationSubscriber>(config: Config, subscriber: R, status: watch::Sender<ListenerStatus>) {
+async fn run<R: RevocationSubscriber>(config: Config, subscriber: R, status: StatusReport) {
     let mut backoff = INITIAL_BACKOFF;
     while subscriber.is_alive() && !config.pool.is_closed() {
         if let Ok(Ok(listener)) = tokio::time::timeout(config.timeout, subscribe(&config)).await {
@@ -73,7 +73,7 @@ async fn run<R: RevocationSubscriber>(config: Config, subscriber: R, status: wat
             // After LISTEN took effect: a revocation committed from now on is both in the
             // database and queued for `pump`; one before it, in the database.
             let replayed = !subscriber.wants_replay()
-                || match tokio::time::timeout(config.timeout, in_effect(&config.store)).await {
+                || match tokio::time::timeout(config.timeout, config.store.revocations()).await {
                     Ok(Ok(revocations)) => subscriber.replay(revocations),
                     _ => false,
                 };
@@ -86,19 +86,13 @@ async fn run<R: RevocationSubscriber>(config: Config, subscriber: R, status: wat
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
-            status.send_modify(|s| {
-                s.subscribed = true;
-                s.subscriptions += 1;
-            });
+            status.subscribed();
             backoff = INITIAL_BACKOFF;
             let ended = pump(rx, &config, &subscriber).await;
             reader.abort();
             // Whatever the subscriber holds may have missed a notification.
             let alive = subscriber.set_connected(false);
-            status.send_modify(|s| {
-                s.subscribed = false;
-                s.losses += 1;
-            });
+            status.lost();
             if !alive || ended == Ended::SubscriberGone {
                 return;
             }

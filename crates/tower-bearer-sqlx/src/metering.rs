@@ -10,13 +10,9 @@ use tower_bearer::{Credits, Grant, RateLimit};
 use crate::micros::time;
 
 /// The limit columns, in the order [`Metering::read`] and [`bind`] use.
-macro_rules! metering_columns {
-    () => {
-        "rate_limit_requests, rate_limit_period_us, credits_initial, credits_refill_amount, \
-         credits_refill_every_us, credits_remaining, credits_leased, credits_period_start, credits_allowance"
-    };
-}
-pub(crate) use metering_columns;
+pub(crate) const METERING_COLUMNS: &str = "rate_limit_requests, rate_limit_period_us, credits_initial, \
+     credits_refill_amount, credits_refill_every_us, credits_remaining, credits_leased, credits_period_start, \
+     credits_allowance";
 
 /// A token's limit columns. Counts are `i64` (SQL `BIGINT`), durations microseconds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -103,7 +99,7 @@ impl Metering {
         })
     }
 
-    /// Reads the columns of [`metering_columns`] from `r`.
+    /// Reads the columns of [`METERING_COLUMNS`] from `r`.
     pub(crate) fn read<'r, R>(r: &'r R) -> Result<Self, sqlx::Error>
     where
         R: sqlx::Row,
@@ -170,7 +166,7 @@ impl Account {
     }
 }
 
-/// Binds the columns of [`metering_columns`], in order, to the next parameters of `query`.
+/// Binds the columns of [`METERING_COLUMNS`], in order, to the next parameters of `query`.
 pub(crate) fn bind<'q, DB>(
     query: Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
     m: &Metering,

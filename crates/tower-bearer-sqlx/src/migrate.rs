@@ -1,4 +1,4 @@
-//! The embedded migrations, run by sqlx's migrator.
+//! The embedded migrations of both databases, run by sqlx's migrator.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -8,6 +8,37 @@ use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
 use crate::error::OpenError;
+
+/// SQLite's migrations. Applied ones are never edited or renumbered: sqlx refuses a database
+/// whose applied migrations changed; a change is a new migration at the end.
+#[cfg(feature = "sqlite")]
+pub(crate) const SQLITE: Embedded = Embedded(&[
+    (1, "tokens", include_str!("../migrations/sqlite/1_tokens.sql")),
+    (2, "replaced by", include_str!("../migrations/sqlite/2_replaced_by.sql")),
+    (3, "limits", include_str!("../migrations/sqlite/3_limits.sql")),
+    (4, "audience", include_str!("../migrations/sqlite/4_audience.sql")),
+    (5, "oauth clients", include_str!("../migrations/sqlite/5_oauth_clients.sql")),
+    (6, "revocations", include_str!("../migrations/sqlite/6_revocations.sql")),
+    (7, "audit", include_str!("../migrations/sqlite/7_audit.sql")),
+    (8, "markers", include_str!("../migrations/sqlite/8_markers.sql")),
+    (9, "credits allowance", include_str!("../migrations/sqlite/9_credits_allowance.sql")),
+]);
+
+/// PostgreSQL's (each runs with `search_path` set to the store's schema). Its 9 has no SQLite
+/// counterpart (SQLite commits audit rows in order without help), so the numbers part there.
+#[cfg(feature = "postgres")]
+pub(crate) const POSTGRES: Embedded = Embedded(&[
+    (1, "tokens", include_str!("../migrations/postgres/1_tokens.sql")),
+    (2, "replaced by", include_str!("../migrations/postgres/2_replaced_by.sql")),
+    (3, "limits", include_str!("../migrations/postgres/3_limits.sql")),
+    (4, "audience", include_str!("../migrations/postgres/4_audience.sql")),
+    (5, "oauth clients", include_str!("../migrations/postgres/5_oauth_clients.sql")),
+    (6, "revocations", include_str!("../migrations/postgres/6_revocations.sql")),
+    (7, "audit", include_str!("../migrations/postgres/7_audit.sql")),
+    (8, "markers", include_str!("../migrations/postgres/8_markers.sql")),
+    (9, "audit commit order", include_str!("../migrations/postgres/9_audit_commit_order.sql")),
+    (10, "credits allowance", include_str!("../migrations/postgres/10_credits_allowance.sql")),
+]);
 
 /// The embedded migrations of one backend, as a [`MigrationSource`] for sqlx's migrator.
 #[derive(Debug)]

@@ -1,13 +1,11 @@
-//! The revocations table ([`tower_bearer::manage::Revocation`]s kept until each token's
-//! expiry), its statements on both backends, and the notification payload that carries a
-//! revocation to other instances.
+//! A row of the revocations table ([`tower_bearer::manage::Revocation`]s kept until each
+//! token's expiry), and the notification payload that carries a revocation to other instances.
 
 use sqlx::Row;
 use tower_bearer::manage::Revocation;
 use tower_bearer::{TokenHash, TokenId};
 
 use crate::micros::time;
-use crate::row::TokenRow;
 
 /// A row of the revocations table. Times are microseconds since the epoch.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,18 +17,6 @@ pub(crate) struct RevocationRow {
 }
 
 impl RevocationRow {
-    /// The revocation of the token `row`, refused from `refused_from` (replaced by
-    /// `replaced_by`): none for a token without an expiry, which no verifier needs to deny
-    /// (its store's lookup refuses it) and which would otherwise be kept forever.
-    pub(crate) fn of(row: &TokenRow, refused_from: i64, replaced_by: Option<&str>) -> Option<Self> {
-        Some(RevocationRow {
-            id: row.id.clone(),
-            refused_from,
-            kept_until: row.expires_at?,
-            replaced_by: replaced_by.map(str::to_owned),
-        })
-    }
-
     pub(crate) fn read<R: Row>(r: &R) -> Result<Self, sqlx::Error>
     where
         for<'a> &'a str: sqlx::ColumnIndex<R>,
@@ -52,45 +38,6 @@ impl RevocationRow {
         match &self.replaced_by {
             Some(successor) => revocation.replaced_by(TokenId::from(successor.as_str())),
             None => revocation,
-        }
-    }
-}
-
-/// The statements on the revocations table `table`; `least` and `greatest` are the backend's
-/// two-argument minimum and maximum (`LEAST`/`GREATEST`, SQLite's `min`/`max`).
-pub(crate) struct RevocationStatements {
-    /// Records a revocation (`$1` id, `$2` refused from, `$3` kept until, `$4` replaced by);
-    /// one already there keeps the earliest refusal and the latest expiry (a token revoked
-    /// during a rotation's grace is refused from the revocation, and kept until its original
-    /// expiry, which the rotation shortened in the tokens table). Returns the merged row.
-    pub(crate) record: String,
-    /// The revocations kept beyond `$1`.
-    pub(crate) in_effect: String,
-    /// Drops those kept until `$1` or before.
-    pub(crate) purge: String,
-}
-
-impl RevocationStatements {
-    pub(crate) fn new(table: &str, placeholder: fn(u8) -> String, least: &str, greatest: &str) -> Self {
-        let p = placeholder;
-        RevocationStatements {
-            record: format!(
-                "INSERT INTO {table} (id, refused_from_us, kept_until_us, replaced_by) VALUES ({}, {}, {}, {}) \
-                 ON CONFLICT (id) DO UPDATE SET \
-                 refused_from_us = {least}({table}.refused_from_us, excluded.refused_from_us), \
-                 kept_until_us = {greatest}({table}.kept_until_us, excluded.kept_until_us), \
-                 replaced_by = coalesce({table}.replaced_by, excluded.replaced_by) \
-                 RETURNING id, refused_from_us, kept_until_us, replaced_by",
-                p(1),
-                p(2),
-                p(3),
-                p(4)
-            ),
-            in_effect: format!(
-                "SELECT id, refused_from_us, kept_until_us, replaced_by FROM {table} WHERE kept_until_us > {}",
-                p(1)
-            ),
-            purge: format!("DELETE FROM {table} WHERE kept_until_us <= {}", p(1)),
         }
     }
 }

@@ -1,10 +1,13 @@
 //! [`TokenRow`]: a row of the tokens table, and the conversions between it and the core's
 //! types (microseconds since the epoch in the database, `SystemTime` outside).
 
+use sqlx::{ColumnIndex, Decode, Row, Type};
 use tower_bearer::{Grant, ManageError, NewToken, Principal, Scopes, StoreError, TokenId, TokenInfo};
 
+use crate::dialect::Dialect;
 use crate::metering::Metering;
 use crate::micros::{micros, time};
+use crate::revocations::RevocationRow;
 
 /// A page of live tokens to read: filters, the position after which to start (creation
 /// microseconds and id), and how many rows (one more than the page, to tell whether more
@@ -61,6 +64,31 @@ impl TokenRow {
         }
     }
 
+    /// Reads the token columns of [`Statements`](crate::statements::Statements) from `r`.
+    pub(crate) fn read<DB: Dialect>(r: &DB::Row) -> Result<Self, sqlx::Error>
+    where
+        for<'a> &'a str: ColumnIndex<DB::Row>,
+        for<'r> String: Decode<'r, DB> + Type<DB>,
+        for<'r> i64: Decode<'r, DB> + Type<DB>,
+    {
+        Ok(TokenRow {
+            id: r.try_get("id")?,
+            hint: r.try_get("hint")?,
+            subject: r.try_get("subject")?,
+            organization: r.try_get("organization")?,
+            name: r.try_get("name")?,
+            kind: r.try_get("kind")?,
+            scopes: DB::read_list(r, "scopes")?,
+            audience: DB::read_list(r, "audience")?,
+            created_at: r.try_get("created_at")?,
+            expires_at: r.try_get("expires_at")?,
+            last_used_at: r.try_get("last_used_at")?,
+            revoked_at: r.try_get("revoked_at")?,
+            replaced_by: r.try_get("replaced_by")?,
+            metering: Metering::read(r)?,
+        })
+    }
+
     /// The grant of the row: the one place columns become a grant.
     pub(crate) fn grant(&self) -> Grant {
         let mut g = Grant::new(self.subject.clone())
@@ -103,6 +131,18 @@ impl TokenRow {
             metering: self.metering.successor(),
             ..self.clone()
         }
+    }
+
+    /// The revocation of this token, refused from `refused_from` (replaced by `replaced_by`):
+    /// none for a token without an expiry, which no verifier needs to deny (its store's lookup
+    /// refuses it) and which would otherwise be kept forever.
+    pub(crate) fn revocation(&self, refused_from: i64, replaced_by: Option<&str>) -> Option<RevocationRow> {
+        Some(RevocationRow {
+            id: self.id.clone(),
+            refused_from,
+            kept_until: self.expires_at?,
+            replaced_by: replaced_by.map(str::to_owned),
+        })
     }
 
     pub(crate) fn principal(&self) -> Principal {

@@ -5,26 +5,12 @@
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tower_bearer::manage::Revocation;
 use tower_bearer::store::RevocationSubscriber;
 use tower_bearer::{CachedTokenStore, TokenStore};
 
 use crate::db::Db;
-use crate::micros::micros;
-use crate::revocations::RevocationRow;
+use crate::status::{ListenerStatus, StatusReport};
 use crate::store::SqlTokenStore;
-
-/// The state of a [`RevocationListener`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ListenerStatus {
-    /// Whether the listener is subscribed now (and the cache is caching active tokens).
-    pub subscribed: bool,
-    /// How many times it has subscribed, counting the first time.
-    pub subscriptions: u64,
-    /// How many times a subscription was lost (and the cache cleared).
-    pub losses: u64,
-}
 
 /// A running subscription to a store's revocations, from
 /// [`SqlTokenStore::listen_for_revocations`] (a cache) or
@@ -139,30 +125,23 @@ impl SqlTokenStore {
     /// [`RevocationListener::stop`].
     #[allow(unreachable_patterns, reason = "reachable with both backends enabled")]
     pub fn push_revocations<R: RevocationSubscriber>(&self, subscriber: R) -> Option<RevocationListener> {
-        let (status_tx, status) = watch::channel(ListenerStatus::default());
+        let (report, status) = StatusReport::channel();
         // In each case, before returning: the subscriber trusts nothing until the subscription
         // is confirmed.
         let task = match &self.inner.db {
             #[cfg(feature = "postgres")]
             Db::Postgres(db) => {
                 subscriber.set_connected(false);
-                crate::listener::spawn(self, db, subscriber, status_tx)
+                crate::listener::spawn(self, db, subscriber, report)
             }
             #[cfg(feature = "sqlite")]
             Db::Sqlite(_) if subscriber.wants_replay() => {
                 subscriber.set_connected(false);
-                crate::poller::spawn(self, subscriber, status_tx)
+                crate::poller::spawn(self, subscriber, report)
             }
             // Nothing to push (a cache on SQLite): the subscriber keeps trusting what it has.
             _ => return None,
         };
         Some(RevocationListener { status, task: task.abort_handle() })
     }
-}
-
-/// The revocations in effect, read from the database.
-pub(crate) async fn in_effect(store: &SqlTokenStore) -> Result<Vec<Revocation>, sqlx::Error> {
-    let now = micros(store.inner.clock.now());
-    let rows = store.inner.db.revocations(now).await?;
-    Ok(rows.iter().map(RevocationRow::revocation).collect())
 }

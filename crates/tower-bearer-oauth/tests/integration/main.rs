@@ -7,3 +7,5 @@ mod introspection_revocation;
 mod introspection_store;
 #[cfg(feature = "jwt")]
 mod jwt_store;
+#[cfg(feature = "sql")]
+mod sql_registry;

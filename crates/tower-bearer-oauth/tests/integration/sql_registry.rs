@@ -1,7 +1,6 @@
-//! `SqlClientRegistry` (feature `oauth`): the registry contract the memory registry passes, on
+//! `SqlClientRegistry` (feature `sql`): the registry contract the memory registry passes, on
 //! a SQLite file and on PostgreSQL; and the token endpoint issuing from it into the same
 //! database, the tokens then checked by the layer and introspected.
-#![cfg(feature = "oauth")]
 
 use std::time::{Duration, SystemTime};
 
@@ -11,7 +10,7 @@ use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::ServiceExt;
 use tower_bearer::{BearerAuthLayer, Clock};
-use tower_bearer_oauth::{ClientRegistry, NewClient, TokenEndpoint};
+use tower_bearer_oauth::{ClientRegistry, NewClient, SqlClientRegistry, TokenEndpoint};
 use tower_bearer_sqlx::SqlTokenStore;
 use tower_bearer_test_support::pg::PgCluster;
 use tower_bearer_test_support::{clients, status, temp_dir};
@@ -20,38 +19,36 @@ fn clock() -> Clock {
     Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000))
 }
 
-#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn the_registry_contract_holds_on_sqlite_and_survives_reopening() {
     let dir = temp_dir();
     let clock = clock();
     let path = dir.path().join("clients.db");
     let store = SqlTokenStore::builder().clock(clock.clone()).open_sqlite(&path).await.unwrap();
-    clients::contract(&store.client_registry(), &clock).await;
-    let kept = store.client_registry().register(NewClient::new("svc").client_id("kept")).await.unwrap();
+    clients::contract(&SqlClientRegistry::new(&store), &clock).await;
+    let kept =
+        SqlClientRegistry::new(&store).register(NewClient::new("svc").client_id("kept")).await.unwrap();
     store.close().await;
     let store = SqlTokenStore::builder().clock(clock.clone()).open_sqlite(&path).await.unwrap();
-    let record = store.client_registry().find("kept").await.unwrap().expect("persisted");
+    let record = SqlClientRegistry::new(&store).find("kept").await.unwrap().expect("persisted");
     assert!(record.verify(kept.client_secret.expose_secret(), clock.now()));
     let on_disk = std::fs::read(&path).unwrap();
     let secret = kept.client_secret.expose_secret().as_bytes();
     assert!(!on_disk.windows(secret.len()).any(|w| w == secret), "no secret on disk");
 }
 
-#[cfg(feature = "postgres")]
 #[tokio::test]
 async fn the_registry_contract_holds_on_postgres() {
     let Some(cluster) = PgCluster::start() else { return };
     let clock = clock();
     let store = SqlTokenStore::builder().clock(clock.clone()).open(&cluster.url()).await.unwrap();
-    clients::contract(&store.client_registry(), &clock).await;
+    clients::contract(&SqlClientRegistry::new(&store), &clock).await;
 }
 
-#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn the_token_endpoint_issues_from_the_sql_registry_into_the_sql_store() {
     let store = SqlTokenStore::open("sqlite::memory:").await.unwrap();
-    let registry = store.client_registry();
+    let registry = SqlClientRegistry::new(&store);
     let client = registry
         .register(NewClient::new("svc-reports").client_id("reports").allowed_scopes(["reports:read"]))
         .await
