@@ -19,7 +19,7 @@
 //! `unknown`, `missing`, `malformed` (breaks the RFC 6750 grammar), `bad_format` (a layer with
 //! a `TokenFormat`, and a token whose checksum is wrong) and `insufficient_scope`. Extra
 //! variants: `memory_expiring` (principals with an expiry), `memory_formatted` (the format
-//! check on the valid path), `memory_require_scopes` (a `RequireScopes` behind the layer: what
+//! check on the valid path), `memory_require_scopes` (a `RequireScopesLayer` behind the layer: what
 //! any check behind it pays), `memory_rate_limited` (a `RateLimitLayer` behind it, with a limit
 //! never reached; `_advertised` adds the `RateLimit` fields to every response; `_in_line`, the
 //! same limit run by the auth layer itself), `memory_metered_store` and `memory_credits`
@@ -72,7 +72,7 @@ use tower_bearer::middleware::ResponseBody;
 use tower_bearer::store::{BoxLookup, Lookup};
 use tower_bearer::{
     BearerAuthLayer, CallbackTokenStore, Credits, CreditsLayer, MemoryTokenStore, PresentedToken, Principal,
-    RateLimit, RateLimitLayer, RequireScopes, Scopes, TokenFormat, TokenHash, TokenStore,
+    RateLimit, RateLimitLayer, RequireScopesLayer, Scopes, TokenFormat, TokenHash, TokenStore,
 };
 
 mod common;
@@ -790,7 +790,7 @@ fn valid_hot(c: &mut Criterion<Clock>, r: Option<&mut Vec<Row>>, fx: &Fixture) {
     // with the cheapest check there is: the baseline of the two below.
     let guarded = ServiceBuilder::new()
         .layer(BearerAuthLayer::new(fx.sizes[0].memory.clone()))
-        .layer(RequireScopes::any([SCOPES[0]]))
+        .layer(RequireScopesLayer::any([SCOPES[0]]))
         .service(passthrough());
     fixed(&mut g, id("memory_require_scopes", "1k"), guarded, hot, 200);
     fixed(&mut g, id("memory_rate_limited", "1k"), limited(false), hot, 200);

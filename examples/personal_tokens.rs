@@ -49,7 +49,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tower_bearer::{
-    BearerAuthLayer, IssuedToken, ManageError, NewToken, Principal, RequireScopes, TokenId, TokenManager,
+    BearerAuthLayer, IssuedToken, ManageError, NewToken, Principal, RequireScopesLayer, TokenId, TokenManager,
 };
 use tower_bearer_jwt::{KeySet, SignedTokens, SigningKey};
 use tower_bearer_manage::{PortalUser, TokenPortal};
@@ -99,9 +99,9 @@ pub async fn portal(db: &Path) -> Result<Portal, Box<dyn Error + Send + Sync>> {
         .sign_in_at("/sign-in");
     let app = Router::new()
         .route("/user", get(user))
-        .route("/user/tokens", post(create_token.layer(RequireScopes::all(["tokens:write"]))))
-        .route("/user/tokens/{id}", delete(revoke_token.layer(RequireScopes::all(["tokens:write"]))))
-        .route("/user/repos", post(create_repo.layer(RequireScopes::all(["repo:write"]))))
+        .route("/user/tokens", post(create_token.layer(RequireScopesLayer::all(["tokens:write"]))))
+        .route("/user/tokens/{id}", delete(revoke_token.layer(RequireScopesLayer::all(["tokens:write"]))))
+        .route("/user/repos", post(create_repo.layer(RequireScopesLayer::all(["repo:write"]))))
         .route_layer(BearerAuthLayer::new(tokens.clone()).realm("personal-tokens"))
         .route_service("/.well-known/jwks.json", jwks)
         .nest("/account/tokens", page.router())

@@ -8,7 +8,7 @@
 //! and the curl lines to try: 200 with a token, 401 without, 403 for the wrong scope.
 //! Set `PORT` to listen elsewhere (`PORT=0` picks a free port).
 //!
-//! One `BearerAuthLayer` covers the router; `RequireScopes` adds the invoices scope to the one
+//! One `BearerAuthLayer` covers the router; `RequireScopesLayer` adds the invoices scope to the one
 //! route that needs it, answered in the layer's own format and realm.
 
 use axum::routing::get;
@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tower_bearer::stores::InsertError;
 use tower_bearer::{
-    BearerAuthLayer, MemoryTokenStore, Principal, RequireScopes, Scopes, TokenFormat, TokenId,
+    BearerAuthLayer, MemoryTokenStore, Principal, RequireScopesLayer, Scopes, TokenFormat, TokenId,
 };
 
 /// The demo: its router and the two tokens it prints.
@@ -52,7 +52,7 @@ pub fn demo() -> Result<Demo, InsertError> {
 
     let app = Router::new()
         .route("/v1/me", get(me))
-        .route("/v1/invoices", get(invoices).route_layer(RequireScopes::all(["invoices:read"])))
+        .route("/v1/invoices", get(invoices).route_layer(RequireScopesLayer::all(["invoices:read"])))
         // `route_layer`: a path no route matches stays 404 instead of 401.
         .route_layer(BearerAuthLayer::new(store).realm("quickstart"));
     Ok(Demo { app, full, profile_only })

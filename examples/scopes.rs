@@ -3,7 +3,7 @@
 //! Two tokens share one store: `reader` holds `invoices:read`, `writer` holds
 //! `invoices:read invoices:write`. `GET /v1/invoices` requires `invoices:read` and
 //! `POST /v1/invoices` requires `invoices:write`: one router, one `BearerAuthLayer`, and a
-//! `RequireScopes` per method. The reader's POST is answered 403 with
+//! `RequireScopesLayer` per method. The reader's POST is answered 403 with
 //! `WWW-Authenticate: Bearer ..., error="insufficient_scope", ..., scope="invoices:write"`.
 //!
 //! Run it (`PORT` defaults to 3003):
@@ -27,7 +27,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tower_bearer::stores::InsertError;
-use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, RequireScopes, Scopes, TokenFormat};
+use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, RequireScopesLayer, Scopes, TokenFormat};
 
 /// The demo: its router and the two tokens it prints.
 pub struct Demo {
@@ -49,8 +49,8 @@ pub fn demo() -> Result<Demo, InsertError> {
 
     // Each handler carries its own requirement (`Handler::layer`): GET needs `invoices:read`,
     // POST `invoices:write`.
-    let invoices = get(list_invoices.layer(RequireScopes::all(["invoices:read"])))
-        .post(create_invoice.layer(RequireScopes::all(["invoices:write"])));
+    let invoices = get(list_invoices.layer(RequireScopesLayer::all(["invoices:read"])))
+        .post(create_invoice.layer(RequireScopesLayer::all(["invoices:write"])));
     let app = Router::new()
         .route("/v1/invoices", invoices)
         .route_layer(BearerAuthLayer::new(store).realm("invoices"));

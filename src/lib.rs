@@ -8,14 +8,14 @@
 //! ```
 //! use axum::routing::get;
 //! use axum::Router;
-//! use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, RequireScopes, Scopes};
+//! use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, RequireScopesLayer, Scopes};
 //!
 //! let store = MemoryTokenStore::new();
 //! store.insert("alice-demo-key", Principal::builder("alice").scopes(Scopes::parse("invoices:read")).build())?;
 //!
 //! let app: Router = Router::new()
 //!     .route("/v1/me", get(me))
-//!     .route("/v1/invoices", get(|| async { "[]" }).route_layer(RequireScopes::all(["invoices:read"])))
+//!     .route("/v1/invoices", get(|| async { "[]" }).route_layer(RequireScopesLayer::all(["invoices:read"])))
 //!     // route_layer: unknown paths stay 404 instead of 401.
 //!     .route_layer(BearerAuthLayer::new(store).realm("billing"));
 //!
@@ -47,7 +47,7 @@
 //! | tokens that survive restarts, on one machine | `SqlTokenStore` on SQLite, crate [`tower-bearer-sqlx`](https://docs.rs/tower-bearer-sqlx) |
 //! | many instances sharing tokens, revocations pushed to all | `SqlTokenStore` on PostgreSQL with [`CachedTokenStore`] (feature `cache`) |
 //! | tokens in your own database or another service | [`CallbackTokenStore`], or implement [`TokenStore`] |
-//! | a backend that may hang | [`TimeoutStore`] around it (feature `tokio`) |
+//! | a backend that may hang | [`TimeoutTokenStore`] around it (feature `tokio`) |
 //!
 //! Every store that keeps tokens implements [`TokenManager`] (issue, list, rotate, revoke,
 //! delete, purge), so code written against it moves between stores by changing one line.
@@ -59,7 +59,7 @@
 //! - `axum` (default): [`Principal`] is an axum extractor, [`AuthError`] an `IntoResponse`.
 //! - `tracing`: one `tracing` event per request outcome and per lifecycle event (target
 //!   `tower_bearer`), carrying the token id and subject, never the token.
-//! - `tokio`: [`TimeoutStore`], a lookup deadline for slow stores (503).
+//! - `tokio`: [`TimeoutTokenStore`], a lookup deadline for slow stores (503).
 //! - `cache`: [`CachedTokenStore`], a bounded cache in front of any store.
 //! - `rate-limit` (default): [`RateLimitLayer`](crate::limit) and
 //!   `BearerAuthLayer::rate_limit`, per-token rate limits on `governor`. Credits
@@ -74,10 +74,10 @@
     not(feature = "cache"),
     doc = "[`CachedTokenStore`]: https://docs.rs/tower-bearer/latest/tower_bearer/struct.CachedTokenStore.html"
 )]
-#![cfg_attr(feature = "tokio", doc = "[`TimeoutStore`]: TimeoutStore")]
+#![cfg_attr(feature = "tokio", doc = "[`TimeoutTokenStore`]: TimeoutTokenStore")]
 #![cfg_attr(
     not(feature = "tokio"),
-    doc = "[`TimeoutStore`]: https://docs.rs/tower-bearer/latest/tower_bearer/struct.TimeoutStore.html"
+    doc = "[`TimeoutTokenStore`]: https://docs.rs/tower-bearer/latest/tower_bearer/struct.TimeoutTokenStore.html"
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unreachable_pub, unsafe_code)]
@@ -154,7 +154,7 @@ pub use manage::manager::TokenManager;
 pub use manage::new_token::NewToken;
 pub use middleware::format::ErrorFormat;
 pub use middleware::layer::BearerAuthLayer;
-pub use middleware::require::RequireScopes;
+pub use middleware::require::RequireScopesLayer;
 pub use outcome::error::AuthError;
 pub use principal::{Principal, PrincipalBuilder};
 pub use scope::{ScopeRequirement, Scopes};
@@ -168,7 +168,7 @@ pub use stores::callback::CallbackTokenStore;
 pub use stores::memory::MemoryTokenStore;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use stores::timeout::TimeoutStore;
+pub use stores::timeout::TimeoutTokenStore;
 pub use token::format::TokenFormat;
 pub use token::hash::TokenHash;
 pub use token::id::TokenId;

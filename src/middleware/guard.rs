@@ -1,5 +1,5 @@
 //! [`GuardFuture`]: the response future of the checks that sit behind the auth layer and
-//! either pass a request on or refuse it at once ([`RequireScopes`](crate::RequireScopes), the
+//! either pass a request on or refuse it at once ([`RequireScopesLayer`](crate::RequireScopesLayer), the
 //! `RateLimitLayer` ([`limit`](crate::limit))), and what they share.
 
 use std::fmt;

@@ -222,7 +222,7 @@ impl<T> BearerAuthLayer<T> {
     /// Calls `hook` with one [`AuthEvent`] per request the layer handles, with its outcome:
     /// refused by the layer (at once), or admitted, reported once the request is answered, as
     /// [`Authenticated`](crate::middleware::Outcome::Authenticated) or as the refusal of the
-    /// check behind the layer that refused it ([`RequireScopes`](crate::RequireScopes), the
+    /// check behind the layer that refused it ([`RequireScopesLayer`](crate::RequireScopesLayer), the
     /// limit layers, a handler's [`AuthError`](crate::AuthError)). A request abandoned before
     /// its answer is reported authenticated. Keep the hook fast: it runs on the request path.
     #[must_use]

@@ -1,5 +1,5 @@
 //! The middleware: [`BearerAuthLayer`](crate::BearerAuthLayer) and its service, future and
-//! events; [`RequireScopes`](crate::RequireScopes) for per-route scopes under one layer; and the
+//! events; [`RequireScopesLayer`](crate::RequireScopesLayer) for per-route scopes under one layer; and the
 //! reasons a request is refused.
 //!
 //! The common names are at the crate root; this module holds the rest of what a user may
@@ -27,5 +27,5 @@ pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use grpc::GrpcAnswers;
 pub use guard::GuardFuture;
-pub use require::RequireScopesService;
+pub use require::RequireScopes;
 pub use service::BearerAuth;

@@ -1,5 +1,5 @@
 //! Handler-side rejections: an [`AuthError`] answered by a handler (or by
-//! [`RequireScopes`](crate::RequireScopes)) behind the layer, then answered again by
+//! [`RequireScopesLayer`](crate::RequireScopesLayer)) behind the layer, then answered again by
 //! [`BearerAuth`](super::BearerAuth) in its own format and realm.
 
 use std::sync::OnceLock;

@@ -1,4 +1,4 @@
-//! [`RequireScopes`]: a per-route or per-method scope check under one
+//! [`RequireScopesLayer`]: a per-route or per-method scope check under one
 //! [`BearerAuthLayer`](crate::BearerAuthLayer).
 
 use std::fmt;
@@ -17,7 +17,7 @@ use crate::principal::Principal;
 use crate::scope::{ScopeRequirement, Scopes};
 
 /// Requires scopes of the [`Principal`] an outer [`BearerAuthLayer`](crate::BearerAuthLayer)
-/// admitted: one auth layer for the whole router, and a `RequireScopes` per route or method. A principal without the scopes
+/// admitted: one auth layer for the whole router, and a `RequireScopesLayer` per route or method. A principal without the scopes
 /// gets the layer's own 403 `insufficient_scope` answer, in its format and realm, with the
 /// `scope` parameter, and the layer's event hook sees the request once, as that rejection
 /// (`insufficient_scope`, with the principal).
@@ -29,24 +29,24 @@ use crate::scope::{ScopeRequirement, Scopes};
 /// use axum::Router;
 /// use axum::handler::Handler;
 /// use axum::routing::get;
-/// use tower_bearer::{BearerAuthLayer, MemoryTokenStore, RequireScopes};
+/// use tower_bearer::{BearerAuthLayer, MemoryTokenStore, RequireScopesLayer};
 ///
-/// let invoices = get((|| async { "list" }).layer(RequireScopes::all(["invoices:read"])))
-///     .post((|| async { "created" }).layer(RequireScopes::all(["invoices:write"])));
+/// let invoices = get((|| async { "list" }).layer(RequireScopesLayer::all(["invoices:read"])))
+///     .post((|| async { "created" }).layer(RequireScopesLayer::all(["invoices:write"])));
 /// let app: Router = Router::new()
 ///     .route("/v1/invoices", invoices)
-///     .route("/v1/reports", get(|| async { "[]" }).route_layer(RequireScopes::any(["reports:read", "admin"])))
+///     .route("/v1/reports", get(|| async { "[]" }).route_layer(RequireScopesLayer::any(["reports:read", "admin"])))
 ///     .route_layer(BearerAuthLayer::new(MemoryTokenStore::new()).realm("billing"));
 /// ```
 ///
 /// Put it on a handler (`Handler::layer`) for a per-method requirement, or on a route
 /// (`MethodRouter::route_layer`) for every method the route has at that point.
 #[derive(Clone, Debug)]
-pub struct RequireScopes {
+pub struct RequireScopesLayer {
     requirement: Arc<ScopeRequirement>,
 }
 
-impl RequireScopes {
+impl RequireScopesLayer {
     /// Requires every one of `scopes`.
     ///
     /// # Panics
@@ -58,7 +58,7 @@ impl RequireScopes {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        RequireScopes { requirement: Arc::new(ScopeRequirement::All(checked(scopes))) }
+        RequireScopesLayer { requirement: Arc::new(ScopeRequirement::All(checked(scopes))) }
     }
 
     /// Requires at least one of `scopes`.
@@ -72,7 +72,7 @@ impl RequireScopes {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        RequireScopes { requirement: Arc::new(ScopeRequirement::Any(checked_any(scopes))) }
+        RequireScopesLayer { requirement: Arc::new(ScopeRequirement::Any(checked_any(scopes))) }
     }
 }
 
@@ -100,31 +100,31 @@ where
     scopes
 }
 
-impl<S> Layer<S> for RequireScopes {
-    type Service = RequireScopesService<S>;
+impl<S> Layer<S> for RequireScopesLayer {
+    type Service = RequireScopes<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequireScopesService { inner, requirement: self.requirement.clone() }
+        RequireScopes { inner, requirement: self.requirement.clone() }
     }
 }
 
-/// The service of [`RequireScopes`].
+/// The service of [`RequireScopesLayer`].
 #[derive(Clone)]
-pub struct RequireScopesService<S> {
+pub struct RequireScopes<S> {
     inner: S,
     requirement: Arc<ScopeRequirement>,
 }
 
-impl<S: fmt::Debug> fmt::Debug for RequireScopesService<S> {
+impl<S: fmt::Debug> fmt::Debug for RequireScopes<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequireScopesService")
+        f.debug_struct("RequireScopes")
             .field("inner", &self.inner)
             .field("requirement", &self.requirement)
             .finish()
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScopesService<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScopes<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
@@ -145,7 +145,7 @@ where
                 AuthError::InsufficientScope((*self.requirement).clone()),
                 grpc_type_of(&req),
             ),
-            None => no_principal("RequireScopes"),
+            None => no_principal("RequireScopesLayer"),
         };
         GuardFuture::refused(refusal)
     }

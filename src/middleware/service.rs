@@ -22,7 +22,7 @@ use crate::store::lookup::{Lookup, TokenStore};
 ///
 /// A response of the inner service that carries an [`AuthError`](crate::AuthError) as a
 /// handler-side rejection (see its `IntoResponse`, feature `axum`, and
-/// [`RequireScopes`](crate::RequireScopes)) is answered again in this layer's format and
+/// [`RequireScopesLayer`](crate::RequireScopesLayer)) is answered again in this layer's format and
 /// realm.
 pub struct BearerAuth<S, T> {
     inner: S,

@@ -1,4 +1,4 @@
-//! [`TimeoutStore`]: a deadline on lookups that answer later (feature `tokio`).
+//! [`TimeoutTokenStore`]: a deadline on lookups that answer later (feature `tokio`).
 
 use std::fmt;
 use std::future::Future;
@@ -22,24 +22,24 @@ use crate::token::presented::PresentedToken;
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_bearer::TimeoutStore;
+/// use tower_bearer::TimeoutTokenStore;
 /// use tower_bearer::{BearerAuthLayer, CallbackTokenStore, PresentedToken};
 ///
 /// let slow = CallbackTokenStore::new(|_token: PresentedToken<'_>| async {
 ///     Ok::<_, std::convert::Infallible>(None)
 /// });
-/// let layer = BearerAuthLayer::new(TimeoutStore::new(slow, Duration::from_millis(250)));
+/// let layer = BearerAuthLayer::new(TimeoutTokenStore::new(slow, Duration::from_millis(250)));
 /// ```
 #[derive(Clone)]
-pub struct TimeoutStore<T> {
+pub struct TimeoutTokenStore<T> {
     inner: T,
     timeout: Duration,
 }
 
-impl<T> TimeoutStore<T> {
+impl<T> TimeoutTokenStore<T> {
     /// `inner`, with lookups limited to `timeout`.
     pub fn new(inner: T, timeout: Duration) -> Self {
-        TimeoutStore { inner, timeout }
+        TimeoutTokenStore { inner, timeout }
     }
 
     /// The wrapped store.
@@ -53,13 +53,16 @@ impl<T> TimeoutStore<T> {
     }
 }
 
-impl<T: fmt::Debug> fmt::Debug for TimeoutStore<T> {
+impl<T: fmt::Debug> fmt::Debug for TimeoutTokenStore<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TimeoutStore").field("inner", &self.inner).field("timeout", &self.timeout).finish()
+        f.debug_struct("TimeoutTokenStore")
+            .field("inner", &self.inner)
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }
 
-impl<T: TokenStore> TokenStore for TimeoutStore<T> {
+impl<T: TokenStore> TokenStore for TimeoutTokenStore<T> {
     type Future = TimeoutLookup<T::Future>;
 
     fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<Self::Future> {
@@ -73,7 +76,7 @@ impl<T: TokenStore> TokenStore for TimeoutStore<T> {
 }
 
 pin_project! {
-    /// The lookup future of a [`TimeoutStore`].
+    /// The lookup future of a [`TimeoutTokenStore`].
     #[must_use = "futures do nothing unless polled"]
     pub struct TimeoutLookup<F> {
         #[pin]
@@ -114,7 +117,7 @@ mod tests {
         let hung = CallbackTokenStore::new(|_t: PresentedToken<'_>| {
             std::future::pending::<Result<TokenState, StoreError>>()
         });
-        let store = TimeoutStore::new(hung, Duration::from_secs(2));
+        let store = TimeoutTokenStore::new(hung, Duration::from_secs(2));
         let err = store.lookup(&PresentedToken::new("t")).await.unwrap_err();
         assert_eq!(err.kind(), StoreErrorKind::Timeout);
     }
@@ -125,7 +128,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
             Ok::<_, StoreError>(TokenState::Unknown)
         });
-        let store = TimeoutStore::new(quick, Duration::from_secs(2));
+        let store = TimeoutTokenStore::new(quick, Duration::from_secs(2));
         assert!(matches!(store.lookup(&PresentedToken::new("t")).await, Ok(TokenState::Unknown)));
     }
 
@@ -134,7 +137,7 @@ mod tests {
         let memory = MemoryTokenStore::new();
         memory.insert("tok", Principal::builder("u").build()).unwrap();
         // No runtime here: an immediate answer must not create a `Sleep`.
-        let store = TimeoutStore::new(memory, Duration::from_secs(1));
+        let store = TimeoutTokenStore::new(memory, Duration::from_secs(1));
         assert!(matches!(store.lookup(&PresentedToken::new("tok")), Lookup::Now(Ok(TokenState::Active(_)))));
     }
 }

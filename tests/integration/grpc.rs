@@ -110,13 +110,13 @@ async fn http_answers_when_grpc_answers_are_turned_off() {
 
 #[tokio::test]
 async fn a_refusal_from_behind_the_layer_is_answered_in_grpc_too() {
-    // `RequireScopes` inside the layer refuses; the layer answers in kind, with its realm.
+    // `RequireScopesLayer` inside the layer refuses; the layer answers in kind, with its realm.
     let (_reporter, health) = tonic_health::server::health_reporter();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     let server = tonic::transport::Server::builder()
         .layer(BearerAuthLayer::new(store("health:read")).realm("grpc-inner"))
-        .layer(tower_bearer::RequireScopes::all(["health:admin"]))
+        .layer(tower_bearer::RequireScopesLayer::all(["health:admin"]))
         .add_service(health)
         .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
     tokio::spawn(server);

@@ -1,4 +1,4 @@
-//! Refusals from behind the layer: a handler's `AuthError`, `RequireScopes`, and the layer's
+//! Refusals from behind the layer: a handler's `AuthError`, `RequireScopesLayer`, and the layer's
 //! `require` predicate are all answered in the layer's own format, realm and challenge.
 
 use std::sync::{Arc, Mutex};
@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 use tower_bearer::middleware::Outcome;
 use tower_bearer::{
-    AuthError, BearerAuthLayer, ErrorFormat, MemoryTokenStore, Principal, RequireScopes, Scopes,
+    AuthError, BearerAuthLayer, ErrorFormat, MemoryTokenStore, Principal, RequireScopesLayer, Scopes,
 };
 
 const READER: &str = "reader-token-0123456789";
@@ -138,8 +138,8 @@ async fn require_scopes_refuses_in_the_layers_format_and_reports_the_refusal() {
     let app = Router::new()
         .route(
             "/v1/invoices",
-            get((|| async { "list" }).layer(RequireScopes::all(["invoices:read"])))
-                .post((|| async { "created" }).layer(RequireScopes::any(["invoices:write", "admin"]))),
+            get((|| async { "list" }).layer(RequireScopesLayer::all(["invoices:read"])))
+                .post((|| async { "created" }).layer(RequireScopesLayer::any(["invoices:write", "admin"]))),
         )
         .route_layer(layer);
 
@@ -200,7 +200,7 @@ async fn a_handlers_refusal_is_the_requests_one_event() {
 #[tokio::test]
 async fn require_scopes_without_the_layer_says_the_layer_is_missing() {
     let app = Router::new()
-        .route("/v1/invoices", get((|| async { "list" }).layer(RequireScopes::all(["invoices:read"]))));
+        .route("/v1/invoices", get((|| async { "list" }).layer(RequireScopesLayer::all(["invoices:read"]))));
     let (status, challenge, body) = call(&app, "/v1/invoices", Some(READER)).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(challenge, None);
@@ -211,7 +211,7 @@ async fn require_scopes_without_the_layer_says_the_layer_is_missing() {
 #[test]
 #[should_panic(expected = "not a valid OAuth scope")]
 fn require_scopes_refuses_an_invalid_scope_at_start_up() {
-    let _ = RequireScopes::all(["two words"]);
+    let _ = RequireScopesLayer::all(["two words"]);
 }
 
 #[tokio::test]
@@ -259,10 +259,10 @@ fn an_empty_any_of_requirement_is_refused_on_the_layer() {
 #[test]
 #[should_panic(expected = "needs at least one scope")]
 fn an_empty_any_of_requirement_is_refused_on_a_route() {
-    let _ = RequireScopes::any(Vec::<String>::new());
+    let _ = RequireScopesLayer::any(Vec::<String>::new());
 }
 
-/// Issue 21, finding 8: a request refused behind the layer (`RequireScopes`, credits, a rate
+/// Issue 21, finding 8: a request refused behind the layer (`RequireScopesLayer`, credits, a rate
 /// limit, a handler's `AuthError`) was reported twice, authenticated then rejected. The layer
 /// now reports each request once, when it is answered, with its outcome: admitted, refused by
 /// the layer, or refused by whichever check refused it.
@@ -294,8 +294,8 @@ async fn every_request_comes_to_one_event_with_its_outcome_wherever_it_was_refus
     let app = Router::new()
         .route(
             "/v1/invoices",
-            get((|| async { "list" }).layer(RequireScopes::all(["invoices:read"])))
-                .post((|| async { "created" }).layer(RequireScopes::all(["invoices:write"]))),
+            get((|| async { "list" }).layer(RequireScopesLayer::all(["invoices:read"])))
+                .post((|| async { "created" }).layer(RequireScopesLayer::all(["invoices:write"]))),
         )
         .route("/v1/metered", get(|| async { "metered" }).route_layer(CreditsLayer::new(store.clone())))
         .route("/v1/limited", get(|| async { "limited" }).route_layer(one_a_minute))

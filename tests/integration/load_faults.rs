@@ -5,7 +5,7 @@
 //!   send requests with a pool of tokens while a third thread rotates tokens (insert a
 //!   replacement, revoke the old one) and records the instant each `revoke()` returned. No
 //!   request that *started* after its token's revocation returned may be accepted; no 5xx.
-//! - Store faults: a failing store is 503; a hung store under `TimeoutStore` is 503 within the
+//! - Store faults: a failing store is 503; a hung store under `TimeoutTokenStore` is 503 within the
 //!   deadline; a store that panics is contained by `tower_http::catch_panic::CatchPanicLayer`
 //!   outside the auth layer (500), and the server goes on serving. Without it, the panic
 //!   costs that one connection only.
@@ -263,14 +263,14 @@ async fn failing_store_is_503_and_the_server_keeps_serving() {
 #[tokio::test(start_paused = true)]
 async fn hung_store_under_timeout_store_is_503_within_the_deadline() {
     use tokio::time::Instant;
-    use tower_bearer::TimeoutStore;
+    use tower_bearer::TimeoutTokenStore;
 
     const DEADLINE: Duration = Duration::from_millis(200);
     let hung = CallbackTokenStore::new(|_t: PresentedToken<'static>| {
         std::future::pending::<Result<TokenState, Infallible>>()
     });
     let service = ServiceBuilder::new()
-        .layer(BearerAuthLayer::new(TimeoutStore::new(hung, DEADLINE)))
+        .layer(BearerAuthLayer::new(TimeoutTokenStore::new(hung, DEADLINE)))
         .service_fn(handler::<Body>);
     let fetch = |token: Option<&str>| {
         let mut req = Request::get("/resource");

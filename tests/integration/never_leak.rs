@@ -416,11 +416,11 @@ async fn no_token_in_events_responses_errors_requests_or_logs() {
     // The store hangs and the deadline passes.
     #[cfg(feature = "tokio")]
     {
-        use tower_bearer::TimeoutStore;
+        use tower_bearer::TimeoutTokenStore;
         let hung = CallbackTokenStore::new(|_t: PresentedToken<'_>| {
             std::future::pending::<Result<tower_bearer::TokenState, io::Error>>()
         });
-        let layer = BearerAuthLayer::new(TimeoutStore::new(hung, Duration::from_millis(20)))
+        let layer = BearerAuthLayer::new(TimeoutTokenStore::new(hung, Duration::from_millis(20)))
             .realm("leak-test")
             .on_event(record_events(seen.clone()));
         let probe = Probe {

@@ -41,7 +41,7 @@
 //!   still pending after the [lookup timeout](SqlTokenStoreBuilder::lookup_timeout)
 //!   answers [`StoreError::timeout`](tower_bearer::StoreError::timeout): the layer fails closed with 503 either way, and serves
 //!   again as soon as the database answers again (the pool reconnects; nothing restarts).
-//!   [`TimeoutStore`](tower_bearer::TimeoutStore) composes as well, for a deadline
+//!   [`TimeoutTokenStore`](tower_bearer::TimeoutTokenStore) composes as well, for a deadline
 //!   that also covers a cache in front.
 //! - **Rotation** inserts the new token and revokes (or, with a grace period, shortens) the
 //!   old one in one transaction: a crash can neither lose the new token nor bring the old one

@@ -79,7 +79,7 @@ const DEFAULT_UNAUTHENTICATED_PATHS: usize = 1024;
 /// # One event per request
 ///
 /// The layer reports each request once, when it is answered: a request it admitted and a
-/// check behind it then refused ([`RequireScopes`](tower_bearer::RequireScopes), the limit
+/// check behind it then refused ([`RequireScopesLayer`](tower_bearer::RequireScopesLayer), the limit
 /// layers, a handler's `AuthError`) comes as that refusal alone. The writer records each event
 /// it is given, so an audit log has one entry per request.
 ///

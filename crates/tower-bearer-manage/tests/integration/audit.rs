@@ -341,14 +341,14 @@ impl<L: AuditLog + Clone> AuditLog for Timed<L> {
     }
 }
 
-/// Issue 21, finding 8: a request refused behind the layer (`RequireScopes`, credits) was
+/// Issue 21, finding 8: a request refused behind the layer (`RequireScopesLayer`, credits) was
 /// recorded twice, `request.authenticated` then `request.rejected`. Each request is now one
 /// audit event, with its outcome.
 #[tokio::test]
 async fn every_request_is_one_audit_event_wherever_it_was_refused() {
     use axum::handler::Handler;
     use axum::routing::get;
-    use tower_bearer::{Credits, CreditsLayer, RequireScopes};
+    use tower_bearer::{Credits, CreditsLayer, RequireScopesLayer};
 
     let memory = MemoryAuditLog::new();
     let audit = AuditWriter::builder().spawn(memory.clone());
@@ -361,8 +361,8 @@ async fn every_request_is_one_audit_event_wherever_it_was_refused() {
     let app = axum::Router::new()
         .route(
             "/v1/invoices",
-            get((|| async { "list" }).layer(RequireScopes::all(["invoices:read"])))
-                .post((|| async { "created" }).layer(RequireScopes::all(["invoices:write"]))),
+            get((|| async { "list" }).layer(RequireScopesLayer::all(["invoices:read"])))
+                .post((|| async { "created" }).layer(RequireScopesLayer::all(["invoices:write"]))),
         )
         .route("/v1/metered", get(|| async { "metered" }).route_layer(CreditsLayer::new(store.clone())))
         .route_layer(BearerAuthLayer::new(store).on_event(audit.request_hook()));
