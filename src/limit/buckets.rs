@@ -1,7 +1,6 @@
 //! [`Buckets`]: one GCRA limiter per key (a token id, subject or organization), created on
 //! first use and evicted once idle.
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -20,24 +19,9 @@ use crate::grant::RateLimit;
 #[derive(Clone, Debug)]
 struct LimiterClock(Clock);
 
-thread_local! {
-    /// The instant a check on this thread already read, for the limiter to use instead of
-    /// reading the clock a second time (a clock read is a good part of a check's cost).
-    static READ: Cell<Option<Nanos>> = const { Cell::new(None) };
-}
-
 impl LimiterClock {
     fn read(&self) -> Nanos {
         Nanos::new(self.0.coarse_unix_millis().saturating_mul(1_000_000))
-    }
-
-    /// Reads the clock once for `f`, which sees that instant, as does every limiter it runs.
-    fn with_now<T>(&self, f: impl FnOnce(Nanos) -> T) -> T {
-        let now = self.read();
-        READ.with(|read| read.set(Some(now)));
-        let out = f(now);
-        READ.with(|read| read.set(None));
-        out
     }
 }
 
@@ -45,7 +29,7 @@ impl GovernorClock for LimiterClock {
     type Instant = Nanos;
 
     fn now(&self) -> Nanos {
-        READ.with(Cell::get).unwrap_or_else(|| self.read())
+        self.read()
     }
 }
 
@@ -99,7 +83,7 @@ impl Buckets {
     /// With `detail`, an admission says how many requests remain and when the bucket is
     /// full (two divisions: only for responses that show them).
     pub(crate) fn check(&self, key: &str, limit: RateLimit, detail: bool) -> Decision {
-        self.clock.with_now(|now| self.check_at(key, limit, detail, now))
+        self.check_at(key, limit, detail, self.clock.read())
     }
 
     fn check_at(&self, key: &str, limit: RateLimit, detail: bool, now: Nanos) -> Decision {
