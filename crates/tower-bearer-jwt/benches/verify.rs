@@ -6,7 +6,7 @@
 //! - `layer_hs256_denied_100k`: `layer_hs256` with 100 000 other tokens on the deny list;
 //! - `jsonwebtoken_hs256`: for scale, `jsonwebtoken::decode` of the same token (signature and
 //!   claims only, no layer);
-//! - `raw_{alg}` / `jws_{alg}` / `token_{alg}` for EdDSA, ES256, HS256, RS256 and PS256 (the one
+//! - `{alg}_raw` / `{alg}_jws` / `{alg}_token` for EdDSA, ES256, HS256, RS256 and PS256 (the one
 //!   JWT stack, issue 23): the signature primitive alone on the token's signing input, then
 //!   `Jws::verify` (header, `alg` policy, `kid`, signature, payload decoded), then that plus
 //!   the claims of a typical access token deserialized and checked (`iss`, `aud`, `exp`,
@@ -77,8 +77,8 @@ fn verify_token(jwt: &str, keys: &KeySet) -> bool {
         && claims.scope.is_some()
 }
 
-/// `raw_{name}` (the primitive `raw` on the token's signing input and decoded signature),
-/// `jws_{name}` and `token_{name}`.
+/// `{name}_raw` (the primitive `raw` on the token's signing input and decoded signature),
+/// `{name}_jws` and `{name}_token`.
 fn bench_alg(
     c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     name: &str,
@@ -91,11 +91,11 @@ fn bench_alg(
     assert!(raw(input.as_bytes(), &signature), "{name}");
     assert!(Jws::verify(jwt, keys, &AlgorithmPolicy::ALL).is_ok(), "{name}");
     assert!(verify_token(jwt, keys), "{name}");
-    c.bench_function(format!("raw_{name}"), |b| b.iter(|| raw(black_box(input.as_bytes()), &signature)));
-    c.bench_function(format!("jws_{name}"), |b| {
+    c.bench_function(format!("{name}_raw"), |b| b.iter(|| raw(black_box(input.as_bytes()), &signature)));
+    c.bench_function(format!("{name}_jws"), |b| {
         b.iter(|| Jws::verify(black_box(jwt), keys, &AlgorithmPolicy::ALL).is_ok())
     });
-    c.bench_function(format!("token_{name}"), |b| b.iter(|| verify_token(black_box(jwt), keys)));
+    c.bench_function(format!("{name}_token"), |b| b.iter(|| verify_token(black_box(jwt), keys)));
 }
 
 /// The typical access token of `keys`, as `SignedTokens` issues it.
@@ -407,7 +407,7 @@ fn main() {
     println!();
     for alg in ["eddsa", "es256", "hs256", "rs256", "ps256"] {
         let [Some(raw), Some(jws), Some(token)] =
-            ["raw", "jws", "token"].map(|what| estimate_ns(&format!("{what}_{alg}")))
+            ["raw", "jws", "token"].map(|what| estimate_ns(&format!("{alg}_{what}")))
         else {
             continue;
         };
@@ -417,7 +417,7 @@ fn main() {
             token / raw
         );
     }
-    if let (Some(raw), Some(jwt_crate)) = (estimate_ns("raw_rs256"), estimate_ns("jsonwebtoken_rs256")) {
+    if let (Some(raw), Some(jwt_crate)) = (estimate_ns("rs256_raw"), estimate_ns("jsonwebtoken_rs256")) {
         println!("  rs256  jsonwebtoken::decode {jwt_crate:>9.0} ns ({:.3}x)", jwt_crate / raw);
     }
 }

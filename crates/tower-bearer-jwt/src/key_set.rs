@@ -1,12 +1,15 @@
 //! [`KeySet`]: the key that signs, and every key that verifies, each by `kid`.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
 
 use serde_json::{Value, json};
 
 use crate::key::{KeyError, SigningKey};
+
+/// The keys by `kid`. A fast hasher: the map is small and never grows from what a client
+/// sends (a `kid` only probes it), so there is no flooding to resist.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The keys of an issuer: one signing key, and the keys tokens are verified with (the
 /// signing key among them), each by its `kid`; or, for a service that only verifies another
@@ -42,7 +45,7 @@ impl KeySet {
             return Err(KeyError::new("the signing key of a key set must be able to sign"));
         }
         let kid = signing.kid().to_owned();
-        Ok(KeySet { signing: Some(kid.clone()), keys: HashMap::from([(kid, signing)]) })
+        Ok(KeySet { signing: Some(kid.clone()), keys: HashMap::from_iter([(kid, signing)]) })
     }
 
     /// A set that only verifies, with `keys`: tokens issued elsewhere. Keys that could sign
@@ -62,7 +65,7 @@ impl KeySet {
     /// If `keys` is empty, or two of them have the same `kid` (a token naming it could not be
     /// told which).
     pub fn verify_only(keys: impl IntoIterator<Item = SigningKey>) -> Result<Self, KeyError> {
-        let mut by_kid = HashMap::new();
+        let mut by_kid = HashMap::default();
         for key in keys {
             match by_kid.entry(key.kid().to_owned()) {
                 Entry::Occupied(_) => return Err(KeyError::new("two keys of the set have the same `kid`")),
@@ -141,7 +144,7 @@ impl KeySet {
             .get("keys")
             .and_then(Value::as_array)
             .ok_or(KeyError::new("a JWKS is an object with a `keys` array"))?;
-        let mut keys: HashMap<String, Option<SigningKey>> = HashMap::new();
+        let mut keys: HashMap<String, Option<SigningKey>> = HashMap::default();
         for key in members.iter().filter_map(|jwk| SigningKey::from_published_jwk(jwk).ok().flatten()) {
             match keys.entry(key.kid().to_owned()) {
                 Entry::Occupied(mut twice) => {
