@@ -189,9 +189,10 @@ fn decode<'b>(part: &str, buffer: &'b mut [u8]) -> Option<&'b [u8]> {
 
 /// The longest header decoded (on the stack); a longer one is not a token anyone here signs.
 const HEADER_MAX: usize = 512;
-/// Signatures up to this size (Ed25519, P-256, HMAC) are decoded on the stack; RSA ones, whose
-/// check costs a thousand times an allocation, on the heap.
-const SIGNATURE_INLINE: usize = 64;
+/// Signatures of Ed25519, P-256 and HMAC (64 bytes at most, with the room base64's decoder
+/// asks beyond that) are decoded on the stack; RSA ones, whose check costs a thousand times an
+/// allocation, on the heap.
+const SIGNATURE_INLINE: usize = 128;
 
 impl<'t> Jws<'t> {
     /// `token` split into the three parts of a JWS, if it has that shape (exactly two dots).
