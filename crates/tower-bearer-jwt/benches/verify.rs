@@ -5,7 +5,12 @@
 //!   `SignedTokens`, minus `passthrough` (the same request to the bare service);
 //! - `layer_hs256_denied_100k`: `layer_hs256` with 100 000 other tokens on the deny list;
 //! - `jsonwebtoken_hs256`: for scale, `jsonwebtoken::decode` of the same token (signature and
-//!   claims only, no layer).
+//!   claims only, no layer);
+//! - `{alg}_raw` / `{alg}_jws` / `{alg}_token` for EdDSA, ES256, HS256, RS256 and PS256 (the one
+//!   JWT stack, issue 23): the signature primitive alone on the token's signing input, then
+//!   `Jws::verify` (header, `alg` policy, `kid`, signature, payload decoded), then that plus
+//!   the claims of a typical access token deserialized and checked (`iss`, `aud`, `exp`,
+//!   `nbf`): what a verifier of self-contained tokens spends, with no layer or principal.
 //!
 //! Then, because the deny list's cost (tens of nanoseconds) is below what separate criterion
 //! runs on a shared machine can resolve, an interleaved comparison of the same token through
@@ -35,11 +40,202 @@ use http_body_util::Full;
 use sha2::Sha256;
 use tower::{Service, ServiceBuilder, service_fn};
 use tower_bearer::{BearerAuthLayer, MemoryTokenStore, NewToken, TokenManager};
-use tower_bearer_jwt::{KeySet, SignedTokens, SigningKey};
+use tower_bearer_jwt::{AlgorithmPolicy, Jws, KeySet, SignedTokens, SigningKey};
 
 const GROUP: &str = "verify";
 const K1: &str = include_str!("../tests/fixtures/ed25519-k1.pem");
 const SECRET: &[u8] = b"a benchmark secret of 32 bytes!!";
+const ES1: &str = include_str!("../tests/fixtures/es256-k1.pem");
+const RSA1: &str = include_str!("../tests/fixtures/rsa-k1.pem");
+const RSA1_JWK: &str = include_str!("../tests/fixtures/rsa-k1.pub.jwk.json");
+
+/// The claims a verifier of someone's access tokens reads and checks.
+#[derive(serde::Deserialize)]
+struct AccessClaims<'a> {
+    #[serde(borrow)]
+    iss: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    aud: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    sub: std::borrow::Cow<'a, str>,
+    exp: u64,
+    nbf: Option<u64>,
+    #[serde(borrow)]
+    scope: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// `Jws::verify`, then the claims checked: whether `jwt` is a valid access token now.
+fn verify_token(jwt: &str, keys: &KeySet) -> bool {
+    let Ok(verified) = Jws::verify(jwt, keys, &AlgorithmPolicy::ALL) else { return false };
+    let Ok(claims) = serde_json::from_slice::<AccessClaims<'_>>(verified.payload()) else { return false };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    claims.iss == "https://auth.example.com"
+        && claims.aud == "https://api.example.com"
+        && claims.exp > now
+        && claims.nbf.is_none_or(|nbf| nbf <= now)
+        && !claims.sub.is_empty()
+        && claims.scope.is_some()
+}
+
+/// `{name}_raw` (the primitive `raw` on the token's signing input and decoded signature),
+/// `{name}_jws` and `{name}_token`.
+fn bench_alg(
+    c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    keys: &KeySet,
+    jwt: &str,
+    raw: impl Fn(&[u8], &[u8]) -> bool,
+) {
+    let (input, signature) = jwt.rsplit_once('.').unwrap();
+    let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    assert!(raw(input.as_bytes(), &signature), "{name}");
+    assert!(Jws::verify(jwt, keys, &AlgorithmPolicy::ALL).is_ok(), "{name}");
+    assert!(verify_token(jwt, keys), "{name}");
+    c.bench_function(format!("{name}_raw"), |b| b.iter(|| raw(black_box(input.as_bytes()), &signature)));
+    c.bench_function(format!("{name}_jws"), |b| {
+        b.iter(|| Jws::verify(black_box(jwt), keys, &AlgorithmPolicy::ALL).is_ok())
+    });
+    c.bench_function(format!("{name}_token"), |b| b.iter(|| verify_token(black_box(jwt), keys)));
+    if std::env::args().any(|a| a == "--bench") {
+        interleaved_ratios(name, |what| match what {
+            0 => raw(black_box(input.as_bytes()), &signature),
+            1 => Jws::verify(black_box(jwt), keys, &AlgorithmPolicy::ALL).is_ok(),
+            _ => verify_token(black_box(jwt), keys),
+        });
+    }
+}
+
+/// The raw check, `Jws::verify` and the token check of one algorithm in batches of about a
+/// millisecond, alternating (the order turning each round), so that the machine's load falls
+/// on all three alike; the median over rounds of jws / raw and token / raw.
+fn interleaved_ratios(name: &str, run: impl Fn(u8) -> bool) {
+    let start = std::time::Instant::now();
+    assert!(run(0));
+    let n = (1_000_000 / start.elapsed().as_nanos().max(1)).clamp(1, 5_000) as u32;
+    let time = |what: u8| {
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            black_box(run(what));
+        }
+        start.elapsed().as_nanos() as f64
+    };
+    let (mut jws, mut token) = (Vec::new(), Vec::new());
+    for round in 0..300_u32 {
+        let mut ns = [0.0; 3];
+        for i in 0..3 {
+            let what = ((round + i) % 3) as u8;
+            ns[usize::from(what)] = time(what);
+        }
+        jws.push(ns[1] / ns[0]);
+        token.push(ns[2] / ns[0]);
+    }
+    jws.sort_by(f64::total_cmp);
+    token.sort_by(f64::total_cmp);
+    println!(
+        "\n  {name} interleaved (300 rounds x {n}): jws / raw {:.3}x, token / raw {:.3}x",
+        jws[150], token[150]
+    );
+}
+
+/// The typical access token of `keys`, as `SignedTokens` issues it.
+fn issued(keys: KeySet) -> String {
+    signed(keys).1
+}
+
+/// The same claims signed by jsonwebtoken with the RSA fixture under `r1`.
+fn rsa_token(alg: jsonwebtoken::Algorithm, like: &str) -> String {
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(like.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let mut header = jsonwebtoken::Header::new(alg);
+    header.kid = Some("r1".to_owned());
+    header.typ = Some("at+jwt".to_owned());
+    jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_rsa_pem(RSA1.as_bytes()).unwrap())
+        .unwrap()
+}
+
+/// Each algorithm: the primitive, the JWS, the token.
+fn per_algorithm(c: &mut Criterion) {
+    use p256::ecdsa::signature::Verifier as _;
+    let mut group = c.benchmark_group(GROUP);
+
+    let ed = KeySet::new(SigningKey::ed25519_pem("k1", K1).unwrap()).unwrap();
+    let ed_public = ed25519_dalek::SigningKey::from_pkcs8_pem(K1).unwrap().verifying_key();
+    bench_alg(
+        &mut group,
+        "eddsa",
+        &ed,
+        &issued(KeySet::new(SigningKey::ed25519_pem("k1", K1).unwrap()).unwrap()),
+        |input, signature| {
+            let signature = ed25519_dalek::Signature::from_bytes(signature.try_into().unwrap());
+            ed_public.verify_strict(input, &signature).is_ok()
+        },
+    );
+
+    let es = KeySet::new(SigningKey::es256_pem("e1", ES1).unwrap()).unwrap();
+    let es_public = *p256::ecdsa::SigningKey::from_pkcs8_pem(ES1).unwrap().verifying_key();
+    bench_alg(
+        &mut group,
+        "es256",
+        &es,
+        &issued(KeySet::new(SigningKey::es256_pem("e1", ES1).unwrap()).unwrap()),
+        |input, signature| {
+            let signature = p256::ecdsa::Signature::from_slice(signature).unwrap();
+            es_public.verify(input, &signature).is_ok()
+        },
+    );
+
+    let hs = KeySet::new(SigningKey::hs256("h1", SECRET).unwrap()).unwrap();
+    let hs_jwt = issued(KeySet::new(SigningKey::hs256("h1", SECRET).unwrap()).unwrap());
+    bench_alg(&mut group, "hs256", &hs, &hs_jwt, |input, signature| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
+        mac.update(input);
+        mac.verify_slice(signature).is_ok()
+    });
+
+    let jwk: serde_json::Value = serde_json::from_str(RSA1_JWK).unwrap();
+    let rsa_keys = KeySet::from_jwks(&serde_json::json!({ "keys": [jwk] })).unwrap();
+    let n = URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap()).unwrap();
+    let e = URL_SAFE_NO_PAD.decode(jwk["e"].as_str().unwrap()).unwrap();
+    let public = rsa::PublicKey::new(
+        rsa::BoxedUint::from_be_slice_vartime(&n),
+        rsa::BoxedUint::from_be_slice_vartime(&e),
+    )
+    .unwrap();
+    let pkcs1 = rsa::pkcs1v15::VerifyingKey::<rsa::sha2::Sha256>::new(public.clone());
+    bench_alg(
+        &mut group,
+        "rs256",
+        &rsa_keys,
+        &rsa_token(jsonwebtoken::Algorithm::RS256, &hs_jwt),
+        |input, signature| {
+            pkcs1.verify(input, &rsa::pkcs1v15::Signature::try_from(signature).unwrap()).is_ok()
+        },
+    );
+    // Before issue 23, outside issuers' RS256 tokens went through jsonwebtoken (JwtStore's
+    // stack): the same token, signature and claims, for comparison.
+    let rs_jwt = rsa_token(jsonwebtoken::Algorithm::RS256, &hs_jwt);
+    let key = jsonwebtoken::DecodingKey::from_rsa_components(
+        jwk["n"].as_str().unwrap(),
+        jwk["e"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_issuer(&["https://auth.example.com"]);
+    validation.set_audience(&["https://api.example.com"]);
+    assert!(jsonwebtoken::decode::<serde_json::Value>(&rs_jwt, &key, &validation).is_ok());
+    group.bench_function("jsonwebtoken_rs256", |b| {
+        b.iter(|| jsonwebtoken::decode::<serde_json::Value>(black_box(&rs_jwt), &key, &validation).is_ok())
+    });
+    let pss = rsa::pss::VerifyingKey::<rsa::sha2::Sha256>::new(public);
+    bench_alg(
+        &mut group,
+        "ps256",
+        &rsa_keys,
+        &rsa_token(jsonwebtoken::Algorithm::PS256, &hs_jwt),
+        |input, signature| pss.verify(input, &rsa::pss::Signature::try_from(signature).unwrap()).is_ok(),
+    );
+    group.finish();
+}
 
 type Body = Full<Bytes>;
 
@@ -223,6 +419,7 @@ fn estimate_ns(name: &str) -> Option<f64> {
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     verify(&mut c);
+    per_algorithm(&mut c);
     c.final_summary();
     let names = [
         "passthrough",
@@ -245,5 +442,21 @@ fn main() {
         println!("  (layer - passthrough) / raw, HS256    {:.2}x", (hs - pass) / raw_hs);
         println!("  deny list at 100k                     {:+.0} ns", denied - hs);
         println!("  (layer - passthrough) / jsonwebtoken, HS256  {:.2}x", (hs - pass) / jwt_crate);
+    }
+    println!();
+    for alg in ["eddsa", "es256", "hs256", "rs256", "ps256"] {
+        let [Some(raw), Some(jws), Some(token)] =
+            ["raw", "jws", "token"].map(|what| estimate_ns(&format!("{alg}_{what}")))
+        else {
+            continue;
+        };
+        println!(
+            "  {alg:<6} raw {raw:>9.0} ns  jws {jws:>9.0} ns ({:.3}x)  token {token:>9.0} ns ({:.3}x)",
+            jws / raw,
+            token / raw
+        );
+    }
+    if let (Some(raw), Some(jwt_crate)) = (estimate_ns("rs256_raw"), estimate_ns("jsonwebtoken_rs256")) {
+        println!("  rs256  jsonwebtoken::decode {jwt_crate:>9.0} ns ({:.3}x)", jwt_crate / raw);
     }
 }

@@ -8,8 +8,9 @@ use tower_bearer::TokenManager;
 
 use crate::access::{AccessResolver, EffectiveAccess};
 use crate::deny::DenyList;
+use crate::effective::Access;
 use crate::key_set::KeySet;
-use crate::store::{Access, Inner, SignedTokens};
+use crate::store::{Inner, SignedTokens};
 
 /// Configures [`SignedTokens`]; see [`SignedTokens::builder`]. The settings are fixed once
 /// built, and every clone of the built value shares its deny list (and its

@@ -8,7 +8,7 @@ use ed25519_dalek::pkcs8::DecodePrivateKey as _;
 use hmac::{Hmac, Mac};
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::pkcs8::DecodePublicKey as _;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 pub struct KeyError(&'static str);
 
 impl KeyError {
-    pub(crate) fn new(what: &'static str) -> Self {
+    pub(crate) const fn new(what: &'static str) -> Self {
         KeyError(what)
     }
 }
@@ -39,8 +39,15 @@ pub enum Algorithm {
     /// ECDSA on P-256 with SHA-256 (`ES256`), for verifiers without Ed25519; signatures are
     /// the 64-byte `r || s` of RFC 7518 §3.4.
     ES256,
-    /// HMAC-SHA-256 (`HS256`), with a secret shared by every verifier: never published.
+    /// HMAC-SHA-256 (`HS256`), with a secret shared by every verifier: never published, so
+    /// only for this workspace's own keys, never an outside issuer's.
     HS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (`RS256`, RFC 7518 §3.3): verification only, for the
+    /// tokens of outside issuers, with a public key of 2048 to 8192 bits.
+    RS256,
+    /// RSASSA-PSS with SHA-256 and a 32-byte salt (`PS256`, RFC 7518 §3.5): verification
+    /// only, as [`RS256`](Self::RS256).
+    PS256,
 }
 
 impl Algorithm {
@@ -51,17 +58,54 @@ impl Algorithm {
             Algorithm::EdDSA => "EdDSA",
             Algorithm::ES256 => "ES256",
             Algorithm::HS256 => "HS256",
+            Algorithm::RS256 => "RS256",
+            Algorithm::PS256 => "PS256",
         }
     }
+
+    /// The algorithm a JOSE name (`alg`) names, if it is one of these; `None` for any other
+    /// (`none` included).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "EdDSA" => Algorithm::EdDSA,
+            "ES256" => Algorithm::ES256,
+            "HS256" => Algorithm::HS256,
+            "RS256" => Algorithm::RS256,
+            "PS256" => Algorithm::PS256,
+            _ => return None,
+        })
+    }
+
+    /// Every algorithm, in a fixed order.
+    pub(crate) const ALL: [Algorithm; 5] =
+        [Algorithm::EdDSA, Algorithm::ES256, Algorithm::HS256, Algorithm::RS256, Algorithm::PS256];
 }
 
-enum Material {
+pub(crate) enum Material {
     Ed25519Private(Box<ed25519_dalek::SigningKey>),
     Ed25519Public(ed25519_dalek::VerifyingKey),
     Es256Private(Box<p256::ecdsa::SigningKey>),
     Es256Public(p256::ecdsa::VerifyingKey),
     Hs256(Zeroizing<Box<[u8]>>),
+    RsaPublic(Box<RsaPublic>),
 }
+
+/// An RSA public key, ready for both padding schemes (the verifying keys precompute what each
+/// needs once, not per token), and its `n` and `e` as given, for the JWKS.
+pub(crate) struct RsaPublic {
+    pkcs1: rsa::pkcs1v15::VerifyingKey<rsa::sha2::Sha256>,
+    pss: rsa::pss::VerifyingKey<rsa::sha2::Sha256>,
+    /// The one algorithm the key is for, when its JWK says; else RS256 and PS256 both.
+    only: Option<Algorithm>,
+    n: Box<[u8]>,
+    e: Box<[u8]>,
+}
+
+/// The smallest RSA modulus taken: RFC 7518 §3.3 requires 2048 bits.
+const RSA_MIN_BITS: usize = 2048;
+/// The largest: past it, a verification costs more than a token is worth.
+const RSA_MAX_BITS: usize = 8192;
 
 /// A key and its `kid`: one that signs (a private Ed25519 or P-256 key, an HMAC secret) or
 /// only verifies (a public key). `Debug` shows the `kid` and algorithm, never the key.
@@ -71,7 +115,7 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
-    fn with(kid: impl Into<String>, material: Material) -> Self {
+    pub(crate) fn with(kid: impl Into<String>, material: Material) -> Self {
         SigningKey { kid: kid.into(), material }
     }
 
@@ -153,6 +197,48 @@ impl SigningKey {
         Ok(Self::with(kid, Material::Es256Public(key)))
     }
 
+    /// An RSA public key from its modulus `n` and public exponent `e` (big-endian bytes, as a
+    /// JWK's `n` and `e` decode to), for verification only: an outside issuer's key. It
+    /// verifies RS256 and PS256 signatures.
+    ///
+    /// # Errors
+    ///
+    /// If the modulus is under 2048 bits (RFC 7518 §3.3) or over 8192, or the key is not a
+    /// valid RSA public key.
+    pub fn rsa_public(kid: impl Into<String>, n: &[u8], e: &[u8]) -> Result<Self, KeyError> {
+        Self::rsa_public_for(kid, n, e, None)
+    }
+
+    /// [`rsa_public`](Self::rsa_public), limited to the algorithm `only` when it is given.
+    pub(crate) fn rsa_public_for(
+        kid: impl Into<String>,
+        n: &[u8],
+        e: &[u8],
+        only: Option<Algorithm>,
+    ) -> Result<Self, KeyError> {
+        // Leading zero bytes are not part of the number: dropped, so the JWKS shows the
+        // minimal form RFC 7518 §6.3.1.1 asks for.
+        let trim = |bytes: &[u8]| -> Box<[u8]> {
+            let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+            bytes[first..].into()
+        };
+        let (n, e) = (trim(n), trim(e));
+        let key = rsa::PublicKey::new_with_size_limits(
+            rsa::BoxedUint::from_be_slice_vartime(&n),
+            rsa::BoxedUint::from_be_slice_vartime(&e),
+            RSA_MIN_BITS..=RSA_MAX_BITS,
+        )
+        .map_err(|_| KeyError("not an RSA public key of 2048 to 8192 bits"))?;
+        let rsa = RsaPublic {
+            pkcs1: rsa::pkcs1v15::VerifyingKey::new(key.clone()),
+            pss: rsa::pss::VerifyingKey::new(key),
+            only,
+            n,
+            e,
+        };
+        Ok(Self::with(kid, Material::RsaPublic(Box::new(rsa))))
+    }
+
     /// An HMAC-SHA-256 secret (at least 32 bytes).
     ///
     /// # Errors
@@ -185,80 +271,44 @@ impl SigningKey {
         Self::es256_pem(kid, &env(var)?)
     }
 
-    /// A key from its JWK (RFC 7517), `kid` included (required):
-    ///
-    /// - `{"kty":"OKP","crv":"Ed25519","x":…}` (RFC 8037), private with `d`;
-    /// - `{"kty":"EC","crv":"P-256","x":…,"y":…}` (RFC 7518 §6.2), private with `d`;
-    /// - `{"kty":"oct","alg":"HS256","k":…}`: a shared secret, only when `alg` says HS256, so
-    ///   that a secret meant for another algorithm is never taken for an HMAC key.
-    ///
-    /// `alg`, `use` and `key_ops`, when present, must allow this key's signatures. For a
-    /// private key, `x` (and `y`) must be its own public key.
-    ///
-    /// # Errors
-    ///
-    /// For any other key (RSA, other curves, an `alg` of another algorithm) or a malformed
-    /// one; the error never contains key material.
-    pub fn from_jwk(jwk: &Value) -> Result<Self, KeyError> {
-        let jwk = jwk.as_object().ok_or(KeyError("a JWK is a JSON object"))?;
-        // A private key limited to `verify` still makes a key that verifies.
-        if !usable(jwk, &["sign", "verify"])? {
-            return Err(KeyError("the JWK's `use` or `key_ops` is not for signatures"));
-        }
-        match kind(jwk)? {
-            Kind::Ed25519 => ed25519_jwk(kid(jwk)?, jwk),
-            Kind::P256 => p256_jwk(kid(jwk)?, jwk),
-            Kind::Hs256 => {
-                let secret = bytes(jwk, "k", "an HS256 JWK's `k` must be base64url")?;
-                Self::hs256(kid(jwk)?, &secret)
-            }
-            Kind::Unsupported(why) => Err(KeyError(why)),
-        }
-    }
-
-    /// The key a JWKS member describes, for verification only: `None` for a member that is
-    /// not an Ed25519 or P-256 signature key (RSA, other curves, `use: "enc"`), skipped.
-    ///
-    /// A secret (`oct`) or private (`d`) member is an error rather than skipped: a published
-    /// secret is a leaked one, and the set's owner must hear about it.
-    pub(crate) fn from_published_jwk(jwk: &Value) -> Result<Option<Self>, KeyError> {
-        let jwk = jwk.as_object().ok_or(KeyError("a JWKS member is not a JSON object"))?;
-        if jwk.get("kty").and_then(Value::as_str) == Some("oct") {
-            return Err(KeyError("a JWKS never holds secret (`oct`) keys: this one is published"));
-        }
-        if jwk.contains_key("d") {
-            return Err(KeyError("a JWKS never holds private keys: this one is published"));
-        }
-        if !usable(jwk, &["verify"])? {
-            return Ok(None);
-        }
-        match kind(jwk)? {
-            Kind::Ed25519 => ed25519_jwk(kid(jwk)?, jwk).map(Some),
-            Kind::P256 => p256_jwk(kid(jwk)?, jwk).map(Some),
-            Kind::Hs256 | Kind::Unsupported(_) => Ok(None),
-        }
-    }
-
     /// The key's id.
     #[must_use]
     pub fn kid(&self) -> &str {
         &self.kid
     }
 
-    /// The key's algorithm.
+    /// The key's algorithm. An RSA key whose JWK did not name one verifies both RS256 and
+    /// PS256, and says RS256 here.
     #[must_use]
     pub fn algorithm(&self) -> Algorithm {
-        match self.material {
+        match &self.material {
             Material::Ed25519Private(_) | Material::Ed25519Public(_) => Algorithm::EdDSA,
             Material::Es256Private(_) | Material::Es256Public(_) => Algorithm::ES256,
             Material::Hs256(_) => Algorithm::HS256,
+            Material::RsaPublic(key) => key.only.unwrap_or(Algorithm::RS256),
+        }
+    }
+
+    /// Whether the key verifies signatures made with `alg`: its own algorithm, or for an RSA
+    /// key of no declared algorithm, either RSA one. Which key a token names never changes
+    /// how its signature is checked: the algorithm must fit the key.
+    #[must_use]
+    pub fn verifies(&self, alg: Algorithm) -> bool {
+        match &self.material {
+            Material::RsaPublic(key) if key.only.is_none() => {
+                matches!(alg, Algorithm::RS256 | Algorithm::PS256)
+            }
+            _ => self.algorithm() == alg,
         }
     }
 
     /// Whether the key can sign (not a public key).
     #[must_use]
     pub fn can_sign(&self) -> bool {
-        !matches!(self.material, Material::Ed25519Public(_) | Material::Es256Public(_))
+        !matches!(
+            self.material,
+            Material::Ed25519Public(_) | Material::Es256Public(_) | Material::RsaPublic(_)
+        )
     }
 
     /// The signature of `input`, if the key can sign.
@@ -269,7 +319,7 @@ impl SigningKey {
                 let signature: p256::ecdsa::Signature = key.sign(input);
                 Some(signature.to_bytes().to_vec())
             }
-            Material::Ed25519Public(_) | Material::Es256Public(_) => None,
+            Material::Ed25519Public(_) | Material::Es256Public(_) | Material::RsaPublic(_) => None,
             Material::Hs256(secret) => {
                 let mut mac = Hmac::<Sha256>::new_from_slice(secret).ok()?;
                 mac.update(input);
@@ -278,8 +328,12 @@ impl SigningKey {
         }
     }
 
-    /// Whether `signature` is this key's over `input` (constant time for HMAC).
-    pub(crate) fn verify(&self, input: &[u8], signature: &[u8]) -> bool {
+    /// Whether `signature` is this key's, made with `alg`, over `input` (constant time for
+    /// HMAC). `alg` must be one the key [`verifies`](Self::verifies); any other is refused.
+    pub(crate) fn verify(&self, alg: Algorithm, input: &[u8], signature: &[u8]) -> bool {
+        if !self.verifies(alg) {
+            return false;
+        }
         let ed25519 = |key: &ed25519_dalek::VerifyingKey| {
             <[u8; 64]>::try_from(signature).is_ok_and(|sig| {
                 key.verify_strict(input, &ed25519_dalek::Signature::from_bytes(&sig)).is_ok()
@@ -301,11 +355,17 @@ impl SigningKey {
                     mac.verify_slice(signature).is_ok()
                 })
                 .unwrap_or(false),
+            Material::RsaPublic(key) => match alg {
+                Algorithm::PS256 => rsa::pss::Signature::try_from(signature)
+                    .is_ok_and(|sig| key.pss.verify(input, &sig).is_ok()),
+                _ => rsa::pkcs1v15::Signature::try_from(signature)
+                    .is_ok_and(|sig| key.pkcs1.verify(input, &sig).is_ok()),
+            },
         }
     }
 
-    /// The public JWK (RFC 8037 for Ed25519, RFC 7518 §6.2 for P-256), or `None` for a secret
-    /// (HMAC) key.
+    /// The public JWK (RFC 8037 for Ed25519, RFC 7518 §6.2 for P-256, §6.3 for RSA), or `None`
+    /// for a secret (HMAC) key.
     pub(crate) fn public_jwk(&self) -> Option<Value> {
         let ed25519 = |key: &ed25519_dalek::VerifyingKey| {
             json!({
@@ -328,6 +388,16 @@ impl SigningKey {
             Material::Es256Private(key) => p256(key.verifying_key()),
             Material::Es256Public(key) => p256(key),
             Material::Hs256(_) => None,
+            Material::RsaPublic(key) => {
+                let mut jwk = json!({
+                    "kty": "RSA", "n": URL_SAFE_NO_PAD.encode(&key.n), "e": URL_SAFE_NO_PAD.encode(&key.e),
+                    "kid": self.kid, "use": "sig",
+                });
+                if let Some(alg) = key.only {
+                    jwk["alg"] = json!(alg.name());
+                }
+                Some(jwk)
+            }
         }
     }
 }
@@ -342,132 +412,17 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-/// The value of the environment variable `var`, wiped when dropped: it may hold a private key.
-fn env(var: &str) -> Result<Zeroizing<String>, KeyError> {
-    std::env::var(var)
-        .map(Zeroizing::new)
-        .map_err(|_| KeyError("the key's environment variable is unset or not UTF-8"))
-}
-
-/// The key kinds a JWK can describe, as far as this crate is concerned.
-enum Kind {
-    Ed25519,
-    P256,
-    Hs256,
-    /// Well-formed, but not a key this crate uses: why.
-    Unsupported(&'static str),
-}
-
-/// What kind of key `jwk` is, from `kty`, `crv` and `alg`.
-fn kind(jwk: &Map<String, Value>) -> Result<Kind, KeyError> {
-    let member = |name: &str, malformed: &'static str| match jwk.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(_) => Err(KeyError(malformed)),
-    };
-    let kty = member("kty", "a JWK's `kty` is a string")?.ok_or(KeyError("a JWK needs a `kty`"))?;
-    let crv = member("crv", "a JWK's `crv` is a string")?;
-    let alg = member("alg", "a JWK's `alg` is a string")?;
-    Ok(match (kty, crv) {
-        ("OKP", Some("Ed25519")) => match alg {
-            // "Ed25519" is the fully specified name of RFC 9864 for the same signatures.
-            None | Some("EdDSA" | "Ed25519") => Kind::Ed25519,
-            Some(_) => Kind::Unsupported("the JWK's `alg` is not EdDSA, for an Ed25519 key"),
-        },
-        ("EC", Some("P-256")) => match alg {
-            None | Some("ES256") => Kind::P256,
-            Some(_) => Kind::Unsupported("the JWK's `alg` is not ES256, for a P-256 key"),
-        },
-        // The bytes of `k` say nothing of what they are for: only an explicit HS256 makes them
-        // an HMAC key.
-        ("oct", _) => match alg {
-            Some("HS256") => Kind::Hs256,
-            _ => Kind::Unsupported("a secret (`oct`) JWK is taken only with `alg: HS256`"),
-        },
-        ("OKP", _) => Kind::Unsupported("of the OKP curves, only Ed25519 is supported"),
-        ("EC", _) => Kind::Unsupported("of the EC curves, only P-256 is supported"),
-        ("RSA", _) => Kind::Unsupported("RSA keys are not supported"),
-        _ => Kind::Unsupported("the JWK's `kty` is not supported"),
-    })
-}
-
-/// Whether `use` and `key_ops` (RFC 7517 §4.2, §4.3), when present, allow one of `ops`.
-fn usable(jwk: &Map<String, Value>, ops: &[&str]) -> Result<bool, KeyError> {
-    let use_ok = match jwk.get("use") {
-        None => true,
-        Some(Value::String(use_)) => use_ == "sig",
-        Some(_) => return Err(KeyError("a JWK's `use` is a string")),
-    };
-    let ops_ok = match jwk.get("key_ops") {
-        None => true,
-        Some(Value::Array(listed)) => listed.iter().filter_map(Value::as_str).any(|op| ops.contains(&op)),
-        Some(_) => return Err(KeyError("a JWK's `key_ops` is an array")),
-    };
-    Ok(use_ok && ops_ok)
-}
-
-fn kid(jwk: &Map<String, Value>) -> Result<String, KeyError> {
-    match jwk.get("kid") {
-        Some(Value::String(kid)) if !kid.is_empty() => Ok(kid.clone()),
-        _ => Err(KeyError("a JWK needs a non-empty `kid`")),
-    }
-}
-
-/// The base64url member `name`, wiped when dropped: it may be a private key or a secret.
-fn bytes(
-    jwk: &Map<String, Value>,
-    name: &str,
-    malformed: &'static str,
-) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-    let text = jwk.get(name).and_then(Value::as_str).ok_or(KeyError(malformed))?;
-    URL_SAFE_NO_PAD.decode(text).map(Zeroizing::new).map_err(|_| KeyError(malformed))
-}
-
-/// The member `name` of exactly 32 bytes: RFC 7518 §6.2.1.2 and RFC 8037 §2 require the full
-/// length, so a shorter value is a malformed key rather than one to pad.
-fn bytes32(
-    jwk: &Map<String, Value>,
-    name: &str,
-    malformed: &'static str,
-) -> Result<Zeroizing<[u8; 32]>, KeyError> {
-    let bytes = bytes(jwk, name, malformed)?;
-    <[u8; 32]>::try_from(bytes.as_slice()).map(Zeroizing::new).map_err(|_| KeyError(malformed))
-}
-
-fn ed25519_jwk(kid: String, jwk: &Map<String, Value>) -> Result<SigningKey, KeyError> {
-    let x = bytes32(jwk, "x", "an Ed25519 JWK's `x` must be 32 bytes of base64url")?;
-    if !jwk.contains_key("d") {
-        return SigningKey::ed25519_public(kid, &x);
-    }
-    let d = bytes32(jwk, "d", "an Ed25519 JWK's `d` must be 32 bytes of base64url")?;
-    let key = ed25519_dalek::SigningKey::from_bytes(&d);
-    if key.verifying_key().as_bytes() != &*x {
-        return Err(KeyError("the Ed25519 JWK's `x` is not the public key of its `d`"));
-    }
-    Ok(SigningKey::with(kid, Material::Ed25519Private(Box::new(key))))
-}
-
-fn p256_jwk(kid: String, jwk: &Map<String, Value>) -> Result<SigningKey, KeyError> {
-    let x = bytes32(jwk, "x", "a P-256 JWK's `x` must be 32 bytes of base64url")?;
-    let y = bytes32(jwk, "y", "a P-256 JWK's `y` must be 32 bytes of base64url")?;
-    let public = p256::ecdsa::VerifyingKey::from_sec1_bytes(&[&[4][..], &x[..], &y[..]].concat())
-        .map_err(|_| KeyError("the P-256 JWK's `x` and `y` are not a point of the curve"))?;
-    if !jwk.contains_key("d") {
-        return Ok(SigningKey::with(kid, Material::Es256Public(public)));
-    }
-    let d = bytes32(jwk, "d", "a P-256 JWK's `d` must be 32 bytes of base64url")?;
-    let key = p256::ecdsa::SigningKey::from_slice(&d[..])
-        .map_err(|_| KeyError("the P-256 JWK's `d` is not a private key"))?;
-    if key.verifying_key() != &public {
-        return Err(KeyError("the P-256 JWK's `x` and `y` are not the public key of its `d`"));
-    }
-    Ok(SigningKey::with(kid, Material::Es256Private(Box::new(key))))
-}
-
 /// `x` and `y` of an uncompressed SEC1 point (`04 || x || y`).
 fn uncompressed_xy(point: &[u8]) -> Option<(&[u8], &[u8])> {
     match point {
         [4, rest @ ..] if rest.len() == 64 => Some(rest.split_at(32)),
         _ => None,
     }
+}
+
+/// The value of the environment variable `var`, wiped when dropped: it may hold a private key.
+fn env(var: &str) -> Result<Zeroizing<String>, KeyError> {
+    std::env::var(var)
+        .map(Zeroizing::new)
+        .map_err(|_| KeyError("the key's environment variable is unset or not UTF-8"))
 }

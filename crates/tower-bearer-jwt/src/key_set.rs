@@ -1,12 +1,15 @@
 //! [`KeySet`]: the key that signs, and every key that verifies, each by `kid`.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
 
 use serde_json::{Value, json};
 
 use crate::key::{KeyError, SigningKey};
+
+/// The keys by `kid`. A fast hasher: the map is small and never grows from what a client
+/// sends (a `kid` only probes it), so there is no flooding to resist.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The keys of an issuer: one signing key, and the keys tokens are verified with (the
 /// signing key among them), each by its `kid`; or, for a service that only verifies another
@@ -42,7 +45,7 @@ impl KeySet {
             return Err(KeyError::new("the signing key of a key set must be able to sign"));
         }
         let kid = signing.kid().to_owned();
-        Ok(KeySet { signing: Some(kid.clone()), keys: HashMap::from([(kid, signing)]) })
+        Ok(KeySet { signing: Some(kid.clone()), keys: HashMap::from_iter([(kid, signing)]) })
     }
 
     /// A set that only verifies, with `keys`: tokens issued elsewhere. Keys that could sign
@@ -62,7 +65,7 @@ impl KeySet {
     /// If `keys` is empty, or two of them have the same `kid` (a token naming it could not be
     /// told which).
     pub fn verify_only(keys: impl IntoIterator<Item = SigningKey>) -> Result<Self, KeyError> {
-        let mut by_kid = HashMap::new();
+        let mut by_kid = HashMap::default();
         for key in keys {
             match by_kid.entry(key.kid().to_owned()) {
                 Entry::Occupied(_) => return Err(KeyError::new("two keys of the set have the same `kid`")),
@@ -81,9 +84,9 @@ impl KeySet {
     /// another issuer's `/.well-known/jwks.json`, or this crate's own
     /// [`jwks`](Self::jwks).
     ///
-    /// Ed25519 (`OKP`) and P-256 (`EC`) keys are taken, each with its `kid`; members not for
-    /// signatures (`use` other than `sig`, `key_ops` without `verify`) or of other kinds (RSA,
-    /// other curves, an `alg` of another algorithm) are skipped. A member that would be taken
+    /// Ed25519 (`OKP`), P-256 (`EC`) and RSA public keys are taken, each with its `kid`;
+    /// members not for signatures (`use` other than `sig`, `key_ops` without `verify`) or of
+    /// other kinds (other curves, an `alg` of another algorithm) are skipped. A member that would be taken
     /// but is malformed (no `kid`, not a point of the curve) is an error rather than skipped:
     /// a verifier that quietly lost a key would refuse that key's tokens with nothing to say
     /// why.
@@ -96,9 +99,9 @@ impl KeySet {
     /// let published = json!({ "keys": [
     ///     { "kty": "OKP", "crv": "Ed25519", "x": "I4e_9eQ3m3yDF2whlKuhdksZPQyLACrqIXh9gSK6Reg",
     ///       "kid": "k1", "alg": "EdDSA", "use": "sig" },
-    ///     { "kty": "RSA", "n": "…", "e": "AQAB", "kid": "r1" },
+    ///     { "kty": "EC", "crv": "P-384", "x": "…", "y": "…", "kid": "p1" },
     /// ] });
-    /// let keys = KeySet::from_jwks(&published)?; // the RSA key is skipped
+    /// let keys = KeySet::from_jwks(&published)?; // the P-384 key is skipped
     /// assert!(keys.signing_key().is_none());
     /// # Ok::<(), tower_bearer_jwt::KeyError>(())
     /// ```
@@ -118,9 +121,49 @@ impl KeySet {
             keys.extend(SigningKey::from_published_jwk(jwk)?);
         }
         if keys.is_empty() {
-            return Err(KeyError::new("the JWKS has no Ed25519 or P-256 signature key"));
+            return Err(KeyError::new("the JWKS has no Ed25519, P-256 or RSA signature key"));
         }
         Self::verify_only(keys)
+    }
+
+    /// A verify-only set from a published JWKS that never fails on what it finds: every
+    /// member [`from_jwks`](Self::from_jwks) would take is taken, and anything else is skipped
+    /// (secret or private members included: never used), as are all the members of a `kid`
+    /// that appears twice (a token naming it could not be told which). The set may be empty,
+    /// and then verifies nothing.
+    ///
+    /// For a verifier of an outside issuer that must keep accepting the tokens of its good
+    /// keys whatever else the issuer publishes; [`from_jwks`](Self::from_jwks) is for a
+    /// document the service's own operator controls, where a mistake should be heard.
+    ///
+    /// # Errors
+    ///
+    /// If the document is not an object with a `keys` array.
+    pub fn from_jwks_lenient(jwks: &Value) -> Result<Self, KeyError> {
+        let members = jwks
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or(KeyError::new("a JWKS is an object with a `keys` array"))?;
+        let mut keys: HashMap<String, Option<SigningKey>> = HashMap::default();
+        for key in members.iter().filter_map(|jwk| SigningKey::from_published_jwk(jwk).ok().flatten()) {
+            match keys.entry(key.kid().to_owned()) {
+                Entry::Occupied(mut twice) => {
+                    twice.insert(None);
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(Some(key));
+                }
+            }
+        }
+        let keys = keys.into_iter().filter_map(|(kid, key)| Some((kid, key?))).collect();
+        Ok(KeySet { signing: None, keys })
+    }
+
+    /// Whether the set has no key (only a [`from_jwks_lenient`](Self::from_jwks_lenient) one
+    /// can be empty).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
     }
 
     /// Also verifies with `key` (a key about to sign, or one that signed until recently). A

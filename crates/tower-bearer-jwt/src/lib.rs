@@ -3,12 +3,17 @@
 //! trip, and still revoked at once.
 //!
 //! - [`SigningKey`] / [`KeySet`]: Ed25519 (default), ES256 or HS256 keys by `kid`, from PEM,
-//!   JWK or the environment, rotation without downtime, never shown in `Debug` or errors; a
-//!   verify-only set from another issuer's published JWKS ([`KeySet::from_jwks`]);
+//!   JWK or the environment, and RSA public keys (RS256, PS256) to verify with; rotation
+//!   without downtime, never shown in `Debug` or errors; a verify-only set from another
+//!   issuer's published JWKS ([`KeySet::from_jwks`]);
 //! - [`SignedTokens`]: issue through [`TokenManager`](tower_bearer::TokenManager), verify as a
 //!   [`TokenStore`](tower_bearer::TokenStore) (opaque tokens go to the store underneath, so one
 //!   layer takes both), revoke onto a deny list kept until each token's expiry;
-//! - [`Jwks`]: the public keys as a tower service, for other services to verify offline.
+//! - [`Jwks`]: the public keys as a tower service, for other services to verify offline;
+//! - [`Jws`]: the one JWS verifier of the workspace (EdDSA, ES256, RS256, PS256, and HS256
+//!   for this workspace's own keys), for these tokens and outside issuers' alike: `alg`
+//!   checked against an [`AlgorithmPolicy`] before the key is chosen, the signature checked,
+//!   the payload left to the caller's own claims type.
 //!
 //! ```
 //! use tower_bearer::{BearerAuthLayer, MemoryTokenStore, NewToken, TokenManager};
@@ -33,7 +38,10 @@ mod access;
 mod builder;
 mod claims;
 mod deny;
+mod effective;
+mod jwk;
 mod jwks;
+mod jws;
 mod jwt;
 mod key;
 mod key_set;
@@ -43,6 +51,7 @@ pub use access::{AccessResolver, EffectiveAccess};
 pub use builder::SignedTokensBuilder;
 pub use deny::DenyListSubscriber;
 pub use jwks::Jwks;
+pub use jws::{AlgorithmPolicy, Jws, JwsError, UnverifiedHeader, VerifiedJws};
 pub use key::{Algorithm, KeyError, SigningKey};
 pub use key_set::KeySet;
 pub use store::SignedTokens;

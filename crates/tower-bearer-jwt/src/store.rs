@@ -9,17 +9,16 @@ use futures_util::future::Either;
 use tower_bearer::manage::{Revocation, TokenPage, TokenQuery};
 use tower_bearer::store::{BoxLookup, Lookup, LookupResult};
 use tower_bearer::{
-    Clock, IssuedToken, ManageError, NewToken, PresentedToken, Principal, Scopes, StoreError, TokenId,
-    TokenInfo, TokenManager, TokenSecret, TokenState, TokenStore,
+    Clock, IssuedToken, ManageError, NewToken, PresentedToken, Principal, StoreError, TokenId, TokenInfo,
+    TokenManager, TokenSecret, TokenState, TokenStore,
 };
-
-use crate::access::{AccessResolver, EffectiveAccess, Resolving, intersect};
-use tower_bearer::grant::MintRules;
 
 use crate::claims::{LATEST, claims_of};
 use crate::deny::{Denial, DenyList, DenyListSubscriber, secs};
+use crate::effective::{Access, restricted};
 use crate::jwks::Jwks;
-use crate::jwt::{Expect, Jws, Verified, sign, split, verify};
+use crate::jws::Jws;
+use crate::jwt::{Expect, Verified, sign, verify};
 use crate::key_set::KeySet;
 
 /// Self-contained signed access tokens (RFC 9068 JWTs) on top of a token store that keeps
@@ -78,35 +77,6 @@ pub(crate) struct Inner<M> {
     pub(crate) default_lifetime: Duration,
     pub(crate) deny: Arc<DenyList>,
     pub(crate) access: Option<Box<dyn Access>>,
-}
-
-/// An [`EffectiveAccess`] of any resolver.
-pub(crate) trait Access: Send + Sync + 'static {
-    fn cached(&self, subject: &str, organization: Option<&str>, now: SystemTime) -> Option<Option<Scopes>>;
-    fn resolve(&self, subject: &str, organization: Option<&str>, now: SystemTime) -> Resolving;
-}
-
-impl<R: AccessResolver> Access for EffectiveAccess<R> {
-    fn cached(&self, subject: &str, organization: Option<&str>, now: SystemTime) -> Option<Option<Scopes>> {
-        EffectiveAccess::cached(self, subject, organization, now)
-    }
-
-    fn resolve(&self, subject: &str, organization: Option<&str>, now: SystemTime) -> Resolving {
-        EffectiveAccess::resolve(self, subject, organization, now)
-    }
-}
-
-/// The state of a valid token whose user holds `current` now: the token's scopes that
-/// `current` also grants, or revoked for a user with no access left.
-fn restricted(state: TokenState, current: Option<Scopes>, rules: &MintRules) -> TokenState {
-    match (state, current) {
-        (TokenState::Active(p), Some(current)) => {
-            let scopes = intersect(p.scopes(), &current, rules);
-            TokenState::Active(p.to_builder().scopes(scopes).build())
-        }
-        (TokenState::Active(p), None) => TokenState::Revoked(p),
-        (other, _) => other,
-    }
 }
 
 impl<M> Clone for SignedTokens<M> {
@@ -306,7 +276,7 @@ impl<M: TokenManager> TokenStore for SignedTokens<M> {
     type Future = Either<M::Future, BoxLookup>;
 
     fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<Self::Future> {
-        if let Some(jws) = split(token.expose_secret()) {
+        if let Some(jws) = Jws::split(token.expose_secret()) {
             return match self.lookup_signed(&jws) {
                 Lookup::Now(answer) => Lookup::Now(answer),
                 Lookup::Later(future) => Lookup::Later(Either::Right(future)),

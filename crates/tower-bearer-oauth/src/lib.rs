@@ -66,7 +66,7 @@ pub use introspection::IntrospectionEndpoint;
 pub use introspection_store::{IntrospectionStore, IntrospectionStoreBuilder};
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
-pub use jwt_store::{DiscoveryError, JwtStore, JwtStoreBuilder};
+pub use jwt_store::{Algorithm, DiscoveryError, JwtStore, JwtStoreBuilder};
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 pub use revocation::RevocationEndpoint;
 #[cfg(feature = "sql")]

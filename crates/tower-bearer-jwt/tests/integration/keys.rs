@@ -90,7 +90,7 @@ fn shows_no_material(text: &str, jwk: &Value) {
     }
 }
 
-/// A (truncated) RSA public JWK: a kind this crate does not take.
+/// A (truncated) RSA public JWK: a modulus far under the 2048 bits RFC 7518 requires.
 fn rsa() -> Value {
     json!({ "kty": "RSA", "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bO", "e": "AQAB", "kid": "r" })
 }
@@ -286,7 +286,7 @@ fn from_jwk_refuses_other_keys_and_shows_no_material() {
         ("an array", json!([es])),
         ("no kty", with(&es, json!({ "kty": null }))),
         ("kty not a string", with(&es, json!({ "kty": 2 }))),
-        ("RSA", rsa()),
+        ("RSA of 288 bits", rsa()),
         ("P-384", with(&es, json!({ "crv": "P-384" }))),
         ("secp256k1", with(&es, json!({ "crv": "secp256k1", "alg": "ES256K" }))),
         ("X25519", with(&ed, json!({ "crv": "X25519" }))),
@@ -365,6 +365,8 @@ fn from_jwks_refuses_secrets_private_keys_and_junk_and_shows_no_material() {
     let es_public = KeySet::new(es("k2")).unwrap().jwks()["keys"][0].clone();
     let oct = json!({ "kty": "oct", "alg": "HS256", "k": URL_SAFE_NO_PAD.encode(SECRET), "kid": "h" });
     let rsa = rsa();
+    let mut rs512 = rsa.clone();
+    rs512["alg"] = json!("RS512");
     let mut p384 = es_public.clone();
     p384["crv"] = json!("P-384");
     p384["kid"] = json!("p");
@@ -391,7 +393,7 @@ fn from_jwks_refuses_secrets_private_keys_and_junk_and_shows_no_material() {
         ("a member not an object", json!({ "keys": [ed_public, "k2"] })),
         ("empty", json!({ "keys": [] })),
         ("only a P-384 key", json!({ "keys": [p384] })),
-        ("only RSA and encryption keys", json!({ "keys": [rsa, encryption] })),
+        ("only a short RSA key and an encryption key", json!({ "keys": [rsa, encryption] })),
         ("a key without kid", json!({ "keys": [ed_public, no_kid] })),
         ("a point off the curve", json!({ "keys": [ed_public, off_curve] })),
         ("two keys under one kid", json!({ "keys": [es_public, twin] })),
@@ -404,7 +406,7 @@ fn from_jwks_refuses_secrets_private_keys_and_junk_and_shows_no_material() {
     }
 
     // Skipped, not refused: keys of other kinds or uses beside a usable one.
-    let keys = KeySet::from_jwks(&json!({ "keys": [rsa, p384, encryption, es_public] })).unwrap();
+    let keys = KeySet::from_jwks(&json!({ "keys": [rs512, p384, encryption, es_public] })).unwrap();
     assert_eq!(keys.jwks(), json!({ "keys": [es_public] }));
 }
 

@@ -2,6 +2,7 @@
 
 mod access;
 mod claims;
+mod jws;
 mod keys;
 mod shared;
 mod signed;

@@ -1,7 +1,6 @@
 //! [`KeyCache`]: the issuer's public keys, fetched from its JWKS URL and kept, fetched again
 //! within the refetch limits, with a backoff after failed fetches.
 
-use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -10,8 +9,8 @@ use http::Uri;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::Connect;
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::Value;
+use tower_bearer_jwt::KeySet;
 
 use tower_bearer::{Clock, StoreError};
 
@@ -23,9 +22,6 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
 /// The longest wait between two attempts to fetch the key set of a failing issuer.
 const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
-
-/// The keys of a set, by `kid`, each with the `alg` it declares, if any.
-type KeySet = HashMap<String, (DecodingKey, Option<Algorithm>)>;
 
 /// Where the keys come from, the limits on fetching them, and the keys at hand (the setters
 /// of [`JwtStoreBuilder`](super::JwtStoreBuilder) document each limit).
@@ -42,7 +38,8 @@ pub(super) struct KeyCache<C> {
 
 #[derive(Default)]
 struct Keys {
-    by_kid: KeySet,
+    /// `None` until a fetch succeeds.
+    set: Option<KeySet>,
     /// When the keys at hand were fetched.
     fetched_at: Option<SystemTime>,
     /// When the last fetch was attempted, whatever came of it.
@@ -82,21 +79,19 @@ impl<C> KeyCache<C> {
         }
     }
 
-    /// `verify` with the key named `kid` and the time on `clock`, if the keys at hand are
-    /// fresh enough and know the `kid`.
-    pub(super) fn with_key<R>(
+    /// `verify` with the keys at hand and the time on `clock`, if the keys are fresh enough;
+    /// `verify` answers `None` when they do not know the token's `kid`.
+    pub(super) fn with_keys<R>(
         &self,
-        kid: &str,
         clock: &Clock,
-        verify: impl FnOnce(&DecodingKey, Option<Algorithm>, SystemTime) -> R,
+        verify: impl FnOnce(&KeySet, SystemTime) -> Option<R>,
     ) -> Option<R> {
         let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
         let now = clock.now();
         if keys.stale(now, self.max_key_age) {
             return None;
         }
-        let (key, key_alg) = keys.by_kid.get(kid)?;
-        Some(verify(key, *key_alg, now))
+        verify(keys.set.as_ref()?, now)
     }
 }
 
@@ -131,8 +126,8 @@ impl<C: Connect + Clone + Send + Sync + 'static> KeyCache<C> {
         let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
         keys.attempted_at = Some(now);
         match fetched {
-            Ok(by_kid) => {
-                keys.by_kid = by_kid;
+            Ok(set) => {
+                keys.set = Some(set);
                 keys.fetched_at = Some(now);
                 keys.failures = 0;
                 Ok(())
@@ -144,19 +139,14 @@ impl<C: Connect + Clone + Send + Sync + 'static> KeyCache<C> {
         }
     }
 
-    /// The issuer's key set, by `kid` (keys without one, or that cannot verify, left out).
+    /// The issuer's key set, by `kid`: members without one, or that cannot verify (secret
+    /// and private keys included), left out, so that the good keys keep verifying whatever
+    /// else the issuer publishes.
     async fn fetch_keys(&self) -> Result<KeySet, StoreError> {
         let body = get(&self.client, &self.jwks_uri, self.timeout).await.map_err(StoreError::unavailable)?;
-        let set: JwkSet = serde_json::from_slice(&body)
-            .map_err(|_| StoreError::unavailable("the JWKS is not a key set"))?;
-        Ok(set
-            .keys
-            .iter()
-            .filter_map(|jwk| {
-                let kid = jwk.common.key_id.clone()?;
-                let alg = jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<Algorithm>().ok());
-                Some((kid, (DecodingKey::from_jwk(jwk).ok()?, alg)))
-            })
-            .collect())
+        serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|document| KeySet::from_jwks_lenient(&document).ok())
+            .ok_or_else(|| StoreError::unavailable("the JWKS is not a key set"))
     }
 }

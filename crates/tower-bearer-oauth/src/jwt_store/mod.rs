@@ -16,14 +16,16 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
-use jsonwebtoken::Algorithm;
+use tower_bearer_jwt::AlgorithmPolicy;
 
 use tower_bearer::store::{BoxLookup, Lookup, LookupResult};
 use tower_bearer::{Clock, PresentedToken, StoreError, TokenState, TokenStore};
 
 pub use discovery::DiscoveryError;
 use keys::KeyCache;
-use verify::{Audience, Checks, Header};
+/// The algorithms of [`JwtStoreBuilder::algorithms`]: tower-bearer-jwt's.
+pub use tower_bearer_jwt::Algorithm;
+use verify::{Audience, Checks};
 
 /// The longest leeway on `exp` and `nbf` accepted (a larger one is cut to it).
 const MAX_LEEWAY: Duration = Duration::from_secs(300);
@@ -34,7 +36,7 @@ const MAX_LEEWAY: Duration = Duration::from_secs(300);
 /// discovery, [`discover`](Self::discover)). Configured by a [`JwtStoreBuilder`].
 ///
 /// - The header's `alg` must be one of the allowed algorithms (RS256, ES256 and EdDSA by
-///   default; never `none`, and never an HMAC algorithm: there is no secret shared with an
+///   default, PS256 on request; never `none`, and never HS256: there is no secret shared with an
 ///   outside issuer, and a public key used as an HMAC secret is the classic
 ///   algorithm-confusion forgery), and its `kid` must name a key of the set whose own `alg`,
 ///   if it declares one, is the same.
@@ -211,11 +213,11 @@ impl<C> JwtStoreBuilder<C> {
         self
     }
 
-    /// The algorithms accepted (default RS256, ES256, EdDSA). HMAC algorithms and `none` are
-    /// left out whatever is asked: an outside issuer shares no secret with this service.
+    /// The algorithms accepted (default RS256, ES256, EdDSA; PS256 can be added). HS256 is
+    /// left out whatever is asked, as `none` always is: an outside issuer shares no secret
+    /// with this service.
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
-        let hmac = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
-        self.checks.algorithms = algorithms.into_iter().filter(|a| !hmac.contains(a)).collect();
+        self.checks.algorithms = AlgorithmPolicy::only(algorithms).outside_issuer();
         self
     }
 
@@ -289,15 +291,13 @@ impl<C> fmt::Debug for JwtStore<C> {
 
 impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
     /// The answer from the keys at hand, if they are fresh enough and know the `kid`.
-    fn verify_now(&self, token: &str, header: &Header) -> Option<TokenState> {
-        self.keys.with_key(&header.kid, &self.clock, |key, key_alg, now| {
-            self.checks.verify(token, header.alg, key, key_alg, now)
-        })
+    fn verify_now(&self, token: &str) -> Option<TokenState> {
+        self.keys.with_keys(&self.clock, |keys, now| self.checks.verify(token, keys, now))
     }
 
-    async fn lookup_later(self: Arc<Self>, token: String, header: Header) -> LookupResult {
+    async fn lookup_later(self: Arc<Self>, token: String) -> LookupResult {
         self.keys.refresh(&self.clock).await?;
-        Ok(self.verify_now(&token, &header).unwrap_or(TokenState::Unknown))
+        Ok(self.verify_now(&token).unwrap_or(TokenState::Unknown))
     }
 }
 
@@ -309,12 +309,14 @@ impl<C: Connect + Clone + Send + Sync + 'static> TokenStore for JwtStore<C> {
             return Lookup::Now(Err(StoreError::unavailable(NO_AUDIENCE)));
         }
         let secret = token.expose_secret();
-        let Some(header) = self.inner.checks.header(secret) else {
+        // The header is checked before any key is looked up or fetched: a token this store
+        // would refuse anyway never makes it ask the issuer.
+        if !self.inner.checks.header_admits(secret) {
             return Lookup::Now(Ok(TokenState::Unknown));
-        };
-        match self.inner.verify_now(secret, &header) {
+        }
+        match self.inner.verify_now(secret) {
             Some(state) => Lookup::Now(Ok(state)),
-            None => Lookup::Later(Box::pin(self.inner.clone().lookup_later(secret.to_owned(), header))),
+            None => Lookup::Later(Box::pin(self.inner.clone().lookup_later(secret.to_owned()))),
         }
     }
 }

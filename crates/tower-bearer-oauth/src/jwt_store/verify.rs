@@ -1,13 +1,14 @@
-//! [`Checks`]: what a token must be for a [`JwtStore`](super::JwtStore) to accept it, given a
-//! key: its header (`alg`, `typ`, `kid`), its signature, and its claims (`iss`, `aud`, `exp`,
-//! `nbf`, `sub`).
+//! [`Checks`]: what a token must be for a [`JwtStore`](super::JwtStore) to accept it, given
+//! the issuer's keys: its header (`alg`, `typ`, `kid`) and signature, checked by
+//! tower-bearer-jwt's [`Jws`], and its claims (`iss`, `aud`, `exp`, `nbf`, `sub`), here.
 
 use std::time::{Duration, SystemTime};
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde_json::Value;
+use serde_json::{Map, Value};
+use tower_bearer_jwt::{AlgorithmPolicy, Jws, JwsError, KeySet};
 
 use tower_bearer::TokenState;
+use tower_bearer_jwt::Algorithm;
 
 use crate::introspected::{numeric_date, state_of};
 
@@ -32,14 +33,9 @@ pub(super) struct Checks {
     pub(super) audience: Audience,
     pub(super) require_exp: bool,
     pub(super) require_typ: bool,
-    pub(super) algorithms: Vec<Algorithm>,
+    /// Never HS256 ([`AlgorithmPolicy::outside_issuer`]).
+    pub(super) algorithms: AlgorithmPolicy,
     pub(super) leeway: Duration,
-}
-
-/// What a token's header allows: a `kid`, and an allowed `alg`.
-pub(super) struct Header {
-    pub(super) kid: String,
-    pub(super) alg: Algorithm,
 }
 
 /// Whether `typ` is an access token's (RFC 9068 §2.1 and §4; media types are case-insensitive).
@@ -56,58 +52,53 @@ impl Checks {
             audience: Audience::Unset,
             require_exp: true,
             require_typ: true,
-            algorithms: vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA],
+            algorithms: AlgorithmPolicy::only([Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA]),
             leeway: Duration::from_secs(30),
         }
     }
 
-    /// The header of `token`, if it names a `kid`, an allowed `alg` and (unless waived) an
+    /// Whether the header of `token` names a `kid`, an allowed `alg` and (unless waived) an
     /// access token's `typ`: checked before any key is looked up or fetched.
-    pub(super) fn header(&self, token: &str) -> Option<Header> {
-        let header = jsonwebtoken::decode_header(token).ok()?;
-        let alg = header.alg;
-        (self.algorithms.contains(&alg)).then_some(())?;
+    pub(super) fn header_admits(&self, token: &str) -> bool {
+        self.admitted_header(token).is_some()
+    }
+
+    fn admitted_header(&self, token: &str) -> Option<()> {
+        let header = Jws::split(token)?.header().ok()?;
+        header.alg.filter(|&alg| self.algorithms.allows(alg))?;
         if self.require_typ && !header.typ.as_deref().is_some_and(is_access_token_typ) {
             return None;
         }
-        Some(Header { kid: header.kid?, alg })
+        header.kid.map(|_| ())
     }
 
-    /// The state of `token`, signed with `alg`, verified with `key` (whose own `alg`, if it
-    /// declares one, is `key_alg`) at `now`.
-    pub(super) fn verify(
-        &self,
-        token: &str,
-        alg: Algorithm,
-        key: &DecodingKey,
-        key_alg: Option<Algorithm>,
-        now: SystemTime,
-    ) -> TokenState {
-        if key_alg.is_some_and(|declared| declared != alg) {
-            return TokenState::Unknown;
-        }
-        let mut validation = Validation::new(alg);
-        // Times on the store's clock, below; the rest here.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.set_issuer(&[&self.issuer]);
-        match &self.audience {
-            Audience::One(audience) => {
-                // Required too: `jsonwebtoken` checks `aud` only in tokens that have one.
-                validation.set_required_spec_claims(&["iss", "aud"]);
-                validation.set_audience(&[audience]);
-            }
-            Audience::Any => {
-                validation.set_required_spec_claims(&["iss"]);
-                validation.validate_aud = false;
-            }
+    /// The state of `token`, verified with the issuer's `keys` at `now`; `None` if no key
+    /// has its `kid` (the keys may be out of date).
+    pub(super) fn verify(&self, token: &str, keys: &KeySet, now: SystemTime) -> Option<TokenState> {
+        let verified = match Jws::verify(token, keys, &self.algorithms) {
+            Ok(verified) => verified,
+            Err(JwsError::UnknownKey) => return None,
+            Err(_) => return Some(TokenState::Unknown),
+        };
+        let Ok(claims) = serde_json::from_slice::<Map<String, Value>>(verified.payload()) else {
+            return Some(TokenState::Unknown);
+        };
+        let for_us = match &self.audience {
+            Audience::One(audience) => match claims.get("aud") {
+                Some(Value::String(aud)) => aud == audience,
+                Some(Value::Array(auds)) => auds.iter().any(|aud| aud.as_str() == Some(audience)),
+                _ => false,
+            },
+            Audience::Any => true,
             // Refused before any verification (`lookup`); never admitted here either.
-            Audience::Unset => return TokenState::Unknown,
-        }
-        match jsonwebtoken::decode::<serde_json::Map<String, Value>>(token, key, &validation) {
-            Ok(data) if self.claims_are_valid(&data.claims) => state_of(&data.claims, now, self.leeway),
-            _ => TokenState::Unknown,
-        }
+            Audience::Unset => false,
+        };
+        let from_issuer = claims.get("iss").and_then(Value::as_str) == Some(self.issuer.as_str());
+        Some(if for_us && from_issuer && self.claims_are_valid(&claims) {
+            state_of(&claims, now, self.leeway)
+        } else {
+            TokenState::Unknown
+        })
     }
 
     /// Whether the registered claims the store reads have the types RFC 7519 §4.1 gives them:
@@ -115,7 +106,7 @@ impl Checks {
     /// `nbf` NumericDates in range. A token whose claims cannot be read is invalid, never one
     /// without them (an `exp` that cannot be read is not "no expiry", a `sub` that is not a
     /// string does not fall back to `client_id`).
-    fn claims_are_valid(&self, claims: &serde_json::Map<String, Value>) -> bool {
+    fn claims_are_valid(&self, claims: &Map<String, Value>) -> bool {
         let valid = |key: &str, required: bool, of_type: fn(&Value) -> bool| {
             claims.get(key).map_or(!required, of_type)
         };

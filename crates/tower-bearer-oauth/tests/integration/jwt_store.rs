@@ -584,3 +584,57 @@ async fn the_clones_of_a_store_share_its_keys() {
     assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1, "one key cache for both");
     jwks.task.abort();
 }
+
+const RSA1: &str = include_str!("../fixtures/rsa-k1.pem");
+const RSA1_JWK: &str = include_str!("../fixtures/rsa-k1.pub.jwk.json");
+
+/// RS256 and PS256 tokens (signed by jsonwebtoken) verify with an RSA key of the JWKS once
+/// the store allows them; PS256 is off by default; HS256 stays off even when asked for.
+#[tokio::test]
+async fn rsa_tokens_verify_and_hmac_is_never_allowed() {
+    let rsa_jwk: Value = serde_json::from_str(RSA1_JWK).unwrap();
+    let rsa = EncodingKey::from_rsa_pem(RSA1.as_bytes()).unwrap();
+    let signed = |alg: Algorithm, claims: &Value| {
+        let mut header = Header::new(alg);
+        header.kid = Some("r1".into());
+        header.typ = Some("at+jwt".into());
+        jsonwebtoken::encode(&header, claims, &rsa).unwrap()
+    };
+    let jwks = jwks_server(vec![rsa_jwk.clone(), jwk("k1", K1_X)]).await;
+    let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW));
+    let layer = |algorithms: Option<Vec<tower_bearer_oauth::Algorithm>>| {
+        let mut store = JwtStore::builder(&jwks.url, ISSUER).unwrap().audience(API).clock(clock.clone());
+        if let Some(algorithms) = algorithms {
+            store = store.algorithms(algorithms);
+        }
+        BearerAuthLayer::new(store.build()).clock(clock.clone())
+    };
+    let (rs256, ps256) =
+        (signed(Algorithm::RS256, &claims(&clock)), signed(Algorithm::PS256, &claims(&clock)));
+    let by_default = layer(None);
+    assert_eq!(status(&by_default, &rs256).await, StatusCode::OK);
+    assert_eq!(status(&by_default, &ps256).await, StatusCode::UNAUTHORIZED, "PS256 is not a default");
+    use tower_bearer_oauth::Algorithm as Alg;
+    let with_ps = layer(Some(vec![Alg::PS256, Alg::EdDSA]));
+    assert_eq!(status(&with_ps, &ps256).await, StatusCode::OK);
+    assert_eq!(status(&with_ps, &rs256).await, StatusCode::UNAUTHORIZED, "RS256 left out");
+    assert_eq!(status(&with_ps, &sign("k1", K1, &claims(&clock))).await, StatusCode::OK);
+    let mut expired = claims(&clock);
+    expired["exp"] = json!(NOW - 3600);
+    assert_eq!(
+        reason(&by_default, &signed(Algorithm::RS256, &expired)).await,
+        (StatusCode::UNAUTHORIZED, Some("expired_token"))
+    );
+
+    // HS256 asked for, with the RSA key's JWK as the secret: still refused.
+    let only_hmac = layer(Some(vec![Alg::HS256, Alg::RS256]));
+    let mut hs = Header::new(Algorithm::HS256);
+    hs.kid = Some("r1".into());
+    hs.typ = Some("at+jwt".into());
+    let confused =
+        jsonwebtoken::encode(&hs, &claims(&clock), &EncodingKey::from_secret(RSA1_JWK.as_bytes()).unwrap())
+            .unwrap();
+    assert_eq!(status(&only_hmac, &confused).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(status(&only_hmac, &rs256).await, StatusCode::OK);
+    jwks.task.abort();
+}

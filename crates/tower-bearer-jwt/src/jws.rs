@@ -1,0 +1,341 @@
+//! [`Jws`]: the one place a compact JWS (RFC 7515) is parsed and its signature checked, for
+//! this crate's own tokens and for those of outside issuers alike; what the payload means is
+//! left to the caller.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Deserializer};
+
+use crate::key::Algorithm;
+use crate::key_set::KeySet;
+
+/// The algorithms a verifier accepts in a token's `alg`, checked before any key is looked up,
+/// so that a header cannot choose how its own signature is checked. On top of it, the key a
+/// token names must be for that algorithm ([`SigningKey::verifies`](crate::SigningKey::verifies)).
+///
+/// ```
+/// use tower_bearer_jwt::{Algorithm, AlgorithmPolicy};
+///
+/// let outside = AlgorithmPolicy::OUTSIDE_ISSUER;
+/// assert!(outside.allows(Algorithm::RS256) && !outside.allows(Algorithm::HS256));
+/// let only = AlgorithmPolicy::only([Algorithm::EdDSA, Algorithm::HS256]);
+/// assert!(only.allows(Algorithm::HS256) && !only.allows(Algorithm::ES256));
+/// assert!(!only.outside_issuer().allows(Algorithm::HS256));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AlgorithmPolicy {
+    /// One bit per [`Algorithm`], by [`bit`].
+    allowed: u8,
+}
+
+/// The bit of `alg` in an [`AlgorithmPolicy`].
+const fn bit(alg: Algorithm) -> u8 {
+    match alg {
+        Algorithm::EdDSA => 1,
+        Algorithm::ES256 => 2,
+        Algorithm::HS256 => 4,
+        Algorithm::RS256 => 8,
+        Algorithm::PS256 => 16,
+    }
+}
+
+impl AlgorithmPolicy {
+    /// Every algorithm this crate verifies, HS256 included: for this workspace's own keys,
+    /// where the key set holds only keys it trusts with each.
+    pub const ALL: Self = AlgorithmPolicy {
+        allowed: bit(Algorithm::EdDSA)
+            | bit(Algorithm::ES256)
+            | bit(Algorithm::HS256)
+            | bit(Algorithm::RS256)
+            | bit(Algorithm::PS256),
+    };
+
+    /// RS256, PS256, ES256 and EdDSA: for an outside issuer. Never HS256: no secret is
+    /// shared with an outside issuer, and a public key taken for an HMAC secret is the
+    /// classic algorithm-confusion forgery.
+    pub const OUTSIDE_ISSUER: Self = AlgorithmPolicy { allowed: Self::ALL.allowed & !bit(Algorithm::HS256) };
+
+    /// Exactly `algorithms`.
+    #[must_use]
+    pub fn only(algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        AlgorithmPolicy { allowed: algorithms.into_iter().fold(0, |bits, alg| bits | bit(alg)) }
+    }
+
+    /// This policy without HS256, whatever it allowed: what an outside issuer's tokens are
+    /// checked under.
+    #[must_use]
+    pub fn outside_issuer(self) -> Self {
+        AlgorithmPolicy { allowed: self.allowed & !bit(Algorithm::HS256) }
+    }
+
+    /// Whether tokens signed with `alg` are accepted.
+    #[must_use]
+    pub fn allows(self, alg: Algorithm) -> bool {
+        self.allowed & bit(alg) != 0
+    }
+
+    /// The algorithms accepted, in a fixed order.
+    pub fn algorithms(self) -> impl Iterator<Item = Algorithm> {
+        Algorithm::ALL.into_iter().filter(move |&alg| self.allows(alg))
+    }
+}
+
+impl fmt::Debug for AlgorithmPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.algorithms()).finish()
+    }
+}
+
+/// Why a token did not verify. Never contains the token or key material; callers answering
+/// a request should not tell the client which check failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum JwsError {
+    /// Not a compact JWS: not three base64url parts, or a header that is not a JSON object
+    /// with a string `alg`.
+    Malformed,
+    /// The header's `alg` is not one the policy allows (`none` never is).
+    AlgorithmNotAllowed,
+    /// The header has `crit`: extensions this verifier does not understand (RFC 7515 §4.1.11).
+    CriticalHeader,
+    /// The header names no `kid`.
+    MissingKid,
+    /// No key of the set has the header's `kid`.
+    UnknownKey,
+    /// The key the header names is not for the header's `alg`.
+    KeyAlgorithmMismatch,
+    /// The signature is not the key's over the token.
+    BadSignature,
+}
+
+impl fmt::Display for JwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            JwsError::Malformed => "not a compact JWS",
+            JwsError::AlgorithmNotAllowed => "the token's `alg` is not allowed",
+            JwsError::CriticalHeader => "the token's header has `crit` extensions",
+            JwsError::MissingKid => "the token's header names no `kid`",
+            JwsError::UnknownKey => "no key has the token's `kid`",
+            JwsError::KeyAlgorithmMismatch => "the token's key is not for its `alg`",
+            JwsError::BadSignature => "the token's signature does not verify",
+        })
+    }
+}
+
+impl std::error::Error for JwsError {}
+
+/// A compact JWS (`header.payload.signature`) split into its parts, nothing decoded or checked
+/// yet: [`split`](Self::split), then [`verify_with`](Self::verify_with); or both at once with
+/// [`Jws::verify`].
+///
+/// ```
+/// use tower_bearer_jwt::{AlgorithmPolicy, Jws, JwsError, KeySet, SigningKey};
+///
+/// let keys = KeySet::verify_only([SigningKey::ed25519_public("k1", &[0x11; 32])?])?;
+/// let refused = Jws::verify("eyJhbGciOiJub25lIn0.e30.", &keys, &AlgorithmPolicy::OUTSIDE_ISSUER);
+/// assert_eq!(refused.err(), Some(JwsError::AlgorithmNotAllowed)); // {"alg":"none"}
+/// # Ok::<(), tower_bearer_jwt::KeyError>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Jws<'t> {
+    header: &'t str,
+    payload: &'t str,
+    /// `header.payload`, what the signature covers.
+    signed: &'t str,
+    signature: &'t str,
+}
+
+/// The JOSE header: only what verification reads, borrowed from the decoded bytes. Other
+/// members (`jku`, `x5u`, `jwk`...) are ignored: keys come from the key set, never the token.
+#[derive(Deserialize)]
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    typ: Option<Cow<'a, str>>,
+    /// Whether `crit` is there at all, whatever its value (`null` included).
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
+/// What a header says, read but not yet verified: for checks a verifier makes before it
+/// looks for the key (an `alg` it refuses, a `typ` it does not take).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnverifiedHeader {
+    /// `alg`; `None` when it names no algorithm of this crate (`none` included).
+    pub alg: Option<Algorithm>,
+    /// `kid`.
+    pub kid: Option<String>,
+    /// `typ`.
+    pub typ: Option<String>,
+}
+
+/// Decodes base64url `part` into `buffer`: the decoded bytes, or `None` if it is not base64url
+/// or does not fit.
+fn decode<'b>(part: &str, buffer: &'b mut [u8]) -> Option<&'b [u8]> {
+    let n = URL_SAFE_NO_PAD.decode_slice(part, buffer).ok()?;
+    buffer.get(..n)
+}
+
+/// The longest header decoded (on the stack); a longer one is not a token anyone here signs.
+const HEADER_MAX: usize = 512;
+/// Signatures of Ed25519, P-256 and HMAC (64 bytes at most, with the room base64's decoder
+/// asks beyond that) are decoded on the stack; RSA ones, whose check costs a thousand times an
+/// allocation, on the heap.
+const SIGNATURE_INLINE: usize = 128;
+
+impl<'t> Jws<'t> {
+    /// `token` split into the three parts of a JWS, if it has that shape (exactly two dots).
+    #[must_use]
+    pub fn split(token: &'t str) -> Option<Self> {
+        // Two searches from the ends and one over the middle (all vectorised), rather than a
+        // byte-by-byte count: tokens are hundreds of bytes.
+        let first = token.find('.')?;
+        let last = token.rfind('.')?;
+        let (signed, signature) = (token.get(..last)?, token.get(last + 1..)?);
+        let (header, payload) = (signed.get(..first)?, signed.get(first + 1..)?);
+        if first == last || payload.contains('.') {
+            return None;
+        }
+        Some(Jws { header, payload, signed, signature })
+    }
+
+    /// Splits and verifies `token` with the keys of `keys` under `policy`: see
+    /// [`verify_with`](Self::verify_with).
+    ///
+    /// # Errors
+    ///
+    /// As [`verify_with`](Self::verify_with); [`JwsError::Malformed`] if `token` is not of
+    /// the JWS shape.
+    pub fn verify(token: &'t str, keys: &KeySet, policy: &AlgorithmPolicy) -> Result<VerifiedJws, JwsError> {
+        Jws::split(token).ok_or(JwsError::Malformed)?.verify_with(keys, policy)
+    }
+
+    /// The header, decoded but not verified.
+    ///
+    /// # Errors
+    ///
+    /// [`JwsError::Malformed`] if it is not base64url of a JSON object with a string `alg`.
+    pub fn header(&self) -> Result<UnverifiedHeader, JwsError> {
+        let mut buffer = [0_u8; HEADER_MAX];
+        let header = parse_header(self.header, &mut buffer)?;
+        Ok(UnverifiedHeader {
+            alg: Algorithm::from_name(&header.alg),
+            kid: header.kid.map(Cow::into_owned),
+            typ: header.typ.map(Cow::into_owned),
+        })
+    }
+
+    /// Verifies the token: the header is decoded once; its `alg` must be allowed by `policy`
+    /// (checked before any key is looked up); `crit` is refused; its `kid` names the key of
+    /// `keys`, which must be for that `alg`; then the signature is checked. The payload is
+    /// decoded only once the signature holds.
+    ///
+    /// Claims are not read: the caller deserializes [`VerifiedJws::payload`] into its own
+    /// type and checks them (`iss`, `aud`, `exp`...).
+    ///
+    /// # Errors
+    ///
+    /// The first check that failed, in the order above. Never a panic, whatever the input.
+    pub fn verify_with(&self, keys: &KeySet, policy: &AlgorithmPolicy) -> Result<VerifiedJws, JwsError> {
+        let mut header_bytes = [0_u8; HEADER_MAX];
+        let header = parse_header(self.header, &mut header_bytes)?;
+        let alg = Algorithm::from_name(&header.alg)
+            .filter(|&alg| policy.allows(alg))
+            .ok_or(JwsError::AlgorithmNotAllowed)?;
+        if header.crit {
+            return Err(JwsError::CriticalHeader);
+        }
+        let key = keys.key(header.kid.as_deref().ok_or(JwsError::MissingKid)?).ok_or(JwsError::UnknownKey)?;
+        if !key.verifies(alg) {
+            return Err(JwsError::KeyAlgorithmMismatch);
+        }
+        let mut signature_bytes = [0_u8; SIGNATURE_INLINE];
+        let heap;
+        let signature = match decode(self.signature, &mut signature_bytes) {
+            Some(signature) => signature,
+            None => {
+                heap = URL_SAFE_NO_PAD.decode(self.signature).map_err(|_| JwsError::Malformed)?;
+                &heap
+            }
+        };
+        if !key.verify(alg, self.signed.as_bytes(), signature) {
+            return Err(JwsError::BadSignature);
+        }
+        let payload = URL_SAFE_NO_PAD.decode(self.payload).map_err(|_| JwsError::Malformed)?;
+        Ok(VerifiedJws { alg, typ: header.typ.map(|typ| typ.into()), payload })
+    }
+}
+
+fn parse_header<'b>(part: &str, buffer: &'b mut [u8]) -> Result<Header<'b>, JwsError> {
+    let bytes = decode(part, buffer).ok_or(JwsError::Malformed)?;
+    serde_json::from_slice(bytes).map_err(|_| JwsError::Malformed)
+}
+
+/// A token whose signature verified: its algorithm, `typ` and payload, for the caller to
+/// check its claims. `Debug` shows the algorithm and `typ`, not the payload.
+#[derive(Clone)]
+pub struct VerifiedJws {
+    alg: Algorithm,
+    typ: Option<Box<str>>,
+    payload: Vec<u8>,
+}
+
+impl VerifiedJws {
+    /// The algorithm the token was signed with.
+    #[must_use]
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The header's `typ`, if any.
+    #[must_use]
+    pub fn typ(&self) -> Option<&str> {
+        self.typ.as_deref()
+    }
+
+    /// The payload (for a JWT, the claims' JSON), decoded from base64url.
+    #[must_use]
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+}
+
+impl fmt::Debug for VerifiedJws {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedJws").field("alg", &self.alg).field("typ", &self.typ).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_three_parts_make_a_jws() {
+        let parts = Jws::split("aa.bb.cc").map(|j| (j.header, j.payload, j.signed, j.signature));
+        assert_eq!(parts, Some(("aa", "bb", "aa.bb", "cc")));
+        assert!(Jws::split("..").is_some(), "empty parts are for the verifier to refuse");
+        for not in ["", "abc", "a.b", "a.b.c.d", "a..b.c", ".", "tok_live_abc"] {
+            assert!(Jws::split(not).is_none(), "{not}");
+        }
+    }
+
+    #[test]
+    fn policies() {
+        assert_eq!(AlgorithmPolicy::ALL.algorithms().count(), Algorithm::ALL.len());
+        assert!(!AlgorithmPolicy::OUTSIDE_ISSUER.allows(Algorithm::HS256));
+        assert_eq!(AlgorithmPolicy::ALL.outside_issuer(), AlgorithmPolicy::OUTSIDE_ISSUER);
+        assert_eq!(format!("{:?}", AlgorithmPolicy::only([Algorithm::PS256])), "[PS256]");
+    }
+}
