@@ -4,8 +4,9 @@ use std::future::{Future, ready};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
+use super::record::REVOKED;
 use super::store::MemoryTokenStore;
-use super::table::{REVOKED, oldest_first};
+use super::table::oldest_first;
 use crate::clock::{Clock, unix_millis};
 use crate::grant::MintRules;
 use crate::manage::error::ManageError;

@@ -8,7 +8,9 @@ pub(crate) mod credits;
 mod env;
 mod error;
 mod hint;
+mod index;
 mod manage;
+mod record;
 mod store;
 mod table;
 

@@ -2,16 +2,15 @@
 //! and by its id (management), and the writer that keeps both indexes in step.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hash, Hasher};
-use std::ops::Deref;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use papaya::Equivalent;
+use std::time::{Duration, SystemTime};
 
 use super::error::InsertError;
 use super::hint::Hint;
+use super::index::{ByDigest, ById, Indexed};
+use super::record::{REVOKED, Record};
 use crate::clock::{Clock, unix_nanos};
 use crate::grant::{Grant, MintRules, Terms};
 use crate::manage::error::ManageError;
@@ -28,9 +27,9 @@ use crate::token::secret::TokenSecret;
 pub(super) struct Shared {
     /// Every stored digest: live tokens, and the revocation records of revoked ones, so that
     /// one probe tells live, revoked (for audit events) and unknown apart.
-    pub(super) tokens: papaya::HashSet<ByDigest, DigestHasher>,
+    pub(super) tokens: papaya::HashSet<Indexed<ByDigest>, DigestHasher>,
     /// Live tokens by id: the same records, so an index entry is one pointer.
-    pub(super) by_id: papaya::HashSet<ById>,
+    pub(super) by_id: papaya::HashSet<Indexed<ById>>,
     /// Serializes writers so that the indexes change together: a revoke never runs between
     /// an insert's steps. Lookups never take it.
     pub(super) writer: Mutex<Writer>,
@@ -55,32 +54,6 @@ pub(super) struct Writer {
     /// Size of `terms` at which terms no token uses any more are dropped.
     prune_at: usize,
 }
-
-/// A stored token: one allocation that both indexes point to (a record is never changed in
-/// place but replaced whole, apart from its last use), kept small: the memory per token is in
-/// BENCHMARKS.md.
-pub(super) struct Record {
-    pub(super) digest: TokenHash,
-    /// Always has a token id (assigned on insert if missing).
-    pub(super) principal: Principal,
-    pub(super) hint: Option<Hint>,
-    /// Nanoseconds since the Unix epoch.
-    pub(super) created_ns: u64,
-    /// Milliseconds since the Unix epoch; 0 for never, [`REVOKED`] for a revocation record.
-    /// Written at most once per interval.
-    pub(super) last_used_ms: AtomicU64,
-}
-
-/// A record in the digest index: hashed and compared by its digest, found by a [`TokenHash`].
-#[derive(Clone)]
-pub(super) struct ByDigest(Arc<Record>);
-
-/// A record in the id index: hashed and compared by its token id, found by a [`TokenId`].
-#[derive(Clone)]
-pub(super) struct ById(Arc<Record>);
-
-/// `last_used_ms` of a revocation record: no live token is ever used at that time.
-pub(super) const REVOKED: u64 = u64::MAX;
 
 impl Shared {
     pub(super) fn write_lock(&self) -> MutexGuard<'_, Writer> {
@@ -138,10 +111,10 @@ impl Shared {
             last_used_ms: AtomicU64::new(0),
         });
         let info = self.info(&record);
-        by_id.insert(ById(record.clone()));
+        by_id.insert(Indexed::new(record.clone()));
         // Replaces the revocation record, if any: inserting a secret again un-revokes it, as
         // the application asked explicitly.
-        tokens.insert(ByDigest(record));
+        tokens.insert(Indexed::new(record));
         drop((tokens, by_id));
         self.keep_half_empty();
         Ok(info)
@@ -169,7 +142,7 @@ impl Shared {
 
     /// The live record of `id`.
     pub(super) fn live(&self, id: &TokenId) -> Option<Arc<Record>> {
-        self.by_id.pin().get(id).map(|r| r.0.clone()).filter(|r| r.is_live())
+        self.by_id.pin().get(id).map(Indexed::record).filter(|r| r.is_live())
     }
 
     /// Takes a live token out, leaving a revocation record if `tombstone`. The caller holds
@@ -182,7 +155,7 @@ impl Shared {
         if tombstone {
             // One atomic swap: a concurrent lookup sees the live token or its revocation
             // record, never neither.
-            self.tokens.pin().insert(ByDigest(Arc::new(Record {
+            self.tokens.pin().insert(Indexed::new(Arc::new(Record {
                 digest: record.digest,
                 principal: record.principal.clone(),
                 hint: None,
@@ -238,8 +211,8 @@ impl Shared {
                 created_ns: old.created_ns,
                 last_used_ms: AtomicU64::new(old.last_used_ms.load(Ordering::Relaxed)),
             });
-            self.by_id.pin().insert(ById(replaced.clone()));
-            self.tokens.pin().insert(ByDigest(replaced));
+            self.by_id.pin().insert(Indexed::new(replaced.clone()));
+            self.tokens.pin().insert(Indexed::new(replaced));
         }
         drop(writer);
         self.events.emit(&LifecycleEvent::Rotated { old: id.clone(), new: new_info.clone(), grace });
@@ -294,90 +267,6 @@ impl Writer {
         }
         self.terms.insert(terms.clone());
         Some(terms.clone())
-    }
-}
-
-impl Record {
-    pub(super) fn id(&self) -> &TokenId {
-        self.principal.token_id().expect("insert_locked gives every stored principal a token id")
-    }
-
-    pub(super) fn is_live(&self) -> bool {
-        self.last_used_ms.load(Ordering::Relaxed) != REVOKED
-    }
-
-    /// The metadata of the record, in a store whose format has `prefix`.
-    pub(super) fn info(&self, prefix: &str) -> TokenInfo {
-        let last_used = self.last_used_ms.load(Ordering::Relaxed);
-        let created_at = UNIX_EPOCH + Duration::from_nanos(self.created_ns);
-        let mut info = TokenInfo::new(self.id().clone(), self.principal.clone(), created_at)
-            .with_last_used_at((last_used > 0).then(|| UNIX_EPOCH + Duration::from_millis(last_used)));
-        info.hint = self.hint.map(|h| h.render(prefix));
-        info
-    }
-
-    /// Notes a use now, writing only if the last recorded use is older than `interval_ms`.
-    pub(super) fn touch(&self, interval_ms: u64, clock: &Clock) {
-        let now = clock.coarse_unix_millis();
-        if now.saturating_sub(self.last_used_ms.load(Ordering::Relaxed)) >= interval_ms {
-            self.last_used_ms.store(now, Ordering::Relaxed);
-        }
-    }
-}
-
-impl Deref for ByDigest {
-    type Target = Record;
-
-    fn deref(&self) -> &Record {
-        &self.0
-    }
-}
-
-impl Hash for ByDigest {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.digest.hash(state);
-    }
-}
-
-impl PartialEq for ByDigest {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.digest == other.0.digest
-    }
-}
-
-impl Eq for ByDigest {}
-
-impl Equivalent<ByDigest> for TokenHash {
-    fn equivalent(&self, key: &ByDigest) -> bool {
-        *self == key.0.digest
-    }
-}
-
-impl Deref for ById {
-    type Target = Record;
-
-    fn deref(&self) -> &Record {
-        &self.0
-    }
-}
-
-impl Hash for ById {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.id().hash(state);
-    }
-}
-
-impl PartialEq for ById {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.id() == other.0.id()
-    }
-}
-
-impl Eq for ById {}
-
-impl Equivalent<ById> for TokenId {
-    fn equivalent(&self, key: &ById) -> bool {
-        self == key.0.id()
     }
 }
 
