@@ -16,7 +16,6 @@ use tower_bearer::{AuthError, NewToken, Principal, TokenId, TokenManager};
 use utoipa::{IntoParams, ToSchema};
 
 use super::body::json;
-use super::caller::Caller;
 use super::error::ApiError;
 use super::json::{AuditList, AuditView, ErrorBody, IssuedView, TokenList, TokenView};
 use super::limits::{self, CreditsRequest, RateLimitRequest};
@@ -82,7 +81,7 @@ pub(crate) struct CreateRequest {
 )]
 pub(crate) async fn create<S: TokenManager + Clone>(
     State(api): ApiState<S>,
-    caller: Caller,
+    caller: Principal,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -174,7 +173,7 @@ pub(crate) struct ListParams {
 
 pub(crate) async fn list<S: TokenManager + Clone>(
     State(api): ApiState<S>,
-    caller: Caller,
+    caller: Principal,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Response {
     let result: Result<Json<TokenList>, ApiError> = async {
@@ -222,7 +221,7 @@ pub(crate) async fn list<S: TokenManager + Clone>(
 )]
 pub(crate) async fn show<S: TokenManager + Clone>(
     State(api): ApiState<S>,
-    caller: Caller,
+    caller: Principal,
     Path(id): Path<String>,
 ) -> Response {
     let result: Result<Json<TokenView>, ApiError> = async {
@@ -249,7 +248,7 @@ pub(crate) async fn show<S: TokenManager + Clone>(
 )]
 pub(crate) async fn revoke<S: TokenManager + Clone>(
     State(api): ApiState<S>,
-    caller: Caller,
+    caller: Principal,
     Path(id): Path<String>,
 ) -> Response {
     let result: Result<StatusCode, ApiError> = async {
@@ -290,7 +289,7 @@ pub(crate) struct RotateRequest {
 
 pub(crate) async fn rotate<S: TokenManager + Clone>(
     State(api): ApiState<S>,
-    caller: Caller,
+    caller: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -338,7 +337,7 @@ pub(crate) struct AuditParams {
 
 pub(crate) async fn audit<S: TokenManager + Clone>(
     State(api): ApiState<S>,
-    caller: Caller,
+    caller: Principal,
     params: Result<Query<AuditParams>, QueryRejection>,
 ) -> Response {
     let result: Result<Json<AuditList>, ApiError> = async {

@@ -2,7 +2,6 @@
 //! behind its `BearerAuthLayer`.
 
 mod body;
-mod caller;
 mod error;
 mod handlers;
 mod json;
