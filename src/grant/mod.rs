@@ -234,10 +234,24 @@ impl Grant {
     /// compare equal however they were built.
     fn with_terms(mut self, change: impl FnOnce(&mut Terms)) -> Self {
         change(Arc::make_mut(self.terms.get_or_insert_with(Arc::default)));
-        if self.terms.as_deref() == Some(&Terms::default()) {
+        if self.terms.as_deref().is_some_and(Terms::is_default) {
             self.terms = None;
         }
         self
+    }
+}
+
+impl Terms {
+    /// Whether every term is at its default, read in place: a setter asks this on every call,
+    /// and a default `Terms` to compare with would allocate an empty scope set each time.
+    fn is_default(&self) -> bool {
+        let Terms { organization, scopes, kind, audience, rate_limit, credits } = self;
+        organization.is_none()
+            && scopes.is_empty()
+            && kind.is_none()
+            && audience.is_empty()
+            && rate_limit.is_none()
+            && credits.is_none()
     }
 }
 
