@@ -69,7 +69,7 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 use tower::{Service, ServiceBuilder, service_fn};
 use tower_bearer::middleware::ResponseBody;
-use tower_bearer::store::{BoxLookup, Lookup};
+use tower_bearer::store::Lookup;
 use tower_bearer::{
     BearerAuthLayer, CallbackTokenStore, Credits, CreditsLayer, MemoryTokenStore, PresentedToken, Principal,
     RateLimit, RateLimitLayer, RequireScopesLayer, Scopes, TokenFormat, TokenHash, TokenStore,
@@ -485,9 +485,7 @@ fn callback(
 struct Boxed(MemoryTokenStore);
 
 impl TokenStore for Boxed {
-    type Future = BoxLookup;
-
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<BoxLookup> {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
         let store = self.0.clone();
         let token = token.clone().into_owned();
         Lookup::Later(Box::pin(async move { store.lookup(&token).await }))

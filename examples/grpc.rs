@@ -40,7 +40,6 @@ pub fn layer() -> Result<BearerAuthLayer<MemoryTokenStore>, BoxError> {
 pub async fn serve<T>(listener: tokio::net::TcpListener, layer: BearerAuthLayer<T>) -> Result<(), BoxError>
 where
     T: TokenStore + Send + Sync + 'static,
-    T::Future: Send + 'static,
 {
     let (_reporter, health) = tonic_health::server::health_reporter();
     let incoming = TcpIncoming::from(listener);

@@ -129,6 +129,16 @@ impl Principal {
         self.0.grant.credits()
     }
 
+    /// The account this principal's credits are spent from: its token's, or, for a token
+    /// rotated with a grace period, its successor's (the balance moved to the successor at the
+    /// rotation; the old token spends from it until the grace ends, so a rotation never doubles
+    /// credits). `None` without credits, or without a token id to account them to.
+    #[must_use]
+    pub fn credit_account(&self) -> Option<&TokenId> {
+        self.credits()?;
+        self.replaced_by().or(self.token_id())
+    }
+
     /// The resources the token is meant for (its `aud`, RFC 8707 resource indicators); none
     /// for a token not restricted to any.
     pub fn audience(&self) -> impl ExactSizeIterator<Item = &str> {

@@ -2,17 +2,17 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use http::{Request, Response};
+use http::HeaderMap;
 use tower_layer::Layer;
-use tower_service::Service;
 
-use super::credits_future::CreditsFuture;
-use crate::middleware::body::ResponseBody;
-use crate::middleware::guard::no_principal;
+use super::headers::retry_after;
+use crate::middleware::gate::{Gate, Refusal, Verdict};
+use crate::middleware::guard::Guard;
+use crate::outcome::error::{AuthError, Throttle};
 use crate::principal::Principal;
-use crate::store::ledger::{CreditLedger, Spending};
+use crate::store::error::StoreError;
+use crate::store::ledger::{CreditLedger, Spend, Spending};
 
 /// Spends [`Credits`](crate::Credits) for every request the
 /// [`BearerAuthLayer`](crate::BearerAuthLayer) admitted, placed behind it: one per request,
@@ -68,62 +68,39 @@ impl<L> fmt::Debug for CreditsLayer<L> {
     }
 }
 
-impl<S, L> Layer<S> for CreditsLayer<L> {
-    type Service = CreditsService<S, L>;
+impl<S, L: CreditLedger> Layer<S> for CreditsLayer<L> {
+    type Service = Guard<S>;
 
-    fn layer(&self, inner: S) -> Self::Service {
-        CreditsService { inner, ledger: self.ledger.clone(), cost: self.cost }
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard::new(inner, Arc::new(self.clone()), "CreditsLayer")
     }
 }
 
-/// The service of [`CreditsLayer`].
-pub struct CreditsService<S, L> {
-    inner: S,
-    ledger: Arc<L>,
-    cost: u64,
-}
-
-impl<S: Clone, L> Clone for CreditsService<S, L> {
-    fn clone(&self) -> Self {
-        CreditsService { inner: self.inner.clone(), ledger: self.ledger.clone(), cost: self.cost }
-    }
-}
-
-impl<S: fmt::Debug, L> fmt::Debug for CreditsService<S, L> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CreditsService")
-            .field("inner", &self.inner)
-            .field("cost", &self.cost)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S, L, ReqBody, ResBody> Service<Request<ReqBody>> for CreditsService<S, L>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    L: CreditLedger,
-{
-    type Response = Response<ResponseBody<ResBody>>;
-    type Error = S::Error;
-    type Future = CreditsFuture<S, L::Future, ReqBody>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let Some(principal) = req.extensions().get::<Principal>() else {
-            return CreditsFuture::refused(no_principal("CreditsLayer"));
-        };
+impl<L: CreditLedger> Gate for CreditsLayer<L> {
+    fn check(&self, principal: &Principal) -> Verdict {
         match self.ledger.spend(principal, self.cost) {
-            Spending::Now(spent) => CreditsFuture::settled(&mut self.inner, req, spent),
-            Spending::Later(spending) => {
-                // The ledger answers later: this service was made ready for this request, so
-                // it goes with the request, and a clone stays for the next poll_ready.
-                let clone = self.inner.clone();
-                let ready = std::mem::replace(&mut self.inner, clone);
-                CreditsFuture::spending(spending, ready, req)
+            Spending::Now(spent) => refusal_of(spent).map_or(Verdict::Pass(None), Verdict::Refuse),
+            Spending::Later(spend) => {
+                Verdict::Later(Box::pin(async move { refusal_of(spend.await).map_or(Ok(()), Err) }))
             }
         }
+    }
+}
+
+/// Why a request whose spend was `spent` is refused, with the headers of the refusal (and
+/// the ledger's error, for the event hook), unless it goes on.
+fn refusal_of(spent: Result<Spend, StoreError>) -> Option<Refusal> {
+    match spent {
+        Ok(Spend::Unmetered | Spend::Granted) => None,
+        Ok(Spend::Exhausted { retry_after: wait }) => {
+            let mut headers = HeaderMap::new();
+            if let Some(wait) = wait {
+                let (name, value) = retry_after(wait);
+                headers.insert(name, value);
+            }
+            Some((AuthError::Throttled(Throttle::NoCredits), headers, None))
+        }
+        // Credits fail closed.
+        Err(e) => Some((AuthError::StoreUnavailable(e.kind()), HeaderMap::new(), Some(e))),
     }
 }

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use super::credits_future::refusal_of;
 use super::credits_layer::CreditsLayer;
 #[cfg(feature = "rate-limit")]
 use super::layer::RateLimitLayer;
@@ -14,7 +13,7 @@ use crate::middleware::layer::BearerAuthLayer;
 #[cfg(feature = "rate-limit")]
 use crate::outcome::error::{AuthError, Throttle};
 use crate::principal::Principal;
-use crate::store::ledger::{CreditLedger, Spending};
+use crate::store::ledger::CreditLedger;
 
 impl<T> BearerAuthLayer<T> {
     /// Runs `limits` in line, on every request the layer admits: the same limits as the
@@ -65,17 +64,6 @@ impl Gate for Limits {
             limits::Verdict::Pass(headers) => Verdict::Pass(headers),
             limits::Verdict::Refuse(headers) => {
                 Verdict::Refuse((AuthError::Throttled(Throttle::RateLimited), headers, None))
-            }
-        }
-    }
-}
-
-impl<L: CreditLedger> Gate for CreditsLayer<L> {
-    fn check(&self, principal: &Principal) -> Verdict {
-        match self.ledger.spend(principal, self.cost) {
-            Spending::Now(spent) => refusal_of(spent).map_or(Verdict::Pass(None), Verdict::Refuse),
-            Spending::Later(spend) => {
-                Verdict::Later(Box::pin(async move { refusal_of(spend.await).map_or(Ok(()), Err) }))
             }
         }
     }

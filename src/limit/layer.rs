@@ -7,9 +7,9 @@ use tower_layer::Layer;
 
 use super::buckets::Buckets;
 use super::limits::{LimitBy, Limits};
-use super::service::RateLimitService;
 use crate::clock::Clock;
 use crate::grant::{DefaultLimits, RateLimit};
+use crate::middleware::guard::Guard;
 
 /// Rate limits for requests the [`BearerAuthLayer`](crate::BearerAuthLayer) admitted, placed
 /// behind it: counted per token id (never per token: the secret is not kept), or shared by
@@ -132,9 +132,9 @@ impl RateLimitLayer {
 }
 
 impl<S> Layer<S> for RateLimitLayer {
-    type Service = RateLimitService<S>;
+    type Service = Guard<S>;
 
-    fn layer(&self, inner: S) -> Self::Service {
-        RateLimitService::new(inner, self.limits.clone())
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard::new(inner, self.limits.clone(), "RateLimitLayer")
     }
 }

@@ -8,7 +8,6 @@
 
 #[cfg(feature = "rate-limit")]
 mod buckets;
-pub(crate) mod credits_future;
 pub(crate) mod credits_layer;
 mod headers;
 mod in_layer;
@@ -16,17 +15,10 @@ mod in_layer;
 pub(crate) mod layer;
 #[cfg(feature = "rate-limit")]
 pub(crate) mod limits;
-#[cfg(feature = "rate-limit")]
-mod service;
 
 pub use crate::grant::CreditBalance;
-pub use crate::store::ledger::{CreditLedger, Spend, Spending, credit_account};
+pub use crate::store::ledger::{CreditLedger, Spend, Spending};
 pub use crate::stores::memory::credits::MemoryCredits;
-pub use credits_future::CreditsFuture;
-pub use credits_layer::CreditsService;
 #[cfg(feature = "rate-limit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
 pub use limits::LimitBy;
-#[cfg(feature = "rate-limit")]
-#[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
-pub use service::RateLimitService;

@@ -10,7 +10,7 @@ use pin_project_lite::pin_project;
 
 pin_project! {
     /// The response body of [`BearerAuth`](crate::middleware::BearerAuth) and
-    /// [`RequireScopes`](crate::middleware::RequireScopes): the wrapped service's
+    /// [`Guard`](crate::middleware::Guard): the wrapped service's
     /// own body, untouched, or the layer's rejection.
     ///
     /// Wrapping instead of requiring the inner body to be buildable from bytes is what lets the

@@ -17,36 +17,33 @@ use super::gate::GateFuture;
 use super::policy::{Admission, Policy};
 use super::reject::HandlerRejection;
 use crate::store::error::StoreError;
-use crate::store::lookup::TokenStore;
+use crate::store::lookup::LaterLookup;
 use crate::store::state::TokenState;
 
 pin_project! {
     /// The response future of [`BearerAuth`](crate::BearerAuth).
     #[must_use = "futures do nothing unless polled"]
-    pub struct ResponseFuture<S, T, ReqBody>
+    pub struct ResponseFuture<S, ReqBody>
     where
         S: Service<Request<ReqBody>>,
-        T: TokenStore,
     {
         #[pin]
-        state: State<S, T, ReqBody>,
+        state: State<S, ReqBody>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<S, T, ReqBody>
+    enum State<S, ReqBody>
     where
         S: Service<Request<ReqBody>>,
-        T: TokenStore,
     {
         /// Waiting for the store; holds the request and the readied inner service. Boxed so
         /// that they do not make every state (and every move of this future) as large as a
         /// request: this state exists only for stores that answer later, where one allocation
         /// is noise next to their I/O.
         Lookup {
-            #[pin]
-            lookup: T::Future,
+            lookup: LaterLookup,
             pending: Option<Box<(Request<ReqBody>, S)>>,
             // An `Option` so that the admitted request's state takes it over, not a clone.
             policy: Option<Arc<Policy>>,
@@ -76,12 +73,11 @@ pin_project! {
     }
 }
 
-impl<S, T, ReqBody> ResponseFuture<S, T, ReqBody>
+impl<S, ReqBody> ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>>,
-    T: TokenStore,
 {
-    pub(crate) fn lookup(lookup: T::Future, req: Request<ReqBody>, inner: S, policy: Arc<Policy>) -> Self {
+    pub(crate) fn lookup(lookup: LaterLookup, req: Request<ReqBody>, inner: S, policy: Arc<Policy>) -> Self {
         ResponseFuture {
             state: State::Lookup { lookup, pending: Some(Box::new((req, inner))), policy: Some(policy) },
         }
@@ -97,10 +93,9 @@ where
     }
 }
 
-impl<S, T, ReqBody> ResponseFuture<S, T, ReqBody>
+impl<S, ReqBody> ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>> + Clone,
-    T: TokenStore,
 {
     /// The one place the store's answer for a request becomes what happens next, whether the
     /// store answered at once (in the service's `call`) or later (in `poll`): the inner call,
@@ -126,10 +121,9 @@ where
     }
 }
 
-impl<S, T, ReqBody, ResBody> Future for ResponseFuture<S, T, ReqBody>
+impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    T: TokenStore,
 {
     type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
@@ -138,7 +132,7 @@ where
         loop {
             match state.as_mut().project() {
                 StateProj::Lookup { lookup, pending, policy } => {
-                    let answer = ready!(lookup.poll(cx));
+                    let answer = ready!(lookup.as_mut().poll(cx));
                     let taken = pending.take().zip(policy.take());
                     let (boxed, policy) = taken.expect("ResponseFuture polled after completion");
                     let (req, inner) = *boxed;
@@ -181,10 +175,9 @@ where
     }
 }
 
-impl<S, T, ReqBody> fmt::Debug for ResponseFuture<S, T, ReqBody>
+impl<S, ReqBody> fmt::Debug for ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>>,
-    T: TokenStore,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()

@@ -26,6 +26,5 @@ pub use crate::outcome::event::{AuthEvent, Outcome};
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use grpc::GrpcAnswers;
-pub use guard::GuardFuture;
-pub use require::RequireScopes;
+pub use guard::{Guard, GuardFuture};
 pub use service::BearerAuth;

@@ -1,17 +1,13 @@
 //! [`RequireScopesLayer`]: a per-route or per-method scope check under one
 //! [`BearerAuthLayer`](crate::BearerAuthLayer).
 
-use std::fmt;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use http::{Request, Response};
+use http::HeaderMap;
 use tower_layer::Layer;
-use tower_service::Service;
 
-use super::body::ResponseBody;
-use super::guard::{GuardFuture, grpc_type_of, no_principal};
-use super::reject::handler_rejection;
+use super::gate::{Gate, Verdict};
+use super::guard::Guard;
 use crate::outcome::error::AuthError;
 use crate::principal::Principal;
 use crate::scope::{ScopeRequirement, Scopes};
@@ -101,52 +97,19 @@ where
 }
 
 impl<S> Layer<S> for RequireScopesLayer {
-    type Service = RequireScopes<S>;
+    type Service = Guard<S>;
 
-    fn layer(&self, inner: S) -> Self::Service {
-        RequireScopes { inner, requirement: self.requirement.clone() }
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard::new(inner, self.requirement.clone(), "RequireScopesLayer")
     }
 }
 
-/// The service of [`RequireScopesLayer`].
-#[derive(Clone)]
-pub struct RequireScopes<S> {
-    inner: S,
-    requirement: Arc<ScopeRequirement>,
-}
-
-impl<S: fmt::Debug> fmt::Debug for RequireScopes<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequireScopes")
-            .field("inner", &self.inner)
-            .field("requirement", &self.requirement)
-            .finish()
-    }
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScopes<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-{
-    type Response = Response<ResponseBody<ResBody>>;
-    type Error = S::Error;
-    type Future = GuardFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let refusal = match req.extensions().get::<Principal>() {
-            Some(p) if self.requirement.is_satisfied_by(p.scopes()) => {
-                return GuardFuture::admitted(self.inner.call(req), None);
-            }
-            Some(_) => handler_rejection(
-                AuthError::InsufficientScope((*self.requirement).clone()),
-                grpc_type_of(&req),
-            ),
-            None => no_principal("RequireScopesLayer"),
-        };
-        GuardFuture::refused(refusal)
+impl Gate for ScopeRequirement {
+    fn check(&self, principal: &Principal) -> Verdict {
+        if self.is_satisfied_by(principal.scopes()) {
+            Verdict::Pass(None)
+        } else {
+            Verdict::Refuse((AuthError::InsufficientScope(self.clone()), HeaderMap::new(), None))
+        }
     }
 }

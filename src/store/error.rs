@@ -2,17 +2,19 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 
 /// A boxed error, as stores report them.
-pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+pub(crate) type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// A store could not answer. The layer answers 503 and never shows the client this error.
-#[derive(Debug, thiserror::Error)]
-#[error("token store {kind}")]
+///
+/// Cheap to clone (the cause is shared), so one failed lookup can answer every request that
+/// waited on it.
+#[derive(Clone)]
 pub struct StoreError {
     kind: StoreErrorKind,
-    #[source]
-    source: Option<BoxError>,
+    source: Option<Arc<dyn StdError + Send + Sync + 'static>>,
 }
 
 /// The broad reason a store failed.
@@ -23,6 +25,24 @@ pub enum StoreErrorKind {
     Unavailable,
     /// The lookup took longer than allowed.
     Timeout,
+}
+
+impl fmt::Debug for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreError").field("kind", &self.kind).field("source", &self.source).finish()
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "token store {}", self.kind)
+    }
+}
+
+impl StdError for StoreError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+    }
 }
 
 impl fmt::Display for StoreErrorKind {
@@ -36,8 +56,8 @@ impl fmt::Display for StoreErrorKind {
 
 impl StoreError {
     /// The store's backend failed with `source`.
-    pub fn unavailable(source: impl Into<BoxError>) -> Self {
-        StoreError { kind: StoreErrorKind::Unavailable, source: Some(source.into()) }
+    pub fn unavailable(source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
+        StoreError { kind: StoreErrorKind::Unavailable, source: Some(Arc::from(source.into())) }
     }
 
     /// The lookup timed out.

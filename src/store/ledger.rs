@@ -1,11 +1,12 @@
 //! [`CreditLedger`]: where tokens' credits are kept and spent, and what spending answers.
 
+use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use crate::principal::Principal;
 use crate::store::error::StoreError;
-use crate::token::id::TokenId;
 
 /// Keeps the balance of every token with [`Credits`](crate::Credits) and spends it, for the
 /// [`CreditsLayer`](crate::CreditsLayer). The [`MemoryTokenStore`](crate::MemoryTokenStore)
@@ -16,22 +17,34 @@ use crate::token::id::TokenId;
 /// A ledger answers at once when it can ([`Spending::Now`]: no allocation, no future), and
 /// with a future when it has to ask a database.
 pub trait CreditLedger: Send + Sync + 'static {
-    /// The future of a spend that cannot be answered at once.
-    type Future: Future<Output = Result<Spend, StoreError>> + Send + 'static;
-
     /// Spends `cost` credits of `principal`'s token: [`Spend::Unmetered`] if the principal
     /// has no [`credits`](Principal::credits), [`Spend::Exhausted`] (nothing spent) if fewer
     /// than `cost` are left.
-    fn spend(&self, principal: &Principal, cost: u64) -> Spending<Self::Future>;
+    fn spend(&self, principal: &Principal, cost: u64) -> Spending;
 }
 
 /// The answer of [`CreditLedger::spend`]: now, or later.
-#[derive(Debug)]
-pub enum Spending<F> {
+pub enum Spending {
     /// Answered without waiting.
     Now(Result<Spend, StoreError>),
-    /// Answered when the future completes.
-    Later(F),
+    /// Answered when the future completes; build it with [`Spending::later`].
+    Later(Pin<Box<dyn Future<Output = Result<Spend, StoreError>> + Send + 'static>>),
+}
+
+impl Spending {
+    /// A spend that `future` will answer.
+    pub fn later(future: impl Future<Output = Result<Spend, StoreError>> + Send + 'static) -> Self {
+        Spending::Later(Box::pin(future))
+    }
+}
+
+impl fmt::Debug for Spending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Spending::Now(answer) => f.debug_tuple("Now").field(answer).finish(),
+            Spending::Later(_) => f.write_str("Later(..)"),
+        }
+    }
 }
 
 /// What spending credits did.
@@ -47,13 +60,4 @@ pub enum Spend {
         /// How long until the next refill, if the credits are refilled.
         retry_after: Option<Duration>,
     },
-}
-
-/// The account a principal's credits are spent from: its token's, or, for a token rotated
-/// with a grace period, its successor's (the balance moved to the successor at the rotation;
-/// the old token spends from it until the grace ends, so a rotation never doubles credits).
-/// `None` for a principal without credits, or without a token id to account them to.
-pub fn credit_account(principal: &Principal) -> Option<&TokenId> {
-    principal.credits()?;
-    principal.replaced_by().or(principal.token_id())
 }

@@ -8,11 +8,9 @@ pub(crate) mod error;
 pub(crate) mod ledger;
 pub(crate) mod lookup;
 pub(crate) mod revocation;
-pub(crate) mod shared_error;
 pub(crate) mod state;
 pub(crate) mod subscriber;
 
-pub use error::{BoxError, StoreErrorKind};
-pub use lookup::{BoxLookup, Lookup, LookupFuture, LookupResult, NoFuture};
-pub use shared_error::SharedStoreError;
+pub use error::StoreErrorKind;
+pub use lookup::Lookup;
 pub use subscriber::RevocationSubscriber;

@@ -2,10 +2,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
-
-use pin_project_lite::pin_project;
 
 use crate::store::error::{BoxError, StoreError};
 use crate::store::lookup::{Lookup, TokenStore};
@@ -65,42 +61,14 @@ where
     T: Into<TokenState>,
     E: Into<BoxError>,
 {
-    type Future = CallbackLookup<Fut>;
-
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<Self::Future> {
-        Lookup::Later(CallbackLookup { future: (self.lookup)(token.clone().into_owned()) })
-    }
-}
-
-pin_project! {
-    /// The lookup future of a [`CallbackTokenStore`]: the callback's own future, with its
-    /// output converted.
-    #[must_use = "futures do nothing unless polled"]
-    pub struct CallbackLookup<Fut> {
-        #[pin]
-        future: Fut,
-    }
-}
-
-impl<Fut, T, E> Future for CallbackLookup<Fut>
-where
-    Fut: Future<Output = Result<T, E>>,
-    T: Into<TokenState>,
-    E: Into<BoxError>,
-{
-    type Output = Result<TokenState, StoreError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let out = ready!(self.project().future.poll(cx));
-        Poll::Ready(out.map(Into::into).map_err(|e| match e.into().downcast::<StoreError>() {
-            Ok(e) => *e,
-            Err(other) => StoreError::unavailable(other),
-        }))
-    }
-}
-
-impl<Fut> fmt::Debug for CallbackLookup<Fut> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CallbackLookup").finish_non_exhaustive()
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
+        let future = (self.lookup)(token.clone().into_owned());
+        Lookup::later(async move {
+            // A callback may fail with a `StoreError` of its own (a timeout stays a timeout).
+            future.await.map(Into::into).map_err(|e| match e.into().downcast::<StoreError>() {
+                Ok(e) => *e,
+                Err(other) => StoreError::unavailable(other),
+            })
+        })
     }
 }

@@ -11,9 +11,5 @@ pub(crate) mod timeout;
 
 #[cfg(feature = "cache")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
-pub use cache::{CacheConfig, CacheInvalidator, CachedLookup};
-pub use callback::CallbackLookup;
+pub use cache::{CacheConfig, CacheInvalidator};
 pub use memory::{EnvError, InsertError, MemoryTokenStoreBuilder};
-#[cfg(feature = "tokio")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use timeout::TimeoutLookup;

@@ -1,16 +1,10 @@
 //! [`TimeoutTokenStore`]: a deadline on lookups that answer later (feature `tokio`).
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use pin_project_lite::pin_project;
-use tokio::time::Sleep;
-
 use crate::store::error::StoreError;
-use crate::store::lookup::{Lookup, LookupResult, TokenStore};
+use crate::store::lookup::{Lookup, TokenStore};
 use crate::token::presented::PresentedToken;
 
 /// Wraps a store so that a lookup still pending after `timeout` fails with
@@ -63,44 +57,18 @@ impl<T: fmt::Debug> fmt::Debug for TimeoutTokenStore<T> {
 }
 
 impl<T: TokenStore> TokenStore for TimeoutTokenStore<T> {
-    type Future = TimeoutLookup<T::Future>;
-
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<Self::Future> {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
         match self.inner.lookup(token) {
             Lookup::Now(answer) => Lookup::Now(answer),
             Lookup::Later(future) => {
-                Lookup::Later(TimeoutLookup { future, deadline: tokio::time::sleep(self.timeout) })
+                let deadline = self.timeout;
+                Lookup::later(async move {
+                    tokio::time::timeout(deadline, future)
+                        .await
+                        .unwrap_or_else(|_| Err(StoreError::timeout()))
+                })
             }
         }
-    }
-}
-
-pin_project! {
-    /// The lookup future of a [`TimeoutTokenStore`].
-    #[must_use = "futures do nothing unless polled"]
-    pub struct TimeoutLookup<F> {
-        #[pin]
-        future: F,
-        #[pin]
-        deadline: Sleep,
-    }
-}
-
-impl<F: Future<Output = LookupResult>> Future for TimeoutLookup<F> {
-    type Output = LookupResult;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LookupResult> {
-        let this = self.project();
-        if let Poll::Ready(answer) = this.future.poll(cx) {
-            return Poll::Ready(answer);
-        }
-        this.deadline.poll(cx).map(|()| Err(StoreError::timeout()))
-    }
-}
-
-impl<F> fmt::Debug for TimeoutLookup<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TimeoutLookup").field("deadline", &self.deadline.deadline()).finish_non_exhaustive()
     }
 }
 

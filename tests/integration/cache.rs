@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use http::StatusCode;
 use tokio::sync::watch;
 use tower::ServiceExt;
-use tower_bearer::store::{BoxLookup, Lookup, StoreErrorKind};
+use tower_bearer::store::{Lookup, StoreErrorKind};
 use tower_bearer::{
     AuthError, BearerAuthLayer, Clock, IssuedToken, ManageError, MemoryTokenStore, NewToken, PresentedToken,
     StoreError, TokenId, TokenInfo, TokenManager, TokenState, TokenStore,
@@ -89,9 +89,7 @@ impl Gated {
 }
 
 impl TokenStore for Gated {
-    type Future = BoxLookup;
-
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<BoxLookup> {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let answer = if self.failing.load(Ordering::SeqCst) {
             Err(StoreError::unavailable("the database is down"))

@@ -10,7 +10,7 @@ use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tower_bearer::store::BoxError;
+use tower::BoxError;
 use tower_bearer::{BearerAuthLayer, CallbackTokenStore, MemoryTokenStore, Principal, Scopes, TokenStore};
 
 #[allow(dead_code, unreachable_pub)]
@@ -20,10 +20,7 @@ mod example;
 use example::{DEMO_TOKEN, check};
 
 /// The health service behind `layer` on a loopback port, directly through tonic's server.
-async fn serve<T: TokenStore + Send + Sync + 'static>(layer: BearerAuthLayer<T>) -> SocketAddr
-where
-    T::Future: Send + 'static,
-{
+async fn serve<T: TokenStore>(layer: BearerAuthLayer<T>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     tokio::spawn(example::serve(listener, layer));

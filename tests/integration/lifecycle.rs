@@ -11,7 +11,7 @@ use http::StatusCode;
 use tower::ServiceExt;
 use tower_bearer::manage::LifecycleEvent;
 use tower_bearer::middleware::{InvalidToken, Outcome};
-use tower_bearer::store::{Lookup, NoFuture};
+use tower_bearer::store::Lookup;
 use tower_bearer::{
     AuthError, BearerAuthLayer, Clock, ManageError, MemoryTokenStore, NewToken, PresentedToken, Principal,
     Scopes, TokenFormat, TokenManager, TokenState, TokenStore,
@@ -93,9 +93,7 @@ struct Counting {
 }
 
 impl TokenStore for Counting {
-    type Future = NoFuture;
-
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<NoFuture> {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         self.inner.lookup(token)
     }

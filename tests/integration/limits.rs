@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::{ServiceBuilder, ServiceExt};
-use tower_bearer::limit::{CreditLedger, LimitBy, MemoryCredits, Spend, Spending};
+use tower_bearer::limit::{CreditLedger, LimitBy, MemoryCredits, Spending};
 use tower_bearer::middleware::Outcome;
 use tower_bearer::{
     BearerAuthLayer, Clock, Credits, CreditsLayer, ErrorFormat, MemoryTokenStore, NewToken, Principal,
@@ -351,9 +351,7 @@ struct Deferred {
 }
 
 impl CreditLedger for Deferred {
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Spend, StoreError>> + Send>>;
-
-    fn spend(&self, principal: &Principal, cost: u64) -> Spending<Self::Future> {
+    fn spend(&self, principal: &Principal, cost: u64) -> Spending {
         let answer = match (self.fail, self.credits.spend(principal, cost)) {
             (true, _) => Err(StoreError::unavailable("ledger down")),
             (false, Spending::Now(answer)) => answer,

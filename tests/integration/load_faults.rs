@@ -30,7 +30,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
-use tower_bearer::store::{BoxLookup, Lookup};
+use tower_bearer::store::Lookup;
 use tower_bearer::{
     BearerAuthLayer, CallbackTokenStore, MemoryTokenStore, PresentedToken, Principal, TokenManager,
     TokenState, TokenStore,
@@ -369,9 +369,7 @@ struct SlowStore {
 }
 
 impl TokenStore for SlowStore {
-    type Future = BoxLookup;
-
-    fn lookup(&self, _token: &PresentedToken<'_>) -> Lookup<BoxLookup> {
+    fn lookup(&self, _token: &PresentedToken<'_>) -> Lookup {
         let this = self.clone();
         Lookup::Later(Box::pin(async move {
             let now = this.in_flight.fetch_add(1, Ordering::SeqCst) + 1;

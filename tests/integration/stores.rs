@@ -618,7 +618,7 @@ where
     F: Fn(PresentedToken<'static>) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<T, E>> + Send + 'static,
     T: Into<TokenState>,
-    E: Into<tower_bearer::store::BoxError>,
+    E: Into<tower::BoxError>,
 {
     ServiceBuilder::new()
         .layer(BearerAuthLayer::new(CallbackTokenStore::new(callback)))

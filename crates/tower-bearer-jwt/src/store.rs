@@ -5,9 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use futures_util::future::Either;
 use tower_bearer::manage::{Revocation, TokenPage, TokenQuery};
-use tower_bearer::store::{BoxLookup, Lookup, LookupResult};
+use tower_bearer::store::Lookup;
 use tower_bearer::{
     Clock, IssuedToken, ManageError, NewToken, PresentedToken, Principal, StoreError, TokenId, TokenInfo,
     TokenManager, TokenSecret, TokenState, TokenStore,
@@ -171,7 +170,7 @@ impl<M: TokenManager> SignedTokens<M> {
 
     /// The answer for a token of JWS shape: the claims checked, then the deny list, or the
     /// token's record when the list may be incomplete.
-    fn lookup_signed(&self, token: &Jws<'_>) -> Lookup<BoxLookup> {
+    fn lookup_signed(&self, token: &Jws<'_>) -> Lookup {
         let now = self.inner.store.clock().now();
         let Some(verified) = verify(&self.inner.keys, token, &self.expect(), now) else {
             return Lookup::Now(Ok(TokenState::Unknown));
@@ -225,7 +224,7 @@ const MAX_TIME: Duration = Duration::from_secs(u32::MAX as u64);
 
 impl<M: TokenManager> Inner<M> {
     /// `state`, restricted to what its user holds now when effective access is on.
-    async fn restrict(&self, state: TokenState, now: SystemTime) -> LookupResult {
+    async fn restrict(&self, state: TokenState, now: SystemTime) -> Result<TokenState, StoreError> {
         let (Some(access), TokenState::Active(p)) = (self.access.as_deref(), &state) else {
             return Ok(state);
         };
@@ -249,7 +248,7 @@ impl<M: TokenManager> Inner<M> {
 
     /// The state of the valid signed token `id`, by its record in the store: while the deny
     /// list may have missed a revocation made elsewhere.
-    async fn check_record(&self, id: &TokenId, principal: Principal) -> LookupResult {
+    async fn check_record(&self, id: &TokenId, principal: Principal) -> Result<TokenState, StoreError> {
         let record = self.store.get(id).await.map_err(|e| match e {
             ManageError::Store(e) => e,
             _ => StoreError::unavailable("the token's record could not be read"),
@@ -273,18 +272,16 @@ impl<M: TokenManager> Inner<M> {
 }
 
 impl<M: TokenManager> TokenStore for SignedTokens<M> {
-    type Future = Either<M::Future, BoxLookup>;
-
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<Self::Future> {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
         if let Some(jws) = Jws::split(token.expose_secret()) {
             return match self.lookup_signed(&jws) {
                 Lookup::Now(answer) => Lookup::Now(answer),
-                Lookup::Later(future) => Lookup::Later(Either::Right(future)),
+                Lookup::Later(future) => Lookup::Later(future),
             };
         }
         match self.inner.store.lookup(token) {
             Lookup::Now(answer) => Lookup::Now(answer),
-            Lookup::Later(future) => Lookup::Later(Either::Left(future)),
+            Lookup::Later(future) => Lookup::Later(future),
         }
     }
 }

@@ -10,8 +10,8 @@ use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 
+use crate::BoxError;
 use tower_bearer::grant::MintRules;
-use tower_bearer::store::BoxError;
 use tower_bearer::{Clock, NewToken, Scopes, TokenManager};
 
 use crate::client::{ClientRecord, ClientRegistry};

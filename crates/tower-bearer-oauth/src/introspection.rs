@@ -8,8 +8,8 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use serde_json::{Map, Value, json};
 
+use crate::BoxError;
 use tower_bearer::header::validate_b64token;
-use tower_bearer::store::BoxError;
 use tower_bearer::{PresentedToken, Principal, TokenManager, TokenState, TokenStore};
 
 use crate::client::ClientRegistry;

@@ -14,9 +14,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 
-use tower_bearer::store::{BoxLookup, Lookup, LookupResult};
+use tower_bearer::store::Lookup;
 use tower_bearer::stores::CacheConfig;
-use tower_bearer::{CachedTokenStore, Clock, PresentedToken, StoreError, TokenStore};
+use tower_bearer::{CachedTokenStore, Clock, PresentedToken, StoreError, TokenState, TokenStore};
 
 use crate::fetch::{FetchError, fetch};
 use crate::form::percent_encode;
@@ -208,7 +208,7 @@ impl<C> fmt::Debug for IntrospectionStore<C> {
 }
 
 impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
-    async fn introspect(self: Arc<Self>, token: String) -> LookupResult {
+    async fn introspect(self: Arc<Self>, token: String) -> Result<TokenState, StoreError> {
         let body = format!("token={}&token_type_hint=access_token", percent_encode(&token));
         let request = Request::post(self.endpoint.clone())
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -226,9 +226,7 @@ impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
 }
 
 impl<C: Connect + Clone + Send + Sync + 'static> TokenStore for IntrospectionStore<C> {
-    type Future = BoxLookup;
-
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<BoxLookup> {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
         Lookup::Later(Box::pin(self.inner.clone().introspect(token.expose_secret().to_owned())))
     }
 }

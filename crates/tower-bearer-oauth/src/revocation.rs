@@ -7,8 +7,8 @@ use http::header::{CACHE_CONTROL, PRAGMA};
 use http::{HeaderValue, Request, Response};
 use http_body_util::Full;
 
+use crate::BoxError;
 use tower_bearer::header::validate_b64token;
-use tower_bearer::store::BoxError;
 use tower_bearer::{PresentedToken, Principal, TokenManager, TokenState, TokenStore};
 
 use crate::client::{ClientRecord, ClientRegistry};

@@ -5,14 +5,16 @@
 use std::sync::Arc;
 
 use tokio::sync::Mutex;
-use tower_bearer::limit::{CreditLedger, Spend, Spending, credit_account};
-use tower_bearer::store::BoxError;
+use tower_bearer::limit::{CreditLedger, Spend, Spending};
 use tower_bearer::{Credits, Principal, StoreError, TokenId};
 
 use crate::leases::{EXHAUSTED_RECHECK_US, LEASE_ATTEMPTS, Lease, as_i64, as_u64, refilled, retry_after};
 use crate::metering::Account;
 use crate::micros::micros;
 use crate::store::{Inner, SqlTokenStore};
+
+/// A boxed error, as the backends report them.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl Inner {
     /// Leases at least `cost` credits of token `id` (the lease size, or what is left if less)
@@ -61,12 +63,10 @@ impl Inner {
 }
 
 impl CreditLedger for SqlTokenStore {
-    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Spend, StoreError>> + Send>>;
-
     /// Spends from this instance's lease when it holds enough (no database round trip), else
     /// leases a batch ([`credit_lease`](crate::SqlTokenStoreBuilder::credit_lease)) first.
-    fn spend(&self, principal: &Principal, cost: u64) -> Spending<Self::Future> {
-        let (Some(plan), Some(id)) = (principal.credits(), credit_account(principal)) else {
+    fn spend(&self, principal: &Principal, cost: u64) -> Spending {
+        let (Some(plan), Some(id)) = (principal.credits(), principal.credit_account()) else {
             return Spending::Now(Ok(Spend::Unmetered));
         };
         let now = micros(self.inner.clock.now());

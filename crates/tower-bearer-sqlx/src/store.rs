@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tower_bearer::grant::MintRules;
 use tower_bearer::manage::LifecycleEvents;
-use tower_bearer::store::{BoxLookup, Lookup, LookupResult};
+use tower_bearer::store::Lookup;
 use tower_bearer::stores::CacheConfig;
 use tower_bearer::{
     CachedTokenStore, Clock, PresentedToken, StoreError, TokenFormat, TokenHash, TokenState, TokenStore,
@@ -121,7 +121,7 @@ impl fmt::Debug for SqlTokenStore {
 }
 
 impl Inner {
-    async fn lookup(self: Arc<Self>, hash: TokenHash) -> LookupResult {
+    async fn lookup(self: Arc<Self>, hash: TokenHash) -> Result<TokenState, StoreError> {
         let query = self.db.lookup(hash.as_bytes());
         let row = match tokio::time::timeout(self.lookup_timeout, query).await {
             Err(_) => return Err(StoreError::timeout()),
@@ -154,9 +154,7 @@ impl Inner {
 }
 
 impl TokenStore for SqlTokenStore {
-    type Future = BoxLookup;
-
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<BoxLookup> {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
         Lookup::Later(Box::pin(self.inner.clone().lookup(*token.hash())))
     }
 }

@@ -12,12 +12,11 @@ use futures_util::future::{Shared, WeakShared};
 use pin_project_lite::pin_project;
 
 use super::core::{Cached, Core};
-use crate::store::lookup::LookupResult;
-use crate::store::shared_error::SharedStoreError;
+use crate::store::error::StoreError;
 use crate::store::state::TokenState;
 use crate::token::hash::TokenHash;
 
-pub(super) type FlightOutput = Result<Cached, SharedStoreError>;
+pub(super) type FlightOutput = Result<Cached, StoreError>;
 
 pin_project! {
     /// The inner store's lookup, caching its answer when it arrives.
@@ -30,7 +29,7 @@ pin_project! {
     }
 }
 
-impl<F: Future<Output = LookupResult>> Future for FlightFuture<F> {
+impl<F: Future<Output = Result<TokenState, StoreError>>> Future for FlightFuture<F> {
     type Output = FlightOutput;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<FlightOutput> {
@@ -46,17 +45,17 @@ impl<F: Future<Output = LookupResult>> Future for FlightFuture<F> {
                     TokenState::Unknown => Cached::Unknown,
                 })
             }
-            Err(e) => Err(SharedStoreError::new(e)),
+            Err(e) => Err(e),
         })
     }
 }
 
-pub(super) struct Flight<F: Future<Output = LookupResult>> {
+pub(super) struct Flight<F: Future<Output = Result<TokenState, StoreError>>> {
     pub(super) epoch: u64,
     pub(super) future: WeakShared<FlightFuture<F>>,
 }
 
-impl<F: Future<Output = LookupResult>> Flight<F> {
+impl<F: Future<Output = Result<TokenState, StoreError>>> Flight<F> {
     /// The flight, if it can still be joined: not abandoned, not finished.
     pub(super) fn join(&self, epoch: u64) -> Option<Shared<FlightFuture<F>>> {
         if self.epoch != epoch {
@@ -66,19 +65,19 @@ impl<F: Future<Output = LookupResult>> Flight<F> {
     }
 }
 
-pub(super) struct FlightMap<F: Future<Output = LookupResult>> {
+pub(super) struct FlightMap<F: Future<Output = Result<TokenState, StoreError>>> {
     pub(super) flights: HashMap<TokenHash, Flight<F>>,
     /// Finished and abandoned flights are swept out when the map reaches this size.
     pub(super) sweep_at: usize,
 }
 
-impl<F: Future<Output = LookupResult>> Default for FlightMap<F> {
+impl<F: Future<Output = Result<TokenState, StoreError>>> Default for FlightMap<F> {
     fn default() -> Self {
         FlightMap { flights: HashMap::new(), sweep_at: 64 }
     }
 }
 
-impl<F: Future<Output = LookupResult>> FlightMap<F> {
+impl<F: Future<Output = Result<TokenState, StoreError>>> FlightMap<F> {
     pub(super) fn insert(&mut self, hash: TokenHash, flight: Flight<F>) {
         self.flights.insert(hash, flight);
         if self.flights.len() >= self.sweep_at {
@@ -91,22 +90,22 @@ impl<F: Future<Output = LookupResult>> FlightMap<F> {
 /// The future of a [`CachedTokenStore`](crate::CachedTokenStore) lookup that missed: this request's share of the
 /// (possibly coalesced) inner lookup.
 #[must_use = "futures do nothing unless polled"]
-pub struct CachedLookup<F: Future<Output = LookupResult>> {
+pub(super) struct CachedLookup<F: Future<Output = Result<TokenState, StoreError>>> {
     pub(super) shared: Shared<FlightFuture<F>>,
 }
 
-impl<F: Future<Output = LookupResult>> Future for CachedLookup<F> {
-    type Output = LookupResult;
+impl<F: Future<Output = Result<TokenState, StoreError>>> Future for CachedLookup<F> {
+    type Output = Result<TokenState, StoreError>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LookupResult> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<TokenState, StoreError>> {
         Poll::Ready(match ready!(Pin::new(&mut self.shared).poll(cx)) {
             Ok(cached) => Ok(cached.into_state()),
-            Err(e) => Err(e.to_store_error()),
+            Err(e) => Err(e),
         })
     }
 }
 
-impl<F: Future<Output = LookupResult>> fmt::Debug for CachedLookup<F> {
+impl<F: Future<Output = Result<TokenState, StoreError>>> fmt::Debug for CachedLookup<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CachedLookup").finish_non_exhaustive()
     }

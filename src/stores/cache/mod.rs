@@ -10,6 +10,5 @@ mod manage;
 mod store;
 
 pub use config::CacheConfig;
-pub use flight::CachedLookup;
 pub use invalidator::CacheInvalidator;
 pub use store::CachedTokenStore;

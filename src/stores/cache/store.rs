@@ -11,7 +11,7 @@ use super::config::CacheConfig;
 use super::core::{Core, lock};
 use super::flight::{CachedLookup, Flight, FlightFuture, FlightMap};
 use super::invalidator::CacheInvalidator;
-use crate::store::lookup::{Lookup, TokenStore};
+use crate::store::lookup::{LaterLookup, Lookup, TokenStore};
 use crate::token::hash::TokenHash;
 use crate::token::presented::PresentedToken;
 
@@ -91,7 +91,7 @@ pub struct CachedTokenStore<S: TokenStore> {
 pub(super) struct Inner<S: TokenStore> {
     pub(super) store: S,
     pub(super) core: Arc<Core>,
-    flights: [Mutex<FlightMap<S::Future>>; SHARDS],
+    flights: [Mutex<FlightMap<LaterLookup>>; SHARDS],
 }
 
 impl<S: TokenStore> CachedTokenStore<S> {
@@ -176,9 +176,7 @@ impl<S: TokenStore + fmt::Debug> fmt::Debug for CachedTokenStore<S> {
 }
 
 impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
-    type Future = CachedLookup<S::Future>;
-
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<Self::Future> {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
         let inner = &*self.inner;
         let hash = *token.hash();
         if let Some(hit) = inner.core.get(&hash) {
@@ -188,7 +186,7 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
         let epoch = inner.core.epoch();
         let mut shard = lock(&inner.flights[usize::from(hash.as_bytes()[31]) % SHARDS]);
         if let Some(shared) = shard.flights.get(&hash).and_then(|f| f.join(epoch)) {
-            return Lookup::Later(CachedLookup { shared });
+            return Lookup::later(CachedLookup { shared });
         }
         // A flight may have finished (and cached) between the probe above and the lock.
         if let Some(hit) = inner.core.get(&hash) {
@@ -209,7 +207,7 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
                 if let Some(weak) = shared.downgrade() {
                     shard.insert(hash, Flight { epoch, future: weak });
                 }
-                Lookup::Later(CachedLookup { shared })
+                Lookup::later(CachedLookup { shared })
             }
         }
     }

@@ -8,8 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::clock::{Clock, unix_nanos};
 use crate::grant::{CreditBalance, Credits};
 use crate::principal::Principal;
-use crate::store::error::StoreError;
-use crate::store::ledger::{CreditLedger, Spend, Spending, credit_account};
+use crate::store::ledger::{CreditLedger, Spend, Spending};
 use crate::token::id::TokenId;
 
 /// Credit balances kept in this process: every spend is exact (one lock per token, held for
@@ -204,9 +203,7 @@ impl MemoryCredits {
 
 impl CreditLedger for MemoryCredits {
     /// Never used: every spend is answered at once.
-    type Future = std::future::Pending<Result<Spend, StoreError>>;
-
-    fn spend(&self, principal: &Principal, cost: u64) -> Spending<Self::Future> {
+    fn spend(&self, principal: &Principal, cost: u64) -> Spending {
         let Some(plan) = principal.credits() else {
             return Spending::Now(Ok(Spend::Unmetered));
         };
@@ -215,7 +212,7 @@ impl CreditLedger for MemoryCredits {
         {
             return Spending::Now(Ok(self.spend_from(&handle.account, cost)));
         }
-        let Some(id) = credit_account(principal) else {
+        let Some(id) = principal.credit_account() else {
             return Spending::Now(Ok(Spend::Unmetered));
         };
         let accounts = self.table.accounts.pin();

@@ -8,9 +8,8 @@ use super::hint::Hint;
 use super::table::Shared;
 use crate::header::{DEFAULT_MAX_TOKEN_LEN, validate_b64token};
 use crate::principal::Principal;
-use crate::store::error::StoreError;
-use crate::store::ledger::{CreditLedger, Spend, Spending};
-use crate::store::lookup::{Lookup, NoFuture, TokenStore};
+use crate::store::ledger::{CreditLedger, Spending};
+use crate::store::lookup::{Lookup, TokenStore};
 use crate::store::state::TokenState;
 use crate::token::format::TokenFormat;
 use crate::token::hash::TokenHash;
@@ -106,9 +105,7 @@ impl MemoryTokenStore {
 }
 
 impl TokenStore for MemoryTokenStore {
-    type Future = NoFuture;
-
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<NoFuture> {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
         let shared = &*self.shared;
         let state = match shared.tokens.pin().get(token.hash()) {
             Some(entry) if entry.is_live() => {
@@ -142,9 +139,7 @@ impl fmt::Debug for MemoryTokenStore {
 /// token.
 impl CreditLedger for MemoryTokenStore {
     /// Never used: every spend is answered at once.
-    type Future = std::future::Pending<Result<Spend, StoreError>>;
-
-    fn spend(&self, principal: &Principal, cost: u64) -> Spending<Self::Future> {
+    fn spend(&self, principal: &Principal, cost: u64) -> Spending {
         self.shared.credits.spend(principal, cost)
     }
 }

@@ -8,13 +8,12 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use futures_util::future::{Shared, WeakShared};
-use tower_bearer::store::SharedStoreError;
 use tower_bearer::{Scopes, StoreError};
 
 /// A resolver call, boxed so that the flight map does not depend on the resolver's future type.
 pub(super) type BoxFlight = Pin<Box<dyn Future<Output = FlightOutput> + Send>>;
 
-pub(super) type FlightOutput = Result<Option<Scopes>, SharedStoreError>;
+pub(super) type FlightOutput = Result<Option<Scopes>, StoreError>;
 
 pub(super) struct Flight {
     pub(super) id: u64,
@@ -51,9 +50,7 @@ impl Future for Resolving {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.0 {
             State::Ready(answer) => Poll::Ready(Ok(answer.clone())),
-            State::Flight(shared) => {
-                Pin::new(shared).poll(cx).map(|output| output.map_err(|e| e.to_store_error()))
-            }
+            State::Flight(shared) => Pin::new(shared).poll(cx).map(|output| output),
         }
     }
 }

@@ -14,7 +14,6 @@ use std::time::{Duration, SystemTime};
 use futures_util::FutureExt;
 use futures_util::future::Shared;
 use tower_bearer::grant::MintRules;
-use tower_bearer::store::SharedStoreError;
 use tower_bearer::{Scopes, StoreError};
 
 mod flight;
@@ -356,8 +355,8 @@ async fn fly<R: AccessResolver>(
     // a panicking resolver fails them closed instead, like a resolver error.
     let answer = match AssertUnwindSafe(call).catch_unwind().await {
         Ok(Ok(answer)) => Ok(answer),
-        Ok(Err(e)) => Err(SharedStoreError::new(e)),
-        Err(_) => Err(SharedStoreError::new(StoreError::unavailable("access resolver panicked"))),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(StoreError::unavailable("access resolver panicked")),
     };
     inner.land(&key, id, started, answer.as_ref().ok());
     answer

@@ -11,7 +11,6 @@ use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
-use tower_bearer::store::BoxError;
 use tower_bearer::{PresentedToken, TokenManager, TokenState};
 use tower_service::Service;
 
@@ -19,6 +18,9 @@ use super::keys::ScannerKeys;
 use super::report::LeakReport;
 use super::response::{Rejection, json_response};
 use super::wire::{Feedback, Label, Match};
+
+/// A boxed error, as the backends report them.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The default [`max_body_bytes`](LeakedTokenEndpoint::max_body_bytes): 1 MiB.
 const DEFAULT_MAX_BODY: usize = 1024 * 1024;

@@ -18,7 +18,7 @@ use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use tower_bearer_jwt::AlgorithmPolicy;
 
-use tower_bearer::store::{BoxLookup, Lookup, LookupResult};
+use tower_bearer::store::Lookup;
 use tower_bearer::{Clock, PresentedToken, StoreError, TokenState, TokenStore};
 
 pub use discovery::DiscoveryError;
@@ -295,16 +295,14 @@ impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
         self.keys.with_keys(&self.clock, |keys, now| self.checks.verify(token, keys, now))
     }
 
-    async fn lookup_later(self: Arc<Self>, token: String) -> LookupResult {
+    async fn lookup_later(self: Arc<Self>, token: String) -> Result<TokenState, StoreError> {
         self.keys.refresh(&self.clock).await?;
         Ok(self.verify_now(&token).unwrap_or(TokenState::Unknown))
     }
 }
 
 impl<C: Connect + Clone + Send + Sync + 'static> TokenStore for JwtStore<C> {
-    type Future = BoxLookup;
-
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup<BoxLookup> {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
         if let Audience::Unset = self.inner.checks.audience {
             return Lookup::Now(Err(StoreError::unavailable(NO_AUDIENCE)));
         }
