@@ -25,7 +25,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tower_bearer::stores::EnvError;
+use tower_bearer::stores::InsertError;
 use tower_bearer::{BearerAuthLayer, ErrorFormat, MemoryTokenStore, Principal, TokenFormat, TokenId};
 
 const PREFIX: &str = "API_KEY_";
@@ -44,7 +44,7 @@ fn principal(user: &str) -> Principal {
 
 /// A store with every `API_KEY_<USER>` variable's key; the error names the variable, never its
 /// value. Returns the users whose keys were loaded.
-pub fn from_env(store: &MemoryTokenStore) -> Result<Vec<String>, EnvError> {
+pub fn from_env(store: &MemoryTokenStore) -> Result<Vec<String>, InsertError> {
     let ids = store.insert_from_env(PREFIX, principal)?;
     Ok(ids.iter().filter_map(|id| id.as_str().strip_prefix("key_").map(str::to_owned)).collect())
 }

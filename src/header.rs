@@ -26,12 +26,6 @@
 
 use std::fmt;
 
-/// Default upper bound on the length of a presented token, in bytes.
-///
-/// Generated tokens are well under 100 bytes and JWTs rarely pass 2 KiB; anything longer is
-/// rejected before it is hashed.
-pub const DEFAULT_MAX_TOKEN_LEN: usize = 4096;
-
 /// A bearer token borrowed from a header value that passed [`parse_bearer`].
 ///
 /// It is the plaintext secret: its `Debug` is redacted and it has no `Display`.
@@ -43,6 +37,12 @@ pub struct BearerToken<'a> {
 }
 
 impl<'a> BearerToken<'a> {
+    /// Default upper bound on the length of a presented token, in bytes.
+    ///
+    /// Generated tokens are well under 100 bytes and JWTs rarely pass 2 KiB; anything longer is
+    /// rejected before it is hashed.
+    pub const DEFAULT_MAX_LEN: usize = 4096;
+
     /// The token's characters. Handle with care: this is the secret.
     #[must_use]
     pub fn expose_secret(&self) -> &'a str {
@@ -112,9 +112,9 @@ const SCHEME: &[u8; 6] = b"bearer";
 /// are rejected with [`ParseError::TooLong`].
 ///
 /// ```
-/// use tower_bearer::header::{parse_bearer, ParseError, DEFAULT_MAX_TOKEN_LEN};
+/// use tower_bearer::header::{parse_bearer, BearerToken, ParseError};
 ///
-/// let token = parse_bearer(b"bearer  mF_9.B5f-4.1JqM", DEFAULT_MAX_TOKEN_LEN).unwrap();
+/// let token = parse_bearer(b"bearer  mF_9.B5f-4.1JqM", BearerToken::DEFAULT_MAX_LEN).unwrap();
 /// assert_eq!(token.expose_secret(), "mF_9.B5f-4.1JqM");
 /// assert_eq!(parse_bearer(b"Basic dXNlcjpwYXNz", 64).err(), Some(ParseError::NotBearer));
 /// assert_eq!(parse_bearer(b"Bearer a=b", 64).err(), Some(ParseError::InvalidCharacter));
@@ -169,7 +169,7 @@ pub(crate) fn parse_bearer_bytes(value: &[u8], max_len: usize) -> Result<(&[u8],
 /// # Errors
 ///
 /// [`ParseError::EmptyToken`] for an empty slice, [`ParseError::InvalidCharacter`] otherwise.
-pub fn validate_b64token(token: &[u8]) -> Result<(), ParseError> {
+pub(crate) fn validate_b64token(token: &[u8]) -> Result<(), ParseError> {
     // The `=` padding first (from the end: usually none), then one pass over the rest with no
     // early exit and no table: the compiler turns it into a few vector compares, where a
     // `position` over a lookup table goes byte by byte with a branch each.
@@ -253,7 +253,7 @@ mod tests {
     }
 
     fn parse(v: &[u8]) -> Result<&str, ParseError> {
-        parse_bearer(v, DEFAULT_MAX_TOKEN_LEN).map(|t| t.expose_secret())
+        parse_bearer(v, BearerToken::DEFAULT_MAX_LEN).map(|t| t.expose_secret())
     }
 
     #[test]

@@ -20,7 +20,7 @@ use http::header::{
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::Full;
 use regex::bytes::Regex;
-use tower_bearer::header::{DEFAULT_MAX_TOKEN_LEN, ParseError, parse_bearer};
+use tower_bearer::header::{BearerToken, ParseError, parse_bearer};
 use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, Scopes, TokenManager};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -191,7 +191,7 @@ impl LayerConfig {
     }
 
     fn max_len(&self) -> usize {
-        self.max_len.unwrap_or(DEFAULT_MAX_TOKEN_LEN)
+        self.max_len.unwrap_or(BearerToken::DEFAULT_MAX_LEN)
     }
 }
 

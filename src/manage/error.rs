@@ -42,6 +42,10 @@ pub enum ManageError {
     /// no token mints one on behalf of another.
     #[error("the kind {0:?} is reserved")]
     ReservedKind(String),
+    /// An argument is not valid (a listing cursor or an audit event type that is not one);
+    /// the name says which.
+    #[error("not a valid {0}")]
+    Invalid(&'static str),
     /// The backing store failed.
     #[error("the token store failed")]
     Store(#[source] StoreError),

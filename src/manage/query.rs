@@ -6,14 +6,12 @@ use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::grant::Visibility;
+use crate::manage::error::ManageError;
 use crate::manage::info::TokenInfo;
 use crate::token::id::TokenId;
 
 /// The page size when a query names none.
 const DEFAULT_LIMIT: usize = 100;
-/// The largest page a store returns.
-pub const MAX_PAGE: usize = 1000;
-
 /// Which live tokens a listing returns: those of a subject, of an organization, or both
 /// (every filter must match; none: every token of the store), oldest first, `limit` at a
 /// time, after a cursor.
@@ -30,13 +28,16 @@ pub struct TokenQuery {
     pub subject: Option<String>,
     /// Only this tenant's tokens.
     pub organization: TenantFilter,
-    /// At most this many (1 to [`MAX_PAGE`]; 0 means the default, 100).
+    /// At most this many (1 to [`MAX_PAGE`](TokenQuery::MAX_PAGE); 0 means the default, 100).
     pub limit: usize,
     /// After this position (from the previous page's [`TokenPage::next`]).
     pub after: Option<PageCursor>,
 }
 
 impl TokenQuery {
+    /// The largest page a store returns.
+    pub const MAX_PAGE: usize = 1000;
+
     /// Every live token, a page of 100 at a time.
     #[must_use]
     pub fn new() -> Self {
@@ -73,7 +74,7 @@ impl TokenQuery {
         self
     }
 
-    /// At most `limit` tokens (cut to [`MAX_PAGE`]).
+    /// At most `limit` tokens (cut to [`MAX_PAGE`](TokenQuery::MAX_PAGE)).
     #[must_use]
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = limit;
@@ -121,11 +122,11 @@ pub(crate) fn narrow(visible: Visibility<'_>, organization: &mut TenantFilter, s
     }
 }
 
-/// The page size for a requested `limit`: 0 means the default, and none is over [`MAX_PAGE`].
+/// The page size for a requested `limit`: 0 means the default, and none is over [`MAX_PAGE`](TokenQuery::MAX_PAGE).
 pub(crate) fn page_size(limit: usize) -> usize {
     match limit {
         0 => DEFAULT_LIMIT,
-        n => n.min(MAX_PAGE),
+        n => n.min(TokenQuery::MAX_PAGE),
     }
 }
 
@@ -244,22 +245,19 @@ impl fmt::Display for PageCursor {
     }
 }
 
-/// A cursor that is not one a listing handed out.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("not a listing cursor")]
-pub struct BadCursor;
-
 impl FromStr for PageCursor {
-    type Err = BadCursor;
+    type Err = ManageError;
 
-    fn from_str(s: &str) -> Result<Self, BadCursor> {
-        let (us, id) = s.split_once('.').ok_or(BadCursor)?;
+    /// A cursor a listing handed out; anything else is [`ManageError::Invalid`].
+    fn from_str(s: &str) -> Result<Self, ManageError> {
+        const BAD: ManageError = ManageError::Invalid("listing cursor");
+        let (us, id) = s.split_once('.').ok_or(BAD)?;
         let id_ok =
             !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !id_ok {
-            return Err(BadCursor);
+            return Err(BAD);
         }
-        Ok(PageCursor { created_us: us.parse().map_err(|_| BadCursor)?, id: TokenId::from(id) })
+        Ok(PageCursor { created_us: us.parse().map_err(|_| BAD)?, id: TokenId::from(id) })
     }
 }
 
@@ -319,11 +317,11 @@ mod tests {
     #[test]
     fn cursors_parse_only_what_listings_hand_out() {
         let c = PageCursor::at(-5, TokenId::from("tid_x"));
-        assert_eq!(c.to_string().parse::<PageCursor>(), Ok(c));
+        assert_eq!(c.to_string().parse::<PageCursor>().ok(), Some(c));
         for bad in ["", "5", "x.tid", "5.", "5.a b", "5.a.b", &format!("1.{}", "a".repeat(65))] {
-            assert_eq!(bad.parse::<PageCursor>(), Err(BadCursor), "{bad}");
+            assert!(matches!(bad.parse::<PageCursor>(), Err(ManageError::Invalid(_))), "{bad}");
         }
         assert_eq!(TokenQuery::new().limit(0).page_size(), 100);
-        assert_eq!(TokenQuery::new().limit(5000).page_size(), MAX_PAGE);
+        assert_eq!(TokenQuery::new().limit(5000).page_size(), TokenQuery::MAX_PAGE);
     }
 }

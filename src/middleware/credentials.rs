@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use http::header::{AUTHORIZATION, COOKIE};
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
 
-use crate::header::{DEFAULT_MAX_TOKEN_LEN, ParseError, parse_bearer_bytes, validate_b64token};
+use crate::header::{BearerToken, ParseError, parse_bearer_bytes, validate_b64token};
 use crate::outcome::error::{AuthError, InvalidRequest, InvalidToken};
 use crate::token::format::TokenFormat;
 use crate::token::presented::{PresentedToken, into_bytes};
@@ -24,7 +24,12 @@ pub(crate) struct TokenSources {
 
 impl Default for TokenSources {
     fn default() -> Self {
-        TokenSources { max_len: DEFAULT_MAX_TOKEN_LEN, query_param: None, cookie: None, formats: Vec::new() }
+        TokenSources {
+            max_len: BearerToken::DEFAULT_MAX_LEN,
+            query_param: None,
+            cookie: None,
+            formats: Vec::new(),
+        }
     }
 }
 

@@ -11,5 +11,5 @@ pub(crate) mod timeout;
 
 #[cfg(feature = "cache")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
-pub use cache::{CacheConfig, CacheInvalidator};
-pub use memory::{EnvError, InsertError, MemoryTokenStoreBuilder};
+pub use cache::CacheConfig;
+pub use memory::{InsertError, MemoryTokenStoreBuilder};

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use super::hash::TokenHash;
+use crate::header::{BearerToken, ParseError, validate_b64token};
 
 /// A token as presented by a client; its SHA-256 digest is computed once, when a store first
 /// asks for it.
@@ -33,6 +34,22 @@ impl<'a> PresentedToken<'a> {
     #[must_use]
     pub fn new(secret: impl Into<Cow<'a, str>>) -> Self {
         PresentedToken { secret: into_bytes(secret.into()), hash: OnceLock::new() }
+    }
+
+    /// A token received outside an `Authorization` header (an introspection or revocation
+    /// request's form, say), checked as the layer checks one: at most
+    /// [`BearerToken::DEFAULT_MAX_LEN`] bytes of RFC 6750 `b64token`.
+    ///
+    /// # Errors
+    ///
+    /// [`ParseError::EmptyToken`], [`ParseError::TooLong`] or
+    /// [`ParseError::InvalidCharacter`]: no request could present this token.
+    pub fn parse(secret: &'a str) -> Result<Self, ParseError> {
+        if secret.len() > BearerToken::DEFAULT_MAX_LEN {
+            return Err(ParseError::TooLong);
+        }
+        validate_b64token(secret.as_bytes())?;
+        Ok(PresentedToken::from_checked(Cow::Borrowed(secret.as_bytes())))
     }
 
     /// A token the layer took from a request and checked against the RFC 6750 `b64token`

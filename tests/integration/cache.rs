@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use http::StatusCode;
 use tokio::sync::watch;
 use tower::ServiceExt;
-use tower_bearer::store::{Lookup, StoreErrorKind};
+use tower_bearer::store::{Lookup, RevocationSubscriber, StoreErrorKind};
 use tower_bearer::{
     AuthError, BearerAuthLayer, Clock, IssuedToken, ManageError, MemoryTokenStore, NewToken, PresentedToken,
     StoreError, TokenId, TokenInfo, TokenManager, TokenState, TokenStore,
@@ -435,12 +435,12 @@ async fn a_push_channel_invalidates_and_gates_caching_of_active_tokens() {
 
     assert!(is_active(&ask(&cache, &secret).await));
     assert!(now(&cache, &secret).is_some());
-    assert!(invalidator.invalidate(&hash));
+    assert!(invalidator.revoked(&hash, None));
     assert!(now(&cache, &secret).is_none(), "dropped by a notification");
 
     // Channel down: the cache is cleared and active tokens go to the store every time...
     assert!(is_active(&ask(&cache, &secret).await));
-    assert!(invalidator.set_push_connected(false));
+    assert!(invalidator.set_connected(false));
     assert!(!cache.is_caching_active_tokens());
     for _ in 0..3 {
         assert!(now(&cache, &secret).is_none());
@@ -451,15 +451,15 @@ async fn a_push_channel_invalidates_and_gates_caching_of_active_tokens() {
     assert!(now(&cache, "unknown").is_some());
 
     // Channel back: caching resumes.
-    assert!(invalidator.set_push_connected(true));
+    assert!(invalidator.set_connected(true));
     assert!(is_active(&ask(&cache, &secret).await));
     assert!(now(&cache, &secret).is_some());
-    assert!(invalidator.invalidate_all());
+    assert!(invalidator.reset());
     assert!(now(&cache, &secret).is_none() && now(&cache, "unknown").is_none());
 
     drop(cache);
     assert!(!invalidator.is_alive());
-    assert!(!invalidator.invalidate(&hash), "the cache is gone");
+    assert!(!invalidator.revoked(&hash, None), "the cache is gone");
 }
 
 /// The hit itself (a probe, a principal clone) allocates nothing. moka runs its bookkeeping

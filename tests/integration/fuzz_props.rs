@@ -24,7 +24,7 @@ use oracle::{
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
-use tower_bearer::header::{DEFAULT_MAX_TOKEN_LEN, ParseError};
+use tower_bearer::header::{BearerToken, ParseError};
 use tower_bearer::middleware::InvalidToken;
 use tower_bearer::token::FormatError;
 use tower_bearer::{AuthError, BearerAuthLayer, MemoryTokenStore, TokenFormat};
@@ -36,7 +36,7 @@ const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 // ---------------------------------------------------------------------------------------------
 
 fn max_len() -> impl Strategy<Value = usize> {
-    prop_oneof![3 => Just(DEFAULT_MAX_TOKEN_LEN), 2 => 0usize..48]
+    prop_oneof![3 => Just(BearerToken::DEFAULT_MAX_LEN), 2 => 0usize..48]
 }
 
 fn b64_token(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<u8>> {
@@ -95,16 +95,19 @@ fn near_valid_header() -> impl Strategy<Value = Vec<u8>> {
 
 /// A valid header whose token length sits on either side of the default limit.
 fn long_header() -> impl Strategy<Value = Vec<u8>> {
-    (DEFAULT_MAX_TOKEN_LEN - 2..DEFAULT_MAX_TOKEN_LEN + 3, prop::sample::select(B64), any::<bool>()).prop_map(
-        |(len, c, garbage)| {
+    (
+        BearerToken::DEFAULT_MAX_LEN - 2..BearerToken::DEFAULT_MAX_LEN + 3,
+        prop::sample::select(B64),
+        any::<bool>(),
+    )
+        .prop_map(|(len, c, garbage)| {
             let mut v = b"Bearer ".to_vec();
             v.extend(std::iter::repeat_n(c, len));
             if garbage {
                 v[10] = b'"';
             }
             v
-        },
-    )
+        })
 }
 
 /// One of the store's tokens, a slight change of one, or an unrelated token.
@@ -244,7 +247,7 @@ proptest! {
 
     #[test]
     fn parser_matches_oracle_around_the_default_limit(value in long_header()) {
-        check_parser(&value, DEFAULT_MAX_TOKEN_LEN);
+        check_parser(&value, BearerToken::DEFAULT_MAX_LEN);
     }
 }
 
@@ -267,7 +270,7 @@ proptest! {
 fn oracle_reads_the_grammar_as_documented() {
     let t =
         |v: &'static [u8], max| expected_parse(v, max).map(|(at, t)| (at, std::str::from_utf8(t).unwrap()));
-    let max = DEFAULT_MAX_TOKEN_LEN;
+    let max = BearerToken::DEFAULT_MAX_LEN;
     assert_eq!(t(b"Bearer mF_9.B5f-4.1JqM", max), Ok((7, "mF_9.B5f-4.1JqM")));
     assert_eq!(t(b" \tbEaReR   a-._~+/Z9==\t ", max), Ok((11, "a-._~+/Z9==")));
     assert_eq!(t(b"Bearer abc", 3), Ok((7, "abc")));
@@ -332,12 +335,12 @@ fn kind(r: Result<(usize, &[u8]), ParseError>) -> String {
 /// The near-valid generator produces every parser outcome in useful numbers.
 #[test]
 fn near_valid_generator_reaches_every_parser_outcome() {
-    let tally = sample(near_valid_header(), 4000, |v| kind(expected_parse(v, DEFAULT_MAX_TOKEN_LEN)));
+    let tally = sample(near_valid_header(), 4000, |v| kind(expected_parse(v, BearerToken::DEFAULT_MAX_LEN)));
     for outcome in ["Ok", "NotBearer", "EmptyToken", "BadSeparator", "InvalidCharacter"] {
         let n = tally.get(outcome).copied().unwrap_or(0);
         assert!(n >= 40, "{outcome}: {n} of 4000 ({tally:?})");
     }
-    let long = sample(long_header(), 200, |v| kind(expected_parse(v, DEFAULT_MAX_TOKEN_LEN)));
+    let long = sample(long_header(), 200, |v| kind(expected_parse(v, BearerToken::DEFAULT_MAX_LEN)));
     for outcome in ["Ok", "TooLong", "InvalidCharacter"] {
         assert!(long.get(outcome).copied().unwrap_or(0) >= 10, "{outcome}: {long:?}");
     }

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use tower_bearer::manage::audit::{AuditLog, AuditQuery};
-use tower_bearer::manage::{MAX_PAGE, PageCursor, TokenQuery};
+use tower_bearer::manage::{PageCursor, TokenQuery};
 use tower_bearer::{Credits, NewToken, TokenFormat, TokenId, TokenManager};
 
 use crate::cli::{AuditArgs, Command, IssueArgs, ListArgs};
@@ -155,7 +155,7 @@ async fn list(session: &Session, args: ListArgs, out: &mut Printer, now: SystemT
     let mut table = Vec::new();
     let mut cursor: Option<PageCursor> = None;
     loop {
-        let mut page_query = query.clone().limit(remaining.min(MAX_PAGE));
+        let mut page_query = query.clone().limit(remaining.min(TokenQuery::MAX_PAGE));
         if let Some(after) = cursor.take() {
             page_query = page_query.after(after);
         }
@@ -249,7 +249,7 @@ async fn print_events(
     out: &mut Printer,
 ) -> Result<(), Failure> {
     while remaining > 0 {
-        let mut page_query = query.clone().limit(remaining.min(MAX_PAGE));
+        let mut page_query = query.clone().limit(remaining.min(TokenQuery::MAX_PAGE));
         if let Some(seq) = after {
             page_query = page_query.after(seq);
         }

@@ -9,7 +9,6 @@ use http_body_util::Full;
 use serde_json::{Map, Value, json};
 
 use crate::BoxError;
-use tower_bearer::header::validate_b64token;
 use tower_bearer::{PresentedToken, Principal, TokenManager, TokenState, TokenStore};
 
 use crate::client::ClientRegistry;
@@ -70,10 +69,10 @@ impl<R: ClientRegistry, S: TokenManager> IntrospectionEndpoint<R, S> {
 
     /// The answer for an active token, `None` for any other.
     async fn active(&self, token: &str) -> Result<Option<Value>, OAuthError> {
-        if validate_b64token(token.as_bytes()).is_err() {
+        let Ok(presented) = PresentedToken::parse(token) else {
             return Ok(None);
-        }
-        let state = self.shared.store.lookup(&PresentedToken::new(token)).await;
+        };
+        let state = self.shared.store.lookup(&presented).await;
         let principal = match state.map_err(|_| OAuthError::unavailable())? {
             TokenState::Active(principal) if !principal.is_expired_at(self.shared.config.clock.now()) => {
                 principal

@@ -8,7 +8,6 @@ use http::{HeaderValue, Request, Response};
 use http_body_util::Full;
 
 use crate::BoxError;
-use tower_bearer::header::validate_b64token;
 use tower_bearer::{PresentedToken, Principal, TokenManager, TokenState, TokenStore};
 
 use crate::client::{ClientRecord, ClientRegistry};
@@ -56,8 +55,8 @@ impl<R: ClientRegistry, S: TokenManager> RevocationEndpoint<R, S> {
     {
         let (_, form, client) = self.shared.client_request(req).await?;
         let token = form.get("token").ok_or_else(|| invalid_request("token is required"))?;
-        if validate_b64token(token.as_bytes()).is_ok() {
-            let state = self.shared.store.lookup(&PresentedToken::new(token)).await;
+        if let Ok(presented) = PresentedToken::parse(token) {
+            let state = self.shared.store.lookup(&presented).await;
             if let TokenState::Active(p) | TokenState::Expired(p) =
                 state.map_err(|_| OAuthError::unavailable())?
             {

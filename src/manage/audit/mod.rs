@@ -6,6 +6,6 @@ mod event;
 mod log;
 mod ring;
 
-pub use event::{AuditEvent, AuditKind, UnknownAuditKind};
+pub use event::{AuditEvent, AuditKind};
 pub use log::{AuditLog, AuditPage, AuditQuery, AuditRecord};
 pub use ring::MemoryAuditLog;

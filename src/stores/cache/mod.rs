@@ -10,5 +10,4 @@ mod manage;
 mod store;
 
 pub use config::CacheConfig;
-pub use invalidator::CacheInvalidator;
 pub use store::CachedTokenStore;

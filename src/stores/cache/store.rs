@@ -12,6 +12,7 @@ use super::core::{Core, lock};
 use super::flight::{CachedLookup, Flight, FlightFuture, FlightMap};
 use super::invalidator::CacheInvalidator;
 use crate::store::lookup::{LaterLookup, Lookup, TokenStore};
+use crate::store::subscriber::RevocationSubscriber;
 use crate::token::hash::TokenHash;
 use crate::token::presented::PresentedToken;
 
@@ -63,7 +64,7 @@ const SHARDS: usize = 16;
 /// # Staying correct under revocation
 ///
 /// Every invalidation (a revoke, rotate or delete through this wrapper, a push notification
-/// through [`CacheInvalidator`](crate::stores::CacheInvalidator), an explicit [`invalidate`](crate::CachedTokenStore::invalidate))
+/// through [`invalidator`](crate::CachedTokenStore::invalidator), an explicit [`invalidate`](crate::CachedTokenStore::invalidate))
 /// advances a global *epoch*. A flight remembers the epoch it started in; its answer is cached
 /// only if no invalidation happened meanwhile, and a request never joins a flight from an older
 /// epoch. So an answer read from the store before a revocation committed can neither be cached
@@ -74,7 +75,7 @@ const SHARDS: usize = 16;
 /// | where the token was revoked | bound |
 /// |---|---|
 /// | through this wrapper ([`TokenManager::revoke`](crate::TokenManager::revoke), `rotate`, `delete`) | none: invalidated before the call returns |
-/// | elsewhere, with a push channel connected (Postgres `LISTEN/NOTIFY`, see [`CacheInvalidator`](crate::stores::CacheInvalidator)) | the notification's delivery time (milliseconds) |
+/// | elsewhere, with a push channel connected (Postgres `LISTEN/NOTIFY`, see [`invalidator`](crate::CachedTokenStore::invalidator)) | the notification's delivery time (milliseconds) |
 /// | elsewhere, push channel lost | until the loss is detected (at once for a closed connection; for a silent one, the Postgres listener's heartbeat interval + timeout, 10 s by default); then the whole cache is cleared and active tokens are not cached until the channel is back |
 /// | elsewhere, no push channel at all | the positive TTL |
 ///
@@ -125,9 +126,12 @@ impl<S: TokenStore> CachedTokenStore<S> {
     }
 
     /// A handle for a push channel (such as the Postgres store's revocation listener) to
-    /// invalidate this cache from elsewhere.
+    /// invalidate this cache from elsewhere: it drops a revoked token's answer, clears the
+    /// cache on a reset, and caches no valid token while the channel reports itself down. It
+    /// does not keep the cache alive: once every clone of the cache is dropped, its methods
+    /// return `false`.
     #[must_use]
-    pub fn invalidator(&self) -> CacheInvalidator {
+    pub fn invalidator(&self) -> impl RevocationSubscriber + Clone + fmt::Debug {
         CacheInvalidator::new(Arc::downgrade(&self.inner.core))
     }
 

@@ -7,27 +7,6 @@ use super::store::MemoryTokenStore;
 use crate::principal::Principal;
 use crate::token::id::TokenId;
 
-/// Why a key could not be loaded from the environment. Names the variable, never its value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum EnvError {
-    /// The variable's value is not UTF-8.
-    #[error("{variable}: the value is not UTF-8")]
-    NotUnicode {
-        /// The variable's name.
-        variable: String,
-    },
-    /// The value is not a usable token, or is already stored.
-    #[error("{variable}: {error}")]
-    Rejected {
-        /// The variable's name.
-        variable: String,
-        /// Why the store refused it.
-        #[source]
-        error: InsertError,
-    },
-}
-
 impl MemoryTokenStore {
     /// Stores one static key per environment variable named `<prefix><NAME>`: the value is
     /// the key and `principal(name)` its principal, `name` being the rest of the variable's
@@ -43,14 +22,14 @@ impl MemoryTokenStore {
     ///     Principal::builder(user).token_id(format!("key_{user}")).token_kind("static").build()
     /// })?;
     /// println!("{} static keys loaded", loaded.len());
-    /// # Ok::<_, tower_bearer::stores::EnvError>(())
+    /// # Ok::<_, tower_bearer::stores::InsertError>(())
     /// ```
     ///
     /// # Errors
     ///
-    /// [`EnvError`] naming the first variable whose value is not UTF-8 or not a usable
+    /// [`InsertError`] naming the first variable whose value is not UTF-8 or not a usable
     /// bearer token (or a duplicate); keys stored before it stay stored.
-    pub fn insert_from_env<F>(&self, prefix: &str, principal: F) -> Result<Vec<TokenId>, EnvError>
+    pub fn insert_from_env<F>(&self, prefix: &str, principal: F) -> Result<Vec<TokenId>, InsertError>
     where
         F: FnMut(&str) -> Principal,
     {
@@ -63,7 +42,7 @@ impl MemoryTokenStore {
         prefix: &str,
         vars: impl IntoIterator<Item = (OsString, OsString)>,
         mut principal: F,
-    ) -> Result<Vec<TokenId>, EnvError>
+    ) -> Result<Vec<TokenId>, InsertError>
     where
         F: FnMut(&str) -> Principal,
     {
@@ -78,12 +57,12 @@ impl MemoryTokenStore {
         let mut ids = Vec::with_capacity(keys.len());
         for (variable, value) in keys {
             let Ok(secret) = value.into_string() else {
-                return Err(EnvError::NotUnicode { variable });
+                return Err(InsertError::NotUnicode { variable });
             };
             let name = variable[prefix.len()..].to_lowercase();
             match self.insert(&secret, principal(&name)) {
                 Ok(id) => ids.push(id),
-                Err(error) => return Err(EnvError::Rejected { variable, error }),
+                Err(error) => return Err(InsertError::FromEnv { variable, error: Box::new(error) }),
             }
         }
         Ok(ids)
@@ -132,12 +111,14 @@ mod tests {
         let shown = format!("{err} {err:?}");
         assert!(shown.contains("KEY_ALICE"), "{shown}");
         assert!(!shown.contains("bad value"), "{shown}");
-        assert!(matches!(err, EnvError::Rejected { error: InsertError::InvalidToken, .. }));
+        assert!(
+            matches!(err, InsertError::FromEnv { ref error, .. } if **error == InsertError::InvalidToken)
+        );
 
         let dup = vars(&[("KEY_A", "same-key"), ("KEY_B", "same-key")]);
         let err = store.insert_from_vars("KEY_", dup, |u| Principal::builder(u).build()).unwrap_err();
         assert!(
-            matches!(err, EnvError::Rejected { ref variable, error: InsertError::DuplicateToken } if variable == "KEY_B")
+            matches!(err, InsertError::FromEnv { ref variable, ref error } if variable == "KEY_B" && **error == InsertError::DuplicateToken)
         );
     }
 
@@ -148,6 +129,6 @@ mod tests {
         let store = MemoryTokenStore::new();
         let env = vec![(OsString::from("KEY_ALICE"), OsString::from_vec(vec![0xff, 0xfe]))];
         let err = store.insert_from_vars("KEY_", env, |u| Principal::builder(u).build()).unwrap_err();
-        assert_eq!(err, EnvError::NotUnicode { variable: "KEY_ALICE".into() });
+        assert_eq!(err, InsertError::NotUnicode { variable: "KEY_ALICE".into() });
     }
 }

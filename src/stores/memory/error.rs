@@ -16,4 +16,23 @@ pub enum InsertError {
     /// The principal's token id is already used by another token.
     #[error("token id {0} is already in use")]
     DuplicateTokenId(TokenId),
+    /// An environment variable's value is not UTF-8
+    /// ([`insert_from_env`](crate::MemoryTokenStore::insert_from_env)). The value is never
+    /// shown.
+    #[error("{variable}: the value is not UTF-8")]
+    NotUnicode {
+        /// The variable's name.
+        variable: String,
+    },
+    /// An environment variable's value could not be stored
+    /// ([`insert_from_env`](crate::MemoryTokenStore::insert_from_env)): `error` says why. The
+    /// value is never shown.
+    #[error("{variable}: {error}")]
+    FromEnv {
+        /// The variable's name.
+        variable: String,
+        /// Why the store refused it.
+        #[source]
+        error: Box<InsertError>,
+    },
 }

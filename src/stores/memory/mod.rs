@@ -15,6 +15,5 @@ mod store;
 mod table;
 
 pub use builder::MemoryTokenStoreBuilder;
-pub use env::EnvError;
 pub use error::InsertError;
 pub use store::MemoryTokenStore;
