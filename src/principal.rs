@@ -71,9 +71,9 @@ impl Principal {
         &self.0.grant
     }
 
-    /// This principal acting on other tokens, for [`MintRules::decide`](crate::grant::MintRules::decide).
+    /// This principal acting on other tokens, for the rule of [`MintRules`](crate::grant::MintRules).
     #[must_use]
-    pub fn actor(&self) -> Actor<'_> {
+    pub(crate) fn actor(&self) -> Actor<'_> {
         Actor { grant: &self.0.grant, token_id: self.token_id(), superseded: self.replaced_by().is_some() }
     }
 

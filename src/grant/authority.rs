@@ -1,4 +1,4 @@
-//! [`MintRules::decide`]: the one function that decides what a token may do to other tokens.
+//! the rule of [`MintRules`]: the one function that decides what a token may do to other tokens.
 
 use std::time::SystemTime;
 
@@ -18,7 +18,7 @@ const OAUTH_ACCESS_KIND: &str = "oauth_access";
 /// The token that acts on others: its grant, its id, and whether a rotation replaced it
 /// (see [`Principal::actor`](crate::Principal::actor)).
 #[derive(Clone, Copy, Debug)]
-pub struct Actor<'a> {
+pub(crate) struct Actor<'a> {
     /// What the acting token grants.
     pub grant: &'a Grant,
     /// Its id, if the store assigns ids (a token may always revoke itself).
@@ -30,7 +30,7 @@ pub struct Actor<'a> {
 /// What an [`Actor`] asks to do.
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
-pub enum Action<'a> {
+pub(crate) enum Action<'a> {
     /// Issue a token with this grant.
     Mint(&'a Grant),
     /// Read the metadata of the token `id`, whose grant is `target`.
@@ -61,11 +61,11 @@ pub enum Action<'a> {
     List,
 }
 
-/// Why [`MintRules::decide`] refused. Never reveals another tenant's token: acting on one
+/// Why the rule of [`MintRules`] refused. Never reveals another tenant's token: acting on one
 /// answers [`NotFound`](Self::NotFound), as for a token that does not exist.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// The acting token was replaced by a rotation: it manages nothing.
     #[error("the acting token was replaced by a rotation")]
     Superseded,
@@ -98,7 +98,7 @@ pub enum Refusal {
 /// of tokens without an organization, never "any"), and one subject unless the actor holds
 /// the admin scope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Visibility<'a> {
+pub(crate) struct Visibility<'a> {
     /// The tenant: tokens of exactly this organization (or exactly none).
     pub organization: Option<&'a str>,
     /// Only this subject's tokens; `None` for an organization's admin.
@@ -107,7 +107,8 @@ pub struct Visibility<'a> {
 
 /// The rules for one token acting on others, held by each store that keeps tokens
 /// ([`TokenManager::rules`](crate::TokenManager::rules)) and applied by the one function
-/// [`decide`](Self::decide), for every store and entry point.
+/// function `decide` (internal), through the `..._as` methods of `TokenManager`, for every store
+/// and entry point.
 ///
 /// | action | allowed when |
 /// |---|---|
@@ -129,18 +130,17 @@ pub struct Visibility<'a> {
 ///   no more nor sooner; and not of a [reserved kind](Self::reserve_kind).
 ///
 /// ```
-/// use tower_bearer::grant::{Action, MintRules, Refusal};
-/// use tower_bearer::{Grant, Scopes};
+/// use tower_bearer::{ManageError, MemoryTokenStore, NewToken, Principal, Scopes, TokenManager};
 ///
-/// let rules = MintRules::new();
-/// let wildcard = Grant::new("ada").with_organization("acme").with_scopes(Scopes::parse("*"));
-/// let admin = Grant::new("ada").with_organization("acme").with_scopes(Scopes::parse("tokens:admin"));
-/// let now = std::time::SystemTime::now();
-/// let actor = tower_bearer::grant::Actor { grant: &wildcard, token_id: None, superseded: false };
-/// assert_eq!(
-///     rules.decide(actor, Action::Mint(&admin), now),
-///     Err(Refusal::ScopeNotHeld("tokens:admin".into()))
-/// );
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemoryTokenStore::new();
+/// // A wildcard key of acme's ada: every scope but the admin scope.
+/// let wildcard = Principal::builder("ada").organization("acme").scopes(Scopes::parse("*")).build();
+/// let admin_key = NewToken::for_subject("ada").organization("acme").scopes(["tokens:admin"]);
+/// let refused = store.issue_as(&wildcard, admin_key).await;
+/// assert!(matches!(refused, Err(ManageError::ScopeNotHeld(scope)) if scope == "tokens:admin"));
+/// # }
 /// ```
 #[derive(Clone, Debug)]
 pub struct MintRules {
@@ -218,7 +218,12 @@ impl MintRules {
     /// # Errors
     ///
     /// The first [`Refusal`] found.
-    pub fn decide(&self, actor: Actor<'_>, action: Action<'_>, now: SystemTime) -> Result<(), Refusal> {
+    pub(crate) fn decide(
+        &self,
+        actor: Actor<'_>,
+        action: Action<'_>,
+        now: SystemTime,
+    ) -> Result<(), Refusal> {
         if actor.grant.is_expired_at(now) {
             return Err(Refusal::Expired);
         }
@@ -240,7 +245,7 @@ impl MintRules {
     /// What a listing may show `actor` (after [`decide`](Self::decide) allowed
     /// [`Action::List`]).
     #[must_use]
-    pub fn visibility<'a>(&self, actor: &'a Grant) -> Visibility<'a> {
+    pub(crate) fn visibility<'a>(&self, actor: &'a Grant) -> Visibility<'a> {
         Visibility {
             organization: actor.organization(),
             subject: (!self.is_admin(actor)).then(|| actor.subject()),

@@ -4,7 +4,7 @@
 //! Every representation of a token (the memory store's entries, SQL rows, signed-token claims,
 //! introspection answers, the management API's bodies) converts to and from a [`Grant`] in
 //! one place, and every entry point that lets one token act on another asks
-//! [`MintRules::decide`]. Minting is attenuation: a token creates or rotates only tokens whose
+//! the rule of [`MintRules`]. Minting is attenuation: a token creates or rotates only tokens whose
 //! grant is within its own, in every dimension.
 
 mod authority;
@@ -18,7 +18,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-pub use authority::{Action, Actor, MintRules, Refusal, Visibility};
+pub use authority::MintRules;
+pub(crate) use authority::{Action, Actor, Refusal, Visibility};
 pub use credits::{CreditBalance, Credits};
 pub use defaults::DefaultLimits;
 pub use rate_limit::RateLimit;

@@ -61,7 +61,7 @@ pub trait TokenManager: TokenStore {
     fn issue(&self, new: NewToken) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send;
 
     /// Mints a token on behalf of `issuer` (a token creating another through the API): as
-    /// [`issue`](Self::issue), once [`MintRules::decide`] allowed it: the new grant is within
+    /// [`issue`](Self::issue), once the rule of [`MintRules`] allowed it: the new grant is within
     /// the issuer's in every dimension.
     ///
     /// # Errors
@@ -79,7 +79,7 @@ pub trait TokenManager: TokenStore {
         }
     }
 
-    /// Metadata of one token on behalf of `manager`: `None` where [`MintRules::decide`]
+    /// Metadata of one token on behalf of `manager`: `None` where the rule of [`MintRules`]
     /// does not let `manager` manage it (another tenant's token is not revealed).
     ///
     /// # Errors
@@ -103,7 +103,7 @@ pub trait TokenManager: TokenStore {
     }
 
     /// Revokes a token on behalf of `manager` (a token revoking another through the API):
-    /// as [`revoke`](Self::revoke), once [`MintRules::decide`] allowed it. Returns `false` for
+    /// as [`revoke`](Self::revoke), once the rule of [`MintRules`] allowed it. Returns `false` for
     /// a token that is not live.
     fn revoke_as(
         &self,
@@ -123,7 +123,7 @@ pub trait TokenManager: TokenStore {
     }
 
     /// Rotates a token on behalf of `manager`: as [`rotate`](Self::rotate), once
-    /// [`MintRules::decide`] allowed it (the successor's grant within the manager's); a token
+    /// the rule of [`MintRules`] allowed it (the successor's grant within the manager's); a token
     /// rotating itself gets a successor that expires no later than it would have.
     fn rotate_as(
         &self,
@@ -145,7 +145,7 @@ pub trait TokenManager: TokenStore {
         }
     }
 
-    /// A page of the tokens `manager` may see ([`MintRules::visibility`]: its tenant exactly,
+    /// A page of the tokens `manager` may see (under [`MintRules`]: its tenant exactly,
     /// and itself unless it holds the admin scope) that `query` selects; `query`'s own tenant
     /// and, for a non-admin, subject are replaced.
     ///
@@ -159,7 +159,7 @@ pub trait TokenManager: TokenStore {
     ) -> impl Future<Output = Result<TokenPage, ManageError>> + Send {
         async move {
             self.rules().decide(manager.actor(), Action::List, self.clock().now())?;
-            let query = query.within(self.rules().visibility(manager.grant()));
+            let query = query.within(self.rules(), manager.grant());
             self.list_page(&query).await
         }
     }

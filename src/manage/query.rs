@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::grant::Visibility;
+use crate::grant::{Grant, MintRules, Visibility};
 use crate::manage::error::ManageError;
 use crate::manage::info::TokenInfo;
 use crate::token::id::TokenId;
@@ -66,11 +66,12 @@ impl TokenQuery {
         self
     }
 
-    /// This query narrowed to what `visible` shows: its tenant, and its subject if it names
-    /// one (a non-admin's own).
+    /// This query narrowed to what `actor` may see under `rules`: its own tenant exactly (a
+    /// token without an organization sees only tokens without one), and only its own subject
+    /// unless it holds the admin scope.
     #[must_use]
-    pub fn within(mut self, visible: Visibility<'_>) -> Self {
-        narrow(visible, &mut self.organization, &mut self.subject);
+    pub fn within(mut self, rules: &MintRules, actor: &Grant) -> Self {
+        narrow(rules.visibility(actor), &mut self.organization, &mut self.subject);
         self
     }
 

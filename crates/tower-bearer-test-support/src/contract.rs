@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
-use tower_bearer::grant::Visibility;
+use tower_bearer::grant::{Grant, MintRules};
 use tower_bearer::manage::LifecycleEvent;
 use tower_bearer::middleware::InvalidToken;
 use tower_bearer::store::StoreErrorKind;
@@ -422,11 +422,17 @@ pub async fn audit_log<L: AuditLog>(log: &L) {
     assert_eq!(log.audit_page(&umbrella).await.unwrap().records.len(), 5);
     // A caller without an organization reads the events of its tenant exactly: none of
     // acme's or umbrella's (issue 21: `None` used to mean any organization).
-    let loner = Visibility { organization: None, subject: Some("bob") };
-    assert!(log.audit_page(&AuditQuery::new().within(loner)).await.unwrap().records.is_empty());
-    let acme_admin = Visibility { organization: Some("acme"), subject: None };
+    let rules = MintRules::new();
+    let loner = Grant::new("bob");
+    assert!(log.audit_page(&AuditQuery::new().within(&rules, &loner)).await.unwrap().records.is_empty());
+    let acme_admin =
+        Grant::new("root").with_organization("acme").with_scopes(Scopes::parse(rules.admin_scope()));
     assert_eq!(
-        log.audit_page(&AuditQuery::new().within(acme_admin).limit(100)).await.unwrap().records.len(),
+        log.audit_page(&AuditQuery::new().within(&rules, &acme_admin).limit(100))
+            .await
+            .unwrap()
+            .records
+            .len(),
         20
     );
 

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::SystemTime;
 
 use super::event::{AuditEvent, AuditKind};
-use crate::grant::Visibility;
+use crate::grant::{Grant, MintRules};
 use crate::manage::query::{TenantFilter, narrow, page_size};
 use crate::store::error::StoreError;
 use crate::token::id::TokenId;
@@ -82,11 +82,12 @@ impl AuditQuery {
         self
     }
 
-    /// This query narrowed to what `visible` shows: its tenant exactly, and its subject if it
-    /// names one (a non-admin's own).
+    /// This query narrowed to what `actor` may see under `rules`: its own tenant exactly (a
+    /// token without an organization sees only events without one), and only its own subject
+    /// unless it holds the admin scope.
     #[must_use]
-    pub fn within(mut self, visible: Visibility<'_>) -> Self {
-        narrow(visible, &mut self.organization, &mut self.subject);
+    pub fn within(mut self, rules: &MintRules, actor: &Grant) -> Self {
+        narrow(rules.visibility(actor), &mut self.organization, &mut self.subject);
         self
     }
 
