@@ -57,9 +57,11 @@ impl TokenHash {
 
 impl ConstantTimeEq for TokenHash {
     fn ct_eq(&self, other: &Self) -> Choice {
-        // Word-wise: four constant-time u64 comparisons instead of 32 byte ones.
+        // Word-wise and branch-free: the four differences folded into one word, then one
+        // constant-time comparison with zero (instead of four, or 32 byte ones).
         let (a, b) = (self.words(), other.words());
-        a[0].ct_eq(&b[0]) & a[1].ct_eq(&b[1]) & a[2].ct_eq(&b[2]) & a[3].ct_eq(&b[3])
+        let difference = (a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]);
+        difference.ct_eq(&0)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::OnceLock;
+use std::cell::OnceCell;
 
 use super::hash::TokenHash;
 use crate::header::{BearerToken, ParseError, validate_b64token};
@@ -24,8 +24,10 @@ pub struct PresentedToken<'a> {
     /// never spends a UTF-8 validation on it.
     secret: Cow<'a, [u8]>,
     /// Computed on first use: a store that never reads it (a signed-token verifier) does
-    /// not pay for hashing the token.
-    hash: OnceLock<TokenHash>,
+    /// not pay for hashing the token. A `OnceCell`, not a `OnceLock`: the token is handed to
+    /// a store by reference for one synchronous call, never shared between threads, and the
+    /// lock's atomic state machine cost as much as a tenth of the digest on the request path.
+    hash: OnceCell<TokenHash>,
 }
 
 impl<'a> PresentedToken<'a> {
@@ -33,7 +35,7 @@ impl<'a> PresentedToken<'a> {
     /// outside a request.
     #[must_use]
     pub fn new(secret: impl Into<Cow<'a, str>>) -> Self {
-        PresentedToken { secret: into_bytes(secret.into()), hash: OnceLock::new() }
+        PresentedToken { secret: into_bytes(secret.into()), hash: OnceCell::new() }
     }
 
     /// A token received outside an `Authorization` header (an introspection or revocation
@@ -56,7 +58,7 @@ impl<'a> PresentedToken<'a> {
     /// grammar (ASCII).
     pub(crate) fn from_checked(secret: Cow<'a, [u8]>) -> Self {
         debug_assert!(secret.is_ascii());
-        PresentedToken { secret, hash: OnceLock::new() }
+        PresentedToken { secret, hash: OnceCell::new() }
     }
 
     /// The same token, owning its secret (one copy, only if it was borrowed).
