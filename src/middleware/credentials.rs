@@ -54,15 +54,11 @@ impl TokenSources {
     fn find_secret<'r, B>(&self, req: &'r Request<B>) -> Result<Cow<'r, [u8]>, AuthError> {
         let mut found = bearer_from_header(req.headers(), self.max_len)?;
         if let Some(name) = self.query_param.as_deref() {
-            let value = unique(req.uri().query().unwrap_or("").split('&').filter_map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (k == name).then(|| percent_decode(v))
-            }))?;
-            let token = match value {
-                Some(Some(decoded)) => Some(self.checked(decoded)?),
-                Some(None) => return Err(malformed(ParseError::InvalidCharacter)),
-                None => None,
-            };
+            // Decoded as a form (`+` a space, `%XX` a byte); a broken escape stays as it was
+            // sent, and the `b64token` check refuses it.
+            let query = req.uri().query().unwrap_or("").as_bytes();
+            let value = unique(form_urlencoded::parse(query).filter(|(k, _)| k == name).map(|(_, v)| v))?;
+            let token = value.map(|decoded| self.checked(decoded)).transpose()?;
             found = one_of(found, token)?;
         }
         if let Some(name) = self.cookie.as_deref() {
@@ -178,42 +174,4 @@ fn cookie_values<'h, 'n>(
             (k == name).then(|| v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v))
         },
     )
-}
-
-/// Decodes `application/x-www-form-urlencoded` (`+` is a space, `%XX` a byte). `None` if an
-/// escape is broken or the result is not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
-                // `from_str_radix` alone would accept a sign ("%+f").
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("a%2Fb%3D").as_deref(), Some("a/b="));
-        assert_eq!(percent_decode("a+b").as_deref(), Some("a b"));
-        assert_eq!(percent_decode("a%2"), None);
-        assert_eq!(percent_decode("a%zz"), None);
-        assert_eq!(percent_decode("%ff"), None);
-        assert_eq!(percent_decode("%+f"), None);
-    }
 }

@@ -84,17 +84,12 @@ pub(crate) fn grpc_response(
     response
 }
 
-/// gRPC's `grpc-message` encoding: bytes outside printable ASCII, and `%`, as `%XX`.
+/// gRPC's `grpc-message` encoding: bytes outside printable ASCII, and `%`, as `%XX`
+/// (`percent-encoding` always escapes bytes above ASCII).
+const GRPC_MESSAGE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
+
 fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if (0x20..=0x7e).contains(&byte) && byte != b'%' {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(text, GRPC_MESSAGE).to_string()
 }
 
 #[cfg(test)]

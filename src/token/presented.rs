@@ -1,8 +1,8 @@
 //! [`PresentedToken`]: a token as a client sent it, redacted, with its digest computed on demand.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::cell::OnceCell;
+use std::fmt;
 
 use super::hash::TokenHash;
 use crate::header::{BearerToken, ParseError, validate_b64token};

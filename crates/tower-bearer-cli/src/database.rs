@@ -93,46 +93,13 @@ fn secrets_of(url: &str) -> Vec<String> {
     let mut secrets = vec![url.to_owned()];
     for password in passwords.into_iter().filter(|p| !p.is_empty()) {
         secrets.push(password.to_owned());
-        let decoded = percent_decoded(password);
+        // `%XX` escapes decoded, `+` left alone, as in a URL's user-info.
+        let decoded = percent_encoding::percent_decode_str(password).decode_utf8_lossy();
         if !decoded.is_empty() && decoded != password {
-            secrets.push(decoded);
+            secrets.push(decoded.into_owned());
         }
     }
     secrets
-}
-
-/// `text` with `%XX` escapes decoded (`+` is left alone, as in URL user-info).
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = match bytes.get(i..i + 3) {
-            Some([b'%', hi, lo]) if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
-                Some(hex_value(*hi) * 16 + hex_value(*lo))
-            }
-            _ => None,
-        };
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_value(digit: u8) -> u8 {
-    match digit {
-        b'0'..=b'9' => digit - b'0',
-        b'a'..=b'f' => digit - b'a' + 10,
-        _ => digit - b'A' + 10,
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use http::HeaderMap;
 use http::header::AUTHORIZATION;
 
 use crate::error::{OAuthError, invalid_request};
-use crate::form::{Form, percent_decode};
+use crate::form::{Form, decode_value};
 
 /// The client's id and secret, and whether they came by HTTP Basic.
 pub(crate) struct ClientCredentials {
@@ -45,7 +45,7 @@ impl ClientCredentials {
             base64::engine::general_purpose::STANDARD.decode(encoded.trim_start_matches(' ')).ok()?;
         let decoded = String::from_utf8(decoded).ok()?;
         let (id, secret) = decoded.split_once(':')?;
-        let (id, secret) = (percent_decode(id)?, percent_decode(secret)?);
+        let (id, secret) = (decode_value(id), decode_value(secret));
         (!id.is_empty()).then_some(ClientCredentials { id, secret, via_basic: true })
     }
 }

@@ -1,4 +1,6 @@
-//! [`Form`]: an `application/x-www-form-urlencoded` token request body, decoded strictly.
+//! [`Form`]: an `application/x-www-form-urlencoded` request body, decoded by the url crate's
+//! `form_urlencoded` (the decoder every crate of the workspace uses), with the OAuth rules on
+//! top: no parameter twice, an empty one as if omitted.
 
 use std::collections::HashMap;
 
@@ -9,18 +11,13 @@ pub(crate) struct Form(HashMap<String, String>);
 
 impl Form {
     pub(crate) fn parse(body: &[u8]) -> Result<Self, OAuthError> {
-        let text = std::str::from_utf8(body).map_err(|_| invalid_request("the body is not UTF-8"))?;
         let mut params = HashMap::new();
-        for pair in text.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = percent_decode(name).ok_or_else(|| invalid_request("the body is not form-encoded"))?;
-            let value =
-                percent_decode(value).ok_or_else(|| invalid_request("the body is not form-encoded"))?;
+        for (name, value) in form_urlencoded::parse(body) {
             // "Parameters sent without a value MUST be treated as if they were omitted."
             if value.is_empty() {
                 continue;
             }
-            if params.insert(name, value).is_some() {
+            if params.insert(name.into_owned(), value.into_owned()).is_some() {
                 return Err(invalid_request("a parameter is repeated"));
             }
         }
@@ -32,40 +29,16 @@ impl Form {
     }
 }
 
-/// Decodes `application/x-www-form-urlencoded` (`+` is a space, `%XX` a byte). `None` if an
-/// escape is broken or the result is not UTF-8.
-pub(crate) fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
-                // `from_str_radix` alone would accept a sign ("%+f").
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+/// One form-encoded value on its own (a client id or secret of HTTP Basic, RFC 6749 §2.3.1):
+/// `+` is a space, `%XX` a byte, as [`Form::parse`] decodes a body's values.
+pub(crate) fn decode_value(value: &str) -> String {
+    // What `form_urlencoded` does to each name and value, on a value that is not in a body.
+    percent_encoding::percent_decode_str(&value.replace('+', " ")).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(feature = "client")]
-/// Encodes `s` for `application/x-www-form-urlencoded`: unreserved characters as they are,
-/// every other byte as `%XX` (a space too, which is always safe).
+/// Encodes `s` for `application/x-www-form-urlencoded` (a body's value, or a client id or
+/// secret for HTTP Basic, RFC 6749 §2.3.1).
 pub(crate) fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
