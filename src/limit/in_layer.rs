@@ -8,10 +8,12 @@ use super::credits_layer::CreditsLayer;
 use super::layer::RateLimitLayer;
 #[cfg(feature = "rate-limit")]
 use super::limits::{self, Limits};
+#[cfg(feature = "rate-limit")]
 use crate::middleware::gate::{Gate, Verdict};
 use crate::middleware::layer::BearerAuthLayer;
 #[cfg(feature = "rate-limit")]
 use crate::outcome::error::{AuthError, Throttle};
+#[cfg(feature = "rate-limit")]
 use crate::principal::Principal;
 use crate::store::ledger::CreditLedger;
 

@@ -17,7 +17,7 @@ use tower_service::Service;
 use super::body::ResponseBody;
 use super::gate::{Gate, GateFuture, Refusal, Verdict};
 use super::grpc::grpc_content_type;
-use super::reject::handler_rejection_with;
+use super::reject::check_rejection;
 use crate::principal::Principal;
 
 /// The service of [`RequireScopesLayer`](crate::RequireScopesLayer),
@@ -180,7 +180,7 @@ impl<S: Service<Request<ReqBody>>, ReqBody> fmt::Debug for GuardFuture<S, ReqBod
 
 /// The answer to `req`, refused with `refusal`, for the auth layer around to answer in kind.
 fn refused<B>(req: &Request<B>, (error, headers, _): Refusal) -> Response<Bytes> {
-    handler_rejection_with(error, grpc_type_of(req), headers)
+    check_rejection(error, grpc_type_of(req), headers)
 }
 
 /// What a check answers a request that reached it without a principal: the auth layer is not

@@ -1,13 +1,16 @@
-//! Handler-side rejections: an [`AuthError`] answered by a handler (or by
-//! [`RequireScopesLayer`](crate::RequireScopesLayer)) behind the layer, then answered again by
-//! [`BearerAuth`](super::BearerAuth) in its own format and realm.
+//! Refusals behind the layer: an [`AuthError`] returned by a handler, or a check's
+//! ([`Guard`](super::Guard)), answered by [`BearerAuth`](super::BearerAuth) in its own format
+//! and realm.
 
+#[cfg(feature = "axum")]
 use std::sync::OnceLock;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response};
 
+#[cfg(feature = "axum")]
 use super::grpc::GrpcAnswers;
+#[cfg(feature = "axum")]
 use super::responder::Responder;
 use crate::outcome::error::AuthError;
 
@@ -25,24 +28,28 @@ pub(crate) struct HandlerRejection {
 
 /// The response for `error` in the default format (OAuth body, no realm), marked so that the
 /// layer around the handler answers it in its own: a correct answer whether or not a layer is
-/// there to re-answer it.
-pub(crate) fn handler_rejection<B: From<Bytes>>(
-    error: AuthError,
-    grpc_type: Option<HeaderValue>,
-) -> Response<B> {
-    handler_rejection_with(error, grpc_type, HeaderMap::new())
+/// there to re-answer it. (Unlike a check's refusal, a handler may answer with one on a route
+/// the layer does not cover; the default answer is clones from a prebuilt table, formatting
+/// nothing but a handler's own scope list.)
+#[cfg(feature = "axum")]
+fn handler_rejection<B: From<Bytes>>(error: AuthError) -> Response<B> {
+    static DEFAULT: OnceLock<Responder> = OnceLock::new();
+    let responder = DEFAULT.get_or_init(Responder::default);
+    let mut response = responder.answer(GrpcAnswers::default(), None, error.clone(), false);
+    response.extensions_mut().insert(HandlerRejection { error, grpc_type: None, headers: HeaderMap::new() });
+    response
 }
 
-/// [`handler_rejection`] with `headers` that every answer to it carries.
-pub(crate) fn handler_rejection_with<B: From<Bytes>>(
+/// A check's refusal, for the layer around it to answer: only the status and the mark, nothing
+/// rendered. A check refuses only a request that has a principal, which only the layer puts
+/// there, so the layer is always there to answer it, once, in its own format.
+pub(crate) fn check_rejection(
     error: AuthError,
     grpc_type: Option<HeaderValue>,
     headers: HeaderMap,
-) -> Response<B> {
-    static DEFAULT: OnceLock<Responder> = OnceLock::new();
-    let responder = DEFAULT.get_or_init(Responder::default);
-    let mut response = responder.answer(GrpcAnswers::default(), grpc_type.as_ref(), error.clone(), false);
-    response.headers_mut().extend(headers.clone());
+) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = error.status();
     response.extensions_mut().insert(HandlerRejection { error, grpc_type, headers });
     response
 }
@@ -71,6 +78,6 @@ pub(crate) fn handler_rejection_with<B: From<Bytes>>(
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 impl axum_core::response::IntoResponse for AuthError {
     fn into_response(self) -> axum_core::response::Response {
-        handler_rejection(self, None)
+        handler_rejection(self)
     }
 }
