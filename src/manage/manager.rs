@@ -8,7 +8,7 @@ use super::error::ManageError;
 use super::info::TokenInfo;
 use super::issued::IssuedToken;
 use super::new_token::NewToken;
-use super::query::{TokenPage, TokenQuery};
+use super::query::{Page, TokenQuery};
 use crate::clock::Clock;
 use crate::grant::{Action, MintRules, Refusal};
 use crate::principal::Principal;
@@ -156,7 +156,7 @@ pub trait TokenManager: TokenStore {
         &self,
         manager: &Principal,
         query: TokenQuery,
-    ) -> impl Future<Output = Result<TokenPage, ManageError>> + Send {
+    ) -> impl Future<Output = Result<Page<TokenInfo>, ManageError>> + Send {
         async move {
             self.rules().decide(manager.actor(), Action::List, self.clock().now())?;
             let query = query.within(self.rules(), manager.grant());
@@ -173,10 +173,13 @@ pub trait TokenManager: TokenStore {
     fn get(&self, id: &TokenId) -> impl Future<Output = Result<Option<TokenInfo>, ManageError>> + Send;
 
     /// A page of the live tokens `query` selects (by subject, organization, or every token of
-    /// the store), oldest first; [`TokenPage::next`] continues the listing: what an
+    /// the store), oldest first; [`Page::next`](crate::manage::Page::next) continues the listing: what an
     /// administration API lists with. Expired tokens are listed until they are purged, as by
     /// [`list`](Self::list).
-    fn list_page(&self, query: &TokenQuery) -> impl Future<Output = Result<TokenPage, ManageError>> + Send;
+    fn list_page(
+        &self,
+        query: &TokenQuery,
+    ) -> impl Future<Output = Result<Page<TokenInfo>, ManageError>> + Send;
 
     /// Revokes a token, effective for every request that starts after this returns. Returns
     /// whether a live token had this id.

@@ -16,7 +16,7 @@ pub(crate) mod query;
 pub use crate::store::revocation::Revocation;
 pub use event::{LifecycleEvent, LifecycleEvents};
 pub use marker::OnceMarkers;
-pub use query::{PageCursor, TenantFilter, TokenPage, TokenQuery};
+pub use query::{Page, PageCursor, TenantFilter, TokenQuery};
 
 #[cfg(test)]
 mod tests {

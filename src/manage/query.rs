@@ -30,7 +30,7 @@ pub struct TokenQuery {
     pub organization: TenantFilter,
     /// At most this many (1 to [`MAX_PAGE`](TokenQuery::MAX_PAGE); 0 means the default, 100).
     pub limit: usize,
-    /// After this position (from the previous page's [`TokenPage::next`]).
+    /// After this position (from the previous page's [`Page::next`](crate::manage::Page::next)).
     pub after: Option<PageCursor>,
 }
 
@@ -107,10 +107,10 @@ impl TokenQuery {
     /// The page of `candidates` (any order) this query selects: what a store that holds its
     /// tokens in memory answers.
     #[must_use]
-    pub fn select(&self, candidates: impl IntoIterator<Item = TokenInfo>) -> TokenPage {
+    pub fn select(&self, candidates: impl IntoIterator<Item = TokenInfo>) -> Page<TokenInfo> {
         let mut tokens: Vec<TokenInfo> = candidates.into_iter().filter(|i| self.admits(i)).collect();
         tokens.sort_by_key(PageCursor::of);
-        TokenPage::from_one_extra(tokens, self.page_size())
+        Page::from_one_extra(tokens, self.page_size(), PageCursor::of)
     }
 }
 
@@ -174,25 +174,33 @@ impl TenantFilter {
     }
 }
 
-/// A page of a listing.
+/// A page of a listing: tokens ([`TokenManager::list_page`](crate::TokenManager::list_page),
+/// with a [`PageCursor`]) or audit records
+/// ([`AuditLog::audit_page`](crate::manage::audit::AuditLog::audit_page), with the last record's number).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
-pub struct TokenPage {
-    /// The tokens, oldest first.
-    pub tokens: Vec<TokenInfo>,
+pub struct Page<T, C = PageCursor> {
+    /// The items, oldest first.
+    pub items: Vec<T>,
     /// Where the next page starts; `None` on the last page.
-    pub next: Option<PageCursor>,
+    pub next: Option<C>,
 }
 
-impl TokenPage {
-    /// The page of `tokens` (sorted, at most `size + 1` of them: the extra one only tells
-    /// that more follow).
+impl<T, C> Page<T, C> {
+    /// The page of `items` (in order, at most `size + 1` of them: the extra one only tells
+    /// that more follow), the next page starting after the last item's `cursor`.
     #[must_use]
-    pub fn from_one_extra(mut tokens: Vec<TokenInfo>, size: usize) -> Self {
-        let more = tokens.len() > size;
-        tokens.truncate(size);
-        let next = if more { tokens.last().map(PageCursor::of) } else { None };
-        TokenPage { tokens, next }
+    pub fn from_one_extra(mut items: Vec<T>, size: usize, cursor: impl FnOnce(&T) -> C) -> Self {
+        let more = items.len() > size;
+        items.truncate(size);
+        let next = if more { items.last().map(cursor) } else { None };
+        Page { items, next }
+    }
+}
+
+impl<T, C> Default for Page<T, C> {
+    fn default() -> Self {
+        Page { items: Vec::new(), next: None }
     }
 }
 
@@ -298,8 +306,8 @@ mod tests {
         let mut query = TokenQuery::new().organization("o").limit(4);
         loop {
             let page = query.select(all.clone());
-            assert!(page.tokens.len() <= 4);
-            seen.extend(page.tokens.iter().map(|t| t.id.clone()));
+            assert!(page.items.len() <= 4);
+            seen.extend(page.items.iter().map(|t| t.id.clone()));
             match page.next {
                 Some(next) => {
                     // Through the text form, as an API client would.
@@ -311,8 +319,8 @@ mod tests {
         let mut expected: Vec<TokenInfo> = all.clone();
         expected.sort_by_key(PageCursor::of);
         assert_eq!(seen, expected.iter().map(|t| t.id.clone()).collect::<Vec<_>>());
-        assert_eq!(TokenQuery::new().subject("a").select(all.clone()).tokens.len(), 9);
-        assert!(TokenQuery::new().organization("p").select(all).tokens.is_empty());
+        assert_eq!(TokenQuery::new().subject("a").select(all.clone()).items.len(), 9);
+        assert!(TokenQuery::new().organization("p").select(all).items.is_empty());
     }
 
     #[test]

@@ -123,7 +123,7 @@ impl TokenManager for Gated {
     fn list_page(
         &self,
         query: &tower_bearer::manage::TokenQuery,
-    ) -> impl Future<Output = Result<tower_bearer::manage::TokenPage, ManageError>> + Send {
+    ) -> impl Future<Output = Result<tower_bearer::manage::Page<TokenInfo>, ManageError>> + Send {
         TokenManager::list_page(&self.inner, query)
     }
 

@@ -160,14 +160,14 @@ async fn list(session: &Session, args: ListArgs, out: &mut Printer, now: SystemT
             page_query = page_query.after(after);
         }
         let page = session.store().list_page(&page_query).await?;
-        remaining = remaining.saturating_sub(page.tokens.len());
-        let empty = page.tokens.is_empty();
+        remaining = remaining.saturating_sub(page.items.len());
+        let empty = page.items.is_empty();
         if out.is_json() {
-            for info in &page.tokens {
+            for info in &page.items {
                 out.token(info, now)?;
             }
         } else {
-            table.extend(page.tokens);
+            table.extend(page.items);
         }
         cursor = page.next;
         if cursor.is_none() || remaining == 0 || empty {
@@ -254,12 +254,12 @@ async fn print_events(
             page_query = page_query.after(seq);
         }
         let page = session.store().audit_page(&page_query).await?;
-        remaining = remaining.saturating_sub(page.records.len());
-        for record in &page.records {
+        remaining = remaining.saturating_sub(page.items.len());
+        for record in &page.items {
             out.audit(record)?;
             after = Some(record.seq);
         }
-        if page.next.is_none() || page.records.is_empty() {
+        if page.next.is_none() || page.items.is_empty() {
             if !follow {
                 break;
             }

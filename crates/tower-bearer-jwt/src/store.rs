@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tower_bearer::manage::{Revocation, TokenPage, TokenQuery};
+use tower_bearer::manage::{Page, Revocation, TokenQuery};
 use tower_bearer::store::Lookup;
 use tower_bearer::{
     Clock, IssuedToken, ManageError, NewToken, PresentedToken, Principal, StoreError, TokenId, TokenInfo,
@@ -320,7 +320,7 @@ impl<M: TokenManager> TokenManager for SignedTokens<M> {
         self.inner.store.get(id).await
     }
 
-    async fn list_page(&self, query: &TokenQuery) -> Result<TokenPage, ManageError> {
+    async fn list_page(&self, query: &TokenQuery) -> Result<Page<TokenInfo>, ManageError> {
         self.inner.store.list_page(query).await
     }
 

@@ -5,7 +5,8 @@ use std::time::SystemTime;
 
 use sqlx::query::Query;
 use sqlx::{Database, Encode, Row, Type};
-use tower_bearer::manage::audit::{AuditEvent, AuditKind, AuditLog, AuditPage, AuditQuery, AuditRecord};
+use tower_bearer::manage::Page;
+use tower_bearer::manage::audit::{AuditEvent, AuditKind, AuditLog, AuditQuery, AuditRecord};
 use tower_bearer::{StoreError, TokenId};
 
 use crate::db::Db;
@@ -112,7 +113,7 @@ impl AuditLog for SqlTokenStore {
         .map_err(failed)
     }
 
-    async fn audit_page(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+    async fn audit_page(&self, query: &AuditQuery) -> Result<Page<AuditRecord, u64>, StoreError> {
         let filter = AuditFilter::of(query);
         let records = match &self.inner.db {
             #[cfg(feature = "sqlite")]
@@ -120,7 +121,7 @@ impl AuditLog for SqlTokenStore {
             #[cfg(feature = "postgres")]
             Db::Postgres(db) => db.audit_page(&filter).await,
         };
-        Ok(AuditPage::from_one_extra(records.map_err(failed)?, query.page_size()))
+        Ok(Page::from_one_extra(records.map_err(failed)?, query.page_size(), |r| r.seq))
     }
 
     async fn purge_audit(&self, before: SystemTime) -> Result<u64, StoreError> {

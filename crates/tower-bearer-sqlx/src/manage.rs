@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use tower_bearer::grant::MintRules;
-use tower_bearer::manage::{LifecycleEvent, Revocation, TokenPage, TokenQuery};
+use tower_bearer::manage::{LifecycleEvent, Page, PageCursor, Revocation, TokenQuery};
 use tower_bearer::{Clock, IssuedToken, ManageError, NewToken, StoreError, TokenId, TokenInfo, TokenManager};
 
 use crate::micros::micros;
@@ -50,7 +50,7 @@ impl TokenManager for SqlTokenStore {
         Ok(rows.iter().map(TokenRow::info).collect())
     }
 
-    async fn list_page(&self, query: &TokenQuery) -> Result<TokenPage, ManageError> {
+    async fn list_page(&self, query: &TokenQuery) -> Result<Page<TokenInfo>, ManageError> {
         let size = query.page_size();
         let page = PageQuery {
             subject: query.subject.as_deref(),
@@ -59,7 +59,7 @@ impl TokenManager for SqlTokenStore {
             limit: i64::try_from(size + 1).unwrap_or(i64::MAX),
         };
         let rows = self.inner.db.page(&page).await.map_err(store_error)?;
-        Ok(TokenPage::from_one_extra(rows.iter().map(TokenRow::info).collect(), size))
+        Ok(Page::from_one_extra(rows.iter().map(TokenRow::info).collect(), size, PageCursor::of))
     }
 
     async fn get(&self, id: &TokenId) -> Result<Option<TokenInfo>, ManageError> {

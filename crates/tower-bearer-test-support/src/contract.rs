@@ -62,8 +62,8 @@ pub async fn listing<S: TokenManager>(store: &S) -> Result<(), ManageError> {
     loop {
         let page = store.list_page(&query).await?;
         pages += 1;
-        assert!(page.tokens.len() <= 4);
-        seen.extend(page.tokens.iter().map(|t| t.id.clone()));
+        assert!(page.items.len() <= 4);
+        seen.extend(page.items.iter().map(|t| t.id.clone()));
         match page.next {
             Some(next) => {
                 query = query.after(next.to_string().parse().expect("a cursor the store handed out"))
@@ -75,10 +75,10 @@ pub async fn listing<S: TokenManager>(store: &S) -> Result<(), ManageError> {
     assert_eq!(seen, expected, "every live token once, oldest first");
     assert_eq!(pages, 2);
     let pat = store.list_page(&TokenQuery::new().organization("paging").subject("pat")).await?;
-    assert_eq!(pat.tokens.len(), 4);
+    assert_eq!(pat.items.len(), 4);
     assert!(pat.next.is_none());
-    assert!(pat.tokens.iter().all(|t| t.principal.subject() == "pat"));
-    assert!(store.list_page(&TokenQuery::new().organization("nobody")).await?.tokens.is_empty());
+    assert!(pat.items.iter().all(|t| t.principal.subject() == "pat"));
+    assert!(store.list_page(&TokenQuery::new().organization("nobody")).await?.items.is_empty());
     for t in &issued {
         store.delete(t.id()).await?;
     }
@@ -400,8 +400,8 @@ pub async fn audit_log<L: AuditLog>(log: &L) {
     let mut query = AuditQuery::new().limit(7);
     loop {
         let page = log.audit_page(&query).await.unwrap();
-        assert!(page.records.len() <= 7);
-        seen.extend(page.records);
+        assert!(page.items.len() <= 7);
+        seen.extend(page.items);
         match page.next {
             Some(next) => query = query.after(next),
             None => break,
@@ -416,28 +416,24 @@ pub async fn audit_log<L: AuditLog>(log: &L) {
 
     let rejected_of_tid0 = AuditQuery::new().token_id(TokenId::from("tid_audit0")).kind(AuditKind::Rejected);
     let page = log.audit_page(&rejected_of_tid0).await.unwrap();
-    let paths: Vec<_> = page.records.iter().map(|r| r.event.path.clone().unwrap()).collect();
+    let paths: Vec<_> = page.items.iter().map(|r| r.event.path.clone().unwrap()).collect();
     assert_eq!(paths, ["/v1/things/0", "/v1/things/12", "/v1/things/24"]);
     let umbrella = AuditQuery::new().organization("umbrella").subject("bob");
-    assert_eq!(log.audit_page(&umbrella).await.unwrap().records.len(), 5);
+    assert_eq!(log.audit_page(&umbrella).await.unwrap().items.len(), 5);
     // A caller without an organization reads the events of its tenant exactly: none of
     // acme's or umbrella's (issue 21: `None` used to mean any organization).
     let rules = MintRules::new();
     let loner = Grant::new("bob");
-    assert!(log.audit_page(&AuditQuery::new().within(&rules, &loner)).await.unwrap().records.is_empty());
+    assert!(log.audit_page(&AuditQuery::new().within(&rules, &loner)).await.unwrap().items.is_empty());
     let acme_admin =
         Grant::new("root").with_organization("acme").with_scopes(Scopes::parse(rules.admin_scope()));
     assert_eq!(
-        log.audit_page(&AuditQuery::new().within(&rules, &acme_admin).limit(100))
-            .await
-            .unwrap()
-            .records
-            .len(),
+        log.audit_page(&AuditQuery::new().within(&rules, &acme_admin).limit(100)).await.unwrap().items.len(),
         20
     );
 
     assert_eq!(log.purge_audit(at(25)).await.unwrap(), 25);
     let left = log.audit_page(&AuditQuery::new()).await.unwrap();
-    assert_eq!(left.records.len(), 5);
-    assert_eq!(left.records[0].event, events[25]);
+    assert_eq!(left.items.len(), 5);
+    assert_eq!(left.items[0].event, events[25]);
 }

@@ -21,7 +21,7 @@ pub async fn grant_round_trip<S: TokenManager>(store: &S) {
     assert_eq!(looked_up.token_name(), Some("every attribute"));
     assert_eq!(store.get(issued.id()).await.unwrap().unwrap().principal.grant(), &grant, "get");
     let page = store.list_page(&TokenQuery::new().organization("org_every")).await.unwrap();
-    assert_eq!(page.tokens.iter().map(|t| t.principal.grant()).collect::<Vec<_>>(), [&grant], "listed");
+    assert_eq!(page.items.iter().map(|t| t.principal.grant()).collect::<Vec<_>>(), [&grant], "listed");
     let rotated = store.rotate(issued.id(), Duration::ZERO).await.unwrap();
     let successor = principal_of(store, rotated.secret().expose_secret()).await;
     assert_eq!(successor.grant(), &grant.clone().with_expiry(successor.expires_at()), "rotated");
@@ -68,18 +68,18 @@ pub async fn one_token_model<S: TokenManager>(store: &S) {
     let (loner, loner_id) = issue(NewToken::for_subject("model-ada").scopes(["*", admin.as_str()])).await;
     let everything = TokenQuery::new();
     let seen = store.list_page_as(&loner, everything).await.unwrap();
-    assert_eq!(seen.tokens.iter().map(|t| &t.id).collect::<Vec<_>>(), [&loner_id]);
+    assert_eq!(seen.items.iter().map(|t| &t.id).collect::<Vec<_>>(), [&loner_id]);
     assert!(matches!(store.revoke_as(&loner, &sibling).await, Err(ManageError::NotFound(_))));
     let (admin_p, _) = issue(ada(&[admin.as_str(), "*"])).await;
     let org_page = store.list_page_as(&admin_p, TokenQuery::new()).await.unwrap();
-    assert!(org_page.tokens.iter().all(|t| t.principal.organization() == Some("model")));
-    assert!(org_page.tokens.len() >= 5);
+    assert!(org_page.items.iter().all(|t| t.principal.organization() == Some("model")));
+    assert!(org_page.items.len() >= 5);
 
     // Finding 5: kinds the OAuth endpoints rely on are not minted through a token.
     let posing = ada(&["read"]).kind("oauth_access").name("client-1");
     assert!(matches!(store.issue_as(&admin_p, posing).await, Err(ManageError::ReservedKind(_))));
 
-    for t in store.list_page(&TokenQuery::new().organization("model")).await.unwrap().tokens {
+    for t in store.list_page(&TokenQuery::new().organization("model")).await.unwrap().items {
         store.delete(&t.id).await.unwrap();
     }
     store.delete(&loner_id).await.unwrap();

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use super::event::{AuditEvent, AuditKind};
 use crate::grant::{Grant, MintRules};
-use crate::manage::query::{TenantFilter, narrow, page_size};
+use crate::manage::query::{Page, TenantFilter, narrow, page_size};
 use crate::store::error::StoreError;
 use crate::token::id::TokenId;
 
@@ -43,7 +43,7 @@ pub struct AuditQuery {
     pub organization: TenantFilter,
     /// At most this many (1 to 1000; 0: 100).
     pub limit: usize,
-    /// After this position ([`AuditPage::next`]).
+    /// After this position ([`Page::next`](crate::manage::Page::next)).
     pub after: Option<u64>,
 }
 
@@ -123,28 +123,6 @@ impl AuditQuery {
     }
 }
 
-/// A page of the audit log.
-#[derive(Clone, Debug, Default)]
-#[non_exhaustive]
-pub struct AuditPage {
-    /// The events, oldest first.
-    pub records: Vec<AuditRecord>,
-    /// The position to read the next page after; `None` on the last page.
-    pub next: Option<u64>,
-}
-
-impl AuditPage {
-    /// The page of `records` (in order, at most `size + 1`: the extra one only tells that more
-    /// follow).
-    #[must_use]
-    pub fn from_one_extra(mut records: Vec<AuditRecord>, size: usize) -> Self {
-        let more = records.len() > size;
-        records.truncate(size);
-        let next = if more { records.last().map(|r| r.seq) } else { None };
-        AuditPage { records, next }
-    }
-}
-
 /// Where audit events are kept: the memory store's bounded ring
 /// ([`MemoryAuditLog`](super::MemoryAuditLog)), an append-only table in the SQL store's
 /// database. Events reach it in batches, off the request path (`AuditWriter` of
@@ -154,7 +132,10 @@ pub trait AuditLog: Send + Sync + 'static {
     fn append(&self, events: Vec<AuditEvent>) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// A page of the events `query` selects.
-    fn audit_page(&self, query: &AuditQuery) -> impl Future<Output = Result<AuditPage, StoreError>> + Send;
+    fn audit_page(
+        &self,
+        query: &AuditQuery,
+    ) -> impl Future<Output = Result<Page<AuditRecord, u64>, StoreError>> + Send;
 
     /// Drops the events that happened before `before` (retention). Returns how many.
     fn purge_audit(&self, before: SystemTime) -> impl Future<Output = Result<u64, StoreError>> + Send;

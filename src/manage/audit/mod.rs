@@ -7,5 +7,5 @@ mod log;
 mod ring;
 
 pub use event::{AuditEvent, AuditKind};
-pub use log::{AuditLog, AuditPage, AuditQuery, AuditRecord};
+pub use log::{AuditLog, AuditQuery, AuditRecord};
 pub use ring::MemoryAuditLog;

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use super::event::AuditEvent;
-use super::log::{AuditLog, AuditPage, AuditQuery, AuditRecord};
+use super::log::{AuditLog, AuditQuery, AuditRecord};
+use crate::manage::query::Page;
 use crate::store::error::StoreError;
 
 /// The audit log in memory: the latest `capacity` events (10 000 by default), the oldest
@@ -76,11 +77,14 @@ impl AuditLog for MemoryAuditLog {
         ready(Ok(()))
     }
 
-    fn audit_page(&self, query: &AuditQuery) -> impl Future<Output = Result<AuditPage, StoreError>> + Send {
+    fn audit_page(
+        &self,
+        query: &AuditQuery,
+    ) -> impl Future<Output = Result<Page<AuditRecord, u64>, StoreError>> + Send {
         let size = query.page_size();
         let records =
             self.ring().records.iter().filter(|r| query.admits(r)).take(size + 1).cloned().collect();
-        ready(Ok(AuditPage::from_one_extra(records, size)))
+        ready(Ok(Page::from_one_extra(records, size, |r| r.seq)))
     }
 
     fn purge_audit(&self, before: SystemTime) -> impl Future<Output = Result<u64, StoreError>> + Send {
@@ -132,9 +136,9 @@ mod tests {
         now(log.append((0..25).map(event).collect())).unwrap();
         assert_eq!(log.len(), 10);
         let first = now(log.audit_page(&AuditQuery { limit: 4, ..AuditQuery::new() })).unwrap();
-        assert_eq!(first.records.iter().map(|r| r.seq).collect::<Vec<_>>(), [16, 17, 18, 19]);
+        assert_eq!(first.items.iter().map(|r| r.seq).collect::<Vec<_>>(), [16, 17, 18, 19]);
         let rest = now(log.audit_page(&AuditQuery { after: first.next, ..AuditQuery::new() })).unwrap();
-        assert_eq!(rest.records.len(), 6);
+        assert_eq!(rest.items.len(), 6);
         assert!(rest.next.is_none());
         let revoked = AuditQuery {
             kind: Some(AuditKind::Revoked),
@@ -142,9 +146,9 @@ mod tests {
             ..AuditQuery::new()
         };
         let page = now(log.audit_page(&revoked)).unwrap();
-        assert!(page.records.iter().all(|r| r.event.kind == AuditKind::Revoked));
+        assert!(page.items.iter().all(|r| r.event.kind == AuditKind::Revoked));
         // Of the events kept (15 to 24), the odd ones are revocations; of those, 19 is tid_1's.
-        assert_eq!(page.records.iter().map(|r| r.seq).collect::<Vec<_>>(), [20]);
+        assert_eq!(page.items.iter().map(|r| r.seq).collect::<Vec<_>>(), [20]);
         assert_eq!(now(log.purge_audit(UNIX_EPOCH + Duration::from_secs(20))).unwrap(), 5);
         assert_eq!(log.len(), 5);
     }

@@ -11,7 +11,7 @@ use crate::manage::info::TokenInfo;
 use crate::manage::issued::IssuedToken;
 use crate::manage::manager::TokenManager;
 use crate::manage::new_token::NewToken;
-use crate::manage::query::{TokenPage, TokenQuery};
+use crate::manage::query::{Page, TokenQuery};
 use crate::store::revocation::Revocation;
 use crate::token::id::TokenId;
 
@@ -77,7 +77,10 @@ impl<S: TokenManager> TokenManager for CachedTokenStore<S> {
         self.inner.store.record_usage(id, at)
     }
 
-    fn list_page(&self, query: &TokenQuery) -> impl Future<Output = Result<TokenPage, ManageError>> + Send {
+    fn list_page(
+        &self,
+        query: &TokenQuery,
+    ) -> impl Future<Output = Result<Page<TokenInfo>, ManageError>> + Send {
         self.inner.store.list_page(query)
     }
 

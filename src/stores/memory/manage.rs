@@ -16,7 +16,7 @@ use crate::manage::issued::IssuedToken;
 use crate::manage::manager::TokenManager;
 use crate::manage::marker::OnceMarkers;
 use crate::manage::new_token::NewToken;
-use crate::manage::query::{TokenPage, TokenQuery};
+use crate::manage::query::{Page, TokenQuery};
 use crate::store::error::StoreError;
 use crate::token::id::TokenId;
 
@@ -55,7 +55,10 @@ impl TokenManager for MemoryTokenStore {
         ready(Ok(oldest_first(&self.shared, live.map(|r| &**r))))
     }
 
-    fn list_page(&self, query: &TokenQuery) -> impl Future<Output = Result<TokenPage, ManageError>> + Send {
+    fn list_page(
+        &self,
+        query: &TokenQuery,
+    ) -> impl Future<Output = Result<Page<TokenInfo>, ManageError>> + Send {
         let tokens = self.shared.tokens.pin();
         let live = tokens.iter().filter(|r| r.is_live()).map(|r| self.shared.info(r));
         ready(Ok(query.select(live)))

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use tower_bearer::manage::audit::{AuditKind, AuditQuery};
-use tower_bearer::manage::{TokenPage, TokenQuery};
+use tower_bearer::manage::{Page, TokenQuery};
 use tower_bearer::{AuthError, NewToken, Principal, TokenId, TokenManager};
 use utoipa::{IntoParams, ToSchema};
 
@@ -190,7 +190,7 @@ pub(crate) async fn list<S: TokenManager + Clone>(
             && params.subject.as_deref().is_some_and(|s| s != caller.subject())
         {
             // Another subject's tokens: none to show (their existence is not revealed).
-            TokenPage::from_one_extra(Vec::new(), 0)
+            Page::default()
         } else {
             // Admins list their organization, or one subject of it; others themselves.
             query.subject = params.subject;
@@ -198,7 +198,7 @@ pub(crate) async fn list<S: TokenManager + Clone>(
         };
         let now = api.store.clock().now();
         Ok(Json(TokenList {
-            tokens: page.tokens.iter().map(|t| TokenView::of(t, now)).collect(),
+            tokens: page.items.iter().map(|t| TokenView::of(t, now)).collect(),
             next_cursor: page.next.map(|c| c.to_string()),
         }))
     }
@@ -360,10 +360,7 @@ pub(crate) async fn audit<S: TokenManager + Clone>(
         // itself.
         let query = query.within(api.store.rules(), caller.grant());
         let page = log.page(query).await.map_err(|_| ApiError::Unavailable)?;
-        Ok(Json(AuditList {
-            events: page.records.iter().map(AuditView::of).collect(),
-            next_cursor: page.next,
-        }))
+        Ok(Json(AuditList { events: page.items.iter().map(AuditView::of).collect(), next_cursor: page.next }))
     }
     .await;
     result.into_response()

@@ -5,7 +5,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use tower_bearer::StoreError;
-use tower_bearer::manage::audit::{AuditLog, AuditPage, AuditQuery};
+use tower_bearer::manage::Page;
+use tower_bearer::manage::audit::{AuditLog, AuditQuery, AuditRecord};
 
 /// The scope names the API checks (configurable: an application may already have its own).
 #[derive(Clone, Debug)]
@@ -14,6 +15,9 @@ pub(crate) struct ApiScopes {
     pub(crate) write: String,
     pub(crate) audit: String,
 }
+
+/// A page of the audit log.
+type AuditPage = Page<AuditRecord, u64>;
 
 /// An audit log behind a pointer (its trait's futures are not object-safe).
 pub(crate) trait AuditSource: Send + Sync + 'static {

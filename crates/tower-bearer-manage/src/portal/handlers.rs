@@ -85,7 +85,7 @@ async fn list_page<S: TokenManager>(
     }
     let page = portal.store.list_page(&query).await?;
     let next_page = page.next.as_ref().map(|cursor| of.paths.list_after(cursor));
-    let tokens: Vec<_> = page.tokens.into_iter().filter(|t| portal.manages(user, t)).collect();
+    let tokens: Vec<_> = page.items.into_iter().filter(|t| portal.manages(user, t)).collect();
     let now = portal.now();
     let list_path = of.paths.list();
     let csrf = portal.csrf_token(user, CREATE);

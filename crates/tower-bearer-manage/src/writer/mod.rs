@@ -402,7 +402,7 @@ mod tests {
         audit.leak_hook()(&report);
         assert!(audit.flush().await);
         let page = log.audit_page(&AuditQuery::new()).await.unwrap();
-        let event = &page.records[0].event;
+        let event = &page.items[0].event;
         assert_eq!(event.kind, AuditKind::Leaked);
         assert_eq!(event.token_id, Some(TokenId::from("tid_leaked")));
         assert_eq!(

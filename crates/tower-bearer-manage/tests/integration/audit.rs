@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use tower_bearer::manage::audit::{AuditEvent, AuditKind, AuditLog, AuditPage, AuditQuery, MemoryAuditLog};
+use tower_bearer::manage::Page;
+use tower_bearer::manage::audit::{AuditEvent, AuditKind, AuditLog, AuditQuery, AuditRecord, MemoryAuditLog};
 use tower_bearer::{BearerAuthLayer, MemoryTokenStore, NewToken, StoreError, TokenManager};
 use tower_bearer_manage::AuditWriter;
 use tower_bearer_sqlx::SqlTokenStore;
@@ -29,7 +30,7 @@ impl<L: AuditLog + Clone> AuditLog for Counting<L> {
         self.log.append(events).await
     }
 
-    async fn audit_page(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+    async fn audit_page(&self, query: &AuditQuery) -> Result<Page<AuditRecord, u64>, StoreError> {
         self.log.audit_page(query).await
     }
 
@@ -47,7 +48,7 @@ async fn all<L: AuditLog>(log: &L) -> Vec<AuditEvent> {
     let mut query = AuditQuery::new().limit(1000);
     loop {
         let page = log.audit_page(&query).await.unwrap();
-        events.extend(page.records.into_iter().map(|r| r.event));
+        events.extend(page.items.into_iter().map(|r| r.event));
         match page.next {
             Some(next) => query = query.after(next),
             None => return events,
@@ -332,7 +333,7 @@ impl<L: AuditLog + Clone> AuditLog for Timed<L> {
         self.log.append(events).await
     }
 
-    async fn audit_page(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+    async fn audit_page(&self, query: &AuditQuery) -> Result<Page<AuditRecord, u64>, StoreError> {
         self.log.audit_page(query).await
     }
 

@@ -138,7 +138,7 @@ async fn following_the_audit_log_misses_no_row_committed_out_of_order() {
     let pool = store.postgres_pool().unwrap();
     let kinds = async |after: u64| -> Vec<(u64, String)> {
         let page = store.audit_page(&AuditQuery::new().after(after)).await.unwrap();
-        page.records.iter().map(|r| (r.seq, r.event.kind.as_str().to_owned())).collect()
+        page.items.iter().map(|r| (r.seq, r.event.kind.as_str().to_owned())).collect()
     };
     store.append(vec![AuditEvent::new(AuditKind::Issued, SystemTime::now())]).await.unwrap();
     let read = kinds(0).await;
