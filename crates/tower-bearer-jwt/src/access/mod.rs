@@ -7,7 +7,6 @@ use std::fmt;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -104,7 +103,7 @@ where
 /// }
 ///
 /// let members = HashMap::from([(("ada".into(), "acme".into()), Scopes::parse("reports:read"))]);
-/// let access = EffectiveAccess::new(Members(RwLock::new(members))).ttl(Duration::from_secs(5));
+/// let access = EffectiveAccess::with_ttl(Members(RwLock::new(members)), Duration::from_secs(5));
 ///
 /// // Ada leaves acme: her tokens for acme are refused from the next request on, rather than
 /// // at most 5 seconds later.
@@ -134,8 +133,8 @@ pub struct EffectiveAccess<R> {
 
 struct Inner<R> {
     resolver: R,
-    /// Nanoseconds; atomic so that [`EffectiveAccess::ttl`] cannot fail on a shared handle.
-    ttl: AtomicU64,
+    /// How long an answer is served; set once, at construction.
+    ttl: Duration,
     /// Read without a lock on every request; written only under `slow`.
     entries: papaya::HashMap<Key, Entry>,
     /// Taken by misses, landings and invalidations, never by hits. Landing an answer and
@@ -244,6 +243,14 @@ impl Slow {
 impl<R: AccessResolver> EffectiveAccess<R> {
     /// `resolver`'s answers, cached for 10 seconds.
     pub fn new(resolver: R) -> Self {
+        EffectiveAccess::with_ttl(resolver, DEFAULT_TTL)
+    }
+
+    /// `resolver`'s answers, each served for `ttl`: the longest a user removed without an
+    /// [`invalidate`](Self::invalidate) keeps access. Zero asks the resolver on every request;
+    /// durations beyond 584 years count as 584 years. Set once: the clones share the cache, and
+    /// with it its TTL.
+    pub fn with_ttl(resolver: R, ttl: Duration) -> Self {
         let slow = Slow {
             flights: HashMap::new(),
             next_flight: 0,
@@ -252,25 +259,15 @@ impl<R: AccessResolver> EffectiveAccess<R> {
         };
         let inner = Inner {
             resolver,
-            ttl: AtomicU64::new(nanos(DEFAULT_TTL)),
+            ttl: Duration::from_nanos(nanos(ttl)),
             entries: papaya::HashMap::new(),
             slow: Mutex::new(slow),
         };
         EffectiveAccess { inner: Arc::new(inner) }
     }
 
-    /// How long an answer is served (default 10 seconds): the longest a user removed without
-    /// an [`invalidate`](Self::invalidate) keeps access. Zero asks the resolver on every
-    /// request. Applies to every clone, as they share the cache; durations beyond 584 years
-    /// count as 584 years.
-    #[must_use]
-    pub fn ttl(self, ttl: Duration) -> Self {
-        self.inner.ttl.store(nanos(ttl), Ordering::Relaxed);
-        self
-    }
-
     fn current_ttl(&self) -> Duration {
-        Duration::from_nanos(self.inner.ttl.load(Ordering::Relaxed))
+        self.inner.ttl
     }
 
     /// The resolver.
@@ -379,7 +376,7 @@ impl<R> Inner<R> {
         // every other flight for it that has landed.
         entries.insert(key.clone(), Entry { answer: answer.clone(), fetched_at: started });
         if entries.len() >= slow.entries_sweep_at {
-            let ttl = Duration::from_nanos(self.ttl.load(Ordering::Relaxed));
+            let ttl = self.ttl;
             // Entries asked after this flight started are kept: they are younger, not expired.
             entries.retain(|_, e| started.duration_since(e.fetched_at).unwrap_or_default() < ttl);
             slow.entries_sweep_at = (entries.len() * 2).max(SWEEP_MIN);
@@ -397,7 +394,7 @@ impl<R> fmt::Debug for EffectiveAccess<R> {
     // Counts only: the entries name users and their permissions.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EffectiveAccess")
-            .field("ttl", &Duration::from_nanos(self.inner.ttl.load(Ordering::Relaxed)))
+            .field("ttl", &self.inner.ttl)
             .field("entries", &self.inner.entries.len())
             .finish_non_exhaustive()
     }

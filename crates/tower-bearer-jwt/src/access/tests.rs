@@ -1,7 +1,7 @@
 //! Tests of the effective-access cache.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::UNIX_EPOCH;
 
 use tokio::sync::{Barrier, Semaphore};
@@ -89,8 +89,12 @@ impl AccessResolver for DbHandle {
 }
 
 fn access(db: Db) -> (Arc<Db>, EffectiveAccess<DbHandle>) {
+    access_for(db, DEFAULT_TTL)
+}
+
+fn access_for(db: Db, ttl: Duration) -> (Arc<Db>, EffectiveAccess<DbHandle>) {
     let db = Arc::new(db);
-    (db.clone(), EffectiveAccess::new(DbHandle(db)))
+    (db.clone(), EffectiveAccess::with_ttl(DbHandle(db), ttl))
 }
 
 /// Lets spawned tasks run until the resolver has been called `n` times (failing rather
@@ -134,17 +138,19 @@ async fn answer_expires_after_ttl() {
 
 #[tokio::test]
 async fn ttl_is_configurable_and_zero_always_asks() {
-    let (db, access) = access(Db::default().with("ada", None, "a"));
-    let access = access.ttl(Duration::from_secs(2));
+    let (db, access) = access_for(Db::default().with("ada", None, "a"), Duration::from_secs(2));
     access.resolve("ada", None, at(0)).await.unwrap();
     assert!(access.cached("ada", None, at(1)).is_some());
     assert!(access.cached("ada", None, at(2)).is_none());
-    let access = access.ttl(Duration::ZERO);
+    assert_eq!(db.calls(), 1);
+    let (db, access) = access_for(Db::default().with("ada", None, "a"), Duration::ZERO);
     access.resolve("ada", None, at(3)).await.unwrap();
     assert!(access.cached("ada", None, at(3)).is_none());
     access.resolve("ada", None, at(3)).await.unwrap();
-    assert_eq!(db.calls(), 3);
-    let _huge = access.ttl(Duration::MAX);
+    assert_eq!(db.calls(), 2);
+    let (_db, huge) = access_for(Db::default().with("ada", None, "a"), Duration::MAX);
+    huge.resolve("ada", None, at(3)).await.unwrap();
+    assert!(huge.cached("ada", None, at(1_000_000)).is_some());
 }
 
 #[tokio::test]
@@ -331,8 +337,7 @@ async fn panicking_resolver_fails_closed() {
 
 #[tokio::test]
 async fn memory_is_bounded() {
-    let (_db, access) = access(Db::default());
-    let access = access.ttl(Duration::from_secs(1));
+    let (_db, access) = access_for(Db::default(), Duration::from_secs(1));
     for i in 0..20_000u64 {
         access.resolve(&format!("user{i}"), None, at(i)).await.unwrap();
         assert!(access.inner.entries.len() <= 2 * SWEEP_MIN);

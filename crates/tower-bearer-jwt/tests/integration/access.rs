@@ -59,7 +59,7 @@ async fn a_tokens_scopes_follow_what_its_user_holds_now() {
     let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
     let directory = Directory::default();
     directory.set("ada", "acme", Some("reports:read reports:write"));
-    let access = EffectiveAccess::new(directory.clone()).ttl(Duration::from_secs(10));
+    let access = EffectiveAccess::with_ttl(directory.clone(), Duration::from_secs(10));
     let keys = KeySet::new(SigningKey::hs256("h1", &[9; 32]).unwrap()).unwrap();
     let store = MemoryTokenStore::builder().clock(clock.clone()).build();
     let tokens = SignedTokens::builder(store, keys, "https://auth.example.com", "https://api.example.com")
