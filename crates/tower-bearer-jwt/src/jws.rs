@@ -9,8 +9,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
-use crate::key::Algorithm;
+use crate::key::{Algorithm, SigningKey};
 use crate::key_set::KeySet;
 
 /// The algorithms a verifier accepts in a token's `alg`, checked before any key is looked up,
@@ -236,7 +237,8 @@ impl<'t> Jws<'t> {
         })
     }
 
-    /// Verifies the token: the header is decoded once; its `alg` must be allowed by `policy`
+    /// Verifies the token: the header is decoded once (the header this crate writes is
+    /// recognised as it is, without decoding); its `alg` must be allowed by `policy`
     /// (checked before any key is looked up); `crit` is refused; its `kid` names the key of
     /// `keys`, which must be for that `alg`; then the signature is checked. The payload is
     /// decoded only once the signature holds.
@@ -248,18 +250,7 @@ impl<'t> Jws<'t> {
     ///
     /// The first check that failed, in the order above. Never a panic, whatever the input.
     pub fn verify_with(&self, keys: &KeySet, policy: &AlgorithmPolicy) -> Result<VerifiedJws, JwsError> {
-        let mut header_bytes = [0_u8; HEADER_MAX];
-        let header = parse_header(self.header, &mut header_bytes)?;
-        let alg = Algorithm::from_name(&header.alg)
-            .filter(|&alg| policy.allows(alg))
-            .ok_or(JwsError::AlgorithmNotAllowed)?;
-        if header.crit {
-            return Err(JwsError::CriticalHeader);
-        }
-        let key = keys.key(header.kid.as_deref().ok_or(JwsError::MissingKid)?).ok_or(JwsError::UnknownKey)?;
-        if !key.verifies(alg) {
-            return Err(JwsError::KeyAlgorithmMismatch);
-        }
+        let (alg, key, typ) = self.checked_header(keys, policy)?;
         let mut signature_bytes = [0_u8; SIGNATURE_INLINE];
         let heap;
         let signature = match decode(self.signature, &mut signature_bytes) {
@@ -273,8 +264,51 @@ impl<'t> Jws<'t> {
             return Err(JwsError::BadSignature);
         }
         let payload = URL_SAFE_NO_PAD.decode(self.payload).map_err(|_| JwsError::Malformed)?;
-        Ok(VerifiedJws { alg, typ: header.typ.map(|typ| typ.into()), payload })
+        Ok(VerifiedJws { alg, typ, payload })
     }
+
+    /// The header's checks, in [`verify_with`](Self::verify_with)'s order: the algorithm, the
+    /// key it names, and `typ`.
+    fn checked_header<'k>(
+        &self,
+        keys: &'k KeySet,
+        policy: &AlgorithmPolicy,
+    ) -> Result<(Algorithm, &'k SigningKey, Option<Cow<'static, str>>), JwsError> {
+        // The header this crate writes is the same bytes for every token of a key: found as
+        // it is, it says what decoding and parsing it would (its `alg`, its key's `kid`, `typ`,
+        // no `crit`), and the checks that remain are the policy's. Any other header, however
+        // valid, is read in full below.
+        if let Some((alg, key)) = keys.by_header(self.header) {
+            if !policy.allows(alg) {
+                return Err(JwsError::AlgorithmNotAllowed);
+            }
+            return Ok((alg, key, Some(Cow::Borrowed(TYP))));
+        }
+        let mut header_bytes = [0_u8; HEADER_MAX];
+        let header = parse_header(self.header, &mut header_bytes)?;
+        let alg = Algorithm::from_name(&header.alg)
+            .filter(|&alg| policy.allows(alg))
+            .ok_or(JwsError::AlgorithmNotAllowed)?;
+        if header.crit {
+            return Err(JwsError::CriticalHeader);
+        }
+        let key = keys.key(header.kid.as_deref().ok_or(JwsError::MissingKid)?).ok_or(JwsError::UnknownKey)?;
+        if !key.verifies(alg) {
+            return Err(JwsError::KeyAlgorithmMismatch);
+        }
+        Ok((alg, key, header.typ.map(|typ| Cow::Owned(typ.into_owned()))))
+    }
+}
+
+/// The `typ` of the tokens this crate signs: an RFC 9068 access token (§2.1).
+pub(crate) const TYP: &str = "at+jwt";
+
+/// The encoded header segment of the tokens this crate signs with `alg` and the key `kid`:
+/// `{"alg":…,"kid":…,"typ":"at+jwt"}`, members in that order, no spaces. Both signing and
+/// [`KeySet`]'s recognition of its own headers take it from here, so they cannot drift.
+pub(crate) fn header_segment(alg: Algorithm, kid: &str) -> String {
+    let json = format!(r#"{{"alg":"{}","kid":{},"typ":"{TYP}"}}"#, alg.name(), Value::from(kid));
+    URL_SAFE_NO_PAD.encode(json)
 }
 
 fn parse_header<'b>(part: &str, buffer: &'b mut [u8]) -> Result<Header<'b>, JwsError> {
@@ -287,7 +321,8 @@ fn parse_header<'b>(part: &str, buffer: &'b mut [u8]) -> Result<Header<'b>, JwsE
 #[derive(Clone)]
 pub struct VerifiedJws {
     alg: Algorithm,
-    typ: Option<Box<str>>,
+    /// Borrowed for this crate's own header, the usual case: no allocation per token.
+    typ: Option<Cow<'static, str>>,
     payload: Vec<u8>,
 }
 
@@ -337,5 +372,47 @@ mod tests {
         assert!(!AlgorithmPolicy::OUTSIDE_ISSUER.allows(Algorithm::HS256));
         assert_eq!(AlgorithmPolicy::ALL.outside_issuer(), AlgorithmPolicy::OUTSIDE_ISSUER);
         assert_eq!(format!("{:?}", AlgorithmPolicy::only([Algorithm::PS256])), "[PS256]");
+    }
+
+    /// The header this crate writes, recognised without parsing, must say what parsing it
+    /// would: the same answers through both paths, the policy still applied, and any other
+    /// spelling of the same header still verified in full.
+    #[test]
+    fn its_own_header_is_recognised_as_parsing_would_read_it() {
+        use crate::key::SigningKey;
+
+        let kid = r#"k"1\é"#;
+        let segment = header_segment(Algorithm::HS256, kid);
+        let parsed = Jws { header: &segment, payload: "", signed: "", signature: "" }.header().unwrap();
+        assert_eq!(
+            parsed,
+            UnverifiedHeader { alg: Some(Algorithm::HS256), kid: Some(kid.into()), typ: Some(TYP.into()) }
+        );
+
+        let keys = KeySet::new(SigningKey::hs256(kid, &[7; 32]).unwrap()).unwrap();
+        let signed = |header: &str| {
+            let input = format!("{header}.e30");
+            let signature = keys.signing_key().unwrap().sign(input.as_bytes()).unwrap();
+            format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+        };
+        let own = signed(&segment);
+        let respelled = signed(
+            &URL_SAFE_NO_PAD
+                .encode(format!(r#"{{"typ":"{TYP}", "kid":{}, "alg":"HS256"}}"#, Value::from(kid))),
+        );
+        assert!(keys.by_header(&segment).is_some());
+        for token in [&own, &respelled] {
+            let verified = Jws::verify(token, &keys, &AlgorithmPolicy::ALL).unwrap();
+            assert_eq!(
+                (verified.alg(), verified.typ(), verified.payload()),
+                (Algorithm::HS256, Some(TYP), &b"{}"[..])
+            );
+            let refused = Jws::verify(token, &keys, &AlgorithmPolicy::OUTSIDE_ISSUER);
+            assert_eq!(refused.err(), Some(JwsError::AlgorithmNotAllowed));
+        }
+        let tampered = format!("{}x", own);
+        assert_eq!(Jws::verify(&tampered, &keys, &AlgorithmPolicy::ALL).err(), Some(JwsError::BadSignature));
+        let other = KeySet::new(SigningKey::hs256("other", &[7; 32]).unwrap()).unwrap();
+        assert_eq!(Jws::verify(&own, &other, &AlgorithmPolicy::ALL).err(), Some(JwsError::UnknownKey));
     }
 }
