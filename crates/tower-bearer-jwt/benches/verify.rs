@@ -1,6 +1,7 @@
 //! What verifying a signed token through the layer costs beyond the cryptography, in one run:
 //!
-//! - `raw_ed25519` / `raw_hs256`: the signature check alone, on the same bytes as the token's;
+//! - `raw_ed25519` / `raw_hs256`: the signature check alone, on the same bytes as the token's
+//!   (for HMAC, from the key's state computed once, as the verifier keeps it);
 //! - `layer_ed25519` / `layer_hs256`: one request through `BearerAuthLayer` over
 //!   `SignedTokens`, minus `passthrough` (the same request to the bare service);
 //! - `layer_hs256_denied_100k`: `layer_hs256` with 100 000 other tokens on the deny list;
@@ -34,7 +35,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use criterion::Criterion;
 use ed25519_dalek::pkcs8::DecodePrivateKey;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit as _, Mac};
 use http::{Request, Response};
 use http_body_util::Full;
 use sha2::Sha256;
@@ -186,8 +187,11 @@ fn per_algorithm(c: &mut Criterion) {
 
     let hs = KeySet::new(SigningKey::hs256("h1", SECRET).unwrap()).unwrap();
     let hs_jwt = issued(KeySet::new(SigningKey::hs256("h1", SECRET).unwrap()).unwrap());
+    // The key's HMAC state is computed once, as the key set keeps it: the raw check is the
+    // fastest honest use of the primitive, so that the ratios measure only what the JWS adds.
+    let keyed = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
     bench_alg(&mut group, "hs256", &hs, &hs_jwt, |input, signature| {
-        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
+        let mut mac = keyed.clone();
         mac.update(input);
         mac.verify_slice(signature).is_ok()
     });
@@ -330,9 +334,10 @@ fn verify(c: &mut Criterion) {
     let (hs_tokens, hs_jwt) = signed(KeySet::new(SigningKey::hs256("h1", SECRET).unwrap()).unwrap());
     let (input, signature) = hs_jwt.rsplit_once('.').unwrap();
     let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    let keyed = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
     group.bench_function("raw_hs256", |b| {
         b.iter(|| {
-            let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
+            let mut mac = keyed.clone();
             mac.update(black_box(input.as_bytes()));
             mac.verify_slice(&signature).is_ok()
         })
