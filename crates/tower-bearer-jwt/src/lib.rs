@@ -35,6 +35,7 @@
 #![warn(rust_2018_idioms, missing_debug_implementations)]
 
 mod access;
+mod base64url;
 mod builder;
 mod claims;
 mod deny;
