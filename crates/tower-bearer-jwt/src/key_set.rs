@@ -36,7 +36,8 @@ pub struct KeySet {
     keys: HashMap<String, Arc<SigningKey>>,
     /// The header this crate writes ([`header_segment`]), still encoded, for each key and
     /// each algorithm it verifies: a token carrying one of these needs no header decoding or
-    /// JSON parsing to tell its `alg` and key. Derived from `keys`, rebuilt when they change.
+    /// JSON parsing to tell its `alg` and key (shared with `keys`, so one probe finds it).
+    /// Derived from `keys`, rebuilt when they change.
     headers: HashMap<Box<str>, (Algorithm, Arc<SigningKey>)>,
 }
 
@@ -165,6 +166,7 @@ impl KeySet {
         Ok(Self::with(None, keys))
     }
 
+    /// The set of `keys`, with its index of headers.
     fn with(signing: Option<String>, keys: HashMap<String, SigningKey>) -> Self {
         let keys = keys.into_iter().map(|(kid, key)| (kid, Arc::new(key))).collect();
         let mut set = KeySet { signing, keys, headers: HashMap::default() };
