@@ -5,13 +5,11 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
-use serde_json::Value;
 
 use crate::base64url;
+use crate::header::TYP;
 use crate::key::{Algorithm, SigningKey};
 use crate::key_set::KeySet;
 
@@ -295,17 +293,6 @@ impl<'t> Jws<'t> {
     }
 }
 
-/// The `typ` of the tokens this crate signs: an RFC 9068 access token (§2.1).
-pub(crate) const TYP: &str = "at+jwt";
-
-/// The encoded header segment of the tokens this crate signs with `alg` and the key `kid`:
-/// `{"alg":…,"kid":…,"typ":"at+jwt"}`, members in that order, no spaces. Both signing and
-/// [`KeySet`]'s recognition of its own headers take it from here, so they cannot drift.
-pub(crate) fn header_segment(alg: Algorithm, kid: &str) -> String {
-    let json = format!(r#"{{"alg":"{}","kid":{},"typ":"{TYP}"}}"#, alg.name(), Value::from(kid));
-    URL_SAFE_NO_PAD.encode(json)
-}
-
 fn parse_header<'b>(part: &str, buffer: &'b mut [u8]) -> Result<Header<'b>, JwsError> {
     let bytes = base64url::decode_into(part, buffer).ok_or(JwsError::Malformed)?;
     serde_json::from_slice(bytes).map_err(|_| JwsError::Malformed)
@@ -374,7 +361,11 @@ mod tests {
     /// spelling of the same header still verified in full.
     #[test]
     fn its_own_header_is_recognised_as_parsing_would_read_it() {
-        use crate::key::SigningKey;
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use serde_json::Value;
+
+        use crate::header::header_segment;
 
         let kid = r#"k"1\é"#;
         let segment = header_segment(Algorithm::HS256, kid);

@@ -10,7 +10,8 @@ use serde_json::Value;
 use tower_bearer::Principal;
 
 use crate::claims::Claims;
-use crate::jws::{AlgorithmPolicy, Jws, TYP, header_segment};
+use crate::header::{TYP, header_segment};
+use crate::jws::{AlgorithmPolicy, Jws};
 use crate::key_set::KeySet;
 
 /// What the claims must say, besides the signature.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::jws::header_segment;
+use crate::header::header_segment;
 use crate::key::{Algorithm, KeyError, SigningKey};
 
 /// The keys by `kid`. A fast hasher: the map is small and never grows from what a client

@@ -40,6 +40,7 @@ mod builder;
 mod claims;
 mod deny;
 mod effective;
+mod header;
 mod jwk;
 mod jwks;
 mod jws;
