@@ -1,11 +1,10 @@
 //! JWKs (RFC 7517) into [`SigningKey`]s: the members each kind of key needs, checked, and
 //! the kinds this crate does not take told apart from malformed keys.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
+use crate::base64url;
 use crate::key::{Algorithm, KeyError, Material, SigningKey};
 
 impl SigningKey {
@@ -146,7 +145,7 @@ fn bytes(
     malformed: &'static str,
 ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let text = jwk.get(name).and_then(Value::as_str).ok_or(KeyError::new(malformed))?;
-    URL_SAFE_NO_PAD.decode(text).map(Zeroizing::new).map_err(|_| KeyError::new(malformed))
+    base64url::decode(text).map(Zeroizing::new).ok_or(KeyError::new(malformed))
 }
 
 /// The member `name` of exactly 32 bytes: RFC 7518 §6.2.1.2 and RFC 8037 §2 require the full

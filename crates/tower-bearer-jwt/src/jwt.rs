@@ -6,15 +6,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tower_bearer::Principal;
 
 use crate::claims::Claims;
+use crate::header::{TYP, header_segment};
 use crate::jws::{AlgorithmPolicy, Jws};
 use crate::key_set::KeySet;
-
-/// The `typ` of an RFC 9068 access token (§2.1; `application/at+jwt` is accepted too, §4).
-const TYP: &str = "at+jwt";
 
 /// What the claims must say, besides the signature.
 pub(crate) struct Expect<'a> {
@@ -32,10 +30,9 @@ pub(crate) enum Verified {
 /// Signs `claims` with the set's signing key: `header.payload.signature`.
 pub(crate) fn sign(keys: &KeySet, claims: &Value) -> Option<String> {
     let key = keys.signing_key()?;
-    let header = json!({ "alg": key.algorithm().name(), "typ": TYP, "kid": key.kid() });
     let mut token = format!(
         "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
+        header_segment(key.algorithm(), key.kid()),
         URL_SAFE_NO_PAD.encode(claims.to_string())
     );
     let signature = key.sign(token.as_bytes())?;
@@ -58,6 +55,7 @@ pub(crate) fn verify(
     // key) is refused before any signature is computed.
     let verified = token.verify_with(keys, &AlgorithmPolicy::ALL).ok()?;
     let typ = verified.typ()?;
+    // RFC 9068 §4: `application/at+jwt` is accepted too.
     if !typ.eq_ignore_ascii_case(TYP) && !typ.eq_ignore_ascii_case("application/at+jwt") {
         return None;
     }

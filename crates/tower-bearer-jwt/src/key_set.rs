@@ -2,10 +2,12 @@
 
 use std::collections::hash_map::Entry;
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::key::{KeyError, SigningKey};
+use crate::header::header_segment;
+use crate::key::{Algorithm, KeyError, SigningKey};
 
 /// The keys by `kid`. A fast hasher: the map is small and never grows from what a client
 /// sends (a `kid` only probes it), so there is no flooding to resist.
@@ -31,7 +33,12 @@ type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState
 pub struct KeySet {
     /// `None` for a verify-only set.
     signing: Option<String>,
-    keys: HashMap<String, SigningKey>,
+    keys: HashMap<String, Arc<SigningKey>>,
+    /// The header this crate writes ([`header_segment`]), still encoded, for each key and
+    /// each algorithm it verifies: a token carrying one of these needs no header decoding or
+    /// JSON parsing to tell its `alg` and key (shared with `keys`, so one probe finds it).
+    /// Derived from `keys`, rebuilt when they change.
+    headers: HashMap<Box<str>, (Algorithm, Arc<SigningKey>)>,
 }
 
 impl KeySet {
@@ -45,7 +52,7 @@ impl KeySet {
             return Err(KeyError::new("the signing key of a key set must be able to sign"));
         }
         let kid = signing.kid().to_owned();
-        Ok(KeySet { signing: Some(kid.clone()), keys: HashMap::from_iter([(kid, signing)]) })
+        Ok(Self::with(Some(kid.clone()), HashMap::from_iter([(kid, signing)])))
     }
 
     /// A set that only verifies, with `keys`: tokens issued elsewhere. Keys that could sign
@@ -77,7 +84,7 @@ impl KeySet {
         if by_kid.is_empty() {
             return Err(KeyError::new("a key set needs at least one key"));
         }
-        Ok(KeySet { signing: None, keys: by_kid })
+        Ok(Self::with(None, by_kid))
     }
 
     /// A verify-only set from a published JWKS document (RFC 7517 §5, `{"keys": [...]}`):
@@ -156,7 +163,29 @@ impl KeySet {
             }
         }
         let keys = keys.into_iter().filter_map(|(kid, key)| Some((kid, key?))).collect();
-        Ok(KeySet { signing: None, keys })
+        Ok(Self::with(None, keys))
+    }
+
+    /// The set of `keys`, with its index of headers.
+    fn with(signing: Option<String>, keys: HashMap<String, SigningKey>) -> Self {
+        let keys = keys.into_iter().map(|(kid, key)| (kid, Arc::new(key))).collect();
+        let mut set = KeySet { signing, keys, headers: HashMap::default() };
+        set.index_headers();
+        set
+    }
+
+    /// Rebuilds [`headers`](Self::headers) from the keys.
+    fn index_headers(&mut self) {
+        self.headers = self
+            .keys
+            .values()
+            .flat_map(|key| {
+                Algorithm::ALL
+                    .into_iter()
+                    .filter(|&alg| key.verifies(alg))
+                    .map(|alg| (header_segment(alg, key.kid()).into_boxed_str(), (alg, key.clone())))
+            })
+            .collect();
     }
 
     /// Whether the set has no key (only a [`from_jwks_lenient`](Self::from_jwks_lenient) one
@@ -171,7 +200,8 @@ impl KeySet {
     #[must_use]
     pub fn verify_with(mut self, key: SigningKey) -> Self {
         if self.signing.as_deref() != Some(key.kid()) {
-            self.keys.insert(key.kid().to_owned(), key);
+            self.keys.insert(key.kid().to_owned(), Arc::new(key));
+            self.index_headers();
         }
         self
     }
@@ -179,12 +209,18 @@ impl KeySet {
     /// The key that signs; `None` for a verify-only set.
     #[must_use]
     pub fn signing_key(&self) -> Option<&SigningKey> {
-        self.keys.get(self.signing.as_deref()?)
+        self.keys.get(self.signing.as_deref()?).map(AsRef::as_ref)
     }
 
     /// The key named `kid`.
     pub(crate) fn key(&self, kid: &str) -> Option<&SigningKey> {
-        self.keys.get(kid)
+        self.keys.get(kid).map(AsRef::as_ref)
+    }
+
+    /// The algorithm and key of `header`, the encoded header segment of a token, if it is
+    /// exactly the one this crate writes for a key of the set ([`header_segment`]).
+    pub(crate) fn by_header(&self, header: &str) -> Option<(Algorithm, &SigningKey)> {
+        self.headers.get(header).map(|(alg, key)| (*alg, key.as_ref()))
     }
 
     /// The JWKS document (RFC 7517): every public key; HMAC secrets are never in it.

@@ -35,10 +35,12 @@
 #![warn(rust_2018_idioms, missing_debug_implementations)]
 
 mod access;
+mod base64url;
 mod builder;
 mod claims;
 mod deny;
 mod effective;
+mod header;
 mod jwk;
 mod jwks;
 mod jws;
