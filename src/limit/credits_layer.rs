@@ -98,9 +98,9 @@ fn refusal_of(spent: Result<Spend, StoreError>) -> Option<Refusal> {
                 let (name, value) = retry_after(wait);
                 headers.insert(name, value);
             }
-            Some((AuthError::Throttled(Throttle::NoCredits), headers, None))
+            Some(Box::new((AuthError::Throttled(Throttle::NoCredits), headers, None)))
         }
         // Credits fail closed.
-        Err(e) => Some((AuthError::StoreUnavailable(e.kind()), HeaderMap::new(), Some(e))),
+        Err(e) => Some(Box::new((AuthError::StoreUnavailable(e.kind()), HeaderMap::new(), Some(e)))),
     }
 }

@@ -65,7 +65,7 @@ impl Gate for Limits {
         match self.decide(principal) {
             limits::Verdict::Pass(headers) => Verdict::Pass(headers),
             limits::Verdict::Refuse(headers) => {
-                Verdict::Refuse((AuthError::Throttled(Throttle::RateLimited), headers, None))
+                Verdict::Refuse(Box::new((AuthError::Throttled(Throttle::RateLimited), headers, None)))
             }
         }
     }

@@ -11,8 +11,12 @@ use crate::principal::Principal;
 use crate::store::error::StoreError;
 
 /// Why a gate refused: the error, the headers its answer carries (`Retry-After`, ...), and the
-/// store's failure, if that was the cause (for the event, never for the client).
-pub(crate) type Refusal = (AuthError, HeaderMap, Option<StoreError>);
+/// store's failure, if that was the cause (for the event, never for the client). Boxed: a
+/// refusal is the rare answer, and a pass should not carry the size of one.
+pub(crate) type Refusal = Box<Refused>;
+
+/// What a [`Refusal`] holds.
+pub(crate) type Refused = (AuthError, HeaderMap, Option<StoreError>);
 
 /// A gate's answer that comes later (a ledger behind a network round trip).
 pub(crate) type GateFuture = Pin<Box<dyn Future<Output = Result<(), Refusal>> + Send>>;

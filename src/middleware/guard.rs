@@ -15,7 +15,7 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::body::ResponseBody;
-use super::gate::{Gate, GateFuture, Refusal, Verdict};
+use super::gate::{Gate, GateFuture, Refused, Verdict};
 use super::grpc::grpc_content_type;
 use super::reject::check_rejection;
 use crate::principal::Principal;
@@ -87,18 +87,20 @@ where
         let Some(principal) = req.extensions().get::<Principal>() else {
             return GuardFuture::refused(no_principal(self.check));
         };
-        let state = match self.gate.check(principal) {
-            Verdict::Pass(headers) => State::Inner { future: self.inner.call(req), headers },
-            Verdict::Refuse(refusal) => State::Refused { response: Some(refused(&req, refusal)) },
+        // Each arm builds the future in place: the inner future is as large as a response.
+        match self.gate.check(principal) {
+            Verdict::Pass(headers) => {
+                GuardFuture { state: State::Inner { future: self.inner.call(req), headers } }
+            }
+            Verdict::Refuse(refusal) => GuardFuture::refused(refused(&req, *refusal)),
             Verdict::Later(verdict) => {
                 // The call happens after the verdict: take the readied instance into the
                 // future and leave a fresh clone here for the next `poll_ready`.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                State::Waiting { verdict, pending: Some(Box::new((req, inner))) }
+                GuardFuture { state: State::Waiting { verdict, pending: Some(Box::new((req, inner))) } }
             }
-        };
-        GuardFuture { state }
+        }
     }
 }
 
@@ -131,6 +133,7 @@ pin_project! {
 }
 
 impl<S: Service<Request<ReqBody>>, ReqBody> GuardFuture<S, ReqBody> {
+    #[inline]
     fn refused(response: Response<Bytes>) -> Self {
         GuardFuture { state: State::Refused { response: Some(response) } }
     }
@@ -152,7 +155,7 @@ where
                     match verdict {
                         Ok(()) => state.set(State::Inner { future: inner.call(req), headers: None }),
                         Err(refusal) => {
-                            return Poll::Ready(Ok(refused(&req, refusal).map(ResponseBody::rejection)));
+                            return Poll::Ready(Ok(refused(&req, *refusal).map(ResponseBody::rejection)));
                         }
                     }
                 }
@@ -179,7 +182,7 @@ impl<S: Service<Request<ReqBody>>, ReqBody> fmt::Debug for GuardFuture<S, ReqBod
 }
 
 /// The answer to `req`, refused with `refusal`, for the auth layer around to answer in kind.
-fn refused<B>(req: &Request<B>, (error, headers, _): Refusal) -> Response<Bytes> {
+fn refused<B>(req: &Request<B>, (error, headers, _): Refused) -> Response<Bytes> {
     check_rejection(error, grpc_type_of(req), headers)
 }
 

@@ -12,7 +12,7 @@ use http::{HeaderMap, Request, Response};
 use super::credentials::TokenSources;
 use super::event::{Admitted, EventSink};
 use super::format::ErrorFormat;
-use super::gate::{Gate, GateFuture, Refusal, Verdict};
+use super::gate::{Gate, GateFuture, Refusal, Refused, Verdict};
 use super::grpc::{GrpcAnswers, grpc_content_type};
 use super::reject::HandlerRejection;
 use super::responder::{ChallengeParams, Responder};
@@ -154,7 +154,7 @@ impl Policy {
                     Some(headers) => headers.extend(*more),
                     None => headers = Some(more),
                 },
-                Verdict::Refuse(refusal) => return Err(self.refuse(req, &principal, refusal)),
+                Verdict::Refuse(refusal) => return Err(self.refuse(req, &principal, *refusal)),
                 Verdict::Later(answer) => {
                     req.extensions_mut().insert(principal);
                     return Ok(Admission::Spending(answer, headers));
@@ -185,7 +185,7 @@ impl Policy {
         };
         match answer {
             Ok(()) => Ok(self.config.events.admitted(req.method(), req.uri().path(), &principal)),
-            Err(refusal) => Err(self.refuse(req, &principal, refusal)),
+            Err(refusal) => Err(self.refuse(req, &principal, *refusal)),
         }
     }
 
@@ -194,7 +194,7 @@ impl Policy {
         &self,
         req: &Request<B>,
         principal: &Principal,
-        refusal: Refusal,
+        refusal: Refused,
     ) -> Response<R> {
         let (error, headers, store_error) = refusal;
         let mut response = self.reject(req, error, Some(principal), store_error.as_ref());

@@ -109,7 +109,7 @@ impl Gate for ScopeRequirement {
         if self.is_satisfied_by(principal.scopes()) {
             Verdict::Pass(None)
         } else {
-            Verdict::Refuse((AuthError::InsufficientScope(self.clone()), HeaderMap::new(), None))
+            Verdict::Refuse(Box::new((AuthError::InsufficientScope(self.clone()), HeaderMap::new(), None)))
         }
     }
 }
