@@ -10,7 +10,7 @@ use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 
-use crate::BoxError;
+use crate::error::BoxError;
 use tower_bearer::grant::MintRules;
 use tower_bearer::{Clock, NewToken, Scopes, TokenManager};
 

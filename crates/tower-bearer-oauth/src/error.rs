@@ -7,6 +7,9 @@ use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER};
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
+/// A boxed error, as clients, stores and bodies report them.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// An RFC 6749 §5.2 error answer.
 #[derive(Debug)]
 pub(crate) struct OAuthError {

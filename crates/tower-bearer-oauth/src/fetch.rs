@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::Connect;
 
-use crate::BoxError;
+use crate::error::BoxError;
 
 /// Why a fetch gave no body. Never holds the request's body (a token) or headers (a secret).
 #[derive(Debug)]

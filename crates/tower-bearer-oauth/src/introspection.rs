@@ -8,7 +8,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use serde_json::{Map, Value, json};
 
-use crate::BoxError;
+use crate::error::BoxError;
 use tower_bearer::{PresentedToken, Principal, TokenManager, TokenState, TokenStore};
 
 use crate::client::ClientRegistry;

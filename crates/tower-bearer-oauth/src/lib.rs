@@ -58,9 +58,6 @@ mod shared;
 #[cfg(feature = "sql")]
 mod sql_registry;
 
-/// A boxed error, as clients, stores and bodies report them.
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
 pub use client::{ClientRecord, ClientRegistry, MemoryClientRegistry, NewClient, RegisteredClient};
 pub use endpoint::{TokenEndpoint, TokenEndpointBuilder};
 pub use introspection::IntrospectionEndpoint;

@@ -7,7 +7,7 @@ use http::header::{CACHE_CONTROL, PRAGMA};
 use http::{HeaderValue, Request, Response};
 use http_body_util::Full;
 
-use crate::BoxError;
+use crate::error::BoxError;
 use tower_bearer::{PresentedToken, Principal, TokenManager, TokenState, TokenStore};
 
 use crate::client::{ClientRecord, ClientRegistry};

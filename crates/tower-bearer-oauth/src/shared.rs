@@ -12,7 +12,7 @@ use http::request::Parts;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 
-use crate::BoxError;
+use crate::error::BoxError;
 use tower_bearer::{Clock, Scopes, TokenHash};
 
 use crate::client::{ClientRecord, ClientRegistry};
@@ -179,7 +179,7 @@ macro_rules! endpoint_service {
             S: tower_bearer::TokenManager,
             B: http_body::Body + Send + 'static,
             B::Data: Send,
-            B::Error: Into<crate::BoxError>,
+            B::Error: Into<crate::error::BoxError>,
         {
             type Response = http::Response<http_body_util::Full<bytes::Bytes>>;
             type Error = std::convert::Infallible;

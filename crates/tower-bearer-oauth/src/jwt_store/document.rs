@@ -9,7 +9,7 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::Connect;
 
-use crate::BoxError;
+use crate::error::BoxError;
 
 use crate::fetch::{FetchError, fetch};
 
