@@ -48,6 +48,7 @@
 //! | many instances sharing tokens, revocations pushed to all | `SqlTokenStore` on PostgreSQL with [`CachedTokenStore`] (feature `cache`) |
 //! | tokens in your own database or another service | [`CallbackTokenStore`], or implement [`TokenStore`] |
 //! | a backend that may hang | [`TimeoutTokenStore`] around it (feature `tokio`) |
+//! | a backend that may go down: answer 503 at once meanwhile | [`CircuitBreakerTokenStore`] around the timeout (feature `tokio`) |
 //!
 //! Every store that keeps tokens implements [`TokenManager`] (issue, list, rotate, revoke,
 //! delete, purge), so code written against it moves between stores by changing one line.
@@ -59,7 +60,8 @@
 //! - `axum` (default): [`Principal`] is an axum extractor, [`AuthError`] an `IntoResponse`.
 //! - `tracing`: one `tracing` event per request outcome and per lifecycle event (target
 //!   `tower_bearer`), carrying the token id and subject, never the token.
-//! - `tokio`: [`TimeoutTokenStore`], a lookup deadline for slow stores (503).
+//! - `tokio`: [`TimeoutTokenStore`], a lookup deadline for slow stores (503), and
+//!   [`CircuitBreakerTokenStore`], fail-fast while a store is down.
 //! - `cache`: [`CachedTokenStore`], a bounded cache in front of any store.
 //! - `rate-limit` (default): [`RateLimitLayer`](crate::limit) and
 //!   `BearerAuthLayer::rate_limit`, per-token rate limits on `governor`. Credits
@@ -75,6 +77,11 @@
     doc = "[`CachedTokenStore`]: https://docs.rs/tower-bearer/latest/tower_bearer/struct.CachedTokenStore.html"
 )]
 #![cfg_attr(feature = "tokio", doc = "[`TimeoutTokenStore`]: TimeoutTokenStore")]
+#![cfg_attr(feature = "tokio", doc = "[`CircuitBreakerTokenStore`]: CircuitBreakerTokenStore")]
+#![cfg_attr(
+    not(feature = "tokio"),
+    doc = "[`CircuitBreakerTokenStore`]: https://docs.rs/tower-bearer/latest/tower_bearer/struct.CircuitBreakerTokenStore.html"
+)]
 #![cfg_attr(
     not(feature = "tokio"),
     doc = "[`TimeoutTokenStore`]: https://docs.rs/tower-bearer/latest/tower_bearer/struct.TimeoutTokenStore.html"
@@ -161,6 +168,9 @@ pub use scope::{ScopeRequirement, Scopes};
 pub use store::error::StoreError;
 pub use store::lookup::TokenStore;
 pub use store::state::TokenState;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use stores::breaker::CircuitBreakerTokenStore;
 #[cfg(feature = "cache")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub use stores::cache::CachedTokenStore;

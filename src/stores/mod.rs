@@ -1,7 +1,9 @@
 //! The stores this crate provides, and what they need beyond their names at the crate root
-//! (builders, errors, futures, the cache's configuration): in memory, over a callback, with a
-//! timeout, and a cache in front of any store.
+//! (builders, errors, the cache's configuration): in memory, over a callback, with a timeout,
+//! a circuit breaker, and a cache in front of any store.
 
+#[cfg(feature = "tokio")]
+pub(crate) mod breaker;
 #[cfg(feature = "cache")]
 pub(crate) mod cache;
 pub(crate) mod callback;

@@ -14,7 +14,7 @@ use tower_bearer::{
     AuthError, BearerAuthLayer, IssuedToken, NewToken, PresentedToken, TokenFormat, TokenManager, TokenState,
     TokenStore,
 };
-use tower_bearer::{CachedTokenStore, stores::CacheConfig};
+use tower_bearer::{CachedTokenStore, CircuitBreakerTokenStore, stores::CacheConfig};
 use tower_bearer_sqlx::{RevocationListener, SqlBackend, SqlTokenStore, SqlTokenStoreBuilder};
 use tower_bearer_test_support::contract::{self, is_unavailable, recorder};
 use tower_bearer_test_support::pg::PgCluster;
@@ -274,6 +274,43 @@ async fn the_layer_fails_closed_while_the_database_is_down_and_recovers_without_
     assert!(recovered.is_some(), "the same store serves again once the database is back");
     assert_eq!(status(&admin, &reader).await, StatusCode::FORBIDDEN);
     let _issued = store.issue(NewToken::for_subject("alice")).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_circuit_breaker_answers_at_once_while_the_database_is_down_and_closes_once_it_is_back() {
+    let mut cluster = cluster!();
+    let store = builder().lookup_timeout(Duration::from_secs(1)).open(&cluster.url()).await.unwrap();
+    let reader = store.issue(NewToken::for_subject("alice").scopes(["read"])).await.unwrap();
+    let reader = reader.secret().expose_secret().to_owned();
+    let breaker = CircuitBreakerTokenStore::new(store.clone(), 2, Duration::from_millis(200));
+    let layer = BearerAuthLayer::new(breaker.clone());
+    assert_eq!(status(&layer, &reader).await, StatusCode::OK);
+
+    cluster.stop();
+    // Two lookups find out, each within the lookup timeout...
+    for _ in 0..2 {
+        let down = outcome(&layer, &reader).await;
+        assert!(is_unavailable(&down), "{down:?}");
+    }
+    assert!(breaker.is_open());
+    // ...and from then on every request is answered at once.
+    let mut slowest = Duration::ZERO;
+    for _ in 0..50 {
+        let started = Instant::now();
+        let down = outcome(&layer, &reader).await;
+        slowest = slowest.max(started.elapsed());
+        assert!(is_unavailable(&down), "{down:?}");
+    }
+    eprintln!("circuit open: the slowest of 50 answers took {slowest:?}");
+    assert!(slowest < Duration::from_millis(10), "{slowest:?}");
+
+    cluster.restart();
+    let closed_at = Instant::now();
+    let recovered =
+        until(PgCluster::PATIENCE, async || status(&layer, &reader).await == StatusCode::OK).await;
+    assert!(recovered.is_some(), "the probe closes the breaker once the database answers");
+    eprintln!("circuit closed {:?} after the restart returned", closed_at.elapsed());
+    assert!(!breaker.is_open());
 }
 
 #[tokio::test]
