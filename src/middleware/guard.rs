@@ -20,14 +20,26 @@ use super::grpc::grpc_content_type;
 use super::reject::check_rejection;
 use crate::principal::Principal;
 
-/// The service of [`RequireScopesLayer`](crate::RequireScopesLayer),
-/// [`RateLimitLayer`](crate::RateLimitLayer) and [`CreditsLayer`](crate::CreditsLayer): checks
+/// The service of [`RequireScopesLayer`](crate::RequireScopesLayer) and, with the `rate-limit`
+/// feature, of [`RateLimitLayer`] and [`CreditsLayer`]: checks
 /// the [`Principal`] the outer [`BearerAuthLayer`](crate::BearerAuthLayer) admitted, and passes
 /// the request on or refuses it. A refusal is answered by the auth layer around it, in its
 /// format and realm, and its event hook hears of the request once, as refused.
 ///
 /// A request that reaches it without a principal means the auth layer is not installed
 /// around it: that is answered 500 with a message saying so, never passed on.
+///
+// Links to items behind a feature: to the item when the feature is on, to docs.rs otherwise.
+#[cfg_attr(feature = "rate-limit", doc = "[`RateLimitLayer`]: crate::RateLimitLayer")]
+#[cfg_attr(feature = "rate-limit", doc = "[`CreditsLayer`]: crate::CreditsLayer")]
+#[cfg_attr(
+    not(feature = "rate-limit"),
+    doc = "[`RateLimitLayer`]: https://docs.rs/tower-bearer/latest/tower_bearer/struct.RateLimitLayer.html"
+)]
+#[cfg_attr(
+    not(feature = "rate-limit"),
+    doc = "[`CreditsLayer`]: https://docs.rs/tower-bearer/latest/tower_bearer/struct.CreditsLayer.html"
+)]
 pub struct Guard<S> {
     inner: S,
     gate: Arc<dyn Gate>,
