@@ -42,15 +42,11 @@ pub fn key_format() -> TokenFormat {
 
 /// The API on the SQLite file `path`, on `clock`.
 pub async fn demo(path: &Path, clock: Clock) -> Result<Demo, Box<dyn Error + Send + Sync>> {
-    // The store is also the audit log, and takes the writer's hook: build, open, start.
+    // The store is also the audit log: it records each key's lifecycle in the transaction
+    // that changes it, and the writer batches the requests' events into it.
     let audit =
         AuditWriter::builder().clock(clock.clone()).flush_interval(Duration::from_millis(100)).build();
-    let store = SqlTokenStore::builder()
-        .format(key_format())
-        .clock(clock)
-        .on_lifecycle_event(audit.lifecycle_hook())
-        .open_sqlite(path)
-        .await?;
+    let store = SqlTokenStore::builder().format(key_format()).clock(clock).open_sqlite(path).await?;
     audit.start(store.clone());
     let admin = NewToken::for_subject("owner").organization("acme").kind("admin").name("admin key");
     let admin = bootstrap_admin(&store, admin.scopes(["*", store.rules().admin_scope()])).await?;

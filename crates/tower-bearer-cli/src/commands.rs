@@ -19,8 +19,7 @@ const DEFAULT_LIST_LIMIT: usize = 100;
 /// How often `audit --follow` looks for new events.
 const FOLLOW_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Runs `command` against the store at `db`; whatever the outcome, writes the changes it
-/// made to the audit log.
+/// Runs `command` against the store at `db` (which audits each change as it makes it).
 pub(crate) async fn run(
     command: Command,
     db: &DatabaseUrl,
@@ -29,7 +28,7 @@ pub(crate) async fn run(
 ) -> Result<(), Failure> {
     let session = Session::open(db, matches!(command, Command::Issue(_)), format).await?;
     let result = execute(command, &session, out).await;
-    session.close(db, out).await;
+    session.close().await;
     result
 }
 

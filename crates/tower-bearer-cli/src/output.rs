@@ -55,11 +55,6 @@ impl Printer {
         }
     }
 
-    /// A warning, on stderr even with `--quiet`.
-    pub(crate) fn warn(&self, text: &str) {
-        let _ = writeln!(io::stderr(), "warning: {text}");
-    }
-
     /// A token just issued or rotated: the secret alone on stdout (or in the JSON object), and
     /// for people a summary on stderr. `rotated` names the token it replaces.
     pub(crate) fn issued(

@@ -1,22 +1,16 @@
-//! [`Session`]: the token store opened for one command, which writes what the command changed
-//! (issued, rotated, revoked, deleted, purged tokens) to the store's audit log before closing.
-
-use std::mem;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+//! [`Session`]: the token store opened for one command. What the command changes (issued,
+//! rotated, revoked, deleted, purged tokens) the store writes to its audit log in the same
+//! transaction as the change.
 
 use tower_bearer::TokenFormat;
-use tower_bearer::manage::audit::{AuditEvent, AuditLog};
 use tower_bearer_sqlx::SqlTokenStore;
 
 use crate::database::DatabaseUrl;
 use crate::failure::Failure;
-use crate::output::Printer;
 
-/// The store, and the audit events of the changes made through it.
+/// The store a command runs on.
 pub(crate) struct Session {
     store: SqlTokenStore,
-    changes: Arc<Mutex<Vec<AuditEvent>>>,
 }
 
 impl Session {
@@ -37,23 +31,13 @@ impl Session {
                 "the SQLite database file does not exist (only `issue` creates one): check the path",
             ));
         }
-        let changes = Arc::new(Mutex::new(Vec::new()));
-        let recorder = Arc::clone(&changes);
         let mut builder = SqlTokenStore::builder();
         if let Some(format) = format {
             builder = builder.format(format);
         }
-        let store = builder
-            // One command at a time: a connection, and one spare.
-            .max_connections(2)
-            .on_lifecycle_event(move |event| {
-                let events = AuditEvent::of_lifecycle(event, SystemTime::now());
-                // A push cannot leave the list half-changed: a poisoned lock is still usable.
-                recorder.lock().unwrap_or_else(PoisonError::into_inner).extend(events);
-            })
-            .open(db.expose())
-            .await?;
-        Ok(Session { store, changes })
+        // One command at a time: a connection, and one spare.
+        let store = builder.max_connections(2).open(db.expose()).await?;
+        Ok(Session { store })
     }
 
     /// The store.
@@ -61,16 +45,8 @@ impl Session {
         &self.store
     }
 
-    /// Appends the audit events of the changes made, then closes the store. A failure to
-    /// append is a warning (with `db` kept out of it), not a failure: the changes are made.
-    pub(crate) async fn close(self, db: &DatabaseUrl, out: &Printer) {
-        let events = mem::take(&mut *self.changes.lock().unwrap_or_else(PoisonError::into_inner));
-        if !events.is_empty()
-            && let Err(e) = self.store.append(events).await
-            && let Some(message) = Failure::from(e).message(Some(db))
-        {
-            out.warn(&format!("the change was made, but could not be written to the audit log: {message}"));
-        }
+    /// Closes the store.
+    pub(crate) async fn close(self) {
         self.store.close().await;
     }
 }

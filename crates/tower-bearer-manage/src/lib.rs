@@ -7,9 +7,9 @@
 //! - [`bootstrap_admin`]: the first admin key, minted once in the store's life (a durable
 //!   marker), its secret handed out once;
 //! - the audit log's writer: [`AuditWriter`] takes request outcomes (the layer's `on_event`)
-//!   and lifecycle events (the store's `on_lifecycle_event`) off the request path and writes
-//!   them in batches to an [`AuditLog`](tower_bearer::manage::audit::AuditLog): the memory
-//!   ring, or the SQL store's table;
+//!   off the request path and writes them in batches to an
+//!   [`AuditLog`](tower_bearer::manage::audit::AuditLog): the memory ring, or the SQL store's
+//!   table (which records tokens' lifecycle itself, in each change's transaction);
 //! - the leaked-token endpoint, in the format of GitHub's secret-scanning partner program:
 //!   [`LeakedTokenEndpoint`] verifies a scanner's signed report against [`ScannerKeys`],
 //!   revokes every live token of the store it names, tells the application through a

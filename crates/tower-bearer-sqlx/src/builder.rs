@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tower_bearer::grant::MintRules;
 use tower_bearer::manage::{LifecycleEvent, LifecycleEvents};
-use tower_bearer::{Clock, TokenFormat};
+use tower_bearer::{Clock, TokenFormat, TokenId};
 
 use crate::db::{Db, SqlDb};
 use crate::error::OpenError;
@@ -21,6 +21,7 @@ pub struct SqlTokenStoreBuilder {
     usage_interval: Duration,
     lookup_timeout: Duration,
     events: LifecycleEvents,
+    audit_lifecycle: bool,
     clock: Clock,
     rules: MintRules,
     migrate: bool,
@@ -30,6 +31,7 @@ pub struct SqlTokenStoreBuilder {
     heartbeat: (Duration, Duration),
     poll_interval: Duration,
     credit_lease: u64,
+    credit_lease_term: Duration,
 }
 
 impl Default for SqlTokenStoreBuilder {
@@ -39,6 +41,7 @@ impl Default for SqlTokenStoreBuilder {
             usage_interval: Duration::from_secs(60),
             lookup_timeout: Duration::from_secs(2),
             events: LifecycleEvents::default(),
+            audit_lifecycle: true,
             clock: Clock::default(),
             rules: MintRules::new(),
             migrate: true,
@@ -48,6 +51,7 @@ impl Default for SqlTokenStoreBuilder {
             heartbeat: (Duration::from_secs(5), Duration::from_secs(5)),
             poll_interval: Duration::from_secs(1),
             credit_lease: 100,
+            credit_lease_term: Duration::from_secs(60),
         }
     }
 }
@@ -61,7 +65,9 @@ impl fmt::Debug for SqlTokenStoreBuilder {
             .field("migrate", &self.migrate)
             .field("schema", &self.schema)
             .field("channel", &self.channel)
+            .field("audit_lifecycle", &self.audit_lifecycle)
             .field("credit_lease", &self.credit_lease)
+            .field("credit_lease_term", &self.credit_lease_term)
             .finish_non_exhaustive()
     }
 }
@@ -112,6 +118,18 @@ impl SqlTokenStoreBuilder {
         self
     }
 
+    /// Whether each token's lifecycle (issued, rotated, revoked, deleted, purged once expired)
+    /// is written to the store's own [audit log](tower_bearer::manage::audit::AuditLog) in the
+    /// transaction that makes the change (default `true`): the change and its record commit
+    /// together or not at all, and a crash loses neither. Turn it off when the audit log is
+    /// elsewhere, and feed that log from [`on_lifecycle_event`](Self::on_lifecycle_event)
+    /// instead (an `AuditWriter`'s `lifecycle_hook`, which batches them); with it on, do not
+    /// also feed the lifecycle to a writer over this store, or each event is recorded twice.
+    pub fn audit_lifecycle(mut self, audit: bool) -> Self {
+        self.audit_lifecycle = audit;
+        self
+    }
+
     /// How many credits an instance takes from the database at a time for a token it spends
     /// credits of (default 100, at least 1): one database write per lease instead of one
     /// per request. Larger leases write less; what an instance holds when it stops without
@@ -119,6 +137,19 @@ impl SqlTokenStoreBuilder {
     /// refuse a token (429) while this one still holds some of its credits.
     pub fn credit_lease(mut self, size: u64) -> Self {
         self.credit_lease = size;
+        self
+    }
+
+    /// How long a credit lease holds in the database unless its instance renews it (default
+    /// one minute, at least one second). An instance renews the leases it spends from halfway
+    /// through their term, and gives back the ones it stops using within an eighth of it. The
+    /// lease of an instance that died (a crash, `kill -9`, a lost machine) is reclaimed once
+    /// its term is over, by the next instance that leases credits of the token: it leaves the
+    /// leased count and counts as spent, since the dead instance may have spent any part of
+    /// it. So a crash loses at most one lease of each token it held, and reported balances
+    /// are exact again after one term.
+    pub fn credit_lease_term(mut self, term: Duration) -> Self {
+        self.credit_lease_term = term.max(Duration::from_secs(1));
         self
     }
 
@@ -298,9 +329,10 @@ impl SqlTokenStoreBuilder {
                 lookup_timeout: self.lookup_timeout,
                 usage: Usage::new(self.usage_interval),
                 events: self.events,
+                audit_lifecycle: self.audit_lifecycle,
                 clock: self.clock,
                 rules: self.rules,
-                leases: Leases::new(self.credit_lease),
+                leases: Leases::new(self.credit_lease, self.credit_lease_term, TokenId::random().to_string()),
                 #[cfg(feature = "postgres")]
                 heartbeat: self.heartbeat,
                 poll_interval: self.poll_interval,
@@ -309,6 +341,7 @@ impl SqlTokenStoreBuilder {
         if self.migrate {
             store.migrate().await?;
         }
+        crate::credits::spawn_idle_return(&store.inner);
         Ok(store)
     }
 }

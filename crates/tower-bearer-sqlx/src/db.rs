@@ -5,9 +5,10 @@
 
 use sqlx::Pool;
 
+use crate::audit::LifecycleAudit;
 use crate::dialect::Dialect;
 use crate::error::OpenError;
-use crate::metering::Account;
+use crate::metering::{Account, Hold};
 use crate::revocations::RevocationRow;
 use crate::row::{PageQuery, Rotated, Rotation, TokenRow};
 use crate::statements::Statements;
@@ -71,7 +72,6 @@ impl Db {
         }
     }
 
-    #[cfg_attr(not(feature = "sqlite"), allow(dead_code, reason = "the SQLite poller's"))]
     pub(crate) fn is_closed(&self) -> bool {
         match self {
             #[cfg(feature = "sqlite")]
@@ -99,12 +99,17 @@ impl Db {
         }
     }
 
-    pub(crate) async fn insert(&self, hash: &[u8; 32], row: &TokenRow) -> Result<(), sqlx::Error> {
+    pub(crate) async fn insert(
+        &self,
+        hash: &[u8; 32],
+        row: &TokenRow,
+        audit: LifecycleAudit<'_>,
+    ) -> Result<(), sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
-            Db::Sqlite(db) => db.insert(hash, row).await,
+            Db::Sqlite(db) => db.insert(hash, row, audit).await,
             #[cfg(feature = "postgres")]
-            Db::Postgres(db) => db.insert(hash, row).await,
+            Db::Postgres(db) => db.insert(hash, row, audit).await,
         }
     }
 
@@ -135,21 +140,31 @@ impl Db {
         }
     }
 
-    pub(crate) async fn revoke(&self, id: &str, now: i64) -> Result<Option<TokenRow>, sqlx::Error> {
+    pub(crate) async fn revoke(
+        &self,
+        id: &str,
+        now: i64,
+        audit: LifecycleAudit<'_>,
+    ) -> Result<Option<TokenRow>, sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
-            Db::Sqlite(db) => db.revoke(id, now).await,
+            Db::Sqlite(db) => db.revoke(id, now, audit).await,
             #[cfg(feature = "postgres")]
-            Db::Postgres(db) => db.revoke(id, now).await,
+            Db::Postgres(db) => db.revoke(id, now, audit).await,
         }
     }
 
-    pub(crate) async fn delete(&self, id: &str, now: i64) -> Result<Option<TokenRow>, sqlx::Error> {
+    pub(crate) async fn delete(
+        &self,
+        id: &str,
+        now: i64,
+        audit: LifecycleAudit<'_>,
+    ) -> Result<Option<TokenRow>, sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
-            Db::Sqlite(db) => db.delete(id, now).await,
+            Db::Sqlite(db) => db.delete(id, now, audit).await,
             #[cfg(feature = "postgres")]
-            Db::Postgres(db) => db.delete(id, now).await,
+            Db::Postgres(db) => db.delete(id, now, audit).await,
         }
     }
 
@@ -163,12 +178,16 @@ impl Db {
         }
     }
 
-    pub(crate) async fn purge_expired(&self, now: i64) -> Result<Vec<TokenRow>, sqlx::Error> {
+    pub(crate) async fn purge_expired(
+        &self,
+        now: i64,
+        audit: LifecycleAudit<'_>,
+    ) -> Result<Vec<TokenRow>, sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
-            Db::Sqlite(db) => db.purge_expired(now).await,
+            Db::Sqlite(db) => db.purge_expired(now, audit).await,
             #[cfg(feature = "postgres")]
-            Db::Postgres(db) => db.purge_expired(now).await,
+            Db::Postgres(db) => db.purge_expired(now, audit).await,
         }
     }
 
@@ -193,12 +212,17 @@ impl Db {
     /// Replaces the live token `id` by `new_hash` / `new_id` (expiring no later than
     /// `not_after`) in one transaction; the old one is revoked, or expires at `grace_until`,
     /// replaced.
-    pub(crate) async fn rotate(&self, id: &str, rotation: Rotation<'_>) -> Result<Rotated, sqlx::Error> {
+    pub(crate) async fn rotate(
+        &self,
+        id: &str,
+        rotation: Rotation<'_>,
+        audit: LifecycleAudit<'_>,
+    ) -> Result<Rotated, sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
-            Db::Sqlite(db) => db.rotate(id, rotation).await,
+            Db::Sqlite(db) => db.rotate(id, rotation, audit).await,
             #[cfg(feature = "postgres")]
-            Db::Postgres(db) => db.rotate(id, rotation).await,
+            Db::Postgres(db) => db.rotate(id, rotation, audit).await,
         }
     }
 
@@ -212,36 +236,63 @@ impl Db {
         }
     }
 
-    /// Writes `write` over token `id`'s bookkeeping if it still is `read`. Returns whether it
-    /// did.
+    /// Writes `write` over token `id`'s bookkeeping if it still is `read`, with the lease it
+    /// takes. Returns whether it did.
     pub(crate) async fn take_credits(
         &self,
         id: &str,
         read: Account,
         write: Account,
+        hold: Option<Hold<'_>>,
     ) -> Result<bool, sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
-            Db::Sqlite(db) => db.take_credits(id, read, write).await,
+            Db::Sqlite(db) => db.take_credits(id, read, write, hold).await,
             #[cfg(feature = "postgres")]
-            Db::Postgres(db) => db.take_credits(id, read, write).await,
+            Db::Postgres(db) => db.take_credits(id, read, write, hold).await,
         }
     }
 
-    /// Gives back `unused` credits of a lease of `taken` made in the period starting at
-    /// `period_start` (nothing if a refill started another period since).
-    pub(crate) async fn return_credits(
+    /// Moves the deadline of `holder`'s lease of token `id`; whether it is still there.
+    pub(crate) async fn renew_lease(
         &self,
         id: &str,
-        unused: i64,
-        taken: i64,
+        holder: &str,
         period_start: i64,
-    ) -> Result<(), sqlx::Error> {
+        until: i64,
+    ) -> Result<bool, sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
-            Db::Sqlite(db) => db.return_credits(id, unused, taken, period_start).await,
+            Db::Sqlite(db) => db.renew_lease(id, holder, period_start, until).await,
             #[cfg(feature = "postgres")]
-            Db::Postgres(db) => db.return_credits(id, unused, taken, period_start).await,
+            Db::Postgres(db) => db.renew_lease(id, holder, period_start, until).await,
+        }
+    }
+
+    /// Ends `holder`'s lease of token `id`, giving back its `unused` credits unless it was
+    /// reclaimed or its period ended; whether they came back.
+    pub(crate) async fn give_back(
+        &self,
+        id: &str,
+        holder: &str,
+        unused: i64,
+        period_start: i64,
+    ) -> Result<bool, sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.give_back(id, holder, unused, period_start).await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.give_back(id, holder, unused, period_start).await,
+        }
+    }
+
+    /// Reclaims token `id`'s leases past their deadline at `now` (spent); how many credits.
+    pub(crate) async fn reclaim_leases(&self, id: &str, now: i64) -> Result<i64, sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite(db) => db.reclaim_leases(id, now).await,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(db) => db.reclaim_leases(id, now).await,
         }
     }
 }

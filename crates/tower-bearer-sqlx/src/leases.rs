@@ -1,5 +1,5 @@
-//! [`Leases`]: the credits this instance holds, per token, and the arithmetic of leases and
-//! refills (no database here).
+//! [`Leases`]: the credits this instance holds, per token, and the arithmetic of leases,
+//! their deadlines and refills (no database here).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +21,10 @@ pub(crate) const EXHAUSTED_RECHECK_US: i64 = 1_000_000;
 /// This instance's leases, by credit account.
 pub(crate) struct Leases {
     pub(crate) size: u64,
+    /// How long a lease holds in the database without renewal (microseconds).
+    pub(crate) term: i64,
+    /// This instance's name on its leases in the database: random, one per opened store.
+    pub(crate) holder: String,
     pub(crate) accounts: papaya::HashMap<TokenId, Arc<Mutex<Lease>>>,
 }
 
@@ -35,11 +39,19 @@ pub(crate) struct Lease {
     pub(crate) period_start: Option<i64>,
     /// Until when the database is known to have too few (microseconds).
     pub(crate) exhausted_until: i64,
+    /// When the lease's deadline in the database passes unless renewed (microseconds): from
+    /// then on another instance may reclaim it, so this one no longer spends from it.
+    pub(crate) deadline: i64,
+    /// When to renew it (halfway to the deadline).
+    pub(crate) renew_at: i64,
+    /// When this instance last spent from it.
+    pub(crate) last_used: i64,
 }
 
 impl Leases {
-    pub(crate) fn new(size: u64) -> Self {
-        Leases { size: size.max(1), accounts: papaya::HashMap::new() }
+    pub(crate) fn new(size: u64, term: Duration, holder: String) -> Self {
+        let term = i64::try_from(term.as_micros()).unwrap_or(i64::MAX).max(1);
+        Leases { size: size.max(1), term, holder, accounts: papaya::HashMap::new() }
     }
 }
 
@@ -76,7 +88,8 @@ pub(crate) fn refilled(account: Account, plan: Credits, now: i64) -> Account {
 }
 
 impl Lease {
-    /// Answers from what this instance holds, if it can.
+    /// Answers from what this instance holds, if it can; `None` to ask the database (to
+    /// lease more, or to renew the lease first).
     pub(crate) fn spend_locally(&mut self, plan: Credits, cost: u64, now: i64) -> Option<Spend> {
         if let (Some(start), Some((_, every))) = (self.period_start, refill_us(plan))
             && now >= start.saturating_add(every)
@@ -84,12 +97,38 @@ impl Lease {
             // A refill reset the database's count of leases: what is left here is void.
             *self = Lease::default();
         }
+        if self.taken > 0 && now >= self.deadline {
+            // Past its deadline another instance may have reclaimed it, as spent.
+            self.void();
+        }
         if let Some(left) = self.available.checked_sub(cost) {
+            if self.renewal_due(now) {
+                return None;
+            }
             self.available = left;
+            self.last_used = now;
             return Some(Spend::Granted);
         }
         (now < self.exhausted_until)
             .then(|| Spend::Exhausted { retry_after: retry_after(plan, self.period_start, now) })
+    }
+
+    /// Whether the lease's deadline in the database is to be moved before spending from it.
+    pub(crate) fn renewal_due(&self, now: i64) -> bool {
+        self.taken > 0 && now >= self.renew_at
+    }
+
+    /// Records a lease taken or renewed at `now` for `term`.
+    pub(crate) fn held(&mut self, now: i64, term: i64) {
+        self.deadline = now.saturating_add(term);
+        self.renew_at = now.saturating_add(term / 2);
+        self.last_used = now;
+    }
+
+    /// Forgets what this instance held (reclaimed, or not to be relied on): nothing to spend,
+    /// nothing to give back. The refill period is kept.
+    pub(crate) fn void(&mut self) {
+        *self = Lease { period_start: self.period_start, ..Lease::default() };
     }
 }
 
@@ -111,9 +150,26 @@ mod tests {
     #[test]
     fn a_lease_from_an_ended_period_is_void() {
         let plan = Credits::new(10).refilled(10, Duration::from_secs(1));
-        let mut lease = Lease { available: 5, taken: 5, period_start: Some(0), exhausted_until: 0 };
+        let mut lease = Lease { available: 5, taken: 5, period_start: Some(0), ..Lease::default() };
+        lease.held(0, 10_000_000);
         assert_eq!(lease.spend_locally(plan, 1, 500_000), Some(Spend::Granted));
         assert_eq!(lease.spend_locally(plan, 1, 1_000_000), None, "ask the database");
         assert_eq!((lease.available, lease.taken), (0, 0));
+    }
+
+    #[test]
+    fn a_lease_is_renewed_halfway_and_void_past_its_deadline() {
+        let plan = Credits::new(100);
+        let mut lease = Lease { available: 50, taken: 50, period_start: Some(0), ..Lease::default() };
+        lease.held(0, 1_000);
+        assert_eq!(lease.spend_locally(plan, 1, 499), Some(Spend::Granted));
+        assert_eq!(lease.last_used, 499);
+        assert!(lease.renewal_due(500));
+        assert_eq!(lease.spend_locally(plan, 1, 500), None, "renew first");
+        assert_eq!(lease.available, 49, "nothing spent meanwhile");
+        lease.held(500, 1_000);
+        assert_eq!(lease.spend_locally(plan, 1, 600), Some(Spend::Granted));
+        assert_eq!(lease.spend_locally(plan, 1, 1_500), None);
+        assert_eq!((lease.available, lease.taken, lease.period_start), (0, 0, Some(0)), "void, period kept");
     }
 }

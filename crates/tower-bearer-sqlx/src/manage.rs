@@ -1,20 +1,39 @@
-//! The SQL store's [`TokenManager`]: each operation one statement or one transaction, its
-//! event emitted after the commit.
+//! The SQL store's [`TokenManager`]: each operation one statement or one transaction (with
+//! its audit events, when the store records them), its event emitted after the commit.
 
 use std::time::{Duration, SystemTime};
 
 use tower_bearer::grant::MintRules;
+use tower_bearer::manage::audit::AuditEvent;
 use tower_bearer::manage::{LifecycleEvent, Page, PageCursor, Revocation, TokenQuery};
 use tower_bearer::{Clock, IssuedToken, ManageError, NewToken, StoreError, TokenId, TokenInfo, TokenManager};
 
+use crate::audit::LifecycleAudit;
 use crate::micros::micros;
 use crate::revocations::RevocationRow;
 use crate::row::{PageQuery, Rotated, Rotation, TokenRow, is_unique_violation, store_error};
-use crate::store::SqlTokenStore;
+use crate::store::{Inner, SqlTokenStore};
 
 /// A collision of 256 random bits does not happen; a unique violation that repeats is a bug
 /// somewhere else, and is reported instead of retried forever.
 const INSERT_ATTEMPTS: usize = 4;
+
+impl Inner {
+    /// What a change writes to the audit log in its own transaction: the events of
+    /// `event_of(row)` at `at`, or nothing when the store does not record them.
+    fn audit(
+        &self,
+        at: SystemTime,
+        event_of: impl Fn(&TokenRow) -> LifecycleEvent + Sync,
+    ) -> Option<impl Fn(&TokenRow) -> Vec<AuditEvent> + Sync> {
+        self.audit_lifecycle.then_some(move |row: &TokenRow| AuditEvent::of_lifecycle(&event_of(row), at))
+    }
+}
+
+/// The [`LifecycleAudit`] of [`Inner::audit`]'s answer.
+fn audit_ref<F: Fn(&TokenRow) -> Vec<AuditEvent> + Sync>(audit: &Option<F>) -> LifecycleAudit<'_> {
+    audit.as_ref().map(|f| f as &(dyn Fn(&TokenRow) -> Vec<AuditEvent> + Sync))
+}
 
 impl TokenManager for SqlTokenStore {
     fn rules(&self) -> &MintRules {
@@ -30,8 +49,10 @@ impl TokenManager for SqlTokenStore {
         let inner = &*self.inner;
         for _ in 0..INSERT_ATTEMPTS {
             let secret = inner.format.generate();
-            let row = TokenRow::new(&TokenId::random(), &new, secret.hint(), micros(inner.clock.now()));
-            let inserted = inner.db.insert(secret.hash().as_bytes(), &row).await;
+            let now = inner.clock.now();
+            let row = TokenRow::new(&TokenId::random(), &new, secret.hint(), micros(now));
+            let audit = inner.audit(now, |row| LifecycleEvent::Issued(row.info()));
+            let inserted = inner.db.insert(secret.hash().as_bytes(), &row, audit_ref(&audit)).await;
             match inserted {
                 Ok(()) => {
                     let info = row.info();
@@ -68,8 +89,10 @@ impl TokenManager for SqlTokenStore {
     }
 
     async fn revoke(&self, id: &TokenId) -> Result<bool, ManageError> {
-        let now = micros(self.inner.clock.now());
-        let row = self.inner.db.revoke(id.as_str(), now).await.map_err(store_error)?;
+        let now = self.inner.clock.now();
+        let audit = self.inner.audit(now, |row| LifecycleEvent::Revoked(row.info()));
+        let row =
+            self.inner.db.revoke(id.as_str(), micros(now), audit_ref(&audit)).await.map_err(store_error)?;
         Ok(row.map(|row| self.inner.events.emit(&LifecycleEvent::Revoked(row.info()))).is_some())
     }
 
@@ -96,7 +119,9 @@ impl TokenManager for SqlTokenStore {
                 new_id: &new_id,
                 hint: secret.hint(),
             };
-            let rotated = inner.db.rotate(id.as_str(), rotation).await;
+            let audit =
+                inner.audit(now, |new| LifecycleEvent::Rotated { old: id.clone(), new: new.info(), grace });
+            let rotated = inner.db.rotate(id.as_str(), rotation, audit_ref(&audit)).await;
             match rotated.map_err(store_error)? {
                 Rotated::NotFound => return Err(ManageError::NotFound(id.clone())),
                 Rotated::Conflict => {}
@@ -111,14 +136,24 @@ impl TokenManager for SqlTokenStore {
     }
 
     async fn delete(&self, id: &TokenId) -> Result<bool, ManageError> {
-        let now = micros(self.inner.clock.now());
-        let row = self.inner.db.delete(id.as_str(), now).await.map_err(store_error)?;
+        let now = self.inner.clock.now();
+        let audit = self.inner.audit(now, |row| LifecycleEvent::Deleted(row.info()));
+        let row =
+            self.inner.db.delete(id.as_str(), micros(now), audit_ref(&audit)).await.map_err(store_error)?;
         Ok(row.map(|row| self.inner.events.emit(&LifecycleEvent::Deleted(row.info()))).is_some())
     }
 
     async fn purge_expired(&self) -> Result<usize, ManageError> {
-        let now = micros(self.inner.clock.now());
-        let rows = self.inner.db.purge_expired(now).await.map_err(store_error)?;
+        let now = self.inner.clock.now();
+        // A revoked token's purge is not an event: its revocation was.
+        let audit = self.inner.audit(now, |row| {
+            LifecycleEvent::ExpiredPurged(if row.revoked_at.is_none() {
+                vec![row.info()]
+            } else {
+                Vec::new()
+            })
+        });
+        let rows = self.inner.db.purge_expired(micros(now), audit_ref(&audit)).await.map_err(store_error)?;
         let purged: Vec<TokenInfo> =
             rows.iter().filter(|r| r.revoked_at.is_none()).map(TokenRow::info).collect();
         let count = purged.len();

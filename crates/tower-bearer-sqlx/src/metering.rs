@@ -120,6 +120,15 @@ impl Metering {
     }
 }
 
+/// A lease a credit write takes: who holds it, how many credits, and until when
+/// (microseconds) unless renewed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hold<'a> {
+    pub(crate) holder: &'a str,
+    pub(crate) taken: i64,
+    pub(crate) until: i64,
+}
+
 /// The credit bookkeeping of one token, as a lease reads and writes it: every write is
 /// conditional on the values read (compare and set), so two instances never both take the
 /// same credits.

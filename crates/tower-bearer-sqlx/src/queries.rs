@@ -6,10 +6,10 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 use tower_bearer::TokenHash;
 use tower_bearer::manage::audit::{AuditEvent, AuditRecord};
 
-use crate::audit::{AuditFilter, bind_event, record};
+use crate::audit::{AuditFilter, LifecycleAudit, bind_event, record};
 use crate::db::SqlDb;
 use crate::dialect::Dialect;
-use crate::metering::{self, Account};
+use crate::metering::{self, Account, Hold};
 use crate::oauth_clients::OAuthClientRow;
 use crate::revocations::RevocationRow;
 use crate::row::{PageQuery, Rotated, Rotation, TokenRow, is_unique_violation};
@@ -43,8 +43,20 @@ where
         found.as_ref().map(TokenRow::read::<DB>).transpose()
     }
 
-    pub(crate) async fn insert(&self, hash: &[u8; 32], row: &TokenRow) -> Result<(), sqlx::Error> {
-        self.insert_with(&self.pool, hash, row).await
+    /// Inserts a new token, with the audit events of its issue in the same transaction.
+    pub(crate) async fn insert(
+        &self,
+        hash: &[u8; 32],
+        row: &TokenRow,
+        audit: LifecycleAudit<'_>,
+    ) -> Result<(), sqlx::Error> {
+        let Some(audit) = audit else {
+            return self.insert_with(&self.pool, hash, row).await;
+        };
+        let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+        self.insert_with(&mut *tx, hash, row).await?;
+        self.append_audit_in(&mut tx, &audit(row)).await?;
+        tx.commit().await
     }
 
     async fn insert_with<'e>(
@@ -91,20 +103,31 @@ where
         rows.iter().map(TokenRow::read::<DB>).collect()
     }
 
-    pub(crate) async fn revoke(&self, id: &str, now: i64) -> Result<Option<TokenRow>, sqlx::Error> {
-        self.end_validity(sqlx::query(&self.sql.revoke).bind(id).bind(now), now).await
+    pub(crate) async fn revoke(
+        &self,
+        id: &str,
+        now: i64,
+        audit: LifecycleAudit<'_>,
+    ) -> Result<Option<TokenRow>, sqlx::Error> {
+        self.end_validity(sqlx::query(&self.sql.revoke).bind(id).bind(now), now, audit).await
     }
 
-    pub(crate) async fn delete(&self, id: &str, now: i64) -> Result<Option<TokenRow>, sqlx::Error> {
-        self.end_validity(sqlx::query(&self.sql.delete).bind(id), now).await
+    pub(crate) async fn delete(
+        &self,
+        id: &str,
+        now: i64,
+        audit: LifecycleAudit<'_>,
+    ) -> Result<Option<TokenRow>, sqlx::Error> {
+        self.end_validity(sqlx::query(&self.sql.delete).bind(id), now, audit).await
     }
 
     /// Runs a statement returning `token_hash` and the row of a token refused from `now`, and
-    /// records and announces the revocation, in one transaction.
+    /// records, audits and announces the revocation, in one transaction.
     async fn end_validity<'q>(
         &self,
         statement: Query<'q, DB, DB::Arguments<'q>>,
         now: i64,
+        audit: LifecycleAudit<'_>,
     ) -> Result<Option<TokenRow>, sqlx::Error> {
         let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         let Some(changed) = statement.fetch_optional(&mut *tx).await? else {
@@ -116,6 +139,9 @@ where
             Some(revocation) => Some(self.record(&mut *tx, &revocation).await?),
             None => None,
         };
+        if let Some(audit) = audit {
+            self.append_audit_in(&mut tx, &audit(&changed)).await?;
+        }
         DB::announce(&mut tx, &self.channel, &hash, revocation.as_ref()).await?;
         tx.commit().await?;
         Ok(Some(changed))
@@ -140,8 +166,13 @@ where
 
     /// Replaces the live token `id` by `new_hash` / `new_id` (expiring no later than
     /// `not_after`) in one transaction; the old one is revoked, or expires at `grace_until`,
-    /// replaced.
-    pub(crate) async fn rotate(&self, id: &str, rotation: Rotation<'_>) -> Result<Rotated, sqlx::Error> {
+    /// replaced. `audit` is given the new token's row.
+    pub(crate) async fn rotate(
+        &self,
+        id: &str,
+        rotation: Rotation<'_>,
+        audit: LifecycleAudit<'_>,
+    ) -> Result<Rotated, sqlx::Error> {
         let Rotation { now, grace_until, not_after, new_hash, new_id, hint } = rotation;
         let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         let Some(old) = sqlx::query(&self.sql.lock_live).bind(id).fetch_optional(&mut *tx).await? else {
@@ -165,16 +196,32 @@ where
             Some(revocation) => Some(self.record(&mut *tx, &revocation).await?),
             None => None,
         };
+        if let Some(audit) = audit {
+            self.append_audit_in(&mut tx, &audit(&new)).await?;
+        }
         // With a grace period the old token's expiry changed: caches must drop it too.
         DB::announce(&mut tx, &self.channel, &old_hash, revocation.as_ref()).await?;
         tx.commit().await?;
         Ok(Rotated::Done(Box::new(new)))
     }
 
-    pub(crate) async fn purge_expired(&self, now: i64) -> Result<Vec<TokenRow>, sqlx::Error> {
-        sqlx::query(&self.sql.purge_revocations).bind(now).execute(&self.pool).await?;
-        let rows = sqlx::query(&self.sql.purge).bind(now).fetch_all(&self.pool).await?;
-        rows.iter().map(TokenRow::read::<DB>).collect()
+    /// Deletes the tokens (and revocation records) expired at `now`, with the audit events of
+    /// each deleted token in the same transaction.
+    pub(crate) async fn purge_expired(
+        &self,
+        now: i64,
+        audit: LifecycleAudit<'_>,
+    ) -> Result<Vec<TokenRow>, sqlx::Error> {
+        let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+        sqlx::query(&self.sql.purge_revocations).bind(now).execute(&mut *tx).await?;
+        let rows = sqlx::query(&self.sql.purge).bind(now).fetch_all(&mut *tx).await?;
+        let rows = rows.iter().map(TokenRow::read::<DB>).collect::<Result<Vec<_>, _>>()?;
+        if let Some(audit) = audit {
+            let events: Vec<AuditEvent> = rows.iter().flat_map(audit).collect();
+            self.append_audit_in(&mut tx, &events).await?;
+        }
+        tx.commit().await?;
+        Ok(rows)
     }
 
     /// The revocations kept beyond `now`.
@@ -197,30 +244,89 @@ where
         found.as_ref().map(Account::read).transpose()
     }
 
-    /// Writes `write` over token `id`'s bookkeeping if it still is `read`. Returns whether it
-    /// did.
+    /// Writes `write` over token `id`'s bookkeeping if it still is `read`, and records `hold`
+    /// (the lease this write takes, if any) with it. Returns whether it did.
     pub(crate) async fn take_credits(
         &self,
         id: &str,
         read: Account,
         write: Account,
+        hold: Option<Hold<'_>>,
     ) -> Result<bool, sqlx::Error> {
-        let query = Account::bind_swap(sqlx::query(&self.sql.take_credits).bind(id), read, write);
+        let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+        let swap = Account::bind_swap(sqlx::query(&self.sql.take_credits).bind(id), read, write);
+        if DB::rows_affected(&swap.execute(&mut *tx).await?) != 1 {
+            return Ok(false);
+        }
+        if let Some(hold) = hold {
+            sqlx::query(&self.sql.hold_lease)
+                .bind(id)
+                .bind(hold.holder)
+                .bind(hold.taken)
+                .bind(write.period_start)
+                .bind(hold.until)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Moves the deadline of `holder`'s lease of token `id` (period `period_start`) to
+    /// `until`. Returns whether the lease is still there (else it was reclaimed: spent).
+    pub(crate) async fn renew_lease(
+        &self,
+        id: &str,
+        holder: &str,
+        period_start: i64,
+        until: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let query = sqlx::query(&self.sql.renew_lease).bind(id).bind(holder).bind(period_start).bind(until);
         Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
     }
 
-    /// Gives back `unused` credits of a lease of `taken` made in the period starting at
-    /// `period_start` (nothing if a refill started another period since).
-    pub(crate) async fn return_credits(
+    /// Gives back the `unused` credits of `holder`'s lease of token `id` made in the period
+    /// starting at `period_start`, and ends the lease. Nothing comes back if the lease was
+    /// reclaimed (its credits counted as spent) or a refill started another period since.
+    /// Returns whether the credits came back.
+    pub(crate) async fn give_back(
         &self,
         id: &str,
+        holder: &str,
         unused: i64,
-        taken: i64,
         period_start: i64,
-    ) -> Result<(), sqlx::Error> {
-        let query =
-            sqlx::query(&self.sql.return_credits).bind(id).bind(unused).bind(taken).bind(period_start);
-        query.execute(&self.pool).await.map(drop)
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+        let Some(lease) =
+            sqlx::query(&self.sql.drop_lease).bind(id).bind(holder).fetch_optional(&mut *tx).await?
+        else {
+            return Ok(false);
+        };
+        let (taken, start): (i64, i64) = (lease.try_get("taken")?, lease.try_get("period_start")?);
+        let current = start == period_start;
+        if current {
+            let query =
+                sqlx::query(&self.sql.return_credits).bind(id).bind(unused).bind(taken).bind(period_start);
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(current)
+    }
+
+    /// Reclaims token `id`'s leases whose deadline is `now` or before: they leave its leased
+    /// count and count as spent (their holder may have spent any part of them). Returns how
+    /// many credits they held.
+    pub(crate) async fn reclaim_leases(&self, id: &str, now: i64) -> Result<i64, sqlx::Error> {
+        let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+        let expired = sqlx::query(&self.sql.expired_leases).bind(id).bind(now).fetch_all(&mut *tx).await?;
+        let mut reclaimed = 0_i64;
+        for lease in &expired {
+            let (taken, start): (i64, i64) = (lease.try_get("taken")?, lease.try_get("period_start")?);
+            sqlx::query(&self.sql.forget_leased).bind(id).bind(taken).bind(start).execute(&mut *tx).await?;
+            reclaimed = reclaimed.saturating_add(taken);
+        }
+        tx.commit().await?;
+        Ok(reclaimed)
     }
 
     /// Sets marker `name` at `at` unless it is set; returns whether this call set it.
@@ -231,10 +337,21 @@ where
 
     /// Appends `events` to the audit log, one multi-row `INSERT` per chunk.
     pub(crate) async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), sqlx::Error> {
+        let mut connection = self.pool.acquire().await?;
+        self.append_audit_in(&mut connection, events).await
+    }
+
+    /// [`append_audit`](Self::append_audit) on `connection` (a transaction's, to write the
+    /// events with the change they record).
+    async fn append_audit_in(
+        &self,
+        connection: &mut DB::Connection,
+        events: &[AuditEvent],
+    ) -> Result<(), sqlx::Error> {
         for chunk in events.chunks(AUDIT_ROWS_PER_INSERT) {
             let sql = self.sql.append_audit::<DB>(chunk.len());
             let insert = chunk.iter().fold(sqlx::query(&sql), bind_event);
-            insert.execute(&self.pool).await?;
+            insert.execute(&mut *connection).await?;
         }
         Ok(())
     }

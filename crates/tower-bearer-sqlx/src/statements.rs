@@ -34,6 +34,19 @@ pub(crate) struct Statements {
     /// Writes `$2`..`$4` over token `$1`'s bookkeeping if it still is `$5`..`$7`.
     pub(crate) take_credits: String,
     pub(crate) return_credits: String,
+    /// Records that holder `$2` took `$3` more credits of token `$1` in the period starting at
+    /// `$4`, until `$5` (a lease of an earlier period is replaced).
+    pub(crate) hold_lease: String,
+    /// Moves the deadline of holder `$2`'s lease of token `$1` in period `$3` to `$4`.
+    pub(crate) renew_lease: String,
+    /// Removes holder `$2`'s lease of token `$1`, returning what it took and when.
+    pub(crate) drop_lease: String,
+    /// Removes token `$1`'s leases whose deadline is `$2` or before, returning what they took
+    /// and when.
+    pub(crate) expired_leases: String,
+    /// Takes `$2` credits out of token `$1`'s leased count if its period still starts at `$3`
+    /// (a reclaimed lease: spent).
+    pub(crate) forget_leased: String,
     /// Records a revocation (`$1` id, `$2` refused from, `$3` kept until, `$4` replaced by);
     /// one already there keeps the earliest refusal and the latest expiry (a token revoked
     /// during a rotation's grace is refused from the revocation, and kept until its original
@@ -77,6 +90,7 @@ impl Statements {
         let revocations = format!("{prefix}revocations");
         let audit = format!("{prefix}audit");
         let clients = format!("{prefix}oauth_clients");
+        let leases = format!("{prefix}credit_leases");
         Statements {
             lookup: format!("SELECT {columns} FROM {t} WHERE token_hash = {}", p(1)),
             page: format!(
@@ -170,6 +184,42 @@ impl Statements {
                 p(3),
                 p(1),
                 p(4)
+            ),
+            hold_lease: format!(
+                "INSERT INTO {leases} (token_id, holder, taken, period_start, expires_at_us) \
+                 VALUES ({}, {}, {}, {}, {}) ON CONFLICT (token_id, holder) DO UPDATE SET \
+                 taken = CASE WHEN {leases}.period_start = excluded.period_start \
+                 THEN {leases}.taken + excluded.taken ELSE excluded.taken END, \
+                 period_start = excluded.period_start, expires_at_us = excluded.expires_at_us",
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5)
+            ),
+            renew_lease: format!(
+                "UPDATE {leases} SET expires_at_us = {} WHERE token_id = {} AND holder = {} AND period_start = {}",
+                p(4),
+                p(1),
+                p(2),
+                p(3)
+            ),
+            drop_lease: format!(
+                "DELETE FROM {leases} WHERE token_id = {} AND holder = {} RETURNING taken, period_start",
+                p(1),
+                p(2)
+            ),
+            expired_leases: format!(
+                "DELETE FROM {leases} WHERE token_id = {} AND expires_at_us <= {} RETURNING taken, period_start",
+                p(1),
+                p(2)
+            ),
+            forget_leased: format!(
+                "UPDATE {t} SET credits_leased = {greatest}(credits_leased - {}, 0) \
+                 WHERE id = {} AND credits_period_start = {}",
+                p(2),
+                p(1),
+                p(3)
             ),
             record_revocation: format!(
                 "INSERT INTO {revocations} (id, refused_from_us, kept_until_us, replaced_by) \

@@ -32,6 +32,8 @@ pub(crate) struct Inner {
     pub(crate) lookup_timeout: Duration,
     pub(crate) usage: Usage,
     pub(crate) events: LifecycleEvents,
+    /// Whether each lifecycle change writes its audit events in its own transaction.
+    pub(crate) audit_lifecycle: bool,
     pub(crate) clock: Clock,
     pub(crate) rules: MintRules,
     /// This instance's credit leases.

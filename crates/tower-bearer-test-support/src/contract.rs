@@ -370,8 +370,8 @@ pub fn is_unavailable(outcome: &(StatusCode, Option<AuthError>)) -> bool {
         )
 }
 
-/// The audit log contract, on any [`AuditLog`]: appended in order, read a page at a time
-/// through positions, filtered by token, kind and tenant, purged by time.
+/// The audit log contract, on any empty [`AuditLog`]: appended in order, read a page at a
+/// time through positions, filtered by token, kind and tenant, purged by time.
 pub async fn audit_log<L: AuditLog>(log: &L) {
     use std::time::UNIX_EPOCH;
 

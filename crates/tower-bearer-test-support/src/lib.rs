@@ -3,6 +3,7 @@
 //! cluster, and a loopback hyper server. Not published.
 #![allow(missing_docs, missing_debug_implementations)]
 
+pub mod child;
 pub mod claims;
 pub mod clients;
 pub mod contract;

@@ -90,10 +90,13 @@ const DEFAULT_UNAUTHENTICATED_PATHS: usize = 1024;
 /// task on time). With a manual [`Clock`](AuditWriterBuilder::clock), every event reads it.
 ///
 /// Feed it from the layer ([`request_hook`](Self::request_hook) into
-/// `BearerAuthLayer::on_event`) and from the store ([`lifecycle_hook`](Self::lifecycle_hook)
-/// into its builder's `on_lifecycle_event`; when that store is also the log, build the
-/// writer first and [`start`](Self::start) it once the store is open). Cheap to clone (the
-/// clones share the task).
+/// `BearerAuthLayer::on_event`) and, for a store that does not record its tokens' lifecycle
+/// itself (the memory store), from the store ([`lifecycle_hook`](Self::lifecycle_hook) into
+/// its builder's `on_lifecycle_event`). The SQL store writes each lifecycle event in the
+/// transaction that makes the change (its `audit_lifecycle`, on by default): never batched,
+/// never lost in a crash. When the log is a store opened after the writer, build the writer
+/// first and [`start`](Self::start) it once the store is open. Cheap to clone (the clones
+/// share the task).
 ///
 /// ```
 /// use tower_bearer::BearerAuthLayer;
@@ -232,7 +235,8 @@ impl AuditWriter {
     }
 
     /// A hook for a store builder's `on_lifecycle_event`: issues, rotations, revocations,
-    /// deletions and purges, as events.
+    /// deletions and purges, as events, batched like requests' (a crash loses what is held).
+    /// Not for a SQL store with `audit_lifecycle` on: it records them itself, durably.
     pub fn lifecycle_hook(&self) -> impl Fn(&LifecycleEvent) + Send + Sync + 'static {
         let writer = self.clone();
         move |event| writer.record_all(AuditEvent::of_lifecycle(event, writer.clock.now()))

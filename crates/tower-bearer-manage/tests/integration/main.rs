@@ -2,6 +2,7 @@
 mod api;
 mod audit;
 mod bootstrap;
+mod crashes;
 mod leaks;
 mod portal;
 mod portal_limits;

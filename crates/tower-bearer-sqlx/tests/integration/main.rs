@@ -1,6 +1,7 @@
 //! The SQL store's integration tests, as one binary: real SQLite files, and throwaway
 //! PostgreSQL clusters.
 
+mod crashes;
 mod credits;
 mod postgres;
 mod sqlite;

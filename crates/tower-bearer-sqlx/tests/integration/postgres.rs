@@ -181,7 +181,8 @@ async fn the_store_opens_over_tls_when_the_server_requires_it() {
 #[tokio::test]
 async fn the_lifecycle_contract_holds_on_postgres() {
     let cluster = cluster!();
-    let store = builder().open(&cluster.url()).await.unwrap();
+    // Its log empty for the audit contract: the lifecycle's records have a test of their own.
+    let store = builder().audit_lifecycle(false).open(&cluster.url()).await.unwrap();
     assert_eq!(store.backend(), SqlBackend::Postgres);
     contract::manage(&store).await.unwrap();
     contract::audit_log(&store).await;
@@ -207,7 +208,7 @@ async fn the_lifecycle_contract_holds_on_postgres() {
     assert_eq!(public, 0);
     let migrated: i64 =
         sqlx::query_scalar("SELECT count(*) FROM contract._sqlx_migrations").fetch_one(pool).await.unwrap();
-    assert_eq!(migrated, 10, "every one of the store's migrations, in its own schema");
+    assert_eq!(migrated, 11, "every one of the store's migrations, in its own schema");
 }
 
 #[tokio::test]

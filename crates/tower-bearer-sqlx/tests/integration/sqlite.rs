@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
+use tower_bearer::manage::audit::{AuditKind, AuditLog, AuditQuery};
 use tower_bearer::store::StoreErrorKind;
 use tower_bearer::{
-    AuthError, BearerAuthLayer, Clock, MemoryTokenStore, NewToken, TokenFormat, TokenManager,
+    AuthError, BearerAuthLayer, Clock, MemoryTokenStore, NewToken, TokenFormat, TokenId, TokenManager,
 };
 use tower_bearer_sqlx::{SqlBackend, SqlTokenStore};
 use tower_bearer_test_support::contract::{self, is_unavailable, recorder};
@@ -33,8 +34,12 @@ fn files(dir: &std::path::Path) -> Vec<u8> {
 #[tokio::test]
 async fn the_lifecycle_trait_drives_the_sqlite_store() {
     let dir = temp_dir();
-    let store =
-        SqlTokenStore::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+    // Its log empty for the audit contract: the lifecycle's records have a test of their own.
+    let store = SqlTokenStore::builder()
+        .audit_lifecycle(false)
+        .open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .unwrap();
     assert_eq!(store.backend(), SqlBackend::Sqlite);
     contract::manage(&store).await.unwrap();
     let memory = SqlTokenStore::builder().open("sqlite::memory:").await.unwrap();
@@ -326,4 +331,72 @@ mod cached {
         let down = outcome(&layer, live().generate().expose_secret()).await;
         assert!(is_unavailable(&down), "a miss needs the database: {down:?}");
     }
+}
+
+/// The kinds and token ids of the whole audit log, in order.
+async fn audit_trail(store: &SqlTokenStore) -> Vec<(AuditKind, Option<TokenId>)> {
+    let page = store.audit_page(&AuditQuery::new().limit(1000)).await.unwrap();
+    page.items.into_iter().map(|r| (r.event.kind, r.event.token_id)).collect()
+}
+
+/// Each change to a token writes its audit event in its own transaction: the event is in the
+/// log when the call returns (no writer, no batch), and a change whose event cannot be written
+/// is not made.
+#[tokio::test]
+async fn lifecycle_changes_are_audited_in_the_transaction_that_makes_them() {
+    let dir = temp_dir();
+    let clock = Clock::manual(SystemTime::now());
+    let store = SqlTokenStore::builder()
+        .format(live())
+        .clock(clock.clone())
+        .open_sqlite(dir.path().join("t.db"))
+        .await
+        .unwrap();
+    let kept = store.issue(NewToken::for_subject("alice").name("kept")).await.unwrap();
+    let rotated = store.issue(NewToken::for_subject("alice").name("rotated")).await.unwrap();
+    let deleted = store.issue(NewToken::for_subject("alice").name("deleted")).await.unwrap();
+    let expiring = NewToken::for_subject("alice").expires_at(clock.now() + Duration::from_secs(60));
+    let expiring = store.issue(expiring).await.unwrap();
+    let successor = store.rotate(rotated.id(), Duration::ZERO).await.unwrap();
+    assert!(store.revoke(successor.id()).await.unwrap());
+    assert!(store.delete(deleted.id()).await.unwrap());
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(store.purge_expired().await.unwrap(), 1);
+    let id = |t: &tower_bearer::IssuedToken| Some(t.id().clone());
+    assert_eq!(
+        audit_trail(&store).await,
+        [
+            (AuditKind::Issued, id(&kept)),
+            (AuditKind::Issued, id(&rotated)),
+            (AuditKind::Issued, id(&deleted)),
+            (AuditKind::Issued, id(&expiring)),
+            (AuditKind::Rotated, id(&rotated)),
+            (AuditKind::Issued, id(&successor)),
+            (AuditKind::Revoked, id(&successor)),
+            (AuditKind::Deleted, id(&deleted)),
+            (AuditKind::Purged, id(&expiring)),
+        ]
+    );
+
+    // A log that refuses the event: the change rolls back with it.
+    let pool = store.sqlite_pool().unwrap();
+    sqlx::query("CREATE TRIGGER refuse_audit BEFORE INSERT ON tower_bearer_audit BEGIN SELECT RAISE(ABORT, 'no'); END")
+        .execute(pool)
+        .await
+        .unwrap();
+    assert!(store.revoke(kept.id()).await.is_err());
+    assert!(store.issue(NewToken::for_subject("bob")).await.is_err());
+    assert!(store.rotate(kept.id(), Duration::ZERO).await.is_err());
+    assert!(store.get(kept.id()).await.unwrap().is_some(), "not revoked, not rotated");
+    assert!(store.list("bob").await.unwrap().is_empty(), "not issued");
+    assert!(is_active(&state(&store, kept.secret().expose_secret()).await));
+    sqlx::query("DROP TRIGGER refuse_audit").execute(pool).await.unwrap();
+    assert!(store.revoke(kept.id()).await.unwrap());
+    assert_eq!(audit_trail(&store).await.last(), Some(&(AuditKind::Revoked, id(&kept))));
+
+    // Turned off (the log is elsewhere): nothing is written.
+    let quiet = SqlTokenStore::builder().audit_lifecycle(false).open("sqlite::memory:").await.unwrap();
+    let token = quiet.issue(NewToken::for_subject("alice")).await.unwrap();
+    assert!(quiet.revoke(token.id()).await.unwrap());
+    assert!(audit_trail(&quiet).await.is_empty());
 }
