@@ -2,5 +2,6 @@
 //! PostgreSQL clusters.
 
 mod credits;
+mod instances;
 mod postgres;
 mod sqlite;
