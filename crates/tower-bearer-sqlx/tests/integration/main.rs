@@ -2,6 +2,7 @@
 //! PostgreSQL clusters.
 
 mod credits;
+mod faults;
 mod instances;
 mod postgres;
 mod sqlite;
