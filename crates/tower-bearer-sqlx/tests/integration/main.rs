@@ -3,5 +3,7 @@
 
 mod crashes;
 mod credits;
+mod faults;
+mod instances;
 mod postgres;
 mod sqlite;

@@ -11,33 +11,15 @@ use std::time::{Duration, Instant, SystemTime};
 use http::StatusCode;
 use tower_bearer::store::{Lookup, StoreErrorKind};
 use tower_bearer::{
-    AuthError, BearerAuthLayer, IssuedToken, NewToken, PresentedToken, TokenFormat, TokenManager, TokenState,
-    TokenStore,
+    AuthError, BearerAuthLayer, IssuedToken, NewToken, PresentedToken, TokenManager, TokenState, TokenStore,
 };
 use tower_bearer::{CachedTokenStore, CircuitBreakerTokenStore, stores::CacheConfig};
-use tower_bearer_sqlx::{RevocationListener, SqlBackend, SqlTokenStore, SqlTokenStoreBuilder};
+use tower_bearer_sqlx::{SqlBackend, SqlTokenStore};
 use tower_bearer_test_support::contract::{self, is_unavailable, recorder};
 use tower_bearer_test_support::pg::PgCluster;
 use tower_bearer_test_support::{is_active, is_revoked, is_unknown, outcome, state, status};
 
-/// A running cluster, or return from the test (the support module already said why, or failed
-/// the test in CI).
-macro_rules! cluster {
-    () => {
-        match PgCluster::start() {
-            Some(cluster) => cluster,
-            None => return,
-        }
-    };
-}
-
-fn live() -> TokenFormat {
-    TokenFormat::new("tok_live_")
-}
-
-fn builder() -> SqlTokenStoreBuilder {
-    SqlTokenStore::builder().format(live())
-}
+use super::instances::{Instance, builder, cluster, live, until};
 
 /// The rows of a schema's token table as text: everything the store persisted.
 async fn dump(store: &SqlTokenStore, schema: &str) -> Vec<u8> {
@@ -46,64 +28,9 @@ async fn dump(store: &SqlTokenStore, schema: &str) -> Vec<u8> {
     text.into_bytes()
 }
 
-/// Polls `check` every millisecond until it holds; how long that took, or `None` after
-/// `timeout`.
-async fn until(timeout: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if check().await {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    None
-}
-
 /// Whether `cache` answers `secret` from memory, as active.
 fn cached_active<S: TokenStore>(cache: &S, secret: &str) -> bool {
     matches!(cache.lookup(&PresentedToken::new(secret)), Lookup::Now(Ok(TokenState::Active(_))))
-}
-
-/// One instance of an API: its store, its cache (subscribed to revocations) and its layer.
-struct Instance {
-    cache: CachedTokenStore<SqlTokenStore>,
-    listener: RevocationListener,
-    layer: BearerAuthLayer<CachedTokenStore<SqlTokenStore>>,
-}
-
-impl Instance {
-    async fn start(cluster: &PgCluster, heartbeat: Duration) -> Self {
-        let store = builder()
-            .lookup_timeout(Duration::from_secs(1))
-            .listener_heartbeat(heartbeat, heartbeat)
-            .open(&cluster.url())
-            .await
-            .unwrap();
-        // An hour: only a notification can make a revocation visible before then.
-        let cache = CachedTokenStore::with_config(
-            store.clone(),
-            CacheConfig::default().positive_ttl(Duration::from_secs(3600)),
-        );
-        let listener = store.listen_for_revocations(&cache).expect("a Postgres store has a listener");
-        assert!(listener.wait_until_subscribed(PgCluster::PATIENCE).await, "the listener subscribes");
-        let layer = BearerAuthLayer::new(cache.clone()).token_formats([live()]);
-        Instance { cache, listener, layer }
-    }
-
-    async fn status(&self, token: &IssuedToken) -> StatusCode {
-        status(&self.layer, token.secret().expose_secret()).await
-    }
-
-    /// Asks until the database answers (a restart leaves dead pooled connections behind).
-    async fn status_when_up(&self, token: &IssuedToken) -> StatusCode {
-        let mut last = StatusCode::SERVICE_UNAVAILABLE;
-        until(PgCluster::PATIENCE, async || {
-            last = self.status(token).await;
-            last != StatusCode::SERVICE_UNAVAILABLE
-        })
-        .await;
-        last
-    }
 }
 
 /// Revokes through `by` and measures how long `on` keeps accepting the token.
