@@ -143,6 +143,8 @@ mod guide {
     struct Portal;
     #[doc = include_str!("../docs/guide/cli.md")]
     struct Cli;
+    #[doc = include_str!("../docs/guide/operations.md")]
+    struct Operations;
 }
 
 pub use clock::Clock;

@@ -74,6 +74,15 @@ impl<T: TokenStore> CircuitBreakerTokenStore<T> {
         Shared::open(&self.shared);
     }
 
+    /// A hook that [`trip`](Self::trip)s this breaker, for whatever learns first that the
+    /// store is down (the Postgres store's revocation listener, through its `on_loss`). It
+    /// does not keep the breaker alive: once the breaker is dropped, calling it does nothing
+    /// and returns `false`.
+    pub fn tripper(&self) -> impl Fn() -> bool + Send + Sync + 'static {
+        let shared = Arc::downgrade(&self.shared);
+        move || shared.upgrade().map(|shared| Shared::open(&shared)).is_some()
+    }
+
     /// The wrapped store.
     pub fn get_ref(&self) -> &T {
         &self.shared.inner
@@ -251,6 +260,23 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert!(!store.is_open());
         assert!(look(&store).await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn its_tripper_opens_it_and_outlives_it_harmlessly() {
+        let (_, asked, store) = database();
+        let breaker = CircuitBreakerTokenStore::new(store, 3, Duration::from_millis(100));
+        let trip = breaker.tripper();
+        assert!(trip());
+        assert!(breaker.is_open());
+        assert!(
+            matches!(look(&breaker).await, Err(e) if e.kind() == crate::store::StoreErrorKind::Unavailable)
+        );
+        assert_eq!(asked.load(Ordering::SeqCst), 0, "answered without asking");
+        drop(breaker);
+        // The probe holds the breaker until the store answers it (it is up: at the first).
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(!trip(), "gone: nothing to trip");
     }
 
     #[tokio::test(start_paused = true)]

@@ -87,6 +87,30 @@ impl RevocationListener {
         self.wait_for(timeout, |s| s.subscribed).await.is_some()
     }
 
+    /// Calls `hook` each time the subscription is lost (the database restarted, went away,
+    /// or stopped answering the heartbeat), as soon as the listener notices, until `hook`
+    /// returns `false`. Give it a
+    /// [`CircuitBreakerTokenStore::tripper`](tower_bearer::CircuitBreakerTokenStore::tripper):
+    /// requests then get their 503 at once instead of each waiting for the lookup timeout,
+    /// and the breaker's probe closes it when the database answers again. Call it within a
+    /// tokio runtime.
+    pub fn on_loss(&self, hook: impl Fn() -> bool + Send + 'static) {
+        let mut status = self.status.clone();
+        let mut losses = status.borrow_and_update().losses;
+        tokio::spawn(async move {
+            // Ends with the listener (its sender dropped) or when the hook says so.
+            while status.changed().await.is_ok() {
+                let now = status.borrow_and_update().losses;
+                if now > losses {
+                    losses = now;
+                    if !hook() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
     /// Stops the listener. The cache then relies on its TTL alone for revocations made
     /// elsewhere.
     pub fn stop(&self) {

@@ -5,7 +5,10 @@
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use tower_bearer::{BearerAuthLayer, CachedTokenStore, IssuedToken, TokenFormat, stores::CacheConfig};
+use tower_bearer::{
+    BearerAuthLayer, CachedTokenStore, CircuitBreakerTokenStore, IssuedToken, TokenFormat,
+    stores::CacheConfig,
+};
 use tower_bearer_sqlx::{RevocationListener, SqlTokenStore, SqlTokenStoreBuilder};
 use tower_bearer_test_support::pg::PgCluster;
 use tower_bearer_test_support::status;
@@ -44,11 +47,15 @@ pub async fn until(timeout: Duration, mut check: impl AsyncFnMut() -> bool) -> O
     None
 }
 
-/// One instance of an API: its store, its cache (subscribed to revocations) and its layer.
+/// The stores of an instance, outermost first.
+pub type Stores = CircuitBreakerTokenStore<CachedTokenStore<SqlTokenStore>>;
+
+/// One instance of an API: its store, its cache (subscribed to revocations), a circuit
+/// breaker the listener trips when it loses the database, and its layer.
 pub struct Instance {
     pub cache: CachedTokenStore<SqlTokenStore>,
     pub listener: RevocationListener,
-    pub layer: BearerAuthLayer<CachedTokenStore<SqlTokenStore>>,
+    pub layer: BearerAuthLayer<Stores>,
 }
 
 impl Instance {
@@ -66,7 +73,10 @@ impl Instance {
         );
         let listener = store.listen_for_revocations(&cache).expect("a Postgres store has a listener");
         assert!(listener.wait_until_subscribed(PgCluster::PATIENCE).await, "the listener subscribes");
-        let layer = BearerAuthLayer::new(cache.clone()).token_formats([live()]);
+        // Opened by three failed lookups in a row, or at once by the listener's loss.
+        let breaker = CircuitBreakerTokenStore::new(cache.clone(), 3, Duration::from_millis(50));
+        listener.on_loss(breaker.tripper());
+        let layer = BearerAuthLayer::new(breaker).token_formats([live()]);
         Instance { cache, listener, layer }
     }
 
