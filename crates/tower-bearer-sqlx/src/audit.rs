@@ -11,14 +11,7 @@ use tower_bearer::{StoreError, TokenId};
 
 use crate::db::Db;
 use crate::micros::{micros, time};
-use crate::row::TokenRow;
 use crate::store::SqlTokenStore;
-
-/// Makes the audit events of a lifecycle change from the token row it changed (the new one,
-/// for a rotation), for the store to write in the change's own transaction; `None` when the
-/// store does not record lifecycle events
-/// ([`audit_lifecycle`](crate::SqlTokenStoreBuilder::audit_lifecycle)).
-pub(crate) type LifecycleAudit<'a> = Option<&'a (dyn Fn(&TokenRow) -> Vec<AuditEvent> + Sync)>;
 
 fn failed(e: sqlx::Error) -> StoreError {
     StoreError::unavailable(e)

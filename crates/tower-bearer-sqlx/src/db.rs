@@ -5,12 +5,11 @@
 
 use sqlx::Pool;
 
-use crate::audit::LifecycleAudit;
 use crate::dialect::Dialect;
 use crate::error::OpenError;
 use crate::metering::{Account, Hold};
 use crate::revocations::RevocationRow;
-use crate::row::{PageQuery, Rotated, Rotation, TokenRow};
+use crate::row::{LifecycleAudit, PageQuery, Rotated, Rotation, TokenRow};
 use crate::statements::Statements;
 
 /// Which database a [`SqlTokenStore`](crate::SqlTokenStore) uses.

@@ -8,10 +8,9 @@ use tower_bearer::manage::audit::AuditEvent;
 use tower_bearer::manage::{LifecycleEvent, Page, PageCursor, Revocation, TokenQuery};
 use tower_bearer::{Clock, IssuedToken, ManageError, NewToken, StoreError, TokenId, TokenInfo, TokenManager};
 
-use crate::audit::LifecycleAudit;
 use crate::micros::micros;
 use crate::revocations::RevocationRow;
-use crate::row::{PageQuery, Rotated, Rotation, TokenRow, is_unique_violation, store_error};
+use crate::row::{LifecycleAudit, PageQuery, Rotated, Rotation, TokenRow, is_unique_violation, store_error};
 use crate::store::{Inner, SqlTokenStore};
 
 /// A collision of 256 random bits does not happen; a unique violation that repeats is a bug

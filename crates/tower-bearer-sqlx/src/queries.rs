@@ -6,13 +6,13 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 use tower_bearer::TokenHash;
 use tower_bearer::manage::audit::{AuditEvent, AuditRecord};
 
-use crate::audit::{AuditFilter, LifecycleAudit, bind_event, record};
+use crate::audit::{AuditFilter, bind_event, record};
 use crate::db::SqlDb;
 use crate::dialect::Dialect;
 use crate::metering::{self, Account, Hold};
 use crate::oauth_clients::OAuthClientRow;
 use crate::revocations::RevocationRow;
-use crate::row::{PageQuery, Rotated, Rotation, TokenRow, is_unique_violation};
+use crate::row::{LifecycleAudit, PageQuery, Rotated, Rotation, TokenRow, is_unique_violation};
 
 /// Rows per audit `INSERT`: well under both databases' limits on bound parameters (9 per row).
 const AUDIT_ROWS_PER_INSERT: usize = 500;

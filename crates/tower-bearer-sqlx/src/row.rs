@@ -2,12 +2,19 @@
 //! types (microseconds since the epoch in the database, `SystemTime` outside).
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
+use tower_bearer::manage::audit::AuditEvent;
 use tower_bearer::{Grant, ManageError, NewToken, Principal, Scopes, StoreError, TokenId, TokenInfo};
 
 use crate::dialect::Dialect;
 use crate::metering::Metering;
 use crate::micros::{micros, time};
 use crate::revocations::RevocationRow;
+
+/// Makes the audit events of a lifecycle change from the token row it changed (the new one,
+/// for a rotation), for the store to write in the change's own transaction; `None` when the
+/// store does not record lifecycle events
+/// ([`audit_lifecycle`](crate::SqlTokenStoreBuilder::audit_lifecycle)).
+pub(crate) type LifecycleAudit<'a> = Option<&'a (dyn Fn(&TokenRow) -> Vec<AuditEvent> + Sync)>;
 
 /// A page of live tokens to read: filters, the position after which to start (creation
 /// microseconds and id), and how many rows (one more than the page, to tell whether more
