@@ -546,3 +546,41 @@ async fn a_revocation_after_concurrent_first_lookups_always_reaches_the_cache_of
         assert!(is_revoked(&after), "round {round}: the revoked token is still served: {after:?}");
     }
 }
+
+/// With `serve_stale_for`, a token the store said was active is admitted from that answer
+/// while the store fails, within the window only: a revocation that reaches the cache, the
+/// token's expiry and the end of the window each end it. Without it, an outage answers 503.
+#[tokio::test]
+async fn a_configured_fallback_serves_recent_active_answers_through_an_outage_and_no_longer() {
+    let clock = Clock::manual(SystemTime::now());
+    let store = Gated::with_clock(&clock);
+    let cache = cached(&store, config().clock(clock.clone()).serve_stale_for(Duration::from_secs(60)));
+    let plain = cached(&store, config().clock(clock.clone()));
+    let kept = issue(&store, NewToken::for_subject("alice"));
+    let revoked = issue(&store, NewToken::for_subject("bob"));
+    let expiring =
+        issue(&store, NewToken::for_subject("carol").expires_at(clock.now() + Duration::from_secs(30)));
+    for secret in [&kept, &revoked, &expiring] {
+        assert!(is_active(&ask(&cache, secret).await));
+        assert!(is_active(&ask(&plain, secret).await));
+    }
+    let fails = |cache: &CachedTokenStore<Gated>, secret: &str| {
+        let lookup = cache.lookup(&PresentedToken::new(secret));
+        async move { lookup.await.is_err() }
+    };
+
+    // The push channel is lost (each cache is cleared), then the database goes.
+    let invalidator = cache.invalidator();
+    invalidator.set_connected(false);
+    plain.invalidator().set_connected(false);
+    store.failing.store(true, Ordering::SeqCst);
+    assert!(is_active(&ask(&cache, &kept).await), "admitted from the store's last answer");
+    assert!(fails(&plain, &kept).await, "without a fallback: 503");
+    invalidator.revoked(PresentedToken::new(&revoked).hash(), None);
+    assert!(fails(&cache, &revoked).await, "a revocation that reached the cache ends it");
+    clock.advance(Duration::from_secs(31));
+    assert!(fails(&cache, &expiring).await, "never past the token's expiry");
+    assert!(is_active(&ask(&cache, &kept).await));
+    clock.advance(Duration::from_secs(30));
+    assert!(fails(&cache, &kept).await, "the window is over");
+}

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::core::{Core, Ttls};
+use super::fallback::Fallback;
 use crate::clock::Clock;
 
 /// moka refuses TTLs over 1000 years; nobody needs more than this.
@@ -19,6 +20,7 @@ pub struct CacheConfig {
     negative_ttl: Duration,
     max_entries: u64,
     clock: Clock,
+    stale_window: Option<Duration>,
 }
 
 impl Default for CacheConfig {
@@ -28,6 +30,7 @@ impl Default for CacheConfig {
             negative_ttl: Duration::from_secs(5),
             max_entries: 100_000,
             clock: Clock::default(),
+            stale_window: None,
         }
     }
 }
@@ -64,11 +67,31 @@ impl CacheConfig {
         self
     }
 
+    /// Off by default. While the store cannot answer (it returns an error: an outage, a
+    /// timeout, an open circuit breaker inside the cache), a token the store said was active
+    /// within the last `window` is admitted from that answer instead of refused with 503.
+    ///
+    /// **What it risks**: a token revoked while the store is unreachable, or revoked elsewhere
+    /// shortly before the outage by a notification that never arrived, is admitted until its
+    /// last answer is `window` old. Revocations that do reach the cache (through it, or a push
+    /// channel) drop its kept answer; tokens past their expiry are never served; a revocation
+    /// by id empties the whole fallback. Keep `window` to what an outage of your store may cost
+    /// you in revoked-but-admitted requests. Put a circuit breaker *inside* the cache
+    /// (`CachedTokenStore::with_config(CircuitBreakerTokenStore::new(store, ..), ..)`) for the
+    /// fallback to answer at once; one outside the cache refuses before the cache is asked.
+    pub fn serve_stale_for(mut self, window: Duration) -> Self {
+        self.stale_window = Some(window.min(MAX_TTL));
+        self
+    }
+
     /// The cache's core: its entries and how long they are served.
     pub(super) fn core(self) -> Core {
+        let fallback =
+            self.stale_window.map(|window| Fallback::new(window, self.max_entries, self.clock.clone()));
         Core::new(
             Ttls { positive: self.positive_ttl, negative: self.negative_ttl, clock: self.clock },
             self.max_entries,
+            fallback,
         )
     }
 }

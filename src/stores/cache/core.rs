@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::fallback::Fallback;
 use crate::clock::Clock;
 use crate::principal::Principal;
 use crate::store::state::TokenState;
@@ -29,6 +30,8 @@ pub(super) struct Core {
     /// then cannot name its entry, so it clears the cache.
     pub(super) anonymous: AtomicBool,
     pub(super) ttls: Ttls,
+    /// Active answers kept for an outage, when configured.
+    pub(super) fallback: Option<Fallback>,
 }
 
 /// Token id → digest of cached active tokens, so that a revocation by id finds the entry to
@@ -120,7 +123,7 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Core {
-    pub(super) fn new(ttls: Ttls, max_entries: u64) -> Self {
+    pub(super) fn new(ttls: Ttls, max_entries: u64, fallback: Option<Fallback>) -> Self {
         let entries =
             moka::sync::Cache::builder().max_capacity(max_entries).expire_after(ttls.clone()).build();
         Core {
@@ -130,7 +133,14 @@ impl Core {
             cache_active: AtomicBool::new(true),
             anonymous: AtomicBool::new(false),
             ttls,
+            fallback,
         }
+    }
+
+    /// The store could not answer `hash`: an active answer it gave within the fallback's
+    /// window, if one is configured and kept.
+    pub(super) fn fallback(&self, hash: &TokenHash) -> Option<TokenState> {
+        self.fallback.as_ref()?.serve(hash)
     }
 
     /// The cached answer for `hash`, if it is still to be served. moka drops entries at their
@@ -163,6 +173,10 @@ impl Core {
         if self.epoch() != epoch {
             return;
         }
+        if let (Cached::Active(p), Some(fallback)) = (&cached, &self.fallback) {
+            // Kept even while active tokens are not cached: it is served only in an outage.
+            fallback.keep(hash, p);
+        }
         let id = match &cached {
             Cached::Active(_) if !self.cache_active.load(Ordering::SeqCst) => return,
             Cached::Active(p) => p.token_id().cloned(),
@@ -181,12 +195,18 @@ impl Core {
     pub(super) fn invalidate(&self, hash: &TokenHash) {
         let _writes = self.invalidation();
         self.entries.invalidate(hash);
+        if let Some(fallback) = &self.fallback {
+            fallback.forget(hash);
+        }
     }
 
     /// Drops every cached answer; lookups under way are not cached either.
     pub(super) fn invalidate_all(&self) {
         let _writes = self.invalidation();
         self.entries.invalidate_all();
+        if let Some(fallback) = &self.fallback {
+            fallback.forget_all();
+        }
     }
 
     /// Drops whatever is cached for the token with this id.
@@ -196,6 +216,11 @@ impl Core {
             Some(hash) => self.entries.invalidate(hash),
             None if self.anonymous.load(Ordering::SeqCst) => self.entries.invalidate_all(),
             None => {}
+        }
+        // The fallback keeps answers the index may not name (those read while active tokens
+        // were not cached): a revocation by id empties it.
+        if let Some(fallback) = &self.fallback {
+            fallback.forget_all();
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod config;
 mod core;
+mod fallback;
 mod flight;
 mod invalidator;
 mod manage;

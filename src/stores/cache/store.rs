@@ -81,7 +81,9 @@ const SHARDS: usize = 16;
 ///
 /// The positive TTL bounds every case: no active entry is ever served longer than that after
 /// it was read from the store. Expired tokens are rejected by the layer on every request, from
-/// the cache or not.
+/// the cache or not. The one exception is opt-in: with
+/// [`CacheConfig::serve_stale_for`], while the store answers errors, an active answer is
+/// served for that window after the store gave it, whatever the push channel missed.
 ///
 /// Usage tracking of the inner store (such as `last_used_at`) sees only cache misses, so with a
 /// cache its precision is the larger of the store's usage interval and the positive TTL.
@@ -200,8 +202,13 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
         match inner.store.lookup(token) {
             Lookup::Now(answer) => {
                 drop(shard);
-                if let Ok(state) = &answer {
-                    inner.core.remember(hash, state, epoch);
+                match &answer {
+                    Ok(state) => inner.core.remember(hash, state, epoch),
+                    Err(_) => {
+                        if let Some(kept) = inner.core.fallback(&hash) {
+                            return Lookup::Now(Ok(kept));
+                        }
+                    }
                 }
                 Lookup::Now(answer)
             }
@@ -211,7 +218,17 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
                 if let Some(weak) = shared.downgrade() {
                     shard.insert(hash, Flight { epoch, future: weak });
                 }
-                Lookup::later(CachedLookup { shared })
+                let lookup = CachedLookup { shared };
+                if inner.core.fallback.is_none() {
+                    return Lookup::later(lookup);
+                }
+                let core = inner.core.clone();
+                Lookup::later(async move {
+                    match lookup.await {
+                        Err(e) => core.fallback(&hash).ok_or(e),
+                        answer => answer,
+                    }
+                })
             }
         }
     }
