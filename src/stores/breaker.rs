@@ -115,15 +115,28 @@ impl<T: TokenStore> Shared<T> {
             let probe = PresentedToken::new(format!("probe-{:032x}", rand_u128())).into_owned();
             loop {
                 tokio::time::sleep(shared.probe_every).await;
-                if shared.inner.lookup(&probe).await.is_ok() {
-                    shared.failures.store(0, Ordering::Relaxed);
-                    shared.open.store(false, Ordering::Release);
-                    return;
+                // After a restart a pool holds one dead connection per connection it had, each
+                // failing once and at once: a probe that fails that fast is asked again at
+                // once (a few times), so that they do not cost an interval each.
+                for _ in 0..QUICK_PROBES {
+                    let asked = tokio::time::Instant::now();
+                    if shared.inner.lookup(&probe).await.is_ok() {
+                        shared.failures.store(0, Ordering::Relaxed);
+                        shared.open.store(false, Ordering::Release);
+                        return;
+                    }
+                    if asked.elapsed() > QUICK_FAILURE {
+                        break;
+                    }
                 }
             }
         });
     }
 }
+
+/// How many probes in a row a round makes while each fails within [`QUICK_FAILURE`].
+const QUICK_PROBES: usize = 16;
+const QUICK_FAILURE: Duration = Duration::from_millis(5);
 
 /// 128 random bits for the probe's token.
 fn rand_u128() -> u128 {
@@ -288,6 +301,28 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert_eq!(asked.load(Ordering::SeqCst), 1, "one probe, not two");
         assert!(!store.is_open());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn probes_that_fail_at_once_are_asked_again_at_once() {
+        // Five dead pooled connections, each failing once and at once, then a live one.
+        let asked = Arc::new(AtomicUsize::new(0));
+        let count = asked.clone();
+        let database = CallbackTokenStore::new(move |_token: PresentedToken<'static>| {
+            let dead = count.fetch_add(1, Ordering::SeqCst) < 5;
+            async move {
+                if dead {
+                    Err(StoreError::unavailable("connection reset"))
+                } else {
+                    Ok(None::<crate::Principal>)
+                }
+            }
+        });
+        let store = CircuitBreakerTokenStore::new(database, 1, Duration::from_millis(500));
+        store.trip();
+        tokio::time::sleep(Duration::from_millis(501)).await;
+        assert!(!store.is_open(), "closed within one interval, not six");
+        assert_eq!(asked.load(Ordering::SeqCst), 6);
     }
 
     #[test]
