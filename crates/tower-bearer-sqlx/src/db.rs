@@ -102,7 +102,7 @@ impl Db {
         &self,
         hash: &[u8; 32],
         row: &TokenRow,
-        audit: LifecycleAudit<'_>,
+        audit: Option<LifecycleAudit<'_>>,
     ) -> Result<(), sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
@@ -143,7 +143,7 @@ impl Db {
         &self,
         id: &str,
         now: i64,
-        audit: LifecycleAudit<'_>,
+        audit: Option<LifecycleAudit<'_>>,
     ) -> Result<Option<TokenRow>, sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
@@ -157,7 +157,7 @@ impl Db {
         &self,
         id: &str,
         now: i64,
-        audit: LifecycleAudit<'_>,
+        audit: Option<LifecycleAudit<'_>>,
     ) -> Result<Option<TokenRow>, sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
@@ -180,7 +180,7 @@ impl Db {
     pub(crate) async fn purge_expired(
         &self,
         now: i64,
-        audit: LifecycleAudit<'_>,
+        audit: Option<LifecycleAudit<'_>>,
     ) -> Result<Vec<TokenRow>, sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
@@ -215,7 +215,7 @@ impl Db {
         &self,
         id: &str,
         rotation: Rotation<'_>,
-        audit: LifecycleAudit<'_>,
+        audit: Option<LifecycleAudit<'_>>,
     ) -> Result<Rotated, sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]

@@ -4,7 +4,6 @@
 use std::time::{Duration, SystemTime};
 
 use tower_bearer::grant::MintRules;
-use tower_bearer::manage::audit::AuditEvent;
 use tower_bearer::manage::{LifecycleEvent, Page, PageCursor, Revocation, TokenQuery};
 use tower_bearer::{Clock, IssuedToken, ManageError, NewToken, StoreError, TokenId, TokenInfo, TokenManager};
 
@@ -18,20 +17,22 @@ use crate::store::{Inner, SqlTokenStore};
 const INSERT_ATTEMPTS: usize = 4;
 
 impl Inner {
-    /// What a change writes to the audit log in its own transaction: the events of
-    /// `event_of(row)` at `at`, or nothing when the store does not record them.
-    fn audit(
+    /// How a change at `at` is audited in its own transaction (by the event `event_of` makes
+    /// of the row it changed, the same the lifecycle hook hears after the commit), or `None`
+    /// when the store does not record lifecycle events.
+    fn audit<'a>(
         &self,
         at: SystemTime,
-        event_of: impl Fn(&TokenRow) -> LifecycleEvent + Sync,
-    ) -> Option<impl Fn(&TokenRow) -> Vec<AuditEvent> + Sync> {
-        self.audit_lifecycle.then_some(move |row: &TokenRow| AuditEvent::of_lifecycle(&event_of(row), at))
+        event_of: &'a (dyn Fn(&TokenRow) -> LifecycleEvent + Sync),
+    ) -> Option<LifecycleAudit<'a>> {
+        self.audit_lifecycle.then_some(LifecycleAudit { event_of, at })
     }
 }
 
-/// The [`LifecycleAudit`] of [`Inner::audit`]'s answer.
-fn audit_ref<F: Fn(&TokenRow) -> Vec<AuditEvent> + Sync>(audit: &Option<F>) -> LifecycleAudit<'_> {
-    audit.as_ref().map(|f| f as &(dyn Fn(&TokenRow) -> Vec<AuditEvent> + Sync))
+/// What an expiry purge says of `row`: a revoked token's purge is not an event (its
+/// revocation was).
+fn purged(row: &TokenRow) -> Option<TokenInfo> {
+    row.revoked_at.is_none().then(|| row.info())
 }
 
 impl TokenManager for SqlTokenStore {
@@ -50,13 +51,12 @@ impl TokenManager for SqlTokenStore {
             let secret = inner.format.generate();
             let now = inner.clock.now();
             let row = TokenRow::new(&TokenId::random(), &new, secret.hint(), micros(now));
-            let audit = inner.audit(now, |row| LifecycleEvent::Issued(row.info()));
-            let inserted = inner.db.insert(secret.hash().as_bytes(), &row, audit_ref(&audit)).await;
+            let issued = |row: &TokenRow| LifecycleEvent::Issued(row.info());
+            let inserted = inner.db.insert(secret.hash().as_bytes(), &row, inner.audit(now, &issued)).await;
             match inserted {
                 Ok(()) => {
-                    let info = row.info();
-                    inner.events.emit(&LifecycleEvent::Issued(info.clone()));
-                    return Ok(IssuedToken::new(secret, info));
+                    inner.events.emit(&issued(&row));
+                    return Ok(IssuedToken::new(secret, row.info()));
                 }
                 Err(e) if is_unique_violation(&e) => {}
                 Err(e) => return Err(store_error(e)),
@@ -89,10 +89,10 @@ impl TokenManager for SqlTokenStore {
 
     async fn revoke(&self, id: &TokenId) -> Result<bool, ManageError> {
         let now = self.inner.clock.now();
-        let audit = self.inner.audit(now, |row| LifecycleEvent::Revoked(row.info()));
-        let row =
-            self.inner.db.revoke(id.as_str(), micros(now), audit_ref(&audit)).await.map_err(store_error)?;
-        Ok(row.map(|row| self.inner.events.emit(&LifecycleEvent::Revoked(row.info()))).is_some())
+        let revoked = |row: &TokenRow| LifecycleEvent::Revoked(row.info());
+        let audit = self.inner.audit(now, &revoked);
+        let row = self.inner.db.revoke(id.as_str(), micros(now), audit).await.map_err(store_error)?;
+        Ok(row.map(|row| self.inner.events.emit(&revoked(&row))).is_some())
     }
 
     async fn rotate_until(
@@ -118,16 +118,15 @@ impl TokenManager for SqlTokenStore {
                 new_id: &new_id,
                 hint: secret.hint(),
             };
-            let audit =
-                inner.audit(now, |new| LifecycleEvent::Rotated { old: id.clone(), new: new.info(), grace });
-            let rotated = inner.db.rotate(id.as_str(), rotation, audit_ref(&audit)).await;
+            let replaced =
+                |new: &TokenRow| LifecycleEvent::Rotated { old: id.clone(), new: new.info(), grace };
+            let rotated = inner.db.rotate(id.as_str(), rotation, inner.audit(now, &replaced)).await;
             match rotated.map_err(store_error)? {
                 Rotated::NotFound => return Err(ManageError::NotFound(id.clone())),
                 Rotated::Conflict => {}
                 Rotated::Done(new) => {
-                    let info = new.info();
-                    inner.events.emit(&LifecycleEvent::Rotated { old: id.clone(), new: info.clone(), grace });
-                    return Ok(IssuedToken::new(secret, info));
+                    inner.events.emit(&replaced(&new));
+                    return Ok(IssuedToken::new(secret, new.info()));
                 }
             }
         }
@@ -136,25 +135,18 @@ impl TokenManager for SqlTokenStore {
 
     async fn delete(&self, id: &TokenId) -> Result<bool, ManageError> {
         let now = self.inner.clock.now();
-        let audit = self.inner.audit(now, |row| LifecycleEvent::Deleted(row.info()));
-        let row =
-            self.inner.db.delete(id.as_str(), micros(now), audit_ref(&audit)).await.map_err(store_error)?;
-        Ok(row.map(|row| self.inner.events.emit(&LifecycleEvent::Deleted(row.info()))).is_some())
+        let deleted = |row: &TokenRow| LifecycleEvent::Deleted(row.info());
+        let audit = self.inner.audit(now, &deleted);
+        let row = self.inner.db.delete(id.as_str(), micros(now), audit).await.map_err(store_error)?;
+        Ok(row.map(|row| self.inner.events.emit(&deleted(&row))).is_some())
     }
 
     async fn purge_expired(&self) -> Result<usize, ManageError> {
         let now = self.inner.clock.now();
-        // A revoked token's purge is not an event: its revocation was.
-        let audit = self.inner.audit(now, |row| {
-            LifecycleEvent::ExpiredPurged(if row.revoked_at.is_none() {
-                vec![row.info()]
-            } else {
-                Vec::new()
-            })
-        });
-        let rows = self.inner.db.purge_expired(micros(now), audit_ref(&audit)).await.map_err(store_error)?;
-        let purged: Vec<TokenInfo> =
-            rows.iter().filter(|r| r.revoked_at.is_none()).map(TokenRow::info).collect();
+        let one = |row: &TokenRow| LifecycleEvent::ExpiredPurged(purged(row).into_iter().collect());
+        let audit = self.inner.audit(now, &one);
+        let rows = self.inner.db.purge_expired(micros(now), audit).await.map_err(store_error)?;
+        let purged: Vec<TokenInfo> = rows.iter().filter_map(purged).collect();
         let count = purged.len();
         if count > 0 {
             self.inner.events.emit(&LifecycleEvent::ExpiredPurged(purged));

@@ -48,14 +48,14 @@ where
         &self,
         hash: &[u8; 32],
         row: &TokenRow,
-        audit: LifecycleAudit<'_>,
+        audit: Option<LifecycleAudit<'_>>,
     ) -> Result<(), sqlx::Error> {
         let Some(audit) = audit else {
             return self.insert_with(&self.pool, hash, row).await;
         };
         let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         self.insert_with(&mut *tx, hash, row).await?;
-        self.append_audit_in(&mut tx, &audit(row)).await?;
+        self.append_audit_in(&mut tx, &audit.events(row)).await?;
         tx.commit().await
     }
 
@@ -107,7 +107,7 @@ where
         &self,
         id: &str,
         now: i64,
-        audit: LifecycleAudit<'_>,
+        audit: Option<LifecycleAudit<'_>>,
     ) -> Result<Option<TokenRow>, sqlx::Error> {
         self.end_validity(sqlx::query(&self.sql.revoke).bind(id).bind(now), now, audit).await
     }
@@ -116,7 +116,7 @@ where
         &self,
         id: &str,
         now: i64,
-        audit: LifecycleAudit<'_>,
+        audit: Option<LifecycleAudit<'_>>,
     ) -> Result<Option<TokenRow>, sqlx::Error> {
         self.end_validity(sqlx::query(&self.sql.delete).bind(id), now, audit).await
     }
@@ -127,7 +127,7 @@ where
         &self,
         statement: Query<'q, DB, DB::Arguments<'q>>,
         now: i64,
-        audit: LifecycleAudit<'_>,
+        audit: Option<LifecycleAudit<'_>>,
     ) -> Result<Option<TokenRow>, sqlx::Error> {
         let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         let Some(changed) = statement.fetch_optional(&mut *tx).await? else {
@@ -140,7 +140,7 @@ where
             None => None,
         };
         if let Some(audit) = audit {
-            self.append_audit_in(&mut tx, &audit(&changed)).await?;
+            self.append_audit_in(&mut tx, &audit.events(&changed)).await?;
         }
         DB::announce(&mut tx, &self.channel, &hash, revocation.as_ref()).await?;
         tx.commit().await?;
@@ -171,7 +171,7 @@ where
         &self,
         id: &str,
         rotation: Rotation<'_>,
-        audit: LifecycleAudit<'_>,
+        audit: Option<LifecycleAudit<'_>>,
     ) -> Result<Rotated, sqlx::Error> {
         let Rotation { now, grace_until, not_after, new_hash, new_id, hint } = rotation;
         let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
@@ -197,7 +197,7 @@ where
             None => None,
         };
         if let Some(audit) = audit {
-            self.append_audit_in(&mut tx, &audit(&new)).await?;
+            self.append_audit_in(&mut tx, &audit.events(&new)).await?;
         }
         // With a grace period the old token's expiry changed: caches must drop it too.
         DB::announce(&mut tx, &self.channel, &old_hash, revocation.as_ref()).await?;
@@ -210,14 +210,14 @@ where
     pub(crate) async fn purge_expired(
         &self,
         now: i64,
-        audit: LifecycleAudit<'_>,
+        audit: Option<LifecycleAudit<'_>>,
     ) -> Result<Vec<TokenRow>, sqlx::Error> {
         let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         sqlx::query(&self.sql.purge_revocations).bind(now).execute(&mut *tx).await?;
         let rows = sqlx::query(&self.sql.purge).bind(now).fetch_all(&mut *tx).await?;
         let rows = rows.iter().map(TokenRow::read::<DB>).collect::<Result<Vec<_>, _>>()?;
         if let Some(audit) = audit {
-            let events: Vec<AuditEvent> = rows.iter().flat_map(audit).collect();
+            let events: Vec<AuditEvent> = rows.iter().flat_map(|row| audit.events(row)).collect();
             self.append_audit_in(&mut tx, &events).await?;
         }
         tx.commit().await?;

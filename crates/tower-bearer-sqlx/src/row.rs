@@ -2,6 +2,9 @@
 //! types (microseconds since the epoch in the database, `SystemTime` outside).
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
+use std::time::SystemTime;
+
+use tower_bearer::manage::LifecycleEvent;
 use tower_bearer::manage::audit::AuditEvent;
 use tower_bearer::{Grant, ManageError, NewToken, Principal, Scopes, StoreError, TokenId, TokenInfo};
 
@@ -10,11 +13,22 @@ use crate::metering::Metering;
 use crate::micros::{micros, time};
 use crate::revocations::RevocationRow;
 
-/// Makes the audit events of a lifecycle change from the token row it changed (the new one,
-/// for a rotation), for the store to write in the change's own transaction; `None` when the
-/// store does not record lifecycle events
+/// How a lifecycle change is audited in its own transaction: the event the change makes of the
+/// token row it changed (the new one, for a rotation), recorded at `at`. Passed as `None` when
+/// the store does not record lifecycle events
 /// ([`audit_lifecycle`](crate::SqlTokenStoreBuilder::audit_lifecycle)).
-pub(crate) type LifecycleAudit<'a> = Option<&'a (dyn Fn(&TokenRow) -> Vec<AuditEvent> + Sync)>;
+#[derive(Clone, Copy)]
+pub(crate) struct LifecycleAudit<'a> {
+    pub(crate) event_of: &'a (dyn Fn(&TokenRow) -> LifecycleEvent + Sync),
+    pub(crate) at: SystemTime,
+}
+
+impl LifecycleAudit<'_> {
+    /// The audit events of the change that made `row`.
+    pub(crate) fn events(&self, row: &TokenRow) -> Vec<AuditEvent> {
+        AuditEvent::of_lifecycle(&(self.event_of)(row), self.at)
+    }
+}
 
 /// A page of live tokens to read: filters, the position after which to start (creation
 /// microseconds and id), and how many rows (one more than the page, to tell whether more

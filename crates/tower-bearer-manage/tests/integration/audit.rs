@@ -43,7 +43,8 @@ fn counting<L>(log: L, failures: usize) -> Counting<L> {
     Counting { log, appends: Arc::default(), failures: Arc::new(AtomicUsize::new(failures)) }
 }
 
-async fn all<L: AuditLog>(log: &L) -> Vec<AuditEvent> {
+/// Every event of `log`, read a page at a time.
+pub(crate) async fn all<L: AuditLog>(log: &L) -> Vec<AuditEvent> {
     let mut events = Vec::new();
     let mut query = AuditQuery::new().limit(1000);
     loop {

@@ -5,29 +5,17 @@
 
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::Full;
-use tower::{ServiceBuilder, ServiceExt, service_fn};
-use tower_bearer::{BearerAuthLayer, Clock, Credits, CreditsLayer, NewToken, TokenManager};
+use http::StatusCode;
+use tower_bearer::{Clock, Credits, NewToken, TokenManager};
 use tower_bearer_sqlx::SqlTokenStore;
+use tower_bearer_test_support::child;
 use tower_bearer_test_support::pg::PgCluster;
-use tower_bearer_test_support::{child, get};
+
+use crate::credits::spend_one;
 
 /// The child's database and token.
 const CHILD_DATABASE: &str = "TOWER_BEARER_TEST_CHILD_DATABASE";
 const CHILD_TOKEN: &str = "TOWER_BEARER_TEST_CHILD_TOKEN";
-
-/// The status of one request with `token` through the layer, then the credits of `store`.
-async fn spend_one(store: &SqlTokenStore, token: &str) -> StatusCode {
-    let service = ServiceBuilder::new()
-        .layer(BearerAuthLayer::new(store.clone()))
-        .layer(CreditsLayer::new(store.clone()))
-        .service(service_fn(|_req: Request<Full<Bytes>>| async {
-            Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
-        }));
-    service.oneshot(get(Some(token))).await.unwrap().status()
-}
 
 /// Not a test: the child process of the test below, which runs this test binary again with
 /// its orders in the environment (run on its own, it has none and returns at once). It

@@ -17,7 +17,7 @@ use tower_bearer_test_support::pg::PgCluster;
 use tower_bearer_test_support::{get, is_active, state, temp_dir};
 
 /// The status of one request with `token` through `auth` then credits of `store`.
-async fn spend_one(store: &SqlTokenStore, token: &str) -> StatusCode {
+pub(crate) async fn spend_one(store: &SqlTokenStore, token: &str) -> StatusCode {
     let service = ServiceBuilder::new()
         .layer(BearerAuthLayer::new(store.clone()))
         .layer(CreditsLayer::new(store.clone()))
