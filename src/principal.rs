@@ -264,6 +264,12 @@ impl PrincipalBuilder {
         self.map_grant(|g| g.with_credits(credits))
     }
 
+    /// Binds the token to the key whose RFC 7638 thumbprint is `jkt` (DPoP, RFC 9449; see
+    /// [`Grant::confirmation`]).
+    pub fn confirmation(self, jkt: impl Into<String>) -> Self {
+        self.map_grant(|g| g.with_confirmation(jkt))
+    }
+
     /// Clears [`replaced_by`](Self::replaced_by), for a successor built from its predecessor.
     pub(crate) fn not_replaced(mut self) -> Self {
         if let Some(rare) = &mut self.0.rare {

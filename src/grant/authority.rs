@@ -85,8 +85,9 @@ pub(crate) enum Refusal {
     /// The new token would outlive the actor.
     #[error("the new token would outlive the acting token")]
     OutlivesActor,
-    /// The new token's `audience`, `rate_limit` or `credits` would be looser than the
-    /// actor's (effective limits: a kind's default counts).
+    /// The new token's `audience`, `rate_limit`, `credits` or `confirmation` would be looser
+    /// than the actor's (effective limits: a kind's default counts; a key-bound actor mints
+    /// only tokens bound to its key).
     #[error("the new token's {0} would be looser than the acting token's")]
     Looser(&'static str),
     /// The kind is reserved for tokens the store's own endpoints mint (OAuth access tokens).
@@ -127,7 +128,8 @@ pub(crate) struct Visibility<'a> {
 /// - *within*: reachable; every scope covered; expiring no later than the actor; restricted
 ///   to a subset of the actor's audience (if the actor has one); an effective rate limit
 ///   (own, else the kind's [`DefaultLimits`]) no faster nor burstier; credits no more, refilled
-///   no more nor sooner; and not of a [reserved kind](Self::reserve_kind).
+///   no more nor sooner; bound to the actor's key if the actor is bound to one (DPoP); and
+///   not of a [reserved kind](Self::reserve_kind).
 ///
 /// ```
 /// use tower_bearer::{ManageError, MemoryTokenStore, NewToken, Principal, Scopes, TokenManager};
@@ -308,6 +310,11 @@ impl MintRules {
         }
         if !credits_within(new.credits(), actor.credits()) {
             return Err(Refusal::Looser("credits"));
+        }
+        // A bound token's holder proves a key; a token it mints needs that same proof, or
+        // whoever copies the new token could use it.
+        if actor.confirmation().is_some() && new.confirmation() != actor.confirmation() {
+            return Err(Refusal::Looser("confirmation"));
         }
         Ok(())
     }

@@ -27,7 +27,8 @@ pub use rate_limit::RateLimit;
 use crate::scope::Scopes;
 
 /// Everything a token allows: whose it is (subject, organization), what it may do (scopes,
-/// audience, kind), until when (expiry), and how much (rate limit, credits).
+/// audience, kind), until when (expiry), how much (rate limit, credits), and who may present
+/// it (the key it is bound to, RFC 9449 DPoP).
 ///
 /// A [`Principal`](crate::Principal) carries the grant of the token that authenticated a
 /// request; a [`NewToken`](crate::NewToken) the grant of a token to issue. A missing
@@ -67,6 +68,8 @@ pub(crate) struct Terms {
     audience: Box<[Box<str>]>,
     rate_limit: Option<RateLimit>,
     credits: Option<Credits>,
+    /// The RFC 7638 SHA-256 thumbprint of the key the token is bound to (`cnf.jkt`).
+    confirmation: Option<Box<str>>,
 }
 
 impl Grant {
@@ -139,6 +142,14 @@ impl Grant {
         self.terms.as_ref()?.credits
     }
 
+    /// The key the token is bound to, if any: the RFC 7638 SHA-256 thumbprint (base64url)
+    /// of a public key (`cnf.jkt`, RFC 9449 §6). A bound token is accepted only with a DPoP
+    /// proof signed by that key, never as a plain bearer token.
+    #[must_use]
+    pub fn confirmation(&self) -> Option<&str> {
+        self.terms.as_ref()?.confirmation.as_deref()
+    }
+
     /// Sets the subject.
     pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
         self.subject = subject.into().into_boxed_str();
@@ -192,6 +203,12 @@ impl Grant {
         self.with_terms(|t| t.credits = Some(credits))
     }
 
+    /// Binds the token to the key whose RFC 7638 SHA-256 thumbprint is `jkt` (see
+    /// [`confirmation`](Self::confirmation)).
+    pub fn with_confirmation(self, jkt: impl Into<String>) -> Self {
+        self.with_terms(|t| t.confirmation = Some(jkt.into().into_boxed_str()))
+    }
+
     /// A grant with every attribute set to a value other than its default (whole seconds, as
     /// every representation keeps them): what each representation's round-trip test stores
     /// and reads back. A test in this crate destructures [`Grant`] without `..`, so adding an
@@ -207,6 +224,7 @@ impl Grant {
             .with_kind("service")
             .with_rate_limit(RateLimit::new(120, std::time::Duration::from_secs(60)).expect("a valid limit"))
             .with_credits(Credits::new(5_000).refilled(1_000, std::time::Duration::from_secs(86_400)))
+            .with_confirmation("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I")
     }
 
     /// Whether both grants share one allocation of their common terms (organization, scopes,
@@ -246,8 +264,9 @@ impl Terms {
     /// Whether every term is at its default, read in place: a setter asks this on every call,
     /// and a default `Terms` to compare with would allocate an empty scope set each time.
     fn is_default(&self) -> bool {
-        let Terms { organization, scopes, kind, audience, rate_limit, credits } = self;
+        let Terms { organization, scopes, kind, audience, rate_limit, credits, confirmation } = self;
         organization.is_none()
+            && confirmation.is_none()
             && scopes.is_empty()
             && kind.is_none()
             && audience.is_empty()
@@ -267,6 +286,7 @@ impl fmt::Debug for Grant {
             .field("kind", &self.kind())
             .field("rate_limit", &self.rate_limit())
             .field("credits", &self.credits())
+            .field("confirmation", &self.confirmation())
             .finish()
     }
 }

@@ -203,8 +203,9 @@ fn the_every_attribute_example_sets_every_attribute() {
     let example = Grant::every_attribute_example();
     // No `..`: a new attribute does not compile here until the example sets it.
     let Grant { subject, expires_at, terms } = &example;
-    let Terms { organization, scopes, kind, audience, rate_limit, credits } = &**terms.as_ref().unwrap();
-    assert!(!subject.is_empty() && expires_at.is_some() && !scopes.is_empty());
+    let Terms { organization, scopes, kind, audience, rate_limit, credits, confirmation } =
+        &**terms.as_ref().unwrap();
+    assert!(!subject.is_empty() && expires_at.is_some() && !scopes.is_empty() && confirmation.is_some());
     assert!(organization.is_some() && kind.is_some() && audience.len() > 1);
     assert!(rate_limit.is_some() && credits.is_some_and(|c| c.refill().is_some()));
 }
@@ -214,6 +215,8 @@ fn the_every_attribute_example_sets_every_attribute() {
 const SCOPES: [&str; 4] = ["read", "write", ADMIN, "*"];
 const RESOURCES: [&str; 2] = ["https://a", "https://b"];
 const KINDS: [Option<&str>; 4] = [None, Some("trial"), Some("pro"), Some("oauth_access")];
+/// Thumbprints of the keys a token may be bound to; `None` is a plain bearer token.
+const KEYS: [Option<&str>; 3] = [None, Some("jkt-one"), Some("jkt-two")];
 
 fn grants() -> impl Strategy<Value = Grant> {
     (
@@ -225,8 +228,9 @@ fn grants() -> impl Strategy<Value = Grant> {
         0..KINDS.len(),
         proptest::option::of((1_u32..4, 1_u64..3)),
         proptest::option::of((0_u64..3, proptest::option::of((0_u64..3, 1_u64..3)))),
+        0..KEYS.len(),
     )
-        .prop_map(|(subject, org, scopes, audience, expires, kind, limit, credits)| {
+        .prop_map(|(subject, org, scopes, audience, expires, kind, limit, credits, key)| {
             let mut g = Grant::new(["ada", "bob"][subject])
                 .with_scopes(
                     SCOPES
@@ -262,6 +266,9 @@ fn grants() -> impl Strategy<Value = Grant> {
                     None => c,
                 });
             }
+            if let Some(jkt) = KEYS[key] {
+                g = g.with_confirmation(jkt);
+            }
             g
         })
 }
@@ -281,9 +288,13 @@ fn defaults() -> impl Strategy<Value = DefaultLimits> {
     )
 }
 
-/// Whether a token of `g` is admitted by a layer requiring `scope` for `resource` at `t`.
-fn admitted(g: &Grant, scope: &str, resource: &str, t: SystemTime) -> bool {
-    g.scopes().grants(scope) && (g.audience().len() == 0 || g.is_for(resource)) && !g.is_expired_at(t)
+/// Whether a token of `g` is admitted by a layer requiring `scope` for `resource` at `t`,
+/// presented by a client holding the key `holder` (or none).
+fn admitted(g: &Grant, scope: &str, resource: &str, t: SystemTime, holder: Option<&str>) -> bool {
+    g.scopes().grants(scope)
+        && (g.audience().len() == 0 || g.is_for(resource))
+        && !g.is_expired_at(t)
+        && g.confirmation().is_none_or(|bound| Some(bound) == holder)
 }
 
 /// The most requests a token can make in `window` under `limit` (GCRA: a burst of
@@ -321,8 +332,14 @@ fn can_do_no_more(new: &Grant, actor: &Grant, rules: &MintRules) -> Result<(), S
     for t in [999, 1_000, 1_001, 1_002, 1_003, 1_004, 5_000].map(at) {
         for scope in SCOPES.iter().copied().chain(["other"]) {
             for resource in RESOURCES.iter().copied().chain(["https://c"]) {
-                if admitted(new, scope, resource, t) && !admitted(actor, scope, resource, t) {
-                    return Err(format!("admitted for {scope} on {resource} at {t:?}"));
+                for holder in KEYS {
+                    if admitted(new, scope, resource, t, holder)
+                        && !admitted(actor, scope, resource, t, holder)
+                    {
+                        return Err(format!(
+                            "admitted for {scope} on {resource} at {t:?} held by {holder:?}"
+                        ));
+                    }
                 }
             }
         }

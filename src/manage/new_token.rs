@@ -77,6 +77,12 @@ impl NewToken {
         self.map_grant(|g| g.with_credits(credits))
     }
 
+    /// Binds the token to the key whose RFC 7638 SHA-256 thumbprint is `jkt`: it is then
+    /// accepted only with a DPoP proof of that key (see [`Grant::confirmation`]).
+    pub fn confirmation(self, jkt: impl Into<String>) -> Self {
+        self.map_grant(|g| g.with_confirmation(jkt))
+    }
+
     /// Restricts the token to `resources` (its audience: RFC 8707 resource indicators, such
     /// as `https://api.example.com`), checked by layers configured with
     /// [`BearerAuthLayer::audience`](crate::BearerAuthLayer::audience).

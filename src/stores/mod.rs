@@ -1,6 +1,7 @@
 //! The stores this crate provides, and what they need beyond their names at the crate root
 //! (builders, errors, the cache's configuration): in memory, over a callback, with a timeout,
-//! a circuit breaker, and a cache in front of any store.
+//! a circuit breaker, and a cache in front of any store; and the [`MemoryReplayCache`] of
+//! single-use identifiers.
 
 #[cfg(feature = "tokio")]
 pub(crate) mod breaker;
@@ -8,6 +9,7 @@ pub(crate) mod breaker;
 pub(crate) mod cache;
 pub(crate) mod callback;
 pub(crate) mod memory;
+pub(crate) mod replay;
 #[cfg(feature = "tokio")]
 pub(crate) mod timeout;
 
@@ -15,3 +17,4 @@ pub(crate) mod timeout;
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub use cache::CacheConfig;
 pub use memory::{InsertError, MemoryTokenStoreBuilder};
+pub use replay::MemoryReplayCache;
