@@ -106,6 +106,9 @@ impl std::error::Error for ParseError {}
 
 const SCHEME: &[u8; 6] = b"bearer";
 
+/// The scheme of DPoP-bound tokens (RFC 9449 §7.1), lowercase.
+const DPOP_SCHEME: &[u8; 4] = b"dpop";
+
 /// Parses one `Authorization` header value as bearer credentials.
 ///
 /// Returns the token, or why the value is not acceptable. Tokens longer than `max_len` bytes
@@ -134,15 +137,31 @@ pub fn parse_bearer(value: &[u8], max_len: usize) -> Result<BearerToken<'_>, Par
 /// [`parse_bearer`] without the conversion to `str`, for the request path: the token (ASCII,
 /// checked) and its offset in `value`.
 pub(crate) fn parse_bearer_bytes(value: &[u8], max_len: usize) -> Result<(&[u8], usize), ParseError> {
+    parse_scheme_bytes(value, max_len, SCHEME)
+}
+
+/// [`parse_bearer_bytes`] for the `DPoP` scheme (RFC 9449 §7.1), whose token has the same
+/// `token68` grammar; [`ParseError::NotBearer`] for any other scheme.
+pub(crate) fn parse_dpop_bytes(value: &[u8], max_len: usize) -> Result<(&[u8], usize), ParseError> {
+    parse_scheme_bytes(value, max_len, DPOP_SCHEME)
+}
+
+/// The token of `value` under the scheme `scheme` (lowercase letters), matched without regard
+/// to case (RFC 9110 §11.1).
+fn parse_scheme_bytes<'v, const N: usize>(
+    value: &'v [u8],
+    max_len: usize,
+    scheme: &[u8; N],
+) -> Result<(&'v [u8], usize), ParseError> {
     let (first, last) = trim_ows(value);
     let value = &value[..last];
     let rest = &value[first..];
     // Setting bit 5 of a byte folds it onto a lowercase letter only if it is that letter in
     // either case, so this is exactly a case-insensitive match, in a handful of instructions.
-    if rest.first_chunk::<6>().is_none_or(|scheme| scheme.map(|b| b | 0x20) != *SCHEME) {
+    if rest.first_chunk::<N>().is_none_or(|found| found.map(|b| b | 0x20) != *scheme) {
         return Err(ParseError::NotBearer);
     }
-    let after = &rest[SCHEME.len()..];
+    let after = &rest[N..];
     match after.first() {
         None => return Err(ParseError::EmptyToken),
         Some(b' ') => {}
@@ -160,7 +179,7 @@ pub(crate) fn parse_bearer_bytes(value: &[u8], max_len: usize) -> Result<(&[u8],
         return Err(ParseError::TooLong);
     }
     validate_b64token(token)?;
-    Ok((token, first + SCHEME.len() + spaces))
+    Ok((token, first + N + spaces))
 }
 
 /// Checks `token` against RFC 6750's `b64token`: one or more of

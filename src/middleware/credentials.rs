@@ -1,4 +1,5 @@
-//! Finding the one token a request presents: the `Authorization` header always, a query
+//! Finding the one token a request presents: the `Authorization` header always (`Bearer`, and
+//! `DPoP` where the layer takes DPoP proofs), a query
 //! parameter or a cookie only where the application turned them on; then the cheap checks
 //! (grammar, length, token format) that come before hashing it.
 
@@ -7,7 +8,7 @@ use std::borrow::Cow;
 use http::header::{AUTHORIZATION, COOKIE};
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
 
-use crate::header::{BearerToken, ParseError, parse_bearer_bytes, validate_b64token};
+use crate::header::{BearerToken, ParseError, parse_bearer_bytes, parse_dpop_bytes, validate_b64token};
 use crate::outcome::error::{AuthError, InvalidRequest, InvalidToken};
 use crate::token::format::TokenFormat;
 use crate::token::presented::{PresentedToken, into_bytes};
@@ -20,6 +21,33 @@ pub(crate) struct TokenSources {
     pub(crate) cookie: Option<Box<str>>,
     /// If not empty, a token must be of one of these formats (checked before hashing).
     pub(crate) formats: Vec<TokenFormat>,
+    /// The `Authorization` schemes taken.
+    pub(crate) schemes: Schemes,
+}
+
+/// Which `Authorization` schemes the layer takes a token from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Schemes {
+    /// `Bearer` (RFC 6750).
+    pub(crate) bearer: bool,
+    /// `DPoP` (RFC 9449 §7.1).
+    pub(crate) dpop: bool,
+}
+
+impl Schemes {
+    /// `Bearer` only: a layer without DPoP.
+    pub(crate) const BEARER: Schemes = Schemes { bearer: true, dpop: false };
+
+    /// The token of one `Authorization` value in a scheme taken, or `NotBearer` for any other.
+    #[inline]
+    fn parse(self, value: &[u8], max_len: usize) -> Result<(&[u8], usize), ParseError> {
+        let bearer =
+            if self.bearer { parse_bearer_bytes(value, max_len) } else { Err(ParseError::NotBearer) };
+        match bearer {
+            Err(ParseError::NotBearer) if self.dpop => parse_dpop_bytes(value, max_len),
+            other => other,
+        }
+    }
 }
 
 impl Default for TokenSources {
@@ -29,6 +57,7 @@ impl Default for TokenSources {
             query_param: None,
             cookie: None,
             formats: Vec::new(),
+            schemes: Schemes::BEARER,
         }
     }
 }
@@ -39,7 +68,8 @@ impl TokenSources {
     pub(crate) fn find<'r, B>(&self, req: &'r mut Request<B>) -> Result<PresentedToken<'r>, AuthError> {
         let token = if self.query_param.is_none() && self.cookie.is_none() {
             // The usual configuration: the header alone, marked and read with one probe.
-            only_from_header(req.headers_mut(), self.max_len)?.ok_or(AuthError::MissingCredentials)?
+            only_from_header(req.headers_mut(), self.max_len, self.schemes)?
+                .ok_or(AuthError::MissingCredentials)?
         } else {
             mark_sensitive(req.headers_mut(), self.cookie.is_some());
             self.find_secret(req)?
@@ -52,7 +82,7 @@ impl TokenSources {
 
     /// The token's bytes, checked against the `b64token` grammar wherever they came from.
     fn find_secret<'r, B>(&self, req: &'r Request<B>) -> Result<Cow<'r, [u8]>, AuthError> {
-        let mut found = bearer_from_header(req.headers(), self.max_len)?;
+        let mut found = bearer_from_header(req.headers(), self.max_len, self.schemes)?;
         if let Some(name) = self.query_param.as_deref() {
             // Decoded as a form (`+` a space, `%XX` a byte); a broken escape stays as it was
             // sent, and the `b64token` check refuses it.
@@ -107,24 +137,32 @@ fn malformed(e: ParseError) -> AuthError {
     AuthError::InvalidToken(InvalidToken::Malformed(e))
 }
 
-/// The bearer token of the `Authorization` header, which it marks sensitive.
-fn only_from_header(headers: &mut HeaderMap, max_len: usize) -> Result<Option<Cow<'_, [u8]>>, AuthError> {
+/// The token of the `Authorization` header, which it marks sensitive.
+fn only_from_header(
+    headers: &mut HeaderMap,
+    max_len: usize,
+    schemes: Schemes,
+) -> Result<Option<Cow<'_, [u8]>>, AuthError> {
     if headers.len() != headers.keys_len() {
         // Some name has several values, maybe this one: mark them all, then count.
         mark(headers, &AUTHORIZATION);
-        return bearer_from_header(headers, max_len);
+        return bearer_from_header(headers, max_len, schemes);
     }
     // One value per name: the single probe that marks the value also reads it.
     match headers.get_mut(AUTHORIZATION) {
         Some(value) => {
             value.set_sensitive(true);
-            bearer_from_value(value, max_len)
+            bearer_from_value(value, max_len, schemes)
         }
         None => Ok(None),
     }
 }
 
-fn bearer_from_header(headers: &HeaderMap, max_len: usize) -> Result<Option<Cow<'_, [u8]>>, AuthError> {
+fn bearer_from_header(
+    headers: &HeaderMap,
+    max_len: usize,
+    schemes: Schemes,
+) -> Result<Option<Cow<'_, [u8]>>, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -132,11 +170,15 @@ fn bearer_from_header(headers: &HeaderMap, max_len: usize) -> Result<Option<Cow<
     if values.next().is_some() {
         return Err(AuthError::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders));
     }
-    bearer_from_value(value, max_len)
+    bearer_from_value(value, max_len, schemes)
 }
 
-fn bearer_from_value(value: &HeaderValue, max_len: usize) -> Result<Option<Cow<'_, [u8]>>, AuthError> {
-    match parse_bearer_bytes(value.as_bytes(), max_len) {
+fn bearer_from_value(
+    value: &HeaderValue,
+    max_len: usize,
+    schemes: Schemes,
+) -> Result<Option<Cow<'_, [u8]>>, AuthError> {
+    match schemes.parse(value.as_bytes(), max_len) {
         Ok((token, _)) => Ok(Some(Cow::Borrowed(token))),
         Err(ParseError::NotBearer) => Ok(None),
         Err(e) => Err(malformed(e)),

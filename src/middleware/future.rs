@@ -15,6 +15,7 @@ use super::body::ResponseBody;
 use super::event::Admitted;
 use super::gate::GateFuture;
 use super::policy::{Admission, Policy};
+use super::proof::ProofFuture;
 use super::reject::HandlerRejection;
 use crate::store::error::StoreError;
 use crate::store::lookup::LaterLookup;
@@ -46,6 +47,12 @@ pin_project! {
             lookup: LaterLookup,
             pending: Option<Box<(Request<ReqBody>, S)>>,
             // An `Option` so that the admitted request's state takes it over, not a clone.
+            policy: Option<Arc<Policy>>,
+        },
+        /// Waiting for the DPoP verifier (the principal is in the request already).
+        Proving {
+            proof: ProofFuture,
+            pending: Option<Box<(Request<ReqBody>, S)>>,
             policy: Option<Arc<Policy>>,
         },
         /// Waiting for the credits ledger (the principal is in the request already).
@@ -107,13 +114,29 @@ where
         answer: Result<TokenState, StoreError>,
         inner: Readied<'_, S>,
     ) -> Self {
-        let state = match policy.admit(&mut req, answer) {
+        let admission = policy.admit(&mut req, answer);
+        Self::proceed(policy, req, admission, inner)
+    }
+
+    /// What an admission (or a refusal) makes of the request: the inner call, or a wait.
+    #[inline]
+    fn proceed(
+        policy: Arc<Policy>,
+        req: Request<ReqBody>,
+        admission: Result<Admission, Response<Bytes>>,
+        inner: Readied<'_, S>,
+    ) -> Self {
+        let state = match admission {
             Ok(Admission::Now(headers, admitted)) => {
                 State::Inner { future: inner.call(req), policy, headers, admitted }
             }
             Ok(Admission::Spending(spend, headers)) => {
                 let pending = Some(Box::new((req, inner.into_owned())));
                 State::Spending { spend, pending, policy: Some(policy), headers }
+            }
+            Ok(Admission::Proving(proof)) => {
+                let pending = Some(Box::new((req, inner.into_owned())));
+                State::Proving { proof, pending, policy: Some(policy) }
             }
             Err(response) => State::Rejected { response: Some(response) },
         };
@@ -137,6 +160,14 @@ where
                     let (boxed, policy) = taken.expect("ResponseFuture polled after completion");
                     let (req, inner) = *boxed;
                     state.set(ResponseFuture::admit(policy, req, answer, Readied::Owned(inner)).state);
+                }
+                StateProj::Proving { proof, pending, policy } => {
+                    let proven = ready!(proof.as_mut().poll(cx));
+                    let taken = pending.take().zip(policy.take());
+                    let (boxed, policy) = taken.expect("ResponseFuture polled after completion");
+                    let (mut req, inner) = *boxed;
+                    let admission = policy.resume(&mut req, proven);
+                    state.set(ResponseFuture::proceed(policy, req, admission, Readied::Owned(inner)).state);
                 }
                 StateProj::Spending { spend, pending, policy, headers } => {
                     let spent = ready!(spend.as_mut().poll(cx));

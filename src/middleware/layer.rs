@@ -6,9 +6,11 @@ use std::sync::{Arc, OnceLock};
 use http::request::Parts;
 use tower_layer::Layer;
 
+use super::credentials::Schemes;
 use super::format::ErrorFormat;
 use super::grpc::GrpcAnswers;
 use super::policy::{Config, Policy};
+use super::proof::{Dpop, ProofVerifier};
 use super::require::{checked, checked_any};
 use super::responder::is_param_char;
 use super::service::BearerAuth;
@@ -116,6 +118,34 @@ impl<T> BearerAuthLayer<T> {
     #[must_use]
     pub fn audience(mut self, resource: impl Into<String>) -> Self {
         self.config_mut().audience = Some(resource.into().into_boxed_str());
+        self
+    }
+
+    /// Takes DPoP-bound tokens (RFC 9449) besides bearer tokens: `Authorization: DPoP <token>`
+    /// with a `DPoP` proof header, checked by `verifier` (`tower-bearer-jwt`'s
+    /// `DpopVerifier`). A token bound to a key ([`Grant::confirmation`](crate::Grant::confirmation))
+    /// is taken only with a proof of that key; a token bound to none only as a bearer token.
+    /// Every challenge gains `DPoP algs="..."`, and the proof's errors are answered 401
+    /// `invalid_dpop_proof` or `use_dpop_nonce` (with `DPoP-Nonce`).
+    ///
+    /// Without it, the layer refuses every key-bound token (401 `invalid_token`): it could
+    /// not check the proof that makes one usable.
+    #[must_use]
+    pub fn dpop(self, verifier: impl ProofVerifier) -> Self {
+        self.with_dpop(Arc::new(verifier), false)
+    }
+
+    /// As [`dpop`](Self::dpop), and refuses bearer tokens: only `Authorization: DPoP` is
+    /// taken, and challenges are `DPoP` ones only.
+    #[must_use]
+    pub fn require_dpop(self, verifier: impl ProofVerifier) -> Self {
+        self.with_dpop(Arc::new(verifier), true)
+    }
+
+    fn with_dpop(mut self, verifier: Arc<dyn ProofVerifier>, required: bool) -> Self {
+        let config = self.config_mut();
+        config.dpop = Some(Dpop { verifier, required });
+        config.sources.schemes = Schemes { bearer: !required, dpop: true };
         self
     }
 

@@ -16,15 +16,17 @@ pub(crate) mod grpc;
 pub(crate) mod guard;
 pub(crate) mod layer;
 pub(crate) mod policy;
+pub(crate) mod proof;
 pub(crate) mod reject;
 pub(crate) mod require;
 pub(crate) mod responder;
 pub(crate) mod service;
 
-pub use crate::outcome::error::{InvalidRequest, InvalidToken, Throttle};
+pub use crate::outcome::error::{InvalidProof, InvalidRequest, InvalidToken, Throttle};
 pub use crate::outcome::event::{AuthEvent, Outcome};
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use grpc::GrpcAnswers;
 pub use guard::{Guard, GuardFuture};
+pub use proof::{ProofAnswer, ProofVerifier};
 pub use service::BearerAuth;

@@ -14,6 +14,7 @@ use super::event::{Admitted, EventSink};
 use super::format::ErrorFormat;
 use super::gate::{Gate, GateFuture, Refusal, Refused, Verdict};
 use super::grpc::{GrpcAnswers, grpc_content_type};
+use super::proof::{Dpop, ProofFuture, Proven, prove};
 use super::reject::HandlerRejection;
 use super::responder::{ChallengeParams, Responder};
 use crate::clock::Clock;
@@ -49,6 +50,8 @@ pub(crate) struct Config {
     pub(crate) rate_limit: Option<Arc<dyn Gate>>,
     /// Credits spent in line, last.
     pub(crate) credits: Option<Arc<dyn Gate>>,
+    /// DPoP proofs taken (RFC 9449), if any; without, key-bound tokens are refused.
+    pub(crate) dpop: Option<Dpop>,
 }
 
 /// How an admitted request goes on.
@@ -59,6 +62,9 @@ pub(crate) enum Admission {
     /// To the inner service once the ledger has answered (the principal is in the request's
     /// extensions already): see [`Policy::settle`].
     Spending(GateFuture, Option<Box<HeaderMap>>),
+    /// To the remaining checks once the DPoP verifier has answered (the principal is in the
+    /// request's extensions already): see [`Policy::resume`].
+    Proving(ProofFuture),
 }
 
 impl fmt::Debug for Config {
@@ -77,6 +83,7 @@ impl fmt::Debug for Config {
             .field("clock", &self.clock)
             .field("grpc", &self.grpc)
             .field("credits", &self.credits.is_some())
+            .field("dpop", &self.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +100,7 @@ impl Policy {
         let params = ChallengeParams {
             realm: config.realm.clone(),
             resource_metadata: config.resource_metadata.clone(),
+            dpop: config.dpop.as_ref().map(Dpop::challenge),
         };
         let responder = Responder::with_params(params, config.format.clone(), config.requirement.as_ref());
         Arc::new(Policy { config, responder })
@@ -134,9 +142,44 @@ impl Policy {
         }
     }
 
+    /// The proof of possession (DPoP), then [`after_proof`](Self::after_proof).
+    #[inline]
+    fn check_request<B, R: From<Bytes>>(
+        &self,
+        req: &mut Request<B>,
+        principal: Principal,
+    ) -> Result<Admission, Response<R>> {
+        match prove(self.config.dpop.as_ref(), req, &principal) {
+            Proven::Yes => self.after_proof(req, principal),
+            Proven::No(error) => Err(self.reject(req, error, Some(&principal), None)),
+            Proven::Later(proof) => {
+                req.extensions_mut().insert(principal);
+                Ok(Admission::Proving(proof))
+            }
+        }
+    }
+
+    /// Goes on with a request whose DPoP proof the verifier answered later (its principal is
+    /// in its extensions): the remaining checks, or the refusal.
+    pub(crate) fn resume<B, R: From<Bytes>>(
+        &self,
+        req: &mut Request<B>,
+        proven: Result<(), AuthError>,
+    ) -> Result<Admission, Response<R>> {
+        let Some(principal) = req.extensions_mut().remove::<Principal>() else {
+            // `check_request` put it there; without it, fail closed.
+            let error = AuthError::StoreUnavailable(StoreErrorKind::Unavailable);
+            return Err(self.reject(req, error, None, None));
+        };
+        match proven {
+            Ok(()) => self.after_proof(req, principal),
+            Err(error) => Err(self.reject(req, error, Some(&principal), None)),
+        }
+    }
+
     /// The predicate, the rate limit and the credits, if any, then the principal into the
     /// request.
-    fn check_request<B, R: From<Bytes>>(
+    fn after_proof<B, R: From<Bytes>>(
         &self,
         req: &mut Request<B>,
         principal: Principal,
@@ -240,7 +283,7 @@ impl Policy {
 
 /// Runs `f` on the head of `req` as `Parts`, lent for the call: the head is swapped into a
 /// `Parts` and back, field by field, so the request (and its body) never moves.
-fn with_head<B, T>(req: &mut Request<B>, f: impl FnOnce(&Parts) -> T) -> T {
+pub(crate) fn with_head<B, T>(req: &mut Request<B>, f: impl FnOnce(&Parts) -> T) -> T {
     let (mut head, ()) = Request::new(()).into_parts();
     swap_head(req, &mut head);
     let out = f(&head);

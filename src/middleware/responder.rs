@@ -9,6 +9,7 @@ use http::{HeaderMap, HeaderValue, Response};
 
 use super::format::ErrorFormat;
 use super::grpc::{GrpcAnswers, grpc_response};
+use super::proof::DpopChallenge;
 use crate::header::ParseError;
 use crate::outcome::error::{AuthError, InvalidRequest, InvalidToken, Throttle};
 use crate::scope::ScopeRequirement;
@@ -23,6 +24,8 @@ pub(crate) struct Responder {
     realm: Option<Box<str>>,
     /// RFC 9728 §5.1: where the protected resource's metadata is, in every challenge.
     resource_metadata: Option<Box<str>>,
+    /// The `DPoP` challenge, for a layer that takes DPoP proofs.
+    dpop: Option<DpopChallenge>,
     format: ErrorFormat,
     /// At [`slot`]`(error)` for every error [`PREBUILT`] lists, then the layer's
     /// `insufficient_scope`.
@@ -92,6 +95,7 @@ impl Default for Responder {
 pub(crate) struct ChallengeParams {
     pub(crate) realm: Option<Box<str>>,
     pub(crate) resource_metadata: Option<Box<str>>,
+    pub(crate) dpop: Option<DpopChallenge>,
 }
 
 impl Responder {
@@ -100,7 +104,7 @@ impl Responder {
         format: ErrorFormat,
         requirement: Option<&ScopeRequirement>,
     ) -> Self {
-        Self::with_params(ChallengeParams { realm, resource_metadata: None }, format, requirement)
+        Self::with_params(ChallengeParams { realm, resource_metadata: None, dpop: None }, format, requirement)
     }
 
     pub(crate) fn with_params(
@@ -108,8 +112,8 @@ impl Responder {
         format: ErrorFormat,
         requirement: Option<&ScopeRequirement>,
     ) -> Self {
-        let ChallengeParams { realm, resource_metadata } = params;
-        let mut responder = Responder { realm, resource_metadata, format, prebuilt: Vec::new() };
+        let ChallengeParams { realm, resource_metadata, dpop } = params;
+        let mut responder = Responder { realm, resource_metadata, dpop, format, prebuilt: Vec::new() };
         let errors = PREBUILT.iter().cloned().chain(requirement.cloned().map(AuthError::InsufficientScope));
         responder.prebuilt = errors
             .map(|error| {
@@ -126,35 +130,76 @@ impl Responder {
         // RFC 6750 §3: a challenge for every bearer error; a failed store or a reached limit
         // is not one.
         if !matches!(error, AuthError::StoreUnavailable(_) | AuthError::Throttled(_)) {
-            let challenge = HeaderValue::from_maybe_shared(Bytes::from(self.challenge(error)))
-                .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
-            headers.insert(WWW_AUTHENTICATE, challenge);
+            for challenge in self.challenges(error) {
+                let challenge = HeaderValue::from_maybe_shared(Bytes::from(challenge))
+                    .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
+                headers.append(WWW_AUTHENTICATE, challenge);
+            }
+        }
+        if let AuthError::UseDpopNonce(nonce) = error
+            && let Ok(nonce) = HeaderValue::from_str(nonce)
+        {
+            headers.insert(http::HeaderName::from_static("dpop-nonce"), nonce);
         }
         let body = self.format.is_fixed().then(|| Bytes::from(self.format.body(error)));
         Prebuilt { headers, body }
     }
 
-    /// The `WWW-Authenticate` value for `error`, or the bare challenge.
+    /// The `WWW-Authenticate` value for `error`, or the bare challenge, of a layer without
+    /// DPoP.
+    #[cfg(test)]
     fn challenge(&self, error: &AuthError) -> String {
+        self.challenges(error).remove(0)
+    }
+
+    /// The `WWW-Authenticate` values for `error`: the `Bearer` challenge, with the `DPoP` one
+    /// (RFC 9449 §7.1) after it where the layer takes DPoP proofs, or alone where it requires
+    /// them. The error goes in the challenge of the scheme it concerns.
+    fn challenges(&self, error: &AuthError) -> Vec<String> {
+        let Some(dpop) = &self.dpop else {
+            return vec![self.challenge_of("Bearer", Some(error), None)];
+        };
+        let algs = Some(&*dpop.algs);
+        if dpop.required {
+            return vec![self.challenge_of("DPoP", Some(error), algs)];
+        }
+        let about_dpop = matches!(
+            error,
+            AuthError::InvalidProof(_)
+                | AuthError::UseDpopNonce(_)
+                | AuthError::InvalidToken(
+                    InvalidToken::KeyBound | InvalidToken::NotKeyBound | InvalidToken::OtherKey
+                )
+        );
+        let (bearer_error, dpop_error) = if about_dpop { (None, Some(error)) } else { (Some(error), None) };
+        vec![self.challenge_of("Bearer", bearer_error, None), self.challenge_of("DPoP", dpop_error, algs)]
+    }
+
+    /// One challenge of `scheme`: the realm and metadata URL, `algs` for DPoP, and `error`'s
+    /// parameters if any.
+    fn challenge_of(&self, scheme: &str, error: Option<&AuthError>, algs: Option<&str>) -> String {
         // Every value written here is in the RFC 6749 §5.2 set (realm and scopes are checked
         // when configured, descriptions are fixed text), so none can end its quoted string.
-        let mut params: Vec<(&str, &str)> = Vec::with_capacity(4);
+        let mut params: Vec<(&str, &str)> = Vec::with_capacity(5);
         if let Some(realm) = self.realm.as_deref() {
             params.push(("realm", realm));
         }
         if let Some(url) = self.resource_metadata.as_deref() {
             params.push(("resource_metadata", url));
         }
-        if let Some(code) = error.error_code() {
+        if let Some(algs) = algs {
+            params.push(("algs", algs));
+        }
+        if let Some(code) = error.and_then(AuthError::error_code) {
             params.push(("error", code));
-            params.push(("error_description", error.description()));
+            params.push(("error_description", error.map_or("", AuthError::description)));
         }
         let scope;
-        if let AuthError::InsufficientScope(req) = error {
+        if let Some(AuthError::InsufficientScope(req)) = error {
             scope = req.scopes().to_string();
             params.push(("scope", &scope));
         }
-        let mut value = String::from("Bearer");
+        let mut value = String::from(scheme);
         for (i, (name, v)) in params.iter().enumerate() {
             value.push_str(if i == 0 { " " } else { ", " });
             value.push_str(name);
@@ -318,12 +363,58 @@ mod tests {
         let params = ChallengeParams {
             realm: Some("mcp".into()),
             resource_metadata: Some("https://api.example.com/.well-known/oauth-protected-resource".into()),
+            dpop: None,
         };
         let with_metadata = Responder::with_params(params, ErrorFormat::OAuth, None);
         assert_eq!(
             with_metadata.challenge(&AuthError::MissingCredentials),
             "Bearer realm=\"mcp\", resource_metadata=\"https://api.example.com/.well-known/oauth-protected-resource\""
         );
+    }
+
+    #[test]
+    fn dpop_challenges_follow_the_scheme_each_error_concerns() {
+        use crate::outcome::error::InvalidProof;
+        let layer = |required| {
+            let dpop = Some(DpopChallenge { algs: "EdDSA ES256".into(), required });
+            let params = ChallengeParams { realm: Some("api".into()), resource_metadata: None, dpop };
+            Responder::with_params(params, ErrorFormat::OAuth, None)
+        };
+        let values = |r: &Responder, error: AuthError| {
+            let response = r.respond::<Bytes>(error, false);
+            let all = response.headers().get_all(WWW_AUTHENTICATE).iter();
+            all.map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>()
+        };
+        let accepted = layer(false);
+        assert_eq!(
+            values(&accepted, AuthError::MissingCredentials),
+            ["Bearer realm=\"api\"", "DPoP realm=\"api\", algs=\"EdDSA ES256\""]
+        );
+        assert_eq!(
+            values(&accepted, AuthError::InvalidToken(InvalidToken::Expired)),
+            [
+                "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"the access token expired\"",
+                "DPoP realm=\"api\", algs=\"EdDSA ES256\""
+            ]
+        );
+        assert_eq!(
+            values(&accepted, AuthError::InvalidProof(InvalidProof::Replayed)),
+            [
+                "Bearer realm=\"api\"",
+                "DPoP realm=\"api\", algs=\"EdDSA ES256\", error=\"invalid_dpop_proof\", \
+                 error_description=\"the DPoP proof was used before\""
+            ]
+        );
+        let required = layer(true);
+        assert_eq!(
+            values(&required, AuthError::InvalidToken(InvalidToken::Unknown)),
+            ["DPoP realm=\"api\", algs=\"EdDSA ES256\", error=\"invalid_token\", \
+              error_description=\"the access token is invalid\""]
+        );
+        let nonce = required.respond::<Bytes>(AuthError::UseDpopNonce("n-1".into()), false);
+        assert_eq!(nonce.status(), http::StatusCode::UNAUTHORIZED);
+        assert_eq!(nonce.headers()["dpop-nonce"], "n-1");
+        assert!(nonce.headers()[WWW_AUTHENTICATE].to_str().unwrap().contains("error=\"use_dpop_nonce\""));
     }
 
     #[test]

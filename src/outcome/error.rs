@@ -47,6 +47,60 @@ pub enum AuthError {
     /// limit layers of [`limit`](crate::limit).
     #[error("{0}")]
     Throttled(Throttle),
+    /// The DPoP proof of a request (RFC 9449 §4.3) is missing, malformed or fails a check.
+    /// 401 `invalid_dpop_proof`, in the `DPoP` challenge.
+    #[error("invalid DPoP proof: {0}")]
+    InvalidProof(InvalidProof),
+    /// The DPoP proof must carry the server's nonce (RFC 9449 §9): 401 `use_dpop_nonce`, with
+    /// the nonce to use in the `DPoP-Nonce` header.
+    #[error("the DPoP proof must carry the server's nonce")]
+    UseDpopNonce(Box<str>),
+}
+
+/// Which check of RFC 9449 §4.3 a DPoP proof failed. Each is answered alike
+/// (401 `invalid_dpop_proof`), with its own [`AuthError::reason`] for logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidProof {
+    /// The request carries no `DPoP` header.
+    #[error("no DPoP proof")]
+    Missing,
+    /// The request carries more than one `DPoP` header.
+    #[error("more than one DPoP proof")]
+    Repeated,
+    /// The proof is not a JWS with a JSON header and claims, or lacks a required claim.
+    #[error("the DPoP proof is malformed")]
+    Malformed,
+    /// The header's `typ` is not `dpop+jwt`.
+    #[error("the DPoP proof is not of type dpop+jwt")]
+    Type,
+    /// The header's `alg` is not an asymmetric algorithm the server accepts.
+    #[error("the DPoP proof's algorithm is not accepted")]
+    Algorithm,
+    /// The header's `jwk` is missing, not a public key of the `alg`, or holds private members.
+    #[error("the DPoP proof's key is missing, invalid or private")]
+    Key,
+    /// The signature does not verify with the header's key.
+    #[error("the DPoP proof's signature is invalid")]
+    Signature,
+    /// `htm` is not the request's method.
+    #[error("the DPoP proof is for another method")]
+    Method,
+    /// `htu` is not the request's URI (without query and fragment).
+    #[error("the DPoP proof is for another URI")]
+    Uri,
+    /// `iat` is outside the accepted window around the server's time.
+    #[error("the DPoP proof is too old or from the future")]
+    IssuedAt,
+    /// The proof's `jti` was used already within its window.
+    #[error("the DPoP proof was used before")]
+    Replayed,
+    /// `ath` is missing or not the hash of the access token presented.
+    #[error("the DPoP proof is for another access token")]
+    TokenHash,
+    /// The `nonce` is not one the server gave out.
+    #[error("the DPoP proof's nonce is invalid")]
+    Nonce,
 }
 
 /// Which limit a valid token is over.
@@ -97,6 +151,16 @@ pub enum InvalidToken {
     /// ([`BearerAuthLayer::audience`](crate::BearerAuthLayer::audience), RFC 8707).
     #[error("the token is for another resource")]
     WrongAudience,
+    /// The token is bound to a key ([`Grant::confirmation`](crate::Grant::confirmation)) but
+    /// was presented as a plain bearer token, without a proof of that key.
+    #[error("a key-bound token was presented without a DPoP proof")]
+    KeyBound,
+    /// The token was presented with a DPoP proof but is bound to no key.
+    #[error("a token bound to no key was presented with a DPoP proof")]
+    NotKeyBound,
+    /// The DPoP proof is signed by another key than the one the token is bound to.
+    #[error("the DPoP proof's key is not the token's")]
+    OtherKey,
 }
 
 impl AuthError {
@@ -118,7 +182,10 @@ impl AuthError {
     #[must_use]
     pub fn status(&self) -> StatusCode {
         match self {
-            AuthError::MissingCredentials | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            AuthError::MissingCredentials
+            | AuthError::InvalidToken(_)
+            | AuthError::InvalidProof(_)
+            | AuthError::UseDpopNonce(_) => StatusCode::UNAUTHORIZED,
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             AuthError::InsufficientScope(_) | AuthError::Denied => StatusCode::FORBIDDEN,
             AuthError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -135,14 +202,20 @@ impl AuthError {
             AuthError::InvalidRequest(_) => Some("invalid_request"),
             AuthError::InvalidToken(_) => Some("invalid_token"),
             AuthError::InsufficientScope(_) | AuthError::Denied => Some("insufficient_scope"),
+            AuthError::InvalidProof(_) => Some("invalid_dpop_proof"),
+            AuthError::UseDpopNonce(_) => Some("use_dpop_nonce"),
         }
     }
 
     /// A short, stable code naming the exact reason, for logs and audit trails (never sent
     /// to the client, which cannot tell unknown from revoked tokens): `missing_credentials`,
     /// `multiple_authorization_headers`, `token_sent_twice`, `malformed_token`, `bad_format`,
-    /// `unknown_token`, `revoked_token`, `expired_token`, `wrong_audience`, `insufficient_scope`, `denied`,
-    /// `store_unavailable`, `store_timeout`, `rate_limited`, `credits_exhausted`.
+    /// `unknown_token`, `revoked_token`, `expired_token`, `wrong_audience`, `key_bound_token`,
+    /// `token_not_key_bound`, `dpop_key_mismatch`, `insufficient_scope`, `denied`,
+    /// `store_unavailable`, `store_timeout`, `rate_limited`, `credits_exhausted`,
+    /// `use_dpop_nonce`, and `dpop_proof_` followed by the [`InvalidProof`] check (`missing`,
+    /// `repeated`, `malformed`, `type`, `algorithm`, `key`, `signature`, `method`, `uri`,
+    /// `issued_at`, `replayed`, `token_hash`, `nonce`).
     #[must_use]
     pub fn reason(&self) -> &'static str {
         match self {
@@ -157,6 +230,11 @@ impl AuthError {
             AuthError::InvalidToken(InvalidToken::Revoked) => "revoked_token",
             AuthError::InvalidToken(InvalidToken::Expired) => "expired_token",
             AuthError::InvalidToken(InvalidToken::WrongAudience) => "wrong_audience",
+            AuthError::InvalidToken(InvalidToken::KeyBound) => "key_bound_token",
+            AuthError::InvalidToken(InvalidToken::NotKeyBound) => "token_not_key_bound",
+            AuthError::InvalidToken(InvalidToken::OtherKey) => "dpop_key_mismatch",
+            AuthError::InvalidProof(proof) => proof.reason(),
+            AuthError::UseDpopNonce(_) => "use_dpop_nonce",
             AuthError::InsufficientScope(_) => "insufficient_scope",
             AuthError::Denied => "denied",
             AuthError::StoreUnavailable(StoreErrorKind::Timeout) => "store_timeout",
@@ -187,11 +265,62 @@ impl AuthError {
             AuthError::InvalidToken(InvalidToken::WrongAudience) => {
                 "the access token is not meant for this resource"
             }
+            AuthError::InvalidToken(InvalidToken::KeyBound) => {
+                "the access token is bound to a key: present it with a DPoP proof"
+            }
+            AuthError::InvalidToken(InvalidToken::NotKeyBound) => {
+                "the access token is not bound to a key: present it as a bearer token"
+            }
+            AuthError::InvalidToken(InvalidToken::OtherKey) => {
+                "the DPoP proof is not signed by the key the access token is bound to"
+            }
+            AuthError::InvalidProof(proof) => proof.description(),
+            AuthError::UseDpopNonce(_) => "the DPoP proof must carry the nonce given in DPoP-Nonce",
             AuthError::InsufficientScope(_) => "the access token lacks the required scope",
             AuthError::Denied => "the access token does not grant access to this resource",
             AuthError::StoreUnavailable(_) => "authentication is temporarily unavailable",
             AuthError::Throttled(Throttle::RateLimited) => "too many requests for this token, retry later",
             AuthError::Throttled(Throttle::NoCredits) => "the token has no credits left",
+        }
+    }
+}
+
+impl InvalidProof {
+    /// The [`AuthError::reason`] of this check.
+    fn reason(self) -> &'static str {
+        match self {
+            InvalidProof::Missing => "dpop_proof_missing",
+            InvalidProof::Repeated => "dpop_proof_repeated",
+            InvalidProof::Malformed => "dpop_proof_malformed",
+            InvalidProof::Type => "dpop_proof_type",
+            InvalidProof::Algorithm => "dpop_proof_algorithm",
+            InvalidProof::Key => "dpop_proof_key",
+            InvalidProof::Signature => "dpop_proof_signature",
+            InvalidProof::Method => "dpop_proof_method",
+            InvalidProof::Uri => "dpop_proof_uri",
+            InvalidProof::IssuedAt => "dpop_proof_issued_at",
+            InvalidProof::Replayed => "dpop_proof_replayed",
+            InvalidProof::TokenHash => "dpop_proof_token_hash",
+            InvalidProof::Nonce => "dpop_proof_nonce",
+        }
+    }
+
+    /// The description sent to the client: fixed text in the RFC 6749 §5.2 set.
+    fn description(self) -> &'static str {
+        match self {
+            InvalidProof::Missing => "a DPoP proof is required",
+            InvalidProof::Repeated => "the request has more than one DPoP header",
+            InvalidProof::Malformed => "the DPoP proof is malformed",
+            InvalidProof::Type => "the DPoP proof must be of type dpop+jwt",
+            InvalidProof::Algorithm => "the DPoP proof's algorithm is not accepted",
+            InvalidProof::Key => "the DPoP proof must carry a valid public key",
+            InvalidProof::Signature => "the DPoP proof's signature is invalid",
+            InvalidProof::Method => "the DPoP proof is for another HTTP method",
+            InvalidProof::Uri => "the DPoP proof is for another URI",
+            InvalidProof::IssuedAt => "the DPoP proof is too old or issued in the future",
+            InvalidProof::Replayed => "the DPoP proof was used before",
+            InvalidProof::TokenHash => "the DPoP proof is for another access token",
+            InvalidProof::Nonce => "the DPoP proof's nonce is invalid",
         }
     }
 }
