@@ -65,6 +65,51 @@ impl SigningKey {
             Kind::Hs256 | Kind::Unsupported(_) => Ok(None),
         }
     }
+
+    /// The key a DPoP proof's header carries (RFC 9449 §4.3): a public Ed25519, P-256 or RSA
+    /// key, `kid` optional. Private members, secrets and other kinds are refused.
+    pub(crate) fn from_proof_jwk(jwk: &Map<String, Value>) -> Result<Self, KeyError> {
+        // Every private member of RFC 7518 (`d`, and RSA's primes and exponents): a client
+        // that sends one has leaked its key, and the proof proves nothing.
+        if ["d", "p", "q", "dp", "dq", "qi", "oth", "k"].iter().any(|m| jwk.contains_key(*m)) {
+            return Err(KeyError::new("a DPoP proof's key must be public"));
+        }
+        const KID: &str = "dpop";
+        match kind(jwk)? {
+            Kind::Ed25519 => ed25519_jwk(KID.into(), jwk),
+            Kind::P256 => p256_jwk(KID.into(), jwk),
+            Kind::Rsa(only) => rsa_jwk(KID.into(), jwk, only),
+            Kind::Hs256 | Kind::Unsupported(_) => Err(KeyError::new("not a public signature key")),
+        }
+    }
+}
+
+/// The RFC 7638 SHA-256 thumbprint (base64url) of a public JWK: the SHA-256 of its required
+/// members (by `kty`), in lexicographic order, as JSON without whitespace. `None` for a JWK
+/// without them.
+pub(crate) fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let required: &[&str] = match jwk.get("kty")?.as_str()? {
+        "EC" => &["crv", "kty", "x", "y"],
+        "OKP" => &["crv", "kty", "x"],
+        "RSA" => &["e", "kty", "n"],
+        _ => return None,
+    };
+    let mut canonical = String::from("{");
+    for (i, name) in required.iter().enumerate() {
+        let value = jwk.get(*name)?.as_str()?;
+        if i > 0 {
+            canonical.push(',');
+        }
+        // Names and values as JSON strings: `serde_json` escapes as RFC 8259 requires, and
+        // base64url and the names need no escaping anyway.
+        canonical.push_str(&Value::from(*name).to_string());
+        canonical.push(':');
+        canonical.push_str(&Value::from(value).to_string());
+    }
+    canonical.push('}');
+    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(canonical.as_bytes())))
 }
 
 /// The key kinds a JWK can describe, as far as this crate is concerned.

@@ -244,6 +244,13 @@ impl<'t> Jws<'t> {
     /// The first check that failed, in the order above. Never a panic, whatever the input.
     pub fn verify_with(&self, keys: &KeySet, policy: &AlgorithmPolicy) -> Result<VerifiedJws, JwsError> {
         let (alg, key, typ) = self.checked_header(keys, policy)?;
+        let payload = self.verify_with_key(key, alg)?;
+        Ok(VerifiedJws { alg, typ, payload })
+    }
+
+    /// The signature, checked with `key` for `alg` (chosen by the caller from a header it read
+    /// itself, a DPoP proof's embedded key), and then the payload, decoded.
+    pub(crate) fn verify_with_key(&self, key: &SigningKey, alg: Algorithm) -> Result<Vec<u8>, JwsError> {
         let mut signature_bytes = [0_u8; SIGNATURE_INLINE];
         let heap;
         let signature = match base64url::decode_into(self.signature, &mut signature_bytes) {
@@ -256,8 +263,13 @@ impl<'t> Jws<'t> {
         if !key.verify(alg, self.signed.as_bytes(), signature) {
             return Err(JwsError::BadSignature);
         }
-        let payload = base64url::decode(self.payload).ok_or(JwsError::Malformed)?;
-        Ok(VerifiedJws { alg, typ, payload })
+        base64url::decode(self.payload).ok_or(JwsError::Malformed)
+    }
+
+    /// The header, decoded as a JSON object of the caller's type.
+    pub(crate) fn header_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, JwsError> {
+        let bytes = base64url::decode(self.header).ok_or(JwsError::Malformed)?;
+        serde_json::from_slice(&bytes).map_err(|_| JwsError::Malformed)
     }
 
     /// The header's checks, in [`verify_with`](Self::verify_with)'s order: the algorithm, the

@@ -10,6 +10,9 @@
 //!   [`TokenStore`](tower_bearer::TokenStore) (opaque tokens go to the store underneath, so one
 //!   layer takes both), revoke onto a deny list kept until each token's expiry;
 //! - [`Jwks`]: the public keys as a tower service, for other services to verify offline;
+//! - [`DpopVerifier`]: DPoP proofs (RFC 9449) checked for the auth layer and a token endpoint,
+//!   so that a token bound to a client's key is useless to whoever copies it; and
+//!   [`SigningKey::dpop_proof`], the client's side;
 //! - [`Jws`]: the one JWS verifier of the workspace (EdDSA, ES256, RS256, PS256, and HS256
 //!   for this workspace's own keys), for these tokens and outside issuers' alike: `alg`
 //!   checked against an [`AlgorithmPolicy`] before the key is chosen, the signature checked,
@@ -39,6 +42,7 @@ mod base64url;
 mod builder;
 mod claims;
 mod deny;
+mod dpop;
 mod effective;
 mod header;
 mod jwk;
@@ -52,6 +56,7 @@ mod store;
 pub use access::{AccessResolver, EffectiveAccess};
 pub use builder::SignedTokensBuilder;
 pub use deny::DenyListSubscriber;
+pub use dpop::{DpopVerifier, DpopVerifierBuilder};
 pub use jwks::Jwks;
 pub use jws::{AlgorithmPolicy, Jws, JwsError, UnverifiedHeader, VerifiedJws};
 pub use key::{Algorithm, KeyError, SigningKey};

@@ -51,6 +51,16 @@ where
     (addr, task)
 }
 
+/// Sends `req` (an absolute URI) over a fresh HTTP/1.1 connection: the answer, body collected.
+pub async fn send(req: Request<Body>) -> Response<Bytes> {
+    use http_body_util::BodyExt;
+    let client =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let response = client.request(req).await.expect("request");
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, body.collect().await.expect("body").to_bytes())
+}
+
 pub fn get(token: Option<&str>) -> Request<Body> {
     let mut req = Request::get("/v1/things");
     if let Some(token) = token {

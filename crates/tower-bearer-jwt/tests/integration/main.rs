@@ -2,6 +2,7 @@
 
 mod access;
 mod claims;
+mod dpop;
 mod jws;
 mod keys;
 mod shared;
