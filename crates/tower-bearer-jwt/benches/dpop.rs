@@ -65,22 +65,26 @@ fn main() {
     let key = SigningKey::ed25519_generate("client").unwrap();
     let store = MemoryTokenStore::new();
     let (bound, unbound) = rt.block_on(async {
-        let bound = store.issue(NewToken::for_subject("ada").confirmation(key.thumbprint().unwrap())).await.unwrap();
+        let bound =
+            store.issue(NewToken::for_subject("ada").confirmation(key.thumbprint().unwrap())).await.unwrap();
         let unbound = store.issue(NewToken::for_subject("bob")).await.unwrap();
         (bound.secret().expose_secret().to_owned(), unbound.secret().expose_secret().to_owned())
     });
-    let mut layered =
-        ServiceBuilder::new().layer(BearerAuthLayer::new(store).dpop(DpopVerifier::new())).service(service_fn(ok));
+    let mut layered = ServiceBuilder::new()
+        .layer(BearerAuthLayer::new(store).dpop(DpopVerifier::new()))
+        .service(service_fn(ok));
     let mut bare = service_fn(ok);
     let (dpop, bearer) = (format!("DPoP {bound}"), format!("Bearer {unbound}"));
 
     // The raw check, on a proof like the requests'.
     let sample = key.dpop_proof("GET", URL, Some(&bound), None).unwrap();
     let (input, signature) = sample.rsplit_once('.').unwrap();
-    let signature = ed25519_dalek::Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).unwrap()).unwrap();
+    let signature =
+        ed25519_dalek::Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).unwrap()).unwrap();
     let public = {
         let header: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(input.split('.').next().unwrap()).unwrap()).unwrap();
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(input.split('.').next().unwrap()).unwrap())
+                .unwrap();
         let x = URL_SAFE_NO_PAD.decode(header["jwk"]["x"].as_str().unwrap()).unwrap();
         ed25519_dalek::VerifyingKey::from_bytes(&x.try_into().unwrap()).unwrap()
     };
@@ -97,7 +101,8 @@ fn main() {
     let mut whole = Vec::with_capacity(ROUNDS);
     let mut per = [const { Vec::new() }; 4];
     for round in 0..ROUNDS {
-        let proofs: Vec<String> = (0..n).map(|_| key.dpop_proof("GET", URL, Some(&bound), None).unwrap()).collect();
+        let proofs: Vec<String> =
+            (0..n).map(|_| key.dpop_proof("GET", URL, Some(&bound), None).unwrap()).collect();
         let mut ns = [0.0; 4];
         for i in 0..4 {
             let what = (round + i) % 4;

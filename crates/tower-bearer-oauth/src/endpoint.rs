@@ -222,6 +222,25 @@ impl<R, S> TokenEndpointBuilder<R, S> {
         self
     }
 
+    /// Issues DPoP-bound tokens (RFC 9449 §5) to clients that send a `DPoP` proof, checked
+    /// by `verifier` (with `htm` `POST` and `htu` this endpoint's URL: give the verifier the
+    /// [`origin`](tower_bearer_jwt::DpopVerifierBuilder::origin) clients reach it at): the
+    /// token is bound to the proof's key and answered with `token_type: "DPoP"`. A request
+    /// without a proof still gets a bearer token. An invalid proof is answered 400
+    /// `invalid_dpop_proof`; with nonces on, a proof without the current nonce is answered
+    /// 400 `use_dpop_nonce` with the nonce in `DPoP-Nonce`, and every token answer carries
+    /// the next nonce.
+    ///
+    /// Give the same verifier (a clone) to the resource's
+    /// [`BearerAuthLayer::dpop`](tower_bearer::BearerAuthLayer::dpop): one replay cache for
+    /// both.
+    #[cfg(feature = "dpop")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
+    pub fn dpop(mut self, verifier: tower_bearer_jwt::DpopVerifier) -> Self {
+        self.config.dpop = Some(verifier);
+        self
+    }
+
     /// The endpoint.
     #[must_use]
     pub fn build(self) -> TokenEndpoint<R, S> {
@@ -237,7 +256,7 @@ impl<R: ClientRegistry, S: TokenManager> TokenEndpoint<R, S> {
         B: http_body::Body,
         B::Error: Into<BoxError>,
     {
-        let (_, form, client) = self.shared.client_request(req).await?;
+        let (head, form, client) = self.shared.client_request(req).await?;
         match form.get("grant_type") {
             None => return Err(invalid_request("grant_type is required")),
             Some("client_credentials") => {}
@@ -262,13 +281,41 @@ impl<R: ClientRegistry, S: TokenManager> TokenEndpoint<R, S> {
         if let Some(resource) = form.get("resource") {
             new = new.audience([checked_resource(config, resource)?]);
         }
+        let bound_to = self.proven_key(&head).await?;
+        let token_type = if bound_to.is_some() { "DPoP" } else { "bearer" };
+        if let Some(jkt) = bound_to {
+            new = new.confirmation(jkt);
+        }
         let issued = self.shared.store.issue(new).await.map_err(|_| OAuthError::unavailable())?;
         let body = format!(
-            r#"{{"access_token":"{}","token_type":"bearer","expires_in":{},"scope":"{scopes}"}}"#,
+            r#"{{"access_token":"{}","token_type":"{token_type}","expires_in":{},"scope":"{scopes}"}}"#,
             issued.secret().expose_secret(),
             client.access_token_ttl.as_secs(),
         );
-        Ok(json_response(StatusCode::OK, body))
+        #[cfg_attr(not(feature = "dpop"), allow(unused_mut))]
+        let mut response = json_response(StatusCode::OK, body);
+        #[cfg(feature = "dpop")]
+        if let Some(nonce) = config.dpop.as_ref().and_then(|v| v.nonce()).and_then(|n| n.parse().ok()) {
+            response.headers_mut().insert(http::HeaderName::from_static("dpop-nonce"), nonce);
+        }
+        Ok(response)
+    }
+
+    /// The key the request's DPoP proof proves, if the endpoint takes proofs and the request
+    /// sends one.
+    #[cfg(feature = "dpop")]
+    async fn proven_key(&self, head: &Parts) -> Result<Option<Box<str>>, OAuthError> {
+        match &self.shared.config.dpop {
+            Some(verifier) => crate::dpop::proven_key(verifier, head).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Without the `dpop` feature, no request is bound.
+    #[cfg(not(feature = "dpop"))]
+    #[allow(clippy::unused_async)]
+    async fn proven_key(&self, _head: &Parts) -> Result<Option<Box<str>>, OAuthError> {
+        Ok(None)
     }
 }
 

@@ -18,6 +18,8 @@ pub(crate) struct OAuthError {
     pub(crate) description: &'static str,
     pub(crate) basic_challenge: bool,
     pub(crate) retry_after: Option<Duration>,
+    /// The nonce a DPoP proof must carry (`use_dpop_nonce`, RFC 9449 §8), sent in `DPoP-Nonce`.
+    pub(crate) dpop_nonce: Option<Box<str>>,
 }
 
 pub(crate) fn invalid_request(description: &'static str) -> OAuthError {
@@ -26,7 +28,7 @@ pub(crate) fn invalid_request(description: &'static str) -> OAuthError {
 
 impl OAuthError {
     pub(crate) fn new(status: StatusCode, code: &'static str, description: &'static str) -> Self {
-        OAuthError { status, code, description, basic_challenge: false, retry_after: None }
+        OAuthError { status, code, description, basic_challenge: false, retry_after: None, dpop_nonce: None }
     }
 
     pub(crate) fn bad_request(code: &'static str, description: &'static str) -> Self {
@@ -79,6 +81,9 @@ impl OAuthError {
             // Round up: retrying a second early would only be refused again.
             let secs = after.as_secs().saturating_add(u64::from(after.subsec_nanos() > 0));
             headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(nonce) = self.dpop_nonce.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
+            headers.insert(http::HeaderName::from_static("dpop-nonce"), nonce);
         }
         response
     }

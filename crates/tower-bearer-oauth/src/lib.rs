@@ -39,6 +39,8 @@
 
 mod client;
 mod credentials;
+#[cfg(feature = "dpop")]
+mod dpop;
 mod endpoint;
 mod error;
 #[cfg(feature = "client")]

@@ -154,6 +154,18 @@ impl AuthorizationServerMetadata {
         self
     }
 
+    /// The algorithms the token endpoint takes DPoP proofs in (RFC 9449 §5.1:
+    /// `dpop_signing_alg_values_supported`): the names of the
+    /// [`DpopVerifier`](https://docs.rs/tower-bearer-jwt/latest/tower_bearer_jwt/struct.DpopVerifier.html)'s
+    /// `algorithms()`, split at spaces.
+    pub fn dpop_signing_alg_values_supported<I, S>(self, algorithms: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.member("dpop_signing_alg_values_supported", strings(algorithms))
+    }
+
     /// Any other member (`service_documentation`, `jwks_uri`, ...), replacing one of the same
     /// name.
     pub fn member(mut self, name: impl Into<String>, value: Value) -> Self {
@@ -235,6 +247,24 @@ impl ProtectedResourceMetadata {
     /// A name for people (`resource_name`).
     pub fn resource_name(self, name: impl Into<String>) -> Self {
         self.member("resource_name", Value::String(name.into()))
+    }
+
+    /// The algorithms the resource takes DPoP proofs in (RFC 9728 §2:
+    /// `dpop_signing_alg_values_supported`), as its layer's
+    /// [`dpop`](tower_bearer::BearerAuthLayer::dpop) verifier says.
+    pub fn dpop_signing_alg_values_supported<I, S>(self, algorithms: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.member("dpop_signing_alg_values_supported", strings(algorithms))
+    }
+
+    /// Whether the resource takes only DPoP-bound tokens (RFC 9728 §2:
+    /// `dpop_bound_access_tokens_required`), as a layer with
+    /// [`require_dpop`](tower_bearer::BearerAuthLayer::require_dpop) does.
+    pub fn dpop_bound_access_tokens_required(self, required: bool) -> Self {
+        self.member("dpop_bound_access_tokens_required", Value::Bool(required))
     }
 
     /// Any other member (`resource_documentation`, `jwks_uri`, ...), replacing one of the

@@ -40,6 +40,9 @@ pub(crate) struct Config {
     pub(crate) issuer: Option<Box<str>>,
     /// The resources a client may ask tokens for (RFC 8707); empty: any absolute URI.
     pub(crate) resources: Vec<Box<str>>,
+    /// DPoP proofs taken at the token endpoint (RFC 9449 §5), if any.
+    #[cfg(feature = "dpop")]
+    pub(crate) dpop: Option<tower_bearer_jwt::DpopVerifier>,
 }
 
 pub(crate) struct Shared<R, S> {
@@ -65,6 +68,8 @@ impl Default for Config {
             clock: Clock::default(),
             issuer: None,
             resources: Vec::new(),
+            #[cfg(feature = "dpop")]
+            dpop: None,
         }
     }
 }
