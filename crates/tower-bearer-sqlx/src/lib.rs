@@ -24,8 +24,8 @@
 //! # What is stored
 //!
 //! One row per token: its id, the SHA-256 digest of the secret (32 bytes, unique index), a
-//! display hint (`tok_…a1B2`), subject, organization, name, kind, scopes, `created_at`,
-//! `expires_at`, `last_used_at` and `revoked_at`. The plaintext never reaches the database:
+//! display hint (`tok_…a1B2`), subject, organization, name, kind, scopes, audience, limits,
+//! the key it is bound to (DPoP), `created_at`, `expires_at`, `last_used_at` and `revoked_at`. The plaintext never reaches the database:
 //! it is generated, hashed and returned to the caller of `issue`, and lookups send only the
 //! digest. The schema is created by migrations embedded in the crate (`migrations/sqlite`,
 //! `migrations/postgres`), run by [`sqlx::migrate::Migrator`] when the store opens (or by

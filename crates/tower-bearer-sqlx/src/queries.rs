@@ -77,7 +77,7 @@ where
             .bind(DB::list(&row.audience)?)
             .bind(row.created_at)
             .bind(row.expires_at);
-        metering::bind(query, &row.metering).execute(executor).await.map(drop)
+        metering::bind(query, &row.metering).bind(row.confirmation.as_deref()).execute(executor).await.map(drop)
     }
 
     pub(crate) async fn get(&self, id: &str) -> Result<Option<TokenRow>, sqlx::Error> {

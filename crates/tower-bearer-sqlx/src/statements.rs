@@ -81,7 +81,7 @@ impl Statements {
         let t = format!("{prefix}tokens");
         let columns = format!(
             "id, hint, subject, organization, name, kind, scopes, audience, {}, {}, {}, {}, replaced_by, \
-             {METERING_COLUMNS}",
+             {METERING_COLUMNS}, confirmation",
             DB::time_column("created_at"),
             DB::time_column("expires_at"),
             DB::time_column("last_used_at"),
@@ -111,8 +111,8 @@ impl Statements {
             ),
             insert: format!(
                 "INSERT INTO {t} (id, token_hash, hint, subject, organization, name, kind, scopes, audience, \
-                 created_at, expires_at, {METERING_COLUMNS}) VALUES ({})",
-                (1..=20)
+                 created_at, expires_at, {METERING_COLUMNS}, confirmation) VALUES ({})",
+                (1..=21)
                     .map(|n| if n == 10 || n == 11 { ts(n) } else { p(n) })
                     .collect::<Vec<_>>()
                     .join(", ")
