@@ -126,6 +126,11 @@ pub(crate) struct IssueArgs {
     /// days from the issue (unused credits do not carry over)
     #[arg(long, value_name = "AMOUNT/PERIOD", value_parser = parse_refill, requires = "credits")]
     pub(crate) refill: Option<(u64, Duration)>,
+    /// Bind it to a key (DPoP, RFC 9449): the RFC 7638 SHA-256 thumbprint of the holder's
+    /// public JWK, 43 base64url characters; it is then accepted only with a DPoP proof signed
+    /// by that key [default: a bearer token]
+    #[arg(long, value_name = "THUMBPRINT", value_parser = parse_thumbprint)]
+    pub(crate) dpop_jkt: Option<String>,
 }
 
 /// `list`'s arguments.
@@ -200,6 +205,18 @@ fn parse_scope(scope: &str) -> Result<String, String> {
         Ok(scope.to_owned())
     } else {
         Err("a scope is printable ASCII without spaces, '\"' or '\\'".to_owned())
+    }
+}
+
+/// `--dpop-jkt`: checked here, since a thumbprint of another shape could never match a
+/// proof's key and would make a token nobody can use.
+fn parse_thumbprint(jkt: &str) -> Result<String, String> {
+    if jkt.len() == 43 && jkt.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') {
+        Ok(jkt.to_owned())
+    } else {
+        Err("expected an RFC 7638 SHA-256 thumbprint: 43 base64url characters (A-Z, a-z, 0-9, '-', '_'), \
+             no padding"
+            .to_owned())
     }
 }
 

@@ -95,6 +95,9 @@ fn new_token(args: IssueArgs, now: SystemTime) -> Result<NewToken, Failure> {
     if let Some(limit) = args.rate_limit {
         new = new.rate_limit(limit);
     }
+    if let Some(jkt) = args.dpop_jkt {
+        new = new.confirmation(jkt);
+    }
     match (args.credits, args.refill) {
         (Some(0), None) => {
             return Err(Failure::Usage(

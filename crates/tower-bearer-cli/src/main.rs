@@ -42,9 +42,10 @@
 //!
 //! `--json` prints one JSON object per line: a token's metadata (`id`, `name`, `kind`,
 //! `subject`, `organization`, `scopes`, `hint`, `created_at`, `last_used_at`, `expires_at`,
-//! `expired`, `replaced_by`, `audience`, `rate_limit` as `{"requests", "period_secs"}`, and
+//! `expired`, `replaced_by`, `audience`, `rate_limit` as `{"requests", "period_secs"}`,
 //! `credits` as `{"initial", "refill": {"amount", "every_secs"}, "balance": {"remaining",
-//! "leased", "spent", "allowance", "next_refill_at"}}`) for `list` and `show`; `{"secret": …, "token": {…}}` for `issue`
+//! "leased", "spent", "allowance", "next_refill_at"}}`, and `dpop_jkt`, the thumbprint of the
+//! key it is bound to) for `list` and `show`; `{"secret": …, "token": {…}}` for `issue`
 //! (and `replaced`, `old_valid_until` for `rotate`); `{"id": …, "revoked": true}` and
 //! `{"id": …, "deleted": true}`; `{"expired_tokens": n, "audit_events": n | null}` for `purge`;
 //! one event per line for `audit` (`seq`, `at`, `event`, `token_id`, `subject`, `organization`,
@@ -76,6 +77,10 @@
 //! and `--json` with the balance: `remaining` (what requests can still spend this period),
 //! `leased` (taken by running instances in leases, not yet accounted for: part of it may be
 //! spent) and `spent` (gone for good this period).
+//!
+//! `issue --dpop-jkt THUMBPRINT` binds the token to a client's key pair (DPoP, RFC 9449): the
+//! application then accepts it only with a proof signed by that key. `list` shows the
+//! thumbprint's start in its KEY column, `show` and `--json` all of it.
 //!
 //! # The audit log
 //!

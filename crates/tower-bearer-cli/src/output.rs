@@ -137,6 +137,7 @@ impl Printer {
                 "balance",
                 token.credits.as_ref().and_then(CreditsView::balance_text).unwrap_or_else(|| "-".to_owned()),
             ),
+            ("bound to key", or_none(token.dpop_jkt)),
         ];
         for (label, value) in fields {
             self.line(&format!("{:<14}{value}", format!("{label}:")))?;
@@ -146,7 +147,7 @@ impl Printer {
 
     /// Tokens as an aligned table, with a header.
     pub(crate) fn token_table(&mut self, infos: &[TokenInfo], now: SystemTime) -> Result<(), Failure> {
-        const HEADER: [&str; 10] = [
+        const HEADER: [&str; 11] = [
             "ID",
             "HINT",
             "SUBJECT",
@@ -154,11 +155,12 @@ impl Printer {
             "NAME",
             "SCOPES",
             "LIMITS",
+            "KEY",
             "EXPIRES",
             "LAST USED",
             "STATUS",
         ];
-        let rows: Vec<[String; 10]> = infos
+        let rows: Vec<[String; 11]> = infos
             .iter()
             .map(|info| {
                 let t = TokenView::of(info, now);
@@ -171,6 +173,7 @@ impl Printer {
                     cell(t.name),
                     cell(Some(&t.scopes.join(" "))),
                     t.limits_cell(),
+                    t.key_cell(),
                     t.expires_at.clone().unwrap_or_else(|| "never".to_owned()),
                     t.last_used_at.clone().unwrap_or_else(|| "never".to_owned()),
                     t.status().to_owned(),
@@ -257,6 +260,8 @@ pub(crate) struct TokenView<'a> {
     audience: Vec<&'a str>,
     rate_limit: Option<RateLimitView>,
     credits: Option<CreditsView>,
+    /// The RFC 7638 thumbprint of the key it is bound to (DPoP); `None`: a bearer token.
+    dpop_jkt: Option<&'a str>,
 }
 
 /// A rate limit: `requests` per `period_secs`.
@@ -356,6 +361,19 @@ impl<'a> TokenView<'a> {
                 .rate_limit()
                 .map(|l| RateLimitView { requests: l.requests(), period_secs: l.period() }),
             credits: p.credits().map(|plan| CreditsView::of(plan, info.credits, now)),
+            dpop_jkt: p.grant().confirmation(),
+        }
+    }
+
+    /// The key it is bound to in one cell: the thumbprint's first 8 characters (`show` has it
+    /// whole; a table of full thumbprints would not fit a terminal), or `-`.
+    fn key_cell(&self) -> String {
+        match self.dpop_jkt {
+            Some(jkt) => {
+                let start: String = jkt.chars().take(8).collect();
+                printable(&format!("{start}…")).into_owned()
+            }
+            None => "-".to_owned(),
         }
     }
 

@@ -4,7 +4,9 @@
 //! `iss`, `sub` (the subject; `client_id` too, RFC 9068 §2.2), `aud` (the token's audience, or
 //! the store's when it has none), `exp`, `iat`, `jti` (the record's id), `scope`, and this
 //! crate's own: `organization`, `token_kind`, `token_name`, `rate_limit` (`requests`,
-//! `period_ms`) and `credits` (`initial`, and `refill_amount` with `refill_every_s`).
+//! `period_ms`) and `credits` (`initial`, and `refill_amount` with `refill_every_s`). A token
+//! bound to a key (DPoP) has `cnf` with its thumbprint, `jkt` (RFC 9449 §6.1, RFC 7800); one
+//! without `cnf` is a plain bearer token.
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -55,6 +57,14 @@ struct CreditsClaim {
     refill_every_s: Option<u64>,
 }
 
+/// `cnf`: the key the token is bound to (RFC 7800 §3.1). This crate binds only by a JWK
+/// thumbprint (`jkt`, RFC 9449 §6.1); other confirmation methods are other members.
+#[derive(Deserialize)]
+struct ConfirmationClaim<'a> {
+    #[serde(borrow)]
+    jkt: Option<Cow<'a, str>>,
+}
+
 /// The claims this crate reads (others are ignored), borrowed from the decoded payload: no
 /// allocation for a string without escapes.
 #[derive(Deserialize)]
@@ -79,6 +89,8 @@ pub(crate) struct Claims<'a> {
     token_name: Option<Cow<'a, str>>,
     rate_limit: Option<RateLimitClaim>,
     credits: Option<CreditsClaim>,
+    #[serde(borrow)]
+    cnf: Option<ConfirmationClaim<'a>>,
 }
 
 impl Claims<'_> {
@@ -86,7 +98,7 @@ impl Claims<'_> {
     /// token for just that audience is unrestricted, as it was issued), expiring `leeway`
     /// seconds after `exp` (when a verifier allowing that leeway stops accepting it: the
     /// layer checks the expiry again); `None` for claims no token of ours has (an `exp` after
-    /// [`LATEST`], a rate limit out of range).
+    /// [`LATEST`], a rate limit out of range, a `cnf` without `jkt`).
     pub(crate) fn principal(&self, audience: &str, leeway: u64) -> Option<Principal> {
         if self.exp > LATEST {
             return None;
@@ -115,6 +127,11 @@ impl Claims<'_> {
                 (None, None) => credits,
                 _ => return None,
             });
+        }
+        if let Some(cnf) = &self.cnf {
+            // A token bound by a method this crate cannot check is refused, not read as a
+            // bearer token: whoever copied it could use it.
+            g = g.with_confirmation(cnf.jkt.as_deref()?);
         }
         let mut b = Principal::for_grant(g);
         if let Some(jti) = &self.jti {
@@ -161,6 +178,9 @@ pub(crate) fn claims_of(info: &TokenInfo, issuer: &str, audience: &str) -> Optio
             c["refill_every_s"] = json!(every.as_secs());
         }
         claims.insert("credits".into(), c);
+    }
+    if let Some(jkt) = g.confirmation() {
+        claims.insert("cnf".into(), json!({ "jkt": jkt }));
     }
     Some(Value::Object(claims))
 }

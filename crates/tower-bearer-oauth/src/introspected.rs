@@ -26,8 +26,11 @@ pub(crate) enum Malformed {
 ///   `scope` (else `scp`; see [`scopes`]), `exp`, `jti` as the token id, `client_id` as the
 ///   token's name, `aud` (a string or an array), and this workspace's extension members
 ///   `organization`, `token_kind`, `rate_limit` and `credits` (what its introspection endpoint
-///   and signed tokens write: every attribute of a [`Grant`](tower_bearer::Grant)); members of other types than RFC 7662 and RFC 7519 give them are ignored (an `exp` or
-///   `nbf` that is not a [`numeric_date`] too), as are unknown members.
+///   and signed tokens write: every attribute of a [`Grant`](tower_bearer::Grant)), and `cnf`'s
+///   `jkt`, the key the token is bound to (RFC 9449 §6); members of other types than RFC 7662
+///   and RFC 7519 give them are ignored (an `exp` or `nbf` that is not a [`numeric_date`] too),
+///   as are unknown members. Not `cnf`: a token bound by anything but a `jkt` string is
+///   `Unknown` (see [`confirmation`]).
 pub(crate) fn parse(body: &[u8], now: SystemTime) -> Result<TokenState, Malformed> {
     let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(body) else {
         return Err(Malformed::NotAnObject);
@@ -49,6 +52,9 @@ pub(crate) fn state_of(m: &Map<String, Value>, now: SystemTime, leeway: Duration
     if time(m, "nbf").is_some_and(|nbf| nbf > late) {
         return TokenState::Unknown;
     }
+    let Ok(bound_to) = confirmation(m) else {
+        return TokenState::Unknown;
+    };
     let subject = ["sub", "client_id", "username"].iter().find_map(|k| string(m, k)).unwrap_or_default();
     let mut b = Principal::builder(subject);
     if let Some(scopes) = scopes(m) {
@@ -71,6 +77,9 @@ pub(crate) fn state_of(m: &Map<String, Value>, now: SystemTime, leeway: Duration
     }
     if let Some(credits) = credits(m) {
         b = b.credits(credits);
+    }
+    if let Some(jkt) = bound_to {
+        b = b.confirmation(jkt);
     }
     match m.get("aud") {
         Some(Value::String(aud)) => b = b.audience([aud.as_str()]),
@@ -123,6 +132,18 @@ fn credits(m: &Map<String, Value>) -> Option<Credits> {
             Some(credits.refilled(amount.as_u64()?, Duration::from_secs(every.as_u64()?)))
         }
         _ => None,
+    }
+}
+
+/// The key `cnf` binds the token to (`jkt`, RFC 9449 §6), `None` for a token without `cnf`
+/// (or with `cnf: null`): a bearer token. `Err` for a `cnf` without a `jkt` string: the token
+/// is bound by a method this workspace cannot check (`x5t#S256`, RFC 8705; a `jwk`), and
+/// ignoring the binding, as other ill-typed members are ignored, would let whoever copied the
+/// token use it.
+fn confirmation(m: &Map<String, Value>) -> Result<Option<&str>, ()> {
+    match m.get("cnf") {
+        None | Some(Value::Null) => Ok(None),
+        Some(cnf) => cnf.get("jkt").and_then(Value::as_str).map(Some).ok_or(()),
     }
 }
 
@@ -237,6 +258,27 @@ mod tests {
         assert_eq!(of(json!({ "scp": ["b", "a", 1, "c d", "", null] })), Some("a b".into()));
         assert_eq!(of(json!({ "scope": 7, "scp": ["a"] })), Some("a".into()));
         assert_eq!(of(json!({ "scope": {}, "scp": false })), None);
+    }
+
+    #[test]
+    fn cnf_jkt_binds_and_a_binding_that_cannot_be_checked_refuses() {
+        let now = at(1_000);
+        let bound = |cnf: Value| match parse(
+            json!({ "active": true, "sub": "u", "cnf": cnf }).to_string().as_bytes(),
+            now,
+        ) {
+            Ok(TokenState::Active(p)) => Some(p.grant().confirmation().map(str::to_owned)),
+            Ok(TokenState::Unknown) => None,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(bound(json!({ "jkt": "k1" })), Some(Some("k1".to_owned())));
+        assert_eq!(bound(json!({ "jkt": "k1", "other": 1 })), Some(Some("k1".to_owned())));
+        assert_eq!(bound(Value::Null), Some(None), "null: no binding");
+        for cannot in [json!({ "x5t#S256": "abc" }), json!({ "jkt": 7 }), json!({}), json!("k1"), json!([])] {
+            assert_eq!(bound(cannot.clone()), None, "{cannot}");
+        }
+        let Ok(TokenState::Active(p)) = parse(br#"{"active":true,"sub":"u"}"#, now) else { panic!() };
+        assert_eq!(p.grant().confirmation(), None, "no cnf: a bearer token");
     }
 
     #[test]

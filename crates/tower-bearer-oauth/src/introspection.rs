@@ -25,10 +25,11 @@ use crate::shared::{ACCESS_TOKEN_KIND, Shared, endpoint_service};
 ///   of token).
 /// - An active token: `200 {"active":true,"scope":"...","client_id":"...","sub":"...",
 ///   "token_type":"Bearer","exp":...,"iat":...,"jti":"<token id>","iss":"...","aud":...,
-///   "organization":"..."}`, each member present when the token has it (`client_id` for tokens
-///   the token endpoint minted; `iss` when [`issuer`](crate::TokenEndpointBuilder::issuer) is
-///   set; `aud` a string for one resource, an array for several; `organization` is this
-///   crate's extension member).
+///   "organization":"...","cnf":{"jkt":"..."}}`, each member present when the token has it
+///   (`client_id` for tokens the token endpoint minted; `iss` when
+///   [`issuer`](crate::TokenEndpointBuilder::issuer) is set; `aud` a string for one resource,
+///   an array for several; `organization` is this crate's extension member; `cnf` for a token
+///   bound to a key, whose `token_type` is then `DPoP`, RFC 9449 §6.2 and §5).
 /// - Anything else, unknown, revoked, expired or malformed alike: `200 {"active":false}`.
 /// - Client authentication failures, methods, content types and sizes are answered as at the
 ///   token endpoint; a failing store answers 503 `temporarily_unavailable`.
@@ -102,7 +103,10 @@ fn describe(p: &Principal, issued_at: Option<SystemTime>, issuer: Option<&str>) 
         m.insert("client_id".into(), Value::String(client.to_owned()));
     }
     m.insert("sub".into(), Value::String(p.subject().to_owned()));
-    m.insert("token_type".into(), Value::String("Bearer".into()));
+    // A bound token is of the type its holder presents it as (RFC 9449 §5): a resource server
+    // that reads only `token_type` still learns a bare `Authorization: Bearer` will not do.
+    let token_type = if p.grant().confirmation().is_some() { "DPoP" } else { "Bearer" };
+    m.insert("token_type".into(), Value::String(token_type.into()));
     if let Some(exp) = p.expires_at().and_then(unix_seconds) {
         m.insert("exp".into(), exp.into());
     }
@@ -142,6 +146,9 @@ fn describe(p: &Principal, issued_at: Option<SystemTime>, issuer: Option<&str>) 
             plan["refill_every_s"] = json!(every.as_secs());
         }
         m.insert("credits".into(), plan);
+    }
+    if let Some(jkt) = p.grant().confirmation() {
+        m.insert("cnf".into(), json!({ "jkt": jkt }));
     }
     Value::Object(m)
 }

@@ -24,8 +24,8 @@
 //! # What is stored
 //!
 //! One row per token: its id, the SHA-256 digest of the secret (32 bytes, unique index), a
-//! display hint (`tok_…a1B2`), subject, organization, name, kind, scopes, `created_at`,
-//! `expires_at`, `last_used_at` and `revoked_at`. The plaintext never reaches the database:
+//! display hint (`tok_…a1B2`), subject, organization, name, kind, scopes, audience, limits,
+//! the key it is bound to (DPoP), `created_at`, `expires_at`, `last_used_at` and `revoked_at`. The plaintext never reaches the database:
 //! it is generated, hashed and returned to the caller of `issue`, and lookups send only the
 //! digest. The schema is created by migrations embedded in the crate (`migrations/sqlite`,
 //! `migrations/postgres`), run by [`sqlx::migrate::Migrator`] when the store opens (or by
@@ -51,6 +51,9 @@
 //!   task the request never waits for, keyed by an in-memory map of the last write.
 //! - **Events**: issue, rotate, revoke, delete and purge emit [`LifecycleEvent`](tower_bearer::manage::LifecycleEvent)s to the
 //!   [hook](SqlTokenStoreBuilder::on_lifecycle_event) after their transaction commits.
+//! - **Single-use identifiers**: the store is a [`ReplayCache`](tower_bearer::store::ReplayCache)
+//!   shared by every instance on the database (a DPoP proof's `jti` seen by one is refused by
+//!   all), one `INSERT` per check; `purge_expired` deletes the expired ones.
 //! - **Postgres revocation push**: revoke, rotate and delete also run
 //!   `pg_notify(<channel>, '<digest hex>')` in their transaction, so caches on every instance
 //!   hear of it the moment it commits. See [`SqlTokenStore::listen_for_revocations`] (feature
@@ -103,6 +106,7 @@ mod poller;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod queries;
+mod replay;
 mod revocations;
 mod row;
 #[cfg(feature = "sqlite")]

@@ -23,6 +23,8 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
     (8, "markers", include_str!("../migrations/sqlite/8_markers.sql")),
     (9, "credits allowance", include_str!("../migrations/sqlite/9_credits_allowance.sql")),
     (10, "credit leases", include_str!("../migrations/sqlite/10_credit_leases.sql")),
+    (11, "confirmation", include_str!("../migrations/sqlite/11_confirmation.sql")),
+    (13, "replay ids", include_str!("../migrations/sqlite/13_replay.sql")),
 ]);
 
 /// PostgreSQL's (each runs with `search_path` set to the store's schema). Its 9 has no SQLite
@@ -40,6 +42,8 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
     (9, "audit commit order", include_str!("../migrations/postgres/9_audit_commit_order.sql")),
     (10, "credits allowance", include_str!("../migrations/postgres/10_credits_allowance.sql")),
     (11, "credit leases", include_str!("../migrations/postgres/11_credit_leases.sql")),
+    (12, "confirmation", include_str!("../migrations/postgres/12_confirmation.sql")),
+    (14, "replay ids", include_str!("../migrations/postgres/14_replay.sql")),
 ]);
 
 /// The embedded migrations of one backend, as a [`MigrationSource`] for sqlx's migrator.

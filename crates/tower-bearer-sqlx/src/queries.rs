@@ -77,7 +77,11 @@ where
             .bind(DB::list(&row.audience)?)
             .bind(row.created_at)
             .bind(row.expires_at);
-        metering::bind(query, &row.metering).execute(executor).await.map(drop)
+        metering::bind(query, &row.metering)
+            .bind(row.confirmation.as_deref())
+            .execute(executor)
+            .await
+            .map(drop)
     }
 
     pub(crate) async fn get(&self, id: &str) -> Result<Option<TokenRow>, sqlx::Error> {
@@ -205,8 +209,8 @@ where
         Ok(Rotated::Done(Box::new(new)))
     }
 
-    /// Deletes the tokens (and revocation records) expired at `now`, with the audit events of
-    /// each deleted token in the same transaction.
+    /// Deletes the tokens (and revocation records, and single-use ids) expired at `now`, with
+    /// the audit events of each deleted token in the same transaction.
     pub(crate) async fn purge_expired(
         &self,
         now: i64,
@@ -214,6 +218,7 @@ where
     ) -> Result<Vec<TokenRow>, sqlx::Error> {
         let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         sqlx::query(&self.sql.purge_revocations).bind(now).execute(&mut *tx).await?;
+        sqlx::query(&self.sql.purge_replay_ids).bind(now).execute(&mut *tx).await?;
         let rows = sqlx::query(&self.sql.purge).bind(now).fetch_all(&mut *tx).await?;
         let rows = rows.iter().map(TokenRow::read::<DB>).collect::<Result<Vec<_>, _>>()?;
         if let Some(audit) = audit {
@@ -333,6 +338,13 @@ where
     pub(crate) async fn set_marker(&self, name: &str, at: i64) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(&self.sql.set_marker).bind(name).bind(at).execute(&self.pool).await?;
         Ok(DB::rows_affected(&done) == 1)
+    }
+
+    /// Records single-use id `id` as used until `until`; returns whether this was its first
+    /// use at `now` (unseen, or its last use expired).
+    pub(crate) async fn use_once(&self, id: &[u8; 32], until: i64, now: i64) -> Result<bool, sqlx::Error> {
+        let query = sqlx::query(&self.sql.use_once).bind(id.as_slice()).bind(until).bind(now);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
     }
 
     /// Appends `events` to the audit log, one multi-row `INSERT` per chunk.

@@ -61,6 +61,8 @@ pub(crate) struct TokenRow {
     pub(crate) replaced_by: Option<String>,
     /// Rate limit and credits.
     pub(crate) metering: Metering,
+    /// The thumbprint of the key the token is bound to (DPoP), if any.
+    pub(crate) confirmation: Option<String>,
 }
 
 impl TokenRow {
@@ -82,6 +84,7 @@ impl TokenRow {
             revoked_at: None,
             replaced_by: None,
             metering: Metering::of(g, now),
+            confirmation: g.confirmation().map(str::to_owned),
         }
     }
 
@@ -107,6 +110,7 @@ impl TokenRow {
             revoked_at: r.try_get("revoked_at")?,
             replaced_by: r.try_get("replaced_by")?,
             metering: Metering::read(r)?,
+            confirmation: r.try_get("confirmation")?,
         })
     }
 
@@ -130,11 +134,14 @@ impl TokenRow {
         if !self.audience.is_empty() {
             g = g.with_audience(self.audience.iter().cloned());
         }
+        if let Some(jkt) = &self.confirmation {
+            g = g.with_confirmation(jkt.clone());
+        }
         g
     }
 
-    /// The row of the token that replaces this one: same owner, name, kind, scopes and
-    /// lifetime length, counted from `now`, but not past `not_after`.
+    /// The row of the token that replaces this one: same owner, name, kind, scopes, key
+    /// binding and lifetime length, counted from `now`, but not past `not_after`.
     pub(crate) fn successor(&self, id: &TokenId, hint: String, now: i64, not_after: Option<i64>) -> Self {
         let renewed = self.expires_at.map(|at| now.saturating_add(at.saturating_sub(self.created_at).max(0)));
         let expires_at = match (renewed, not_after) {
@@ -239,5 +246,17 @@ mod tests {
             next.successor(&id, String::new(), 20_000_000, Some(21_000_000)).expires_at,
             Some(21_000_000)
         );
+    }
+
+    #[test]
+    fn a_row_keeps_every_attribute_of_a_grant_and_a_successor_keeps_the_key_binding() {
+        let grant = Grant::every_attribute_example();
+        let row =
+            TokenRow::new(&TokenId::from("tid_a"), &NewToken::for_grant(grant.clone()), String::new(), 0);
+        assert_eq!(row.grant(), grant);
+        let next = row.successor(&TokenId::from("tid_b"), String::new(), 1, None);
+        assert_eq!(next.grant().confirmation(), grant.confirmation());
+        let unbound = TokenRow::new(&TokenId::from("tid_c"), &NewToken::for_subject("s"), String::new(), 0);
+        assert_eq!(unbound.grant().confirmation(), None);
     }
 }

@@ -64,6 +64,12 @@ pub(crate) struct Statements {
     pub(crate) purge_audit: String,
     /// Sets marker `$1` (at `$2`) unless it is set.
     pub(crate) set_marker: String,
+    /// Records single-use id `$1` as used until `$2`, unless it is there and still used at
+    /// `$3`: one row changed on a first use (a new id, or one whose use expired), none on a
+    /// replay.
+    pub(crate) use_once: String,
+    /// Drops the single-use ids whose use expired at `$1` or before.
+    pub(crate) purge_replay_ids: String,
     /// Inserts a client (`$1`..`$7`, in `CLIENT_COLUMNS` order), or replaces the one with its id.
     pub(crate) put_client: String,
     pub(crate) get_client: String,
@@ -81,7 +87,7 @@ impl Statements {
         let t = format!("{prefix}tokens");
         let columns = format!(
             "id, hint, subject, organization, name, kind, scopes, audience, {}, {}, {}, {}, replaced_by, \
-             {METERING_COLUMNS}",
+             {METERING_COLUMNS}, confirmation",
             DB::time_column("created_at"),
             DB::time_column("expires_at"),
             DB::time_column("last_used_at"),
@@ -91,6 +97,7 @@ impl Statements {
         let audit = format!("{prefix}audit");
         let clients = format!("{prefix}oauth_clients");
         let leases = format!("{prefix}credit_leases");
+        let replay = format!("{prefix}replay_ids");
         Statements {
             lookup: format!("SELECT {columns} FROM {t} WHERE token_hash = {}", p(1)),
             page: format!(
@@ -111,8 +118,8 @@ impl Statements {
             ),
             insert: format!(
                 "INSERT INTO {t} (id, token_hash, hint, subject, organization, name, kind, scopes, audience, \
-                 created_at, expires_at, {METERING_COLUMNS}) VALUES ({})",
-                (1..=20)
+                 created_at, expires_at, {METERING_COLUMNS}, confirmation) VALUES ({})",
+                (1..=21)
                     .map(|n| if n == 10 || n == 11 { ts(n) } else { p(n) })
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -264,6 +271,16 @@ impl Statements {
                 p(1),
                 p(2)
             ),
+            // One statement, so that two instances seeing one id at once cannot both insert it:
+            // the database's uniqueness check decides, and the loser's update finds it live.
+            use_once: format!(
+                "INSERT INTO {replay} (id, expires_at_us) VALUES ({}, {}) ON CONFLICT (id) DO UPDATE \
+                 SET expires_at_us = excluded.expires_at_us WHERE {replay}.expires_at_us <= {}",
+                p(1),
+                p(2),
+                p(3)
+            ),
+            purge_replay_ids: format!("DELETE FROM {replay} WHERE expires_at_us <= {}", p(1)),
             put_client: format!(
                 "INSERT INTO {clients} ({CLIENT_COLUMNS}) VALUES ({}) \
                  ON CONFLICT (client_id) DO UPDATE SET subject = excluded.subject, \

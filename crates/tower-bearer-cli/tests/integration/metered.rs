@@ -1,6 +1,7 @@
 //! Metered keys from the command line: `issue --rate-limit --credits --refill`, shown by `list`
 //! and `show` (text and JSON) with the balance apart (remaining, leased, spent) while another
-//! instance holds a lease; the limit flags' mistakes; kinds the store reserves refused.
+//! instance holds a lease; the limit flags' mistakes; kinds the store reserves refused; tokens
+//! bound to a key (`--dpop-jkt`).
 
 use std::time::Duration;
 
@@ -125,4 +126,36 @@ fn limit_flags_say_what_is_wrong_and_reserved_kinds_are_refused() {
     let starts_empty = issue(&["--credits", "0", "--refill", "100/1d", "--quiet"]);
     assert!(starts_empty.ok().starts_with("tok_"));
     cli.assert_nothing_leaked(&[starts_empty.stdout.trim_end().to_owned()]);
+}
+
+/// `issue --dpop-jkt` binds the token to a key: the application reads the binding, `show` and
+/// `--json` print the thumbprint, `list` its start; a value of another shape is a usage error.
+#[tokio::test]
+async fn dpop_jkt_binds_a_token_and_is_shown() {
+    const JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli::new(&format!("sqlite://{}", dir.path().join("tokens.db").display()), None);
+    let issued = &cli.run(&["--json", "issue", "--subject", "ci", "--dpop-jkt", JKT]).json_lines()[0];
+    assert_eq!(issued["token"]["dpop_jkt"], JKT);
+    let (secret, id) = (issued["secret"].as_str().unwrap(), issued["token"]["id"].as_str().unwrap());
+    let plain = cli.run(&["issue", "--subject", "ci", "--quiet"]);
+
+    let store = SqlTokenStore::open(cli.url()).await.unwrap();
+    let TokenState::Active(principal) = state(&store, secret).await else { panic!("active") };
+    assert_eq!(principal.grant().confirmation(), Some(JKT));
+    store.close().await;
+
+    assert!(cli.run(&["show", id]).ok().contains(&format!("bound to key: {JKT}")));
+    let table = cli.run(&["list"]);
+    let lines: Vec<&str> = table.ok().lines().collect();
+    assert!(lines[0].contains(" KEY "), "{table:?}");
+    assert!(lines.iter().any(|l| l.contains(id) && l.contains(" 0ZcOCORZ… ")), "{table:?}");
+    let listed = cli.run(&["--json", "list"]).json_lines();
+    let keys: Vec<&serde_json::Value> = listed.iter().map(|t| &t["dpop_jkt"]).collect();
+    assert_eq!(keys, [&json!(JKT), &serde_json::Value::Null]);
+
+    for bad in ["short", &format!("{JKT}A"), &JKT.replace('-', "+")] {
+        cli.run(&["issue", "--subject", "ci", "--dpop-jkt", bad]).fails(2, "43 base64url characters");
+    }
+    cli.assert_nothing_leaked(&[secret.to_owned(), plain.ok().trim_end().to_owned()]);
 }

@@ -1,6 +1,7 @@
 //! Claims of signed tokens, from a holder of the signing key (a verify-only set may be another
 //! issuer's): any value gets an answer, never a panic (a property test against an oracle);
-//! times out of range are refused; the leeway holds through the layer.
+//! times out of range are refused; the leeway holds through the layer; `cnf.jkt` binds a token
+//! to a key.
 
 use std::time::{Duration, SystemTime};
 
@@ -8,10 +9,12 @@ use http::StatusCode;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use tower_bearer::{BearerAuthLayer, Clock, ManageError, MemoryTokenStore, NewToken, TokenManager};
+use tower_bearer::{
+    BearerAuthLayer, Clock, ManageError, MemoryTokenStore, NewToken, TokenManager, TokenState,
+};
 use tower_bearer_jwt::{KeySet, SignedTokens, SigningKey};
 use tower_bearer_test_support::claims::{LATEST, claim_value};
-use tower_bearer_test_support::reason;
+use tower_bearer_test_support::{reason, state};
 
 const ISSUER: &str = "https://auth.example.com";
 const API: &str = "https://api.example.com";
@@ -171,4 +174,30 @@ fn any_claim_values_get_an_answer_never_a_panic() {
             Ok(())
         })
         .unwrap();
+}
+
+/// A token with `cnf.jkt` is bound to that key, one without `cnf` is not; a `cnf` by a method
+/// this crate cannot check (no `jkt`) is refused rather than read as a bearer token.
+#[tokio::test]
+async fn cnf_jkt_binds_a_token_and_another_confirmation_method_is_refused() {
+    const JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+    let clock = clock();
+    let (tokens, _) = layer(&clock);
+    let binding = async |cnf: Option<Value>| {
+        let mut claims = claims();
+        if let Some(cnf) = cnf {
+            claims["cnf"] = cnf;
+        }
+        match state(&tokens, &sign(&claims)).await {
+            TokenState::Active(p) => Some(p.grant().confirmation().map(str::to_owned)),
+            _ => None,
+        }
+    };
+    assert_eq!(binding(None).await, Some(None), "no cnf: a bearer token");
+    assert_eq!(binding(Some(json!({ "jkt": JKT }))).await, Some(Some(JKT.to_owned())));
+    assert_eq!(
+        binding(Some(json!({ "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" }))).await,
+        None
+    );
+    assert_eq!(binding(Some(json!({ "jkt": 7 }))).await, None);
 }

@@ -247,6 +247,7 @@ async fn every_attribute_of_the_grant_round_trips_through_the_claims() {
             json!({ "initial": 5_000, "refill_amount": 1_000, "refill_every_s": 86_400 }),
             "{algorithm}"
         );
+        assert_eq!(claims["cnf"], json!({ "jkt": grant.confirmation() }), "{algorithm}");
         let tower_bearer::TokenState::Active(principal) =
             tower_bearer_test_support::state(&signed, issued.secret().expose_secret()).await
         else {
@@ -266,6 +267,7 @@ async fn an_unrestricted_grant_reads_back_unrestricted() {
     let new = NewToken::for_subject("ada").expires_at(clock.now() + Duration::from_secs(60));
     let issued = signed.issue(new).await.unwrap();
     assert_eq!(payload(issued.secret().expose_secret())["aud"], json!(API));
+    assert_eq!(payload(issued.secret().expose_secret()).get("cnf"), None, "not bound to a key");
     let tower_bearer::TokenState::Active(principal) =
         tower_bearer_test_support::state(&signed, issued.secret().expose_secret()).await
     else {

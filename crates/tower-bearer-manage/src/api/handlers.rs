@@ -62,6 +62,12 @@ pub(crate) struct CreateRequest {
     /// The resources it is meant for (RFC 8707 resource indicators); a caller restricted to
     /// an audience must give a subset of its own. Empty or absent: not restricted.
     audience: Option<Vec<String>>,
+    /// The key it is bound to (DPoP, RFC 9449): the RFC 7638 SHA-256 thumbprint of the
+    /// holder's public key, 43 base64url characters (the parameter of RFC 9449 §10). It is
+    /// then accepted only with a DPoP proof signed by that key. A caller bound to a key must
+    /// give that key's. Absent: a bearer token.
+    #[schema(min_length = 43, max_length = 43, pattern = "^[A-Za-z0-9_-]{43}$")]
+    dpop_jkt: Option<String>,
 }
 
 /// Issues a token; its secret is in this response only.
@@ -114,6 +120,10 @@ pub(crate) async fn create<S: TokenManager + Clone>(
         if let Some(audience) = request.audience.filter(|a| !a.is_empty()) {
             limits::audience(&audience)?;
             new = new.audience(audience);
+        }
+        if let Some(jkt) = request.dpop_jkt {
+            limits::thumbprint(&jkt)?;
+            new = new.confirmation(jkt);
         }
         let expires = match (request.expires_at, request.expires_in) {
             (Some(_), Some(_)) => {

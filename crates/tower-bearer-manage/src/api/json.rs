@@ -42,6 +42,9 @@ pub(crate) struct TokenView {
     rate_limit: Option<RateLimitView>,
     /// Its credits plan and balance.
     credits: Option<CreditsView>,
+    /// The RFC 7638 thumbprint of the key it is bound to (DPoP, RFC 9449): accepted only with
+    /// a proof of that key. Absent: a bearer token.
+    dpop_jkt: Option<String>,
 }
 
 impl TokenView {
@@ -63,6 +66,7 @@ impl TokenView {
             audience: p.grant().audience().map(str::to_owned).collect(),
             rate_limit: p.rate_limit().map(RateLimitView::of),
             credits: p.credits().map(|plan| CreditsView::of(plan, info.credits, now)),
+            dpop_jkt: p.grant().confirmation().map(str::to_owned),
         }
     }
 }

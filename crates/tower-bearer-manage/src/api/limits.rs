@@ -1,6 +1,6 @@
-//! A token's limits as a create request asks for them: the rate limit, the credits plan and the
-//! audience (checked field by field, each error naming its field), and the answer when the
-//! store finds them looser than the caller's own. How the token views show them is the
+//! A token's limits as a create request asks for them: the rate limit, the credits plan, the
+//! audience and the key it is bound to (checked field by field, each error naming its field),
+//! and the answer when the store finds them looser than the caller's own. How the token views show them is the
 //! `json` module's.
 
 use std::time::Duration;
@@ -114,6 +114,22 @@ pub(crate) fn audience(resources: &[String]) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Checks the key a new token is bound to (`dpop_jkt`): an RFC 7638 SHA-256 thumbprint is
+/// 43 base64url characters without padding. Anything else could never match a proof's key,
+/// and would make a token nobody can use.
+pub(crate) fn thumbprint(jkt: &str) -> Result<(), ApiError> {
+    let digit = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+    if jkt.len() == 43 && jkt.bytes().all(digit) {
+        Ok(())
+    } else {
+        Err(invalid(
+            "dpop_jkt",
+            "must be the RFC 7638 SHA-256 thumbprint of a JWK: 43 base64url characters (A-Z, a-z, 0-9, \
+             `-`, `_`), no padding",
+        ))
+    }
+}
+
 /// The answer to a refusal of the store: which field is looser than the caller's own, and what
 /// the caller's own is, for a refusal of limits; as usual otherwise.
 pub(crate) fn refused(error: ManageError, caller: &Grant, defaults: &DefaultLimits) -> ApiError {
@@ -137,6 +153,12 @@ pub(crate) fn refused(error: ManageError, caller: &Grant, defaults: &DefaultLimi
             },
         ),
         "audience" => format!("a subset of {:?}", caller.audience().collect::<Vec<_>>()),
+        "confirmation" => {
+            // The store names the grant's attribute; the body names it as RFC 9449 does.
+            let own = caller.confirmation().unwrap_or_default();
+            let what = format!("looser than the caller's own (bound to the key {own}); give that thumbprint");
+            return invalid("dpop_jkt", &what);
+        }
         _ => return error.into(),
     };
     invalid(field, &format!("looser than the caller's own ({own}); give one within it"))
@@ -144,4 +166,41 @@ pub(crate) fn refused(error: ManageError, caller: &Grant, defaults: &DefaultLimi
 
 fn seconds_text(d: Duration) -> String {
     if d.subsec_nanos() == 0 { format!("{} s", d.as_secs()) } else { format!("{} s", d.as_secs_f64()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+
+    fn message(result: Result<(), ApiError>) -> String {
+        match result {
+            Err(ApiError::Invalid(what)) => what,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_thumbprint_is_43_base64url_characters() {
+        assert!(thumbprint(JKT).is_ok());
+        assert!(thumbprint(&"_-09azAZ".repeat(6)[..43]).is_ok());
+        for bad in
+            ["", "short", &JKT[..42], &format!("{JKT}A"), &format!("{}=", &JKT[..42]), &JKT.replace('-', "+")]
+        {
+            assert!(
+                message(thumbprint(bad)).starts_with("invalid `dpop_jkt`: must be the RFC 7638"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_binding_names_the_bodys_field_and_the_callers_key() {
+        let caller = Grant::new("ada").with_confirmation(JKT);
+        let refused = refused(ManageError::LooserLimits("confirmation"), &caller, &DefaultLimits::none());
+        let what = message(Err(refused));
+        assert!(what.starts_with("invalid `dpop_jkt`: looser than the caller's own"), "{what}");
+        assert!(what.contains(JKT), "{what}");
+    }
 }

@@ -289,6 +289,10 @@ fn the_openapi_document_describes_the_api_as_mounted() {
         assert!(reference.contains(&format!("#/components/schemas/{schema}")), "{field}: {reference}");
     }
     assert!(view["audience"].is_object());
+    // The key a token is bound to (DPoP): optional in the body, as RFC 9449 §10 names it.
+    assert_eq!(create["dpop_jkt"]["type"], json!(["string", "null"]), "{create}");
+    assert_eq!(create["dpop_jkt"]["pattern"], "^[A-Za-z0-9_-]{43}$", "{create}");
+    assert!(view["dpop_jkt"].to_string().contains("description"), "{view}");
     let fields = |schema: &str| -> Vec<String> {
         let mut keys: Vec<String> =
             schemas[schema]["properties"].as_object().unwrap().keys().cloned().collect();
@@ -566,6 +570,7 @@ async fn every_attribute_of_the_grant_round_trips_through_the_api() {
         "expires_at": 4_102_444_800_u64,
         "rate_limit": { "requests": 120, "period_secs": 60 },
         "credits": { "initial": 5_000, "refill": { "amount": 1_000, "every_secs": 86_400 } },
+        "dpop_jkt": grant.confirmation(),
     });
     let created = call(&app, Method::POST, "/v1/tokens", &admin, Some(&body.to_string())).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
@@ -581,9 +586,50 @@ async fn every_attribute_of_the_grant_round_trips_through_the_api() {
         ("audience", json!(["https://api.example.com", "https://reports.example.com"])),
         ("expires_at", json!(4_102_444_800_u64)),
         ("rate_limit", json!({ "requests": 120, "period_secs": 60 })),
+        ("dpop_jkt", json!(grant.confirmation())),
     ] {
         assert_eq!(shown[field], value, "{field} in {shown}");
     }
     assert_eq!(shown["credits"]["initial"], 5_000, "{shown}");
     assert_eq!(shown["credits"]["refill"], json!({ "amount": 1_000, "every_secs": 86_400 }), "{shown}");
+}
+
+/// A token bound to a key (DPoP) through the API: `dpop_jkt` in the create body binds it, and
+/// its views show it (`null` for a bearer token); a value that is no RFC 7638 thumbprint is a
+/// 400 naming the field.
+#[tokio::test]
+async fn dpop_jkt_binds_a_token_through_the_api_and_a_bad_one_is_named() {
+    const JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+    let store = MemoryTokenStore::new();
+    let app = Router::new()
+        .nest("/v1", ManagementApi::new(store.clone()).router())
+        .layer(BearerAuthLayer::new(store.clone()));
+    let admin = NewToken::for_subject("ada").organization("acme").scopes(["tokens:read", "tokens:write"]);
+    let admin = store.issue(admin).await.unwrap().secret().expose_secret().to_owned();
+    let body = json!({ "name": "bound", "dpop_jkt": JKT }).to_string();
+    let created = call(&app, Method::POST, "/v1/tokens", &admin, Some(&body)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["dpop_jkt"], JKT);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let stored = store.get(&tower_bearer::TokenId::from(id.as_str())).await.unwrap().unwrap();
+    assert_eq!(stored.principal.grant().confirmation(), Some(JKT));
+    let listed = call(&app, Method::GET, "/v1/tokens", &admin, None).await.body;
+    let shown: Vec<(&Value, &Value)> =
+        listed["tokens"].as_array().unwrap().iter().map(|t| (&t["name"], &t["dpop_jkt"])).collect();
+    assert_eq!(shown, [(&Value::Null, &Value::Null), (&json!("bound"), &json!(JKT))]);
+
+    let padded = format!("{}=", &JKT[..42]);
+    for bad in [json!("short"), json!(format!("{JKT}A")), json!(padded), json!(JKT.replace('-', "+"))] {
+        let body = json!({ "dpop_jkt": bad }).to_string();
+        let refused = call(&app, Method::POST, "/v1/tokens", &admin, Some(&body)).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad}");
+        let description = refused.body["error_description"].as_str().unwrap();
+        assert!(
+            description.starts_with("invalid `dpop_jkt`: must be the RFC 7638 SHA-256 thumbprint"),
+            "{description}"
+        );
+    }
+    let refused = call(&app, Method::POST, "/v1/tokens", &admin, Some(r#"{"dpop_jkt": 7}"#)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body["error_description"].as_str().unwrap().contains("`dpop_jkt`"), "{}", refused.body);
 }

@@ -1,8 +1,8 @@
 //! The portal's limits: with the host's `max_rate_limit` and `max_credits`, the create form
 //! asks for a rate limit and credits within them (empty: the host's), shows what is wrong
 //! with a choice next to its field, and the list and the one-time page show what a token
-//! got; without them, no such fields and no limits. A kind the store reserves cannot be the
-//! portal's.
+//! got (the list, a key binding too); without them, no such fields and no limits. A kind the
+//! store reserves cannot be the portal's.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -146,6 +146,27 @@ async fn without_the_hosts_limits_the_portal_has_no_limit_fields() {
     assert!(page.contains(r#"<label for="credits">Credits</label>"#) && !page.contains("rate_limit"));
     let id = created_id(&create(&app, "credits=7").await);
     assert_eq!(store.get(&id).await.unwrap().unwrap().principal.credits(), Some(Credits::new(7)));
+}
+
+/// A token bound to a key (made elsewhere, of the portal's kind: the portal makes bearer
+/// tokens) says so in the list, with the key's thumbprint; a bearer token does not.
+#[tokio::test]
+async fn the_list_shows_a_token_bound_to_a_key() {
+    const JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+    let store = store();
+    let app: Router = portal(&store).router();
+    let ada = || {
+        tower_bearer::NewToken::for_subject("user_ada")
+            .organization("acme")
+            .kind("personal")
+            .scopes(["reports:read"])
+    };
+    let _ = store.issue(ada().name("bearer")).await.unwrap();
+    assert!(!list_page(&app).await.contains("bound to a key"));
+    let _ = store.issue(ada().name("bound").confirmation(JKT)).await.unwrap();
+    let page = list_page(&app).await;
+    assert!(page.contains(&format!("bound to a key <code>{JKT}</code>")), "{page}");
+    assert_eq!(page.matches("bound to a key").count(), 1, "the bearer token's row says nothing");
 }
 
 #[test]

@@ -68,8 +68,9 @@ const MAX_LEEWAY: Duration = Duration::from_secs(300);
 ///
 /// The principal: `sub` as the subject (else `client_id`), `scope` (else `scp`; either a
 /// space-separated string or an array of strings), `jti` as the token id, `client_id` as the
-/// token's name, `aud`, an `organization` claim, and as its expiry `exp` plus the leeway (when
-/// this store stops accepting it).
+/// token's name, `aud`, an `organization` claim, the key the token is bound to (`cnf.jkt`,
+/// RFC 9449 §6.1; a token bound by another method, such as `cnf.x5t#S256`, is refused), and as
+/// its expiry `exp` plus the leeway (when this store stops accepting it).
 ///
 /// ```no_run
 /// use tower_bearer::BearerAuthLayer;

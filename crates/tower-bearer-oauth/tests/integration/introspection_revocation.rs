@@ -118,6 +118,23 @@ async fn rfc7662_2_2_an_active_token_is_described() {
     );
 }
 
+/// RFC 9449 §6.2: a token bound to a key is described with `cnf.jkt`, and is of type `DPoP`
+/// (§5); an unbound one has no `cnf`.
+#[tokio::test]
+async fn rfc9449_6_2_a_bound_token_is_described_with_its_key() {
+    const JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+    let s = server();
+    let until = s.clock.now() + Duration::from_secs(600);
+    let bound = NewToken::for_subject("ada").scopes(["reports:read"]).confirmation(JKT).expires_at(until);
+    let bound = at_once(s.store.issue(bound)).unwrap();
+    let (status, answer) = introspect(&s, bound.secret().expose_secret(), Some(&s.b)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((&answer["cnf"], &answer["token_type"]), (&json!({ "jkt": JKT }), &json!("DPoP")));
+    let plain = at_once(s.store.issue(NewToken::for_subject("ada").expires_at(until))).unwrap();
+    let (_, answer) = introspect(&s, plain.secret().expose_secret(), Some(&s.b)).await;
+    assert_eq!((answer.get("cnf"), &answer["token_type"]), (None, &json!("Bearer")));
+}
+
 /// RFC 7662 §2.2: unknown, revoked, expired and malformed tokens are all `{"active":false}`,
 /// indistinguishable.
 #[tokio::test]

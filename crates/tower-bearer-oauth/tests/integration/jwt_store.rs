@@ -585,6 +585,29 @@ async fn the_clones_of_a_store_share_its_keys() {
     jwks.task.abort();
 }
 
+/// An outside issuer's token bound to a key (`cnf.jkt`, RFC 9449 §6.1) reads as bound, one
+/// without `cnf` as a bearer token; a binding by another method (mTLS, RFC 8705) is refused,
+/// never read as none.
+#[tokio::test]
+async fn cnf_jkt_of_an_outside_token_binds_its_grant() {
+    const JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+    let jwks = jwks_server(vec![jwk("k1", K1_X)]).await;
+    let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW));
+    let store = JwtStore::builder(&jwks.url, ISSUER).unwrap().audience(API).clock(clock.clone()).build();
+    let binding = async |cnf: Option<Value>| {
+        let token = sign("k1", K1, &with(claims(&clock), "cnf", cnf));
+        match tower_bearer_test_support::state(&store, &token).await {
+            tower_bearer::TokenState::Active(p) => Some(p.grant().confirmation().map(str::to_owned)),
+            _ => None,
+        }
+    };
+    assert_eq!(binding(Some(json!({ "jkt": JKT }))).await, Some(Some(JKT.to_owned())));
+    assert_eq!(binding(None).await, Some(None), "no cnf: a bearer token");
+    let mtls = json!({ "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" });
+    assert_eq!(binding(Some(mtls)).await, None, "bound by a method not checked here: refused");
+    jwks.task.abort();
+}
+
 const RSA1: &str = include_str!("../fixtures/rsa-k1.pem");
 const RSA1_JWK: &str = include_str!("../fixtures/rsa-k1.pub.jwk.json");
 

@@ -6,4 +6,5 @@ mod credits;
 mod faults;
 mod instances;
 mod postgres;
+mod replay;
 mod sqlite;

@@ -78,7 +78,10 @@ fn row(view: &ListPage<'_>, info: &TokenInfo, limits: bool) -> Markup {
     html! {
         tr {
             th scope="row" { (name) }
-            td { code.hint { (info.hint.as_deref().unwrap_or("…")) } }
+            td {
+                code.hint { (info.hint.as_deref().unwrap_or("…")) }
+                (token::binding(info))
+            }
             td { (token::scopes(info)) }
             @if limits {
                 td {

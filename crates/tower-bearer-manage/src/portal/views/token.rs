@@ -1,4 +1,4 @@
-//! How a token's metadata is shown: times, expiry, scopes.
+//! How a token's metadata is shown: times, expiry, scopes, limits, the key it is bound to.
 
 use std::time::{Duration, SystemTime};
 
@@ -88,6 +88,18 @@ pub(super) fn limits(info: &TokenInfo, now: SystemTime) -> Option<String> {
     match (rate, credits) {
         (None, None) => None,
         (rate, credits) => Some(rate.into_iter().chain(credits).collect::<Vec<_>>().join(" · ")),
+    }
+}
+
+/// That the token is bound to a key (DPoP), with the key's thumbprint: a copy of it is no use
+/// to whoever lacks the key, and its owner can tell which key it needs. Nothing for a bearer
+/// token.
+pub(super) fn binding(info: &TokenInfo) -> Markup {
+    html! {
+        @if let Some(jkt) = info.principal.grant().confirmation() {
+            br;
+            span.muted { "bound to a key " code { (jkt) } }
+        }
     }
 }
 

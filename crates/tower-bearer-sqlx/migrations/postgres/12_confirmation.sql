@@ -1,0 +1,4 @@
+-- The key a token is bound to (DPoP, RFC 9449): the RFC 7638 SHA-256 thumbprint of its public
+-- key, base64url (`cnf.jkt`). NULL for a plain bearer token, which every existing token is.
+-- (Runs with `search_path` set to the store's schema.)
+ALTER TABLE tokens ADD COLUMN confirmation TEXT;
