@@ -1,6 +1,8 @@
 //! The token endpoint's integration tests, as one binary.
 
 mod conformance;
+#[cfg(feature = "dpop")]
+mod dpop;
 mod hostile;
 mod introspection_revocation;
 #[cfg(feature = "client")]
