@@ -23,6 +23,7 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
     (8, "markers", include_str!("../migrations/sqlite/8_markers.sql")),
     (9, "credits allowance", include_str!("../migrations/sqlite/9_credits_allowance.sql")),
     (10, "credit leases", include_str!("../migrations/sqlite/10_credit_leases.sql")),
+    (12, "client keys", include_str!("../migrations/sqlite/12_client_keys.sql")),
 ]);
 
 /// PostgreSQL's (each runs with `search_path` set to the store's schema). Its 9 has no SQLite
@@ -40,6 +41,7 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
     (9, "audit commit order", include_str!("../migrations/postgres/9_audit_commit_order.sql")),
     (10, "credits allowance", include_str!("../migrations/postgres/10_credits_allowance.sql")),
     (11, "credit leases", include_str!("../migrations/postgres/11_credit_leases.sql")),
+    (13, "client keys", include_str!("../migrations/postgres/13_client_keys.sql")),
 ]);
 
 /// The embedded migrations of one backend, as a [`MigrationSource`] for sqlx's migrator.
