@@ -1,5 +1,6 @@
 //! OAuth clients: [`NewClient`] in, a [`RegisteredClient`] out (its secret shown once), kept
-//! by a [`ClientRegistry`] as SHA-256 digests of secrets only.
+//! by a [`ClientRegistry`] as SHA-256 digests of secrets only, and, for clients that
+//! authenticate with a private key (feature `jwt`), their public keys.
 
 use std::fmt;
 use std::future::{Future, Ready, ready};
@@ -9,6 +10,9 @@ use std::time::{Duration, SystemTime};
 use subtle::ConstantTimeEq;
 
 use tower_bearer::{Clock, Scopes, StoreError, TokenFormat, TokenHash, TokenId, TokenSecret};
+
+#[cfg(feature = "jwt")]
+use crate::private_key_jwt::ClientKeys;
 
 /// The longest access-token lifetime and secret-rotation grace a registry accepts: longer
 /// values are cut to it, so that no time computed from them overflows.
@@ -31,6 +35,8 @@ pub struct NewClient {
     client_id: Option<String>,
     allowed_scopes: Scopes,
     access_token_ttl: Duration,
+    #[cfg(feature = "jwt")]
+    keys: Option<ClientKeys>,
 }
 
 impl NewClient {
@@ -41,6 +47,8 @@ impl NewClient {
             client_id: None,
             allowed_scopes: Scopes::none(),
             access_token_ttl: Duration::from_secs(3600),
+            #[cfg(feature = "jwt")]
+            keys: None,
         }
     }
 
@@ -73,24 +81,90 @@ impl NewClient {
         self
     }
 
-    /// Draws the client's id (unless one was given) and secret: the record a registry keeps
-    /// (the secret's digest only), and what to hand out once. For implementations of
-    /// [`ClientRegistry::register`].
-    pub fn issue(self) -> (ClientRecord, RegisteredClient) {
+    /// The public keys the client signs its assertions with: it may then authenticate with a
+    /// private key (`private_key_jwt`, RFC 7523) at the token, introspection and revocation
+    /// endpoints. Registered with [`ClientRegistry::register_without_secret`], that is its
+    /// only way to authenticate; with [`ClientRegistry::register`], it also has a secret.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use tower_bearer_oauth::{ClientKeys, ClientRegistry, MemoryClientRegistry, NewClient};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let registry = MemoryClientRegistry::new();
+    /// // Keys the client publishes, fetched when its first assertion comes ...
+    /// let keys = ClientKeys::jwks_uri("https://billing.example.com/.well-known/jwks.json")?;
+    /// let id = registry
+    ///     .register_without_secret(NewClient::new("svc-billing").client_id("billing").public_keys(keys))
+    ///     .await?;
+    /// assert_eq!(id, "billing");
+    ///
+    /// // ... or given here, for a client that has a secret too.
+    /// let keys = ClientKeys::jwks(&json!({ "keys": [{
+    ///     "kty": "OKP", "crv": "Ed25519", "kid": "2026-01",
+    ///     "x": "I4e_9eQ3m3yDF2whlKuhdksZPQyLACrqIXh9gSK6Reg",
+    /// }] }))?;
+    /// let reporting = registry.register(NewClient::new("svc-reporting").public_keys(keys)).await?;
+    /// # let _ = reporting;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub fn public_keys(mut self, keys: ClientKeys) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Whether the client has public keys to authenticate with.
+    fn has_keys(&self) -> bool {
+        #[cfg(feature = "jwt")]
+        return self.keys.is_some();
+        #[cfg(not(feature = "jwt"))]
+        return false;
+    }
+
+    /// The record of the client, with the given secrets.
+    fn record(self, secrets: Vec<(TokenHash, Option<SystemTime>)>) -> ClientRecord {
         let client_id = self.client_id.unwrap_or_else(random_client_id);
+        let record =
+            ClientRecord::new(client_id, self.subject, self.allowed_scopes, self.access_token_ttl, secrets);
+        #[cfg(feature = "jwt")]
+        return record.with_keys(self.keys);
+        #[cfg(not(feature = "jwt"))]
+        record
+    }
+
+    /// Draws the client's id (unless one was given) and secret: the record a registry keeps
+    /// (the secret's digest only, and the client's public keys if it was given any), and what
+    /// to hand out once. For implementations of [`ClientRegistry::register`].
+    pub fn issue(self) -> (ClientRecord, RegisteredClient) {
         let secret = secret_format().generate();
-        let record = ClientRecord {
-            client_id: client_id.clone(),
-            subject: self.subject,
-            allowed_scopes: self.allowed_scopes,
-            access_token_ttl: self.access_token_ttl,
-            secrets: vec![(secret.hash(), None)],
-        };
+        let record = self.record(vec![(secret.hash(), None)]);
+        let client_id = record.client_id.clone();
         (record, RegisteredClient { client_id, client_secret: secret })
+    }
+
+    /// Draws the client's id (unless one was given): the record a registry keeps of a client
+    /// that has no secret, only its public keys. For implementations of
+    /// [`ClientRegistry::register_without_secret`].
+    ///
+    /// # Errors
+    ///
+    /// If the client was given no public keys (`NewClient::public_keys`, feature `jwt`): it
+    /// would have no way to authenticate.
+    pub fn issue_without_secret(self) -> Result<ClientRecord, StoreError> {
+        if !self.has_keys() {
+            return Err(StoreError::unavailable(
+                "a client without a secret needs public keys (NewClient::public_keys)",
+            ));
+        }
+        Ok(self.record(Vec::new()))
     }
 }
 
-/// A client as a registry keeps it: never the secret, only digests of it.
+/// A client as a registry keeps it: never the secret, only digests of it; and the public keys
+/// of a client that authenticates with a private key.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ClientRecord {
@@ -103,13 +177,19 @@ pub struct ClientRecord {
     /// The lifetime of its access tokens.
     pub access_token_ttl: Duration,
     /// Digests of its valid secrets: the current one, and during a rotation's grace the
-    /// previous one with the time it stops being accepted.
+    /// previous one with the time it stops being accepted. Empty for a client that
+    /// authenticates with a private key alone.
     pub secrets: Vec<(TokenHash, Option<SystemTime>)>,
+    /// The public keys it signs client assertions with (`private_key_jwt`), if any.
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub keys: Option<ClientKeys>,
 }
 
 impl ClientRecord {
     /// A record as a registry reads it back: `secrets` are the current secret's digest (no
-    /// end) and, during a rotation's grace, the previous one's with the time it ends.
+    /// end) and, during a rotation's grace, the previous one's with the time it ends (none
+    /// for a client without a secret). No public keys: see `with_keys` (feature `jwt`).
     #[must_use]
     pub fn new(
         client_id: String,
@@ -124,12 +204,24 @@ impl ClientRecord {
             allowed_scopes,
             access_token_ttl: access_token_ttl.min(LONGEST),
             secrets,
+            #[cfg(feature = "jwt")]
+            keys: None,
         }
     }
 
+    /// The record with these public keys (`None`: without any), as a registry reads them
+    /// back.
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    #[must_use]
+    pub fn with_keys(self, keys: Option<ClientKeys>) -> Self {
+        ClientRecord { keys, ..self }
+    }
+
     /// The record after giving the client a new secret at `now`: the current secret keeps
-    /// working for `grace` (not at all if zero; at most 100 years), any older one stops. For
-    /// implementations of [`ClientRegistry::rotate_secret`].
+    /// working for `grace` (not at all if zero; at most 100 years), any older one stops; a
+    /// client that had no secret gets its first. Its keys are kept. For implementations of
+    /// [`ClientRegistry::rotate_secret`].
     pub fn rotated(&self, grace: Duration, now: SystemTime) -> (ClientRecord, RegisteredClient) {
         let secret = secret_format().generate();
         let mut secrets = vec![(secret.hash(), None)];
@@ -185,12 +277,27 @@ pub trait ClientRegistry: Send + Sync + 'static {
     fn find(&self, client_id: &str) -> impl Future<Output = Result<Option<ClientRecord>, StoreError>> + Send;
 
     /// Registers a client with a fresh random secret (prefix `cs_`, 256 bits, checksum),
-    /// returned once ([`NewClient::issue`]). An existing client with the same id is replaced.
+    /// returned once ([`NewClient::issue`]), and the public keys it was given, if any. An
+    /// existing client with the same id is replaced.
     fn register(&self, new: NewClient) -> impl Future<Output = Result<RegisteredClient, StoreError>> + Send;
 
+    /// Registers a client without a secret, that authenticates with a private key alone
+    /// (`private_key_jwt`, RFC 7523), with the public keys given to `new`
+    /// (`NewClient::public_keys`, feature `jwt`; [`NewClient::issue_without_secret`]).
+    /// Returns its id. An existing client with the same id is replaced: registering again is
+    /// how a client's inline keys are changed.
+    ///
+    /// # Errors
+    ///
+    /// The registry's, and when `new` has no public keys.
+    fn register_without_secret(
+        &self,
+        new: NewClient,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+
     /// Gives the client a new secret ([`ClientRecord::rotated`]): the old one stops working at
-    /// once, or after `grace` if it is not zero (so a fleet can roll over). `None` for an
-    /// unknown client.
+    /// once, or after `grace` if it is not zero (so a fleet can roll over); a client that had
+    /// none gets its first. `None` for an unknown client.
     fn rotate_secret(
         &self,
         client_id: &str,
@@ -246,6 +353,17 @@ impl ClientRegistry for MemoryClientRegistry {
         let (record, registered) = new.issue();
         self.clients.pin().insert(record.client_id.clone(), record);
         ready(Ok(registered))
+    }
+
+    fn register_without_secret(
+        &self,
+        new: NewClient,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send {
+        ready(new.issue_without_secret().map(|record| {
+            let client_id = record.client_id.clone();
+            self.clients.pin().insert(client_id.clone(), record);
+            client_id
+        }))
     }
 
     fn rotate_secret(

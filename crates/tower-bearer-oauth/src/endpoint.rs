@@ -12,14 +12,23 @@ use http_body_util::Full;
 
 use crate::error::BoxError;
 use tower_bearer::grant::MintRules;
+#[cfg(feature = "jwt")]
+use tower_bearer::store::ReplayCache;
 use tower_bearer::{Clock, NewToken, Scopes, TokenManager};
+#[cfg(feature = "jwt")]
+use {
+    crate::jwt_store::Algorithm,
+    crate::private_key_jwt::{MAX_LEEWAY, RemoteKeySets},
+    hyper_util::client::legacy::{Client, connect::Connect},
+    tower_bearer_jwt::AlgorithmPolicy,
+};
 
 use crate::client::{ClientRecord, ClientRegistry};
 use crate::error::{OAuthError, invalid_request, is_param_char, json_response};
 use crate::introspection::IntrospectionEndpoint;
 use crate::limiter::FailureLimiter;
 use crate::revocation::RevocationEndpoint;
-use crate::shared::{ACCESS_TOKEN_KIND, Config, Shared, endpoint_service};
+use crate::shared::{ACCESS_TOKEN_KIND, Config, Endpoint, Shared, endpoint_service};
 
 /// The OAuth 2.0 token endpoint for the client-credentials grant (RFC 6749 §4.4): a client
 /// trades its id and secret for a short-lived access token, minted into the same
@@ -27,8 +36,20 @@ use crate::shared::{ACCESS_TOKEN_KIND, Config, Shared, endpoint_service};
 ///
 /// - `POST`, `application/x-www-form-urlencoded`, `grant_type=client_credentials`, optional
 ///   `scope` (a subset of the client's allowed scopes; all of them when absent).
-/// - Client authentication by HTTP Basic (RFC 6749 §2.3.1) *or* `client_id` /
-///   `client_secret` in the body, exactly one of the two.
+/// - Client authentication by HTTP Basic (RFC 6749 §2.3.1), *or* `client_id` /
+///   `client_secret` in the body, *or* (feature `jwt`, for a client registered with
+///   `NewClient::public_keys`) a JWT the client signed with its private key
+///   (`private_key_jwt`, RFC 7523: `client_assertion_type=
+///   urn:ietf:params:oauth:client-assertion-type:jwt-bearer` and `client_assertion`, with
+///   `client_id` optional): exactly one method; two are answered 400 `invalid_request`.
+///   An assertion must be signed with one of the client's keys, named by its `kid`, with an
+///   allowed algorithm (`TokenEndpointBuilder::client_assertion_algorithms`); its `iss` and
+///   `sub` are the client's id; its `aud` names the [`issuer`](TokenEndpointBuilder::issuer)
+///   or this endpoint's URL (`TokenEndpointBuilder::token_endpoint_url`; so set one of the
+///   two); its `exp` is required, at most `client_assertion_max_lifetime` ahead (5 minutes
+///   by default); its `jti` is required and is accepted once (`replay_cache`). A refused
+///   assertion is answered 401 `invalid_client`, with the Basic challenge, whatever the
+///   reason.
 /// - Success: `200 {"access_token":"...","token_type":"bearer","expires_in":3600,"scope":"..."}`.
 ///   No refresh token (§4.4.3).
 /// - Errors (§5.2): JSON `{"error":"...","error_description":"..."}`; 400 for
@@ -42,12 +63,14 @@ use crate::shared::{ACCESS_TOKEN_KIND, Config, Shared, endpoint_service};
 ///   `window` ([`failure_limit`](TokenEndpointBuilder::failure_limit), default 5 per 60 s), a
 ///   source's failing attempts are answered 429 `{"error":"slow_down",...}` (the error code
 ///   of RFC 8628 §3.5, an extension to RFC 6749 §5.2) with `Retry-After`. A correct secret
-///   is never refused, and nothing is kept per client id, so knowing a client id is no lever
+///   (or a valid assertion) is never refused, and nothing is kept per client id, so knowing a client id is no lever
 ///   to lock that client out. Client secrets carry 256 bits: the limit keeps a misbehaving
 ///   source's load down, it is not what keeps secrets from being guessed.
 ///
 /// `invalid_grant` never occurs: the client-credentials grant has no grant value to be
-/// invalid. A store or registry failure answers 503 `temporarily_unavailable`.
+/// invalid. A store or registry failure answers 503 `temporarily_unavailable`, as do a client
+/// `jwks_uri` that cannot be fetched and a failing replay cache (the assertion is refused, not
+/// admitted unchecked).
 ///
 /// [`new`](Self::new) takes the default settings; [`builder`](Self::builder) configures the
 /// others. Mount it with axum: `Router::new().route_service("/oauth/token", endpoint)`.
@@ -90,7 +113,13 @@ impl<R: ClientRegistry, S: TokenManager> TokenEndpoint<R, S> {
     /// Configures an endpoint over a registry and store shared with the rest of the
     /// application. See [`TokenEndpointBuilder`].
     pub fn builder_from_shared(registry: Arc<R>, store: Arc<S>) -> TokenEndpointBuilder<R, S> {
-        TokenEndpointBuilder { registry, store, config: Config::default() }
+        TokenEndpointBuilder {
+            registry,
+            store,
+            config: Config::default(),
+            #[cfg(feature = "jwt")]
+            replay: None,
+        }
     }
 
     /// The RFC 7662 introspection endpoint of the same registry and store, with this
@@ -128,6 +157,9 @@ pub struct TokenEndpointBuilder<R, S> {
     registry: Arc<R>,
     store: Arc<S>,
     config: Config,
+    /// The replay cache given, if any (else one in memory, on the endpoint's clock).
+    #[cfg(feature = "jwt")]
+    replay: Option<Arc<dyn ReplayCache>>,
 }
 
 impl<R, S> fmt::Debug for TokenEndpointBuilder<R, S> {
@@ -241,10 +273,124 @@ impl<R, S> TokenEndpointBuilder<R, S> {
         self
     }
 
+    /// This token endpoint's URL, as clients reach it: a client assertion
+    /// (`private_key_jwt`) sent here may name it as its audience (`aud`), besides the
+    /// [`issuer`](Self::issuer). Without this and without an issuer, no assertion is
+    /// accepted here.
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub fn token_endpoint_url(self, url: impl Into<String>) -> Self {
+        self.endpoint_url(Endpoint::Token, url.into())
+    }
+
+    /// The [`IntrospectionEndpoint`]'s URL, as clients reach it: a client assertion sent
+    /// there may name it as its audience, besides the [`issuer`](Self::issuer).
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub fn introspection_endpoint_url(self, url: impl Into<String>) -> Self {
+        self.endpoint_url(Endpoint::Introspection, url.into())
+    }
+
+    /// The [`RevocationEndpoint`]'s URL, as clients reach it: a client assertion sent there
+    /// may name it as its audience, besides the [`issuer`](Self::issuer).
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub fn revocation_endpoint_url(self, url: impl Into<String>) -> Self {
+        self.endpoint_url(Endpoint::Revocation, url.into())
+    }
+
+    #[cfg(feature = "jwt")]
+    fn endpoint_url(mut self, endpoint: Endpoint, url: String) -> Self {
+        self.config.assertions.urls[endpoint as usize] = Some(url.into_boxed_str());
+        self
+    }
+
+    /// The algorithms client assertions may be signed with (default EdDSA, ES256, RS256 and
+    /// PS256). HS256 is left out whatever is asked, as `none` always is: a client's keys are
+    /// public, and a public key taken for an HMAC secret is the classic algorithm-confusion
+    /// forgery.
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub fn client_assertion_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.config.assertions.algorithms = AlgorithmPolicy::only(algorithms).outside_issuer();
+        self
+    }
+
+    /// How far ahead a client assertion's `exp` may be (default 5 minutes; plus the
+    /// [leeway](Self::client_assertion_leeway)): an assertion valid for longer is refused, so
+    /// that one that leaks is of use for little time, and the replay cache keeps each `jti`
+    /// for little time.
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub fn client_assertion_max_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.assertions.max_lifetime = lifetime;
+        self
+    }
+
+    /// The clock skew allowed on a client assertion's `exp`, `nbf` and `iat` (default 30
+    /// seconds, at most 5 minutes).
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub fn client_assertion_leeway(mut self, leeway: Duration) -> Self {
+        self.config.assertions.leeway = leeway.min(MAX_LEEWAY);
+        self
+    }
+
+    /// Where the `jti`s of accepted client assertions are kept, each until the assertion
+    /// expires, so that none is accepted twice (default: a
+    /// [`MemoryReplayCache`](tower_bearer::stores::MemoryReplayCache) of this instance, on the
+    /// endpoint's [clock](Self::clock)). Instances behind one load balancer share one cache,
+    /// or an assertion replayed to another instance is accepted there. A cache that fails
+    /// makes assertions answered 503.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tower_bearer::MemoryTokenStore;
+    /// use tower_bearer::stores::MemoryReplayCache;
+    /// use tower_bearer_oauth::{MemoryClientRegistry, TokenEndpoint};
+    ///
+    /// let replay = Arc::new(MemoryReplayCache::new());
+    /// let token = TokenEndpoint::builder(MemoryClientRegistry::new(), MemoryTokenStore::new())
+    ///     .issuer("https://auth.example.com")
+    ///     .replay_cache(replay.clone())
+    ///     .build();
+    /// ```
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub fn replay_cache(mut self, cache: Arc<dyn ReplayCache>) -> Self {
+        self.replay = Some(cache);
+        self
+    }
+
+    /// The HTTP client that fetches the keys of clients registered with a `jwks_uri`
+    /// ([`ClientKeys::jwks_uri`](crate::ClientKeys::jwks_uri)); default: hyper's, for plain
+    /// `http` only. For `https`, a client with a TLS connector. Each URL's keys are fetched
+    /// when an assertion first needs them, then as [`JwtStore`](crate::JwtStore) fetches an
+    /// issuer's (an unknown `kid` at most once a minute, keys older than an hour before use,
+    /// 5 seconds a fetch, a backoff while the URL fails).
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub fn jwks_client<C>(mut self, client: Client<C, http_body_util::Full<Bytes>>) -> Self
+    where
+        C: Connect + Clone + Send + Sync + 'static,
+    {
+        self.config.assertions.remote = RemoteKeySets::new(client);
+        self
+    }
+
     /// The endpoint.
     #[must_use]
     pub fn build(self) -> TokenEndpoint<R, S> {
-        TokenEndpoint { shared: Shared::new(self.registry, self.store, self.config) }
+        #[cfg_attr(not(feature = "jwt"), allow(unused_mut))]
+        let mut config = self.config;
+        #[cfg(feature = "jwt")]
+        {
+            let clock = config.clock.clone();
+            config.assertions.replay = self
+                .replay
+                .unwrap_or_else(|| Arc::new(tower_bearer::stores::MemoryReplayCache::new().clock(clock)));
+        }
+        TokenEndpoint { shared: Shared::new(self.registry, self.store, config) }
     }
 }
 
@@ -256,7 +402,7 @@ impl<R: ClientRegistry, S: TokenManager> TokenEndpoint<R, S> {
         B: http_body::Body,
         B::Error: Into<BoxError>,
     {
-        let (head, form, client) = self.shared.client_request(req).await?;
+        let (head, form, client) = self.shared.client_request(req, Endpoint::Token).await?;
         match form.get("grant_type") {
             None => return Err(invalid_request("grant_type is required")),
             Some("client_credentials") => {}

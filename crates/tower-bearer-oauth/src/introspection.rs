@@ -13,7 +13,7 @@ use tower_bearer::{PresentedToken, Principal, TokenManager, TokenState, TokenSto
 
 use crate::client::ClientRegistry;
 use crate::error::{OAuthError, invalid_request, json_response};
-use crate::shared::{ACCESS_TOKEN_KIND, Shared, endpoint_service};
+use crate::shared::{ACCESS_TOKEN_KIND, Endpoint, Shared, endpoint_service};
 
 /// The OAuth 2.0 token introspection endpoint (RFC 7662): a protected resource (itself a
 /// registered client, authenticated as at the token endpoint) asks whether a token is active
@@ -59,7 +59,7 @@ impl<R: ClientRegistry, S: TokenManager> IntrospectionEndpoint<R, S> {
         B: http_body::Body,
         B::Error: Into<BoxError>,
     {
-        let (_, form, _client) = self.shared.client_request(req).await?;
+        let (_, form, _client) = self.shared.client_request(req, Endpoint::Introspection).await?;
         let token = form.get("token").ok_or_else(|| invalid_request("token is required"))?;
         let answer = match self.active(token).await? {
             Some(answer) => answer,

@@ -32,6 +32,34 @@
 //! feature `client`, [`IntrospectionStore`], a store for services whose tokens another
 //! authorization server issues; with feature `sql`, `SqlClientRegistry`, the clients in the
 //! database of a `tower-bearer-sqlx` store.
+//!
+//! # Clients that authenticate with a private key
+//!
+//! With feature `jwt`, a client may be registered with public keys instead of a secret
+//! (`ClientRegistry::register_without_secret`) or besides one (`ClientRegistry::register`):
+//! `NewClient::public_keys` with `ClientKeys::jwks` (a JWKS given now) or
+//! `ClientKeys::jwks_uri` (a URL where the client publishes its keys, fetched and kept as
+//! `JwtStore` keeps an issuer's). Both registries keep them. The client then authenticates to
+//! the token, introspection and revocation endpoints with a JWT it signs (`private_key_jwt`,
+//! RFC 7523 §2.2, RFC 7521 §4.2), in place of a secret:
+//!
+//! ```text
+//! POST /oauth/token
+//! Content-Type: application/x-www-form-urlencoded
+//!
+//! grant_type=client_credentials
+//! &client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer
+//! &client_assertion=eyJhbGciOiJFZERTQSIsImtpZCI6IjIwMjYtMDEifQ.eyJpc3Mi...
+//! ```
+//!
+//! The JWT's header names the key (`kid`) and an asymmetric algorithm (EdDSA, ES256, RS256,
+//! PS256; never HS256); its claims are `iss` and `sub`, both the client id; `aud`, the
+//! issuer identifier (`TokenEndpointBuilder::issuer`) or the endpoint's URL
+//! (`TokenEndpointBuilder::token_endpoint_url` and the others); `exp`, at most five minutes
+//! ahead by default; and a `jti` never used before (kept in a `ReplayCache`, which a fleet
+//! shares: `TokenEndpointBuilder::replay_cache`). Anything else is answered 401
+//! `invalid_client`, the same for every reason. `AuthorizationServerMetadata::private_key_jwt`
+//! announces the method in the RFC 8414 document.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unreachable_pub, unsafe_code)]
@@ -55,6 +83,8 @@ mod introspection_store;
 mod jwt_store;
 mod limiter;
 mod metadata;
+#[cfg(feature = "jwt")]
+mod private_key_jwt;
 mod revocation;
 mod shared;
 #[cfg(feature = "sql")]
@@ -70,6 +100,9 @@ pub use introspection_store::{IntrospectionStore, IntrospectionStoreBuilder};
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use jwt_store::{Algorithm, DiscoveryError, JwtStore, JwtStoreBuilder};
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use private_key_jwt::{ClientKeys, ClientKeysError};
 pub use revocation::RevocationEndpoint;
 #[cfg(feature = "sql")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sql")))]

@@ -12,6 +12,11 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use serde_json::{Map, Value};
 use tower_service::Service;
+#[cfg(feature = "jwt")]
+use {
+    crate::jwt_store::Algorithm, crate::private_key_jwt::DEFAULT_ALGORITHMS,
+    tower_bearer_jwt::AlgorithmPolicy,
+};
 
 /// A JSON document served to `GET` (and `HEAD`): 200 `application/json`, cacheable for an
 /// hour; other methods 405.
@@ -96,15 +101,22 @@ where
 /// Always present: `issuer`, `grant_types_supported` (`client_credentials`),
 /// `response_types_supported` (empty: there is no authorization endpoint), and for each
 /// endpoint given, its `*_auth_methods_supported` (`client_secret_basic`,
-/// `client_secret_post`).
+/// `client_secret_post`; once `private_key_jwt()` is called (feature `jwt`), also
+/// `private_key_jwt`, with the endpoint's `*_auth_signing_alg_values_supported`).
 #[derive(Clone)]
 #[must_use]
 pub struct AuthorizationServerMetadata {
     members: Map<String, Value>,
     document: Option<Document>,
+    /// The algorithms of client assertions, once `private_key_jwt` is announced.
+    assertion_algorithms: Option<Value>,
 }
 
 const CLIENT_AUTH: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+
+/// The endpoints whose client authentication the document describes.
+#[cfg(feature = "jwt")]
+const ENDPOINTS: [&str; 3] = ["token", "introspection", "revocation"];
 
 impl AuthorizationServerMetadata {
     /// Where the document is served (RFC 8414 §3, for an issuer without a path).
@@ -118,12 +130,68 @@ impl AuthorizationServerMetadata {
         members.insert("issuer".into(), Value::String(issuer.into()));
         members.insert("grant_types_supported".into(), strings(["client_credentials"]));
         members.insert("response_types_supported".into(), Value::Array(Vec::new()));
-        AuthorizationServerMetadata { members, document: None }
+        AuthorizationServerMetadata { members, document: None, assertion_algorithms: None }
     }
 
     fn endpoint(mut self, name: &str, url: String) -> Self {
         self.members.insert(format!("{name}_endpoint"), Value::String(url));
-        self.members.insert(format!("{name}_endpoint_auth_methods_supported"), strings(CLIENT_AUTH));
+        self.auth_methods(name);
+        self.document = None;
+        self
+    }
+
+    /// The client authentication members of endpoint `name`: the methods, and the
+    /// algorithms of assertions when `private_key_jwt` is one of them.
+    fn auth_methods(&mut self, name: &str) {
+        let mut methods: Vec<&str> = CLIENT_AUTH.to_vec();
+        let algorithms = format!("{name}_endpoint_auth_signing_alg_values_supported");
+        match &self.assertion_algorithms {
+            Some(values) => {
+                methods.push("private_key_jwt");
+                self.members.insert(algorithms, values.clone());
+            }
+            None => {
+                self.members.remove(&algorithms);
+            }
+        }
+        self.members.insert(format!("{name}_endpoint_auth_methods_supported"), strings(methods));
+    }
+
+    /// Announces `private_key_jwt` client authentication (RFC 7523, feature `jwt`) at every
+    /// endpoint given, before or after this call, with the algorithms the endpoints accept by
+    /// default (EdDSA, ES256, RS256, PS256) as each endpoint's
+    /// `*_auth_signing_alg_values_supported`; see
+    /// [`private_key_jwt_algorithms`](Self::private_key_jwt_algorithms) for others.
+    ///
+    /// ```
+    /// use tower_bearer_oauth::AuthorizationServerMetadata;
+    ///
+    /// let metadata = AuthorizationServerMetadata::new("https://auth.example.com")
+    ///     .token_endpoint("https://auth.example.com/oauth/token")
+    ///     .private_key_jwt();
+    /// let methods = &metadata.members()["token_endpoint_auth_methods_supported"];
+    /// assert!(methods.as_array().unwrap().iter().any(|m| m == "private_key_jwt"));
+    /// ```
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub fn private_key_jwt(self) -> Self {
+        self.private_key_jwt_algorithms(DEFAULT_ALGORITHMS)
+    }
+
+    /// Announces `private_key_jwt` client authentication as
+    /// [`private_key_jwt`](Self::private_key_jwt) does, with these algorithms: those given to
+    /// [`TokenEndpointBuilder::client_assertion_algorithms`](crate::TokenEndpointBuilder::client_assertion_algorithms).
+    /// HS256 is left out, as the endpoints leave it out.
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub fn private_key_jwt_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        let policy = AlgorithmPolicy::only(algorithms).outside_issuer();
+        self.assertion_algorithms = Some(strings(policy.algorithms().map(Algorithm::name)));
+        for name in ENDPOINTS {
+            if self.members.contains_key(&format!("{name}_endpoint")) {
+                self.auth_methods(name);
+            }
+        }
         self.document = None;
         self
     }

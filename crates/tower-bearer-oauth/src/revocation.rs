@@ -12,7 +12,7 @@ use tower_bearer::{PresentedToken, Principal, TokenManager, TokenState, TokenSto
 
 use crate::client::{ClientRecord, ClientRegistry};
 use crate::error::{OAuthError, invalid_request};
-use crate::shared::{ACCESS_TOKEN_KIND, Shared, endpoint_service};
+use crate::shared::{ACCESS_TOKEN_KIND, Endpoint, Shared, endpoint_service};
 
 /// The OAuth 2.0 token revocation endpoint (RFC 7009): a client revokes a token it obtained
 /// from the [`TokenEndpoint`](crate::TokenEndpoint), effective at once for every request the
@@ -53,7 +53,7 @@ impl<R: ClientRegistry, S: TokenManager> RevocationEndpoint<R, S> {
         B: http_body::Body,
         B::Error: Into<BoxError>,
     {
-        let (_, form, client) = self.shared.client_request(req).await?;
+        let (_, form, client) = self.shared.client_request(req, Endpoint::Revocation).await?;
         let token = form.get("token").ok_or_else(|| invalid_request("token is required"))?;
         if let Ok(presented) = PresentedToken::parse(token) {
             let state = self.shared.store.lookup(&presented).await;

@@ -16,10 +16,12 @@ use crate::error::BoxError;
 use tower_bearer::{Clock, Scopes, TokenHash};
 
 use crate::client::{ClientRecord, ClientRegistry};
-use crate::credentials::ClientCredentials;
+use crate::credentials::{ClientAssertion, ClientAuth, ClientCredentials};
 use crate::error::{OAuthError, invalid_request};
 use crate::form::Form;
 use crate::limiter::FailureLimiter;
+#[cfg(feature = "jwt")]
+use crate::private_key_jwt::{self, Assertions, Refused};
 
 /// The kind of the tokens the token endpoint mints; with the client id as the token's name,
 /// how introspection and revocation know whose token it is.
@@ -27,6 +29,15 @@ pub(crate) const ACCESS_TOKEN_KIND: &str = "oauth_access";
 
 /// Where a request comes from, for the failure limiter.
 pub(crate) type SourceOf = Arc<dyn Fn(&Parts) -> Option<IpAddr> + Send + Sync>;
+
+/// Which endpoint a request is for: a client assertion may name that endpoint's URL as its
+/// audience (feature `jwt`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Token = 0,
+    Introspection = 1,
+    Revocation = 2,
+}
 
 /// The endpoints' configuration, set through [`TokenEndpointBuilder`](crate::TokenEndpointBuilder)
 /// and fixed once built.
@@ -43,6 +54,9 @@ pub(crate) struct Config {
     /// DPoP proofs taken at the token endpoint (RFC 9449 §5), if any.
     #[cfg(feature = "dpop")]
     pub(crate) dpop: Option<tower_bearer_jwt::DpopVerifier>,
+    /// How client assertions are checked (`private_key_jwt`).
+    #[cfg(feature = "jwt")]
+    pub(crate) assertions: Assertions,
 }
 
 pub(crate) struct Shared<R, S> {
@@ -58,7 +72,9 @@ impl<R, S> Clone for Shared<R, S> {
 }
 
 impl Default for Config {
-    /// Realm `oauth`, 16 KiB bodies, 5 failures per 60 s, the peer address, the system clock.
+    /// Realm `oauth`, 16 KiB bodies, 5 failures per 60 s, the peer address, the system clock;
+    /// client assertions of the asymmetric algorithms, 5 minutes long at most, 30 seconds of
+    /// leeway, a replay cache in memory, keys fetched over plain `http`.
     fn default() -> Self {
         Config {
             realm: "oauth".into(),
@@ -70,6 +86,18 @@ impl Default for Config {
             resources: Vec::new(),
             #[cfg(feature = "dpop")]
             dpop: None,
+            #[cfg(feature = "jwt")]
+            assertions: Assertions {
+                algorithms: tower_bearer_jwt::AlgorithmPolicy::only(private_key_jwt::DEFAULT_ALGORITHMS),
+                max_lifetime: private_key_jwt::DEFAULT_MAX_LIFETIME,
+                leeway: private_key_jwt::DEFAULT_LEEWAY,
+                replay: Arc::new(tower_bearer::stores::MemoryReplayCache::new()),
+                remote: private_key_jwt::RemoteKeySets::new(
+                    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                        .build_http(),
+                ),
+                urls: [None, None, None],
+            },
         }
     }
 }
@@ -89,11 +117,13 @@ impl<R, S> Shared<R, S> {
 }
 
 impl<R: ClientRegistry, S> Shared<R, S> {
-    /// Reads a client's request (POST, form-encoded, within the size limit, read whole) and
-    /// authenticates the client (RFC 6749 §2.3.1, either method, exactly one).
+    /// Reads a client's request to `endpoint` (POST, form-encoded, within the size limit, read
+    /// whole) and authenticates the client (exactly one method: a secret by HTTP Basic or in
+    /// the body, RFC 6749 §2.3.1, or an assertion, RFC 7523).
     pub(crate) async fn client_request<B>(
         &self,
         req: Request<B>,
+        endpoint: Endpoint,
     ) -> Result<(Parts, Form, ClientRecord), OAuthError>
     where
         B: http_body::Body,
@@ -118,44 +148,89 @@ impl<R: ClientRegistry, S> Shared<R, S> {
             Err(_) => return Err(invalid_request("the body could not be read")),
         };
         let form = Form::parse(&body)?;
-        let credentials = ClientCredentials::from_request(&parts.headers, &form)?;
-        let client = self.authenticate(&credentials, (self.config.source)(&parts)).await?;
+        let auth = ClientAuth::from_request(&parts.headers, &form)?;
+        let client = self.authenticate(&auth, endpoint, (self.config.source)(&parts)).await?;
         Ok((parts, form, client))
     }
 
+    /// The client `auth` authenticates; a failure is counted against `source`.
     async fn authenticate(
         &self,
-        credentials: &ClientCredentials,
+        auth: &ClientAuth,
+        endpoint: Endpoint,
         source: Option<IpAddr>,
     ) -> Result<ClientRecord, OAuthError> {
+        let authenticated = match auth {
+            ClientAuth::Secret(credentials) => self.by_secret(credentials).await?,
+            ClientAuth::Assertion(assertion) => self.by_assertion(assertion, endpoint).await?,
+        };
+        match authenticated {
+            // Never refused, whatever the source's count.
+            Some(record) => Ok(record),
+            None => match self.config.limiter.failed(source, self.config.clock.now()) {
+                Some(retry_after) => Err(OAuthError::too_many_attempts(retry_after)),
+                None => Err(OAuthError::invalid_client(auth.challenged())),
+            },
+        }
+    }
+
+    /// The client whose secret `credentials` hold, if any.
+    async fn by_secret(&self, credentials: &ClientCredentials) -> Result<Option<ClientRecord>, OAuthError> {
         let now = self.config.clock.now();
         let record = self.registry.find(&credentials.id).await.map_err(|_| OAuthError::unavailable())?;
         match record {
-            // Never refused, whatever the source's count.
-            Some(record) if record.verify(&credentials.secret, now) => Ok(record),
+            Some(record) if record.verify(&credentials.secret, now) => Ok(Some(record)),
             found => {
-                if found.is_none() {
-                    // Spend the same hashing work as a known client, so timing does not
-                    // tell which client ids exist.
+                if found.is_none_or(|record| record.secrets.is_empty()) {
+                    // Spend the same hashing work as a client with a secret, so timing does
+                    // not tell which client ids exist, or which have no secret.
                     let _ = DUMMY_CLIENT.with(|c| c.verify(&credentials.secret, now));
                 }
-                match self.config.limiter.failed(source, now) {
-                    Some(retry_after) => Err(OAuthError::too_many_attempts(retry_after)),
-                    None => Err(OAuthError::invalid_client(credentials.via_basic)),
-                }
+                Ok(None)
             }
         }
+    }
+
+    /// The client `assertion` authenticates at `endpoint`, if any: the one its `client_id`
+    /// names, else its `sub`, checked by [`private_key_jwt::authenticate`].
+    #[cfg(feature = "jwt")]
+    async fn by_assertion(
+        &self,
+        assertion: &ClientAssertion,
+        endpoint: Endpoint,
+    ) -> Result<Option<ClientRecord>, OAuthError> {
+        let id = assertion.client_id.clone().or_else(|| private_key_jwt::unverified_subject(&assertion.jwt));
+        let Some(id) = id else { return Ok(None) };
+        let Some(record) = self.registry.find(&id).await.map_err(|_| OAuthError::unavailable())? else {
+            return Ok(None);
+        };
+        match private_key_jwt::authenticate(&self.config, &record, &assertion.jwt, endpoint).await {
+            Ok(()) => Ok(Some(record)),
+            Err(Refused::Invalid) => Ok(None),
+            Err(Refused::Unavailable) => Err(OAuthError::unavailable()),
+        }
+    }
+
+    /// Without feature `jwt`, no assertion authenticates a client.
+    #[cfg(not(feature = "jwt"))]
+    #[allow(clippy::unused_async)]
+    async fn by_assertion(
+        &self,
+        _assertion: &ClientAssertion,
+        _endpoint: Endpoint,
+    ) -> Result<Option<ClientRecord>, OAuthError> {
+        Ok(None)
     }
 }
 
 thread_local! {
-    static DUMMY_CLIENT: ClientRecord = ClientRecord {
-        client_id: String::new(),
-        subject: String::new(),
-        allowed_scopes: Scopes::none(),
-        access_token_ttl: Duration::ZERO,
-        secrets: vec![(TokenHash::from_bytes([0; 32]), None)],
-    };
+    static DUMMY_CLIENT: ClientRecord = ClientRecord::new(
+        String::new(),
+        String::new(),
+        Scopes::none(),
+        Duration::ZERO,
+        vec![(TokenHash::from_bytes([0; 32]), None)],
+    );
 }
 
 fn is_form(headers: &HeaderMap) -> bool {

@@ -24,6 +24,7 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
     (9, "credits allowance", include_str!("../migrations/sqlite/9_credits_allowance.sql")),
     (10, "credit leases", include_str!("../migrations/sqlite/10_credit_leases.sql")),
     (11, "confirmation", include_str!("../migrations/sqlite/11_confirmation.sql")),
+    (12, "client keys", include_str!("../migrations/sqlite/12_client_keys.sql")),
     (13, "replay ids", include_str!("../migrations/sqlite/13_replay.sql")),
 ]);
 
@@ -43,6 +44,7 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
     (10, "credits allowance", include_str!("../migrations/postgres/10_credits_allowance.sql")),
     (11, "credit leases", include_str!("../migrations/postgres/11_credit_leases.sql")),
     (12, "confirmation", include_str!("../migrations/postgres/12_confirmation.sql")),
+    (13, "client keys", include_str!("../migrations/postgres/13_client_keys.sql")),
     (14, "replay ids", include_str!("../migrations/postgres/14_replay.sql")),
 ]);
 

@@ -1,5 +1,5 @@
-//! [`OAuthClients`]: the OAuth clients table of the store's database (migration 5), row by
-//! row. The registry that gives the rows their meaning (secrets, rotation) is
+//! [`OAuthClients`]: the OAuth clients table of the store's database (migration 5; public
+//! keys and optional secrets since SQLite's 12 and PostgreSQL's 13), row by row. The registry that gives the rows their meaning (secrets, rotation) is
 //! `tower-bearer-oauth`'s `SqlClientRegistry`, which depends on this crate, never the other
 //! way. (The migration's comment still places the registry here, under a feature `oauth`:
 //! applied migrations are never edited.)
@@ -15,7 +15,8 @@ use crate::dialect::Dialect;
 use crate::micros::{micros, time};
 use crate::store::SqlTokenStore;
 
-/// A row of the OAuth clients table: a client, with digests of its secrets only.
+/// A row of the OAuth clients table: a client, with digests of its secrets only, and the
+/// public keys of a client that authenticates with a private key (`private_key_jwt`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuthClientRow {
     /// The public client id (the key).
@@ -26,17 +27,28 @@ pub struct OAuthClientRow {
     pub allowed_scopes: Vec<String>,
     /// The lifetime of its access tokens (microseconds in the table).
     pub access_token_ttl: Duration,
-    /// The SHA-256 digest of its current secret.
-    pub secret_hash: TokenHash,
+    /// The SHA-256 digest of its current secret; `None` for a client that authenticates with
+    /// a private key alone (it then has `jwks` or `jwks_uri`: the table refuses a client
+    /// without any of the three).
+    pub secret_hash: Option<TokenHash>,
     /// During a rotation's grace: the previous secret's digest, and when it stops being
     /// accepted.
     pub previous_secret: Option<(TokenHash, SystemTime)>,
+    /// The client's public keys as a JWKS document (JSON text), for `private_key_jwt`.
+    pub jwks: Option<String>,
+    /// The URL of the client's JWKS, for `private_key_jwt`; never set with `jwks`.
+    pub jwks_uri: Option<String>,
 }
 
 impl OAuthClientRow {
     /// The access-token lifetime's column: microseconds, saturated.
     pub(crate) fn ttl_column(&self) -> i64 {
         i64::try_from(self.access_token_ttl.as_micros()).unwrap_or(i64::MAX)
+    }
+
+    /// The current secret's column.
+    pub(crate) fn secret_column(&self) -> Option<&[u8]> {
+        self.secret_hash.as_ref().map(|digest| digest.as_bytes().as_slice())
     }
 
     /// The previous secret's two columns: its digest and the microsecond it ends.
@@ -67,8 +79,10 @@ impl OAuthClientRow {
             subject: r.try_get("subject")?,
             allowed_scopes: DB::read_list(r, "allowed_scopes")?,
             access_token_ttl: Duration::from_micros(u64::try_from(ttl).unwrap_or(0)),
-            secret_hash: digest_of(r.try_get("secret_hash")?)?,
+            secret_hash: r.try_get::<Option<Vec<u8>>, _>("secret_hash")?.map(digest_of).transpose()?,
             previous_secret,
+            jwks: r.try_get("jwks")?,
+            jwks_uri: r.try_get("jwks_uri")?,
         })
     }
 }
@@ -98,8 +112,10 @@ fn digest_of(bytes: Vec<u8>) -> Result<TokenHash, sqlx::Error> {
 ///     subject: "svc-reports".into(),
 ///     allowed_scopes: vec!["reports:read".into()],
 ///     access_token_ttl: Duration::from_secs(900),
-///     secret_hash: TokenHash::of("cs_the-secret"),
+///     secret_hash: Some(TokenHash::of("cs_the-secret")),
 ///     previous_secret: None,
+///     jwks: None,
+///     jwks_uri: None,
 /// };
 /// clients.put(&reports).await?;
 /// assert_eq!(clients.get("reports").await?, Some(reports));
@@ -161,8 +177,9 @@ impl OAuthClients {
     }
 
     /// Writes `client`'s secrets (the current one and the previous one) over its row, if the
-    /// current secret there still is `current`: a compare-and-set, so that of two concurrent
-    /// rotations one wins and the other sees it lost. Returns whether it wrote.
+    /// current secret there still is `current` (`None`: still none): a compare-and-set, so
+    /// that of two concurrent rotations one wins and the other sees it lost. Returns whether
+    /// it wrote. The client's keys are left as they are.
     ///
     /// # Errors
     ///
@@ -170,7 +187,7 @@ impl OAuthClients {
     pub async fn swap_secrets(
         &self,
         client: &OAuthClientRow,
-        current: &TokenHash,
+        current: Option<&TokenHash>,
     ) -> Result<bool, StoreError> {
         match &self.store.inner.db {
             #[cfg(feature = "sqlite")]

@@ -396,9 +396,11 @@ where
             .bind(client.subject.as_str())
             .bind(DB::list(&client.allowed_scopes)?)
             .bind(client.ttl_column())
-            .bind(client.secret_hash.as_bytes().as_slice())
+            .bind(client.secret_column())
             .bind(previous_hash)
             .bind(previous_until)
+            .bind(client.jwks.as_deref())
+            .bind(client.jwks_uri.as_deref())
             .execute(&self.pool)
             .await
             .map(drop)
@@ -409,20 +411,20 @@ where
         found.as_ref().map(OAuthClientRow::read::<DB>).transpose()
     }
 
-    /// Writes `client`'s secrets over its row if the current secret there still is `current`;
-    /// returns whether it did.
+    /// Writes `client`'s secrets over its row if the current secret there still is `current`
+    /// (`None`: still none); returns whether it did.
     pub(crate) async fn swap_client_secrets(
         &self,
         client: &OAuthClientRow,
-        current: &TokenHash,
+        current: Option<&TokenHash>,
     ) -> Result<bool, sqlx::Error> {
         let (previous_hash, previous_until) = client.previous_columns();
         let done = sqlx::query(&self.sql.swap_client_secrets)
             .bind(client.client_id.as_str())
-            .bind(client.secret_hash.as_bytes().as_slice())
+            .bind(client.secret_column())
             .bind(previous_hash)
             .bind(previous_until)
-            .bind(current.as_bytes().as_slice())
+            .bind(current.map(|digest| digest.as_bytes().as_slice()))
             .execute(&self.pool)
             .await?;
         Ok(DB::rows_affected(&done) == 1)

@@ -10,7 +10,7 @@ pub(crate) const AUDIT_COLUMNS: &str =
 
 /// The OAuth clients table's columns, in the order `queries.rs` binds them.
 const CLIENT_COLUMNS: &str = "client_id, subject, allowed_scopes, access_token_ttl_us, secret_hash, \
-    previous_secret_hash, previous_until_us";
+    previous_secret_hash, previous_until_us, jwks, jwks_uri";
 
 /// The statements of one store; `$n` below stands for the dialect's parameter `n`.
 pub(crate) struct Statements {
@@ -70,10 +70,11 @@ pub(crate) struct Statements {
     pub(crate) use_once: String,
     /// Drops the single-use ids whose use expired at `$1` or before.
     pub(crate) purge_replay_ids: String,
-    /// Inserts a client (`$1`..`$7`, in `CLIENT_COLUMNS` order), or replaces the one with its id.
+    /// Inserts a client (`$1`..`$9`, in `CLIENT_COLUMNS` order), or replaces the one with its id.
     pub(crate) put_client: String,
     pub(crate) get_client: String,
-    /// Writes `$2`..`$4` over client `$1`'s secrets if its current one still is `$5`.
+    /// Writes `$2`..`$4` over client `$1`'s secrets if its current one still is `$5` (both
+    /// may be NULL: a client without a secret).
     pub(crate) swap_client_secrets: String,
     pub(crate) remove_client: String,
 }
@@ -286,18 +287,20 @@ impl Statements {
                  ON CONFLICT (client_id) DO UPDATE SET subject = excluded.subject, \
                  allowed_scopes = excluded.allowed_scopes, access_token_ttl_us = excluded.access_token_ttl_us, \
                  secret_hash = excluded.secret_hash, previous_secret_hash = excluded.previous_secret_hash, \
-                 previous_until_us = excluded.previous_until_us",
-                (1..=7).map(p).collect::<Vec<_>>().join(", ")
+                 previous_until_us = excluded.previous_until_us, jwks = excluded.jwks, \
+                 jwks_uri = excluded.jwks_uri",
+                (1..=9).map(p).collect::<Vec<_>>().join(", ")
             ),
             get_client: format!("SELECT {CLIENT_COLUMNS} FROM {clients} WHERE client_id = {}", p(1)),
             swap_client_secrets: format!(
                 "UPDATE {clients} SET secret_hash = {}, previous_secret_hash = {}, previous_until_us = {} \
-                 WHERE client_id = {} AND secret_hash = {}",
+                 WHERE client_id = {} AND (secret_hash = {} OR (secret_hash IS NULL AND {} IS NULL))",
                 p(2),
                 p(3),
                 p(4),
                 p(1),
-                p(5)
+                p(5),
+                DB::typed_param(5, "BYTEA")
             ),
             remove_client: format!("DELETE FROM {clients} WHERE client_id = {}", p(1)),
         }

@@ -25,7 +25,7 @@ const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Where the keys come from, the limits on fetching them, and the keys at hand (the setters
 /// of [`JwtStoreBuilder`](super::JwtStoreBuilder) document each limit).
-pub(super) struct KeyCache<C> {
+pub(crate) struct KeyCache<C> {
     client: Client<C, Full<Bytes>>,
     pub(super) jwks_uri: Uri,
     pub(super) refetch_interval: Duration,
@@ -67,7 +67,7 @@ fn backoff(failures: u32) -> Duration {
 impl<C> KeyCache<C> {
     /// The keys at `jwks_uri`, fetched through `client`, with the default limits: a refetch a
     /// minute at most, keys kept an hour, 5 seconds a fetch. Nothing fetched yet.
-    pub(super) fn new(client: Client<C, Full<Bytes>>, jwks_uri: Uri) -> Self {
+    pub(crate) fn new(client: Client<C, Full<Bytes>>, jwks_uri: Uri) -> Self {
         KeyCache {
             client,
             jwks_uri,
@@ -81,7 +81,7 @@ impl<C> KeyCache<C> {
 
     /// `verify` with the keys at hand and the time on `clock`, if the keys are fresh enough;
     /// `verify` answers `None` when they do not know the token's `kid`.
-    pub(super) fn with_keys<R>(
+    pub(crate) fn with_keys<R>(
         &self,
         clock: &Clock,
         verify: impl FnOnce(&KeySet, SystemTime) -> Option<R>,
@@ -100,7 +100,7 @@ impl<C: Connect + Clone + Send + Sync + 'static> KeyCache<C> {
     /// age), or else when a token named an unknown `kid` and the last attempt is older than
     /// the refetch interval; either way only once the wait after failed attempts has passed.
     /// One fetch at a time: those that waited see its outcome and do not fetch again.
-    pub(super) async fn refresh(&self, clock: &Clock) -> Result<(), StoreError> {
+    pub(crate) async fn refresh(&self, clock: &Clock) -> Result<(), StoreError> {
         let _one_at_a_time = self.fetching.lock().await;
         let now = clock.now();
         let (stale, wait) = {

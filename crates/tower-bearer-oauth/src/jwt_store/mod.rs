@@ -3,7 +3,7 @@
 
 mod discovery;
 mod document;
-mod keys;
+pub(crate) mod keys;
 mod verify;
 
 use std::fmt;

@@ -9,5 +9,7 @@ mod introspection_revocation;
 mod introspection_store;
 #[cfg(feature = "jwt")]
 mod jwt_store;
+#[cfg(feature = "jwt")]
+mod private_key_jwt;
 #[cfg(feature = "sql")]
 mod sql_registry;

@@ -135,7 +135,9 @@ async fn the_lifecycle_contract_holds_on_postgres() {
     assert_eq!(public, 0);
     let migrated: i64 =
         sqlx::query_scalar("SELECT count(*) FROM contract._sqlx_migrations").fetch_one(pool).await.unwrap();
-    assert_eq!(migrated, 13, "every one of the store's migrations, in its own schema");
+    let migrations =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres")).unwrap().count();
+    assert_eq!(migrated, migrations as i64, "every one of the store's migrations, in its own schema");
 }
 
 #[tokio::test]
