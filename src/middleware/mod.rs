@@ -14,6 +14,7 @@ pub(crate) mod future;
 pub(crate) mod gate;
 pub(crate) mod grpc;
 pub(crate) mod guard;
+pub(crate) mod head;
 pub(crate) mod layer;
 pub(crate) mod policy;
 pub(crate) mod proof;

@@ -14,6 +14,7 @@ use super::event::{Admitted, EventSink};
 use super::format::ErrorFormat;
 use super::gate::{Gate, GateFuture, Refusal, Refused, Verdict};
 use super::grpc::{GrpcAnswers, grpc_content_type};
+use super::head::with_head;
 use super::proof::{Dpop, ProofFuture, Proven, prove};
 use super::reject::HandlerRejection;
 use super::responder::{ChallengeParams, Responder};
@@ -279,22 +280,4 @@ impl Policy {
         let (method, path) = (req.method(), req.uri().path());
         self.config.events.emit(&AuthEvent { outcome, method, path });
     }
-}
-
-/// Runs `f` on the head of `req` as `Parts`, lent for the call: the head is swapped into a
-/// `Parts` and back, field by field, so the request (and its body) never moves.
-pub(crate) fn with_head<B, T>(req: &mut Request<B>, f: impl FnOnce(&Parts) -> T) -> T {
-    let (mut head, ()) = Request::new(()).into_parts();
-    swap_head(req, &mut head);
-    let out = f(&head);
-    swap_head(req, &mut head);
-    out
-}
-
-fn swap_head<B>(req: &mut Request<B>, head: &mut Parts) {
-    std::mem::swap(req.method_mut(), &mut head.method);
-    std::mem::swap(req.uri_mut(), &mut head.uri);
-    std::mem::swap(req.version_mut(), &mut head.version);
-    std::mem::swap(req.headers_mut(), &mut head.headers);
-    std::mem::swap(req.extensions_mut(), &mut head.extensions);
 }

@@ -11,6 +11,7 @@ use http::header::AUTHORIZATION;
 use http::request::Parts;
 use http::{HeaderName, Request};
 
+use super::head::with_head;
 use crate::header::parse_dpop_bytes;
 use crate::outcome::error::{AuthError, InvalidProof, InvalidToken};
 use crate::principal::Principal;
@@ -133,7 +134,7 @@ pub(crate) fn prove<B>(dpop: Option<&Dpop>, req: &mut Request<B>, principal: &Pr
     let Ok(proof) = proof.to_str() else {
         return Proven::No(AuthError::InvalidProof(InvalidProof::Malformed));
     };
-    let answer = super::policy::with_head(req, |head| dpop.verifier.verify(head, proof, &access_token));
+    let answer = with_head(req, |head| dpop.verifier.verify(head, proof, &access_token));
     match answer {
         ProofAnswer::Now(Ok(jkt)) => match binding(principal, Some(&jkt)) {
             Ok(()) => Proven::Yes,

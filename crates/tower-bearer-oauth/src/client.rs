@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 use tower_bearer::{Clock, Scopes, StoreError, TokenFormat, TokenHash, TokenId, TokenSecret};
 
 #[cfg(feature = "jwt")]
-use crate::private_key_jwt::ClientKeys;
+use crate::client_keys::ClientKeys;
 
 /// The longest access-token lifetime and secret-rotation grace a registry accepts: longer
 /// values are cut to it, so that no time computed from them overflows.

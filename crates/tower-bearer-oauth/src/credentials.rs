@@ -94,3 +94,12 @@ impl ClientCredentials {
         (!id.is_empty()).then_some(ClientCredentials { id, secret, via_basic: true })
     }
 }
+
+/// Which endpoint a request is for: a client assertion may name that endpoint's URL as its
+/// audience (feature `jwt`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Token = 0,
+    Introspection = 1,
+    Revocation = 2,
+}

@@ -11,10 +11,9 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 
 use crate::error::BoxError;
-use tower_bearer::grant::MintRules;
 #[cfg(feature = "jwt")]
 use tower_bearer::store::ReplayCache;
-use tower_bearer::{Clock, NewToken, Scopes, TokenManager};
+use tower_bearer::{Clock, NewToken, TokenManager};
 #[cfg(feature = "jwt")]
 use {
     crate::jwt_store::Algorithm,
@@ -23,12 +22,14 @@ use {
     tower_bearer_jwt::AlgorithmPolicy,
 };
 
-use crate::client::{ClientRecord, ClientRegistry};
+use crate::client::ClientRegistry;
+use crate::credentials::Endpoint;
 use crate::error::{OAuthError, invalid_request, is_param_char, json_response};
+use crate::granted::{checked_resource, granted_scopes};
 use crate::introspection::IntrospectionEndpoint;
 use crate::limiter::FailureLimiter;
 use crate::revocation::RevocationEndpoint;
-use crate::shared::{ACCESS_TOKEN_KIND, Config, Endpoint, Shared, endpoint_service};
+use crate::shared::{ACCESS_TOKEN_KIND, Config, Shared, endpoint_service};
 
 /// The OAuth 2.0 token endpoint for the client-credentials grant (RFC 6749 §4.4): a client
 /// trades its id and secret for a short-lived access token, minted into the same
@@ -462,74 +463,5 @@ impl<R: ClientRegistry, S: TokenManager> TokenEndpoint<R, S> {
     #[allow(clippy::unused_async)]
     async fn proven_key(&self, _head: &Parts) -> Result<Option<Box<str>>, OAuthError> {
         Ok(None)
-    }
-}
-
-/// `resource` if the client may ask for it (RFC 8707 §2: an absolute URI without a fragment,
-/// one of the configured resources if any).
-fn checked_resource<'a>(config: &Config, resource: &'a str) -> Result<&'a str, OAuthError> {
-    let invalid = || OAuthError::bad_request("invalid_target", "the requested resource is not accepted");
-    let absolute = resource.split_once("://").is_some_and(|(scheme, rest)| {
-        !scheme.is_empty()
-            && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-            && !rest.is_empty()
-    });
-    if !absolute || resource.contains('#') || resource.chars().any(|c| !is_param_char(c)) {
-        return Err(invalid());
-    }
-    if !config.resources.is_empty() && !config.resources.iter().any(|r| **r == *resource) {
-        return Err(invalid());
-    }
-    Ok(resource)
-}
-
-/// The scopes a client gets: those it asked for, each covered by its registration as one token
-/// covers another's (`MintRules::covers`: a registration with `*` does not hand out the admin
-/// scope), or all it may ask for.
-fn granted_scopes(
-    client: &ClientRecord,
-    requested: Option<&str>,
-    rules: &MintRules,
-) -> Result<Scopes, OAuthError> {
-    let Some(requested) = requested.filter(|s| !s.is_empty()) else {
-        return Ok(client.allowed_scopes.clone());
-    };
-    let invalid = |description| OAuthError::bad_request("invalid_scope", description);
-    if requested.split(' ').any(|s| !s.is_empty() && !Scopes::is_valid(s)) || requested.contains("  ") {
-        return Err(invalid("the scope parameter is malformed"));
-    }
-    let scopes = Scopes::parse(requested);
-    if scopes.is_empty() {
-        return Err(invalid("the scope parameter is malformed"));
-    }
-    if !scopes.iter().all(|s| rules.covers(&client.allowed_scopes, s)) {
-        return Err(invalid("the requested scope exceeds what the client may ask for"));
-    }
-    Ok(scopes)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    /// A registration with `*` hands out every scope but the admin scope (issue 21: the
-    /// wildcard made a client's tokens organization admins).
-    #[test]
-    fn a_wildcard_registration_does_not_hand_out_the_admin_scope() {
-        let client =
-            ClientRecord::new("c".into(), "svc".into(), Scopes::parse("*"), Duration::from_secs(60), vec![]);
-        let rules = MintRules::new();
-        assert_eq!(
-            granted_scopes(&client, Some("reports:read"), &rules).unwrap(),
-            Scopes::parse("reports:read")
-        );
-        assert_eq!(granted_scopes(&client, Some("*"), &rules).unwrap(), Scopes::parse("*"), "held by name");
-        for asked in ["tokens:admin", "reports:read tokens:admin"] {
-            assert!(granted_scopes(&client, Some(asked), &rules).is_err(), "{asked}");
-        }
-        let admin = ClientRecord { allowed_scopes: Scopes::parse("* tokens:admin"), ..client };
-        assert!(granted_scopes(&admin, Some("tokens:admin"), &rules).is_ok());
     }
 }

@@ -12,8 +12,9 @@ use crate::error::BoxError;
 use tower_bearer::{PresentedToken, Principal, TokenManager, TokenState, TokenStore};
 
 use crate::client::ClientRegistry;
+use crate::credentials::Endpoint;
 use crate::error::{OAuthError, invalid_request, json_response};
-use crate::shared::{ACCESS_TOKEN_KIND, Endpoint, Shared, endpoint_service};
+use crate::shared::{ACCESS_TOKEN_KIND, Shared, endpoint_service};
 
 /// The OAuth 2.0 token introspection endpoint (RFC 7662): a protected resource (itself a
 /// registered client, authenticated as at the token endpoint) asks whether a token is active

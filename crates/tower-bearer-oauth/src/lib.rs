@@ -66,6 +66,8 @@
 #![warn(rust_2018_idioms, missing_debug_implementations)]
 
 mod client;
+#[cfg(feature = "jwt")]
+mod client_keys;
 mod credentials;
 #[cfg(feature = "dpop")]
 mod dpop;
@@ -74,6 +76,7 @@ mod error;
 #[cfg(feature = "client")]
 mod fetch;
 mod form;
+mod granted;
 #[cfg(feature = "client")]
 mod introspected;
 mod introspection;
@@ -91,6 +94,9 @@ mod shared;
 mod sql_registry;
 
 pub use client::{ClientRecord, ClientRegistry, MemoryClientRegistry, NewClient, RegisteredClient};
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use client_keys::{ClientKeys, ClientKeysError};
 pub use endpoint::{TokenEndpoint, TokenEndpointBuilder};
 pub use introspection::IntrospectionEndpoint;
 #[cfg(feature = "client")]
@@ -100,9 +106,6 @@ pub use introspection_store::{IntrospectionStore, IntrospectionStoreBuilder};
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use jwt_store::{Algorithm, DiscoveryError, JwtStore, JwtStoreBuilder};
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
-#[cfg(feature = "jwt")]
-#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
-pub use private_key_jwt::{ClientKeys, ClientKeysError};
 pub use revocation::RevocationEndpoint;
 #[cfg(feature = "sql")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sql")))]

@@ -11,8 +11,9 @@ use crate::error::BoxError;
 use tower_bearer::{PresentedToken, Principal, TokenManager, TokenState, TokenStore};
 
 use crate::client::{ClientRecord, ClientRegistry};
+use crate::credentials::Endpoint;
 use crate::error::{OAuthError, invalid_request};
-use crate::shared::{ACCESS_TOKEN_KIND, Endpoint, Shared, endpoint_service};
+use crate::shared::{ACCESS_TOKEN_KIND, Shared, endpoint_service};
 
 /// The OAuth 2.0 token revocation endpoint (RFC 7009): a client revokes a token it obtained
 /// from the [`TokenEndpoint`](crate::TokenEndpoint), effective at once for every request the

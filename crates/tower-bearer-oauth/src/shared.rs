@@ -16,7 +16,7 @@ use crate::error::BoxError;
 use tower_bearer::{Clock, Scopes, TokenHash};
 
 use crate::client::{ClientRecord, ClientRegistry};
-use crate::credentials::{ClientAssertion, ClientAuth, ClientCredentials};
+use crate::credentials::{ClientAssertion, ClientAuth, ClientCredentials, Endpoint};
 use crate::error::{OAuthError, invalid_request};
 use crate::form::Form;
 use crate::limiter::FailureLimiter;
@@ -29,15 +29,6 @@ pub(crate) const ACCESS_TOKEN_KIND: &str = "oauth_access";
 
 /// Where a request comes from, for the failure limiter.
 pub(crate) type SourceOf = Arc<dyn Fn(&Parts) -> Option<IpAddr> + Send + Sync>;
-
-/// Which endpoint a request is for: a client assertion may name that endpoint's URL as its
-/// audience (feature `jwt`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Endpoint {
-    Token = 0,
-    Introspection = 1,
-    Revocation = 2,
-}
 
 /// The endpoints' configuration, set through [`TokenEndpointBuilder`](crate::TokenEndpointBuilder)
 /// and fixed once built.
@@ -204,7 +195,16 @@ impl<R: ClientRegistry, S> Shared<R, S> {
         let Some(record) = self.registry.find(&id).await.map_err(|_| OAuthError::unavailable())? else {
             return Ok(None);
         };
-        match private_key_jwt::authenticate(&self.config, &record, &assertion.jwt, endpoint).await {
+        match private_key_jwt::authenticate(
+            &self.config.assertions,
+            self.config.issuer.as_deref(),
+            &self.config.clock,
+            &record,
+            &assertion.jwt,
+            endpoint,
+        )
+        .await
+        {
             Ok(()) => Ok(Some(record)),
             Err(Refused::Invalid) => Ok(None),
             Err(Refused::Unavailable) => Err(OAuthError::unavailable()),

@@ -11,7 +11,7 @@ use tower_bearer_sqlx::{OAuthClientRow, OAuthClients, SqlTokenStore};
 
 use crate::client::{ClientRecord, ClientRegistry, NewClient, RegisteredClient};
 #[cfg(feature = "jwt")]
-use crate::private_key_jwt::ClientKeys;
+use crate::client_keys::ClientKeys;
 
 /// A rotation that loses its compare-and-set this many times in a row reports the contention.
 const ROTATE_ATTEMPTS: usize = 4;

@@ -4,7 +4,6 @@
 //! `client_assertion=<JWS>`); [`authenticate`] is the one place it is checked, for the token,
 //! introspection and revocation endpoints alike.
 
-mod keys;
 mod remote;
 
 use std::sync::Arc;
@@ -13,15 +12,15 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use tower_bearer::Clock;
 use tower_bearer::store::ReplayCache;
 use tower_bearer_jwt::{Algorithm, AlgorithmPolicy, Jws};
 
 use crate::client::ClientRecord;
+use crate::client_keys::Source;
+use crate::credentials::Endpoint;
 use crate::introspected::numeric_date;
-use crate::shared::{Config, Endpoint};
 
-use keys::Source;
-pub use keys::{ClientKeys, ClientKeysError};
 pub(crate) use remote::RemoteKeySets;
 
 /// The algorithms assertions may be signed with unless configured otherwise: every asymmetric
@@ -77,12 +76,13 @@ pub(crate) enum Refused {
 /// - `jti` is there, and is used for the first time (kept until `exp` plus the leeway, when
 ///   the assertion could no longer be accepted anyway).
 pub(crate) async fn authenticate(
-    config: &Config,
+    settings: &Assertions,
+    issuer: Option<&str>,
+    clock: &Clock,
     client: &ClientRecord,
     assertion: &str,
     endpoint: Endpoint,
 ) -> Result<(), Refused> {
-    let settings = &config.assertions;
     let keys = client.keys.as_ref().ok_or(Refused::Invalid)?;
     let jws = Jws::split(assertion).ok_or(Refused::Invalid)?;
     let header = jws.header().map_err(|_| Refused::Invalid)?;
@@ -93,16 +93,16 @@ pub(crate) async fn authenticate(
         Source::Jwks { keys, .. } => jws.verify_with(keys, &settings.algorithms),
         Source::Uri { text, uri } => settings
             .remote
-            .verify(text, uri, &config.clock, &jws, &settings.algorithms)
+            .verify(text, uri, clock, &jws, &settings.algorithms)
             .await
             .map_err(|_| Refused::Unavailable)?,
     }
     .map_err(|_| Refused::Invalid)?;
     let claims: Map<String, Value> =
         serde_json::from_slice(verified.payload()).map_err(|_| Refused::Invalid)?;
-    let audiences = [config.issuer.as_deref(), settings.urls[endpoint as usize].as_deref()];
+    let audiences = [issuer, settings.urls[endpoint as usize].as_deref()];
     let limits = Limits { leeway: settings.leeway, max_lifetime: settings.max_lifetime };
-    let (jti, until) = checked_claims(&claims, &client.client_id, &audiences, config.clock.now(), limits)
+    let (jti, until) = checked_claims(&claims, &client.client_id, &audiences, clock.now(), limits)
         .ok_or(Refused::Invalid)?;
     match settings.replay.first_use(replay_id(&client.client_id, jti), until).await {
         Ok(true) => Ok(()),

@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit as _, Mac as _};
+use hmac::{Hmac, KeyInit as _};
 use http::request::Parts;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 use tower_bearer::Clock;
 use tower_bearer::middleware::{InvalidProof, ProofAnswer, ProofVerifier};
@@ -18,12 +18,19 @@ use tower_bearer::store::ReplayCache;
 use tower_bearer::stores::MemoryReplayCache;
 use tower_bearer::{AuthError, StoreError};
 
+mod htu;
+mod nonces;
+mod prove;
+
+use htu::{normalize_authority, normalize_path, split_url};
+use nonces::Nonces;
+
 use crate::jwk::thumbprint;
 use crate::jws::{AlgorithmPolicy, Jws};
 use crate::key::{Algorithm, KeyError, SigningKey};
 
 /// The `typ` of a DPoP proof (RFC 9449 §4.2).
-const TYP: &str = "dpop+jwt";
+pub(crate) const TYP: &str = "dpop+jwt";
 
 /// The longest `jti` taken: a proof is a few hundred bytes, and the identifier is only hashed.
 const JTI_MAX: usize = 256;
@@ -78,13 +85,6 @@ enum Replay {
 struct Origin {
     scheme: String,
     authority: String,
-}
-
-/// Stateless server nonces (RFC 9449 §8): a time step and its HMAC under the server's key, so
-/// that every instance with the key accepts every instance's nonces.
-struct Nonces {
-    key: Hmac<Sha256>,
-    lifetime: Duration,
 }
 
 /// Builds a [`DpopVerifier`].
@@ -423,183 +423,5 @@ impl Inner {
         };
         let scheme_matches = head.uri.scheme_str().is_none_or(|s| s.eq_ignore_ascii_case(&scheme));
         scheme_matches && authority == normalize_authority(&scheme, request_authority)
-    }
-}
-
-impl Nonces {
-    /// The nonce of the time step of `now`.
-    fn at(&self, now: SystemTime) -> String {
-        self.of_step(self.step(now))
-    }
-
-    fn step(&self, now: SystemTime) -> u64 {
-        now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() / self.lifetime.as_secs().max(1)
-    }
-
-    fn of_step(&self, step: u64) -> String {
-        let mut mac = self.key.clone();
-        mac.update(&step.to_be_bytes());
-        let tag = mac.finalize().into_bytes();
-        let mut nonce = step.to_be_bytes().to_vec();
-        nonce.extend_from_slice(&tag[..16]);
-        URL_SAFE_NO_PAD.encode(nonce)
-    }
-
-    /// Whether `nonce` is the current step's or the previous one's.
-    fn accepts(&self, nonce: &str, now: SystemTime) -> bool {
-        let step = self.step(now);
-        // Not secret-dependent timing worth hiding: a nonce is handed to anyone who asks.
-        [step, step.saturating_sub(1)].into_iter().any(|s| self.of_step(s) == nonce)
-    }
-}
-
-/// `url`'s scheme (lowercase, `http` or `https`), authority (host lowercase, default port
-/// dropped) and path (percent-encoding normalized, `/` if empty), query and fragment dropped:
-/// RFC 3986 §6.2.2 and §6.2.3, as RFC 9449 §4.3 asks for `htu`.
-fn split_url(url: &str) -> Option<(String, String, String)> {
-    let url = url.split(['#', '?']).next()?;
-    let (scheme, rest) = url.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
-        return None;
-    }
-    let (authority, path) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    if authority.is_empty() || authority.contains('@') {
-        return None;
-    }
-    Some((scheme.clone(), normalize_authority(&scheme, authority), normalize_path(path)))
-}
-
-fn normalize_authority(scheme: &str, authority: &str) -> String {
-    let authority = authority.to_ascii_lowercase();
-    let default = if scheme == "https" { ":443" } else { ":80" };
-    match authority.strip_suffix(default) {
-        Some(host) => host.to_owned(),
-        None => authority,
-    }
-}
-
-/// Percent-encodings in uppercase, unreserved characters decoded, `/` for an empty path.
-fn normalize_path(path: &str) -> String {
-    if path.is_empty() {
-        return "/".to_owned();
-    }
-    let bytes = path.as_bytes();
-    let mut out = String::with_capacity(path.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let decoded = (bytes[i] == b'%')
-            .then(|| path.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match decoded {
-            Some(byte) if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) => {
-                out.push(char::from(byte));
-                i += 3;
-            }
-            Some(byte) => {
-                out.push_str(&format!("%{byte:02X}"));
-                i += 3;
-            }
-            None => {
-                out.push(char::from(bytes[i]));
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
-impl SigningKey {
-    /// The RFC 7638 SHA-256 thumbprint (base64url) of the key's public half: what a token
-    /// bound to it carries (`cnf.jkt`). `None` for an HS256 secret.
-    #[must_use]
-    pub fn thumbprint(&self) -> Option<String> {
-        thumbprint(self.public_jwk()?.as_object()?)
-    }
-
-    /// A DPoP proof (RFC 9449 §4.2) of this key for a request of `method` to `url`, presenting
-    /// `access_token` if any (its hash becomes `ath`), with the server's `nonce` if it asked
-    /// for one: what a client sends in the `DPoP` header. A fresh `jti` and the current time.
-    ///
-    /// ```
-    /// use tower_bearer_jwt::SigningKey;
-    ///
-    /// let key = SigningKey::ed25519_generate("client")?;
-    /// let proof = key.dpop_proof("GET", "https://api.example.com/v1/me", Some("the-token"), None)?;
-    /// assert_eq!(proof.split('.').count(), 3);
-    /// # Ok::<(), tower_bearer_jwt::KeyError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// If the key cannot sign, or is an HS256 secret (a proof's key is public).
-    pub fn dpop_proof(
-        &self,
-        method: &str,
-        url: &str,
-        access_token: Option<&str>,
-        nonce: Option<&str>,
-    ) -> Result<String, KeyError> {
-        let mut jwk = self.public_jwk().ok_or(KeyError::new("a DPoP proof needs an asymmetric key"))?;
-        if let Some(jwk) = jwk.as_object_mut() {
-            // The header's key is only the key: its `kid` and usage mean nothing to the server.
-            for member in ["kid", "use", "alg"] {
-                jwk.remove(member);
-            }
-        }
-        let header = json!({ "typ": TYP, "alg": self.algorithm().name(), "jwk": jwk });
-        let mut jti = [0_u8; 16];
-        getrandom::fill(&mut jti)
-            .map_err(|_| KeyError::new("the system's random number generator failed"))?;
-        let iat = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        let mut claims = json!({ "jti": URL_SAFE_NO_PAD.encode(jti), "htm": method, "htu": url, "iat": iat });
-        if let Some(token) = access_token {
-            claims["ath"] = json!(URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes())));
-        }
-        if let Some(nonce) = nonce {
-            claims["nonce"] = json!(nonce);
-        }
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let signature =
-            self.sign(input.as_bytes()).ok_or(KeyError::new("a DPoP proof needs a private key"))?;
-        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_normalize_as_rfc3986_says() {
-        let split = |u: &str| split_url(u).map(|(s, a, p)| format!("{s}://{a}{p}"));
-        assert_eq!(
-            split("HTTPS://Api.Example.COM:443/a%7eb%2fc?x=1#f").as_deref(),
-            Some("https://api.example.com/a~b%2Fc")
-        );
-        assert_eq!(split("http://h:80").as_deref(), Some("http://h/"));
-        assert_eq!(split("http://h:8080/x").as_deref(), Some("http://h:8080/x"));
-        for not in ["ftp://h/", "https:///x", "h/x", "https://u@h/"] {
-            assert_eq!(split(not), None, "{not}");
-        }
-    }
-
-    #[test]
-    fn nonces_of_this_and_the_previous_step_are_accepted() {
-        let nonces =
-            Nonces { key: Hmac::new_from_slice(&[7; 32]).unwrap(), lifetime: Duration::from_secs(60) };
-        let t = UNIX_EPOCH + Duration::from_secs(6_000);
-        let nonce = nonces.at(t);
-        assert!(nonces.accepts(&nonce, t + Duration::from_secs(119)));
-        assert!(!nonces.accepts(&nonce, t + Duration::from_secs(120)));
-        assert!(!nonces.accepts("AAAAAAAAAAA", t));
     }
 }
