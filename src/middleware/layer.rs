@@ -135,8 +135,9 @@ impl<T> BearerAuthLayer<T> {
         self.with_dpop(Arc::new(verifier), false)
     }
 
-    /// As [`dpop`](Self::dpop), and refuses bearer tokens: only `Authorization: DPoP` is
-    /// taken, and challenges are `DPoP` ones only.
+    /// As [`dpop`](Self::dpop), and refuses bearer tokens: a token presented as one is
+    /// answered 401 `invalid_token` (reason `dpop_required`), and challenges are `DPoP` ones
+    /// only.
     #[must_use]
     pub fn require_dpop(self, verifier: impl ProofVerifier) -> Self {
         self.with_dpop(Arc::new(verifier), true)
@@ -145,7 +146,9 @@ impl<T> BearerAuthLayer<T> {
     fn with_dpop(mut self, verifier: Arc<dyn ProofVerifier>, required: bool) -> Self {
         let config = self.config_mut();
         config.dpop = Some(Dpop { verifier, required });
-        config.sources.schemes = Schemes { bearer: !required, dpop: true };
+        // Bearer credentials are still read when DPoP is required, to answer them with
+        // `dpop_required` rather than as if no token had been sent.
+        config.sources.schemes = Schemes { bearer: true, dpop: true };
         self
     }
 

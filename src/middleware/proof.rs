@@ -114,8 +114,8 @@ pub(crate) fn prove<B>(dpop: Option<&Dpop>, req: &mut Request<B>, principal: &Pr
     };
     let Some(access_token) = dpop_token(req) else {
         if dpop.required {
-            // A token from a query parameter or a cookie: bearer credentials all the same.
-            return Proven::No(AuthError::MissingCredentials);
+            // `Authorization: Bearer`, a query parameter or a cookie: bearer credentials.
+            return Proven::No(AuthError::InvalidToken(InvalidToken::DpopRequired));
         }
         return match binding(principal, None) {
             Ok(()) => Proven::Yes,

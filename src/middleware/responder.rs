@@ -168,7 +168,10 @@ impl Responder {
             AuthError::InvalidProof(_)
                 | AuthError::UseDpopNonce(_)
                 | AuthError::InvalidToken(
-                    InvalidToken::KeyBound | InvalidToken::NotKeyBound | InvalidToken::OtherKey
+                    InvalidToken::KeyBound
+                        | InvalidToken::NotKeyBound
+                        | InvalidToken::OtherKey
+                        | InvalidToken::DpopRequired
                 )
         );
         let (bearer_error, dpop_error) = if about_dpop { (None, Some(error)) } else { (Some(error), None) };

@@ -161,6 +161,10 @@ pub enum InvalidToken {
     /// The DPoP proof is signed by another key than the one the token is bound to.
     #[error("the DPoP proof's key is not the token's")]
     OtherKey,
+    /// The token was presented as a bearer token to a layer that takes only DPoP-bound
+    /// tokens ([`BearerAuthLayer::require_dpop`](crate::BearerAuthLayer::require_dpop)).
+    #[error("a bearer token was presented where only DPoP is taken")]
+    DpopRequired,
 }
 
 impl AuthError {
@@ -211,7 +215,7 @@ impl AuthError {
     /// to the client, which cannot tell unknown from revoked tokens): `missing_credentials`,
     /// `multiple_authorization_headers`, `token_sent_twice`, `malformed_token`, `bad_format`,
     /// `unknown_token`, `revoked_token`, `expired_token`, `wrong_audience`, `key_bound_token`,
-    /// `token_not_key_bound`, `dpop_key_mismatch`, `insufficient_scope`, `denied`,
+    /// `token_not_key_bound`, `dpop_key_mismatch`, `dpop_required`, `insufficient_scope`, `denied`,
     /// `store_unavailable`, `store_timeout`, `rate_limited`, `credits_exhausted`,
     /// `use_dpop_nonce`, and `dpop_proof_` followed by the [`InvalidProof`] check (`missing`,
     /// `repeated`, `malformed`, `type`, `algorithm`, `key`, `signature`, `method`, `uri`,
@@ -233,6 +237,7 @@ impl AuthError {
             AuthError::InvalidToken(InvalidToken::KeyBound) => "key_bound_token",
             AuthError::InvalidToken(InvalidToken::NotKeyBound) => "token_not_key_bound",
             AuthError::InvalidToken(InvalidToken::OtherKey) => "dpop_key_mismatch",
+            AuthError::InvalidToken(InvalidToken::DpopRequired) => "dpop_required",
             AuthError::InvalidProof(proof) => proof.reason(),
             AuthError::UseDpopNonce(_) => "use_dpop_nonce",
             AuthError::InsufficientScope(_) => "insufficient_scope",
@@ -273,6 +278,9 @@ impl AuthError {
             }
             AuthError::InvalidToken(InvalidToken::OtherKey) => {
                 "the DPoP proof is not signed by the key the access token is bound to"
+            }
+            AuthError::InvalidToken(InvalidToken::DpopRequired) => {
+                "this resource takes only DPoP-bound access tokens, each with a DPoP proof"
             }
             AuthError::InvalidProof(proof) => proof.description(),
             AuthError::UseDpopNonce(_) => "the DPoP proof must carry the nonce given in DPoP-Nonce",

@@ -21,6 +21,9 @@ use crate::example_process::Example;
 #[path = "../../examples/callback.rs"]
 mod callback;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../../examples/dpop.rs"]
+mod dpop;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../../examples/hyper.rs"]
 mod hyper_example;
 #[allow(dead_code, unreachable_pub)]
@@ -322,4 +325,51 @@ async fn oauth_client_credentials_example() {
             r#"Bearer realm="reports", error="invalid_token", error_description="the access token expired""#
         )
     );
+}
+
+#[tokio::test]
+async fn dpop_example() {
+    use tower_bearer_jwt::SigningKey;
+    let (app, client) = dpop::demo().await.unwrap();
+    let ex = Served::start(app).await;
+    let basic = {
+        use base64::Engine as _;
+        let pair = format!("{}:{}", client.client_id, client.client_secret.expose_secret());
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+    };
+    let key = SigningKey::ed25519_generate("test-client").unwrap();
+    let token_url = ex.url("/oauth/token");
+    let request = Request::post(&token_url)
+        .header("authorization", &basic)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("dpop", key.dpop_proof("POST", &token_url, None, None).unwrap())
+        .body(Full::from("grant_type=client_credentials"))
+        .unwrap();
+    let issued = tower_bearer_test_support::send(request).await;
+    let body: serde_json::Value = serde_json::from_slice(issued.body()).unwrap();
+    assert_eq!(body["token_type"], "DPoP", "{body}");
+    let token = body["access_token"].as_str().unwrap();
+
+    let api = ex.url("/v1/reports");
+    let with_proof = Request::get(&api)
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", key.dpop_proof("GET", &api, Some(token), None).unwrap())
+        .body(Full::default())
+        .unwrap();
+    let reports = tower_bearer_test_support::send(with_proof).await;
+    assert_eq!(reports.status(), StatusCode::OK);
+    let reports: serde_json::Value = serde_json::from_slice(reports.body()).unwrap();
+    assert_eq!(reports["bound_to"].as_str(), key.thumbprint().as_deref());
+    let alone = get(&api, Some(token)).await;
+    assert_eq!(alone.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        alone.json()["error_description"],
+        "this resource takes only DPoP-bound access tokens, each with a DPoP proof"
+    );
+    let metadata = get(&ex.url("/.well-known/oauth-protected-resource"), None).await;
+    assert_eq!(metadata.json()["dpop_bound_access_tokens_required"], true);
+
+    // The example's own client, as `cargo run --example dpop` runs it.
+    let base = ex.url("");
+    assert!(!dpop::run_client(&base, &basic).await.unwrap().is_empty());
 }

@@ -266,7 +266,23 @@ async fn a_layer_requiring_dpop_takes_no_bearer_token() {
     let url = s.url.as_str();
     let bearer = call("GET", url, &format!("Bearer {}", s.unbound), &[]).await;
     assert_eq!(bearer.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refusal(&bearer),
+        (
+            "invalid_token".into(),
+            "this resource takes only DPoP-bound access tokens, each with a DPoP proof".into()
+        )
+    );
     let challenges: Vec<_> = bearer.headers().get_all("www-authenticate").iter().collect();
+    assert_eq!(challenges.len(), 1);
+    assert!(
+        challenges[0]
+            .to_str()
+            .unwrap()
+            .starts_with("DPoP realm=\"api\", algs=\"EdDSA ES256\", error=\"invalid_token\"")
+    );
+    let missing = send(Request::get(url).body(Body::default()).unwrap()).await;
+    let challenges: Vec<_> = missing.headers().get_all("www-authenticate").iter().collect();
     assert_eq!(challenges, ["DPoP realm=\"api\", algs=\"EdDSA ES256\""]);
     let proof = s.a.proof("GET", url, Some(&s.bound), |_, _| {});
     assert_eq!(call("GET", url, &format!("DPoP {}", s.bound), &[&proof]).await.status(), StatusCode::OK);
