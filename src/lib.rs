@@ -145,6 +145,8 @@ mod guide {
     struct Cli;
     #[doc = include_str!("../docs/guide/operations.md")]
     struct Operations;
+    #[doc = include_str!("../docs/guide/dpop.md")]
+    struct Dpop;
 }
 
 pub use clock::Clock;
