@@ -136,6 +136,7 @@ pub fn parse_bearer(value: &[u8], max_len: usize) -> Result<BearerToken<'_>, Par
 
 /// [`parse_bearer`] without the conversion to `str`, for the request path: the token (ASCII,
 /// checked) and its offset in `value`.
+#[inline]
 pub(crate) fn parse_bearer_bytes(value: &[u8], max_len: usize) -> Result<(&[u8], usize), ParseError> {
     parse_scheme_bytes(value, max_len, SCHEME)
 }
@@ -148,6 +149,7 @@ pub(crate) fn parse_dpop_bytes(value: &[u8], max_len: usize) -> Result<(&[u8], u
 
 /// The token of `value` under the scheme `scheme` (lowercase letters), matched without regard
 /// to case (RFC 9110 §11.1).
+#[inline]
 fn parse_scheme_bytes<'v, const N: usize>(
     value: &'v [u8],
     max_len: usize,

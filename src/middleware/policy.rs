@@ -144,8 +144,24 @@ impl Policy {
     }
 
     /// The proof of possession (DPoP), then [`after_proof`](Self::after_proof).
-    #[inline]
     fn check_request<B, R: From<Bytes>>(
+        &self,
+        req: &mut Request<B>,
+        principal: Principal,
+    ) -> Result<Admission, Response<R>> {
+        // The usual request, a bearer token bound to no key at a layer without DPoP, has
+        // nothing to prove: straight on, without the proof step's call.
+        if self.config.dpop.is_none() && principal.grant().confirmation().is_none() {
+            return self.after_proof(req, principal);
+        }
+        self.check_proof(req, principal)
+    }
+
+    /// [`check_request`](Self::check_request)'s proof step, for a layer with DPoP or a
+    /// key-bound token.
+    #[cold]
+    #[inline(never)]
+    fn check_proof<B, R: From<Bytes>>(
         &self,
         req: &mut Request<B>,
         principal: Principal,
