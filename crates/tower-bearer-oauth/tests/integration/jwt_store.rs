@@ -6,23 +6,20 @@
 //! the opt-outs; the leeway on both ends, `scp` in either form, the fetches a failing issuer
 //! gets, and any claim values (a property test): an answer, never a panic.
 
-use std::convert::Infallible;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::Full;
+use http::StatusCode;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use tower::service_fn;
 use tower_bearer::{AuthError, BearerAuthLayer, Clock};
 use tower_bearer_oauth::{JwtStore, JwtStoreBuilder};
 use tower_bearer_test_support::claims::{LATEST, claim_value};
-use tower_bearer_test_support::{outcome, serve, status};
+use tower_bearer_test_support::{outcome, status};
+
+use crate::jwks::{JwksServer as Jwks, jwks_server};
 
 const ISSUER: &str = "https://issuer.example.com";
 const API: &str = "https://api.example.com";
@@ -35,34 +32,6 @@ const K2_X: &str = "3jweFCQJbHFguvSIu8dbfrUYmOcexd1Wek2FeV_-VL0";
 
 fn jwk(kid: &str, x: &str) -> Value {
     json!({ "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig" })
-}
-
-struct Jwks {
-    url: String,
-    set: Arc<Mutex<Value>>,
-    fetches: Arc<AtomicUsize>,
-    down: Arc<Mutex<bool>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-async fn jwks_server(keys: Vec<Value>) -> Jwks {
-    let set = Arc::new(Mutex::new(json!({ "keys": keys })));
-    let fetches = Arc::new(AtomicUsize::new(0));
-    let down = Arc::new(Mutex::new(false));
-    let (s, f, d) = (set.clone(), fetches.clone(), down.clone());
-    let service = service_fn(move |_req: Request<hyper::body::Incoming>| {
-        f.fetch_add(1, Ordering::SeqCst);
-        let (body, down) = (s.lock().unwrap().to_string(), *d.lock().unwrap());
-        async move {
-            let mut res = Response::new(Full::new(Bytes::from(body)));
-            if down {
-                *res.status_mut() = StatusCode::BAD_GATEWAY;
-            }
-            Ok::<_, Infallible>(res)
-        }
-    });
-    let (addr, task) = serve(service).await;
-    Jwks { url: format!("http://{addr}/jwks.json"), set, fetches, down, task }
 }
 
 fn now_secs(clock: &Clock) -> u64 {

@@ -8,6 +8,8 @@ mod introspection_revocation;
 #[cfg(feature = "client")]
 mod introspection_store;
 #[cfg(feature = "jwt")]
+mod jwks;
+#[cfg(feature = "jwt")]
 mod jwt_store;
 #[cfg(feature = "jwt")]
 mod private_key_jwt;

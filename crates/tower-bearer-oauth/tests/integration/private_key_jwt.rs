@@ -6,21 +6,19 @@
 //! then accepted. Keys given inline, and at a `jwks_uri` served by a local HTTP server; the
 //! SQL registry keeping them; the metadata document announcing the method.
 
-use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use tower::service_fn;
 use tower_bearer::stores::MemoryReplayCache;
 use tower_bearer::{BearerAuthLayer, Clock, MemoryTokenStore};
 use tower_bearer_oauth::{
@@ -28,6 +26,8 @@ use tower_bearer_oauth::{
     TokenEndpointBuilder,
 };
 use tower_bearer_test_support::{serve, status};
+
+use crate::jwks::jwks_server;
 
 const ISSUER: &str = "https://auth.example.com";
 const TOKEN_URL: &str = "https://auth.example.com/oauth/token";
@@ -539,41 +539,6 @@ async fn rsa_keys_sign_with_rs256_and_ps256() {
     let new = NewClient::new("svc-rsa").client_id("rsa").public_keys(jwks(&[jwk]));
     s.clients.register_without_secret(new).await.unwrap();
     assert_invalid_client(&token(&s.base, &sign_with(Algorithm::RS256, "r1", &rsa, &claims("rsa"))).await);
-}
-
-/// A JWKS server whose key set the test changes, counting fetches.
-struct JwksServer {
-    url: String,
-    set: Arc<Mutex<Value>>,
-    fetches: Arc<AtomicUsize>,
-    down: Arc<Mutex<bool>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for JwksServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn jwks_server(keys: Vec<Value>) -> JwksServer {
-    let set = Arc::new(Mutex::new(json!({ "keys": keys })));
-    let fetches = Arc::new(AtomicUsize::new(0));
-    let down = Arc::new(Mutex::new(false));
-    let (s, f, d) = (set.clone(), fetches.clone(), down.clone());
-    let service = service_fn(move |_req: Request<hyper::body::Incoming>| {
-        f.fetch_add(1, Ordering::SeqCst);
-        let (body, down) = (s.lock().unwrap().to_string(), *d.lock().unwrap());
-        async move {
-            let mut res = Response::new(Full::new(Bytes::from(body)));
-            if down {
-                *res.status_mut() = StatusCode::BAD_GATEWAY;
-            }
-            Ok::<_, Infallible>(res)
-        }
-    });
-    let (addr, task) = serve(service).await;
-    JwksServer { url: format!("http://{addr}/jwks.json"), set, fetches, down, task }
 }
 
 #[tokio::test]
