@@ -1,7 +1,8 @@
 //! Managing tokens: [`NewToken`](crate::NewToken) in, [`IssuedToken`](crate::IssuedToken) out
 //! (its secret shown once), then listing, rotation, revocation, expiry and usage, through the
 //! one [`TokenManager`](crate::TokenManager) trait that every store keeping tokens implements;
-//! the [`LifecycleEvent`]s they emit, and the [`Revocation`]s they share between instances.
+//! the [`LifecycleEvent`]s they emit, the [`Revocation`]s they share between instances, and
+//! the [`usage`] counts of how each token is used.
 
 pub mod audit;
 pub(crate) mod error;
@@ -12,6 +13,7 @@ pub(crate) mod manager;
 pub(crate) mod marker;
 pub(crate) mod new_token;
 pub(crate) mod query;
+pub mod usage;
 
 pub use crate::store::revocation::Revocation;
 pub use event::{LifecycleEvent, LifecycleEvents};

@@ -1,0 +1,15 @@
+//! Usage analytics: how many requests each token made, and how each was answered, over time.
+//! The layer's outcomes ([`AuthEvent`](crate::middleware::AuthEvent)) become
+//! [`UsageOutcome`]s, counted per token, outcome and time bucket ([`Granularity`]) by
+//! `tower-bearer-manage`'s counter, and added in batches to a [`UsageLog`] (the
+//! [`MemoryUsageLog`], or the SQL store's counter table, where every instance adds its own).
+
+mod count;
+mod log;
+mod memory;
+mod outcome;
+
+pub use count::{Granularity, UsageCount};
+pub use log::{UsageLog, UsageQuery};
+pub use memory::MemoryUsageLog;
+pub use outcome::UsageOutcome;
