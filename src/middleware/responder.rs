@@ -10,6 +10,9 @@ use http::{HeaderMap, HeaderValue, Response};
 use super::format::ErrorFormat;
 use super::grpc::{GrpcAnswers, grpc_response};
 use super::proof::DpopChallenge;
+
+/// The header a server's DPoP nonce travels in (RFC 9449 §8).
+const DPOP_NONCE: http::HeaderName = http::HeaderName::from_static("dpop-nonce");
 use crate::header::ParseError;
 use crate::outcome::error::{AuthError, InvalidRequest, InvalidToken, Throttle};
 use crate::scope::ScopeRequirement;
@@ -139,7 +142,7 @@ impl Responder {
         if let AuthError::UseDpopNonce(nonce) = error
             && let Ok(nonce) = HeaderValue::from_str(nonce)
         {
-            headers.insert(http::HeaderName::from_static("dpop-nonce"), nonce);
+            headers.insert(DPOP_NONCE, nonce);
         }
         let body = self.format.is_fixed().then(|| Bytes::from(self.format.body(error)));
         Prebuilt { headers, body }
@@ -258,7 +261,8 @@ impl Responder {
     }
 
     /// The gRPC answer for `error` to a request of gRPC content type `grpc_type` (see
-    /// [`GrpcAnswers`](super::grpc::GrpcAnswers)), with the challenge of the HTTP answer.
+    /// [`GrpcAnswers`](super::grpc::GrpcAnswers)), with the challenges of the HTTP answer (the
+    /// `DPoP` one too) and its `DPoP-Nonce`, as metadata.
     fn respond_grpc<R: From<Bytes>>(
         &self,
         grpc_type: Option<&HeaderValue>,
@@ -266,8 +270,15 @@ impl Responder {
         attach_error: bool,
     ) -> Response<R> {
         let prebuilt = self.prebuilt(&error);
-        let challenge = prebuilt.headers.get(WWW_AUTHENTICATE);
-        let mut response = grpc_response(grpc_type, &error, challenge).map(R::from);
+        let mut challenges = prebuilt.headers.get_all(WWW_AUTHENTICATE).iter();
+        let mut response = grpc_response(grpc_type, &error, challenges.next()).map(R::from);
+        let headers = response.headers_mut();
+        for challenge in challenges {
+            headers.append(WWW_AUTHENTICATE, challenge.clone());
+        }
+        if let Some(nonce) = prebuilt.headers.get(DPOP_NONCE) {
+            headers.insert(DPOP_NONCE, nonce.clone());
+        }
         attach(&mut response, error, attach_error);
         response
     }
@@ -414,6 +425,19 @@ mod tests {
             ["DPoP realm=\"api\", algs=\"EdDSA ES256\", error=\"invalid_token\", \
               error_description=\"the access token is invalid\""]
         );
+        let grpc_type = HeaderValue::from_static("application/grpc");
+        let accepted_grpc = accepted.respond_grpc::<Bytes>(
+            Some(&grpc_type),
+            AuthError::InvalidProof(InvalidProof::Replayed),
+            false,
+        );
+        assert_eq!(accepted_grpc.headers()["grpc-status"], "16");
+        let challenges: Vec<_> = accepted_grpc.headers().get_all(WWW_AUTHENTICATE).iter().collect();
+        assert_eq!(challenges.len(), 2, "both challenges, the DPoP error in the second");
+        assert!(challenges[1].to_str().unwrap().contains("invalid_dpop_proof"));
+        let nonce_grpc =
+            required.respond_grpc::<Bytes>(Some(&grpc_type), AuthError::UseDpopNonce("n-2".into()), false);
+        assert_eq!(nonce_grpc.headers()["dpop-nonce"], "n-2");
         let nonce = required.respond::<Bytes>(AuthError::UseDpopNonce("n-1".into()), false);
         assert_eq!(nonce.status(), http::StatusCode::UNAUTHORIZED);
         assert_eq!(nonce.headers()["dpop-nonce"], "n-1");
