@@ -117,3 +117,130 @@ impl<L: UsageLog> Task<L> {
         self.next_purge = Some(now + PURGE_EVERY);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::time::UNIX_EPOCH;
+
+    use tower_bearer::manage::usage::{MemoryUsageLog, UsageCount, UsageOutcome, UsageQuery};
+    use tower_bearer::{Principal, StoreError};
+
+    use super::super::{Retention, UsageCounter};
+    use super::*;
+
+    /// A memory log that refuses writes while `down` is set.
+    #[derive(Clone, Default)]
+    struct Flaky {
+        log: Arc<MemoryUsageLog>,
+        down: Arc<AtomicBool>,
+    }
+
+    impl UsageLog for Flaky {
+        async fn add_usage(&self, counts: Vec<UsageCount>) -> Result<(), StoreError> {
+            if self.down.load(Ordering::Relaxed) {
+                return Err(StoreError::unavailable(std::io::Error::other("down")));
+            }
+            self.log.add_usage(counts).await
+        }
+
+        async fn usage(&self, query: &UsageQuery) -> Result<Vec<UsageCount>, StoreError> {
+            self.log.usage(query).await
+        }
+
+        async fn purge_usage(&self, granularity: Granularity, before: SystemTime) -> Result<u64, StoreError> {
+            self.log.purge_usage(granularity, before).await
+        }
+    }
+
+    const DAY: u64 = 86_400;
+
+    fn total(counts: &[UsageCount]) -> u64 {
+        counts.iter().map(|c| c.count).sum()
+    }
+
+    async fn read(log: &Flaky, granularity: Granularity) -> Vec<UsageCount> {
+        let to = UNIX_EPOCH + Duration::from_secs(10_000 * DAY);
+        log.usage(&UsageQuery::new(granularity, UNIX_EPOCH, to)).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_refused_flush_keeps_its_counts_and_the_next_one_adds_them_once() {
+        let log = Flaky::default();
+        let clock = Clock::manual(UNIX_EPOCH + Duration::from_secs(1_000 * DAY));
+        let counter = UsageCounter::builder(log.clone()).clock(clock.clone()).batch_size(1).build();
+        let ada = Principal::builder("ada").token_id("tid_ada").build();
+        let minute = clock.coarse_unix_millis() / 60_000;
+        log.down.store(true, Ordering::Relaxed);
+        for _ in 0..5 {
+            counter.shards.add(Some(&ada), UsageOutcome::Admitted, minute);
+        }
+        assert!(!counter.flush().await);
+        assert_eq!(counter.stats().pending, 3, "a minute, an hour and a day");
+        assert_eq!(counter.stats().failed_flushes, 1);
+        counter.shards.add(None, UsageOutcome::Unknown, minute + 1);
+        log.down.store(false, Ordering::Relaxed);
+        assert!(counter.flush().await);
+        assert!(counter.flush().await);
+        for granularity in Granularity::ALL {
+            assert_eq!(total(&read(&log, granularity).await), 6, "{granularity:?}");
+        }
+        assert_eq!(counter.stats().pending, 0);
+    }
+
+    #[tokio::test]
+    async fn shutdown_and_dropping_every_handle_flush() {
+        let log = Flaky::default();
+        // At the count's time: nothing past its retention.
+        let clock = Clock::manual(UNIX_EPOCH + Duration::from_secs(600));
+        let counter = UsageCounter::builder(log.clone()).clock(clock.clone()).build();
+        counter.shards.add(None, UsageOutcome::Unknown, 7);
+        assert!(counter.clone().shutdown().await);
+        assert_eq!(total(&read(&log, Granularity::Minute).await), 1);
+        assert!(!counter.flush().await, "stopped");
+
+        let dropped = UsageCounter::builder(log.clone()).clock(clock).build();
+        dropped.shards.add(None, UsageOutcome::Unknown, 7);
+        drop(dropped);
+        // The task ends once it has flushed: wait for the log to have the count.
+        for _ in 0..1_000 {
+            if total(&read(&log, Granularity::Minute).await) == 2 {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("not flushed on drop");
+    }
+
+    #[tokio::test]
+    async fn counters_past_their_retention_are_purged() {
+        let log = Flaky::default();
+        let now = UNIX_EPOCH + Duration::from_secs(1_000 * DAY);
+        let clock = Clock::manual(now);
+        let old = |granularity: Granularity, age: u64| UsageCount {
+            token_id: None,
+            organization: None,
+            subject: None,
+            outcome: UsageOutcome::Unknown,
+            granularity,
+            bucket: now - Duration::from_secs(age),
+            count: 1,
+        };
+        log.add_usage(vec![
+            old(Granularity::Minute, 3 * DAY),
+            old(Granularity::Minute, DAY),
+            old(Granularity::Hour, 91 * DAY),
+            old(Granularity::Hour, 89 * DAY),
+            old(Granularity::Day, 731 * DAY),
+            old(Granularity::Day, 10 * DAY),
+        ])
+        .await
+        .unwrap();
+        let retention = Retention::default().day(Duration::from_secs(365 * DAY));
+        let counter = UsageCounter::builder(log.clone()).clock(clock).retention(retention).build();
+        assert!(counter.flush().await);
+        for granularity in Granularity::ALL {
+            assert_eq!(read(&log, granularity).await.len(), 1, "{granularity:?}");
+        }
+    }
+}
