@@ -154,7 +154,8 @@ where
 
     async fn purge_usage(&self, granularity: Granularity, before: i64) -> Result<u64, sqlx::Error> {
         let sql = self.usage_sql();
-        let done = sqlx::query(&sql.purge).bind(granularity.as_str()).bind(before).execute(&self.pool).await?;
+        let done =
+            sqlx::query(&sql.purge).bind(granularity.as_str()).bind(before).execute(&self.pool).await?;
         Ok(DB::rows_affected(&done))
     }
 }

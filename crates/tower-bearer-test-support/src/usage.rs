@@ -3,8 +3,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tower_bearer::manage::usage::{Granularity, UsageCount, UsageLog, UsageOutcome, UsageQuery};
 use tower_bearer::grant::{Grant, MintRules};
+use tower_bearer::manage::usage::{Granularity, UsageCount, UsageLog, UsageOutcome, UsageQuery};
 use tower_bearer::{Scopes, TokenId};
 
 fn at(minutes: u64) -> SystemTime {

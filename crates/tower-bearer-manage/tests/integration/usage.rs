@@ -86,7 +86,9 @@ async fn send(instance: &Instance, tokens: &Tokens, kind: Kind, clock: &Clock, e
         Kind::Expiring if expired => {
             (&instance.read, Some(&tokens.expiring), Some(UsageOutcome::Expired), StatusCode::UNAUTHORIZED)
         }
-        Kind::Expiring => (&instance.read, Some(&tokens.expiring), Some(UsageOutcome::Admitted), StatusCode::OK),
+        Kind::Expiring => {
+            (&instance.read, Some(&tokens.expiring), Some(UsageOutcome::Admitted), StatusCode::OK)
+        }
         Kind::Unknown => (&instance.read, None, Some(UsageOutcome::Unknown), StatusCode::UNAUTHORIZED),
         Kind::Missing => (&instance.read, None, None, StatusCode::UNAUTHORIZED),
     };
@@ -123,7 +125,8 @@ fn tokens_expiry() -> SystemTime {
 /// Ten minutes into an hour, 50 s into a minute: the next minute is 10 s away, the hour's end
 /// far.
 fn start() -> SystemTime {
-    let hour = 1_800_000_000 - 1_800_000_000 % 3_600;
+    // 1 800 000 000 s is an hour's start.
+    let hour = 1_800_000_000;
     UNIX_EPOCH + Duration::from_secs(hour + 600 + 50)
 }
 
@@ -133,7 +136,9 @@ async fn read_back(log: &SqlTokenStore) -> Expected {
     let day = Granularity::Day.bucket(start());
     for granularity in Granularity::ALL {
         let query = UsageQuery::new(granularity, day, day + Duration::from_secs(86_400));
-        for UsageCount { granularity, bucket, token_id, outcome, count, .. } in log.usage(&query).await.unwrap() {
+        for UsageCount { granularity, bucket, token_id, outcome, count, .. } in
+            log.usage(&query).await.unwrap()
+        {
             assert!(read.insert((granularity, bucket, token_id, outcome), count).is_none(), "one row each");
         }
     }
@@ -141,7 +146,13 @@ async fn read_back(log: &SqlTokenStore) -> Expected {
 }
 
 /// Sends `rounds` of every kind, alternating instances (and kinds' order per round).
-async fn traffic(instances: [&Instance; 2], tokens: &Tokens, clock: &Clock, rounds: usize, expected: &mut Expected) {
+async fn traffic(
+    instances: [&Instance; 2],
+    tokens: &Tokens,
+    clock: &Clock,
+    rounds: usize,
+    expected: &mut Expected,
+) {
     for round in 0..rounds {
         for (i, kind) in KINDS.into_iter().enumerate() {
             let instance = instances[(round + i) % 2];
@@ -163,7 +174,8 @@ async fn counts_are_exact_over_two_instances_on_postgres_and_a_restart() {
     };
     let tokens = Tokens {
         ada: issue(NewToken::for_subject("ada").organization("acme").scopes(Scopes::parse("read"))).await,
-        bob: issue(NewToken::for_subject("bob").organization("umbrella").scopes(Scopes::parse("read write"))).await,
+        bob: issue(NewToken::for_subject("bob").organization("umbrella").scopes(Scopes::parse("read write")))
+            .await,
         revoked: issue(NewToken::for_subject("rev")).await,
         expiring: issue(NewToken::for_subject("exp").expires_at(tokens_expiry())).await,
     };
