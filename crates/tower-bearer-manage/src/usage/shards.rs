@@ -8,6 +8,8 @@ use std::mem;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tower_bearer::manage::usage::UsageOutcome;
+
+use super::minute::RecentMinute;
 use tower_bearer::{Principal, TokenId};
 
 /// A counter of one token (or of unknown tokens), outcome and minute (since the epoch).
@@ -34,6 +36,8 @@ struct Last {
 /// One shard's counts since the flush task last took them.
 #[derive(Default)]
 pub(super) struct Tally {
+    /// Counts made, to check the minute against the clock now and then.
+    seen: u32,
     last: Option<Last>,
     index: HashMap<Key, usize>,
     slots: Vec<Slot>,
@@ -41,7 +45,9 @@ pub(super) struct Tally {
 
 impl Tally {
     #[inline]
-    fn add(&mut self, principal: Option<&Principal>, outcome: UsageOutcome, minute: u64) {
+    fn add(&mut self, principal: Option<&Principal>, outcome: UsageOutcome, minute: &RecentMinute) {
+        self.seen = self.seen.wrapping_add(1);
+        let minute = minute.get(self.seen);
         if let (Some(p), Some(last)) = (principal, &self.last)
             && Principal::ptr_eq(&last.principal, p)
             && last.outcome == outcome
@@ -105,9 +111,9 @@ impl Shards {
     }
 
     /// Adds one request of `principal`'s token (`None`: an unknown token) with `outcome` in
-    /// `minute`.
+    /// the current `minute`.
     #[inline]
-    pub(super) fn add(&self, principal: Option<&Principal>, outcome: UsageOutcome, minute: u64) {
+    pub(super) fn add(&self, principal: Option<&Principal>, outcome: UsageOutcome, minute: &RecentMinute) {
         lock(&self.shard().0).add(principal, outcome, minute);
     }
 
@@ -142,16 +148,19 @@ mod tests {
     #[test]
     fn counts_each_token_outcome_and_minute_once() {
         let shards = Shards::new();
+        let clock = tower_bearer::Clock::manual(std::time::UNIX_EPOCH + std::time::Duration::from_secs(60));
+        let minute = RecentMinute::new(clock.clone());
         let ada = Principal::builder("ada").token_id("tid_ada").organization("acme").build();
         let ada_again = Principal::builder("ada").token_id("tid_ada").organization("acme").build();
         for _ in 0..3 {
-            shards.add(Some(&ada), UsageOutcome::Admitted, 1);
+            shards.add(Some(&ada), UsageOutcome::Admitted, &minute);
         }
-        shards.add(Some(&ada_again), UsageOutcome::Admitted, 1);
-        shards.add(Some(&ada), UsageOutcome::Admitted, 2);
-        shards.add(Some(&ada), UsageOutcome::InsufficientScope, 2);
-        shards.add(None, UsageOutcome::Unknown, 2);
-        shards.add(None, UsageOutcome::Unknown, 2);
+        shards.add(Some(&ada_again), UsageOutcome::Admitted, &minute);
+        clock.advance(std::time::Duration::from_secs(60));
+        shards.add(Some(&ada), UsageOutcome::Admitted, &minute);
+        shards.add(Some(&ada), UsageOutcome::InsufficientScope, &minute);
+        shards.add(None, UsageOutcome::Unknown, &minute);
+        shards.add(None, UsageOutcome::Unknown, &minute);
         let mut slots: Vec<_> = shards.take().into_iter().map(|s| (s.key, s.count)).collect();
         slots.sort();
         let ada_id = Some(TokenId::from("tid_ada"));

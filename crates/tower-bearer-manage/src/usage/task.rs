@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tower_bearer::Clock;
 use tower_bearer::manage::usage::{Granularity, UsageLog};
 
+use super::minute::RecentMinute;
 use super::pending::Pending;
 use super::retention::Retention;
 use super::shards::Shards;
@@ -39,6 +40,7 @@ pub(super) struct Counters {
 pub(super) struct Task<L> {
     pub(super) log: L,
     pub(super) shards: Arc<Shards>,
+    pub(super) minute: Arc<RecentMinute>,
     pub(super) control: mpsc::UnboundedReceiver<Control>,
     pub(super) pending: Pending,
     pub(super) batch_size: usize,
@@ -53,14 +55,22 @@ impl<L: UsageLog> Task<L> {
     pub(super) async fn run(mut self) {
         let mut next_flush = Instant::now() + self.flush_interval;
         loop {
-            let control = match tokio::time::timeout_at(next_flush, self.control.recv()).await {
+            // Awake as each minute starts too, to move the requests' minute on.
+            let wake = next_flush.min(Instant::now() + self.minute.until_next());
+            let control = match tokio::time::timeout_at(wake, self.control.recv()).await {
                 Ok(Some(control)) => Some(control),
                 // Every handle is gone: flush what is left, and end.
                 Ok(None) => {
                     self.flush().await;
                     return;
                 }
-                Err(_) => None,
+                Err(_) => {
+                    self.minute.refresh();
+                    if Instant::now() < next_flush {
+                        continue;
+                    }
+                    None
+                }
             };
             next_flush = Instant::now() + self.flush_interval;
             let flushed = self.flush().await;
@@ -170,15 +180,15 @@ mod tests {
         let clock = Clock::manual(UNIX_EPOCH + Duration::from_secs(1_000 * DAY));
         let counter = UsageCounter::builder(log.clone()).clock(clock.clone()).batch_size(1).build();
         let ada = Principal::builder("ada").token_id("tid_ada").build();
-        let minute = clock.coarse_unix_millis() / 60_000;
         log.down.store(true, Ordering::Relaxed);
         for _ in 0..5 {
-            counter.shards.add(Some(&ada), UsageOutcome::Admitted, minute);
+            counter.shards.add(Some(&ada), UsageOutcome::Admitted, &counter.minute);
         }
         assert!(!counter.flush().await);
         assert_eq!(counter.stats().pending, 3, "a minute, an hour and a day");
         assert_eq!(counter.stats().failed_flushes, 1);
-        counter.shards.add(None, UsageOutcome::Unknown, minute + 1);
+        clock.advance(Duration::from_secs(60));
+        counter.shards.add(None, UsageOutcome::Unknown, &counter.minute);
         log.down.store(false, Ordering::Relaxed);
         assert!(counter.flush().await);
         assert!(counter.flush().await);
@@ -194,13 +204,13 @@ mod tests {
         // At the count's time: nothing past its retention.
         let clock = Clock::manual(UNIX_EPOCH + Duration::from_secs(600));
         let counter = UsageCounter::builder(log.clone()).clock(clock.clone()).build();
-        counter.shards.add(None, UsageOutcome::Unknown, 7);
+        counter.shards.add(None, UsageOutcome::Unknown, &counter.minute);
         assert!(counter.clone().shutdown().await);
         assert_eq!(total(&read(&log, Granularity::Minute).await), 1);
         assert!(!counter.flush().await, "stopped");
 
         let dropped = UsageCounter::builder(log.clone()).clock(clock).build();
-        dropped.shards.add(None, UsageOutcome::Unknown, 7);
+        dropped.shards.add(None, UsageOutcome::Unknown, &dropped.minute);
         drop(dropped);
         // The task ends once it has flushed: wait for the log to have the count.
         for _ in 0..1_000 {
