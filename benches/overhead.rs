@@ -27,8 +27,9 @@
 //! `_in_line`, spent by the auth layer), `memory_boxed_lookup` (the store answering through a boxed future,
 //! as an `async-trait` store would), `memory_audited` (every outcome recorded for
 //! `tower-bearer-manage`'s `AuditWriter`; `memory_event_hook`, the same layer with a hook that
-//! does nothing; `memory_usage_counted`, every outcome counted by its `UsageCounter`) and, with `--features cache`, `cached_callback` (the
-//! callback store behind `CachedTokenStore`, a cache hit).
+//! does nothing; `memory_usage_counted`, every outcome counted by its `UsageCounter`) and,
+//! with `--features cache`, `cached_callback` (the callback store behind `CachedTokenStore`, a
+//! cache hit).
 //!
 //! Every figure includes building the `http::Request` (and dropping the response). The services
 //! here complete without waiting, so each iteration polls the response future once with a
