@@ -39,7 +39,7 @@ use self::task::{Control, Counters, Task};
 /// as that refusal alone. Requests without a token, or not well-formed, count for nothing
 /// ([`UsageOutcome::of`]). A token the store did not know counts with `token_id: None` (and
 /// nothing of what was presented); a token the store knew (expired, revoked, out of scope)
-/// counts for its id.
+/// counts for its id (a store that assigns no ids: with `token_id: None` too).
 ///
 /// # What can be lost, and memory
 ///

@@ -175,4 +175,31 @@ mod tests {
         );
         assert!(shards.take().is_empty(), "taken once");
     }
+
+    #[test]
+    fn threads_counting_at_once_lose_nothing() {
+        let shards = std::sync::Arc::new(Shards::new());
+        let clock = tower_bearer::Clock::manual(std::time::UNIX_EPOCH);
+        let minute = std::sync::Arc::new(RecentMinute::new(clock));
+        let tokens: Vec<_> =
+            (0..3).map(|i| Principal::builder("ada").token_id(format!("tid_{i}")).build()).collect();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let (shards, minute, tokens) = (shards.clone(), minute.clone(), tokens.clone());
+                std::thread::spawn(move || {
+                    for i in 0..10_000 {
+                        let principal = (i % 4 != 3).then(|| &tokens[(i + t) % 3]);
+                        shards.add(principal, UsageOutcome::Admitted, &minute);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("the thread ran");
+        }
+        let slots = shards.take();
+        assert_eq!(slots.iter().map(|s| s.count).sum::<u64>(), 80_000);
+        let unknown: u64 = slots.iter().filter(|s| s.key.0.is_none()).map(|s| s.count).sum();
+        assert_eq!(unknown, 8 * 2_500);
+    }
 }
