@@ -27,8 +27,9 @@
 //! `_in_line`, spent by the auth layer), `memory_boxed_lookup` (the store answering through a boxed future,
 //! as an `async-trait` store would), `memory_audited` (every outcome recorded for
 //! `tower-bearer-manage`'s `AuditWriter`; `memory_event_hook`, the same layer with a hook that
-//! does nothing) and, with `--features cache`, `cached_callback` (the
-//! callback store behind `CachedTokenStore`, a cache hit).
+//! does nothing; `memory_usage_counted`, every outcome counted by its `UsageCounter`) and,
+//! with `--features cache`, `cached_callback` (the callback store behind `CachedTokenStore`, a
+//! cache hit).
 //!
 //! Every figure includes building the `http::Request` (and dropping the response). The services
 //! here complete without waiting, so each iteration polls the response future once with a
@@ -401,12 +402,23 @@ impl Fixture {
 type Passthrough = tower::util::ServiceFn<fn(Request<Body>) -> Ready<Result<Response<Body>, Infallible>>>;
 
 /// An audit writer draining every 10 ms on a one-thread runtime kept for the whole run.
-fn audit_writer() -> tower_bearer_manage::AuditWriter {
+/// A runtime thread of its own for the writers' tasks, out of the measured thread.
+fn background() -> &'static tokio::runtime::Runtime {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    let runtime = RUNTIME.get_or_init(|| {
+    RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime")
-    });
-    let _entered = runtime.enter();
+    })
+}
+
+fn usage_counter() -> tower_bearer_manage::UsageCounter {
+    let _entered = background().enter();
+    tower_bearer_manage::UsageCounter::builder(tower_bearer::manage::usage::MemoryUsageLog::new())
+        .flush_interval(Duration::from_millis(10))
+        .build()
+}
+
+fn audit_writer() -> tower_bearer_manage::AuditWriter {
+    let _entered = background().enter();
     tower_bearer_manage::AuditWriter::builder()
         .flush_interval(Duration::from_millis(10))
         .spawn(tower_bearer::manage::audit::MemoryAuditLog::with_capacity(1000))
@@ -834,6 +846,12 @@ fn valid_hot(c: &mut Criterion<Clock>, r: Option<&mut Vec<Row>>, fx: &Fixture) {
         }))
         .service(passthrough());
     fixed(&mut g, id("memory_event_hook", "1k"), hooked, hot, 200);
+    // Usage analytics (issue 26): the same layer with every outcome counted by
+    // `tower-bearer-manage`'s `UsageCounter` (its task flushing to a memory log).
+    let counted = ServiceBuilder::new()
+        .layer(BearerAuthLayer::new(fx.sizes[0].memory.clone()).on_event(usage_counter().request_hook()))
+        .service(passthrough());
+    fixed(&mut g, id("memory_usage_counted", "1k"), counted, hot, 200);
     fixed(
         &mut g,
         id("memory_formatted", "1k"),

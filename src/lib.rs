@@ -147,6 +147,8 @@ mod guide {
     struct Operations;
     #[doc = include_str!("../docs/guide/dpop.md")]
     struct Dpop;
+    #[doc = include_str!("../docs/guide/usage.md")]
+    struct Usage;
 }
 
 pub use clock::Clock;

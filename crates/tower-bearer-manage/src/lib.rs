@@ -10,6 +10,9 @@
 //!   off the request path and writes them in batches to an
 //!   [`AuditLog`](tower_bearer::manage::audit::AuditLog): the memory ring, or the SQL store's
 //!   table (which records tokens' lifecycle itself, in each change's transaction);
+//! - usage analytics: [`UsageCounter`] counts every request the layer decides per token,
+//!   outcome and minute in memory, and adds the counts in batches to a
+//!   [`UsageLog`](tower_bearer::manage::usage::UsageLog), rolled up to hours and days;
 //! - the leaked-token endpoint, in the format of GitHub's secret-scanning partner program:
 //!   [`LeakedTokenEndpoint`] verifies a scanner's signed report against [`ScannerKeys`],
 //!   revokes every live token of the store it names, tells the application through a
@@ -25,9 +28,11 @@
 
 mod api;
 mod bootstrap;
+mod usage;
 mod writer;
 pub use api::ManagementApi;
 pub use bootstrap::{ADMIN_KEY_MARKER, bootstrap_admin};
+pub use usage::{Retention, UsageCounter, UsageCounterBuilder, UsageStats};
 pub use writer::{AuditDrops, AuditStats, AuditWriter, AuditWriterBuilder};
 
 // leaked-token endpoint

@@ -116,6 +116,7 @@ mod status;
 mod store;
 mod subscription;
 mod usage;
+mod usage_log;
 
 pub use builder::SqlTokenStoreBuilder;
 pub use db::SqlBackend;

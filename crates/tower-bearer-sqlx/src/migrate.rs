@@ -26,6 +26,7 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
     (11, "confirmation", include_str!("../migrations/sqlite/11_confirmation.sql")),
     (12, "client keys", include_str!("../migrations/sqlite/12_client_keys.sql")),
     (13, "replay ids", include_str!("../migrations/sqlite/13_replay.sql")),
+    (14, "usage", include_str!("../migrations/sqlite/14_usage.sql")),
 ]);
 
 /// PostgreSQL's (each runs with `search_path` set to the store's schema). Its 9 has no SQLite
@@ -46,6 +47,7 @@ pub(crate) const POSTGRES: Embedded = Embedded(&[
     (12, "confirmation", include_str!("../migrations/postgres/12_confirmation.sql")),
     (13, "client keys", include_str!("../migrations/postgres/13_client_keys.sql")),
     (14, "replay ids", include_str!("../migrations/postgres/14_replay.sql")),
+    (15, "usage", include_str!("../migrations/postgres/15_usage.sql")),
 ]);
 
 /// The embedded migrations of one backend, as a [`MigrationSource`] for sqlx's migrator.

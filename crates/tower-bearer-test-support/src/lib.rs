@@ -9,6 +9,7 @@ pub mod clients;
 pub mod contract;
 pub mod pg;
 pub mod token_model;
+pub mod usage;
 
 use std::convert::Infallible;
 

@@ -106,6 +106,13 @@ async fn the_store_opens_over_tls_when_the_server_requires_it() {
 }
 
 #[tokio::test]
+async fn the_usage_contract_holds_on_postgres() {
+    let cluster = cluster!();
+    let store = builder().open(&cluster.url()).await.unwrap();
+    tower_bearer_test_support::usage::usage(&store).await;
+}
+
+#[tokio::test]
 async fn the_lifecycle_contract_holds_on_postgres() {
     let cluster = cluster!();
     // Its log empty for the audit contract: the lifecycle's records have a test of their own.

@@ -49,6 +49,17 @@ async fn the_lifecycle_trait_drives_the_sqlite_store() {
 }
 
 #[tokio::test]
+async fn the_usage_contract_holds_on_sqlite_and_memory() {
+    let dir = temp_dir();
+    let store = SqlTokenStore::builder()
+        .open(&format!("sqlite://{}", dir.path().join("u.db").display()))
+        .await
+        .unwrap();
+    tower_bearer_test_support::usage::usage(&store).await;
+    tower_bearer_test_support::usage::usage(&tower_bearer::manage::usage::MemoryUsageLog::new()).await;
+}
+
+#[tokio::test]
 async fn the_contract_holds_for_memory_as_the_reference() {
     let (events, hook) = recorder();
     let store = MemoryTokenStore::builder().format(live()).on_lifecycle_event(hook).build();
