@@ -25,6 +25,7 @@
 
 mod api;
 mod bootstrap;
+mod usage_source;
 mod writer;
 pub use api::ManagementApi;
 pub use bootstrap::{ADMIN_KEY_MARKER, bootstrap_admin};

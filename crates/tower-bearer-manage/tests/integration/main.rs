@@ -6,3 +6,4 @@ mod crashes;
 mod leaks;
 mod portal;
 mod portal_limits;
+mod usage_api;
