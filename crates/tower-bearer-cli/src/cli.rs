@@ -171,6 +171,20 @@ pub(crate) struct AuditArgs {
     pub(crate) follow: bool,
 }
 
+/// `usage`'s arguments.
+#[derive(Args)]
+pub(crate) struct UsageArgs {
+    /// Only this token (tid_…) [default: every token with requests]
+    #[arg(value_name = "TOKEN_ID")]
+    pub(crate) token: Option<String>,
+    /// How many days back, today included
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = at_least_one())]
+    pub(crate) days: u64,
+    /// The sparkline's buckets: minute, hour or day
+    #[arg(long, value_name = "WIDTH", default_value = "day", value_parser = crate::usage::parse_granularity)]
+    pub(crate) granularity: tower_bearer::manage::usage::Granularity,
+}
+
 /// A count of one or more.
 fn at_least_one() -> clap::builder::RangedU64ValueParser<u64> {
     clap::value_parser!(u64).range(1..)
