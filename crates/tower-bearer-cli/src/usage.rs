@@ -23,7 +23,9 @@ const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█
 pub(crate) fn query(args: &UsageArgs, now: SystemTime) -> UsageQuery {
     let granularity = args.granularity;
     let to = granularity.bucket(now) + granularity.width();
-    let from = to.checked_sub(Duration::from_secs(args.days.saturating_mul(86_400))).unwrap_or(SystemTime::UNIX_EPOCH);
+    let from = to
+        .checked_sub(Duration::from_secs(args.days.saturating_mul(86_400)))
+        .unwrap_or(SystemTime::UNIX_EPOCH);
     let query = UsageQuery::new(granularity, from, to);
     match &args.token {
         Some(id) => query.token_id(TokenId::from(id.as_str())),

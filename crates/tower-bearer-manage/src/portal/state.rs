@@ -16,6 +16,7 @@ use super::form::CreateRules;
 use super::once::OneTime;
 use super::respond::PortalError;
 use super::user::{PortalUser, UserSource};
+use crate::usage_source::UsageSource;
 
 /// A new token's secret, until its owner's first look.
 pub(crate) struct Shown {
@@ -36,6 +37,8 @@ pub(crate) struct Portal<S> {
     pub(crate) secrets: OneTime<Shown>,
     /// Tokens just revoked, for the list to say so once.
     pub(crate) revoked: OneTime<TokenInfo>,
+    /// Where the usage pages read from, if the host serves them.
+    pub(crate) usage: Option<Arc<dyn UsageSource>>,
 }
 
 impl<S: TokenManager> Portal<S> {

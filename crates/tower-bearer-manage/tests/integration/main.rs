@@ -6,4 +6,5 @@ mod crashes;
 mod leaks;
 mod portal;
 mod portal_limits;
+mod portal_usage;
 mod usage_api;
