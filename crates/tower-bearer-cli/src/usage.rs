@@ -98,7 +98,7 @@ pub(crate) fn sparkline(values: impl IntoIterator<Item = u64> + Clone) -> String
 fn refusals(totals: &OutcomeCounts) -> String {
     let mut refused: Vec<(UsageOutcome, u64)> =
         totals.iter().filter(|(o, n)| *o != UsageOutcome::Admitted && *n > 0).collect();
-    refused.sort_by(|a, b| b.1.cmp(&a.1));
+    refused.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     if refused.is_empty() {
         return "-".to_owned();
     }
