@@ -5,9 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use tower_bearer::TokenId;
-use tower_bearer::manage::usage::{
-    Granularity, OutcomeCounts, UsageLog, UsageOutcome, UsageQuery, UsageSeries,
-};
+use tower_bearer::manage::usage::{OutcomeCounts, UsageLog, UsageOutcome, UsageQuery, UsageSeries};
 
 use crate::cli::UsageArgs;
 use crate::escape::printable;
@@ -194,14 +192,9 @@ impl KeyJson {
     }
 }
 
-/// `--granularity`'s values.
-pub(crate) fn parse_granularity(name: &str) -> Result<Granularity, String> {
-    Granularity::from_name(name).ok_or_else(|| "expected minute, hour or day".to_owned())
-}
-
 #[cfg(test)]
 mod tests {
-    use tower_bearer::manage::usage::{MemoryUsageLog, UsageCount};
+    use tower_bearer::manage::usage::{Granularity, MemoryUsageLog, UsageCount};
 
     use super::*;
 
