@@ -8,13 +8,14 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tower_bearer::manage::usage::{Granularity, OutcomeCounts, UsageQuery, UsageSeries};
+use tower_bearer::manage::usage::{Granularity, OutcomeCounts, UsageCount, UsageQuery, UsageSeries};
 use tower_bearer::{AuthError, Principal, TokenId, TokenManager};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
 use super::handlers::{ApiState, query_params, require};
 use super::json::{ErrorBody, unix_secs};
+use super::state::Api;
 
 /// How many buckets a read spans when `from` is not given.
 const DEFAULT_BUCKETS: u32 = 30;
@@ -147,11 +148,25 @@ pub(crate) struct UsageSummary {
     tokens: Vec<TokenTotals>,
 }
 
-fn too_long() -> ApiError {
-    ApiError::Invalid(format!(
-        "invalid range: more than {} buckets; choose a coarser `granularity` or a shorter range",
-        UsageSeries::MAX_BUCKETS
-    ))
+/// The counts of `query` that `caller` may see, and their series over its whole range.
+async fn read<S: TokenManager>(
+    api: &Api<S>,
+    query: &UsageQuery,
+    caller: &Principal,
+) -> Result<(UsageSeries, Vec<UsageCount>), ApiError> {
+    let Some(log) = &api.usage else { return Err(ApiError::NotFound) };
+    let mut series = UsageSeries::empty(query).ok_or_else(|| {
+        ApiError::Invalid(format!(
+            "invalid range: more than {} buckets; choose a coarser `granularity` or a shorter range",
+            UsageSeries::MAX_BUCKETS
+        ))
+    })?;
+    let within = query.clone().within(api.store.rules(), caller.grant());
+    let counts = log.counts(within).await.map_err(|_| ApiError::Unavailable)?;
+    for count in &counts {
+        series.add(count);
+    }
+    Ok((series, counts))
 }
 
 /// One token's requests over time, per outcome, every bucket of the range present.
@@ -177,16 +192,11 @@ pub(crate) async fn token_usage<S: TokenManager + Clone>(
     let result: Result<Json<TokenUsage>, ApiError> = async {
         require(&caller, &api.scopes.read)?;
         let params = query_params(params)?;
-        let Some(log) = &api.usage else { return Err(ApiError::NotFound) };
         let id = TokenId::from(id.as_str());
         // The token's usage is shown to whoever may see the token, and is 404 as it is.
         api.store.get_as(&caller, &id).await?.ok_or(ApiError::NotFound)?;
         let query = params.query(api.store.clock().now())?.token_id(id.clone());
-        let mut series = UsageSeries::empty(&query).ok_or_else(too_long)?;
-        let counts = log.counts(query.clone().within(api.store.rules(), caller.grant())).await;
-        for count in &counts.map_err(|_| ApiError::Unavailable)? {
-            series.add(count);
-        }
+        let (series, _) = read(&api, &query, &caller).await?;
         Ok(Json(TokenUsage { token_id: id.as_str().to_owned(), series: SeriesView::of(&query, &series) }))
     }
     .await;
@@ -219,16 +229,10 @@ pub(crate) async fn summary<S: TokenManager + Clone>(
             return Err(ApiError::Auth(AuthError::insufficient_scope([rules.admin_scope()])));
         }
         let params = query_params(params)?;
-        let Some(log) = &api.usage else { return Err(ApiError::NotFound) };
         let query = params.query(api.store.clock().now())?;
-        let mut series = UsageSeries::empty(&query).ok_or_else(too_long)?;
-        let counts = log
-            .counts(query.clone().within(rules, caller.grant()))
-            .await
-            .map_err(|_| ApiError::Unavailable)?;
+        let (series, counts) = read(&api, &query, &caller).await?;
         let mut tokens: BTreeMap<Option<&TokenId>, OutcomeCounts> = BTreeMap::new();
         for count in &counts {
-            series.add(count);
             tokens.entry(count.token_id.as_ref()).or_default().add(count.outcome, count.count);
         }
         let tokens = tokens

@@ -173,10 +173,7 @@ pub(crate) async fn confirm_revoke<S: TokenManager>(
     Path(id): Path<String>,
 ) -> Result<Response, PortalError> {
     let id = TokenId::from(id);
-    let info = match portal.store.get(&id).await? {
-        Some(info) if portal.manages(&user, &info) => info,
-        _ => return Err(PortalError::NotFound),
-    };
+    let info = portal.managed(&user, &id).await?;
     let csrf = portal.csrf_token(&user, &revoke_action(&id));
     let view = ConfirmRevoke {
         user: &user,
@@ -203,10 +200,7 @@ pub(crate) async fn revoke<S: TokenManager>(
     let token =
         form_urlencoded::parse(&body).find(|(k, _)| k == csrf::FIELD).map(|(_, v)| v).unwrap_or_default();
     portal.check_post(&uri, &headers, &token, &user, &revoke_action(&id))?;
-    let info = match portal.store.get(&id).await? {
-        Some(info) if portal.manages(&user, &info) => info,
-        _ => return Err(PortalError::NotFound),
-    };
+    let info = portal.managed(&user, &id).await?;
     if !portal.store.revoke(&id).await? {
         return Err(PortalError::NotFound);
     }
@@ -224,10 +218,7 @@ pub(crate) async fn usage<S: TokenManager>(
 ) -> Result<Response, PortalError> {
     let id = TokenId::from(id);
     let Some(log) = &portal.usage else { return Err(PortalError::NotFound) };
-    let info = match portal.store.get(&id).await? {
-        Some(info) if portal.manages(&user, &info) => info,
-        _ => return Err(PortalError::NotFound),
-    };
+    let info = portal.managed(&user, &id).await?;
     let day = Granularity::Day;
     let to = day.bucket(portal.now()) + day.width();
     let from = to.checked_sub(day.width() * USAGE_DAYS).unwrap_or(std::time::UNIX_EPOCH);

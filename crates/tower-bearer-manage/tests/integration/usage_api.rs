@@ -2,6 +2,7 @@
 //! (every bucket present, zeros included), the organization's summary for admins, the tenant
 //! rules of the tokens themselves, bad ranges named.
 
+use std::future::IntoFuture;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -214,4 +215,38 @@ fn the_usage_routes_are_documented_when_served() {
     assert!(with["paths"]["/tokens/{id}/usage"]["get"]["parameters"].is_array());
     assert!(with["paths"]["/usage"]["get"]["responses"]["200"].is_object());
     assert!(with["components"]["schemas"]["UsageSummary"].is_object());
+}
+
+#[tokio::test]
+async fn over_real_http_a_token_owner_reads_its_usage_and_another_tenant_does_not() {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    let s = setup().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(axum::serve(listener, s.app.clone()).into_future());
+    let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
+    let fetch = |path: String, token: String| {
+        let client = client.clone();
+        let uri = format!("{origin}{path}");
+        async move {
+            let req = Request::get(uri)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap();
+            let res = client.request(req).await.unwrap();
+            let status = res.status();
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+        }
+    };
+    let path = format!("/v1/tokens/{}/usage?granularity=day", s.ci.as_str());
+    let (status, body) = fetch(path.clone(), s.ada.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["buckets"].as_array().unwrap().len(), 30);
+    assert_eq!(body["totals"]["admitted"], 8);
+    assert_eq!(fetch(path, s.eve.clone()).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(fetch("/v1/usage".into(), s.bob.clone()).await.0, StatusCode::FORBIDDEN);
+    server.abort();
 }
