@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Parser, Subcommand};
+use tower_bearer::manage::usage::Granularity;
 use tower_bearer::{RateLimit, Scopes};
 
 use crate::duration::parse_duration;
@@ -171,6 +172,20 @@ pub(crate) struct AuditArgs {
     pub(crate) follow: bool,
 }
 
+/// `usage`'s arguments.
+#[derive(Args)]
+pub(crate) struct UsageArgs {
+    /// Only this token (tid_…) [default: every token with requests]
+    #[arg(value_name = "TOKEN_ID")]
+    pub(crate) token: Option<String>,
+    /// How many days back, today included
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = at_least_one())]
+    pub(crate) days: u64,
+    /// The sparkline's buckets: minute, hour or day
+    #[arg(long, value_name = "WIDTH", default_value = "day", value_parser = parse_granularity)]
+    pub(crate) granularity: Granularity,
+}
+
 /// A count of one or more.
 fn at_least_one() -> clap::builder::RangedU64ValueParser<u64> {
     clap::value_parser!(u64).range(1..)
@@ -218,6 +233,11 @@ fn parse_thumbprint(jkt: &str) -> Result<String, String> {
              no padding"
             .to_owned())
     }
+}
+
+/// `--granularity`'s values.
+fn parse_granularity(name: &str) -> Result<Granularity, String> {
+    Granularity::from_name(name).ok_or_else(|| "expected minute, hour or day".to_owned())
 }
 
 fn parse_event(name: &str) -> Result<tower_bearer::manage::audit::AuditKind, String> {

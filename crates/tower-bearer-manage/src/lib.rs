@@ -2,8 +2,8 @@
 //! otherwise writes itself around its tokens.
 //!
 //! - the management API: [`ManagementApi`], an axum router to mount behind the layer: create
-//!   (the secret shown once), list a page at a time, show, revoke, rotate, and read the audit
-//!   log, with tenant and scope rules;
+//!   (the secret shown once), list a page at a time, show, revoke, rotate, read the audit
+//!   log and each token's usage over time, with tenant and scope rules;
 //! - [`bootstrap_admin`]: the first admin key, minted once in the store's life (a durable
 //!   marker), its secret handed out once;
 //! - the audit log's writer: [`AuditWriter`] takes request outcomes (the layer's `on_event`)
@@ -20,7 +20,8 @@
 //!   [`TokenFormat::regex`](tower_bearer::TokenFormat::regex) with the scanner;
 //! - the portal page: [`TokenPortal`], server-rendered HTML (no JavaScript needed) where the
 //!   host application's signed-in [`PortalUser`] lists, creates (the secret shown once) and
-//!   revokes their own tokens, with CSRF-protected, accessible forms.
+//!   revokes their own tokens, with CSRF-protected, accessible forms, and sees each one's
+//!   last 30 days as a chart drawn on the server.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unreachable_pub, unsafe_code)]
@@ -29,6 +30,7 @@
 mod api;
 mod bootstrap;
 mod usage;
+mod usage_source;
 mod writer;
 pub use api::ManagementApi;
 pub use bootstrap::{ADMIN_KEY_MARKER, bootstrap_admin};

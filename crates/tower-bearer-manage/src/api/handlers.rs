@@ -24,9 +24,9 @@ use super::state::Api;
 /// The longest grace a rotation grants.
 const MAX_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
 
-type ApiState<S> = State<Arc<Api<S>>>;
+pub(super) type ApiState<S> = State<Arc<Api<S>>>;
 
-fn require(caller: &Principal, scope: &str) -> Result<(), ApiError> {
+pub(super) fn require(caller: &Principal, scope: &str) -> Result<(), ApiError> {
     if caller.scopes().grants(scope) {
         Ok(())
     } else {
@@ -34,7 +34,7 @@ fn require(caller: &Principal, scope: &str) -> Result<(), ApiError> {
     }
 }
 
-fn query_params<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(super) fn query_params<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     params.map(|Query(p)| p).map_err(|e| ApiError::Invalid(e.body_text()))
 }
 

@@ -8,6 +8,7 @@ mod json;
 mod limits;
 mod openapi;
 mod state;
+mod usage;
 
 use std::fmt;
 use std::sync::Arc;
@@ -16,8 +17,10 @@ use axum::Router;
 use axum::routing::{get, post};
 use tower_bearer::TokenManager;
 use tower_bearer::manage::audit::AuditLog;
+use tower_bearer::manage::usage::UsageLog;
 
 use crate::api::state::{Api, ApiScopes, AuditSource};
+use crate::usage_source::UsageSource;
 
 /// The token-management API over any store that manages tokens: an axum [`Router`] to mount
 /// at any prefix, behind the application's `BearerAuthLayer` (it reads the caller's
@@ -31,6 +34,12 @@ use crate::api::state::{Api, ApiScopes, AuditSource};
 /// | `DELETE /tokens/{id}` | `tokens:write` | revokes it: 204 |
 /// | `POST /tokens/{id}/rotate` `{"grace_secs"}` | `tokens:write` | a successor, its secret shown once; the old one works for the grace |
 /// | `GET /audit?limit&cursor&token_id&event` | `audit:read` | a page of audit events and `next_cursor` (with [`audit_log`](Self::audit_log)) |
+/// | `GET /tokens/{id}/usage?from&to&granularity` | `tokens:read` | the token's requests per outcome in every bucket of the range, zeros included (with [`usage_log`](Self::usage_log)) |
+/// | `GET /usage?from&to&granularity` | `tokens:read` and the admin scope | the organization's requests per bucket and per token (with [`usage_log`](Self::usage_log)) |
+///
+/// Usage ranges are in Unix seconds, `from` rounded down to its bucket, `to` exclusive, at a
+/// `granularity` of `minute`, `hour` or `day`; by default the last 30 days by day (today's
+/// included), and at most 10000 buckets.
 ///
 /// Tenants: a caller sees and manages the tokens of its own subject, or with the store's
 /// admin scope (`tokens:admin` by default) those of its whole organization, never another's:
@@ -65,6 +74,7 @@ use crate::api::state::{Api, ApiScopes, AuditSource};
 pub struct ManagementApi<S> {
     store: S,
     audit: Option<Arc<dyn AuditSource>>,
+    usage: Option<Arc<dyn UsageSource>>,
     scopes: ApiScopes,
     body_limit: usize,
 }
@@ -75,6 +85,7 @@ impl<S: TokenManager + Clone> ManagementApi<S> {
         ManagementApi {
             store,
             audit: None,
+            usage: None,
             scopes: ApiScopes {
                 read: "tokens:read".into(),
                 write: "tokens:write".into(),
@@ -89,6 +100,23 @@ impl<S: TokenManager + Clone> ManagementApi<S> {
     #[must_use]
     pub fn audit_log<L: AuditLog>(mut self, log: L) -> Self {
         self.audit = Some(Arc::new(log));
+        self
+    }
+
+    /// Serves `GET /tokens/{id}/usage` and `GET /usage` from `log` (the log the usage counter
+    /// adds to).
+    ///
+    /// ```
+    /// use tower_bearer::MemoryTokenStore;
+    /// use tower_bearer::manage::usage::MemoryUsageLog;
+    /// use tower_bearer_manage::ManagementApi;
+    ///
+    /// let api = ManagementApi::new(MemoryTokenStore::new()).usage_log(MemoryUsageLog::new());
+    /// assert!(api.openapi("/v1")["paths"]["/usage"].is_object());
+    /// ```
+    #[must_use]
+    pub fn usage_log<L: UsageLog>(mut self, log: L) -> Self {
+        self.usage = Some(Arc::new(log));
         self
     }
 
@@ -127,15 +155,23 @@ impl<S: TokenManager + Clone> ManagementApi<S> {
     /// ```
     #[must_use]
     pub fn openapi(&self, base: &str) -> serde_json::Value {
-        openapi::document(base, &self.scopes, self.store.rules().admin_scope(), self.audit.is_some())
+        openapi::document(
+            base,
+            &self.scopes,
+            self.store.rules().admin_scope(),
+            self.audit.is_some(),
+            self.usage.is_some(),
+        )
     }
 
     /// The routes, relative to where the application mounts them.
     pub fn router<T: Clone + Send + Sync + 'static>(self) -> Router<T> {
         let has_audit = self.audit.is_some();
+        let has_usage = self.usage.is_some();
         let state = Arc::new(Api {
             store: self.store,
             audit: self.audit,
+            usage: self.usage,
             scopes: self.scopes,
             body_limit: self.body_limit,
         });
@@ -146,6 +182,11 @@ impl<S: TokenManager + Clone> ManagementApi<S> {
         if has_audit {
             router = router.route("/audit", get(handlers::audit::<S>));
         }
+        if has_usage {
+            router = router
+                .route("/tokens/{id}/usage", get(usage::token_usage::<S>))
+                .route("/usage", get(usage::summary::<S>));
+        }
         router.with_state(state)
     }
 }
@@ -155,6 +196,7 @@ impl<S> fmt::Debug for ManagementApi<S> {
         f.debug_struct("ManagementApi")
             .field("scopes", &self.scopes)
             .field("audit", &self.audit.is_some())
+            .field("usage", &self.usage.is_some())
             .field("body_limit", &self.body_limit)
             .finish_non_exhaustive()
     }

@@ -14,6 +14,7 @@ use super::json::{
 };
 use super::limits::{CreditsRequest, RateLimitRequest, RefillRequest};
 use super::state::ApiScopes;
+use super::usage;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,7 +22,7 @@ use super::state::ApiScopes;
         title = "Token management",
         description = "Issue, list, rotate and revoke API tokens, and read the audit log (tower-bearer-manage)."
     ),
-    paths(handlers::create, handlers::list, handlers::show, handlers::revoke, handlers::rotate, handlers::audit),
+    paths(handlers::create, handlers::list, handlers::show, handlers::revoke, handlers::rotate, handlers::audit, usage::token_usage, usage::summary),
     components(schemas(
         TokenView,
         IssuedView,
@@ -37,11 +38,18 @@ use super::state::ApiScopes;
         RateLimitView,
         CreditsView,
         RefillView,
-        BalanceView
+        BalanceView,
+        usage::OutcomesView,
+        usage::BucketView,
+        usage::SeriesView,
+        usage::TokenUsage,
+        usage::TokenTotals,
+        usage::UsageSummary
     )),
     modifiers(&BearerScheme),
     tags((name = "tokens", description = "The caller's tokens, or its organization's with the admin scope"),
-         (name = "audit", description = "What happened to the tenant's tokens and requests"))
+         (name = "audit", description = "What happened to the tenant's tokens and requests"),
+         (name = "usage", description = "How many requests each token made, and how each was answered, over time"))
 )]
 struct Document;
 
@@ -58,17 +66,22 @@ impl Modify for BearerScheme {
 }
 
 /// The document for the API mounted at `base` (a URL or a path such as `/v1`).
-pub(crate) fn document(base: &str, scopes: &ApiScopes, admin_scope: &str, audit: bool) -> Value {
+pub(crate) fn document(base: &str, scopes: &ApiScopes, admin_scope: &str, audit: bool, usage: bool) -> Value {
     let mut openapi = Document::openapi();
     openapi.servers = Some(vec![Server::new(base)]);
     if !audit {
         openapi.paths.paths.remove("/audit");
     }
+    if !usage {
+        openapi.paths.paths.remove("/tokens/{id}/usage");
+        openapi.paths.paths.remove("/usage");
+    }
     openapi.info.description = Some(format!(
-        "Issue, list, rotate and revoke API tokens{}. Scopes: `{}` to read tokens, `{}` to issue, \
+        "Issue, list, rotate and revoke API tokens{}{}. Scopes: `{}` to read tokens, `{}` to issue, \
          rotate and revoke them{}; `{}` extends a caller to its whole organization. A caller never \
          sees another tenant's token (404).",
         if audit { ", and read the audit log" } else { "" },
+        if usage { ", and see how each token is used" } else { "" },
         scopes.read,
         scopes.write,
         if audit { format!(", `{}` to read the audit log", scopes.audit) } else { String::new() },

@@ -1,4 +1,4 @@
-//! What the handlers share: the store, the audit log, the configuration.
+//! What the handlers share: the store, the audit and usage logs, the configuration.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -7,6 +7,8 @@ use std::sync::Arc;
 use tower_bearer::StoreError;
 use tower_bearer::manage::Page;
 use tower_bearer::manage::audit::{AuditLog, AuditQuery, AuditRecord};
+
+use crate::usage_source::UsageSource;
 
 /// The scope names the API checks (configurable: an application may already have its own).
 #[derive(Clone, Debug)]
@@ -39,6 +41,7 @@ impl<L: AuditLog> AuditSource for L {
 pub(crate) struct Api<S> {
     pub(crate) store: S,
     pub(crate) audit: Option<Arc<dyn AuditSource>>,
+    pub(crate) usage: Option<Arc<dyn UsageSource>>,
     pub(crate) scopes: ApiScopes,
     pub(crate) body_limit: usize,
 }

@@ -47,6 +47,9 @@ button.danger{background:var(--danger);border-color:var(--danger)}
 .warning{border-left:6px solid #b26a00;background:#fff6e5;padding:.75rem 1rem;margin:0 0 1.25rem}
 .secret{display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
 .secret input{font-family:ui-monospace,\"DejaVu Sans Mono\",monospace;max-width:44rem}
+.action{margin:0 0 .35rem}
+figure.usage{margin:1rem 0;max-width:44rem}svg.chart{width:100%;height:auto;display:block}
+table.usage{max-width:36rem;font-size:.85rem}table.usage th,table.usage td{padding:.15rem .45rem}
 .vh{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 ";
 

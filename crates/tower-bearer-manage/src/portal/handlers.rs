@@ -1,5 +1,5 @@
 //! The portal's routes: the list with the create form, creating (then showing the secret
-//! once), and revoking after a confirmation.
+//! once), revoking after a confirmation, and a token's usage.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode, Uri};
+use tower_bearer::manage::usage::{Granularity, UsageQuery, UsageSeries};
 use tower_bearer::manage::{PageCursor, TokenQuery};
 use tower_bearer::{NewToken, TokenId, TokenInfo, TokenManager};
 
@@ -18,12 +19,14 @@ use super::paths::Paths;
 use super::respond::{PortalError, html, see_other};
 use super::state::{CurrentUser, Portal, Shown};
 use super::user::PortalUser;
-use super::views::{self, ConfirmRevoke, CreateForm, ListPage};
+use super::views::{self, ConfirmRevoke, CreateForm, ListPage, UsagePage};
 
 /// Tokens per page of the list.
 const PAGE: usize = 50;
 /// The expiry the create form suggests, when the host allows it.
 const SUGGESTED_LIFETIME: Duration = Duration::from_secs(30 * 86_400);
+/// How many days a usage page shows, today's included.
+const USAGE_DAYS: u32 = 30;
 /// How long the list says that a token was revoked.
 const NOTICE_FOR: Duration = Duration::from_secs(60);
 /// The form that creates tokens (what its CSRF tokens are for).
@@ -96,6 +99,7 @@ async fn list_page<S: TokenManager>(
         tokens: &tokens,
         next_page,
         revoked: of.revoked,
+        usage: portal.usage.is_some(),
         now,
         form: CreateForm { action: &list_path, rules: &portal.rules, input, errors, csrf: &csrf, now },
     };
@@ -169,10 +173,7 @@ pub(crate) async fn confirm_revoke<S: TokenManager>(
     Path(id): Path<String>,
 ) -> Result<Response, PortalError> {
     let id = TokenId::from(id);
-    let info = match portal.store.get(&id).await? {
-        Some(info) if portal.manages(&user, &info) => info,
-        _ => return Err(PortalError::NotFound),
-    };
+    let info = portal.managed(&user, &id).await?;
     let csrf = portal.csrf_token(&user, &revoke_action(&id));
     let view = ConfirmRevoke {
         user: &user,
@@ -199,14 +200,31 @@ pub(crate) async fn revoke<S: TokenManager>(
     let token =
         form_urlencoded::parse(&body).find(|(k, _)| k == csrf::FIELD).map(|(_, v)| v).unwrap_or_default();
     portal.check_post(&uri, &headers, &token, &user, &revoke_action(&id))?;
-    let info = match portal.store.get(&id).await? {
-        Some(info) if portal.manages(&user, &info) => info,
-        _ => return Err(PortalError::NotFound),
-    };
+    let info = portal.managed(&user, &id).await?;
     if !portal.store.revoke(&id).await? {
         return Err(PortalError::NotFound);
     }
     let now = portal.now();
     portal.revoked.put(id.clone(), &user, info, now.checked_add(NOTICE_FOR).unwrap_or(now), now);
     Ok(see_other(&paths.list_after_revoking(&id)))
+}
+
+/// `GET /{id}/usage`: the user's token's last 30 days, per day.
+pub(crate) async fn usage<S: TokenManager>(
+    State(portal): PortalState<S>,
+    CurrentUser(user): CurrentUser,
+    paths: Paths,
+    Path(id): Path<String>,
+) -> Result<Response, PortalError> {
+    let id = TokenId::from(id);
+    let Some(log) = &portal.usage else { return Err(PortalError::NotFound) };
+    let info = portal.managed(&user, &id).await?;
+    let day = Granularity::Day;
+    let to = day.bucket(portal.now()) + day.width();
+    let from = to.checked_sub(day.width() * USAGE_DAYS).unwrap_or(std::time::UNIX_EPOCH);
+    let query = UsageQuery::new(day, from, to).token_id(id);
+    let counts = log.counts(query.clone()).await.map_err(|_| PortalError::Unavailable)?;
+    let series = UsageSeries::of(&query, &counts).ok_or(PortalError::Unavailable)?;
+    let view = UsagePage { user: &user, info: &info, series: &series, list: &paths.list() };
+    Ok(html(StatusCode::OK, views::usage(&view)))
 }

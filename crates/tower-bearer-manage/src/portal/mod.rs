@@ -23,6 +23,7 @@ use axum::middleware::map_response;
 use axum::routing::get;
 use http::HeaderValue;
 use http::request::Parts;
+use tower_bearer::manage::usage::UsageLog;
 use tower_bearer::{Credits, RateLimit, Scopes, TokenManager};
 
 use self::csrf::CsrfKey;
@@ -31,6 +32,7 @@ use self::once::OneTime;
 use self::state::Portal;
 pub use self::user::PortalUser;
 use self::user::{UserExtractor, UserFn, UserSource};
+use crate::usage_source::UsageSource;
 
 /// The largest form body accepted.
 const BODY_LIMIT: usize = 16 * 1024;
@@ -55,6 +57,7 @@ const BODY_LIMIT: usize = 16 * 1024;
 /// | `GET /` | the user's tokens and the create form |
 /// | `POST /` | creates a token, then 303 to its one-time page; or the form again with its errors (422) |
 /// | `GET /created/{id}` | the new token's secret, once, to its creator, within [`show_secret_for`](Self::show_secret_for); then 404 |
+/// | `GET /{id}/usage` | the token's last 30 days: a chart drawn on the server, and the same numbers as a table (with [`usage_log`](Self::usage_log)) |
 /// | `GET /{id}/revoke` | "Revoke …?" with a confirm button |
 /// | `POST /{id}/revoke` | revokes it, then 303 to the list, which says so |
 ///
@@ -126,6 +129,7 @@ pub struct TokenPortal<S> {
     kind: String,
     title: String,
     sign_in: Option<HeaderValue>,
+    usage: Option<Arc<dyn UsageSource>>,
 }
 
 impl<S: TokenManager + Clone> TokenPortal<S> {
@@ -165,6 +169,7 @@ impl<S: TokenManager + Clone> TokenPortal<S> {
             kind: "personal".to_owned(),
             title: "Access tokens".to_owned(),
             sign_in: None,
+            usage: None,
         }
     }
 
@@ -257,6 +262,16 @@ impl<S: TokenManager + Clone> TokenPortal<S> {
         self
     }
 
+    /// Shows each token's usage from `log` (the log the usage counter adds to): a "Usage"
+    /// link in the list leads to the token's last 30 days, per day, as an SVG bar chart
+    /// (admitted requests above the axis, solid; refused ones below it, hatched: told apart
+    /// without colour) and as a table with what refused them. Drawn on the server: no script.
+    #[must_use]
+    pub fn usage_log<L: UsageLog>(mut self, log: L) -> Self {
+        self.usage = Some(Arc::new(log));
+        self
+    }
+
     /// The routes, relative to where the host nests them (links and redirects follow).
     ///
     /// # Panics
@@ -281,11 +296,17 @@ impl<S: TokenManager + Clone> TokenPortal<S> {
             sign_in: self.sign_in,
             secrets: OneTime::new(),
             revoked: OneTime::new(),
+            usage: self.usage,
         });
-        Router::new()
+        let has_usage = portal.usage.is_some();
+        let mut router = Router::new()
             .route("/", get(handlers::list::<S>).post(handlers::create::<S>))
             .route("/created/{id}", get(handlers::created::<S>))
-            .route("/{id}/revoke", get(handlers::confirm_revoke::<S>).post(handlers::revoke::<S>))
+            .route("/{id}/revoke", get(handlers::confirm_revoke::<S>).post(handlers::revoke::<S>));
+        if has_usage {
+            router = router.route("/{id}/usage", get(handlers::usage::<S>));
+        }
+        router
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .layer(map_response(respond::security_headers))
             .with_state(portal)
@@ -299,6 +320,7 @@ impl<S> fmt::Debug for TokenPortal<S> {
             .field("show_secret_for", &self.show_secret_for)
             .field("kind", &self.kind)
             .field("title", &self.title)
+            .field("usage", &self.usage.is_some())
             .finish_non_exhaustive()
     }
 }

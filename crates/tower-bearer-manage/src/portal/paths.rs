@@ -49,6 +49,11 @@ impl Paths {
         format!("{}/created/{}", self.base, encode(id.as_str()))
     }
 
+    /// The token's usage page.
+    pub(crate) fn usage(&self, id: &TokenId) -> String {
+        format!("{}/{}/usage", self.base, encode(id.as_str()))
+    }
+
     /// The revocation's confirmation (GET) and the revocation (POST).
     pub(crate) fn revoke(&self, id: &TokenId) -> String {
         format!("{}/{}/revoke", self.base, encode(id.as_str()))

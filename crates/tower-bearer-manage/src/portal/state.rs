@@ -9,13 +9,14 @@ use axum::response::{IntoResponse, Response};
 use http::header::LOCATION;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
-use tower_bearer::{TokenInfo, TokenManager, TokenSecret};
+use tower_bearer::{TokenId, TokenInfo, TokenManager, TokenSecret};
 
 use super::csrf::{self, CsrfKey};
 use super::form::CreateRules;
 use super::once::OneTime;
 use super::respond::PortalError;
 use super::user::{PortalUser, UserSource};
+use crate::usage_source::UsageSource;
 
 /// A new token's secret, until its owner's first look.
 pub(crate) struct Shown {
@@ -36,6 +37,8 @@ pub(crate) struct Portal<S> {
     pub(crate) secrets: OneTime<Shown>,
     /// Tokens just revoked, for the list to say so once.
     pub(crate) revoked: OneTime<TokenInfo>,
+    /// Where the usage pages read from, if the host serves them.
+    pub(crate) usage: Option<Arc<dyn UsageSource>>,
 }
 
 impl<S: TokenManager> Portal<S> {
@@ -46,6 +49,14 @@ impl<S: TokenManager> Portal<S> {
     /// Whether `user` manages `info` here: their own, and of the portal's kind.
     pub(crate) fn manages(&self, user: &PortalUser, info: &TokenInfo) -> bool {
         user.owns(&info.principal) && info.principal.token_kind() == Some(self.kind.as_str())
+    }
+
+    /// `id`, if `user` manages it here; else 404, as an unknown token.
+    pub(crate) async fn managed(&self, user: &PortalUser, id: &TokenId) -> Result<TokenInfo, PortalError> {
+        match self.store.get(id).await? {
+            Some(info) if self.manages(user, &info) => Ok(info),
+            _ => Err(PortalError::NotFound),
+        }
     }
 
     /// Checks a POST of the form `action`: from this site, with a CSRF token made for it.

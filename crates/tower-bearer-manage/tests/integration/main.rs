@@ -7,3 +7,5 @@ mod leaks;
 mod portal;
 mod portal_limits;
 mod usage;
+mod portal_usage;
+mod usage_api;

@@ -29,22 +29,22 @@ use tower_bearer_sqlx::SqlTokenStore;
 use tower_bearer_test_support::pg::PgCluster;
 
 const DAY: u64 = 86_400;
-const KEY: [u8; 32] = [42; 32];
-const SCOPES: [(&str, &str); 4] = [
+pub(super) const KEY: [u8; 32] = [42; 32];
+pub(super) const SCOPES: [(&str, &str); 4] = [
     ("reports:read", "Read reports"),
     ("reports:write", "Create and edit reports"),
     ("deployments:write", "Trigger deployments"),
     ("metrics:read", "Read metrics"),
 ];
 /// 2026-11-02 09:30 UTC, when every test happens.
-const NOW: u64 = 1_793_611_800;
+pub(super) const NOW: u64 = 1_793_611_800;
 
-fn at(unix: u64) -> SystemTime {
+pub(super) fn at(unix: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(unix)
 }
 
 /// The host's sign-in, as the tests play it: the user a `user` cookie names.
-fn signed_in(parts: &Parts) -> Option<PortalUser> {
+pub(super) fn signed_in(parts: &Parts) -> Option<PortalUser> {
     let cookies = parts.headers.get(COOKIE)?.to_str().ok()?;
     let user = cookies.split(';').find_map(|c| c.trim().strip_prefix("user="))?;
     let (subject, name, organization) = match user {
@@ -74,7 +74,7 @@ impl From<SessionUser> for PortalUser {
 }
 
 /// The host's sign-in page, as the browser test plays it: sets the `user` cookie.
-async fn sign_in(Path(user): Path<String>) -> impl IntoResponse {
+pub(super) async fn sign_in(Path(user): Path<String>) -> impl IntoResponse {
     let cookie = format!("user={user}; Path=/; HttpOnly; SameSite=Lax");
     (StatusCode::SEE_OTHER, [(SET_COOKIE, cookie), (LOCATION, "/account/tokens".to_owned())])
 }
@@ -405,7 +405,7 @@ async fn nobody_signed_in_is_sent_to_sign_in_or_asked_to() {
 }
 
 /// A chromedriver on a free local port, killed when dropped.
-struct ChromeDriver {
+pub(super) struct ChromeDriver {
     child: Child,
     url: String,
     chromium: PathBuf,
@@ -418,7 +418,7 @@ impl ChromeDriver {
     /// # Panics
     ///
     /// When either is missing and `CI` is set (.ci/run installs both), or the driver fails.
-    fn start() -> Option<Self> {
+    pub(super) fn start() -> Option<Self> {
         // On PATH, then where Debian keeps them.
         let find = |names: &[&str]| {
             let path = std::env::var_os("PATH").unwrap_or_default();
@@ -455,7 +455,7 @@ impl ChromeDriver {
         Some(ChromeDriver { child, url: format!("http://127.0.0.1:{port}"), chromium })
     }
 
-    async fn session(&self) -> Client {
+    pub(super) async fn session(&self) -> Client {
         let options = serde_json::json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -483,7 +483,7 @@ impl Drop for ChromeDriver {
 /// Ada's tokens for the screenshots, made over the months before [`NOW`] (where the clock is
 /// left): a dashboard key that has expired, a laptop key used this morning, a CI key without
 /// expiry; and Eve's, which the page must not show Ada.
-async fn demo_tokens(store: &MemoryTokenStore, clock: &Clock) {
+pub(super) async fn demo_tokens(store: &MemoryTokenStore, clock: &Clock) {
     let ada = |name: &str, scopes: &[&str]| {
         NewToken::for_subject("user_ada")
             .organization("acme")
@@ -630,7 +630,7 @@ async fn browse(browser: Client, origin: String, store: MemoryTokenStore) {
 
 /// Waits for the page whose heading is `expected`: a click navigates, and an element found
 /// on the page being left goes stale.
-async fn heading(browser: &Client, expected: &str) {
+pub(super) async fn heading(browser: &Client, expected: &str) {
     let xpath = format!("//h1[normalize-space()='{expected}']");
     browser
         .wait()
@@ -639,7 +639,7 @@ async fn heading(browser: &Client, expected: &str) {
         .unwrap_or_else(|e| panic!("no page {expected:?}: {e}"));
 }
 
-async fn text(browser: &Client, css: &str) -> String {
+pub(super) async fn text(browser: &Client, css: &str) -> String {
     browser.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
 }
 
@@ -672,7 +672,7 @@ async fn focused_id(browser: &Client) -> Option<String> {
 }
 
 /// The whole page as a PNG: written to docs/ with `UPDATE_SCREENSHOTS=1`, checked otherwise.
-async fn screenshot(browser: &Client, file: &str) {
+pub(super) async fn screenshot(browser: &Client, file: &str) {
     // The window's height, less what is not page, fits the page's content and a margin.
     let script = "return Math.ceil(document.body.getBoundingClientRect().bottom) + 32 \
                   + window.outerHeight - window.innerHeight";

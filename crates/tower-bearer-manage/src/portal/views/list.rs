@@ -22,6 +22,8 @@ pub(crate) struct ListPage<'a> {
     pub(crate) next_page: Option<String>,
     /// The token just revoked, to say so.
     pub(crate) revoked: Option<&'a TokenInfo>,
+    /// Whether each token links to its usage page.
+    pub(crate) usage: bool,
     pub(crate) now: SystemTime,
     pub(crate) form: CreateForm<'a>,
 }
@@ -95,6 +97,9 @@ fn row(view: &ListPage<'_>, info: &TokenInfo, limits: bool) -> Markup {
             td { (token::cell_time(info.last_used_at)) }
             td { (token::expiry(info, view.now, token::cell_time)) }
             td {
+                @if view.usage {
+                    p.action { a href=(view.paths.usage(&info.id)) { "Usage" span.vh { " of " (name) } } }
+                }
                 // A plain GET to the confirmation page: nothing is revoked from here.
                 form method="get" action=(view.paths.revoke(&info.id)) {
                     button.secondary type="submit" { "Revoke" span.vh { " " (name) } "…" }
