@@ -85,6 +85,9 @@ pub(crate) enum Command {
     },
     /// Print audit events, oldest first
     Audit(AuditArgs),
+    /// Per key: requests, admitted, what refused the rest, and a sparkline of admitted
+    /// requests per bucket (▁ none … █ the key's busiest)
+    Usage(UsageArgs),
 }
 
 /// `issue`'s arguments.

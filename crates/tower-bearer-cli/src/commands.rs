@@ -13,6 +13,7 @@ use crate::escape::printable;
 use crate::failure::Failure;
 use crate::output::{Printer, RotatedView};
 use crate::session::Session;
+use crate::usage;
 
 /// How many tokens `list` prints without `--limit` or `--all`.
 const DEFAULT_LIST_LIMIT: usize = 100;
@@ -77,6 +78,7 @@ async fn execute(command: Command, session: &Session, out: &mut Printer) -> Resu
         }
         Command::Purge { audit_older_than } => purge(session, audit_older_than, out, now).await,
         Command::Audit(args) => audit(session, args, out).await,
+        Command::Usage(args) => usage::usage(store, &args, out, now).await,
     }
 }
 

@@ -17,6 +17,7 @@
 //! $ tower-bearer purge --audit-older-than 90d
 //! $ tower-bearer audit --token tid_… --event token.revoked
 //! $ tower-bearer audit --follow                     (until Ctrl-C)
+//! $ tower-bearer usage --days 7                     (per key: totals and a sparkline)
 //! ```
 //!
 //! `tower-bearer help <command>` lists every flag.
@@ -49,7 +50,9 @@
 //! (and `replaced`, `old_valid_until` for `rotate`); `{"id": …, "revoked": true}` and
 //! `{"id": …, "deleted": true}`; `{"expired_tokens": n, "audit_events": n | null}` for `purge`;
 //! one event per line for `audit` (`seq`, `at`, `event`, `token_id`, `subject`, `organization`,
-//! `method`, `path`, `status`, `reason`). Times are RFC 3339 in UTC, to the second. Text
+//! `method`, `path`, `status`, `reason`); one key per line for `usage` (`token_id`,
+//! `granularity`, `totals` and each of `buckets` (`start`, `counts`) with every outcome's
+//! count by name). Times are RFC 3339 in UTC, to the second. Text
 //! from the database is printed with control characters escaped.
 //!
 //! `list` prints at most `--limit` tokens (100 by default; a note says when more follow) or,
@@ -57,6 +60,12 @@
 //! `audit` prints events oldest first, from the start or `--after` a position (the first
 //! column), at most `--limit`; `--follow` then keeps polling every second for new ones until
 //! Ctrl-C.
+//!
+//! `usage [TOKEN_ID]` prints, per key with requests in the last `--days` (30 by default; the
+//! key given is shown even without), its requests, how many were admitted, what refused the
+//! others (`rate_limited 3, expired 1`), and a sparkline of its admitted requests per
+//! `--granularity` bucket (`day` by default; `hour`, `minute`): `▁` for none up to `█` for the
+//! key's busiest. Counts are those the application's usage counter has flushed.
 //!
 //! # Exit codes
 //!
@@ -103,9 +112,6 @@ mod limits;
 mod output;
 mod session;
 mod timestamp;
-// Read through `SqlTokenStore`'s `UsageLog`, which the usage counter's branch adds: until it
-// is merged, the `usage` command is not on the command line and this is used by its tests only.
-#[expect(dead_code, reason = "wired to the store with SqlTokenStore's UsageLog at the merge")]
 mod usage;
 
 use std::io::{self, Write};

@@ -6,3 +6,4 @@ mod errors;
 mod lifecycle;
 mod metered;
 mod support;
+mod usage;
