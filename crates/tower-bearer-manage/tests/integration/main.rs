@@ -6,6 +6,6 @@ mod crashes;
 mod leaks;
 mod portal;
 mod portal_limits;
-mod usage;
 mod portal_usage;
+mod usage;
 mod usage_api;
