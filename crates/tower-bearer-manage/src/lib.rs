@@ -25,6 +25,7 @@
 
 mod api;
 mod bootstrap;
+mod monitoring;
 mod writer;
 pub use api::ManagementApi;
 pub use bootstrap::{ADMIN_KEY_MARKER, bootstrap_admin};

@@ -1,6 +1,7 @@
 //! The management crate's integration tests, as one binary.
 mod api;
 mod audit;
+mod audit_metrics;
 mod bootstrap;
 mod crashes;
 mod leaks;
