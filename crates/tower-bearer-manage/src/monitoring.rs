@@ -4,10 +4,13 @@
 //! workspace is in `docs/guide/metrics.md`.
 
 /// Events an audit writer holds, not yet written to the log.
+#[cfg(feature = "metrics")]
 pub(crate) const AUDIT_BACKLOG: &str = "tower_bearer_audit_backlog";
 /// Events an audit writer dropped (no room within its `max_bytes`, or after it stopped).
+#[cfg(feature = "metrics")]
 pub(crate) const AUDIT_DROPPED: &str = "tower_bearer_audit_dropped_total";
 /// Usage counts a usage counter holds, not yet flushed to its `UsageLog`.
+#[cfg(feature = "metrics")]
 pub(crate) const USAGE_BACKLOG: &str = "tower_bearer_usage_backlog";
 
 /// Records an audit writer's backlog, and the events it dropped since the last call.
