@@ -26,9 +26,11 @@
 mod api;
 mod bootstrap;
 mod monitoring;
+mod notices;
 mod writer;
 pub use api::ManagementApi;
 pub use bootstrap::{ADMIN_KEY_MARKER, bootstrap_admin};
+pub use notices::{ExpiryNotices, ExpiryNoticesBuilder, Notice, NoticeKind};
 pub use writer::{AuditDrops, AuditStats, AuditWriter, AuditWriterBuilder};
 
 // leaked-token endpoint

@@ -7,13 +7,13 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::server::Server;
 use utoipa::{Modify, OpenApi};
 
-use super::handlers;
 use super::json::{
     AuditList, AuditView, BalanceView, CreditsView, ErrorBody, IssuedView, RateLimitView, RefillView,
     TokenList, TokenView,
 };
 use super::limits::{CreditsRequest, RateLimitRequest, RefillRequest};
 use super::state::ApiScopes;
+use super::{handlers, notices};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,7 +21,7 @@ use super::state::ApiScopes;
         title = "Token management",
         description = "Issue, list, rotate and revoke API tokens, and read the audit log (tower-bearer-manage)."
     ),
-    paths(handlers::create, handlers::list, handlers::show, handlers::revoke, handlers::rotate, handlers::audit),
+    paths(handlers::create, handlers::list, handlers::show, handlers::revoke, handlers::rotate, handlers::audit, notices::notices),
     components(schemas(
         TokenView,
         IssuedView,
@@ -37,7 +37,8 @@ use super::state::ApiScopes;
         RateLimitView,
         CreditsView,
         RefillView,
-        BalanceView
+        BalanceView,
+        notices::NoticeList
     )),
     modifiers(&BearerScheme),
     tags((name = "tokens", description = "The caller's tokens, or its organization's with the admin scope"),

@@ -5,5 +5,6 @@ mod audit_metrics;
 mod bootstrap;
 mod crashes;
 mod leaks;
+mod notices;
 mod portal;
 mod portal_limits;
