@@ -84,6 +84,8 @@ pub(crate) enum Command {
     },
     /// Print audit events, oldest first
     Audit(AuditArgs),
+    /// Tokens expiring soon and tokens reported leaked (the notices to send their owners)
+    Notices(crate::notices::NoticesArgs),
 }
 
 /// `issue`'s arguments.

@@ -100,6 +100,7 @@ mod duration;
 mod escape;
 mod failure;
 mod limits;
+mod notices;
 mod output;
 mod session;
 mod timestamp;

@@ -5,4 +5,5 @@
 mod errors;
 mod lifecycle;
 mod metered;
+mod notices;
 mod support;

@@ -137,16 +137,12 @@ pub(crate) async fn expiring<S: TokenManager>(
     window: Duration,
 ) -> Result<Vec<Notice>, ManageError> {
     let now = store.clock().now();
-    let until = now.checked_add(window).unwrap_or(now);
     query.limit = TokenQuery::MAX_PAGE;
     let mut found = Vec::new();
     loop {
         let page = store.list_page(&query).await?;
         for token in page.items {
-            if let Some(expires_at) = token.principal.expires_at()
-                && expires_at > now
-                && expires_at <= until
-            {
+            if let Some(expires_at) = token.expires_within(now, window) {
                 found.push(Notice::new(NoticeKind::Expiring { expires_at }, token));
             }
         }
