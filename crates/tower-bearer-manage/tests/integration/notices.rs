@@ -114,3 +114,13 @@ async fn the_api_lists_the_notices_of_the_callers_tenant() {
     assert_eq!(status, http::StatusCode::BAD_REQUEST, "{body}");
     assert!(body["error_description"].as_str().unwrap().contains("within"), "{body}");
 }
+
+#[test]
+fn the_openapi_document_describes_the_notices() {
+    let document = tower_bearer_manage::ManagementApi::new(MemoryTokenStore::new()).openapi("/v1");
+    let notices = &document["paths"]["/notices"]["get"];
+    assert_eq!(notices["parameters"][0]["name"], "within", "{notices}");
+    let list = &document["components"]["schemas"]["NoticeList"]["properties"];
+    assert!(list["expiring"].to_string().contains("TokenView"), "{list}");
+    assert!(list["leaked"].to_string().contains("AuditView"), "{list}");
+}
