@@ -63,6 +63,19 @@ pub struct ExpiryNotices<S> {
 }
 
 /// Builds [`ExpiryNotices`]: [`ExpiryNotices::builder`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use tower_bearer::MemoryTokenStore;
+/// use tower_bearer_manage::ExpiryNotices;
+///
+/// let notices = ExpiryNotices::builder(MemoryTokenStore::new())
+///     .window(Duration::from_secs(3 * 86_400))
+///     .on_notice(|notice| println!("tell {} about {}", notice.token.principal.subject(), notice.token.id))
+///     .build();
+/// # drop(notices);
+/// ```
 #[must_use]
 pub struct ExpiryNoticesBuilder<S> {
     store: S,
@@ -115,17 +128,19 @@ impl<S: TokenManager> ExpiryNotices<S> {
 }
 
 impl<S: TokenManager + Send + Sync + 'static> ExpiryNotices<S> {
-    /// Checks every `every` on a tokio task, until the returned handle is aborted or the
-    /// runtime ends; a failed check is tried again at the next tick.
-    pub fn spawn(self, every: Duration) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
+    /// Checks every `every` (at least a second) on a task of the current tokio runtime, until
+    /// the returned handle is aborted or the runtime ends; a failed check is tried again at the
+    /// next tick. `None` outside a tokio runtime: nothing to run the checks on.
+    pub fn spawn(self, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        Some(runtime.spawn(async move {
             let mut ticks = tokio::time::interval(every.max(Duration::from_secs(1)));
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
                 let _ = self.check().await;
             }
-        })
+        }))
     }
 }
 
