@@ -4,7 +4,12 @@
 //!
 //! The table of every metric of the workspace is in `docs/guide/metrics.md`.
 
+use std::sync::OnceLock;
 use std::time::Duration;
+
+use metrics::{Key, Label, Level, Metadata};
+
+use crate::manage::usage::UsageOutcome;
 
 /// Requests the auth layer decided, by `outcome` ([`UsageOutcome::as_str`]), and by
 /// `token_id` only when the layer is told to (`BearerAuthLayer::metric_token_ids`).
@@ -20,14 +25,24 @@ pub(crate) const CACHE_MISSES: &str = "tower_bearer_cache_misses_total";
 /// 1 while a `CircuitBreakerTokenStore` is open (failing lookups at once), 0 otherwise.
 pub(crate) const BREAKER_OPEN: &str = "tower_bearer_circuit_breaker_open";
 
+/// The `outcome` label of each [`UsageOutcome`], made once: a key built from static parts
+/// costs no allocation per request, where the facade's macro given a label value that is not
+/// a literal allocates the key's labels each time.
+fn outcome_labels() -> &'static [[Label; 1]; UsageOutcome::ALL.len()] {
+    static LABELS: OnceLock<[[Label; 1]; UsageOutcome::ALL.len()]> = OnceLock::new();
+    LABELS.get_or_init(|| UsageOutcome::ALL.map(|o| [Label::from_static_parts("outcome", o.as_str())]))
+}
+
 /// Counts one decided request.
-pub(crate) fn request(outcome: &'static str, token_id: Option<&str>) {
-    match token_id {
-        Some(id) => {
-            metrics::counter!(REQUESTS, "outcome" => outcome, "token_id" => id.to_owned()).increment(1)
-        }
-        None => metrics::counter!(REQUESTS, "outcome" => outcome).increment(1),
+pub(crate) fn request(outcome: UsageOutcome, token_id: Option<&str>) {
+    if let Some(id) = token_id {
+        metrics::counter!(REQUESTS, "outcome" => outcome.as_str(), "token_id" => id.to_owned()).increment(1);
+        return;
     }
+    static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+    let Some(at) = UsageOutcome::ALL.iter().position(|o| *o == outcome) else { return };
+    let key = Key::from_static_parts(REQUESTS, &outcome_labels()[at]);
+    metrics::with_recorder(|recorder| recorder.register_counter(&key, &METADATA)).increment(1);
 }
 
 /// Records how long a lookup answered later took.

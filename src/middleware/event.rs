@@ -116,7 +116,7 @@ impl EventSink {
         } else {
             None
         };
-        crate::monitoring::request(outcome.as_str(), token_id);
+        crate::monitoring::request(outcome, token_id);
     }
 }
 
