@@ -66,6 +66,9 @@
 //! - `rate-limit` (default): [`RateLimitLayer`](crate::limit) and
 //!   `BearerAuthLayer::rate_limit`, per-token rate limits on `governor`. Credits
 //!   ([`CreditsLayer`]) need no feature.
+//! - `metrics`: request outcomes, store lookup latency, cache hits and the circuit breaker's
+//!   state through the [`metrics`](https://docs.rs/metrics) facade, for Prometheus or any
+//!   other recorder the application installs (the guide's metrics page has the table).
 //!
 //! The OAuth 2.0 client-credentials endpoint is the crate `tower-bearer-oauth`.
 //!
@@ -98,6 +101,8 @@ pub mod header;
 pub mod limit;
 pub mod manage;
 pub mod middleware;
+#[cfg(feature = "metrics")]
+mod monitoring;
 mod outcome;
 mod principal;
 mod scope;
@@ -143,6 +148,8 @@ mod guide {
     struct Portal;
     #[doc = include_str!("../docs/guide/cli.md")]
     struct Cli;
+    #[doc = include_str!("../docs/guide/metrics.md")]
+    struct Metrics;
     #[doc = include_str!("../docs/guide/operations.md")]
     struct Operations;
     #[doc = include_str!("../docs/guide/dpop.md")]

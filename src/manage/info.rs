@@ -1,6 +1,6 @@
 //! [`TokenInfo`]: the public metadata of a stored token.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::grant::{CreditBalance, Grant};
 use crate::principal::Principal;
@@ -58,6 +58,16 @@ impl TokenInfo {
     #[must_use]
     pub fn is_expired_at(&self, now: SystemTime) -> bool {
         self.principal.is_expired_at(now)
+    }
+
+    /// The token's expiry, if it is after `now` and at most `window` from it: the test of an
+    /// expiry notice (`tower-bearer-manage`'s `ExpiryNotices`, `GET /notices`, the CLI's
+    /// `notices`), defined once.
+    #[must_use]
+    pub fn expires_within(&self, now: SystemTime, window: Duration) -> Option<SystemTime> {
+        let expires_at = self.principal.expires_at()?;
+        let until = now.checked_add(window).unwrap_or(now);
+        (expires_at > now && expires_at <= until).then_some(expires_at)
     }
 
     /// The expiry a replacement gets when this token is rotated at `now`: the same lifetime

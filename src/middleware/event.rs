@@ -1,5 +1,6 @@
 //! Where a layer's [`AuthEvent`]s go: one per request, delivered to the layer's hook and,
-//! with the `tracing` feature, as a `tracing` event (target `tower_bearer`).
+//! with the `tracing` feature, as a `tracing` event (target `tower_bearer`), and with the
+//! `metrics` feature, counted in `tower_bearer_requests_total`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -16,6 +17,10 @@ type Hook = Arc<dyn Fn(&AuthEvent<'_>) + Send + Sync>;
 #[derive(Clone, Default)]
 pub(crate) struct EventSink {
     hook: Option<Hook>,
+    /// Whether the request counter is labelled by token id too (the application asked for
+    /// it: one series per token).
+    #[cfg(feature = "metrics")]
+    metric_token_ids: bool,
 }
 
 impl EventSink {
@@ -23,9 +28,19 @@ impl EventSink {
         self.hook = Some(hook);
     }
 
-    /// Whether anything listens: without a hook or a `tracing` subscriber, an admitted request
-    /// keeps nothing for its event.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn set_metric_token_ids(&mut self, on: bool) {
+        self.metric_token_ids = on;
+    }
+
+    /// Whether anything listens: without a hook, a `tracing` subscriber or the `metrics`
+    /// feature, an admitted request keeps nothing for its event. With `metrics` it keeps it
+    /// always: a handler behind the layer may still refuse the request, and the counter must
+    /// count that refusal instead of the admission, not both.
     fn observed(&self) -> bool {
+        if cfg!(feature = "metrics") {
+            return true;
+        }
         #[cfg(feature = "tracing")]
         if tracing::enabled!(target: "tower_bearer", tracing::Level::INFO) {
             return true;
@@ -55,6 +70,8 @@ impl EventSink {
     pub(crate) fn emit(&self, event: &AuthEvent<'_>) {
         #[cfg(feature = "tracing")]
         trace(event);
+        #[cfg(feature = "metrics")]
+        self.count(event);
         if let Some(hook) = &self.hook {
             hook(event);
         }
@@ -86,6 +103,20 @@ impl Drop for Admitted {
             let outcome = Outcome::Authenticated(&self.principal);
             self.sink.emit(&AuthEvent { outcome, method: &self.method, path: &self.path });
         }
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl EventSink {
+    fn count(&self, event: &AuthEvent<'_>) {
+        use crate::manage::usage::UsageOutcome;
+        let Some(outcome) = UsageOutcome::of(event) else { return };
+        let token_id = if self.metric_token_ids {
+            event.principal().and_then(Principal::token_id).map(|id| id.as_str())
+        } else {
+            None
+        };
+        crate::monitoring::request(outcome, token_id);
     }
 }
 

@@ -264,6 +264,18 @@ impl<T> BearerAuthLayer<T> {
         self
     }
 
+    /// Whether `tower_bearer_requests_total` is labelled by `token_id` as well as by `outcome`
+    /// (default `false`). On, the counter has one series per token that made a request: a
+    /// monitoring system pays for every one, so turn it on only for a bounded set of tokens
+    /// (a few service keys), never for keys your users create. Unknown tokens never get a
+    /// `token_id` label: what was presented is never recorded.
+    #[cfg(feature = "metrics")]
+    #[must_use]
+    pub fn metric_token_ids(mut self, on: bool) -> Self {
+        self.config_mut().events.set_metric_token_ids(on);
+        self
+    }
+
     /// Whether rejection responses carry the [`AuthError`](crate::AuthError) in their
     /// extensions, for outer layers to read (default `false`). On, every rejected request pays
     /// three allocations and their frees (as much as the rest of a rejection, see BENCHMARKS.md): the

@@ -59,6 +59,8 @@ impl<T: TokenStore> CircuitBreakerTokenStore<T> {
             failures: AtomicU32::new(0),
             open: AtomicBool::new(false),
         };
+        #[cfg(feature = "metrics")]
+        crate::monitoring::breaker_open(false);
         CircuitBreakerTokenStore { shared: Arc::new(shared) }
     }
 
@@ -109,6 +111,8 @@ impl<T: TokenStore> Shared<T> {
         if self.open.swap(true, Ordering::AcqRel) {
             return;
         }
+        #[cfg(feature = "metrics")]
+        crate::monitoring::breaker_open(true);
         let shared = Arc::clone(self);
         runtime.spawn(async move {
             // A token no one holds: a store that is up answers "unknown".
@@ -123,6 +127,8 @@ impl<T: TokenStore> Shared<T> {
                     if shared.inner.lookup(&probe).await.is_ok() {
                         shared.failures.store(0, Ordering::Relaxed);
                         shared.open.store(false, Ordering::Release);
+                        #[cfg(feature = "metrics")]
+                        crate::monitoring::breaker_open(false);
                         return;
                     }
                     if asked.elapsed() > QUICK_FAILURE {

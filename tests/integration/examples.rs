@@ -26,6 +26,10 @@ mod dpop;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../examples/hyper.rs"]
 mod hyper_example;
+#[cfg(feature = "metrics")]
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../examples/metrics.rs"]
+mod metrics_example;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../examples/oauth_client_credentials.rs"]
 mod oauth_client_credentials;
@@ -372,4 +376,34 @@ async fn dpop_example() {
     // The example's own client, as `cargo run --example dpop` runs it.
     let base = ex.url("");
     assert!(!dpop::run_client(&base, &basic).await.unwrap().is_empty());
+}
+
+/// The metrics example, scraped over HTTP as Prometheus would: the counters move with the
+/// requests. The one test of this binary that installs a global recorder; other tests running
+/// at the same time may add to the same counters, so the test asserts at least its own.
+#[cfg(feature = "metrics")]
+#[tokio::test]
+async fn metrics_example() {
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().unwrap();
+    let metrics_example::Demo { app, token } = metrics_example::demo(prometheus).unwrap();
+    let ex = Served::start(app).await;
+    let count = |scrape: &str, outcome: &str| -> u64 {
+        let series = format!("tower_bearer_requests_total{{outcome=\"{outcome}\"}} ");
+        scrape.lines().find_map(|line| line.strip_prefix(&series)).map_or(0, |n| n.trim().parse().unwrap())
+    };
+    let before = get(&ex.url("/metrics"), None).await;
+    assert_eq!(before.status, StatusCode::OK);
+
+    for _ in 0..3 {
+        assert_eq!(get(&ex.url("/v1/hello"), Some(&token)).await.status, StatusCode::OK);
+    }
+    assert_eq!(get(&ex.url("/v1/hello"), Some("wrong")).await.status, StatusCode::UNAUTHORIZED);
+
+    let after = get(&ex.url("/metrics"), None).await;
+    assert_eq!(after.status, StatusCode::OK);
+    assert!(after.body.contains("# TYPE tower_bearer_requests_total counter"), "{}", after.body);
+    assert!(count(&after.body, "admitted") >= count(&before.body, "admitted") + 3, "{}", after.body);
+    assert!(count(&after.body, "unknown") > count(&before.body, "unknown"), "{}", after.body);
+    // Not labelled by token: the example does not ask for it.
+    assert!(!after.body.contains("token_id"), "{}", after.body);
 }

@@ -26,6 +26,8 @@ mod limits;
 mod load_faults;
 #[cfg(all(feature = "axum", feature = "rate-limit"))]
 mod metered_keys_example;
+#[cfg(all(feature = "axum", feature = "metrics"))]
+mod metrics;
 mod never_leak;
 #[cfg(feature = "axum")]
 mod oauth_examples;

@@ -88,6 +88,8 @@ pub(crate) enum Command {
     /// Per key: requests, admitted, what refused the rest, and a sparkline of admitted
     /// requests per bucket (▁ none … █ the key's busiest)
     Usage(UsageArgs),
+    /// Tokens expiring soon and tokens reported leaked (the notices to send their owners)
+    Notices(crate::notices::NoticesArgs),
 }
 
 /// `issue`'s arguments.

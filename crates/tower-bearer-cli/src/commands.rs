@@ -79,6 +79,7 @@ async fn execute(command: Command, session: &Session, out: &mut Printer) -> Resu
         Command::Purge { audit_older_than } => purge(session, audit_older_than, out, now).await,
         Command::Audit(args) => audit(session, args, out).await,
         Command::Usage(args) => usage::usage(store, &args, out, now).await,
+        Command::Notices(args) => crate::notices::notices(session, args, out, now).await,
     }
 }
 

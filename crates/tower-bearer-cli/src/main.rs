@@ -109,6 +109,7 @@ mod duration;
 mod escape;
 mod failure;
 mod limits;
+mod notices;
 mod output;
 mod session;
 mod timestamp;

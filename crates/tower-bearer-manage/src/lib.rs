@@ -29,11 +29,14 @@
 
 mod api;
 mod bootstrap;
+mod monitoring;
+mod notices;
 mod usage;
 mod usage_source;
 mod writer;
 pub use api::ManagementApi;
 pub use bootstrap::{ADMIN_KEY_MARKER, bootstrap_admin};
+pub use notices::{ExpiryNotices, ExpiryNoticesBuilder, Notice, NoticeKind};
 pub use usage::{Retention, UsageCounter, UsageCounterBuilder, UsageStats};
 pub use writer::{AuditDrops, AuditStats, AuditWriter, AuditWriterBuilder};
 

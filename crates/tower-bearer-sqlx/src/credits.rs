@@ -149,10 +149,11 @@ impl Inner {
     async fn give_back(&self, idle_since: Option<i64>) -> Result<u64, StoreError> {
         let accounts: Vec<(TokenId, Arc<Mutex<Lease>>)> =
             self.leases.accounts.pin().iter().map(|(id, lease)| (id.clone(), lease.clone())).collect();
-        let (mut returned, mut first_error) = (0, None);
+        let (mut returned, mut first_error, mut held) = (0, None, 0);
         for (id, account) in accounts {
             let mut lease = account.lock().await;
             if idle_since.is_some_and(|since| lease.last_used > since) {
+                held += u64::from(lease.taken > 0);
                 continue;
             }
             let Some(start) = lease.period_start.filter(|_| lease.taken > 0) else { continue };
@@ -166,10 +167,15 @@ impl Inner {
                     lease.void();
                 }
                 Err(e) => {
+                    held += 1;
                     first_error.get_or_insert(e);
                 }
             }
         }
+        #[cfg(feature = "metrics")]
+        crate::monitoring::leases_held(held);
+        #[cfg(not(feature = "metrics"))]
+        let _ = held;
         match first_error {
             None => Ok(returned),
             Some(e) => Err(StoreError::unavailable(e)),

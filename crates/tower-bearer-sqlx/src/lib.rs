@@ -100,6 +100,8 @@ mod markers;
 mod metering;
 mod micros;
 mod migrate;
+#[cfg(feature = "metrics")]
+mod monitoring;
 mod oauth_clients;
 #[cfg(feature = "sqlite")]
 mod poller;

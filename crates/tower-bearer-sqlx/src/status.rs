@@ -32,6 +32,8 @@ impl StatusReport {
         self.0.send_modify(|s| {
             s.subscribed = true;
             s.subscriptions += 1;
+            #[cfg(feature = "metrics")]
+            crate::monitoring::push(true, s.subscriptions > 1);
         });
     }
 
@@ -39,6 +41,41 @@ impl StatusReport {
         self.0.send_modify(|s| {
             s.subscribed = false;
             s.losses += 1;
+            #[cfg(feature = "metrics")]
+            crate::monitoring::push(false, false);
         });
+    }
+}
+
+#[cfg(all(test, feature = "metrics"))]
+mod tests {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    use super::*;
+
+    #[test]
+    fn the_push_state_is_a_gauge_and_reconnections_a_counter() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            let (report, _status) = StatusReport::channel();
+            report.subscribed();
+            report.lost();
+            report.subscribed();
+        });
+        let mut seen: Vec<(String, DebugValue)> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| (key.key().name().to_owned(), value))
+            .collect();
+        seen.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            seen,
+            [
+                (crate::monitoring::PUSH_CONNECTED.to_owned(), DebugValue::Gauge(1.0.into())),
+                (crate::monitoring::PUSH_RECONNECTS.to_owned(), DebugValue::Counter(1)),
+            ]
+        );
     }
 }

@@ -186,8 +186,12 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
         let inner = &*self.inner;
         let hash = *token.hash();
         if let Some(hit) = inner.core.get(&hash) {
+            #[cfg(feature = "metrics")]
+            crate::monitoring::cache(true);
             return Lookup::Now(Ok(hit.into_state()));
         }
+        #[cfg(feature = "metrics")]
+        crate::monitoring::cache(false);
         // Read before the store is asked: an invalidation from here on keeps the answer out.
         let epoch = inner.core.epoch();
         let mut shard = lock(&inner.flights[usize::from(hash.as_bytes()[31]) % SHARDS]);

@@ -5,5 +5,6 @@
 mod errors;
 mod lifecycle;
 mod metered;
+mod notices;
 mod support;
 mod usage;

@@ -6,6 +6,7 @@ mod error;
 mod handlers;
 mod json;
 mod limits;
+mod notices;
 mod openapi;
 mod state;
 mod usage;
@@ -178,7 +179,8 @@ impl<S: TokenManager + Clone> ManagementApi<S> {
         let mut router = Router::new()
             .route("/tokens", get(handlers::list::<S>).post(handlers::create::<S>))
             .route("/tokens/{id}", get(handlers::show::<S>).delete(handlers::revoke::<S>))
-            .route("/tokens/{id}/rotate", post(handlers::rotate::<S>));
+            .route("/tokens/{id}/rotate", post(handlers::rotate::<S>))
+            .route("/notices", get(notices::notices::<S>));
         if has_audit {
             router = router.route("/audit", get(handlers::audit::<S>));
         }

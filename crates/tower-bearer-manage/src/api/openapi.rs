@@ -7,14 +7,13 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::server::Server;
 use utoipa::{Modify, OpenApi};
 
-use super::handlers;
 use super::json::{
     AuditList, AuditView, BalanceView, CreditsView, ErrorBody, IssuedView, RateLimitView, RefillView,
     TokenList, TokenView,
 };
 use super::limits::{CreditsRequest, RateLimitRequest, RefillRequest};
 use super::state::ApiScopes;
-use super::usage;
+use super::{handlers, notices, usage};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,7 +21,7 @@ use super::usage;
         title = "Token management",
         description = "Issue, list, rotate and revoke API tokens, and read the audit log (tower-bearer-manage)."
     ),
-    paths(handlers::create, handlers::list, handlers::show, handlers::revoke, handlers::rotate, handlers::audit, usage::token_usage, usage::summary),
+    paths(handlers::create, handlers::list, handlers::show, handlers::revoke, handlers::rotate, handlers::audit, usage::token_usage, usage::summary, notices::notices),
     components(schemas(
         TokenView,
         IssuedView,
@@ -44,7 +43,8 @@ use super::usage;
         usage::SeriesView,
         usage::TokenUsage,
         usage::TokenTotals,
-        usage::UsageSummary
+        usage::UsageSummary,
+        notices::NoticeList
     )),
     modifiers(&BearerScheme),
     tags((name = "tokens", description = "The caller's tokens, or its organization's with the admin scope"),

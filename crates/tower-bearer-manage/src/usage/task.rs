@@ -107,6 +107,7 @@ impl<L: UsageLog> Task<L> {
             self.counters.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
         }
         self.counters.pending.store(self.pending.len() as u64, Ordering::Relaxed);
+        crate::monitoring::usage_backlog(self.pending.len() as u64);
         flushed
     }
 

@@ -68,6 +68,8 @@ pub(super) struct Task<L> {
 pub(super) struct Reports {
     reported: u64,
     at: Option<Instant>,
+    /// The drops counted in the metrics so far.
+    recorded: u64,
 }
 
 /// Whether the task keeps the recent time now, and how long nothing has arrived.
@@ -183,6 +185,7 @@ impl<L: AuditLog> Task<L> {
     /// Tells the drop hook how many events were dropped since it was last told, at most once
     /// per flush interval.
     fn report_drops(&mut self) {
+        self.record_metrics();
         let Some(hook) = &self.on_drop else { return };
         let total = self.buffers.dropped();
         let now = Instant::now();
@@ -191,8 +194,20 @@ impl<L: AuditLog> Task<L> {
             return;
         }
         let drops = AuditDrops { count: total - reports.reported, total };
-        *reports = Reports { reported: total, at: Some(now) };
+        (reports.reported, reports.at) = (total, Some(now));
         hook(&drops);
+    }
+
+    /// Records the backlog and the drops, once per drain and per retry of a failing write:
+    /// the backlog is a sample taken as often as the writer wakes.
+    fn record_metrics(&mut self) {
+        if !cfg!(feature = "metrics") {
+            return;
+        }
+        let backlog = self.buffers.events_waiting() as u64 + self.counters.writing.load(Ordering::Relaxed);
+        let total = self.buffers.dropped();
+        crate::monitoring::audit(backlog, total.saturating_sub(self.reports.recorded));
+        self.reports.recorded = total;
     }
 }
 

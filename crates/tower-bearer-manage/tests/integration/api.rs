@@ -252,6 +252,7 @@ fn the_openapi_document_describes_the_api_as_mounted() {
         [
             "DELETE /tokens/{id}",
             "GET /audit",
+            "GET /notices",
             "GET /tokens",
             "GET /tokens/{id}",
             "POST /tokens",

@@ -15,10 +15,10 @@ use tower_bearer_test_support::status;
 
 /// A log that counts its writes and refuses the first `failures` of them.
 #[derive(Clone)]
-struct Counting<L> {
+pub(crate) struct Counting<L> {
     log: L,
     appends: Arc<AtomicUsize>,
-    failures: Arc<AtomicUsize>,
+    pub(crate) failures: Arc<AtomicUsize>,
 }
 
 impl<L: AuditLog + Clone> AuditLog for Counting<L> {
@@ -39,7 +39,7 @@ impl<L: AuditLog + Clone> AuditLog for Counting<L> {
     }
 }
 
-fn counting<L>(log: L, failures: usize) -> Counting<L> {
+pub(crate) fn counting<L>(log: L, failures: usize) -> Counting<L> {
     Counting { log, appends: Arc::default(), failures: Arc::new(AtomicUsize::new(failures)) }
 }
 

@@ -5,6 +5,7 @@ mod crashes;
 mod credits;
 mod faults;
 mod instances;
+mod metrics;
 mod postgres;
 mod replay;
 mod sqlite;
