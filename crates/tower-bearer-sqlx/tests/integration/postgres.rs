@@ -230,16 +230,15 @@ async fn a_circuit_breaker_answers_at_once_while_the_database_is_down_and_closes
         assert!(is_unavailable(&down), "{down:?}");
     }
     assert!(breaker.is_open());
-    // ...and from then on every request is answered at once.
-    let mut slowest = Duration::ZERO;
+    // ...and from then on every request is answered at once: the breaker's answer is ready
+    // (`Lookup::Now`), no lookup of the database is waited for. (Shown by the answer's form,
+    // not by timing it: a stopped server refuses connections fast too.)
     for _ in 0..50 {
-        let started = Instant::now();
         let down = outcome(&layer, &reader).await;
-        slowest = slowest.max(started.elapsed());
         assert!(is_unavailable(&down), "{down:?}");
+        let answered = breaker.lookup(&PresentedToken::new(reader.as_str()));
+        assert!(matches!(answered, Lookup::Now(Err(_))), "answered without waiting");
     }
-    eprintln!("circuit open: the slowest of 50 answers took {slowest:?}");
-    assert!(slowest < Duration::from_millis(10), "{slowest:?}");
 
     cluster.restart();
     let closed_at = Instant::now();
