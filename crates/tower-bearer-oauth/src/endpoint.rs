@@ -443,7 +443,7 @@ impl<R: ClientRegistry, S: TokenManager> TokenEndpoint<R, S> {
         let mut response = json_response(StatusCode::OK, body);
         #[cfg(feature = "dpop")]
         if let Some(nonce) = config.dpop.as_ref().and_then(|v| v.nonce()).and_then(|n| n.parse().ok()) {
-            response.headers_mut().insert(http::HeaderName::from_static("dpop-nonce"), nonce);
+            response.headers_mut().insert(crate::error::DPOP_NONCE, nonce);
         }
         Ok(response)
     }

@@ -7,6 +7,10 @@ use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER};
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
+/// The header a server's DPoP nonce travels in (RFC 9449 §8): with `use_dpop_nonce`, and
+/// with every token answer when nonces are on.
+pub(crate) const DPOP_NONCE: http::HeaderName = http::HeaderName::from_static("dpop-nonce");
+
 /// A boxed error, as clients, stores and bodies report them.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -83,7 +87,7 @@ impl OAuthError {
             headers.insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         if let Some(nonce) = self.dpop_nonce.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
-            headers.insert(http::HeaderName::from_static("dpop-nonce"), nonce);
+            headers.insert(DPOP_NONCE, nonce);
         }
         response
     }
