@@ -27,7 +27,8 @@
 //! `_in_line`, spent by the auth layer), `memory_boxed_lookup` (the store answering through a boxed future,
 //! as an `async-trait` store would), `memory_audited` (every outcome recorded for
 //! `tower-bearer-manage`'s `AuditWriter`; `memory_event_hook`, the same layer with a hook that
-//! does nothing; `memory_usage_counted`, every outcome counted by its `UsageCounter`) and,
+//! does nothing; `memory_outcome_hook`, an `on_outcome` hook that does nothing;
+//! `memory_usage_counted`, every outcome counted by its `UsageCounter`) and,
 //! with `--features cache`, `cached_callback` (the callback store behind `CachedTokenStore`, a
 //! cache hit).
 //!
@@ -846,10 +847,17 @@ fn valid_hot(c: &mut Criterion<Clock>, r: Option<&mut Vec<Row>>, fx: &Fixture) {
         }))
         .service(passthrough());
     fixed(&mut g, id("memory_event_hook", "1k"), hooked, hot, 200);
+    // What an outcome hook costs: the counting form, which keeps no method or path.
+    let outcome_hooked = ServiceBuilder::new()
+        .layer(BearerAuthLayer::new(fx.sizes[0].memory.clone()).on_outcome(|outcome, principal| {
+            black_box((outcome, principal));
+        }))
+        .service(passthrough());
+    fixed(&mut g, id("memory_outcome_hook", "1k"), outcome_hooked, hot, 200);
     // Usage analytics (issue 26): the same layer with every outcome counted by
     // `tower-bearer-manage`'s `UsageCounter` (its task flushing to a memory log).
     let counted = ServiceBuilder::new()
-        .layer(BearerAuthLayer::new(fx.sizes[0].memory.clone()).on_event(usage_counter().request_hook()))
+        .layer(BearerAuthLayer::new(fx.sizes[0].memory.clone()).on_outcome(usage_counter().outcome_hook()))
         .service(passthrough());
     fixed(&mut g, id("memory_usage_counted", "1k"), counted, hot, 200);
     fixed(
@@ -1040,6 +1048,20 @@ fn summary(since: SystemTime) {
     }
 }
 
+/// With the `metrics` feature and `OVERHEAD_RECORDER=prometheus`, Prometheus's recorder is
+/// installed (as `examples/metrics.rs` does), so each count pays its map lookup; without, the
+/// facade's no-op.
+fn install_recorder() {
+    #[cfg(feature = "metrics")]
+    if std::env::var("OVERHEAD_RECORDER").is_ok_and(|r| r == "prometheus") {
+        // The handle only renders; the recorder stays installed for the whole run.
+        let _handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .expect("no recorder installed yet");
+        eprintln!("recorder: Prometheus");
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     // `cargo bench` passes `--bench`; without it (`cargo test --benches`) criterion runs each
@@ -1048,6 +1070,7 @@ fn main() {
     let interleaved = std::env::var("OVERHEAD_MODE").is_ok_and(|m| m == "interleaved");
     let since = SystemTime::now();
     let fixture = Fixture::build(full);
+    install_recorder();
     let clock = Clock::from_env();
     eprintln!("clock: {}", if clock.cpu { "thread CPU time" } else { "wall time" });
     // Short defaults keep the whole run to a few minutes; criterion's own flags

@@ -62,16 +62,13 @@ pin_project! {
             policy: Option<Arc<Policy>>,
             headers: Option<Box<HeaderMap>>,
         },
-        /// Admitted: the inner service's own future, the number of the policy to answer a
-        /// handler-side rejection with (a number, not a reference: no count to keep per
-        /// request), headers for the response (the rate limit's, when advertised), and the
-        /// number of the request's admission event, for a refusal behind the layer to name.
+        /// Admitted: the inner service's own future, the policy and pending event it is
+        /// answered under, and headers for the response (the rate limit's, when advertised).
         Inner {
             #[pin]
             future: S::Future,
-            policy: Arc<Policy>,
+            answering: Answering,
             headers: Option<Box<HeaderMap>>,
-            admitted: Option<Box<Admitted>>,
         },
         /// Answered by the layer.
         Rejected {
@@ -92,7 +89,8 @@ where
 
     /// The request goes to the inner service without a check (a CORS preflight let through).
     pub(crate) fn unchecked(future: S::Future, policy: Arc<Policy>) -> Self {
-        ResponseFuture { state: State::Inner { future, policy, headers: None, admitted: None } }
+        let answering = Answering { policy, admitted: None };
+        ResponseFuture { state: State::Inner { future, answering, headers: None } }
     }
 
     pub(crate) fn rejected(response: Response<Bytes>) -> Self {
@@ -128,7 +126,7 @@ where
     ) -> Self {
         let state = match admission {
             Ok(Admission::Now(headers, admitted)) => {
-                State::Inner { future: inner.call(req), policy, headers, admitted }
+                State::Inner { future: inner.call(req), answering: Answering { policy, admitted }, headers }
             }
             Ok(Admission::Spending(spend, headers)) => {
                 let pending = Some(Box::new((req, inner.into_owned())));
@@ -178,23 +176,26 @@ where
                         Ok(admitted) => {
                             let (req, mut inner) = *boxed;
                             let future = inner.call(req);
-                            state.set(State::Inner { future, policy, headers, admitted });
+                            let answering = Answering { policy, admitted };
+                            state.set(State::Inner { future, answering, headers });
                         }
                         Err(response) => return Poll::Ready(Ok(response.map(ResponseBody::rejection))),
                     }
                 }
-                StateProj::Inner { future, policy, headers, admitted } => {
+                StateProj::Inner { future, answering, headers } => {
                     let mut response = ready!(future.poll(cx))?;
                     // A handler refused the request with an `AuthError`: answer it in this
                     // layer's format and realm. An empty extensions map answers at once.
                     if let Some(rejection) = response.extensions_mut().remove::<HandlerRejection>() {
-                        return Poll::Ready(Ok(policy.answer_handler_rejection(rejection, admitted.take())));
+                        let admitted = answering.admitted.take();
+                        return Poll::Ready(Ok(answering
+                            .policy
+                            .answer_handler_rejection(rejection, admitted)));
                     }
                     if let Some(headers) = headers.take() {
                         response.headers_mut().extend(*headers);
                     }
-                    // Sends the request's event: answered, not refused.
-                    drop(admitted.take());
+                    answering.answered();
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }
                 StateProj::Rejected { response } => {
@@ -212,6 +213,29 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+/// The policy an admitted request is answered under, and the request's event until it is sent.
+/// Dropped with the event unsent (the inner service failed, or the request was abandoned), it
+/// reports the request authenticated: the layer admitted it, and nothing behind refused it.
+struct Answering {
+    policy: Arc<Policy>,
+    admitted: Option<Admitted>,
+}
+
+impl Answering {
+    /// Sends the request's event: answered, not refused.
+    fn answered(&mut self) {
+        if let Some(admitted) = self.admitted.take() {
+            self.policy.answered(&admitted);
+        }
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.answered();
     }
 }
 

@@ -15,6 +15,7 @@ use super::require::{checked, checked_any};
 use super::responder::is_param_char;
 use super::service::BearerAuth;
 use crate::clock::Clock;
+use crate::manage::usage::UsageOutcome;
 use crate::outcome::event::AuthEvent;
 use crate::principal::Principal;
 use crate::scope::ScopeRequirement;
@@ -261,6 +262,38 @@ impl<T> BearerAuthLayer<T> {
     #[must_use]
     pub fn on_event(mut self, hook: impl Fn(&AuthEvent<'_>) + Send + Sync + 'static) -> Self {
         self.config_mut().events.set_hook(Arc::new(hook));
+        self
+    }
+
+    /// Calls `hook` with each request's [`UsageOutcome`] and principal (`None` for a token the
+    /// store did not know), once per request as [`on_event`](Self::on_event) reports it:
+    /// admitted, or refused by the layer or by a check behind it. Requests without a token, or
+    /// not well-formed, are not reported ([`UsageOutcome::of`]). This is the hook for
+    /// counting (`tower-bearer-manage`'s `UsageCounter`): without method and path to keep, an
+    /// admitted request holds only its principal until its answer, which costs less on the
+    /// request path than an event hook. Both hooks can be set. Keep it fast.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use tower_bearer::manage::usage::UsageOutcome;
+    /// use tower_bearer::{BearerAuthLayer, MemoryTokenStore};
+    ///
+    /// let admitted = Arc::new(AtomicU64::new(0));
+    /// let count = admitted.clone();
+    /// let layer = BearerAuthLayer::new(MemoryTokenStore::new()).on_outcome(move |outcome, _principal| {
+    ///     if outcome == UsageOutcome::Admitted {
+    ///         count.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// });
+    /// # drop(layer);
+    /// ```
+    #[must_use]
+    pub fn on_outcome(
+        mut self,
+        hook: impl Fn(UsageOutcome, Option<&Principal>) + Send + Sync + 'static,
+    ) -> Self {
+        self.config_mut().events.set_outcome_hook(Arc::new(hook));
         self
     }
 

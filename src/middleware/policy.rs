@@ -59,7 +59,7 @@ pub(crate) struct Config {
 pub(crate) enum Admission {
     /// To the inner service now, these headers added to its response; with its event, sent
     /// once the request is answered.
-    Now(Option<Box<HeaderMap>>, Option<Box<Admitted>>),
+    Now(Option<Box<HeaderMap>>, Option<Admitted>),
     /// To the inner service once the ledger has answered (the principal is in the request's
     /// extensions already): see [`Policy::settle`].
     Spending(GateFuture, Option<Box<HeaderMap>>),
@@ -232,7 +232,7 @@ impl Policy {
         &self,
         req: &Request<B>,
         answer: Result<(), Refusal>,
-    ) -> Result<Option<Box<Admitted>>, Response<R>> {
+    ) -> Result<Option<Admitted>, Response<R>> {
         let principal = req.extensions().get::<Principal>().cloned();
         let Some(principal) = principal else {
             // `check_request` put it there; without it, fail closed.
@@ -279,17 +279,22 @@ impl Policy {
     pub(crate) fn answer_handler_rejection<R: From<Bytes>>(
         &self,
         rejection: HandlerRejection,
-        admitted: Option<Box<Admitted>>,
+        admitted: Option<Admitted>,
     ) -> Response<R> {
         let HandlerRejection { error, grpc_type, headers } = rejection;
-        if let Some(admitted) = admitted {
-            admitted.refused(&error);
+        if let Some(admitted) = &admitted {
+            self.config.events.refused(admitted, &error);
         }
         let grpc_type = grpc_type.as_ref();
         let mut response =
             self.responder.answer(self.config.grpc, grpc_type, error, self.config.error_extension);
         response.headers_mut().extend(headers);
         response
+    }
+
+    /// Reports an admitted request answered (or abandoned).
+    pub(crate) fn answered(&self, admitted: &Admitted) {
+        self.config.events.answered(admitted);
     }
 
     fn emit<B>(&self, req: &Request<B>, outcome: Outcome<'_>) {

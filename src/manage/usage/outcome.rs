@@ -52,10 +52,14 @@ impl UsageOutcome {
     /// to count it against) or a malformed request.
     #[must_use]
     pub fn of(event: &AuthEvent<'_>) -> Option<Self> {
-        let error = match event.outcome {
-            Outcome::Authenticated(_) => return Some(UsageOutcome::Admitted),
-            Outcome::Rejected { error, .. } => error,
-        };
+        match event.outcome {
+            Outcome::Authenticated(_) => Some(UsageOutcome::Admitted),
+            Outcome::Rejected { error, .. } => Self::of_refusal(error),
+        }
+    }
+
+    /// The outcome of a request refused with `error`; `None` as for [`of`](Self::of).
+    pub(crate) fn of_refusal(error: &AuthError) -> Option<Self> {
         Some(match error {
             AuthError::MissingCredentials | AuthError::InvalidRequest(_) => return None,
             AuthError::InvalidToken(InvalidToken::Expired) => UsageOutcome::Expired,

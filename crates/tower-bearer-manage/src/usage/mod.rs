@@ -14,9 +14,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
-use tower_bearer::Clock;
 use tower_bearer::manage::usage::{UsageLog, UsageOutcome};
-use tower_bearer::middleware::AuthEvent;
+use tower_bearer::{Clock, Principal};
 
 use self::minute::RecentMinute;
 use self::pending::Pending;
@@ -34,9 +33,9 @@ use self::task::{Control, Counters, Task};
 ///
 /// # What is counted
 ///
-/// One count per request, as the layer reports it ([`request_hook`](Self::request_hook) into
-/// `BearerAuthLayer::on_event`): a request admitted by the layer and refused behind it counts
-/// as that refusal alone. Requests without a token, or not well-formed, count for nothing
+/// One count per request, as the layer reports it ([`outcome_hook`](Self::outcome_hook) into
+/// `BearerAuthLayer::on_outcome`): a request admitted by the layer and refused behind it
+/// counts as that refusal alone. Requests without a token, or not well-formed, count for nothing
 /// ([`UsageOutcome::of`]). A token the store did not know counts with `token_id: None` (and
 /// nothing of what was presented); a token the store knew (expired, revoked, out of scope)
 /// counts for its id (a store that assigns no ids: with `token_id: None` too).
@@ -63,7 +62,8 @@ use self::task::{Control, Counters, Task};
 ///
 /// # Cost
 ///
-/// A request takes one uncontended lock of a shard picked by its thread and adds 1 to a slot
+/// Through `on_outcome`, an admitted request keeps only its principal (a reference count) until
+/// its answer. A request takes one uncontended lock of a shard picked by its thread and adds 1 to a slot
 /// (for the same token, outcome and minute as the shard's previous request, without hashing).
 /// It does not read the clock: the counter's task keeps the current minute, set as each minute
 /// starts (one count in 64 on a shard checks it against the clock, for a late task), so a
@@ -85,12 +85,10 @@ use self::task::{Control, Counters, Task};
 ///     .flush_interval(Duration::from_secs(5))
 ///     .build();
 /// let audit = AuditWriter::builder().spawn(MemoryAuditLog::new());
-/// // Both see every request: one hook calls the other.
-/// let (audit_hook, usage_hook) = (audit.request_hook(), usage.request_hook());
-/// let layer = BearerAuthLayer::new(MemoryTokenStore::new()).on_event(move |event| {
-///     audit_hook(event);
-///     usage_hook(event);
-/// });
+/// // Both see every request: the audit log its events, the counter its outcomes.
+/// let layer = BearerAuthLayer::new(MemoryTokenStore::new())
+///     .on_event(audit.request_hook())
+///     .on_outcome(usage.outcome_hook());
 /// // ... serve; then, on the way out:
 /// usage.shutdown().await;
 /// audit.shutdown().await;
@@ -128,20 +126,19 @@ impl UsageCounter {
         }
     }
 
-    /// A hook for `BearerAuthLayer::on_event`: counts every request's outcome. To feed an
-    /// [`AuditWriter`](crate::AuditWriter) too, call both hooks from one closure (see
+    /// A hook for `BearerAuthLayer::on_outcome`: counts every request's outcome. An
+    /// [`AuditWriter`](crate::AuditWriter) goes in `on_event` beside it (see
     /// [`UsageCounter`]).
-    pub fn request_hook(&self) -> impl Fn(&AuthEvent<'_>) + Send + Sync + 'static {
+    pub fn outcome_hook(&self) -> impl Fn(UsageOutcome, Option<&Principal>) + Send + Sync + 'static {
         let counter = self.clone();
-        move |event| counter.count(event)
+        move |outcome, principal| counter.count(outcome, principal)
     }
 
-    /// Counts `event` (see "What is counted" above).
+    /// Counts one request of `principal`'s (`None`: a token the store did not know) with
+    /// `outcome` (see "What is counted" above).
     #[inline]
-    pub fn count(&self, event: &AuthEvent<'_>) {
-        if let Some(outcome) = UsageOutcome::of(event) {
-            self.shards.add(event.principal(), outcome, &self.minute);
-        }
+    pub fn count(&self, outcome: UsageOutcome, principal: Option<&Principal>) {
+        self.shards.add(principal, outcome, &self.minute);
     }
 
     /// Waits until every count made before this call was offered to the log. `true` if the

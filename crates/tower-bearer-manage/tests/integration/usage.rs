@@ -54,7 +54,8 @@ impl Instance {
             .clock(clock.clone())
             .batch_size(7)
             .build();
-        let layer = BearerAuthLayer::new(store.clone()).clock(clock.clone()).on_event(counter.request_hook());
+        let layer =
+            BearerAuthLayer::new(store.clone()).clock(clock.clone()).on_outcome(counter.outcome_hook());
         let write = layer.clone().require_scopes(["write"]);
         Instance { store, counter, read: layer, write }
     }
