@@ -262,33 +262,21 @@ fn an_empty_any_of_requirement_is_refused_on_a_route() {
     let _ = RequireScopesLayer::any(Vec::<String>::new());
 }
 
-/// Issue 21, finding 8: a request refused behind the layer (`RequireScopesLayer`, credits, a rate
-/// limit, a handler's `AuthError`) was reported twice, authenticated then rejected. The layer
-/// now reports each request once, when it is answered, with its outcome: admitted, refused by
-/// the layer, or refused by whichever check refused it.
+/// An app whose routes refuse behind the layer in every way (`RequireScopesLayer`, credits, a
+/// rate limit, a handler's `AuthError`), the layer given; and the requests to send it, with
+/// the status each gets.
 #[cfg(feature = "rate-limit")]
-#[tokio::test]
-async fn every_request_comes_to_one_event_with_its_outcome_wherever_it_was_refused() {
+async fn refusing_app(
+    store: &MemoryTokenStore,
+    layer: BearerAuthLayer<MemoryTokenStore>,
+) -> (Router, Vec<(Method, &'static str, Option<String>, StatusCode)>) {
     use tower_bearer::{Credits, CreditsLayer, NewToken, RateLimit, RateLimitLayer, TokenManager};
 
-    let store = store();
     let metered = store
         .issue(NewToken::for_subject("meg").scopes(["invoices:read"]).credits(Credits::new(1)))
         .await
         .unwrap();
-    let metered = metered.secret().expose_secret().to_owned();
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = events.clone();
-    let layer = BearerAuthLayer::new(store.clone()).on_event(move |event| {
-        let outcome = match event.outcome {
-            Outcome::Authenticated(_) => "authenticated",
-            Outcome::Rejected { error, .. } => error.reason(),
-            _ => "other",
-        };
-        let who = event.principal().map(|p| p.subject().to_owned());
-        let seen = (event.method.to_string(), event.path.to_owned(), outcome, who);
-        sink.lock().unwrap().push(seen);
-    });
+    let metered = Some(metered.secret().expose_secret().to_owned());
     let export = || async { Err::<&str, _>(AuthError::insufficient_scope(["invoices:export"])) };
     let one_a_minute = RateLimitLayer::new().default_limit(RateLimit::per_minute(1).unwrap());
     let app = Router::new()
@@ -301,20 +289,45 @@ async fn every_request_comes_to_one_event_with_its_outcome_wherever_it_was_refus
         .route("/v1/limited", get(|| async { "limited" }).route_layer(one_a_minute))
         .route("/v1/export", axum::routing::post(export))
         .route_layer(layer);
-
-    let requests = [
-        (Method::GET, "/v1/invoices", Some(READER), StatusCode::OK),
+    let reader = Some(READER.to_owned());
+    let requests = vec![
+        (Method::GET, "/v1/invoices", reader.clone(), StatusCode::OK),
         (Method::GET, "/v1/invoices", None, StatusCode::UNAUTHORIZED),
-        (Method::GET, "/v1/invoices", Some("made-up-token-0123456789"), StatusCode::UNAUTHORIZED),
-        (Method::POST, "/v1/invoices", Some(READER), StatusCode::FORBIDDEN),
-        (Method::GET, "/v1/metered", Some(metered.as_str()), StatusCode::OK),
-        (Method::GET, "/v1/metered", Some(metered.as_str()), StatusCode::TOO_MANY_REQUESTS),
-        (Method::GET, "/v1/limited", Some(READER), StatusCode::OK),
-        (Method::GET, "/v1/limited", Some(READER), StatusCode::TOO_MANY_REQUESTS),
-        (Method::POST, "/v1/export", Some(READER), StatusCode::FORBIDDEN),
+        (Method::GET, "/v1/invoices", Some("made-up-token-0123456789".to_owned()), StatusCode::UNAUTHORIZED),
+        (Method::POST, "/v1/invoices", reader.clone(), StatusCode::FORBIDDEN),
+        (Method::GET, "/v1/metered", metered.clone(), StatusCode::OK),
+        (Method::GET, "/v1/metered", metered, StatusCode::TOO_MANY_REQUESTS),
+        (Method::GET, "/v1/limited", reader.clone(), StatusCode::OK),
+        (Method::GET, "/v1/limited", reader.clone(), StatusCode::TOO_MANY_REQUESTS),
+        (Method::POST, "/v1/export", reader, StatusCode::FORBIDDEN),
     ];
+    (app, requests)
+}
+
+/// Issue 21, finding 8: a request refused behind the layer (`RequireScopesLayer`, credits, a rate
+/// limit, a handler's `AuthError`) was reported twice, authenticated then rejected. The layer
+/// now reports each request once, when it is answered, with its outcome: admitted, refused by
+/// the layer, or refused by whichever check refused it.
+#[cfg(feature = "rate-limit")]
+#[tokio::test]
+async fn every_request_comes_to_one_event_with_its_outcome_wherever_it_was_refused() {
+    let store = store();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let layer = BearerAuthLayer::new(store.clone()).on_event(move |event| {
+        let outcome = match event.outcome {
+            Outcome::Authenticated(_) => "authenticated",
+            Outcome::Rejected { error, .. } => error.reason(),
+            _ => "other",
+        };
+        let who = event.principal().map(|p| p.subject().to_owned());
+        let seen = (event.method.to_string(), event.path.to_owned(), outcome, who);
+        sink.lock().unwrap().push(seen);
+    });
+    let (app, requests) = refusing_app(&store, layer).await;
     for (method, path, token, status) in &requests {
-        assert_eq!(send(&app, method.clone(), path, *token).await.status(), *status, "{method} {path}");
+        let status_got = send(&app, method.clone(), path, token.as_deref()).await.status();
+        assert_eq!(status_got, *status, "{method} {path}");
     }
     let events = events.lock().unwrap().clone();
     let (rita, meg) = (Some("rita".to_owned()), Some("meg".to_owned()));
@@ -335,5 +348,39 @@ async fn every_request_comes_to_one_event_with_its_outcome_wherever_it_was_refus
             event(&Method::POST, "/v1/export", "insufficient_scope", &rita),
         ],
         "one event per request: {events:?}"
+    );
+}
+
+/// The counting hook (`on_outcome`) sees the same one outcome per request as the event hook,
+/// wherever the request was refused, and nothing for a request without a token.
+#[cfg(feature = "rate-limit")]
+#[tokio::test]
+async fn every_request_comes_to_one_outcome_wherever_it_was_refused() {
+    use tower_bearer::manage::usage::UsageOutcome;
+
+    let store = store();
+    let outcomes = Arc::new(Mutex::new(Vec::new()));
+    let sink = outcomes.clone();
+    let layer = BearerAuthLayer::new(store.clone()).on_outcome(move |outcome, principal| {
+        sink.lock().unwrap().push((outcome, principal.map(|p| p.subject().to_owned())));
+    });
+    let (app, requests) = refusing_app(&store, layer).await;
+    for (method, path, token, status) in &requests {
+        let status_got = send(&app, method.clone(), path, token.as_deref()).await.status();
+        assert_eq!(status_got, *status, "{method} {path}");
+    }
+    let (rita, meg) = (Some("rita".to_owned()), Some("meg".to_owned()));
+    assert_eq!(
+        *outcomes.lock().unwrap(),
+        [
+            (UsageOutcome::Admitted, rita.clone()),
+            (UsageOutcome::Unknown, None),
+            (UsageOutcome::InsufficientScope, rita.clone()),
+            (UsageOutcome::Admitted, meg.clone()),
+            (UsageOutcome::NoCredits, meg),
+            (UsageOutcome::Admitted, rita.clone()),
+            (UsageOutcome::RateLimited, rita.clone()),
+            (UsageOutcome::InsufficientScope, rita),
+        ]
     );
 }
