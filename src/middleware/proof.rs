@@ -7,37 +7,35 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use http::Request;
 use http::header::AUTHORIZATION;
 use http::request::Parts;
-use http::{HeaderName, Request};
 
 use super::head::with_head;
 use crate::header::parse_dpop_bytes;
-use crate::outcome::error::{AuthError, InvalidProof, InvalidToken};
+use crate::outcome::error::{AuthError, InvalidToken};
 use crate::principal::Principal;
-
-/// The `DPoP` request header (RFC 9449 §4.1).
-pub(crate) const DPOP: HeaderName = HeaderName::from_static("dpop");
 
 /// Checks DPoP proofs (RFC 9449 §4.3) for a [`BearerAuthLayer`](crate::BearerAuthLayer) that
 /// takes them ([`dpop`](crate::BearerAuthLayer::dpop),
 /// [`require_dpop`](crate::BearerAuthLayer::require_dpop)).
 ///
-/// The layer finds the proof (exactly one `DPoP` header) and the access token of an
-/// `Authorization: DPoP` request, and checks that the token is bound to the proof's key; the
-/// verifier checks the proof itself: its type, algorithm, key, signature, `htm`, `htu`,
-/// `iat`, `jti` (once only), `ath` and nonce. Implemented by `tower-bearer-jwt`'s
+/// The layer finds the access token of an `Authorization: DPoP` request and checks that the
+/// token is bound to the proof's key; the verifier checks the proof itself (RFC 9449 §4.3):
+/// exactly one `DPoP` header, its type, algorithm, key, signature, `htm`, `htu`, `iat`, `jti`
+/// (once only), `ath` and nonce. Implemented by `tower-bearer-jwt`'s
 /// `DpopVerifier`; implement it to check proofs some other way.
 pub trait ProofVerifier: Send + Sync + 'static {
     /// The JWS algorithms accepted, space-separated (`"EdDSA ES256"`): the `algs` of the
     /// `DPoP` challenge (RFC 9449 §7.1). Only characters of RFC 6749 §5.2's set are sent.
     fn algorithms(&self) -> &str;
 
-    /// Checks `proof` (the `DPoP` header's value) for the request `head`, which presents
+    /// Checks the proof of the request `head` (its `DPoP` header), which presents
     /// `access_token` in its `Authorization` header. Answers the RFC 7638 SHA-256 thumbprint
-    /// (base64url) of the proof's key, or the refusal: [`AuthError::InvalidProof`], or
-    /// [`AuthError::UseDpopNonce`] with the nonce to use.
-    fn verify(&self, head: &Parts, proof: &str, access_token: &str) -> ProofAnswer;
+    /// (base64url) of the proof's key, or the refusal: [`AuthError::InvalidProof`]
+    /// ([`InvalidProof::Missing`] without a `DPoP` header, [`InvalidProof::Repeated`] with
+    /// more than one), or [`AuthError::UseDpopNonce`] with the nonce to use.
+    fn verify(&self, head: &Parts, access_token: &str) -> ProofAnswer;
 }
 
 /// A [`ProofVerifier`]'s answer: at once, or later (a replay cache behind a round trip).
@@ -125,16 +123,7 @@ pub(crate) fn prove<B>(dpop: Option<&Dpop>, req: &mut Request<B>, principal: &Pr
     if principal.grant().confirmation().is_none() {
         return Proven::No(AuthError::InvalidToken(InvalidToken::NotKeyBound));
     }
-    let mut proofs = req.headers().get_all(DPOP).iter();
-    let proof = match (proofs.next(), proofs.next()) {
-        (None, _) => return Proven::No(AuthError::InvalidProof(InvalidProof::Missing)),
-        (Some(_), Some(_)) => return Proven::No(AuthError::InvalidProof(InvalidProof::Repeated)),
-        (Some(proof), None) => proof.clone(),
-    };
-    let Ok(proof) = proof.to_str() else {
-        return Proven::No(AuthError::InvalidProof(InvalidProof::Malformed));
-    };
-    let answer = with_head(req, |head| dpop.verifier.verify(head, proof, &access_token));
+    let answer = with_head(req, |head| dpop.verifier.verify(head, &access_token));
     match answer {
         ProofAnswer::Now(Ok(jkt)) => match binding(principal, Some(&jkt)) {
             Ok(()) => Proven::Yes,

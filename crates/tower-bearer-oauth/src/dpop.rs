@@ -2,15 +2,13 @@
 //! to the proof's key (`token_type: "DPoP"`), checked by the same [`DpopVerifier`] the
 //! resource's layer uses.
 
+use http::StatusCode;
 use http::request::Parts;
-use http::{HeaderName, StatusCode};
 use tower_bearer::AuthError;
-use tower_bearer::middleware::ProofAnswer;
+use tower_bearer::middleware::{InvalidProof, ProofAnswer};
 use tower_bearer_jwt::DpopVerifier;
 
 use crate::error::OAuthError;
-
-const DPOP: HeaderName = HeaderName::from_static("dpop");
 
 /// The thumbprint of the key the request's proof proves (the token to issue is bound to it),
 /// `None` for a request without a proof (a bearer token), or the §5 error answer.
@@ -18,18 +16,14 @@ pub(crate) async fn proven_key(
     verifier: &DpopVerifier,
     head: &Parts,
 ) -> Result<Option<Box<str>>, OAuthError> {
-    let mut proofs = head.headers.get_all(DPOP).iter();
-    let proof = match (proofs.next(), proofs.next()) {
-        (None, _) => return Ok(None),
-        (Some(proof), None) => proof.to_str().map_err(|_| invalid_proof("the DPoP proof is malformed"))?,
-        (Some(_), Some(_)) => return Err(invalid_proof("the request has more than one DPoP header")),
-    };
-    let answer = match verifier.check(head, proof, None) {
+    let answer = match verifier.check(head, None) {
         ProofAnswer::Now(answer) => answer,
         ProofAnswer::Later(answer) => answer.await,
     };
     match answer {
         Ok(jkt) => Ok(Some(jkt)),
+        // No `DPoP` header: a bearer token is asked for.
+        Err(AuthError::InvalidProof(InvalidProof::Missing)) => Ok(None),
         Err(AuthError::UseDpopNonce(nonce)) => Err(OAuthError {
             dpop_nonce: Some(nonce),
             ..OAuthError::bad_request(

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit as _};
+use http::HeaderName;
 use http::request::Parts;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
@@ -149,12 +150,17 @@ impl DpopVerifier {
         Some(nonces.at(self.inner.clock.now()))
     }
 
-    /// Checks `proof` for the request `head` (RFC 9449 §4.3), presenting `access_token`
-    /// (`None` at a token endpoint, where no token is presented yet and `ath` must be absent):
-    /// the thumbprint of the proof's key, or why not ([`AuthError::InvalidProof`],
-    /// [`AuthError::UseDpopNonce`], or [`AuthError::StoreUnavailable`] when a shared replay
-    /// cache cannot answer).
-    pub fn check(&self, head: &Parts, proof: &str, access_token: Option<&str>) -> ProofAnswer {
+    /// Checks the proof of the request `head` (RFC 9449 §4.3: the value of its one `DPoP`
+    /// header), which presents `access_token` (`None` at a token endpoint, where no token is
+    /// presented yet and `ath` must be absent): the thumbprint of the proof's key, or why not
+    /// ([`AuthError::InvalidProof`], [`InvalidProof::Missing`] for a request without a `DPoP`
+    /// header; [`AuthError::UseDpopNonce`]; or [`AuthError::StoreUnavailable`] when a shared
+    /// replay cache cannot answer).
+    pub fn check(&self, head: &Parts, access_token: Option<&str>) -> ProofAnswer {
+        let proof = match proof_of(head) {
+            Ok(proof) => proof,
+            Err(error) => return ProofAnswer::Now(Err(AuthError::InvalidProof(error))),
+        };
         let now = self.inner.clock.now();
         let (jkt, replay_id, until) = match self.inner.checked(head, proof, access_token, now) {
             Ok(checked) => checked,
@@ -178,6 +184,19 @@ impl Default for DpopVerifier {
     }
 }
 
+/// The request's proof: the value of its one `DPoP` header (RFC 9449 §4.3, the first check).
+fn proof_of(head: &Parts) -> Result<&str, InvalidProof> {
+    let mut proofs = head.headers.get_all(DPOP).iter();
+    match (proofs.next(), proofs.next()) {
+        (None, _) => Err(InvalidProof::Missing),
+        (Some(_), Some(_)) => Err(InvalidProof::Repeated),
+        (Some(proof), None) => proof.to_str().map_err(|_| InvalidProof::Malformed),
+    }
+}
+
+/// The `DPoP` request header (RFC 9449 §4.1).
+const DPOP: HeaderName = HeaderName::from_static("dpop");
+
 /// The answer once the replay cache said whether the proof's `jti` is new.
 fn first_use(seen: Result<bool, StoreError>, jkt: Box<str>) -> Result<Box<str>, AuthError> {
     match seen {
@@ -192,8 +211,8 @@ impl ProofVerifier for DpopVerifier {
         &self.inner.algs
     }
 
-    fn verify(&self, head: &Parts, proof: &str, access_token: &str) -> ProofAnswer {
-        self.check(head, proof, Some(access_token))
+    fn verify(&self, head: &Parts, access_token: &str) -> ProofAnswer {
+        self.check(head, Some(access_token))
     }
 }
 

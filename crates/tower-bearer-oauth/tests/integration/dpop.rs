@@ -56,11 +56,15 @@ async fn server(verifier: DpopVerifier) -> Server {
 
 impl Server {
     async fn token(&self, proof: Option<&str>) -> Response<Bytes> {
+        self.token_with_proofs(proof.as_slice()).await
+    }
+
+    async fn token_with_proofs(&self, proofs: &[&str]) -> Response<Bytes> {
         let mut req = Request::post(format!("{}/oauth/token", self.base))
             .header("authorization", &self.basic)
             .header("content-type", "application/x-www-form-urlencoded");
-        if let Some(proof) = proof {
-            req = req.header("dpop", proof);
+        for proof in proofs {
+            req = req.header("dpop", *proof);
         }
         send(req.body(Full::from("grant_type=client_credentials")).unwrap()).await
     }
@@ -117,6 +121,17 @@ async fn a_token_issued_to_a_key_is_useless_without_that_key() {
         json(&with_ath)["error"],
         "invalid_dpop_proof",
         "no access token is presented to the token endpoint"
+    );
+    // Two proofs, even good ones: 400, no token (RFC 9449 §4.3: one `DPoP` header).
+    let good = key.dpop_proof("POST", &token_url, None, None).unwrap();
+    let two = s.token_with_proofs(&[&good, &key.dpop_proof("POST", &token_url, None, None).unwrap()]).await;
+    assert_eq!(
+        (two.status(), json(&two)["error"].as_str(), json(&two)["error_description"].as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("invalid_dpop_proof"),
+            Some("the request has more than one DPoP header")
+        )
     );
     // Without a proof: a bearer token, which this resource (DPoP required) refuses.
     let bearer = s.token(None).await;
