@@ -33,7 +33,8 @@ pub trait ProofVerifier: Send + Sync + 'static {
     /// Checks the proof of the request `head` (its `DPoP` header), which presents
     /// `access_token` in its `Authorization` header. Answers the RFC 7638 SHA-256 thumbprint
     /// (base64url) of the proof's key, or the refusal: [`AuthError::InvalidProof`]
-    /// ([`InvalidProof::Missing`] without a `DPoP` header, [`InvalidProof::Repeated`] with
+    /// ([`InvalidProof::Missing`](crate::middleware::InvalidProof::Missing) without a `DPoP`
+    /// header, [`InvalidProof::Repeated`](crate::middleware::InvalidProof::Repeated) with
     /// more than one), or [`AuthError::UseDpopNonce`] with the nonce to use.
     fn verify(&self, head: &Parts, access_token: &str) -> ProofAnswer;
 }
