@@ -262,14 +262,11 @@ fn an_empty_any_of_requirement_is_refused_on_a_route() {
     let _ = RequireScopesLayer::any(Vec::<String>::new());
 }
 
-/// An app whose routes refuse behind the layer in every way (`RequireScopesLayer`, credits, a
-/// rate limit, a handler's `AuthError`), the layer given; and the requests to send it, with
-/// the status each gets.
+/// Sends requests refused in every way to an app behind `layer`: by the layer, and behind it
+/// (`RequireScopesLayer`, credits, a rate limit, a handler's `AuthError`), each checked for its
+/// status.
 #[cfg(feature = "rate-limit")]
-async fn refusing_app(
-    store: &MemoryTokenStore,
-    layer: BearerAuthLayer<MemoryTokenStore>,
-) -> (Router, Vec<(Method, &'static str, Option<String>, StatusCode)>) {
+async fn send_refused_everywhere(store: &MemoryTokenStore, layer: BearerAuthLayer<MemoryTokenStore>) {
     use tower_bearer::{Credits, CreditsLayer, NewToken, RateLimit, RateLimitLayer, TokenManager};
 
     let metered = store
@@ -301,7 +298,10 @@ async fn refusing_app(
         (Method::GET, "/v1/limited", reader.clone(), StatusCode::TOO_MANY_REQUESTS),
         (Method::POST, "/v1/export", reader, StatusCode::FORBIDDEN),
     ];
-    (app, requests)
+    for (method, path, token, status) in &requests {
+        let status_got = send(&app, method.clone(), path, token.as_deref()).await.status();
+        assert_eq!(status_got, *status, "{method} {path}");
+    }
 }
 
 /// Issue 21, finding 8: a request refused behind the layer (`RequireScopesLayer`, credits, a rate
@@ -324,11 +324,7 @@ async fn every_request_comes_to_one_event_with_its_outcome_wherever_it_was_refus
         let seen = (event.method.to_string(), event.path.to_owned(), outcome, who);
         sink.lock().unwrap().push(seen);
     });
-    let (app, requests) = refusing_app(&store, layer).await;
-    for (method, path, token, status) in &requests {
-        let status_got = send(&app, method.clone(), path, token.as_deref()).await.status();
-        assert_eq!(status_got, *status, "{method} {path}");
-    }
+    send_refused_everywhere(&store, layer).await;
     let events = events.lock().unwrap().clone();
     let (rita, meg) = (Some("rita".to_owned()), Some("meg".to_owned()));
     let event = |method: &Method, path: &str, outcome, who: &Option<String>| {
@@ -364,11 +360,7 @@ async fn every_request_comes_to_one_outcome_wherever_it_was_refused() {
     let layer = BearerAuthLayer::new(store.clone()).on_outcome(move |outcome, principal| {
         sink.lock().unwrap().push((outcome, principal.map(|p| p.subject().to_owned())));
     });
-    let (app, requests) = refusing_app(&store, layer).await;
-    for (method, path, token, status) in &requests {
-        let status_got = send(&app, method.clone(), path, token.as_deref()).await.status();
-        assert_eq!(status_got, *status, "{method} {path}");
-    }
+    send_refused_everywhere(&store, layer).await;
     let (rita, meg) = (Some("rita".to_owned()), Some("meg".to_owned()));
     assert_eq!(
         *outcomes.lock().unwrap(),
