@@ -43,7 +43,10 @@ impl SigningKey {
     }
 
     /// The key a JWKS member describes, for verification only: `None` for a member that is
-    /// not an Ed25519, P-256 or RSA signature key (other curves, `use: "enc"`), skipped.
+    /// not an Ed25519, P-256 or RSA signature key (other curves, `use: "enc"`), skipped. A
+    /// member without a `kid` (RFC 7517 makes it optional) is named by its RFC 7638
+    /// thumbprint, so that the set holds it: a token without a `kid` is verified by the one
+    /// key of the set for its algorithm.
     ///
     /// A secret (`oct`) or private (`d`) member is an error rather than skipped: a published
     /// secret is a leaked one, and the set's owner must hear about it.
@@ -58,10 +61,16 @@ impl SigningKey {
         if !usable(jwk, &["verify"])? {
             return Ok(None);
         }
+        let kid = || match jwk.get("kid") {
+            None => {
+                thumbprint(jwk).ok_or(KeyError::new("a JWK without a `kid` lacks the members of its key"))
+            }
+            Some(_) => kid(jwk),
+        };
         match kind(jwk)? {
-            Kind::Ed25519 => ed25519_jwk(kid(jwk)?, jwk).map(Some),
-            Kind::P256 => p256_jwk(kid(jwk)?, jwk).map(Some),
-            Kind::Rsa(only) => rsa_jwk(kid(jwk)?, jwk, only).map(Some),
+            Kind::Ed25519 => ed25519_jwk(kid()?, jwk).map(Some),
+            Kind::P256 => p256_jwk(kid()?, jwk).map(Some),
+            Kind::Rsa(only) => rsa_jwk(kid()?, jwk, only).map(Some),
             Kind::Hs256 | Kind::Unsupported(_) => Ok(None),
         }
     }

@@ -102,9 +102,9 @@ pub enum JwsError {
     AlgorithmNotAllowed,
     /// The header has `crit`: extensions this verifier does not understand (RFC 7515 §4.1.11).
     CriticalHeader,
-    /// The header names no `kid`.
+    /// The header names no `kid`, and the set has several keys for its `alg`.
     MissingKid,
-    /// No key of the set has the header's `kid`.
+    /// No key of the set has the header's `kid` (without a `kid`: none is for its `alg`).
     UnknownKey,
     /// The key the header names is not for the header's `alg`.
     KeyAlgorithmMismatch,
@@ -118,8 +118,8 @@ impl fmt::Display for JwsError {
             JwsError::Malformed => "not a compact JWS",
             JwsError::AlgorithmNotAllowed => "the token's `alg` is not allowed",
             JwsError::CriticalHeader => "the token's header has `crit` extensions",
-            JwsError::MissingKid => "the token's header names no `kid`",
-            JwsError::UnknownKey => "no key has the token's `kid`",
+            JwsError::MissingKid => "the token's header names no `kid`, and several keys could verify it",
+            JwsError::UnknownKey => "no key has the token's `kid`, or is for its `alg`",
             JwsError::KeyAlgorithmMismatch => "the token's key is not for its `alg`",
             JwsError::BadSignature => "the token's signature does not verify",
         })
@@ -233,7 +233,8 @@ impl<'t> Jws<'t> {
     /// Verifies the token: the header is decoded once (the header this crate writes is
     /// recognised as it is, without decoding); its `alg` must be allowed by `policy`
     /// (checked before any key is looked up); `crit` is refused; its `kid` names the key of
-    /// `keys`, which must be for that `alg`; then the signature is checked. The payload is
+    /// `keys` (without a `kid`: the one key of `keys` for that `alg`), which must be for that
+    /// `alg`; then the signature is checked. The payload is
     /// decoded only once the signature holds.
     ///
     /// Claims are not read: the caller deserializes [`VerifiedJws::payload`] into its own
@@ -297,7 +298,13 @@ impl<'t> Jws<'t> {
         if header.crit {
             return Err(JwsError::CriticalHeader);
         }
-        let key = keys.key(header.kid.as_deref().ok_or(JwsError::MissingKid)?).ok_or(JwsError::UnknownKey)?;
+        let key = match header.kid.as_deref() {
+            Some(kid) => keys.key(kid).ok_or(JwsError::UnknownKey)?,
+            // RFC 7515 makes `kid` optional: a signer with one key often leaves it out.
+            None => keys
+                .only_key_for(alg)
+                .map_err(|none| if none { JwsError::UnknownKey } else { JwsError::MissingKid })?,
+        };
         if !key.verifies(alg) {
             return Err(JwsError::KeyAlgorithmMismatch);
         }

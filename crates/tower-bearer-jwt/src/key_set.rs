@@ -91,10 +91,11 @@ impl KeySet {
     /// another issuer's `/.well-known/jwks.json`, or this crate's own
     /// [`jwks`](Self::jwks).
     ///
-    /// Ed25519 (`OKP`), P-256 (`EC`) and RSA public keys are taken, each with its `kid`;
+    /// Ed25519 (`OKP`), P-256 (`EC`) and RSA public keys are taken, each with its `kid` (one
+    /// without is named by its RFC 7638 thumbprint);
     /// members not for signatures (`use` other than `sig`, `key_ops` without `verify`) or of
     /// other kinds (other curves, an `alg` of another algorithm) are skipped. A member that would be taken
-    /// but is malformed (no `kid`, not a point of the curve) is an error rather than skipped:
+    /// but is malformed (not a point of the curve) is an error rather than skipped:
     /// a verifier that quietly lost a key would refuse that key's tokens with nothing to say
     /// why.
     ///
@@ -215,6 +216,18 @@ impl KeySet {
     /// The key named `kid`.
     pub(crate) fn key(&self, kid: &str) -> Option<&SigningKey> {
         self.keys.get(kid).map(AsRef::as_ref)
+    }
+
+    /// The key for a token of `alg` that names none: the one key of the set for `alg`.
+    /// `Err(true)` if there is none (the set may be out of date), `Err(false)` if there are
+    /// several (the token must say which: trying each would let one token cost many checks).
+    pub(crate) fn only_key_for(&self, alg: Algorithm) -> Result<&SigningKey, bool> {
+        let mut candidates = self.keys.values().filter(|key| key.verifies(alg));
+        match (candidates.next(), candidates.next()) {
+            (Some(key), None) => Ok(key),
+            (None, _) => Err(true),
+            (Some(_), Some(_)) => Err(false),
+        }
     }
 
     /// The algorithm and key of `header`, the encoded header segment of a token, if it is

@@ -152,12 +152,65 @@ fn no_header_chooses_how_its_signature_is_checked() {
             format!("{}.{payload}.{signature}", header(json!({ "alg": "RS256", "kid": "r1", "crit": crit })));
         assert_eq!(outside(&token), Some(JwsError::CriticalHeader), "{crit}");
     }
-    let no_kid = format!("{}.{payload}.{signature}", header(json!({ "alg": "RS256" })));
+    // Without a `kid`, PS256 could be either RSA key's: the token must say which.
+    let no_kid = format!("{}.{payload}.{signature}", header(json!({ "alg": "PS256" })));
     assert_eq!(outside(&no_kid), Some(JwsError::MissingKid));
     let unknown = format!("{}.{payload}.{signature}", header(json!({ "alg": "RS256", "kid": "r9" })));
     assert_eq!(outside(&unknown), Some(JwsError::UnknownKey));
     for malformed in ["", "a.b", "a.b.c.d", "!.e30.", "e30.e30.", "W10.e30."] {
         assert_eq!(outside(malformed), Some(JwsError::Malformed), "{malformed}");
+    }
+}
+
+/// `jsonwebtoken`'s token of `alg` without a `kid` (RFC 7515 makes it optional).
+fn sign_without_kid(alg: jsonwebtoken::Algorithm, key: &EncodingKey) -> String {
+    let mut header = Header::new(alg);
+    header.typ = Some("at+jwt".to_owned());
+    jsonwebtoken::encode(&header, &claims(), key).unwrap()
+}
+
+#[test]
+fn a_token_without_a_kid_is_verified_by_the_one_key_for_its_algorithm() {
+    let keys = outside_keys();
+    let verify = |token: &str| Jws::verify(token, &keys, &AlgorithmPolicy::ALL).map(|v| v.alg());
+    let rsa = EncodingKey::from_rsa_pem(RSA1.as_bytes()).unwrap();
+    let ed = EncodingKey::from_ed_pem(ED1.as_bytes()).unwrap();
+    let es = EncodingKey::from_ec_pem(ES1.as_bytes()).unwrap();
+    // One key of the set for each of these algorithms.
+    assert_eq!(verify(&sign_without_kid(jsonwebtoken::Algorithm::EdDSA, &ed)), Ok(Algorithm::EdDSA));
+    assert_eq!(verify(&sign_without_kid(jsonwebtoken::Algorithm::ES256, &es)), Ok(Algorithm::ES256));
+    assert_eq!(verify(&sign_without_kid(jsonwebtoken::Algorithm::RS256, &rsa)), Ok(Algorithm::RS256));
+    // Two keys verify PS256 (`r1` and `ps`): refused without a try, even though both would do.
+    let ps = sign_without_kid(jsonwebtoken::Algorithm::PS256, &rsa);
+    assert_eq!(verify(&ps), Err(JwsError::MissingKid));
+    // Signed by another key than the one of its algorithm: a bad signature, no other key tried.
+    let other_ed = KeySet::new(SigningKey::ed25519_generate("x").unwrap()).unwrap();
+    let forged =
+        Jws::verify(&sign_without_kid(jsonwebtoken::Algorithm::EdDSA, &ed), &other_ed, &AlgorithmPolicy::ALL);
+    assert_eq!(forged.err(), Some(JwsError::BadSignature));
+    // No key for the algorithm at all: unknown (a verifier of an outside issuer fetches again).
+    let only_rsa = KeySet::from_jwks(&json!({ "keys": [rsa_jwk("r1", None)] })).unwrap();
+    let ed_token = sign_without_kid(jsonwebtoken::Algorithm::EdDSA, &ed);
+    assert_eq!(Jws::verify(&ed_token, &only_rsa, &AlgorithmPolicy::ALL).err(), Some(JwsError::UnknownKey));
+}
+
+#[test]
+fn a_published_key_without_a_kid_is_named_by_its_thumbprint() {
+    let mut jwk = KeySet::new(SigningKey::ed25519_pem("d1", ED1).unwrap()).unwrap().jwks()["keys"][0].clone();
+    jwk.as_object_mut().unwrap().remove("kid");
+    let keys = KeySet::from_jwks(&json!({ "keys": [jwk.clone()] })).unwrap();
+    let thumbprint = SigningKey::ed25519_pem("d1", ED1).unwrap().thumbprint().unwrap();
+    assert_eq!(keys.jwks()["keys"][0]["kid"], json!(thumbprint));
+    assert!(
+        KeySet::from_jwks_lenient(&json!({ "keys": [jwk] })).unwrap().jwks()["keys"][0]["kid"]
+            == json!(thumbprint)
+    );
+    let ed = EncodingKey::from_ed_pem(ED1.as_bytes()).unwrap();
+    for token in [
+        sign_without_kid(jsonwebtoken::Algorithm::EdDSA, &ed),
+        sign(jsonwebtoken::Algorithm::EdDSA, &thumbprint, &ed),
+    ] {
+        assert_eq!(Jws::verify(&token, &keys, &AlgorithmPolicy::ALL).map(|v| v.alg()), Ok(Algorithm::EdDSA));
     }
 }
 

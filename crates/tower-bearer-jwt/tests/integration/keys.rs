@@ -373,8 +373,12 @@ fn from_jwks_refuses_secrets_private_keys_and_junk_and_shows_no_material() {
     let mut encryption = es_public.clone();
     encryption["use"] = json!("enc");
     encryption["kid"] = json!("enc");
-    let mut no_kid = es_public.clone();
-    no_kid.as_object_mut().unwrap().remove("kid");
+    // Without a `kid`, a key is named by its thumbprint, which needs its members.
+    let mut no_kid_nor_x = es_public.clone();
+    no_kid_nor_x.as_object_mut().unwrap().remove("kid");
+    no_kid_nor_x.as_object_mut().unwrap().remove("x");
+    let mut empty_kid = es_public.clone();
+    empty_kid["kid"] = json!("");
     let mut off_curve = es_public.clone();
     off_curve["y"] = json!(URL_SAFE_NO_PAD.encode([1u8; 32]));
     let mut twin = ed_public.clone();
@@ -394,7 +398,8 @@ fn from_jwks_refuses_secrets_private_keys_and_junk_and_shows_no_material() {
         ("empty", json!({ "keys": [] })),
         ("only a P-384 key", json!({ "keys": [p384] })),
         ("only a short RSA key and an encryption key", json!({ "keys": [rsa, encryption] })),
-        ("a key without kid", json!({ "keys": [ed_public, no_kid] })),
+        ("a key without kid nor x", json!({ "keys": [ed_public, no_kid_nor_x] })),
+        ("an empty kid", json!({ "keys": [ed_public, empty_kid] })),
         ("a point off the curve", json!({ "keys": [ed_public, off_curve] })),
         ("two keys under one kid", json!({ "keys": [es_public, twin] })),
     ] {

@@ -39,7 +39,9 @@ const MAX_LEEWAY: Duration = Duration::from_secs(300);
 ///   default, PS256 on request; never `none`, and never HS256: there is no secret shared with an
 ///   outside issuer, and a public key used as an HMAC secret is the classic
 ///   algorithm-confusion forgery), and its `kid` must name a key of the set whose own `alg`,
-///   if it declares one, is the same.
+///   if it declares one, is the same. A token without a `kid` (RFC 7515 makes it optional)
+///   is verified by the set's one key for its `alg`, and refused if the set has several; a
+///   published key without a `kid` is named by its RFC 7638 thumbprint.
 /// - The header's `typ` must be `at+jwt` (RFC 9068 §2.1; `application/at+jwt` too, in any
 ///   case), so that the issuer's ID tokens and other JWTs it signs are not taken for access
 ///   tokens; [`require_typ(false)`](JwtStoreBuilder::require_typ) for an issuer that does

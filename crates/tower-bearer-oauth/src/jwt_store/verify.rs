@@ -57,8 +57,8 @@ impl Checks {
         }
     }
 
-    /// Whether the header of `token` names a `kid`, an allowed `alg` and (unless waived) an
-    /// access token's `typ`: checked before any key is looked up or fetched.
+    /// Whether the header of `token` names an allowed `alg` and (unless waived) an access
+    /// token's `typ`: checked before any key is looked up or fetched.
     pub(super) fn header_admits(&self, token: &str) -> bool {
         self.admitted_header(token).is_some()
     }
@@ -69,11 +69,11 @@ impl Checks {
         if self.require_typ && !header.typ.as_deref().is_some_and(is_access_token_typ) {
             return None;
         }
-        header.kid.map(|_| ())
+        Some(())
     }
 
     /// The state of `token`, verified with the issuer's `keys` at `now`; `None` if no key
-    /// has its `kid` (the keys may be out of date).
+    /// has its `kid`, or, without one, none is for its `alg` (the keys may be out of date).
     pub(super) fn verify(&self, token: &str, keys: &KeySet, now: SystemTime) -> Option<TokenState> {
         let verified = match Jws::verify(token, keys, &self.algorithms) {
             Ok(verified) => verified,

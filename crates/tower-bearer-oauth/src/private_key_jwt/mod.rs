@@ -67,8 +67,9 @@ pub(crate) enum Refused {
 
 /// Whether `assertion` authenticates `client` at `endpoint` (RFC 7523 §3):
 ///
-/// - its header names an allowed algorithm and a `kid` (checked before any key is fetched);
-/// - its signature is that of one of the client's keys;
+/// - its header names an allowed algorithm (checked before any key is fetched);
+/// - its signature is that of the client's key its `kid` names, or, without a `kid`, of the
+///   client's one key for that algorithm;
 /// - `iss` and `sub` are the client's id;
 /// - `aud` (a string, or an array of strings) contains the endpoint's URL or the issuer;
 /// - `exp` is there, has not passed, and is at most the maximum lifetime ahead; `nbf` and
@@ -86,7 +87,7 @@ pub(crate) async fn authenticate(
     let keys = client.keys.as_ref().ok_or(Refused::Invalid)?;
     let jws = Jws::split(assertion).ok_or(Refused::Invalid)?;
     let header = jws.header().map_err(|_| Refused::Invalid)?;
-    if !header.alg.is_some_and(|alg| settings.algorithms.allows(alg)) || header.kid.is_none() {
+    if !header.alg.is_some_and(|alg| settings.algorithms.allows(alg)) {
         return Err(Refused::Invalid);
     }
     let verified = match &keys.0 {

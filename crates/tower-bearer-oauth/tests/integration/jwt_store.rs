@@ -151,6 +151,31 @@ async fn every_forgery_is_refused_with_401() {
     s.jwks.task.abort();
 }
 
+/// RFC 7515 makes `kid` optional: an issuer with one key may leave it out of its tokens.
+#[tokio::test]
+async fn a_token_without_a_kid_is_checked_with_the_issuers_one_key() {
+    let no_kid = |pem: &str, claims: &Value| {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some("at+jwt".into());
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_pem(pem.as_bytes()).unwrap()).unwrap()
+    };
+    let s = setup().await;
+    assert_eq!(status(&s.layer, &no_kid(K1, &claims(&s.clock))).await, StatusCode::OK);
+    let forged = no_kid(K2, &claims(&s.clock));
+    assert_eq!(reason(&s.layer, &forged).await, (StatusCode::UNAUTHORIZED, Some("unknown_token")));
+    s.jwks.task.abort();
+
+    // Two keys for EdDSA: the token must say which; neither is tried.
+    let jwks = jwks_server(vec![jwk("k1", K1_X), jwk("k2", K2_X)]).await;
+    let store = JwtStore::builder(&jwks.url, ISSUER).unwrap().audience(API).clock(s.clock.clone()).build();
+    let layer = BearerAuthLayer::new(store).clock(s.clock.clone());
+    let ambiguous = no_kid(K1, &claims(&s.clock));
+    assert_eq!(reason(&layer, &ambiguous).await, (StatusCode::UNAUTHORIZED, Some("unknown_token")));
+    assert_eq!(status(&layer, &sign("k1", K1, &claims(&s.clock))).await, StatusCode::OK);
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1, "no fetch for a token that names no key");
+    jwks.task.abort();
+}
+
 #[tokio::test]
 async fn unknown_kids_refetch_at_most_once_per_interval() {
     let s = setup().await;

@@ -328,6 +328,30 @@ async fn an_assertion_signed_with_another_clients_key_is_refused() {
     assert_token(&token(&s.base, &k2(&claims(REPORTING))).await);
 }
 
+/// RFC 7515 makes `kid` optional: a client with one key may leave it out, and its key then
+/// checks the assertion (another key's signature is refused as before).
+#[tokio::test]
+async fn an_assertion_without_a_kid_is_checked_with_the_clients_one_key() {
+    let without_kid = |pem: &str, claims: &Value| {
+        jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), claims, &ed25519(pem)).unwrap()
+    };
+    let s = server(|e| e).await;
+    assert_token(&token(&s.base, &without_kid(K1, &claims(BILLING))).await);
+    assert_invalid_client(&token(&s.base, &without_kid(K2, &claims(BILLING))).await);
+
+    // A client whose registered key has no `kid` either.
+    let mut anonymous = jwk("unused", K1_X);
+    anonymous.as_object_mut().unwrap().remove("kid");
+    let clients = MemoryClientRegistry::new();
+    let new = NewClient::new("svc-anon")
+        .client_id("anon")
+        .allowed_scopes(["reports:read"])
+        .public_keys(jwks(&[anonymous]));
+    clients.register_without_secret(new).await.unwrap();
+    let s = serve_endpoints(clients, MemoryTokenStore::new(), |e| e).await;
+    assert_token(&token(&s.base, &without_kid(K1, &claims("anon"))).await);
+}
+
 /// §3 (7): the same assertion is accepted once, at whichever endpoint.
 #[tokio::test]
 async fn a_replayed_assertion_is_refused() {
@@ -586,7 +610,7 @@ fn client_keys_refuse_what_is_not_a_public_key_set() {
         json!({ "keys": [] }),
         json!({ "keys": [{ "kty": "oct", "alg": "HS256", "k": "c2VjcmV0", "kid": "s" }] }),
         json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "x": K1_X, "d": K1_X, "kid": "k1" }] }),
-        json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "x": K1_X }] }),
+        json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "x": K1_X, "kid": "" }] }),
         json!({ "keys": [jwk("k1", K1_X), jwk("k1", K2_X)] }),
     ] {
         let error = ClientKeys::jwks(&bad).unwrap_err();
