@@ -78,9 +78,7 @@ impl SigningKey {
     /// The key a DPoP proof's header carries (RFC 9449 §4.3): a public Ed25519, P-256 or RSA
     /// key, `kid` optional. Private members, secrets and other kinds are refused.
     pub(crate) fn from_proof_jwk(jwk: &Map<String, Value>) -> Result<Self, KeyError> {
-        // Every private member of RFC 7518 (`d`, and RSA's primes and exponents): a client
-        // that sends one has leaked its key, and the proof proves nothing.
-        if ["d", "p", "q", "dp", "dq", "qi", "oth", "k"].iter().any(|m| jwk.contains_key(*m)) {
+        if has_private_members(jwk) {
             return Err(KeyError::new("a DPoP proof's key must be public"));
         }
         const KID: &str = "dpop";
@@ -91,6 +89,13 @@ impl SigningKey {
             Kind::Hs256 | Kind::Unsupported(_) => Err(KeyError::new("not a public signature key")),
         }
     }
+}
+
+/// Whether `jwk` has any private member of RFC 7518 (`d`, and RSA's primes and exponents, or
+/// a secret `k`): a client that sends one in a proof has leaked its key, and the proof proves
+/// nothing.
+pub(crate) fn has_private_members(jwk: &Map<String, Value>) -> bool {
+    ["d", "p", "q", "dp", "dq", "qi", "oth", "k"].iter().any(|m| jwk.contains_key(*m))
 }
 
 /// The RFC 7638 SHA-256 thumbprint (base64url) of a public JWK: the SHA-256 of its required

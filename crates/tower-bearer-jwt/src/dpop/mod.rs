@@ -1,6 +1,6 @@
 //! [`DpopVerifier`]: DPoP proofs (RFC 9449) checked, for the auth layer (as its
 //! [`ProofVerifier`]) and for a token endpoint that binds the tokens it issues; and proofs
-//! made, for clients ([`SigningKey::dpop_proof`]).
+//! made, for clients ([`SigningKey::dpop_proof`](crate::SigningKey::dpop_proof)).
 
 use std::fmt;
 use std::sync::Arc;
@@ -20,15 +20,17 @@ use tower_bearer::stores::MemoryReplayCache;
 use tower_bearer::{AuthError, StoreError};
 
 mod htu;
+mod keys;
 mod nonces;
 mod prove;
 
 use htu::{normalize_authority, normalize_path, split_url};
+use keys::ProofKeys;
 use nonces::Nonces;
 
 use crate::jwk::thumbprint;
 use crate::jws::{AlgorithmPolicy, Jws};
-use crate::key::{Algorithm, KeyError, SigningKey};
+use crate::key::{Algorithm, KeyError};
 
 /// The `typ` of a DPoP proof (RFC 9449 §4.2).
 pub(crate) const TYP: &str = "dpop+jwt";
@@ -72,6 +74,7 @@ struct Inner {
     replay: Replay,
     nonces: Option<Nonces>,
     clock: Clock,
+    keys: ProofKeys,
 }
 
 /// Where single-use identifiers are remembered.
@@ -327,6 +330,7 @@ impl DpopVerifierBuilder {
                 replay,
                 nonces,
                 clock: self.clock,
+                keys: ProofKeys::default(),
             }),
         })
     }
@@ -371,12 +375,13 @@ impl Inner {
             return Err(invalid(InvalidProof::Malformed));
         }
         let jwk = header.get("jwk").and_then(Value::as_object).ok_or(invalid(InvalidProof::Key))?;
-        let key = SigningKey::from_proof_jwk(jwk).map_err(|_| invalid(InvalidProof::Key))?;
-        if !key.verifies(alg) {
+        let jkt = thumbprint(jwk).ok_or(invalid(InvalidProof::Key))?;
+        let key = self.keys.key(jwk, &jkt).map_err(|_| invalid(InvalidProof::Key))?;
+        if !key.key.verifies(alg) {
             return Err(invalid(InvalidProof::Algorithm));
         }
-        let jkt = thumbprint(jwk).ok_or(invalid(InvalidProof::Key))?;
-        let payload = jws.verify_with_key(&key, alg).map_err(|_| invalid(InvalidProof::Signature))?;
+        let payload = jws.verify_with_key(&key.key, alg).map_err(|_| invalid(InvalidProof::Signature))?;
+        self.keys.verified(key);
         let claims: Map<String, Value> =
             serde_json::from_slice(&payload).map_err(|_| invalid(InvalidProof::Malformed))?;
         let claim = |name: &str| claims.get(name).and_then(Value::as_str);

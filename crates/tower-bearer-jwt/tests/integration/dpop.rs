@@ -170,7 +170,9 @@ async fn a_bound_token_with_its_keys_proof_is_admitted_and_each_rule_refuses_on_
         ("no ath", s.a.proof("GET", url, None, |_, _| {}), "the DPoP proof is for another access token"),
         ("wrong typ", s.a.proof("GET", url, Some(token), |h, _| h["typ"] = json!("JWT")), "the DPoP proof must be of type dpop+jwt"),
         ("no jti", s.a.proof("GET", url, Some(token), |_, c| { c.as_object_mut().unwrap().remove("jti"); }), "the DPoP proof is malformed"),
+        // The key's public half is remembered from the proof above: still refused.
         ("private key in the header", s.a.proof("GET", url, Some(token), |h, _| h["jwk"]["d"] = json!("AAAA")), "the DPoP proof must carry a valid public key"),
+        ("the key said to be for another algorithm", s.a.proof("GET", url, Some(token), |h, _| h["jwk"]["alg"] = json!("ES256")), "the DPoP proof must carry a valid public key"),
         ("no key in the header", s.a.proof("GET", url, Some(token), |h, _| { h.as_object_mut().unwrap().remove("jwk"); }), "the DPoP proof must carry a valid public key"),
         ("another key in the header than signed", s.a.proof("GET", url, Some(token), |h, _| h["jwk"] = b.jwk.clone()), "the DPoP proof's signature is invalid"),
         ("symmetric alg", s.a.sign_raw(
