@@ -413,7 +413,7 @@ fn background() -> &'static tokio::runtime::Runtime {
 
 fn usage_counter() -> tower_bearer_manage::UsageCounter {
     let _entered = background().enter();
-    tower_bearer_manage::UsageCounter::builder(tower_bearer::manage::usage::MemoryUsageLog::new())
+    tower_bearer_manage::UsageCounter::builder(MemoryTokenStore::new())
         .flush_interval(Duration::from_millis(10))
         .build()
 }
@@ -422,7 +422,7 @@ fn audit_writer() -> tower_bearer_manage::AuditWriter {
     let _entered = background().enter();
     tower_bearer_manage::AuditWriter::builder()
         .flush_interval(Duration::from_millis(10))
-        .spawn(tower_bearer::manage::audit::MemoryAuditLog::with_capacity(1000))
+        .spawn(MemoryTokenStore::builder().audit_capacity(1000).build())
 }
 
 fn ok_fn(_req: Request<Body>) -> Ready<Result<Response<Body>, Infallible>> {

@@ -18,7 +18,6 @@ pub(crate) mod limits;
 
 pub use crate::grant::CreditBalance;
 pub use crate::store::ledger::{CreditLedger, Spend, Spending};
-pub use crate::stores::memory::credits::MemoryCredits;
 #[cfg(feature = "rate-limit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
 pub use limits::LimitBy;

@@ -11,8 +11,8 @@ use crate::store::error::StoreError;
 /// Keeps the balance of every token with [`Credits`](crate::Credits) and spends it, for the
 /// [`CreditsLayer`](crate::CreditsLayer). The [`MemoryTokenStore`](crate::MemoryTokenStore)
 /// is one (exact, in this process), the SQL store of `tower-bearer-sqlx` another (exact
-/// across instances, without a database write per request); [`MemoryCredits`](crate::limit::MemoryCredits)
-/// keeps the credits of any other store's principals.
+/// across instances, without a database write per request). The memory store keeps the
+/// credits of any other store's principals too.
 ///
 /// A ledger answers at once when it can ([`Spending::Now`]: no allocation, no future), and
 /// with a future when it has to ask a database.

@@ -1,6 +1,6 @@
 //! [`ReplayCache`]: remembers single-use identifiers (a DPoP proof's or a client assertion's
 //! `jti`) until they expire, so that a second use is refused: in memory for one instance
-//! ([`MemoryReplayCache`](crate::stores::MemoryReplayCache)), or in a shared database for a
+//! (the [`MemoryTokenStore`](crate::MemoryTokenStore)), or in a shared database for a
 //! fleet (`tower-bearer-sqlx`'s store).
 
 use std::future::Future;

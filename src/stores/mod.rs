@@ -1,7 +1,6 @@
 //! The stores this crate provides, and what they need beyond their names at the crate root
 //! (builders, errors, the cache's configuration): in memory, over a callback, with a timeout,
-//! a circuit breaker, and a cache in front of any store; and the [`MemoryReplayCache`] of
-//! single-use identifiers.
+//! a circuit breaker, and a cache in front of any store.
 
 #[cfg(feature = "tokio")]
 pub(crate) mod breaker;
@@ -17,4 +16,3 @@ pub(crate) mod timeout;
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub use cache::CacheConfig;
 pub use memory::{InsertError, MemoryTokenStoreBuilder};
-pub use replay::MemoryReplayCache;

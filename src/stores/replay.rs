@@ -1,4 +1,4 @@
-//! [`MemoryReplayCache`]: the [`ReplayCache`] of one instance, in memory.
+//! [`ReplayIds`]: the memory store's [`ReplayCache`], for one instance.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -7,34 +7,21 @@ use std::time::SystemTime;
 
 use crate::clock::Clock;
 use crate::store::error::StoreError;
-use crate::store::replay::{ReplayCache, ReplayFuture};
+#[cfg(doc)]
+use crate::store::replay::ReplayCache;
 
-/// How many identifiers a [`MemoryReplayCache`] keeps unless told otherwise.
-const DEFAULT_CAPACITY: usize = 1 << 20;
+/// How many identifiers are kept unless told otherwise (about 60 MiB when full).
+pub(crate) const DEFAULT_CAPACITY: usize = 1 << 20;
 
 /// The fewest identifiers kept before expired ones are swept out.
 const FIRST_SWEEP: usize = 1024;
 
-/// A [`ReplayCache`] in this instance's memory: enough for one instance, or for identifiers
-/// that reach one instance only (a proof made for one request, sent to the instance behind
-/// one address). A fleet behind a load balancer shares one instead (`tower-bearer-sqlx`'s
-/// store), or a replay reaching another instance is not seen.
-///
-/// Holds at most `capacity` live identifiers (default 2²⁰, about 60 MiB); expired ones are
-/// swept out as it fills. A full cache answers an error (the caller refuses the request),
-/// never forgets a live identifier early: forgetting one would let its replay in.
-///
-/// ```
-/// use std::time::{Duration, SystemTime};
-/// use tower_bearer::stores::MemoryReplayCache;
-///
-/// let cache = MemoryReplayCache::new();
-/// let until = SystemTime::now() + Duration::from_secs(60);
-/// assert!(cache.first_use_now([7; 32], until)?);
-/// assert!(!cache.first_use_now([7; 32], until)?, "the second use is a replay");
-/// # Ok::<(), tower_bearer::StoreError>(())
-/// ```
-pub struct MemoryReplayCache {
+/// Single-use identifiers in this instance's memory (the
+/// [`MemoryTokenStore`](crate::MemoryTokenStore)'s [`ReplayCache`]): at most `capacity` live
+/// ones; expired ones are swept out as it fills. A full cache answers an error (the caller
+/// refuses the request), never forgets a live identifier early: forgetting one would let its
+/// replay in.
+pub(crate) struct ReplayIds {
     seen: Mutex<Seen>,
     capacity: usize,
     clock: Clock,
@@ -46,38 +33,19 @@ struct Seen {
     next_sweep: usize,
 }
 
-impl MemoryReplayCache {
-    /// An empty cache on the system clock, holding up to 2²⁰ identifiers.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::with_capacity(DEFAULT_CAPACITY)
-    }
-
-    /// An empty cache holding up to `capacity` live identifiers (at least one).
-    #[must_use]
-    pub fn with_capacity(capacity: usize) -> Self {
-        MemoryReplayCache {
+impl ReplayIds {
+    /// An empty cache on `clock`, holding up to `capacity` live identifiers (at least one).
+    pub(crate) fn new(capacity: usize, clock: Clock) -> Self {
+        ReplayIds {
             seen: Mutex::new(Seen { until: HashMap::default(), next_sweep: FIRST_SWEEP }),
             capacity: capacity.max(1),
-            clock: Clock::system(),
+            clock,
         }
     }
 
-    /// Reads the time from `clock` (a manual one in tests), to tell when an identifier
-    /// expired.
-    #[must_use]
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// [`first_use`](ReplayCache::first_use), answered at once: what a caller that knows it
-    /// holds this type calls, without a future.
-    ///
-    /// # Errors
-    ///
-    /// When the cache holds `capacity` live identifiers.
-    pub fn first_use_now(&self, id: [u8; 32], until: SystemTime) -> Result<bool, StoreError> {
+    /// [`first_use`](ReplayCache::first_use), answered at once. An error when the cache
+    /// holds `capacity` live identifiers.
+    pub(crate) fn first_use_now(&self, id: [u8; 32], until: SystemTime) -> Result<bool, StoreError> {
         let now = self.clock.now();
         // A poisoned lock means a panic while holding it, which nothing here does; the map is
         // still consistent (each step below leaves it so), so go on with it.
@@ -102,34 +70,14 @@ impl MemoryReplayCache {
     }
 
     /// How many identifiers the cache holds (expired ones not yet swept out included).
-    #[must_use]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).until.len()
     }
-
-    /// Whether the cache holds no identifier.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
-impl Default for MemoryReplayCache {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl ReplayCache for MemoryReplayCache {
-    fn first_use(&self, id: [u8; 32], until: SystemTime) -> ReplayFuture<'_> {
-        let answer = self.first_use_now(id, until);
-        Box::pin(std::future::ready(answer))
-    }
-}
-
-impl fmt::Debug for MemoryReplayCache {
+impl fmt::Debug for ReplayIds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryReplayCache")
+        f.debug_struct("ReplayIds")
             .field("len", &self.len())
             .field("capacity", &self.capacity)
             .finish_non_exhaustive()
@@ -146,7 +94,7 @@ mod tests {
     fn an_identifier_is_used_once_until_it_expires_and_a_full_cache_refuses() {
         let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let clock = Clock::manual(start);
-        let cache = MemoryReplayCache::with_capacity(2).clock(clock.clone());
+        let cache = ReplayIds::new(2, clock.clone());
         let until = start + Duration::from_secs(60);
         assert_eq!(cache.first_use_now([1; 32], until).ok(), Some(true));
         assert_eq!(cache.first_use_now([1; 32], until).ok(), Some(false));
@@ -163,7 +111,7 @@ mod tests {
     fn expired_identifiers_are_swept_as_it_fills() {
         let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let clock = Clock::manual(start);
-        let cache = MemoryReplayCache::with_capacity(10_000).clock(clock.clone());
+        let cache = ReplayIds::new(10_000, clock.clone());
         for i in 0..5_000_u32 {
             let mut id = [0; 32];
             id[..4].copy_from_slice(&i.to_be_bytes());

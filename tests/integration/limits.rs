@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::{ServiceBuilder, ServiceExt};
-use tower_bearer::limit::{CreditLedger, LimitBy, MemoryCredits, Spending};
+use tower_bearer::limit::{CreditLedger, LimitBy, Spending};
 use tower_bearer::middleware::Outcome;
 use tower_bearer::{
     BearerAuthLayer, Clock, Credits, CreditsLayer, ErrorFormat, MemoryTokenStore, NewToken, Principal,
@@ -343,10 +343,10 @@ async fn in_line_limits_answer_as_the_layers_do() {
 }
 
 /// A ledger that answers every spend later (as a database-backed one does), spending from a
-/// `MemoryCredits`; or failing, when `fail` is set.
+/// a memory store's ledger; or failing, when `fail` is set.
 #[derive(Clone)]
 struct Deferred {
-    credits: MemoryCredits,
+    credits: MemoryTokenStore,
     fail: bool,
 }
 
@@ -368,7 +368,7 @@ impl CreditLedger for Deferred {
 async fn in_line_credits_answered_later_hold_the_request_then_decide() {
     let store = MemoryTokenStore::new();
     let token = issue(&store, NewToken::for_subject("ada").credits(Credits::new(1)));
-    let ledger = Deferred { credits: MemoryCredits::new(), fail: false };
+    let ledger = Deferred { credits: MemoryTokenStore::new(), fail: false };
     let app = |ledger: Deferred| {
         Router::new()
             .route("/v1/things", get(|p: Principal| async move { p.subject().to_owned() }))
@@ -384,7 +384,7 @@ async fn in_line_credits_answered_later_hold_the_request_then_decide() {
     let behind = Router::new().route("/v1/things", get(|| async { "ok" })).layer(
         ServiceBuilder::new()
             .layer(BearerAuthLayer::new(store.clone()))
-            .layer(CreditsLayer::new(Deferred { credits: MemoryCredits::new(), fail: true })),
+            .layer(CreditsLayer::new(Deferred { credits: MemoryTokenStore::new(), fail: true })),
     );
     assert_eq!(get_things(&behind, &token).await.0, StatusCode::SERVICE_UNAVAILABLE);
 }

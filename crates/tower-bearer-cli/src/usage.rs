@@ -194,7 +194,8 @@ impl KeyJson {
 
 #[cfg(test)]
 mod tests {
-    use tower_bearer::manage::usage::{Granularity, MemoryUsageLog, UsageCount};
+    use tower_bearer::MemoryTokenStore;
+    use tower_bearer::manage::usage::{Granularity, UsageCount};
 
     use super::*;
 
@@ -231,7 +232,7 @@ mod tests {
 
     #[tokio::test]
     async fn each_key_gets_its_totals_and_the_shape_of_its_admitted_requests() {
-        let log = MemoryUsageLog::new();
+        let log = MemoryTokenStore::new();
         log.add_usage(vec![
             count(Some("tid_a"), UsageOutcome::Admitted, 4, 2),
             count(Some("tid_a"), UsageOutcome::Admitted, 2, 8),
@@ -259,7 +260,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_key_asked_for_is_shown_even_without_requests() {
-        let keys = read(&MemoryUsageLog::new(), &query(&args(Some("tid_q"), 3), now())).await.unwrap();
+        let keys = read(&MemoryTokenStore::new(), &query(&args(Some("tid_q"), 3), now())).await.unwrap();
         assert_eq!(keys.len(), 1);
         assert_eq!(table(&keys)[1].split_whitespace().collect::<Vec<_>>(), ["tid_q", "0", "0", "-", "▁▁▁"]);
         let json = serde_json::to_value(KeyJson::of(keys[0].0.as_ref(), &keys[0].1)).unwrap();
@@ -271,9 +272,9 @@ mod tests {
     #[tokio::test]
     async fn too_many_buckets_is_a_usage_error() {
         let args = UsageArgs { token: None, days: 30, granularity: Granularity::Minute };
-        let failure = read(&MemoryUsageLog::new(), &query(&args, now())).await.unwrap_err();
+        let failure = read(&MemoryTokenStore::new(), &query(&args, now())).await.unwrap_err();
         assert!(matches!(failure, Failure::Usage(_)));
         let args = UsageArgs { token: None, days: u64::MAX, granularity: Granularity::Day };
-        assert!(matches!(read(&MemoryUsageLog::new(), &query(&args, now())).await, Err(Failure::Usage(_))));
+        assert!(matches!(read(&MemoryTokenStore::new(), &query(&args, now())).await, Err(Failure::Usage(_))));
     }
 }

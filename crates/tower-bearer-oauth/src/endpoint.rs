@@ -338,19 +338,19 @@ impl<R, S> TokenEndpointBuilder<R, S> {
     }
 
     /// Where the `jti`s of accepted client assertions are kept, each until the assertion
-    /// expires, so that none is accepted twice (default: a
-    /// [`MemoryReplayCache`](tower_bearer::stores::MemoryReplayCache) of this instance, on the
-    /// endpoint's [clock](Self::clock)). Instances behind one load balancer share one cache,
+    /// expires, so that none is accepted twice (default: this instance's memory, a
+    /// [`MemoryTokenStore`](tower_bearer::MemoryTokenStore)'s replay cache on the endpoint's
+    /// [clock](Self::clock)). Instances behind one load balancer share one cache,
     /// or an assertion replayed to another instance is accepted there. A cache that fails
     /// makes assertions answered 503.
     ///
     /// ```
     /// use std::sync::Arc;
     /// use tower_bearer::MemoryTokenStore;
-    /// use tower_bearer::stores::MemoryReplayCache;
     /// use tower_bearer_oauth::{MemoryClientRegistry, TokenEndpoint};
     ///
-    /// let replay = Arc::new(MemoryReplayCache::new());
+    /// // Shared by the endpoints of this instance (a fleet shares a SQL store instead).
+    /// let replay = Arc::new(MemoryTokenStore::new());
     /// let token = TokenEndpoint::builder(MemoryClientRegistry::new(), MemoryTokenStore::new())
     ///     .issuer("https://auth.example.com")
     ///     .replay_cache(replay.clone())
@@ -389,7 +389,7 @@ impl<R, S> TokenEndpointBuilder<R, S> {
             let clock = config.clock.clone();
             config.assertions.replay = self
                 .replay
-                .unwrap_or_else(|| Arc::new(tower_bearer::stores::MemoryReplayCache::new().clock(clock)));
+                .unwrap_or_else(|| Arc::new(tower_bearer::MemoryTokenStore::builder().clock(clock).build()));
         }
         TokenEndpoint { shared: Shared::new(self.registry, self.store, config) }
     }

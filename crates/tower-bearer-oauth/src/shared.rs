@@ -82,7 +82,7 @@ impl Default for Config {
                 algorithms: tower_bearer_jwt::AlgorithmPolicy::only(private_key_jwt::DEFAULT_ALGORITHMS),
                 max_lifetime: private_key_jwt::DEFAULT_MAX_LIFETIME,
                 leeway: private_key_jwt::DEFAULT_LEEWAY,
-                replay: Arc::new(tower_bearer::stores::MemoryReplayCache::new()),
+                replay: Arc::new(tower_bearer::MemoryTokenStore::new()),
                 remote: private_key_jwt::RemoteKeySets::new(
                     hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                         .build_http(),

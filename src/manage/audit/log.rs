@@ -124,7 +124,7 @@ impl AuditQuery {
 }
 
 /// Where audit events are kept: the memory store's bounded ring
-/// ([`MemoryAuditLog`](super::MemoryAuditLog)), an append-only table in the SQL store's
+/// (the [`MemoryTokenStore`](crate::MemoryTokenStore)'s), an append-only table in the SQL store's
 /// database. Events reach it in batches, off the request path (`AuditWriter` of
 /// `tower-bearer-manage`).
 pub trait AuditLog: Send + Sync + 'static {

@@ -1,11 +1,10 @@
 //! The audit log: [`AuditEvent`]s made from request outcomes and lifecycle events, kept by an
-//! [`AuditLog`] (the [`MemoryAuditLog`] ring, or the SQL store's table) and read a page at a
-//! time.
+//! [`AuditLog`] (the [`MemoryTokenStore`](crate::MemoryTokenStore)'s ring of the latest
+//! events, or the SQL store's table) and read a page at a time.
 
 mod event;
 mod log;
-mod ring;
+pub(crate) mod ring;
 
 pub use event::{AuditEvent, AuditKind};
 pub use log::{AuditLog, AuditQuery, AuditRecord};
-pub use ring::MemoryAuditLog;

@@ -1,9 +1,9 @@
-//! [`MemoryAuditLog`]: the audit log in memory, a bounded ring of the latest events.
+//! [`AuditRing`]: the memory store's audit log, a bounded ring of the latest events.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, ready};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use super::event::AuditEvent;
@@ -11,12 +11,10 @@ use super::log::{AuditLog, AuditQuery, AuditRecord};
 use crate::manage::query::Page;
 use crate::store::error::StoreError;
 
-/// The audit log in memory: the latest `capacity` events (10 000 by default), the oldest
-/// dropped first. For tests, demos and single-process services that need no history across
-/// restarts; cheap to clone (the clones share the ring).
-#[derive(Clone)]
-pub struct MemoryAuditLog {
-    inner: Arc<Mutex<Ring>>,
+/// The audit log in memory: the latest `capacity` events, the oldest dropped first (the
+/// [`MemoryTokenStore`](crate::MemoryTokenStore)'s [`AuditLog`]).
+pub(crate) struct AuditRing {
+    inner: Mutex<Ring>,
 }
 
 struct Ring {
@@ -25,24 +23,14 @@ struct Ring {
     next_seq: u64,
 }
 
-impl Default for MemoryAuditLog {
-    fn default() -> Self {
-        MemoryAuditLog::with_capacity(10_000)
-    }
-}
-
-impl MemoryAuditLog {
-    /// A ring of 10 000 events.
-    #[must_use]
-    pub fn new() -> Self {
-        MemoryAuditLog::default()
-    }
+impl AuditRing {
+    /// How many events a ring holds unless told otherwise.
+    pub(crate) const DEFAULT_CAPACITY: usize = 10_000;
 
     /// A ring of `capacity` events (at least one).
-    #[must_use]
-    pub fn with_capacity(capacity: usize) -> Self {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
         let ring = Ring { records: VecDeque::new(), capacity: capacity.max(1), next_seq: 1 };
-        MemoryAuditLog { inner: Arc::new(Mutex::new(ring)) }
+        AuditRing { inner: Mutex::new(ring) }
     }
 
     fn ring(&self) -> MutexGuard<'_, Ring> {
@@ -51,19 +39,13 @@ impl MemoryAuditLog {
     }
 
     /// How many events the ring holds.
-    #[must_use]
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.ring().records.len()
-    }
-
-    /// Whether the ring is empty.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
-impl AuditLog for MemoryAuditLog {
+impl AuditLog for AuditRing {
     fn append(&self, events: Vec<AuditEvent>) -> impl Future<Output = Result<(), StoreError>> + Send {
         let mut ring = self.ring();
         for event in events {
@@ -95,10 +77,10 @@ impl AuditLog for MemoryAuditLog {
     }
 }
 
-impl fmt::Debug for MemoryAuditLog {
+impl fmt::Debug for AuditRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ring = self.ring();
-        f.debug_struct("MemoryAuditLog")
+        f.debug_struct("AuditRing")
             .field("len", &ring.records.len())
             .field("capacity", &ring.capacity)
             .finish()
@@ -132,7 +114,7 @@ mod tests {
 
     #[test]
     fn the_ring_keeps_the_latest_and_pages_through_them() {
-        let log = MemoryAuditLog::with_capacity(10);
+        let log = AuditRing::with_capacity(10);
         now(log.append((0..25).map(event).collect())).unwrap();
         assert_eq!(log.len(), 10);
         let first = now(log.audit_page(&AuditQuery { limit: 4, ..AuditQuery::new() })).unwrap();

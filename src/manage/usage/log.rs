@@ -91,7 +91,7 @@ impl UsageQuery {
     }
 }
 
-/// Where usage counts are added up: the [`MemoryUsageLog`](super::MemoryUsageLog), or a table
+/// Where usage counts are added up: the [`MemoryTokenStore`](crate::MemoryTokenStore), or a table
 /// of counters in the SQL store's database that every instance adds to. Counts reach it in
 /// batches, off the request path (`tower-bearer-manage`'s usage counter).
 pub trait UsageLog: Send + Sync + 'static {

@@ -1,4 +1,4 @@
-//! [`MemoryUsageLog`]: usage counts in this process's memory.
+//! [`UsageTable`]: the memory store's usage counts.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,30 +14,11 @@ use crate::token::id::TokenId;
 /// The key of one counter: bucket first, so that a read walks a range of buckets in order.
 type Key = (Granularity, SystemTime, Option<TokenId>, UsageOutcome);
 
-/// A [`UsageLog`] in memory: for one instance, tests and demos. Counters of every granularity
-/// are kept until purged ([`UsageLog::purge_usage`]).
-///
-/// ```
-/// use std::time::SystemTime;
-/// use tower_bearer::manage::usage::{Granularity, MemoryUsageLog, UsageCount, UsageLog, UsageOutcome, UsageQuery};
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), tower_bearer::StoreError> {
-/// let log = MemoryUsageLog::new();
-/// let now = SystemTime::now();
-/// let count = |n| UsageCount {
-///     token_id: Some("tid_1".into()), organization: None, subject: Some("ada".into()),
-///     outcome: UsageOutcome::Admitted, granularity: Granularity::Minute,
-///     bucket: Granularity::Minute.bucket(now), count: n,
-/// };
-/// log.add_usage(vec![count(2)]).await?;
-/// log.add_usage(vec![count(3)]).await?; // another instance's
-/// let read = log.usage(&UsageQuery::new(Granularity::Minute, now, now + std::time::Duration::from_secs(60))).await?;
-/// assert_eq!(read[0].count, 5);
-/// # Ok(()) }
-/// ```
+/// Usage counts in memory (the [`MemoryTokenStore`](crate::MemoryTokenStore)'s
+/// [`UsageLog`]): counters of every granularity, kept until purged
+/// ([`UsageLog::purge_usage`]).
 #[derive(Default)]
-pub struct MemoryUsageLog {
+pub(crate) struct UsageTable {
     counters: Mutex<BTreeMap<Key, Counter>>,
 }
 
@@ -48,13 +29,7 @@ struct Counter {
     subject: Option<String>,
 }
 
-impl MemoryUsageLog {
-    /// An empty log.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-
+impl UsageTable {
     fn counters(&self) -> std::sync::MutexGuard<'_, BTreeMap<Key, Counter>> {
         // Every change below leaves the map whole: a panic elsewhere while holding the lock
         // cannot have left it half-written.
@@ -62,7 +37,7 @@ impl MemoryUsageLog {
     }
 }
 
-impl UsageLog for MemoryUsageLog {
+impl UsageLog for UsageTable {
     async fn add_usage(&self, counts: Vec<UsageCount>) -> Result<(), StoreError> {
         let mut counters = self.counters();
         for c in counts {
@@ -104,8 +79,8 @@ impl UsageLog for MemoryUsageLog {
     }
 }
 
-impl fmt::Debug for MemoryUsageLog {
+impl fmt::Debug for UsageTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryUsageLog").field("counters", &self.counters().len()).finish()
+        f.debug_struct("UsageTable").field("counters", &self.counters().len()).finish()
     }
 }

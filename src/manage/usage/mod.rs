@@ -2,17 +2,17 @@
 //! The layer's outcomes ([`AuthEvent`](crate::middleware::AuthEvent)) become
 //! [`UsageOutcome`]s, counted per token, outcome and time bucket ([`Granularity`]) by
 //! `tower-bearer-manage`'s counter, and added in batches to a [`UsageLog`] (the
-//! [`MemoryUsageLog`], or the SQL store's counter table, where every instance adds its own),
+//! [`MemoryTokenStore`](crate::MemoryTokenStore), or the SQL store's counter table, where
+//! every instance adds its own),
 //! and read back as a [`UsageSeries`] for charts and tables.
 
 mod count;
 mod log;
-mod memory;
+pub(crate) mod memory;
 mod outcome;
 mod series;
 
 pub use count::{Granularity, UsageCount};
 pub use log::{UsageLog, UsageQuery};
-pub use memory::MemoryUsageLog;
 pub use outcome::UsageOutcome;
 pub use series::{OutcomeCounts, UsageSeries};

@@ -8,8 +8,11 @@ use super::store::MemoryTokenStore;
 use super::table::{DigestHasher, Shared, Writer, millis};
 use crate::clock::Clock;
 use crate::grant::MintRules;
+use crate::manage::audit::ring::AuditRing;
+use crate::manage::usage::memory::UsageTable;
 use crate::manage::{LifecycleEvent, LifecycleEvents};
 use crate::stores::memory::credits::MemoryCredits;
+use crate::stores::replay::{self, ReplayIds};
 use crate::token::format::TokenFormat;
 
 impl Default for MemoryTokenStore {
@@ -25,7 +28,8 @@ impl MemoryTokenStore {
         Self::default()
     }
 
-    /// Configures a store: token format, usage interval, lifecycle event hook.
+    /// Configures a store: token format, usage interval, lifecycle event hook, clock, the
+    /// capacities of its audit log and replay cache.
     pub fn builder() -> MemoryTokenStoreBuilder {
         MemoryTokenStoreBuilder::default()
     }
@@ -35,6 +39,7 @@ impl MemoryTokenStore {
 #[must_use]
 pub struct MemoryTokenStoreBuilder {
     shared: Shared,
+    replay_capacity: usize,
 }
 
 impl Default for MemoryTokenStoreBuilder {
@@ -51,7 +56,11 @@ impl Default for MemoryTokenStoreBuilder {
                 rules: MintRules::new(),
                 credits: MemoryCredits::new(),
                 markers: Mutex::default(),
+                audit: AuditRing::with_capacity(AuditRing::DEFAULT_CAPACITY),
+                usage: UsageTable::default(),
+                replay: ReplayIds::new(replay::DEFAULT_CAPACITY, Clock::default()),
             },
+            replay_capacity: replay::DEFAULT_CAPACITY,
         }
     }
 }
@@ -101,10 +110,27 @@ impl MemoryTokenStoreBuilder {
         self
     }
 
+    /// How many audit events the store keeps as its [`AuditLog`](crate::manage::audit::AuditLog)
+    /// (default 10 000, at least one): the latest, the oldest dropped first.
+    pub fn audit_capacity(mut self, events: usize) -> Self {
+        self.shared.audit = AuditRing::with_capacity(events);
+        self
+    }
+
+    /// How many live single-use identifiers the store keeps as its
+    /// [`ReplayCache`](crate::store::ReplayCache) (default 2²⁰, about 60 MiB when full; at
+    /// least one). Full, it refuses new ones (the request is refused) rather than forget a
+    /// live one.
+    pub fn replay_capacity(mut self, identifiers: usize) -> Self {
+        self.replay_capacity = identifiers;
+        self
+    }
+
     /// The store.
     #[must_use]
     pub fn build(mut self) -> MemoryTokenStore {
         self.shared.credits = MemoryCredits::with_clock(self.shared.clock.clone());
+        self.shared.replay = ReplayIds::new(self.replay_capacity, self.shared.clock.clone());
         MemoryTokenStore::from_shared(Arc::new(self.shared))
     }
 }

@@ -11,26 +11,12 @@ use crate::principal::Principal;
 use crate::store::ledger::{CreditLedger, Spend, Spending};
 use crate::token::id::TokenId;
 
-/// Credit balances kept in this process: every spend is exact (one lock per token, held for
-/// a subtraction), and answered at once. Use it with stores that are not ledgers themselves
-/// (a [`CallbackTokenStore`](crate::CallbackTokenStore) whose principals carry
-/// [`Credits`]); the [`MemoryTokenStore`](crate::MemoryTokenStore) keeps one inside.
-///
-/// A token's balance starts at its plan's initial credits the first time it is spent from
-/// (or when the memory store issues it), and its refill periods count from then.
-///
-/// ```
-/// use tower_bearer::limit::{CreditLedger, MemoryCredits, Spend, Spending};
-/// use tower_bearer::{Credits, Principal};
-///
-/// let ledger = MemoryCredits::new();
-/// let p = Principal::builder("u").token_id("tid_1").credits(Credits::new(2)).build();
-/// for expected in [Spend::Granted, Spend::Granted, Spend::Exhausted { retry_after: None }] {
-///     assert!(matches!(ledger.spend(&p, 1), Spending::Now(Ok(s)) if s == expected));
-/// }
-/// ```
+/// Credit balances kept in this process (the [`MemoryTokenStore`](crate::MemoryTokenStore)'s
+/// [`CreditLedger`]): every spend is exact (one lock per token, held for a subtraction), and
+/// answered at once. A token's balance starts at its plan's initial credits the first time it
+/// is spent from (or when the memory store issues it), and its refill periods count from then.
 #[derive(Clone, Default)]
-pub struct MemoryCredits {
+pub(crate) struct MemoryCredits {
     table: Arc<Table>,
 }
 
@@ -137,20 +123,17 @@ fn from_nanos(ns: u64) -> SystemTime {
 
 impl MemoryCredits {
     /// An empty ledger on the system clock.
-    #[must_use]
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         MemoryCredits::default()
     }
 
     /// An empty ledger reading the time (for refills) from `clock`.
-    #[must_use]
-    pub fn with_clock(clock: Clock) -> Self {
+    pub(crate) fn with_clock(clock: Clock) -> Self {
         MemoryCredits { table: Arc::new(Table::new(clock)) }
     }
 
     /// The balance of token `id`'s credits, if it has an account here.
-    #[must_use]
-    pub fn balance(&self, id: &TokenId) -> Option<CreditBalance> {
+    pub(crate) fn balance(&self, id: &TokenId) -> Option<CreditBalance> {
         let accounts = self.table.accounts.pin();
         Some(accounts.get(id)?.balance(|| self.table.clock.now()))
     }

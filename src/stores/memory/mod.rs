@@ -9,6 +9,7 @@ mod env;
 mod error;
 mod hint;
 mod index;
+mod logs;
 mod manage;
 mod record;
 mod store;

@@ -136,7 +136,20 @@ impl fmt::Debug for MemoryTokenStore {
 /// The store keeps the credits of the tokens it issued with [`Credits`](crate::Credits) (and
 /// of inserted principals that carry some): exact, answered at once, and shown in
 /// [`TokenInfo::credits`](crate::TokenInfo::credits). A rotation moves the balance to the new
-/// token.
+/// token. It keeps those of another store's principals too (a
+/// [`CallbackTokenStore`](crate::CallbackTokenStore)'s that carry [`Credits`](crate::Credits)),
+/// by token id, from the first spend:
+///
+/// ```
+/// use tower_bearer::limit::{CreditLedger, Spend, Spending};
+/// use tower_bearer::{Credits, MemoryTokenStore, Principal};
+///
+/// let ledger = MemoryTokenStore::new();
+/// let p = Principal::builder("u").token_id("tid_1").credits(Credits::new(2)).build();
+/// for expected in [Spend::Granted, Spend::Granted, Spend::Exhausted { retry_after: None }] {
+///     assert!(matches!(ledger.spend(&p, 1), Spending::Now(Ok(s)) if s == expected));
+/// }
+/// ```
 impl CreditLedger for MemoryTokenStore {
     /// Never used: every spend is answered at once.
     fn spend(&self, principal: &Principal, cost: u64) -> Spending {

@@ -13,12 +13,15 @@ use super::index::{ByDigest, ById, Indexed};
 use super::record::{REVOKED, Record};
 use crate::clock::{Clock, unix_nanos};
 use crate::grant::{Grant, MintRules, Terms};
+use crate::manage::audit::ring::AuditRing;
 use crate::manage::error::ManageError;
 use crate::manage::event::{LifecycleEvent, LifecycleEvents};
 use crate::manage::info::TokenInfo;
 use crate::manage::issued::IssuedToken;
+use crate::manage::usage::memory::UsageTable;
 use crate::principal::Principal;
 use crate::stores::memory::credits::MemoryCredits;
+use crate::stores::replay::ReplayIds;
 use crate::token::format::TokenFormat;
 use crate::token::hash::TokenHash;
 use crate::token::id::TokenId;
@@ -42,6 +45,12 @@ pub(super) struct Shared {
     pub(super) credits: MemoryCredits,
     /// The [`OnceMarkers`](crate::manage::OnceMarkers) set, for as long as the store lives.
     pub(super) markers: Mutex<HashSet<Box<str>>>,
+    /// Its [`AuditLog`](crate::manage::audit::AuditLog): the latest events.
+    pub(super) audit: AuditRing,
+    /// Its [`UsageLog`](crate::manage::usage::UsageLog).
+    pub(super) usage: UsageTable,
+    /// Its [`ReplayCache`](crate::store::ReplayCache), on the store's clock.
+    pub(super) replay: ReplayIds,
 }
 
 /// What only writers touch.

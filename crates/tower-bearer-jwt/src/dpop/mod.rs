@@ -16,8 +16,7 @@ use sha2::{Digest as _, Sha256};
 use tower_bearer::Clock;
 use tower_bearer::middleware::{InvalidProof, ProofAnswer, ProofVerifier};
 use tower_bearer::store::ReplayCache;
-use tower_bearer::stores::MemoryReplayCache;
-use tower_bearer::{AuthError, StoreError};
+use tower_bearer::{AuthError, MemoryTokenStore, StoreError};
 
 mod htu;
 mod keys;
@@ -79,8 +78,8 @@ struct Inner {
 
 /// Where single-use identifiers are remembered.
 enum Replay {
-    /// This instance's memory: answered at once.
-    Memory(MemoryReplayCache),
+    /// This instance's memory (a memory store's replay cache): answered at once.
+    Memory(MemoryTokenStore),
     /// A cache of the application's (shared by a fleet): answered later.
     Shared(Arc<dyn ReplayCache>),
 }
@@ -95,7 +94,7 @@ struct Origin {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_bearer::stores::MemoryReplayCache;
+/// use tower_bearer::MemoryTokenStore;
 /// use tower_bearer_jwt::{Algorithm, AlgorithmPolicy, DpopVerifier};
 ///
 /// let dpop = DpopVerifier::builder()
@@ -103,7 +102,7 @@ struct Origin {
 ///     .max_age(Duration::from_secs(30))
 ///     .origin("https://api.example.com")
 ///     .nonces(b"a secret of at least thirty-two bytes!", Duration::from_secs(300))
-///     .replay_cache(MemoryReplayCache::with_capacity(100_000))
+///     .replay_cache(MemoryTokenStore::builder().replay_capacity(100_000).build())
 ///     .build()?;
 /// # Ok::<(), tower_bearer_jwt::KeyError>(())
 /// ```
@@ -120,7 +119,8 @@ pub struct DpopVerifierBuilder {
 
 impl DpopVerifier {
     /// A verifier with the defaults: EdDSA and ES256, proofs up to 60 s old (5 s of clock
-    /// skew), the request's own scheme and authority, a [`MemoryReplayCache`], no nonces.
+    /// skew), the request's own scheme and authority, `jti`s remembered in this instance's
+    /// memory (a [`MemoryTokenStore`]'s replay cache), no nonces.
     #[must_use]
     pub fn new() -> Self {
         DpopVerifier::builder().build().unwrap_or_else(|_| unreachable!("the defaults are valid"))
@@ -258,9 +258,9 @@ impl DpopVerifierBuilder {
         self
     }
 
-    /// Where proofs' `jti`s are remembered; a [`MemoryReplayCache`] by default. A fleet of
-    /// instances behind one address shares one, or a proof replayed to another instance is
-    /// not seen.
+    /// Where proofs' `jti`s are remembered; this instance's memory by default (a
+    /// [`MemoryTokenStore`]'s replay cache). A fleet of instances behind one address shares
+    /// one (`tower-bearer-sqlx`'s store), or a proof replayed to another instance is not seen.
     pub fn replay_cache(mut self, cache: impl ReplayCache) -> Self {
         self.replay = Some(Arc::new(cache));
         self
@@ -318,7 +318,7 @@ impl DpopVerifierBuilder {
             .transpose()?;
         let replay = match self.replay {
             Some(shared) => Replay::Shared(shared),
-            None => Replay::Memory(MemoryReplayCache::new().clock(self.clock.clone())),
+            None => Replay::Memory(MemoryTokenStore::builder().clock(self.clock.clone()).build()),
         };
         Ok(DpopVerifier {
             inner: Arc::new(Inner {

@@ -17,7 +17,6 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 use tower_bearer::store::{ReplayCache, ReplayFuture};
-use tower_bearer::stores::MemoryReplayCache;
 use tower_bearer::{BearerAuthLayer, MemoryTokenStore, NewToken, Principal, TokenManager};
 use tower_bearer_jwt::{DpopVerifier, SigningKey};
 use tower_bearer_test_support::{Body, send, serve};
@@ -347,7 +346,7 @@ async fn proofs_of_this_crates_clients_and_p256_keys_are_taken_with_the_thumbpri
 /// A replay cache answering later, counting its calls: what a shared (SQL) cache looks like.
 #[derive(Clone, Default)]
 struct Shared {
-    inner: Arc<MemoryReplayCache>,
+    inner: Arc<MemoryTokenStore>,
     calls: Arc<Mutex<usize>>,
 }
 

@@ -63,11 +63,10 @@ use crate::usage_source::UsageSource;
 /// ```
 /// use axum::Router;
 /// use tower_bearer::{BearerAuthLayer, MemoryTokenStore};
-/// use tower_bearer::manage::audit::MemoryAuditLog;
 /// use tower_bearer_manage::ManagementApi;
 ///
 /// let store = MemoryTokenStore::new();
-/// let api = ManagementApi::new(store.clone()).audit_log(MemoryAuditLog::new());
+/// let api = ManagementApi::new(store.clone()).audit_log(store.clone());
 /// let app: Router = Router::new()
 ///     .nest("/v1", api.router())
 ///     .layer(BearerAuthLayer::new(store));
@@ -109,10 +108,10 @@ impl<S: TokenManager + Clone> ManagementApi<S> {
     ///
     /// ```
     /// use tower_bearer::MemoryTokenStore;
-    /// use tower_bearer::manage::usage::MemoryUsageLog;
     /// use tower_bearer_manage::ManagementApi;
     ///
-    /// let api = ManagementApi::new(MemoryTokenStore::new()).usage_log(MemoryUsageLog::new());
+    /// let store = MemoryTokenStore::new();
+    /// let api = ManagementApi::new(store.clone()).usage_log(store);
     /// assert!(api.openapi("/v1")["paths"]["/usage"].is_object());
     /// ```
     #[must_use]

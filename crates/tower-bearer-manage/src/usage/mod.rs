@@ -75,16 +75,14 @@ use self::task::{Control, Counters, Task};
 /// use std::time::Duration;
 /// use tower_bearer::BearerAuthLayer;
 /// use tower_bearer::MemoryTokenStore;
-/// use tower_bearer::manage::audit::MemoryAuditLog;
-/// use tower_bearer::manage::usage::MemoryUsageLog;
 /// use tower_bearer_manage::{AuditWriter, UsageCounter};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let usage = UsageCounter::builder(MemoryUsageLog::new())
+/// let usage = UsageCounter::builder(MemoryTokenStore::new())
 ///     .flush_interval(Duration::from_secs(5))
 ///     .build();
-/// let audit = AuditWriter::builder().spawn(MemoryAuditLog::new());
+/// let audit = AuditWriter::builder().spawn(MemoryTokenStore::new());
 /// // Both see every request: the audit log its events, the counter its outcomes.
 /// let layer = BearerAuthLayer::new(MemoryTokenStore::new())
 ///     .on_event(audit.request_hook())

@@ -134,8 +134,8 @@ mod tests {
     use std::sync::atomic::AtomicBool;
     use std::time::UNIX_EPOCH;
 
-    use tower_bearer::manage::usage::{MemoryUsageLog, UsageCount, UsageOutcome, UsageQuery};
-    use tower_bearer::{Principal, StoreError};
+    use tower_bearer::manage::usage::{UsageCount, UsageOutcome, UsageQuery};
+    use tower_bearer::{MemoryTokenStore, Principal, StoreError};
 
     use super::super::{Retention, UsageCounter};
     use super::*;
@@ -143,7 +143,7 @@ mod tests {
     /// A memory log that refuses writes while `down` is set.
     #[derive(Clone, Default)]
     struct Flaky {
-        log: Arc<MemoryUsageLog>,
+        log: Arc<MemoryTokenStore>,
         down: Arc<AtomicBool>,
     }
 

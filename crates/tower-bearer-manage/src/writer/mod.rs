@@ -101,12 +101,11 @@ const DEFAULT_UNAUTHENTICATED_PATHS: usize = 1024;
 /// ```
 /// use tower_bearer::BearerAuthLayer;
 /// use tower_bearer::MemoryTokenStore;
-/// use tower_bearer::manage::audit::MemoryAuditLog;
 /// use tower_bearer_manage::AuditWriter;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let log = MemoryAuditLog::new();
+/// let log = MemoryTokenStore::new();
 /// let audit = AuditWriter::builder()
 ///     .max_bytes(16 << 20)
 ///     .on_drop(|drops| eprintln!("audit: {} events dropped ({} in all)", drops.count, drops.total))
@@ -386,14 +385,14 @@ impl fmt::Debug for AuditWriter {
 
 #[cfg(test)]
 mod tests {
-    use tower_bearer::TokenId;
-    use tower_bearer::manage::audit::{AuditQuery, MemoryAuditLog};
+    use tower_bearer::manage::audit::AuditQuery;
+    use tower_bearer::{MemoryTokenStore, TokenId};
 
     use super::*;
 
     #[tokio::test]
     async fn a_leak_is_an_audit_event_naming_where_it_was_found() {
-        let log = MemoryAuditLog::new();
+        let log = MemoryTokenStore::new();
         let audit = AuditWriter::builder().spawn(log.clone());
         let report = LeakReport {
             token_id: Some(TokenId::from("tid_leaked")),

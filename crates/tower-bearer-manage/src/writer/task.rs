@@ -215,7 +215,7 @@ impl<L: AuditLog> Task<L> {
 mod tests {
     use std::time::{SystemTime, UNIX_EPOCH};
 
-    use tower_bearer::manage::audit::MemoryAuditLog;
+    use tower_bearer::MemoryTokenStore;
 
     use super::super::entry::RequestOutcome;
     use super::*;
@@ -226,7 +226,7 @@ mod tests {
         let recent = Arc::new(RecentTime::default());
         let (control, control_rx) = mpsc::unbounded_channel();
         let task = Task {
-            log: MemoryAuditLog::new(),
+            log: MemoryTokenStore::new(),
             buffers: buffers.clone(),
             recent: recent.clone(),
             control: control_rx,

@@ -213,7 +213,7 @@ where
 
 #[tokio::test]
 async fn the_api_on_the_memory_store() {
-    contract(MemoryTokenStore::new(), tower_bearer::manage::audit::MemoryAuditLog::new()).await;
+    contract(MemoryTokenStore::new(), MemoryTokenStore::new()).await;
 }
 
 #[tokio::test]
@@ -234,7 +234,7 @@ async fn the_api_on_postgres() {
 fn the_openapi_document_describes_the_api_as_mounted() {
     let store = MemoryTokenStore::new();
     let with_audit = ManagementApi::new(store.clone())
-        .audit_log(tower_bearer::manage::audit::MemoryAuditLog::new())
+        .audit_log(MemoryTokenStore::new())
         .scopes("keys:read", "keys:write", "logs:read")
         .openapi("/v1");
     assert_eq!(with_audit["openapi"], "3.1.0");

@@ -7,7 +7,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-use tower_bearer::manage::audit::{AuditEvent, AuditKind, MemoryAuditLog};
+use tower_bearer::MemoryTokenStore;
+use tower_bearer::manage::audit::{AuditEvent, AuditKind};
 use tower_bearer_manage::AuditWriter;
 
 use crate::audit::counting;
@@ -33,7 +34,7 @@ fn the_backlog_follows_a_failing_log_and_drops_are_counted_once() {
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
         runtime.block_on(async {
-            let log = counting(MemoryAuditLog::with_capacity(10_000), usize::MAX);
+            let log = counting(MemoryTokenStore::builder().audit_capacity(10_000).build(), usize::MAX);
             let audit = AuditWriter::builder()
                 .max_bytes(64 << 10)
                 .batch_size(10)

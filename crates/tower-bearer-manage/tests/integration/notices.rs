@@ -73,12 +73,12 @@ async fn get_json(app: &axum::Router, path: &str, token: &str) -> (http::StatusC
 #[tokio::test]
 async fn the_api_lists_the_notices_of_the_callers_tenant() {
     use tower_bearer::BearerAuthLayer;
-    use tower_bearer::manage::audit::{AuditEvent, AuditKind, AuditLog, MemoryAuditLog};
+    use tower_bearer::manage::audit::{AuditEvent, AuditKind, AuditLog};
     use tower_bearer_manage::ManagementApi;
 
     let clock = Clock::manual(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
     let store = MemoryTokenStore::builder().clock(clock.clone()).build();
-    let log = MemoryAuditLog::new();
+    let log = MemoryTokenStore::new();
     let in_a_day = clock.now() + DAY;
     let scopes = ["tokens:read", "tokens:admin"];
     let admin = store.issue(NewToken::for_subject("ada").organization("acme").scopes(scopes)).await.unwrap();

@@ -14,7 +14,7 @@ use http::header::COOKIE;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-use tower_bearer::manage::usage::{Granularity, MemoryUsageLog, UsageCount, UsageLog, UsageOutcome};
+use tower_bearer::manage::usage::{Granularity, UsageCount, UsageLog, UsageOutcome};
 use tower_bearer::{Clock, MemoryTokenStore, NewToken, TokenId, TokenManager};
 use tower_bearer_manage::TokenPortal;
 
@@ -93,7 +93,7 @@ fn month_of(id: &TokenId) -> (Vec<UsageCount>, BTreeMap<String, Day>) {
 }
 
 /// The host with the usage page, over `log`.
-fn host(store: &MemoryTokenStore, log: MemoryUsageLog) -> Router {
+fn host(store: &MemoryTokenStore, log: MemoryTokenStore) -> Router {
     let portal =
         TokenPortal::new(store.clone(), signed_in, KEY).scopes(SCOPES).title("API tokens").usage_log(log);
     Router::new().nest("/account/tokens", portal.router()).route("/sign-in/{user}", get(sign_in))
@@ -106,7 +106,7 @@ async fn setup() -> (MemoryTokenStore, TokenId, BTreeMap<String, Day>, Router) {
     let mine = store.list("user_ada").await.unwrap();
     let laptop = mine.iter().find(|t| t.principal.token_name() == Some("Laptop CLI")).unwrap().id.clone();
     let (counts, expected) = month_of(&laptop);
-    let log = MemoryUsageLog::new();
+    let log = MemoryTokenStore::new();
     log.add_usage(counts).await.unwrap();
     let app = host(&store, log);
     (store, laptop, expected, app)

@@ -11,7 +11,7 @@ use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use tower_bearer::manage::usage::{Granularity, MemoryUsageLog, UsageCount, UsageLog, UsageOutcome};
+use tower_bearer::manage::usage::{Granularity, UsageCount, UsageLog, UsageOutcome};
 use tower_bearer::{BearerAuthLayer, Clock, MemoryTokenStore, NewToken, TokenId, TokenManager};
 use tower_bearer_manage::ManagementApi;
 
@@ -88,7 +88,7 @@ async fn setup() -> Setup {
         secret(store.issue(NewToken::for_subject("eve").organization("evil").scopes(all)).await.unwrap());
     let (ci, _) =
         secret(store.issue(NewToken::for_subject("ada").organization("acme").name("ci")).await.unwrap());
-    let log = MemoryUsageLog::new();
+    let log = MemoryTokenStore::new();
     log.add_usage(vec![
         counted(Some(&ci), Some(("acme", "ada")), UsageOutcome::Admitted, -2, 5),
         counted(Some(&ci), Some(("acme", "ada")), UsageOutcome::RateLimited, -2, 2),
@@ -211,7 +211,7 @@ fn the_usage_routes_are_documented_when_served() {
     let api = ManagementApi::new(MemoryTokenStore::new());
     let without = api.openapi("/v1");
     assert!(without["paths"].get("/usage").is_none());
-    let with = ManagementApi::new(MemoryTokenStore::new()).usage_log(MemoryUsageLog::new()).openapi("/v1");
+    let with = ManagementApi::new(MemoryTokenStore::new()).usage_log(MemoryTokenStore::new()).openapi("/v1");
     assert!(with["paths"]["/tokens/{id}/usage"]["get"]["parameters"].is_array());
     assert!(with["paths"]["/usage"]["get"]["responses"]["200"].is_object());
     assert!(with["components"]["schemas"]["UsageSummary"].is_object());

@@ -45,7 +45,7 @@ async fn the_lifecycle_trait_drives_the_sqlite_store() {
     let memory = SqlTokenStore::builder().open("sqlite::memory:").await.unwrap();
     contract::manage(&memory).await.unwrap();
     contract::audit_log(&store).await;
-    contract::audit_log(&tower_bearer::manage::audit::MemoryAuditLog::new()).await;
+    contract::audit_log(&tower_bearer::MemoryTokenStore::new()).await;
 }
 
 #[tokio::test]
@@ -56,7 +56,7 @@ async fn the_usage_contract_holds_on_sqlite_and_memory() {
         .await
         .unwrap();
     tower_bearer_test_support::usage::usage(&store).await;
-    tower_bearer_test_support::usage::usage(&tower_bearer::manage::usage::MemoryUsageLog::new()).await;
+    tower_bearer_test_support::usage::usage(&tower_bearer::MemoryTokenStore::new()).await;
 }
 
 #[tokio::test]
