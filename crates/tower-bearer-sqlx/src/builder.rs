@@ -11,6 +11,7 @@ use tower_bearer::{Clock, TokenFormat, TokenId};
 use crate::db::{Db, SqlDb};
 use crate::error::OpenError;
 use crate::leases::Leases;
+use crate::replay_schedule::ReplaySchedule;
 use crate::store::{Inner, SqlTokenStore};
 use crate::usage::Usage;
 
@@ -32,6 +33,7 @@ pub struct SqlTokenStoreBuilder {
     poll_interval: Duration,
     credit_lease: u64,
     credit_lease_term: Duration,
+    replay_purge_interval: Duration,
 }
 
 impl Default for SqlTokenStoreBuilder {
@@ -52,6 +54,7 @@ impl Default for SqlTokenStoreBuilder {
             poll_interval: Duration::from_secs(1),
             credit_lease: 100,
             credit_lease_term: Duration::from_secs(60),
+            replay_purge_interval: Duration::from_secs(60),
         }
     }
 }
@@ -223,6 +226,15 @@ impl SqlTokenStoreBuilder {
         self
     }
 
+    /// How often an instance that uses the store as a [`ReplayCache`](tower_bearer::store::ReplayCache)
+    /// deletes the single-use ids whose use expired (default one minute; at least 10 ms), in
+    /// batches of 10 000, from its first use on. Each instance sharing the database purges;
+    /// the deletes are the same.
+    pub fn replay_purge_interval(mut self, interval: Duration) -> Self {
+        self.replay_purge_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
     /// Opens the store at `url`: `sqlite://path/to/file.db` (created if missing),
     /// `sqlite::memory:`, or `postgres://user:password@host/database`.
     ///
@@ -333,6 +345,7 @@ impl SqlTokenStoreBuilder {
                 clock: self.clock,
                 rules: self.rules,
                 leases: Leases::new(self.credit_lease, self.credit_lease_term, TokenId::random().to_string()),
+                replay_purge: ReplaySchedule::new(self.replay_purge_interval),
                 #[cfg(feature = "postgres")]
                 heartbeat: self.heartbeat,
                 poll_interval: self.poll_interval,

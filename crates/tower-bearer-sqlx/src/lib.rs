@@ -109,6 +109,7 @@ mod poller;
 mod postgres;
 mod queries;
 mod replay;
+mod replay_schedule;
 mod revocations;
 mod row;
 #[cfg(feature = "sqlite")]

@@ -342,6 +342,12 @@ where
 
     /// Records single-use id `id` as used until `until`; returns whether this was its first
     /// use at `now` (unseen, or its last use expired).
+    /// Deletes at most `limit` single-use ids whose use expired at `now` or before; how many.
+    pub(crate) async fn purge_replay_batch(&self, now: i64, limit: i64) -> Result<u64, sqlx::Error> {
+        let query = sqlx::query(&self.sql.purge_replay_batch).bind(now).bind(limit);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?))
+    }
+
     pub(crate) async fn use_once(&self, id: &[u8; 32], until: i64, now: i64) -> Result<bool, sqlx::Error> {
         let query = sqlx::query(&self.sql.use_once).bind(id.as_slice()).bind(until).bind(now);
         Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)

@@ -70,6 +70,8 @@ pub(crate) struct Statements {
     pub(crate) use_once: String,
     /// Drops the single-use ids whose use expired at `$1` or before.
     pub(crate) purge_replay_ids: String,
+    /// Drops at most `$2` of the single-use ids whose use expired at `$1` or before.
+    pub(crate) purge_replay_batch: String,
     /// Inserts a client (`$1`..`$9`, in `CLIENT_COLUMNS` order), or replaces the one with its id.
     pub(crate) put_client: String,
     pub(crate) get_client: String,
@@ -282,6 +284,11 @@ impl Statements {
                 p(3)
             ),
             purge_replay_ids: format!("DELETE FROM {replay} WHERE expires_at_us <= {}", p(1)),
+            purge_replay_batch: format!(
+                "DELETE FROM {replay} WHERE id IN (SELECT id FROM {replay} WHERE expires_at_us <= {} LIMIT {})",
+                p(1),
+                p(2)
+            ),
             put_client: format!(
                 "INSERT INTO {clients} ({CLIENT_COLUMNS}) VALUES ({}) \
                  ON CONFLICT (client_id) DO UPDATE SET subject = excluded.subject, \

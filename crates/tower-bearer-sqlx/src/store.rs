@@ -16,6 +16,7 @@ use crate::db::{Db, SqlBackend};
 use crate::error::OpenError;
 use crate::leases::Leases;
 use crate::micros::micros;
+use crate::replay_schedule::ReplaySchedule;
 use crate::usage::{Usage, millis};
 
 /// A token store in SQLite or PostgreSQL. See the [crate documentation](crate).
@@ -38,6 +39,8 @@ pub(crate) struct Inner {
     pub(crate) rules: MintRules,
     /// This instance's credit leases.
     pub(crate) leases: Leases,
+    /// When expired single-use ids are deleted.
+    pub(crate) replay_purge: ReplaySchedule,
     #[cfg(feature = "postgres")]
     pub(crate) heartbeat: (Duration, Duration),
     /// SQLite: how often a push of revocations reads them.

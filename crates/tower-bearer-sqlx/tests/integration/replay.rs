@@ -1,9 +1,9 @@
 //! The store as a `ReplayCache`: a single-use id is admitted once until it expires, by every
 //! instance sharing the database (a replay through another instance is refused), usable again
-//! once expired, deleted by `purge_expired`, and refused (an error) when the database is gone;
-//! on a SQLite file and on PostgreSQL, on a manual clock.
+//! once expired, deleted by `purge_expired` and by each instance's own purge, and refused (an
+//! error) when the database is gone; on a SQLite file and on PostgreSQL, on a manual clock.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tower_bearer::store::ReplayCache;
 use tower_bearer::{Clock, TokenManager};
@@ -64,6 +64,68 @@ async fn single_use_on_two_instances(
     two.close().await;
     assert!(two.first_use([4; 32], later).await.is_err(), "no database: an error, never a first use");
     assert!(first(one, 4, later).await, "the failed check recorded nothing");
+}
+
+/// An instance that checks ids deletes the expired ones itself, every purge interval, and
+/// keeps the live ones. `store` purges every 20 ms of real time; expiry is on `clock`.
+async fn expired_ids_are_purged_by_the_instance(
+    store: &SqlTokenStore,
+    clock: &Clock,
+    rows: impl AsyncFn() -> i64,
+) {
+    let soon = clock.now() + Duration::from_secs(60);
+    for id in 0..20 {
+        assert!(first(store, id, soon).await);
+    }
+    let later = clock.now() + Duration::from_secs(3_600);
+    assert!(first(store, 200, later).await);
+    assert_eq!(rows().await, 21, "nothing expired, nothing purged");
+    clock.advance(Duration::from_secs(61));
+    // Waits for the purge (in real time, up to 10 s): not a timing assertion.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rows().await != 1 {
+        assert!(Instant::now() < deadline, "the expired ids are still there: {}", rows().await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!first(store, 200, later).await, "the live id was kept");
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn an_instance_purges_the_expired_ids_of_a_sqlite_file() {
+    let dir = tower_bearer_test_support::temp_dir();
+    let clock = Clock::manual(start());
+    let store = SqlTokenStore::builder()
+        .clock(clock.clone())
+        .replay_purge_interval(Duration::from_millis(20))
+        .open_sqlite(dir.path().join("purge.db"))
+        .await
+        .unwrap();
+    let pool = store.sqlite_pool().unwrap().clone();
+    let rows = async || {
+        sqlx::query_scalar("SELECT count(*) FROM tower_bearer_replay_ids").fetch_one(&pool).await.unwrap()
+    };
+    expired_ids_are_purged_by_the_instance(&store, &clock, rows).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn an_instance_purges_the_expired_ids_of_a_postgres_database() {
+    use super::instances::{builder, cluster};
+
+    let cluster = cluster!();
+    let clock = Clock::manual(start());
+    let store = builder()
+        .clock(clock.clone())
+        .replay_purge_interval(Duration::from_millis(20))
+        .open(&cluster.url())
+        .await
+        .unwrap();
+    let pool = store.postgres_pool().unwrap().clone();
+    let rows = async || {
+        sqlx::query_scalar("SELECT count(*) FROM tower_bearer.replay_ids").fetch_one(&pool).await.unwrap()
+    };
+    expired_ids_are_purged_by_the_instance(&store, &clock, rows).await;
 }
 
 #[cfg(feature = "sqlite")]
