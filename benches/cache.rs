@@ -2,7 +2,7 @@
 //!
 //! - `memory`: the in-memory store (the floor: no I/O at all);
 //! - `sqlite_uncached`: the SQLite store directly (one indexed query per request);
-//! - `sqlite_cached`: the SQLite store behind `CachedTokenStore` (a hit: `Lookup::Now`);
+//! - `sqlite_cached`: the SQLite store behind `CachedTokenStore` (a hit: `Answer::Now`);
 //! - `sqlite_cached_unknown`: an unknown token, answered by the negative cache.
 //!
 //! All in the same run, then the ratios from criterion's estimates.

@@ -71,10 +71,11 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 use tower::{Service, ServiceBuilder, service_fn};
 use tower_bearer::middleware::ResponseBody;
-use tower_bearer::store::Lookup;
+use tower_bearer::store::Answer;
 use tower_bearer::{
     BearerAuthLayer, CallbackTokenStore, Credits, CreditsLayer, MemoryTokenStore, PresentedToken, Principal,
-    RateLimit, RateLimitLayer, RequireScopesLayer, Scopes, TokenFormat, TokenHash, TokenStore,
+    RateLimit, RateLimitLayer, RequireScopesLayer, Scopes, StoreError, TokenFormat, TokenHash, TokenState,
+    TokenStore,
 };
 
 mod common;
@@ -498,10 +499,10 @@ fn callback(
 struct Boxed(MemoryTokenStore);
 
 impl TokenStore for Boxed {
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
         let store = self.0.clone();
         let token = token.clone().into_owned();
-        Lookup::Later(Box::pin(async move { store.lookup(&token).await }))
+        Answer::Later(Box::pin(async move { store.lookup(&token).await }))
     }
 }
 

@@ -11,8 +11,9 @@ use crate::middleware::gate::{Gate, Refusal, Verdict};
 use crate::middleware::guard::Guard;
 use crate::outcome::error::{AuthError, Throttle};
 use crate::principal::Principal;
+use crate::store::answer::Answer;
 use crate::store::error::StoreError;
-use crate::store::ledger::{CreditLedger, Spend, Spending};
+use crate::store::ledger::{CreditLedger, Spend};
 
 /// Spends [`Credits`](crate::Credits) for every request the
 /// [`BearerAuthLayer`](crate::BearerAuthLayer) admitted, placed behind it: one per request,
@@ -79,8 +80,8 @@ impl<S, L: CreditLedger> Layer<S> for CreditsLayer<L> {
 impl<L: CreditLedger> Gate for CreditsLayer<L> {
     fn check(&self, principal: &Principal) -> Verdict {
         match self.ledger.spend(principal, self.cost) {
-            Spending::Now(spent) => refusal_of(spent).map_or(Verdict::Pass(None), Verdict::Refuse),
-            Spending::Later(spend) => {
+            Answer::Now(spent) => refusal_of(spent).map_or(Verdict::Pass(None), Verdict::Refuse),
+            Answer::Later(spend) => {
                 Verdict::Later(Box::pin(async move { refusal_of(spend.await).map_or(Ok(()), Err) }))
             }
         }

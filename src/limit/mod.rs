@@ -17,7 +17,7 @@ pub(crate) mod layer;
 pub(crate) mod limits;
 
 pub use crate::grant::CreditBalance;
-pub use crate::store::ledger::{CreditLedger, Spend, Spending};
+pub use crate::store::ledger::{CreditLedger, Spend};
 #[cfg(feature = "rate-limit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
 pub use limits::LimitBy;

@@ -29,5 +29,5 @@ pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use grpc::GrpcAnswers;
 pub use guard::{Guard, GuardFuture};
-pub use proof::{ProofAnswer, ProofVerifier};
+pub use proof::ProofVerifier;
 pub use service::BearerAuth;

@@ -15,6 +15,7 @@ use super::head::with_head;
 use crate::header::parse_dpop_bytes;
 use crate::outcome::error::{AuthError, InvalidToken};
 use crate::principal::Principal;
+use crate::store::answer::Answer;
 
 /// Checks DPoP proofs (RFC 9449 §4.3) for a [`BearerAuthLayer`](crate::BearerAuthLayer) that
 /// takes them ([`dpop`](crate::BearerAuthLayer::dpop),
@@ -35,25 +36,9 @@ pub trait ProofVerifier: Send + Sync + 'static {
     /// (base64url) of the proof's key, or the refusal: [`AuthError::InvalidProof`]
     /// ([`InvalidProof::Missing`](crate::middleware::InvalidProof::Missing) without a `DPoP`
     /// header, [`InvalidProof::Repeated`](crate::middleware::InvalidProof::Repeated) with
-    /// more than one), or [`AuthError::UseDpopNonce`] with the nonce to use.
-    fn verify(&self, head: &Parts, access_token: &str) -> ProofAnswer;
-}
-
-/// A [`ProofVerifier`]'s answer: at once, or later (a replay cache behind a round trip).
-pub enum ProofAnswer {
-    /// The thumbprint of the proof's key, or the refusal.
-    Now(Result<Box<str>, AuthError>),
-    /// The same, once the future is done.
-    Later(Pin<Box<dyn Future<Output = Result<Box<str>, AuthError>> + Send>>),
-}
-
-impl fmt::Debug for ProofAnswer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProofAnswer::Now(answer) => f.debug_tuple("Now").field(answer).finish(),
-            ProofAnswer::Later(_) => f.write_str("Later(..)"),
-        }
-    }
+    /// more than one), or [`AuthError::UseDpopNonce`] with the nonce to use; at once, or later
+    /// (a shared replay cache behind a round trip).
+    fn verify(&self, head: &Parts, access_token: &str) -> Answer<Result<Box<str>, AuthError>>;
 }
 
 /// A layer's DPoP configuration: the verifier, and whether bearer tokens are still taken.
@@ -126,12 +111,12 @@ pub(crate) fn prove<B>(dpop: Option<&Dpop>, req: &mut Request<B>, principal: &Pr
     }
     let answer = with_head(req, |head| dpop.verifier.verify(head, &access_token));
     match answer {
-        ProofAnswer::Now(Ok(jkt)) => match binding(principal, Some(&jkt)) {
+        Answer::Now(Ok(jkt)) => match binding(principal, Some(&jkt)) {
             Ok(()) => Proven::Yes,
             Err(error) => Proven::No(error),
         },
-        ProofAnswer::Now(Err(error)) => Proven::No(error),
-        ProofAnswer::Later(answer) => {
+        Answer::Now(Err(error)) => Proven::No(error),
+        Answer::Later(answer) => {
             let principal = principal.clone();
             Proven::Later(Box::pin(async move { binding(&principal, Some(&answer.await?)) }))
         }

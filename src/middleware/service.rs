@@ -11,7 +11,8 @@ use super::body::ResponseBody;
 use super::credentials::mark_sensitive;
 use super::future::{Readied, ResponseFuture};
 use super::policy::Policy;
-use crate::store::lookup::{Lookup, TokenStore};
+use crate::store::answer::Answer;
+use crate::store::lookup::TokenStore;
 
 /// The middleware built by [`BearerAuthLayer`](crate::BearerAuthLayer).
 ///
@@ -94,10 +95,10 @@ where
         match lookup {
             // Answered at once (memory store, cache hit): decided here, and the inner service
             // called in place, the very instance `poll_ready` readied.
-            Lookup::Now(answer) => {
+            Answer::Now(answer) => {
                 ResponseFuture::admit(self.policy.clone(), req, answer, Readied::Here(&mut self.inner))
             }
-            Lookup::Later(future) => {
+            Answer::Later(future) => {
                 // Timed only here: an answer that waits for I/O pays two clock reads and a
                 // box, noise beside its round trip; one answered at once pays nothing.
                 #[cfg(feature = "metrics")]

@@ -1,11 +1,9 @@
 //! [`CreditLedger`]: where tokens' credits are kept and spent, and what spending answers.
 
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use crate::principal::Principal;
+use crate::store::answer::Answer;
 use crate::store::error::StoreError;
 
 /// Keeps the balance of every token with [`Credits`](crate::Credits) and spends it, for the
@@ -14,37 +12,13 @@ use crate::store::error::StoreError;
 /// across instances, without a database write per request). The memory store keeps the
 /// credits of any other store's principals too.
 ///
-/// A ledger answers at once when it can ([`Spending::Now`]: no allocation, no future), and
+/// A ledger answers at once when it can ([`Answer::Now`]: no allocation, no future), and
 /// with a future when it has to ask a database.
 pub trait CreditLedger: Send + Sync + 'static {
     /// Spends `cost` credits of `principal`'s token: [`Spend::Unmetered`] if the principal
     /// has no [`credits`](Principal::credits), [`Spend::Exhausted`] (nothing spent) if fewer
     /// than `cost` are left.
-    fn spend(&self, principal: &Principal, cost: u64) -> Spending;
-}
-
-/// The answer of [`CreditLedger::spend`]: now, or later.
-pub enum Spending {
-    /// Answered without waiting.
-    Now(Result<Spend, StoreError>),
-    /// Answered when the future completes; build it with [`Spending::later`].
-    Later(Pin<Box<dyn Future<Output = Result<Spend, StoreError>> + Send + 'static>>),
-}
-
-impl Spending {
-    /// A spend that `future` will answer.
-    pub fn later(future: impl Future<Output = Result<Spend, StoreError>> + Send + 'static) -> Self {
-        Spending::Later(Box::pin(future))
-    }
-}
-
-impl fmt::Debug for Spending {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Spending::Now(answer) => f.debug_tuple("Now").field(answer).finish(),
-            Spending::Later(_) => f.write_str("Later(..)"),
-        }
-    }
+    fn spend(&self, principal: &Principal, cost: u64) -> Answer<Result<Spend, StoreError>>;
 }
 
 /// What spending credits did.

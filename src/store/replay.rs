@@ -3,16 +3,10 @@
 //! (the [`MemoryTokenStore`](crate::MemoryTokenStore)), or in a shared database for a
 //! fleet (`tower-bearer-sqlx`'s store).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::SystemTime;
 
+use crate::store::answer::Answer;
 use crate::store::error::StoreError;
-
-/// The answer of [`ReplayCache::first_use`]: `true` the first time an identifier is seen
-/// within its lifetime, `false` for every later time; an error when the cache cannot tell
-/// (the caller refuses: a replay check that cannot be made fails closed).
-pub type ReplayFuture<'a> = Pin<Box<dyn Future<Output = Result<bool, StoreError>> + Send + 'a>>;
 
 /// Remembers identifiers that may be used once, each until its own deadline.
 ///
@@ -20,8 +14,10 @@ pub type ReplayFuture<'a> = Pin<Box<dyn Future<Output = Result<bool, StoreError>
 /// of its own in it (a DPoP proof's key and `jti`, a client's id and its assertion's `jti`),
 /// so that callers sharing one cache never collide.
 pub trait ReplayCache: Send + Sync + 'static {
-    /// Records `id` as used until `until`, and answers whether this was its first use. An
-    /// identifier is forgotten only after `until`; a cache that cannot keep one more answers
-    /// an error, never `true`.
-    fn first_use(&self, id: [u8; 32], until: SystemTime) -> ReplayFuture<'_>;
+    /// Records `id` as used until `until`, and answers whether this was its first use: `true`
+    /// the first time an identifier is seen within its lifetime, `false` for every later
+    /// time. An identifier is forgotten only after `until`; a cache that cannot tell, or
+    /// cannot keep one more, answers an error (the caller refuses: a replay check that cannot
+    /// be made fails closed), never `true`.
+    fn first_use(&self, id: [u8; 32], until: SystemTime) -> Answer<Result<bool, StoreError>>;
 }

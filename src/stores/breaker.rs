@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
+use crate::store::answer::Answer;
 use crate::store::error::StoreError;
-use crate::store::lookup::{Lookup, TokenStore};
+use crate::store::lookup::TokenStore;
 use crate::store::state::TokenState;
 use crate::token::presented::PresentedToken;
 
@@ -153,20 +154,20 @@ fn rand_u128() -> u128 {
 }
 
 impl<T: TokenStore> TokenStore for CircuitBreakerTokenStore<T> {
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
         if self.is_open() {
-            return Lookup::Now(Err(StoreError::unavailable(
+            return Answer::Now(Err(StoreError::unavailable(
                 "the token store is known to be down (circuit open)",
             )));
         }
         match self.shared.inner.lookup(token) {
-            Lookup::Now(answer) => {
+            Answer::Now(answer) => {
                 self.shared.record(&answer);
-                Lookup::Now(answer)
+                Answer::Now(answer)
             }
-            Lookup::Later(future) => {
+            Answer::Later(future) => {
                 let shared = Arc::clone(&self.shared);
-                Lookup::later(async move {
+                Answer::later(async move {
                     let answer = future.await;
                     shared.record(&answer);
                     answer
@@ -241,7 +242,7 @@ mod tests {
         let asked_before = asked.load(Ordering::SeqCst);
         // Answered at once: no future, no time passes on the (paused) clock.
         let started = Instant::now();
-        let Lookup::Now(Err(refused)) = store.lookup(&PresentedToken::new("some-token")) else {
+        let Answer::Now(Err(refused)) = store.lookup(&PresentedToken::new("some-token")) else {
             panic!("an open breaker answers at once, with an error");
         };
         assert_eq!(started.elapsed(), Duration::ZERO);

@@ -3,8 +3,9 @@
 use std::fmt;
 use std::future::Future;
 
+use crate::store::answer::Answer;
 use crate::store::error::{BoxError, StoreError};
-use crate::store::lookup::{Lookup, TokenStore};
+use crate::store::lookup::TokenStore;
 use crate::store::state::TokenState;
 use crate::token::presented::PresentedToken;
 
@@ -61,9 +62,9 @@ where
     T: Into<TokenState>,
     E: Into<BoxError>,
 {
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
         let future = (self.lookup)(token.clone().into_owned());
-        Lookup::later(async move {
+        Answer::later(async move {
             // A callback may fail with a `StoreError` of its own (a timeout stays a timeout).
             future.await.map(Into::into).map_err(|e| match e.into().downcast::<StoreError>() {
                 Ok(e) => *e,

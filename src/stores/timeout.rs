@@ -3,15 +3,17 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::store::answer::Answer;
 use crate::store::error::StoreError;
-use crate::store::lookup::{Lookup, TokenStore};
+use crate::store::lookup::TokenStore;
+use crate::store::state::TokenState;
 use crate::token::presented::PresentedToken;
 
 /// Wraps a store so that a lookup still pending after `timeout` fails with
 /// [`StoreError::timeout`]: the layer answers 503 instead of holding the request (and its
 /// connection) for as long as a hung database does.
 ///
-/// Answers the inner store gives at once ([`Lookup::Now`]) pass through untouched, at no cost.
+/// Answers the inner store gives at once ([`Answer::Now`]) pass through untouched, at no cost.
 /// Needs a tokio runtime with the time driver enabled.
 ///
 /// ```
@@ -57,12 +59,12 @@ impl<T: fmt::Debug> fmt::Debug for TimeoutTokenStore<T> {
 }
 
 impl<T: TokenStore> TokenStore for TimeoutTokenStore<T> {
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
         match self.inner.lookup(token) {
-            Lookup::Now(answer) => Lookup::Now(answer),
-            Lookup::Later(future) => {
+            Answer::Now(answer) => Answer::Now(answer),
+            Answer::Later(future) => {
                 let deadline = self.timeout;
-                Lookup::later(async move {
+                Answer::later(async move {
                     tokio::time::timeout(deadline, future)
                         .await
                         .unwrap_or_else(|_| Err(StoreError::timeout()))
@@ -106,6 +108,6 @@ mod tests {
         memory.insert("tok", Principal::builder("u").build()).unwrap();
         // No runtime here: an immediate answer must not create a `Sleep`.
         let store = TimeoutTokenStore::new(memory, Duration::from_secs(1));
-        assert!(matches!(store.lookup(&PresentedToken::new("tok")), Lookup::Now(Ok(TokenState::Active(_)))));
+        assert!(matches!(store.lookup(&PresentedToken::new("tok")), Answer::Now(Ok(TokenState::Active(_)))));
     }
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use http::StatusCode;
 use tokio::sync::watch;
 use tower::ServiceExt;
-use tower_bearer::store::{Lookup, RevocationSubscriber, StoreErrorKind};
+use tower_bearer::store::{Answer, RevocationSubscriber, StoreErrorKind};
 use tower_bearer::{
     AuthError, BearerAuthLayer, Clock, IssuedToken, ManageError, MemoryTokenStore, NewToken, PresentedToken,
     StoreError, TokenId, TokenInfo, TokenManager, TokenState, TokenStore,
@@ -89,18 +89,18 @@ impl Gated {
 }
 
 impl TokenStore for Gated {
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let answer = if self.failing.load(Ordering::SeqCst) {
             Err(StoreError::unavailable("the database is down"))
         } else {
             match self.inner.lookup(token) {
-                Lookup::Now(answer) => answer,
-                Lookup::Later(_) => unreachable!("the memory store answers at once"),
+                Answer::Now(answer) => answer,
+                Answer::Later(_) => unreachable!("the memory store answers at once"),
             }
         };
         let mut gate = self.gate.subscribe();
-        Lookup::Later(Box::pin(async move {
+        Answer::Later(Box::pin(async move {
             let _ = gate.wait_for(|open| *open).await;
             answer
         }))
@@ -172,8 +172,8 @@ fn issue(store: &Gated, new: NewToken) -> String {
 /// Whether the cache answers at once (a hit), and what.
 fn now<S: TokenStore>(store: &S, secret: &str) -> Option<TokenState> {
     match store.lookup(&PresentedToken::new(secret)) {
-        Lookup::Now(answer) => Some(answer.unwrap()),
-        Lookup::Later(_) => None,
+        Answer::Now(answer) => Some(answer.unwrap()),
+        Answer::Later(_) => None,
     }
 }
 
@@ -191,7 +191,7 @@ async fn hits_answer_at_once_without_the_store() {
     assert!(is_active(&ask(&cache, &secret).await));
     assert_eq!(store.calls(), 2, "the probe above and the ask");
     for _ in 0..100 {
-        let hit = now(&cache, &secret).expect("a hit answers Lookup::Now");
+        let hit = now(&cache, &secret).expect("a hit answers Answer::Now");
         let TokenState::Active(p) = hit else { panic!("{hit:?}") };
         assert_eq!(p.subject(), "alice");
     }
@@ -472,7 +472,7 @@ fn a_hit_allocates_nothing_but_amortized_bookkeeping() {
     let secret = at_once(store.issue(NewToken::for_subject("alice").scopes(["read", "write"]))).unwrap();
     let cache = CachedTokenStore::with_config(store, config());
     let token = PresentedToken::new(secret.secret().expose_secret());
-    assert!(matches!(cache.lookup(&token), Lookup::Now(Ok(TokenState::Active(_)))));
+    assert!(matches!(cache.lookup(&token), Answer::Now(Ok(TokenState::Active(_)))));
     // Let moka settle its bookkeeping of the insert.
     for _ in 0..1000 {
         drop(cache.lookup(&token));
@@ -480,7 +480,7 @@ fn a_hit_allocates_nothing_but_amortized_bookkeeping() {
     const HITS: usize = 10_000;
     let before = ALLOCATIONS.with(Cell::get);
     for _ in 0..HITS {
-        let Lookup::Now(Ok(TokenState::Active(principal))) = cache.lookup(&token) else { panic!("a miss") };
+        let Answer::Now(Ok(TokenState::Active(principal))) = cache.lookup(&token) else { panic!("a miss") };
         std::hint::black_box(principal);
     }
     let allocations = ALLOCATIONS.with(Cell::get) - before;

@@ -11,10 +11,10 @@ use http::StatusCode;
 use tower::ServiceExt;
 use tower_bearer::manage::LifecycleEvent;
 use tower_bearer::middleware::{InvalidToken, Outcome};
-use tower_bearer::store::Lookup;
+use tower_bearer::store::Answer;
 use tower_bearer::{
     AuthError, BearerAuthLayer, Clock, ManageError, MemoryTokenStore, NewToken, PresentedToken, Principal,
-    Scopes, TokenFormat, TokenManager, TokenState, TokenStore,
+    Scopes, StoreError, TokenFormat, TokenManager, TokenState, TokenStore,
 };
 
 async fn rejection<T: TokenStore>(layer: &BearerAuthLayer<T>, token: &str) -> Option<AuthError> {
@@ -93,7 +93,7 @@ struct Counting {
 }
 
 impl TokenStore for Counting {
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         self.inner.lookup(token)
     }
@@ -324,8 +324,8 @@ fn rotation_leaves_no_instant_with_two_or_zero_working_tokens() {
 
 fn lookup_now(store: &MemoryTokenStore, secret: &str) -> TokenState {
     match store.lookup(&PresentedToken::new(secret)) {
-        Lookup::Now(answer) => answer.unwrap(),
-        Lookup::Later(_) => unreachable!("the memory store answers at once"),
+        Answer::Now(answer) => answer.unwrap(),
+        Answer::Later(_) => unreachable!("the memory store answers at once"),
     }
 }
 

@@ -12,8 +12,9 @@ use axum::routing::{get, post};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::{ServiceBuilder, ServiceExt};
-use tower_bearer::limit::{CreditLedger, LimitBy, Spending};
+use tower_bearer::limit::{CreditLedger, LimitBy, Spend};
 use tower_bearer::middleware::Outcome;
+use tower_bearer::store::Answer;
 use tower_bearer::{
     BearerAuthLayer, Clock, Credits, CreditsLayer, ErrorFormat, MemoryTokenStore, NewToken, Principal,
     RateLimit, RateLimitLayer, StoreError, TokenManager,
@@ -351,13 +352,13 @@ struct Deferred {
 }
 
 impl CreditLedger for Deferred {
-    fn spend(&self, principal: &Principal, cost: u64) -> Spending {
+    fn spend(&self, principal: &Principal, cost: u64) -> Answer<Result<Spend, StoreError>> {
         let answer = match (self.fail, self.credits.spend(principal, cost)) {
             (true, _) => Err(StoreError::unavailable("ledger down")),
-            (false, Spending::Now(answer)) => answer,
-            (false, Spending::Later(_)) => unreachable!("memory credits answer at once"),
+            (false, Answer::Now(answer)) => answer,
+            (false, Answer::Later(_)) => unreachable!("memory credits answer at once"),
         };
-        Spending::Later(Box::pin(async move {
+        Answer::Later(Box::pin(async move {
             tokio::task::yield_now().await;
             answer
         }))

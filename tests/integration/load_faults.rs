@@ -30,10 +30,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
-use tower_bearer::store::Lookup;
+use tower_bearer::store::Answer;
 use tower_bearer::{
-    BearerAuthLayer, CallbackTokenStore, MemoryTokenStore, PresentedToken, Principal, TokenManager,
-    TokenState, TokenStore,
+    BearerAuthLayer, CallbackTokenStore, MemoryTokenStore, PresentedToken, Principal, StoreError,
+    TokenManager, TokenState, TokenStore,
 };
 use tower_bearer_test_support::serve;
 
@@ -369,9 +369,9 @@ struct SlowStore {
 }
 
 impl TokenStore for SlowStore {
-    fn lookup(&self, _token: &PresentedToken<'_>) -> Lookup {
+    fn lookup(&self, _token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
         let this = self.clone();
-        Lookup::Later(Box::pin(async move {
+        Answer::Later(Box::pin(async move {
             let now = this.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             this.high_water.fetch_max(now, Ordering::SeqCst);
             this.lookups.fetch_add(1, Ordering::SeqCst);

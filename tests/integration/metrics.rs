@@ -10,9 +10,10 @@ use http::StatusCode;
 use metrics_util::CompositeKey;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use tower::ServiceExt;
-use tower_bearer::store::Lookup;
+use tower_bearer::store::Answer;
 use tower_bearer::{
-    AuthError, BearerAuthLayer, MemoryTokenStore, PresentedToken, Principal, RequireScopesLayer, TokenStore,
+    AuthError, BearerAuthLayer, MemoryTokenStore, PresentedToken, Principal, RequireScopesLayer, StoreError,
+    TokenState, TokenStore,
 };
 use tower_bearer_test_support::{app, get};
 
@@ -138,9 +139,9 @@ fn token_ids_label_the_counter_only_when_asked_for_and_never_for_unknown_tokens(
 struct Later(MemoryTokenStore);
 
 impl TokenStore for Later {
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
         let answer = self.0.lookup(token);
-        Lookup::later(answer.into_future())
+        Answer::later(answer.into_future())
     }
 }
 

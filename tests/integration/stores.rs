@@ -13,7 +13,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_bearer::middleware::{Outcome, ResponseBody};
-use tower_bearer::store::{Lookup, StoreErrorKind};
+use tower_bearer::store::{Answer, StoreErrorKind};
 use tower_bearer::stores::InsertError;
 use tower_bearer::{
     AuthError, BearerAuthLayer, CallbackTokenStore, MemoryTokenStore, PresentedToken, Principal, StoreError,
@@ -31,8 +31,8 @@ fn lookup(store: &MemoryTokenStore, secret: &str) -> TokenState {
 
 fn answer_now(store: &MemoryTokenStore, token: &PresentedToken<'_>) -> TokenState {
     match store.lookup(token) {
-        Lookup::Now(answer) => answer.expect("the memory store never fails"),
-        Lookup::Later(_) => panic!("the memory store answers at once"),
+        Answer::Now(answer) => answer.expect("the memory store never fails"),
+        Answer::Later(_) => panic!("the memory store answers at once"),
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tower_bearer::manage::{Page, Revocation, TokenQuery};
-use tower_bearer::store::Lookup;
+use tower_bearer::store::Answer;
 use tower_bearer::{
     Clock, IssuedToken, ManageError, NewToken, PresentedToken, Principal, StoreError, TokenId, TokenInfo,
     TokenManager, TokenSecret, TokenState, TokenStore,
@@ -170,10 +170,10 @@ impl<M: TokenManager> SignedTokens<M> {
 
     /// The answer for a token of JWS shape: the claims checked, then the deny list, or the
     /// token's record when the list may be incomplete.
-    fn lookup_signed(&self, token: &Jws<'_>) -> Lookup {
+    fn lookup_signed(&self, token: &Jws<'_>) -> Answer<Result<TokenState, StoreError>> {
         let now = self.inner.store.clock().now();
         let Some(verified) = verify(&self.inner.keys, token, &self.expect(), now) else {
-            return Lookup::Now(Ok(TokenState::Unknown));
+            return Answer::Now(Ok(TokenState::Unknown));
         };
         let (principal, expired) = match verified {
             Verified::Valid(principal) => (principal, false),
@@ -181,29 +181,29 @@ impl<M: TokenManager> SignedTokens<M> {
         };
         // RFC 9068 §2.2: `jti` is required, and without it a token could not be revoked.
         let Some(id) = principal.token_id().cloned() else {
-            return Lookup::Now(Ok(TokenState::Unknown));
+            return Answer::Now(Ok(TokenState::Unknown));
         };
         if expired {
-            return Lookup::Now(Ok(TokenState::Expired(principal)));
+            return Answer::Now(Ok(TokenState::Expired(principal)));
         }
         let inner = &self.inner;
         if inner.deny.is_complete() {
             let state = inner.denied(&id, principal, now);
             let (Some(access), TokenState::Active(p)) = (inner.access.as_deref(), &state) else {
-                return Lookup::Now(Ok(state));
+                return Answer::Now(Ok(state));
             };
             if let Some(current) = access.cached(p.subject(), p.organization(), now) {
-                return Lookup::Now(Ok(restricted(state, current, inner.store.rules())));
+                return Answer::Now(Ok(restricted(state, current, inner.store.rules())));
             }
             let resolving = access.resolve(p.subject(), p.organization(), now);
             let inner = self.inner.clone();
-            return Lookup::Later(Box::pin(async move {
+            return Answer::Later(Box::pin(async move {
                 Ok(restricted(state, resolving.await?, inner.store.rules()))
             }));
         }
         let inner = self.inner.clone();
         let load = inner.deny.start_loading();
-        Lookup::Later(Box::pin(async move {
+        Answer::Later(Box::pin(async move {
             let state = if load {
                 let loaded = inner.store.revocations().await.ok();
                 inner.deny.loaded(loaded.as_deref());
@@ -272,16 +272,16 @@ impl<M: TokenManager> Inner<M> {
 }
 
 impl<M: TokenManager> TokenStore for SignedTokens<M> {
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
         if let Some(jws) = Jws::split(token.expose_secret()) {
             return match self.lookup_signed(&jws) {
-                Lookup::Now(answer) => Lookup::Now(answer),
-                Lookup::Later(future) => Lookup::Later(future),
+                Answer::Now(answer) => Answer::Now(answer),
+                Answer::Later(future) => Answer::Later(future),
             };
         }
         match self.inner.store.lookup(token) {
-            Lookup::Now(answer) => Lookup::Now(answer),
-            Lookup::Later(future) => Lookup::Later(future),
+            Answer::Now(answer) => Answer::Now(answer),
+            Answer::Later(future) => Answer::Later(future),
         }
     }
 }

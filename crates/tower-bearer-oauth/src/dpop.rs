@@ -5,7 +5,7 @@
 use http::StatusCode;
 use http::request::Parts;
 use tower_bearer::AuthError;
-use tower_bearer::middleware::{InvalidProof, ProofAnswer};
+use tower_bearer::middleware::InvalidProof;
 use tower_bearer_jwt::DpopVerifier;
 
 use crate::error::OAuthError;
@@ -16,11 +16,7 @@ pub(crate) async fn proven_key(
     verifier: &DpopVerifier,
     head: &Parts,
 ) -> Result<Option<Box<str>>, OAuthError> {
-    let answer = match verifier.check(head, None) {
-        ProofAnswer::Now(answer) => answer,
-        ProofAnswer::Later(answer) => answer.await,
-    };
-    match answer {
+    match verifier.check(head, None).await {
         Ok(jkt) => Ok(Some(jkt)),
         // No `DPoP` header: a bearer token is asked for.
         Err(AuthError::InvalidProof(InvalidProof::Missing)) => Ok(None),

@@ -14,7 +14,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 
-use tower_bearer::store::Lookup;
+use tower_bearer::store::Answer;
 use tower_bearer::stores::CacheConfig;
 use tower_bearer::{CachedTokenStore, Clock, PresentedToken, StoreError, TokenState, TokenStore};
 
@@ -226,7 +226,7 @@ impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
 }
 
 impl<C: Connect + Clone + Send + Sync + 'static> TokenStore for IntrospectionStore<C> {
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
-        Lookup::Later(Box::pin(self.inner.clone().introspect(token.expose_secret().to_owned())))
+    fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
+        Answer::Later(Box::pin(self.inner.clone().introspect(token.expose_secret().to_owned())))
     }
 }

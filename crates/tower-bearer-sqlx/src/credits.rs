@@ -8,7 +8,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::Mutex;
-use tower_bearer::limit::{CreditLedger, Spend, Spending};
+use tower_bearer::limit::{CreditLedger, Spend};
+use tower_bearer::store::Answer;
 use tower_bearer::{Credits, Principal, StoreError, TokenId};
 
 use crate::leases::{EXHAUSTED_RECHECK_US, LEASE_ATTEMPTS, Lease, as_i64, as_u64, refilled, retry_after};
@@ -91,9 +92,9 @@ impl Inner {
 impl CreditLedger for SqlTokenStore {
     /// Spends from this instance's lease when it holds enough (no database round trip), else
     /// leases a batch ([`credit_lease`](crate::SqlTokenStoreBuilder::credit_lease)) first.
-    fn spend(&self, principal: &Principal, cost: u64) -> Spending {
+    fn spend(&self, principal: &Principal, cost: u64) -> Answer<Result<Spend, StoreError>> {
         let (Some(plan), Some(id)) = (principal.credits(), principal.credit_account()) else {
-            return Spending::Now(Ok(Spend::Unmetered));
+            return Answer::Now(Ok(Spend::Unmetered));
         };
         let now = micros(self.inner.clock.now());
         let account = {
@@ -106,10 +107,10 @@ impl CreditLedger for SqlTokenStore {
         if let Ok(mut lease) = account.try_lock()
             && let Some(spend) = lease.spend_locally(plan, cost, now)
         {
-            return Spending::Now(Ok(spend));
+            return Answer::Now(Ok(spend));
         }
         let (inner, id) = (self.inner.clone(), id.clone());
-        Spending::Later(Box::pin(async move {
+        Answer::Later(Box::pin(async move {
             let mut lease = account.lock().await;
             if lease.renewal_due(now) {
                 inner.renew(&id, &mut lease, now).await;

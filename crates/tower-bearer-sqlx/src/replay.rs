@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 use std::time::SystemTime;
 
 use tower_bearer::StoreError;
-use tower_bearer::store::{ReplayCache, ReplayFuture};
+use tower_bearer::store::{Answer, ReplayCache};
 
 use crate::db::Db;
 use crate::micros::micros;
@@ -25,10 +25,10 @@ use crate::store::{Inner, SqlTokenStore};
 /// default), so the table holds about the ids of the last few minutes;
 /// [`purge_expired`](tower_bearer::TokenManager::purge_expired) deletes them too.
 impl ReplayCache for SqlTokenStore {
-    fn first_use(&self, id: [u8; 32], until: SystemTime) -> ReplayFuture<'_> {
+    fn first_use(&self, id: [u8; 32], until: SystemTime) -> Answer<Result<bool, StoreError>> {
         self.inner.replay_purge.start_once(|| spawn_purge(&self.inner));
-        Box::pin(async move {
-            let inner = &*self.inner;
+        let inner = self.inner.clone();
+        Answer::later(async move {
             let (until, now) = (micros(until), micros(inner.clock.now()));
             let insert = async {
                 match &inner.db {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tower_bearer::grant::MintRules;
 use tower_bearer::manage::LifecycleEvents;
-use tower_bearer::store::Lookup;
+use tower_bearer::store::Answer;
 use tower_bearer::stores::CacheConfig;
 use tower_bearer::{
     CachedTokenStore, Clock, PresentedToken, StoreError, TokenFormat, TokenHash, TokenState, TokenStore,
@@ -159,7 +159,7 @@ impl Inner {
 }
 
 impl TokenStore for SqlTokenStore {
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
-        Lookup::Later(Box::pin(self.inner.clone().lookup(*token.hash())))
+    fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
+        Answer::Later(Box::pin(self.inner.clone().lookup(*token.hash())))
     }
 }

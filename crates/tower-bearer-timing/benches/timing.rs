@@ -336,7 +336,7 @@ impl Fixture {
 
 fn lookup_unknown(store: &MemoryTokenStore, token: &str) -> bool {
     let found = store.lookup(&PresentedToken::new(token));
-    matches!(found, tower_bearer::store::Lookup::Now(Ok(tower_bearer::TokenState::Unknown)))
+    matches!(found, tower_bearer::store::Answer::Now(Ok(tower_bearer::TokenState::Unknown)))
 }
 
 #[derive(Clone, Copy, PartialEq)]

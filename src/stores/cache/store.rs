@@ -11,7 +11,10 @@ use super::config::CacheConfig;
 use super::core::{Core, lock};
 use super::flight::{CachedLookup, Flight, FlightFuture, FlightMap};
 use super::invalidator::CacheInvalidator;
-use crate::store::lookup::{LaterLookup, Lookup, TokenStore};
+use crate::store::answer::Answer;
+use crate::store::error::StoreError;
+use crate::store::lookup::{LaterLookup, TokenStore};
+use crate::store::state::TokenState;
 use crate::store::subscriber::RevocationSubscriber;
 use crate::token::hash::TokenHash;
 use crate::token::presented::PresentedToken;
@@ -45,7 +48,7 @@ const SHARDS: usize = 16;
 /// # How a lookup is answered
 ///
 /// - **Hit**: the digest is found in a [`moka::sync::Cache`], whose `get` is synchronous, so
-///   the wrapper answers [`Lookup::Now`](crate::store::Lookup::Now): the layer admits or rejects the request without
+///   the wrapper answers [`Answer::Now`](crate::store::Answer::Now): the layer admits or rejects the request without
 ///   awaiting anything, and the only cost beyond the hash-table probe is cloning the
 ///   [`Principal`](crate::Principal) (one reference count, no allocation). moka does its bookkeeping on the
 ///   caller, once per 64 reads; that may allocate (an epoch-GC bag), so a hit costs at most
@@ -182,13 +185,13 @@ impl<S: TokenStore + fmt::Debug> fmt::Debug for CachedTokenStore<S> {
 }
 
 impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
         let inner = &*self.inner;
         let hash = *token.hash();
         if let Some(hit) = inner.core.get(&hash) {
             #[cfg(feature = "metrics")]
             crate::monitoring::cache(true);
-            return Lookup::Now(Ok(hit.into_state()));
+            return Answer::Now(Ok(hit.into_state()));
         }
         #[cfg(feature = "metrics")]
         crate::monitoring::cache(false);
@@ -196,27 +199,27 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
         let epoch = inner.core.epoch();
         let mut shard = lock(&inner.flights[usize::from(hash.as_bytes()[31]) % SHARDS]);
         if let Some(shared) = shard.flights.get(&hash).and_then(|f| f.join(epoch)) {
-            return Lookup::later(CachedLookup { shared });
+            return Answer::later(CachedLookup { shared });
         }
         // A flight may have finished (and cached) between the probe above and the lock.
         if let Some(hit) = inner.core.get(&hash) {
-            return Lookup::Now(Ok(hit.into_state()));
+            return Answer::Now(Ok(hit.into_state()));
         }
         // Asked under the shard lock, so concurrent misses of this digest make one call.
         match inner.store.lookup(token) {
-            Lookup::Now(answer) => {
+            Answer::Now(answer) => {
                 drop(shard);
                 match &answer {
                     Ok(state) => inner.core.remember(hash, state, epoch),
                     Err(_) => {
                         if let Some(kept) = inner.core.fallback(&hash) {
-                            return Lookup::Now(Ok(kept));
+                            return Answer::Now(Ok(kept));
                         }
                     }
                 }
-                Lookup::Now(answer)
+                Answer::Now(answer)
             }
-            Lookup::Later(future) => {
+            Answer::Later(future) => {
                 let flight = FlightFuture { inner: future, core: inner.core.clone(), hash, epoch };
                 let shared = flight.shared();
                 if let Some(weak) = shared.downgrade() {
@@ -224,10 +227,10 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
                 }
                 let lookup = CachedLookup { shared };
                 if inner.core.fallback.is_none() {
-                    return Lookup::later(lookup);
+                    return Answer::later(lookup);
                 }
                 let core = inner.core.clone();
-                Lookup::later(async move {
+                Answer::later(async move {
                     match lookup.await {
                         Err(e) => core.fallback(&hash).ok_or(e),
                         answer => answer,

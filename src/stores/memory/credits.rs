@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::clock::{Clock, unix_nanos};
 use crate::grant::{CreditBalance, Credits};
 use crate::principal::Principal;
-use crate::store::ledger::{CreditLedger, Spend, Spending};
+use crate::store::answer::Answer;
+use crate::store::error::StoreError;
+use crate::store::ledger::{CreditLedger, Spend};
 use crate::token::id::TokenId;
 
 /// Credit balances kept in this process (the [`MemoryTokenStore`](crate::MemoryTokenStore)'s
@@ -186,17 +188,17 @@ impl MemoryCredits {
 
 impl CreditLedger for MemoryCredits {
     /// Never used: every spend is answered at once.
-    fn spend(&self, principal: &Principal, cost: u64) -> Spending {
+    fn spend(&self, principal: &Principal, cost: u64) -> Answer<Result<Spend, StoreError>> {
         let Some(plan) = principal.credits() else {
-            return Spending::Now(Ok(Spend::Unmetered));
+            return Answer::Now(Ok(Spend::Unmetered));
         };
         if let Some(handle) = principal.extension::<CreditHandle>()
             && handle.ledger == self.table.id
         {
-            return Spending::Now(Ok(self.spend_from(&handle.account, cost)));
+            return Answer::Now(Ok(self.spend_from(&handle.account, cost)));
         }
         let Some(id) = principal.credit_account() else {
-            return Spending::Now(Ok(Spend::Unmetered));
+            return Answer::Now(Ok(Spend::Unmetered));
         };
         let accounts = self.table.accounts.pin();
         let account = match accounts.get(id) {
@@ -204,7 +206,7 @@ impl CreditLedger for MemoryCredits {
             None => accounts
                 .get_or_insert_with(id.clone(), || Arc::new(Account::new(plan, self.table.clock.now()))),
         };
-        Spending::Now(Ok(self.spend_from(account, cost)))
+        Answer::Now(Ok(self.spend_from(account, cost)))
     }
 }
 
@@ -222,7 +224,7 @@ mod tests {
 
     fn spend(ledger: &MemoryCredits, p: &Principal, cost: u64) -> Spend {
         match ledger.spend(p, cost) {
-            Spending::Now(Ok(spend)) => spend,
+            Answer::Now(Ok(spend)) => spend,
             other => panic!("{other:?}"),
         }
     }

@@ -72,7 +72,8 @@ impl MemoryTokenStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::lookup::{Lookup, TokenStore};
+    use crate::store::Answer;
+    use crate::store::lookup::TokenStore;
     use crate::store::state::TokenState;
     use crate::token::presented::PresentedToken;
 
@@ -82,7 +83,7 @@ mod tests {
 
     fn subject_of(store: &MemoryTokenStore, secret: &str) -> Option<String> {
         match store.lookup(&PresentedToken::new(secret)) {
-            Lookup::Now(Ok(TokenState::Active(p))) => Some(p.subject().to_owned()),
+            Answer::Now(Ok(TokenState::Active(p))) => Some(p.subject().to_owned()),
             _ => None,
         }
     }

@@ -2,15 +2,16 @@
 //! its audit log, its usage counts and its single-use identifiers. One type is the whole
 //! memory backend, as one SQL store is the whole database backend.
 
-use std::future::{Future, ready};
+use std::future::Future;
 use std::time::SystemTime;
 
 use super::store::MemoryTokenStore;
 use crate::manage::audit::{AuditEvent, AuditLog, AuditQuery, AuditRecord};
 use crate::manage::query::Page;
 use crate::manage::usage::{Granularity, UsageCount, UsageLog, UsageQuery};
+use crate::store::answer::Answer;
 use crate::store::error::StoreError;
-use crate::store::replay::{ReplayCache, ReplayFuture};
+use crate::store::replay::ReplayCache;
 
 /// The store's audit log: the latest events (10 000 by default,
 /// [`audit_capacity`](crate::stores::MemoryTokenStoreBuilder::audit_capacity)), the oldest
@@ -91,31 +92,20 @@ impl UsageLog for MemoryTokenStore {
 /// instance only); a fleet behind a load balancer shares one instead (`tower-bearer-sqlx`'s
 /// store), or a replay reaching another instance is not seen. At most
 /// [`replay_capacity`](crate::stores::MemoryTokenStoreBuilder::replay_capacity) live ones.
+/// Answered at once.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use tower_bearer::MemoryTokenStore;
+/// use tower_bearer::store::{Answer, ReplayCache};
+///
+/// let store = MemoryTokenStore::new();
+/// let until = SystemTime::now() + Duration::from_secs(60);
+/// assert!(matches!(store.first_use([7; 32], until), Answer::Now(Ok(true))));
+/// assert!(matches!(store.first_use([7; 32], until), Answer::Now(Ok(false))), "a replay");
+/// ```
 impl ReplayCache for MemoryTokenStore {
-    fn first_use(&self, id: [u8; 32], until: SystemTime) -> ReplayFuture<'_> {
-        Box::pin(ready(self.first_use_now(id, until)))
-    }
-}
-
-impl MemoryTokenStore {
-    /// [`first_use`](ReplayCache::first_use), answered at once: for a caller that knows it
-    /// holds a memory store, without a future.
-    ///
-    /// ```
-    /// use std::time::{Duration, SystemTime};
-    /// use tower_bearer::MemoryTokenStore;
-    ///
-    /// let store = MemoryTokenStore::new();
-    /// let until = SystemTime::now() + Duration::from_secs(60);
-    /// assert!(store.first_use_now([7; 32], until)?);
-    /// assert!(!store.first_use_now([7; 32], until)?, "the second use is a replay");
-    /// # Ok::<(), tower_bearer::StoreError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// When the store already holds its capacity of live identifiers.
-    pub fn first_use_now(&self, id: [u8; 32], until: SystemTime) -> Result<bool, StoreError> {
-        self.shared.replay.first_use_now(id, until)
+    fn first_use(&self, id: [u8; 32], until: SystemTime) -> Answer<Result<bool, StoreError>> {
+        Answer::Now(self.shared.replay.first_use_now(id, until))
     }
 }

@@ -8,8 +8,10 @@ use super::hint::Hint;
 use super::table::Shared;
 use crate::header::{BearerToken, validate_b64token};
 use crate::principal::Principal;
-use crate::store::ledger::{CreditLedger, Spending};
-use crate::store::lookup::{Lookup, TokenStore};
+use crate::store::answer::Answer;
+use crate::store::error::StoreError;
+use crate::store::ledger::{CreditLedger, Spend};
+use crate::store::lookup::TokenStore;
 use crate::store::state::TokenState;
 use crate::token::format::TokenFormat;
 use crate::token::hash::TokenHash;
@@ -105,7 +107,7 @@ impl MemoryTokenStore {
 }
 
 impl TokenStore for MemoryTokenStore {
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
         let shared = &*self.shared;
         let state = match shared.tokens.pin().get(token.hash()) {
             Some(entry) if entry.is_live() => {
@@ -120,7 +122,7 @@ impl TokenStore for MemoryTokenStore {
             Some(record) => TokenState::Revoked(record.principal.clone()),
             None => TokenState::Unknown,
         };
-        Lookup::Now(Ok(state))
+        Answer::Now(Ok(state))
     }
 }
 
@@ -141,18 +143,19 @@ impl fmt::Debug for MemoryTokenStore {
 /// by token id, from the first spend:
 ///
 /// ```
-/// use tower_bearer::limit::{CreditLedger, Spend, Spending};
+/// use tower_bearer::limit::{CreditLedger, Spend};
+/// use tower_bearer::store::Answer;
 /// use tower_bearer::{Credits, MemoryTokenStore, Principal};
 ///
 /// let ledger = MemoryTokenStore::new();
 /// let p = Principal::builder("u").token_id("tid_1").credits(Credits::new(2)).build();
 /// for expected in [Spend::Granted, Spend::Granted, Spend::Exhausted { retry_after: None }] {
-///     assert!(matches!(ledger.spend(&p, 1), Spending::Now(Ok(s)) if s == expected));
+///     assert!(matches!(ledger.spend(&p, 1), Answer::Now(Ok(s)) if s == expected));
 /// }
 /// ```
 impl CreditLedger for MemoryTokenStore {
     /// Never used: every spend is answered at once.
-    fn spend(&self, principal: &Principal, cost: u64) -> Spending {
+    fn spend(&self, principal: &Principal, cost: u64) -> Answer<Result<Spend, StoreError>> {
         self.shared.credits.spend(principal, cost)
     }
 }

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use serde_json::json;
-use tower_bearer::limit::{CreditLedger, Spend, Spending};
+use tower_bearer::limit::{CreditLedger, Spend};
+use tower_bearer::store::Answer;
 use tower_bearer::{Credits, RateLimit, TokenState};
 use tower_bearer_sqlx::SqlTokenStore;
 use tower_bearer_test_support::state;
@@ -17,8 +18,8 @@ use crate::support::Cli;
 async fn spend_one(store: &SqlTokenStore, secret: &str) {
     let TokenState::Active(principal) = state(store, secret).await else { panic!("active") };
     let spend = match store.spend(&principal, 1) {
-        Spending::Now(spend) => spend,
-        Spending::Later(future) => future.await,
+        Answer::Now(spend) => spend,
+        Answer::Later(future) => future.await,
     };
     assert_eq!(spend.unwrap(), Spend::Granted);
 }

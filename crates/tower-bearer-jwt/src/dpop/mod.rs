@@ -14,8 +14,8 @@ use http::request::Parts;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 use tower_bearer::Clock;
-use tower_bearer::middleware::{InvalidProof, ProofAnswer, ProofVerifier};
-use tower_bearer::store::ReplayCache;
+use tower_bearer::middleware::{InvalidProof, ProofVerifier};
+use tower_bearer::store::{Answer, ReplayCache};
 use tower_bearer::{AuthError, MemoryTokenStore, StoreError};
 
 mod htu;
@@ -70,18 +70,11 @@ struct Inner {
     max_age: Duration,
     leeway: Duration,
     origin: Option<Origin>,
-    replay: Replay,
+    /// Where proofs' identifiers are remembered: a memory store's (answered at once) by default.
+    replay: Arc<dyn ReplayCache>,
     nonces: Option<Nonces>,
     clock: Clock,
     keys: ProofKeys,
-}
-
-/// Where single-use identifiers are remembered.
-enum Replay {
-    /// This instance's memory (a memory store's replay cache): answered at once.
-    Memory(MemoryTokenStore),
-    /// A cache of the application's (shared by a fleet): answered later.
-    Shared(Arc<dyn ReplayCache>),
 }
 
 /// The scheme and authority the server is reached at, normalized.
@@ -159,24 +152,19 @@ impl DpopVerifier {
     /// ([`AuthError::InvalidProof`], [`InvalidProof::Missing`] for a request without a `DPoP`
     /// header; [`AuthError::UseDpopNonce`]; or [`AuthError::StoreUnavailable`] when a shared
     /// replay cache cannot answer).
-    pub fn check(&self, head: &Parts, access_token: Option<&str>) -> ProofAnswer {
+    pub fn check(&self, head: &Parts, access_token: Option<&str>) -> Answer<Result<Box<str>, AuthError>> {
         let proof = match proof_of(head) {
             Ok(proof) => proof,
-            Err(error) => return ProofAnswer::Now(Err(AuthError::InvalidProof(error))),
+            Err(error) => return Answer::Now(Err(AuthError::InvalidProof(error))),
         };
         let now = self.inner.clock.now();
         let (jkt, replay_id, until) = match self.inner.checked(head, proof, access_token, now) {
             Ok(checked) => checked,
-            Err(error) => return ProofAnswer::Now(Err(error)),
+            Err(error) => return Answer::Now(Err(error)),
         };
-        match &self.inner.replay {
-            Replay::Memory(cache) => ProofAnswer::Now(first_use(cache.first_use_now(replay_id, until), jkt)),
-            Replay::Shared(cache) => {
-                let cache = cache.clone();
-                ProofAnswer::Later(Box::pin(async move {
-                    first_use(cache.first_use(replay_id, until).await, jkt)
-                }))
-            }
+        match self.inner.replay.first_use(replay_id, until) {
+            Answer::Now(seen) => Answer::Now(first_use(seen, jkt)),
+            Answer::Later(seen) => Answer::later(async move { first_use(seen.await, jkt) }),
         }
     }
 }
@@ -214,7 +202,7 @@ impl ProofVerifier for DpopVerifier {
         &self.inner.algs
     }
 
-    fn verify(&self, head: &Parts, access_token: &str) -> ProofAnswer {
+    fn verify(&self, head: &Parts, access_token: &str) -> Answer<Result<Box<str>, AuthError>> {
         self.check(head, Some(access_token))
     }
 }
@@ -316,10 +304,9 @@ impl DpopVerifierBuilder {
                 Ok(Nonces { key, lifetime })
             })
             .transpose()?;
-        let replay = match self.replay {
-            Some(shared) => Replay::Shared(shared),
-            None => Replay::Memory(MemoryTokenStore::builder().clock(self.clock.clone()).build()),
-        };
+        let replay = self
+            .replay
+            .unwrap_or_else(|| Arc::new(MemoryTokenStore::builder().clock(self.clock.clone()).build()));
         Ok(DpopVerifier {
             inner: Arc::new(Inner {
                 algorithms: self.algorithms,

@@ -16,8 +16,8 @@ use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 use sha2::Digest as _;
-use tower_bearer::store::{ReplayCache, ReplayFuture};
-use tower_bearer::{BearerAuthLayer, MemoryTokenStore, NewToken, Principal, TokenManager};
+use tower_bearer::store::{Answer, ReplayCache};
+use tower_bearer::{BearerAuthLayer, MemoryTokenStore, NewToken, Principal, StoreError, TokenManager};
 use tower_bearer_jwt::{DpopVerifier, SigningKey};
 use tower_bearer_test_support::{Body, send, serve};
 
@@ -351,11 +351,12 @@ struct Shared {
 }
 
 impl ReplayCache for Shared {
-    fn first_use(&self, id: [u8; 32], until: SystemTime) -> ReplayFuture<'_> {
+    fn first_use(&self, id: [u8; 32], until: SystemTime) -> Answer<Result<bool, StoreError>> {
         *self.calls.lock().unwrap() += 1;
-        Box::pin(async move {
+        let inner = self.inner.clone();
+        Answer::later(async move {
             tokio::task::yield_now().await;
-            self.inner.first_use_now(id, until)
+            inner.first_use(id, until).await
         })
     }
 }

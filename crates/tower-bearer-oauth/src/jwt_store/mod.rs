@@ -18,7 +18,7 @@ use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use tower_bearer_jwt::AlgorithmPolicy;
 
-use tower_bearer::store::Lookup;
+use tower_bearer::store::Answer;
 use tower_bearer::{Clock, PresentedToken, StoreError, TokenState, TokenStore};
 
 pub use discovery::DiscoveryError;
@@ -305,19 +305,19 @@ impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
 }
 
 impl<C: Connect + Clone + Send + Sync + 'static> TokenStore for JwtStore<C> {
-    fn lookup(&self, token: &PresentedToken<'_>) -> Lookup {
+    fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
         if let Audience::Unset = self.inner.checks.audience {
-            return Lookup::Now(Err(StoreError::unavailable(NO_AUDIENCE)));
+            return Answer::Now(Err(StoreError::unavailable(NO_AUDIENCE)));
         }
         let secret = token.expose_secret();
         // The header is checked before any key is looked up or fetched: a token this store
         // would refuse anyway never makes it ask the issuer.
         if !self.inner.checks.header_admits(secret) {
-            return Lookup::Now(Ok(TokenState::Unknown));
+            return Answer::Now(Ok(TokenState::Unknown));
         }
         match self.inner.verify_now(secret) {
-            Some(state) => Lookup::Now(Ok(state)),
-            None => Lookup::Later(Box::pin(self.inner.clone().lookup_later(secret.to_owned()))),
+            Some(state) => Answer::Now(Ok(state)),
+            None => Answer::Later(Box::pin(self.inner.clone().lookup_later(secret.to_owned()))),
         }
     }
 }

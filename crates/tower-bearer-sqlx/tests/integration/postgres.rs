@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use http::StatusCode;
-use tower_bearer::store::{Lookup, StoreErrorKind};
+use tower_bearer::store::{Answer, StoreErrorKind};
 use tower_bearer::{
     AuthError, BearerAuthLayer, IssuedToken, NewToken, PresentedToken, TokenManager, TokenState, TokenStore,
 };
@@ -30,7 +30,7 @@ async fn dump(store: &SqlTokenStore, schema: &str) -> Vec<u8> {
 
 /// Whether `cache` answers `secret` from memory, as active.
 fn cached_active<S: TokenStore>(cache: &S, secret: &str) -> bool {
-    matches!(cache.lookup(&PresentedToken::new(secret)), Lookup::Now(Ok(TokenState::Active(_))))
+    matches!(cache.lookup(&PresentedToken::new(secret)), Answer::Now(Ok(TokenState::Active(_))))
 }
 
 /// Revokes through `by` and measures how long `on` keeps accepting the token.
@@ -231,13 +231,13 @@ async fn a_circuit_breaker_answers_at_once_while_the_database_is_down_and_closes
     }
     assert!(breaker.is_open());
     // ...and from then on every request is answered at once: the breaker's answer is ready
-    // (`Lookup::Now`), no lookup of the database is waited for. (Shown by the answer's form,
+    // (`Answer::Now`), no lookup of the database is waited for. (Shown by the answer's form,
     // not by timing it: a stopped server refuses connections fast too.)
     for _ in 0..50 {
         let down = outcome(&layer, &reader).await;
         assert!(is_unavailable(&down), "{down:?}");
         let answered = breaker.lookup(&PresentedToken::new(reader.as_str()));
-        assert!(matches!(answered, Lookup::Now(Err(_))), "answered without waiting");
+        assert!(matches!(answered, Answer::Now(Err(_))), "answered without waiting");
     }
 
     cluster.restart();
