@@ -26,7 +26,7 @@
 
 use std::fmt;
 
-/// A bearer token borrowed from a header value that passed [`parse_bearer`].
+/// A bearer token borrowed from a header value that passed [`BearerToken::parse`].
 ///
 /// It is the plaintext secret: its `Debug` is redacted and it has no `Display`.
 #[derive(Clone, Copy)]
@@ -42,6 +42,32 @@ impl<'a> BearerToken<'a> {
     /// Generated tokens are well under 100 bytes and JWTs rarely pass 2 KiB; anything longer is
     /// rejected before it is hashed.
     pub const DEFAULT_MAX_LEN: usize = 4096;
+
+    /// Parses one `Authorization` header value as bearer credentials (RFC 6750 §2.1, strictly:
+    /// the scheme in any case, one or more spaces, a `b64token`).
+    ///
+    /// Returns the token, or why the value is not acceptable. Tokens longer than `max_len`
+    /// bytes are rejected with [`ParseError::TooLong`].
+    ///
+    /// ```
+    /// use tower_bearer::header::{BearerToken, ParseError};
+    ///
+    /// let token = BearerToken::parse(b"bearer  mF_9.B5f-4.1JqM", BearerToken::DEFAULT_MAX_LEN).unwrap();
+    /// assert_eq!(token.expose_secret(), "mF_9.B5f-4.1JqM");
+    /// assert_eq!(BearerToken::parse(b"Basic dXNlcjpwYXNz", 64).err(), Some(ParseError::NotBearer));
+    /// assert_eq!(BearerToken::parse(b"Bearer a=b", 64).err(), Some(ParseError::InvalidCharacter));
+    /// assert_eq!(BearerToken::parse(b"Bearer\tabc", 64).err(), Some(ParseError::BadSeparator));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// See [`ParseError`] for each case.
+    pub fn parse(value: &'a [u8], max_len: usize) -> Result<Self, ParseError> {
+        let (token, start) = parse_bearer_bytes(value, max_len)?;
+        // Every byte was checked to be ASCII, so this never fails.
+        let token = std::str::from_utf8(token).map_err(|_| ParseError::InvalidCharacter)?;
+        Ok(BearerToken { token, start })
+    }
 
     /// The token's characters. Handle with care: this is the secret.
     #[must_use]
@@ -109,32 +135,7 @@ const SCHEME: &[u8; 6] = b"bearer";
 /// The scheme of DPoP-bound tokens (RFC 9449 §7.1), lowercase.
 const DPOP_SCHEME: &[u8; 4] = b"dpop";
 
-/// Parses one `Authorization` header value as bearer credentials.
-///
-/// Returns the token, or why the value is not acceptable. Tokens longer than `max_len` bytes
-/// are rejected with [`ParseError::TooLong`].
-///
-/// ```
-/// use tower_bearer::header::{parse_bearer, BearerToken, ParseError};
-///
-/// let token = parse_bearer(b"bearer  mF_9.B5f-4.1JqM", BearerToken::DEFAULT_MAX_LEN).unwrap();
-/// assert_eq!(token.expose_secret(), "mF_9.B5f-4.1JqM");
-/// assert_eq!(parse_bearer(b"Basic dXNlcjpwYXNz", 64).err(), Some(ParseError::NotBearer));
-/// assert_eq!(parse_bearer(b"Bearer a=b", 64).err(), Some(ParseError::InvalidCharacter));
-/// assert_eq!(parse_bearer(b"Bearer\tabc", 64).err(), Some(ParseError::BadSeparator));
-/// ```
-///
-/// # Errors
-///
-/// See [`ParseError`] for each case.
-pub fn parse_bearer(value: &[u8], max_len: usize) -> Result<BearerToken<'_>, ParseError> {
-    let (token, start) = parse_bearer_bytes(value, max_len)?;
-    // Every byte was checked to be ASCII, so this never fails.
-    let token = std::str::from_utf8(token).map_err(|_| ParseError::InvalidCharacter)?;
-    Ok(BearerToken { token, start })
-}
-
-/// [`parse_bearer`] without the conversion to `str`, for the request path: the token (ASCII,
+/// [`BearerToken::parse`] without the conversion to `str`, for the request path: the token (ASCII,
 /// checked) and its offset in `value`.
 #[inline]
 pub(crate) fn parse_bearer_bytes(value: &[u8], max_len: usize) -> Result<(&[u8], usize), ParseError> {
@@ -274,7 +275,7 @@ mod tests {
     }
 
     fn parse(v: &[u8]) -> Result<&str, ParseError> {
-        parse_bearer(v, BearerToken::DEFAULT_MAX_LEN).map(|t| t.expose_secret())
+        BearerToken::parse(v, BearerToken::DEFAULT_MAX_LEN).map(|t| t.expose_secret())
     }
 
     #[test]
@@ -309,13 +310,13 @@ mod tests {
         assert_eq!(parse(b"Bearer ab\x00"), Err(ParseError::InvalidCharacter));
         assert_eq!(parse(b"Bearer \xc3\xa9"), Err(ParseError::InvalidCharacter));
         assert_eq!(parse(b"Bearer \"abc\""), Err(ParseError::InvalidCharacter));
-        assert_eq!(parse_bearer(b"Bearer abcd", 3).err(), Some(ParseError::TooLong));
-        assert_eq!(parse_bearer(b"Bearer abc", 3).map(|t| t.expose_secret()), Ok("abc"));
+        assert_eq!(BearerToken::parse(b"Bearer abcd", 3).err(), Some(ParseError::TooLong));
+        assert_eq!(BearerToken::parse(b"Bearer abc", 3).map(|t| t.expose_secret()), Ok("abc"));
     }
 
     #[test]
     fn debug_is_redacted() {
-        let t = parse_bearer(b"Bearer s3cr3t", 64).unwrap();
+        let t = BearerToken::parse(b"Bearer s3cr3t", 64).unwrap();
         assert!(!format!("{t:?}").contains("s3cr3t"));
     }
 }

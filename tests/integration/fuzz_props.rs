@@ -1,7 +1,7 @@
 //! The fuzz targets' properties (`fuzz/fuzz_targets/`) as stable `proptest` tests, so CI checks
 //! them on every run without nightly: the same oracle file (`fuzz/src/oracle.rs`) judges both.
 //!
-//! - `parse_bearer` on arbitrary bytes and on biased, near-valid headers agrees exactly with a
+//! - `BearerToken::parse` on arbitrary bytes and on biased, near-valid headers agrees exactly with a
 //!   regular expression of the RFC 6750 grammar (token, offset, error kind, length limit);
 //! - the whole layer over a `MemoryTokenStore`, on generated header sets, methods, URIs and
 //!   layer configurations, never panics and reaches the inner service exactly when one valid,

@@ -9,7 +9,7 @@ use http::header::AUTHORIZATION;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_bearer::header::{BearerToken, parse_bearer};
+use tower_bearer::header::BearerToken;
 use tower_bearer::{
     AuthError, BearerAuthLayer, CallbackTokenStore, MemoryTokenStore, PresentedToken, Principal, Scopes,
     TokenHash, TokenManager, TokenStore,
@@ -55,12 +55,12 @@ fn presented_token_debug_is_redacted() {
 #[test]
 fn bearer_token_debug_is_redacted() {
     let header = format!("Bearer {TOKEN}");
-    let token = parse_bearer(header.as_bytes(), BearerToken::DEFAULT_MAX_LEN).unwrap();
+    let token = BearerToken::parse(header.as_bytes(), BearerToken::DEFAULT_MAX_LEN).unwrap();
     assert_eq!(token.expose_secret(), TOKEN, "precondition: it holds the token");
     assert_redacted("BearerToken", &format!("{token:?}"));
     assert_redacted(
         "parse result",
-        &format!("{:?}", parse_bearer(header.as_bytes(), BearerToken::DEFAULT_MAX_LEN)),
+        &format!("{:?}", BearerToken::parse(header.as_bytes(), BearerToken::DEFAULT_MAX_LEN)),
     );
 }
 
