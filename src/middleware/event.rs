@@ -1,6 +1,7 @@
-//! Where a layer's [`AuthEvent`]s go: one per request, delivered to the layer's hook and,
-//! with the `tracing` feature, as a `tracing` event (target `tower_bearer`), and with the
-//! `metrics` feature, counted in `tower_bearer_requests_total`.
+//! Where a layer's [`AuthEvent`]s go: one per request, delivered to the layer's event hook
+//! and, with the `tracing` feature, as a `tracing` event (target `tower_bearer`); and its
+//! outcome to the layer's outcome hook and, with the `metrics` feature, counted in
+//! `tower_bearer_requests_total`.
 
 use std::fmt;
 use std::sync::Arc;
