@@ -8,6 +8,13 @@ use crate::metering::METERING_COLUMNS;
 pub(crate) const AUDIT_COLUMNS: &str =
     "at_us, kind, token_id, subject, organization, method, path, status, reason";
 
+/// The usage counters table's columns, in the order `usage_log.rs` binds them.
+pub(crate) const USAGE_COLUMNS: &str =
+    "granularity, bucket_us, token_id, outcome, organization, subject, count";
+
+/// The token id column of usage counts of tokens the store did not know (ids are never empty).
+pub(crate) const UNKNOWN_TOKEN: &str = "";
+
 /// The OAuth clients table's columns, in the order `queries.rs` binds them.
 const CLIENT_COLUMNS: &str = "client_id, subject, allowed_scopes, access_token_ttl_us, secret_hash, \
     previous_secret_hash, previous_until_us, jwks, jwks_uri";
@@ -72,6 +79,16 @@ pub(crate) struct Statements {
     pub(crate) purge_replay_ids: String,
     /// Drops at most `$2` of the single-use ids whose use expired at `$1` or before.
     pub(crate) purge_replay_batch: String,
+    /// The head of [`add_usage`](Self::add_usage).
+    usage_insert: String,
+    /// The tail of [`add_usage`](Self::add_usage): a counter already there adds the count.
+    usage_upsert: String,
+    /// Usage counts of `$1` granularity, from bucket `$2` to `$3` (exclusive), `$4` token id,
+    /// `$5` subject, `$6` organization (`NULL`: any), `$7` without an organization only, `$8`
+    /// known tokens only.
+    pub(crate) usage_read: String,
+    /// Drops `$1` granularity's usage counters of buckets before `$2`.
+    pub(crate) purge_usage: String,
     /// Inserts a client (`$1`..`$9`, in `CLIENT_COLUMNS` order), or replaces the one with its id.
     pub(crate) put_client: String,
     pub(crate) get_client: String,
@@ -101,6 +118,7 @@ impl Statements {
         let clients = format!("{prefix}oauth_clients");
         let leases = format!("{prefix}credit_leases");
         let replay = format!("{prefix}replay_ids");
+        let usage = format!("{prefix}usage_counts");
         Statements {
             lookup: format!("SELECT {columns} FROM {t} WHERE token_hash = {}", p(1)),
             page: format!(
@@ -310,19 +328,54 @@ impl Statements {
                 DB::typed_param(5, "BYTEA")
             ),
             remove_client: format!("DELETE FROM {clients} WHERE client_id = {}", p(1)),
+            usage_insert: format!("INSERT INTO {usage} ({USAGE_COLUMNS}) VALUES "),
+            usage_upsert: format!(
+                " ON CONFLICT (granularity, bucket_us, token_id, outcome) \
+                 DO UPDATE SET count = {usage}.count + excluded.count"
+            ),
+            usage_read: format!(
+                "SELECT {USAGE_COLUMNS} FROM {usage} \
+                 WHERE granularity = {} AND bucket_us >= {} AND bucket_us < {} \
+                 AND ({} IS NULL OR token_id = {}) AND ({} IS NULL OR subject = {}) \
+                 AND ({} IS NULL OR organization = {}) AND (NOT {} OR organization IS NULL) \
+                 AND (NOT {} OR token_id <> '{UNKNOWN_TOKEN}')",
+                p(1),
+                p(2),
+                p(3),
+                DB::typed_param(4, "TEXT"),
+                p(4),
+                DB::typed_param(5, "TEXT"),
+                p(5),
+                DB::typed_param(6, "TEXT"),
+                p(6),
+                DB::typed_param(7, "BOOLEAN"),
+                DB::typed_param(8, "BOOLEAN"),
+            ),
+            purge_usage: format!("DELETE FROM {usage} WHERE granularity = {} AND bucket_us < {}", p(1), p(2)),
         }
     }
 
     /// The multi-row `INSERT` of `rows` audit events, their columns bound in order.
     pub(crate) fn append_audit<DB: Dialect>(&self, rows: usize) -> String {
-        let columns = AUDIT_COLUMNS.split(", ").count();
-        let values: Vec<String> = (0..rows)
-            .map(|row| {
-                let params: Vec<String> =
-                    (1..=columns).map(|column| DB::param(row * columns + column)).collect();
-                format!("({})", params.join(", "))
-            })
-            .collect();
-        format!("{}{}", self.audit_insert, values.join(", "))
+        format!("{}{}", self.audit_insert, values::<DB>(rows, AUDIT_COLUMNS))
     }
+
+    /// The multi-row upsert of `rows` usage counters, their columns bound in order
+    /// ([`USAGE_COLUMNS`]): each adds its count to the counter there.
+    pub(crate) fn add_usage<DB: Dialect>(&self, rows: usize) -> String {
+        format!("{}{}{}", self.usage_insert, values::<DB>(rows, USAGE_COLUMNS), self.usage_upsert)
+    }
+}
+
+/// The `VALUES` rows of a multi-row `INSERT` of `rows` rows of `columns`, parameters numbered
+/// row after row.
+fn values<DB: Dialect>(rows: usize, columns: &str) -> String {
+    let columns = columns.split(", ").count();
+    let values: Vec<String> = (0..rows)
+        .map(|row| {
+            let params: Vec<String> = (1..=columns).map(|column| DB::param(row * columns + column)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    values.join(", ")
 }

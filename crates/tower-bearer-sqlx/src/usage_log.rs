@@ -10,73 +10,11 @@ use tower_bearer::{StoreError, TokenId};
 use crate::db::{Db, SqlDb};
 use crate::dialect::Dialect;
 use crate::micros::{micros, time};
+use crate::statements::UNKNOWN_TOKEN;
 use crate::store::SqlTokenStore;
-
-/// The token id column of counts of tokens the store did not know (ids are never empty).
-const UNKNOWN_TOKEN: &str = "";
-
-/// Columns bound per counter by [`UsageStatements::add`].
-const COLUMNS: usize = 7;
 
 /// Counters per `INSERT`: 7 parameters each, well under both databases' limits.
 const ROWS_PER_INSERT: usize = 500;
-
-/// The statements on the counters table.
-struct UsageStatements {
-    table: String,
-    /// Counts `$1` granularity, from bucket `$2` to `$3` (exclusive), `$4` token id, `$5`
-    /// subject, `$6` organization (`NULL`: any), `$7` without an organization only, `$8`
-    /// known tokens only.
-    read: String,
-    /// Drops `$1` granularity's counters of buckets before `$2`.
-    purge: String,
-}
-
-impl UsageStatements {
-    fn new<DB: Dialect>(schema: &str) -> Self {
-        {
-            let table = format!("{}usage_counts", DB::table_prefix(schema));
-            let p = DB::param;
-            let read = format!(
-                "SELECT granularity, bucket_us, token_id, outcome, organization, subject, count FROM {table} \
-                 WHERE granularity = {} AND bucket_us >= {} AND bucket_us < {} \
-                 AND ({} IS NULL OR token_id = {}) AND ({} IS NULL OR subject = {}) \
-                 AND ({} IS NULL OR organization = {}) AND (NOT {} OR organization IS NULL) \
-                 AND (NOT {} OR token_id <> '{UNKNOWN_TOKEN}')",
-                p(1),
-                p(2),
-                p(3),
-                DB::typed_param(4, "TEXT"),
-                p(4),
-                DB::typed_param(5, "TEXT"),
-                p(5),
-                DB::typed_param(6, "TEXT"),
-                p(6),
-                DB::typed_param(7, "BOOLEAN"),
-                DB::typed_param(8, "BOOLEAN"),
-            );
-            let purge = format!("DELETE FROM {table} WHERE granularity = {} AND bucket_us < {}", p(1), p(2));
-            UsageStatements { table, read, purge }
-        }
-    }
-
-    /// The upsert of `rows` counters, each adding its count to the row there.
-    fn add<DB: Dialect>(&self, rows: usize) -> String {
-        let values: Vec<String> = (0..rows)
-            .map(|row| {
-                let params: Vec<String> = (1..=COLUMNS).map(|c| DB::param(row * COLUMNS + c)).collect();
-                format!("({})", params.join(", "))
-            })
-            .collect();
-        format!(
-            "INSERT INTO {table} (granularity, bucket_us, token_id, outcome, organization, subject, count) \
-             VALUES {} ON CONFLICT (granularity, bucket_us, token_id, outcome) \
-             DO UPDATE SET count = {table}.count + excluded.count",
-            values.join(", "),
-            table = self.table,
-        )
-    }
-}
 
 fn decode(e: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
     sqlx::Error::Decode(Box::new(e))
@@ -107,16 +45,11 @@ where
     for<'q> String: Decode<'q, DB> + Type<DB>,
     for<'q> Option<String>: Decode<'q, DB>,
 {
-    fn usage_sql(&self) -> UsageStatements {
-        UsageStatements::new::<DB>(&self.schema)
-    }
-
     /// Adds `counts`, all in one transaction.
     async fn add_usage(&self, counts: &[UsageCount]) -> Result<(), sqlx::Error> {
-        let sql = self.usage_sql();
         let mut tx = self.pool.begin().await?;
         for chunk in counts.chunks(ROWS_PER_INSERT) {
-            let statement = sql.add::<DB>(chunk.len());
+            let statement = self.sql.add_usage::<DB>(chunk.len());
             let insert = chunk.iter().fold(sqlx::query(&statement), |q, c| {
                 q.bind(c.granularity.as_str())
                     .bind(micros(c.granularity.bucket(c.bucket)))
@@ -132,10 +65,9 @@ where
     }
 
     async fn usage(&self, query: &UsageQuery) -> Result<Vec<UsageCount>, sqlx::Error> {
-        let sql = self.usage_sql();
         let (organization, no_organization) = query.organization.sql_params();
         let known_only = organization.is_some() || no_organization;
-        let rows = sqlx::query(&sql.read)
+        let rows = sqlx::query(&self.sql.usage_read)
             .bind(query.granularity.as_str())
             .bind(micros(query.from))
             .bind(micros(query.to))
@@ -153,9 +85,11 @@ where
     }
 
     async fn purge_usage(&self, granularity: Granularity, before: i64) -> Result<u64, sqlx::Error> {
-        let sql = self.usage_sql();
-        let done =
-            sqlx::query(&sql.purge).bind(granularity.as_str()).bind(before).execute(&self.pool).await?;
+        let done = sqlx::query(&self.sql.purge_usage)
+            .bind(granularity.as_str())
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
         Ok(DB::rows_affected(&done))
     }
 }
