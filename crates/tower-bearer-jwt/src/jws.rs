@@ -300,10 +300,17 @@ impl<'t> Jws<'t> {
         }
         let key = match header.kid.as_deref() {
             Some(kid) => keys.key(kid).ok_or(JwsError::UnknownKey)?,
-            // RFC 7515 makes `kid` optional: a signer with one key often leaves it out.
-            None => keys
-                .only_key_for(alg)
-                .map_err(|none| if none { JwsError::UnknownKey } else { JwsError::MissingKid })?,
+            // RFC 7515 makes `kid` optional: a signer with one key often leaves it out. Only the
+            // set's one key for `alg` is tried; with several, the token must say which (trying
+            // each would let one token cost many checks).
+            None => {
+                let mut candidates = keys.keys_for(alg);
+                match (candidates.next(), candidates.next()) {
+                    (Some(key), None) => key,
+                    (None, _) => return Err(JwsError::UnknownKey),
+                    (Some(_), Some(_)) => return Err(JwsError::MissingKid),
+                }
+            }
         };
         if !key.verifies(alg) {
             return Err(JwsError::KeyAlgorithmMismatch);

@@ -218,16 +218,9 @@ impl KeySet {
         self.keys.get(kid).map(AsRef::as_ref)
     }
 
-    /// The key for a token of `alg` that names none: the one key of the set for `alg`.
-    /// `Err(true)` if there is none (the set may be out of date), `Err(false)` if there are
-    /// several (the token must say which: trying each would let one token cost many checks).
-    pub(crate) fn only_key_for(&self, alg: Algorithm) -> Result<&SigningKey, bool> {
-        let mut candidates = self.keys.values().filter(|key| key.verifies(alg));
-        match (candidates.next(), candidates.next()) {
-            (Some(key), None) => Ok(key),
-            (None, _) => Err(true),
-            (Some(_), Some(_)) => Err(false),
-        }
+    /// The keys of the set that verify `alg`.
+    pub(crate) fn keys_for(&self, alg: Algorithm) -> impl Iterator<Item = &SigningKey> {
+        self.keys.values().map(AsRef::as_ref).filter(move |key| key.verifies(alg))
     }
 
     /// The algorithm and key of `header`, the encoded header segment of a token, if it is
