@@ -60,7 +60,7 @@ pub(crate) fn verify(
         return None;
     }
     let payload = verified.payload();
-    let claims: Claims<'_> = serde_json::from_slice(payload).ok()?;
+    let claims = Claims::parse(payload)?;
     if claims.iss != expect.issuer || !claims.aud.contains(expect.audience) {
         return None;
     }

@@ -8,6 +8,10 @@
 //! bound to a key (DPoP) has `cnf` with its thumbprint, `jkt` (RFC 9449 §6.1, RFC 7800); one
 //! without `cnf` is a plain bearer token.
 
+mod read;
+#[cfg(test)]
+mod tests;
+
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,6 +26,7 @@ pub(crate) const LATEST: u64 = 253_402_300_799;
 
 /// `aud`: one resource or several (RFC 7519 §4.1.3).
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 #[serde(untagged)]
 pub(crate) enum Audience<'a> {
     One(#[serde(borrow)] Cow<'a, str>),
@@ -44,6 +49,7 @@ impl Audience<'_> {
 
 /// `rate_limit`: the token's own rate limit.
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct RateLimitClaim {
     requests: u32,
     period_ms: u64,
@@ -51,6 +57,7 @@ struct RateLimitClaim {
 
 /// `credits`: the token's credits plan.
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct CreditsClaim {
     initial: u64,
     refill_amount: Option<u64>,
@@ -60,6 +67,7 @@ struct CreditsClaim {
 /// `cnf`: the key the token is bound to (RFC 7800 §3.1). This crate binds only by a JWK
 /// thumbprint (`jkt`, RFC 9449 §6.1); other confirmation methods are other members.
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct ConfirmationClaim<'a> {
     #[serde(borrow)]
     jkt: Option<Cow<'a, str>>,
@@ -68,6 +76,7 @@ struct ConfirmationClaim<'a> {
 /// The claims this crate reads (others are ignored), borrowed from the decoded payload: no
 /// allocation for a string without escapes.
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub(crate) struct Claims<'a> {
     #[serde(borrow)]
     pub(crate) iss: Cow<'a, str>,
@@ -93,7 +102,14 @@ pub(crate) struct Claims<'a> {
     cnf: Option<ConfirmationClaim<'a>>,
 }
 
-impl Claims<'_> {
+impl<'a> Claims<'a> {
+    /// The claims of a verified token's `payload`: read directly when they are in the form
+    /// this crate signs (every token it issued), else by `serde_json`; `None` if neither
+    /// finds the claims a token needs.
+    pub(crate) fn parse(payload: &'a [u8]) -> Option<Self> {
+        read::read(payload).or_else(|| serde_json::from_slice(payload).ok())
+    }
+
     /// The principal the claims describe, for a store whose own audience is `audience` (a
     /// token for just that audience is unrestricted, as it was issued), expiring `leeway`
     /// seconds after `exp` (when a verifier allowing that leeway stops accepting it: the
