@@ -26,71 +26,6 @@
 
 use std::fmt;
 
-/// A bearer token borrowed from a header value that passed [`BearerToken::parse`].
-///
-/// It is the plaintext secret: its `Debug` is redacted and it has no `Display`.
-#[derive(Clone, Copy)]
-pub struct BearerToken<'a> {
-    token: &'a str,
-    #[cfg_attr(not(feature = "fuzzing"), allow(dead_code))]
-    start: usize,
-}
-
-impl<'a> BearerToken<'a> {
-    /// Default upper bound on the length of a presented token, in bytes.
-    ///
-    /// Generated tokens are well under 100 bytes and JWTs rarely pass 2 KiB; anything longer is
-    /// rejected before it is hashed.
-    pub const DEFAULT_MAX_LEN: usize = 4096;
-
-    /// Parses one `Authorization` header value as bearer credentials (RFC 6750 §2.1, strictly:
-    /// the scheme in any case, one or more spaces, a `b64token`).
-    ///
-    /// Returns the token, or why the value is not acceptable. Tokens longer than `max_len`
-    /// bytes are rejected with [`ParseError::TooLong`].
-    ///
-    /// ```
-    /// use tower_bearer::header::{BearerToken, ParseError};
-    ///
-    /// let token = BearerToken::parse(b"bearer  mF_9.B5f-4.1JqM", BearerToken::DEFAULT_MAX_LEN).unwrap();
-    /// assert_eq!(token.expose_secret(), "mF_9.B5f-4.1JqM");
-    /// assert_eq!(BearerToken::parse(b"Basic dXNlcjpwYXNz", 64).err(), Some(ParseError::NotBearer));
-    /// assert_eq!(BearerToken::parse(b"Bearer a=b", 64).err(), Some(ParseError::InvalidCharacter));
-    /// assert_eq!(BearerToken::parse(b"Bearer\tabc", 64).err(), Some(ParseError::BadSeparator));
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// See [`ParseError`] for each case.
-    pub fn parse(value: &'a [u8], max_len: usize) -> Result<Self, ParseError> {
-        let (token, start) = parse_bearer_bytes(value, max_len)?;
-        // Every byte was checked to be ASCII, so this never fails.
-        let token = std::str::from_utf8(token).map_err(|_| ParseError::InvalidCharacter)?;
-        Ok(BearerToken { token, start })
-    }
-
-    /// The token's characters. Handle with care: this is the secret.
-    #[must_use]
-    pub fn expose_secret(&self) -> &'a str {
-        self.token
-    }
-
-    /// Byte offset of the token within the parsed header value: for the fuzz targets'
-    /// independent oracle only (feature `fuzzing`), not part of the API.
-    #[cfg(feature = "fuzzing")]
-    #[doc(hidden)]
-    #[must_use]
-    pub fn offset(&self) -> usize {
-        self.start
-    }
-}
-
-impl fmt::Debug for BearerToken<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("BearerToken(<redacted>)")
-    }
-}
-
 /// Why an `Authorization` header value is not usable bearer credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -135,8 +70,8 @@ const SCHEME: &[u8; 6] = b"bearer";
 /// The scheme of DPoP-bound tokens (RFC 9449 §7.1), lowercase.
 const DPOP_SCHEME: &[u8; 4] = b"dpop";
 
-/// [`BearerToken::parse`] without the conversion to `str`, for the request path: the token (ASCII,
-/// checked) and its offset in `value`.
+/// [`PresentedToken::from_header`](crate::PresentedToken::from_header) without the token
+/// built, for the request path: the token (ASCII, checked) and its offset in `value`.
 #[inline]
 pub(crate) fn parse_bearer_bytes(value: &[u8], max_len: usize) -> Result<(&[u8], usize), ParseError> {
     parse_scheme_bytes(value, max_len, SCHEME)
@@ -258,6 +193,7 @@ fn trim_ows(value: &[u8]) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::presented::PresentedToken;
 
     #[test]
     fn the_blockwise_check_agrees_with_the_bytewise_one_at_every_length_and_position() {
@@ -275,7 +211,15 @@ mod tests {
     }
 
     fn parse(v: &[u8]) -> Result<&str, ParseError> {
-        BearerToken::parse(v, BearerToken::DEFAULT_MAX_LEN).map(|t| t.expose_secret())
+        parse_with(v, PresentedToken::DEFAULT_MAX_LEN)
+    }
+
+    /// The token, borrowed from `v` as [`PresentedToken::from_header`] borrows it.
+    fn parse_with(v: &[u8], max_len: usize) -> Result<&str, ParseError> {
+        let token = PresentedToken::from_header(v, max_len)?;
+        let (start, len) =
+            (token.expose_secret().as_ptr() as usize - v.as_ptr() as usize, token.expose_secret().len());
+        Ok(std::str::from_utf8(&v[start..start + len]).expect("ASCII"))
     }
 
     #[test]
@@ -310,13 +254,13 @@ mod tests {
         assert_eq!(parse(b"Bearer ab\x00"), Err(ParseError::InvalidCharacter));
         assert_eq!(parse(b"Bearer \xc3\xa9"), Err(ParseError::InvalidCharacter));
         assert_eq!(parse(b"Bearer \"abc\""), Err(ParseError::InvalidCharacter));
-        assert_eq!(BearerToken::parse(b"Bearer abcd", 3).err(), Some(ParseError::TooLong));
-        assert_eq!(BearerToken::parse(b"Bearer abc", 3).map(|t| t.expose_secret()), Ok("abc"));
+        assert_eq!(parse_with(b"Bearer abcd", 3), Err(ParseError::TooLong));
+        assert_eq!(parse_with(b"Bearer abc", 3), Ok("abc"));
     }
 
     #[test]
     fn debug_is_redacted() {
-        let t = BearerToken::parse(b"Bearer s3cr3t", 64).unwrap();
+        let t = PresentedToken::from_header(b"Bearer s3cr3t", 64).unwrap();
         assert!(!format!("{t:?}").contains("s3cr3t"));
     }
 }

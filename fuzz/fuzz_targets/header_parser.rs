@@ -1,4 +1,4 @@
-//! `BearerToken::parse` on arbitrary bytes: never panics, and agrees exactly (token, offset, error
+//! `PresentedToken::from_header` on arbitrary bytes: never panics, and agrees exactly (token, offset, error
 //! kind, length limit) with the regular-expression oracle in `src/oracle.rs`.
 //!
 //! ```text
@@ -7,11 +7,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tower_bearer::header::BearerToken;
+use tower_bearer::PresentedToken;
 
 fuzz_target!(|data: &[u8]| {
     // The whole input under the default limit...
-    oracle::check_parser(data, BearerToken::DEFAULT_MAX_LEN);
+    oracle::check_parser(data, PresentedToken::DEFAULT_MAX_LEN);
     // ...and, with the first byte as a small limit, the rest: so `TooLong`, and its boundary,
     // are reached by short inputs too.
     if let Some((&limit, rest)) = data.split_first() {

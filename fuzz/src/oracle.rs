@@ -20,7 +20,8 @@ use http::header::{
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::Full;
 use regex::bytes::Regex;
-use tower_bearer::header::{BearerToken, ParseError};
+use tower_bearer::PresentedToken;
+use tower_bearer::header::ParseError;
 use tower_bearer::{BearerAuthLayer, MemoryTokenStore, Principal, Scopes, TokenManager};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -48,7 +49,7 @@ static TOKEN_REGION: LazyLock<Regex> =
 /// A whole `b64token`.
 static B64TOKEN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?s-u)^[A-Za-z0-9\-._~+/]+=*$").unwrap());
 
-/// What `BearerToken::parse(value, max_len)` must return: the token's offset and bytes, or the error.
+/// What `PresentedToken::from_header(value, max_len)` must return: the token's offset and bytes, or the error.
 ///
 /// # Panics
 ///
@@ -86,7 +87,11 @@ pub fn is_b64token(token: &[u8]) -> bool {
 /// Runs the parser on `value` and panics unless it agrees exactly with [`expected_parse`]:
 /// same token at the same offset, or the same error.
 pub fn check_parser(value: &[u8], max_len: usize) {
-    let actual = BearerToken::parse(value, max_len).map(|t| (t.offset(), t.expose_secret().as_bytes()));
+    // The token is borrowed from `value`: its offset is where its text starts in it.
+    let actual = PresentedToken::from_header(value, max_len).map(|t| {
+        let start = t.expose_secret().as_ptr() as usize - value.as_ptr() as usize;
+        (start, &value[start..start + t.expose_secret().len()])
+    });
     check_parse_result(value, max_len, actual);
 }
 
@@ -96,7 +101,7 @@ pub fn check_parse_result(value: &[u8], max_len: usize, actual: Result<(usize, &
     let expected = expected_parse(value, max_len);
     if actual != expected {
         panic!(
-            "BearerToken::parse disagrees with the oracle\n  value:    {}\n  max_len:  {max_len}\n  parser:   {}\n  oracle:   {}",
+            "PresentedToken::from_header disagrees with the oracle\n  value:    {}\n  max_len:  {max_len}\n  parser:   {}\n  oracle:   {}",
             escape(value),
             show(&actual),
             show(&expected)
@@ -191,7 +196,7 @@ impl LayerConfig {
     }
 
     fn max_len(&self) -> usize {
-        self.max_len.unwrap_or(BearerToken::DEFAULT_MAX_LEN)
+        self.max_len.unwrap_or(PresentedToken::DEFAULT_MAX_LEN)
     }
 }
 

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use http::header::{AUTHORIZATION, COOKIE};
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
 
-use crate::header::{BearerToken, ParseError, parse_bearer_bytes, parse_dpop_bytes, validate_b64token};
+use crate::header::{ParseError, parse_bearer_bytes, parse_dpop_bytes, validate_b64token};
 use crate::outcome::error::{AuthError, InvalidRequest, InvalidToken};
 use crate::token::format::TokenFormat;
 use crate::token::presented::{PresentedToken, into_bytes};
@@ -57,7 +57,7 @@ impl Schemes {
 impl Default for TokenSources {
     fn default() -> Self {
         TokenSources {
-            max_len: BearerToken::DEFAULT_MAX_LEN,
+            max_len: PresentedToken::DEFAULT_MAX_LEN,
             query_param: None,
             cookie: None,
             formats: Vec::new(),

@@ -217,7 +217,7 @@ impl<T> BearerAuthLayer<T> {
     }
 
     /// Rejects tokens longer than `max` bytes (401 `invalid_token`) before hashing them.
-    /// Default 4096 ([`BearerToken::DEFAULT_MAX_LEN`](crate::header::BearerToken::DEFAULT_MAX_LEN)).
+    /// Default 4096 ([`PresentedToken::DEFAULT_MAX_LEN`](crate::PresentedToken::DEFAULT_MAX_LEN)).
     #[must_use]
     pub fn max_token_len(mut self, max: usize) -> Self {
         self.config_mut().sources.max_len = max;

@@ -5,7 +5,7 @@ use std::cell::OnceCell;
 use std::fmt;
 
 use super::hash::TokenHash;
-use crate::header::{BearerToken, ParseError, validate_b64token};
+use crate::header::{ParseError, parse_bearer_bytes, validate_b64token};
 
 /// A token as presented by a client; its SHA-256 digest is computed once, when a store first
 /// asks for it.
@@ -31,6 +31,37 @@ pub struct PresentedToken<'a> {
 }
 
 impl<'a> PresentedToken<'a> {
+    /// The longest token accepted by default, in bytes: the layer's
+    /// [`max_token_len`](crate::BearerAuthLayer::max_token_len) unless configured.
+    ///
+    /// Generated tokens are well under 100 bytes and JWTs rarely pass 2 KiB; anything longer is
+    /// refused before it is hashed.
+    pub const DEFAULT_MAX_LEN: usize = 4096;
+
+    /// The token of one `Authorization` header value, parsed as the layer parses it (RFC 6750
+    /// §2.1, strictly: the scheme in any case, one or more spaces, a `b64token`; see
+    /// [`header`](crate::header) for every decision), borrowed from `value`. Tokens longer
+    /// than `max_len` bytes are refused with [`ParseError::TooLong`].
+    ///
+    /// ```
+    /// use tower_bearer::PresentedToken;
+    /// use tower_bearer::header::ParseError;
+    ///
+    /// let token = PresentedToken::from_header(b"bearer  mF_9.B5f-4.1JqM", PresentedToken::DEFAULT_MAX_LEN).unwrap();
+    /// assert_eq!(token.expose_secret(), "mF_9.B5f-4.1JqM");
+    /// assert_eq!(PresentedToken::from_header(b"Basic dXNlcjpwYXNz", 64).err(), Some(ParseError::NotBearer));
+    /// assert_eq!(PresentedToken::from_header(b"Bearer a=b", 64).err(), Some(ParseError::InvalidCharacter));
+    /// assert_eq!(PresentedToken::from_header(b"Bearer\tabc", 64).err(), Some(ParseError::BadSeparator));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// See [`ParseError`] for each case.
+    pub fn from_header(value: &'a [u8], max_len: usize) -> Result<Self, ParseError> {
+        let (token, _) = parse_bearer_bytes(value, max_len)?;
+        Ok(PresentedToken::from_checked(Cow::Borrowed(token)))
+    }
+
     /// A presented token. Useful in tests and for stores that check tokens
     /// outside a request.
     #[must_use]
@@ -40,14 +71,14 @@ impl<'a> PresentedToken<'a> {
 
     /// A token received outside an `Authorization` header (an introspection or revocation
     /// request's form, say), checked as the layer checks one: at most
-    /// [`BearerToken::DEFAULT_MAX_LEN`] bytes of RFC 6750 `b64token`.
+    /// [`DEFAULT_MAX_LEN`](Self::DEFAULT_MAX_LEN) bytes of RFC 6750 `b64token`.
     ///
     /// # Errors
     ///
     /// [`ParseError::EmptyToken`], [`ParseError::TooLong`] or
     /// [`ParseError::InvalidCharacter`]: no request could present this token.
     pub fn parse(secret: &'a str) -> Result<Self, ParseError> {
-        if secret.len() > BearerToken::DEFAULT_MAX_LEN {
+        if secret.len() > Self::DEFAULT_MAX_LEN {
             return Err(ParseError::TooLong);
         }
         validate_b64token(secret.as_bytes())?;

@@ -1,7 +1,7 @@
 //! The fuzz targets' properties (`fuzz/fuzz_targets/`) as stable `proptest` tests, so CI checks
 //! them on every run without nightly: the same oracle file (`fuzz/src/oracle.rs`) judges both.
 //!
-//! - `BearerToken::parse` on arbitrary bytes and on biased, near-valid headers agrees exactly with a
+//! - `PresentedToken::from_header` on arbitrary bytes and on biased, near-valid headers agrees exactly with a
 //!   regular expression of the RFC 6750 grammar (token, offset, error kind, length limit);
 //! - the whole layer over a `MemoryTokenStore`, on generated header sets, methods, URIs and
 //!   layer configurations, never panics and reaches the inner service exactly when one valid,
@@ -24,10 +24,10 @@ use oracle::{
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
-use tower_bearer::header::{BearerToken, ParseError};
+use tower_bearer::header::ParseError;
 use tower_bearer::middleware::InvalidToken;
 use tower_bearer::token::FormatError;
-use tower_bearer::{AuthError, BearerAuthLayer, MemoryTokenStore, TokenFormat};
+use tower_bearer::{AuthError, BearerAuthLayer, MemoryTokenStore, PresentedToken, TokenFormat};
 
 const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/";
 
@@ -36,7 +36,7 @@ const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 // ---------------------------------------------------------------------------------------------
 
 fn max_len() -> impl Strategy<Value = usize> {
-    prop_oneof![3 => Just(BearerToken::DEFAULT_MAX_LEN), 2 => 0usize..48]
+    prop_oneof![3 => Just(PresentedToken::DEFAULT_MAX_LEN), 2 => 0usize..48]
 }
 
 fn b64_token(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<u8>> {
@@ -96,7 +96,7 @@ fn near_valid_header() -> impl Strategy<Value = Vec<u8>> {
 /// A valid header whose token length sits on either side of the default limit.
 fn long_header() -> impl Strategy<Value = Vec<u8>> {
     (
-        BearerToken::DEFAULT_MAX_LEN - 2..BearerToken::DEFAULT_MAX_LEN + 3,
+        PresentedToken::DEFAULT_MAX_LEN - 2..PresentedToken::DEFAULT_MAX_LEN + 3,
         prop::sample::select(B64),
         any::<bool>(),
     )
@@ -247,7 +247,7 @@ proptest! {
 
     #[test]
     fn parser_matches_oracle_around_the_default_limit(value in long_header()) {
-        check_parser(&value, BearerToken::DEFAULT_MAX_LEN);
+        check_parser(&value, PresentedToken::DEFAULT_MAX_LEN);
     }
 }
 
@@ -270,7 +270,7 @@ proptest! {
 fn oracle_reads_the_grammar_as_documented() {
     let t =
         |v: &'static [u8], max| expected_parse(v, max).map(|(at, t)| (at, std::str::from_utf8(t).unwrap()));
-    let max = BearerToken::DEFAULT_MAX_LEN;
+    let max = PresentedToken::DEFAULT_MAX_LEN;
     assert_eq!(t(b"Bearer mF_9.B5f-4.1JqM", max), Ok((7, "mF_9.B5f-4.1JqM")));
     assert_eq!(t(b" \tbEaReR   a-._~+/Z9==\t ", max), Ok((11, "a-._~+/Z9==")));
     assert_eq!(t(b"Bearer abc", 3), Ok((7, "abc")));
@@ -335,12 +335,13 @@ fn kind(r: Result<(usize, &[u8]), ParseError>) -> String {
 /// The near-valid generator produces every parser outcome in useful numbers.
 #[test]
 fn near_valid_generator_reaches_every_parser_outcome() {
-    let tally = sample(near_valid_header(), 4000, |v| kind(expected_parse(v, BearerToken::DEFAULT_MAX_LEN)));
+    let tally =
+        sample(near_valid_header(), 4000, |v| kind(expected_parse(v, PresentedToken::DEFAULT_MAX_LEN)));
     for outcome in ["Ok", "NotBearer", "EmptyToken", "BadSeparator", "InvalidCharacter"] {
         let n = tally.get(outcome).copied().unwrap_or(0);
         assert!(n >= 40, "{outcome}: {n} of 4000 ({tally:?})");
     }
-    let long = sample(long_header(), 200, |v| kind(expected_parse(v, BearerToken::DEFAULT_MAX_LEN)));
+    let long = sample(long_header(), 200, |v| kind(expected_parse(v, PresentedToken::DEFAULT_MAX_LEN)));
     for outcome in ["Ok", "TooLong", "InvalidCharacter"] {
         assert!(long.get(outcome).copied().unwrap_or(0) >= 10, "{outcome}: {long:?}");
     }

@@ -11,7 +11,6 @@ mod client;
 mod example_process;
 #[cfg(all(feature = "axum", feature = "cache"))]
 mod examples;
-#[cfg(feature = "fuzzing")]
 mod fuzz_props;
 #[cfg(feature = "axum")]
 mod grpc;

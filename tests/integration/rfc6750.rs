@@ -13,7 +13,7 @@ use http::header::{
 use http::{Extensions, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_bearer::header::{BearerToken, ParseError};
+use tower_bearer::header::ParseError;
 use tower_bearer::middleware::{InvalidRequest, InvalidToken};
 use tower_bearer::store::StoreErrorKind;
 use tower_bearer::{
@@ -314,7 +314,11 @@ async fn non_ascii_bytes_in_token_are_invalid_token() {
 #[tokio::test]
 async fn nul_in_token_is_invalid_token() {
     assert_eq!(
-        BearerToken::parse(b"Bearer abc\0def", BearerToken::DEFAULT_MAX_LEN).err(),
+        tower_bearer::PresentedToken::from_header(
+            b"Bearer abc\0def",
+            tower_bearer::PresentedToken::DEFAULT_MAX_LEN
+        )
+        .err(),
         Some(ParseError::InvalidCharacter)
     );
     let req = Request::get("/?access_token=mF_9.B5f%004.1JqM").body(Body::default()).unwrap();

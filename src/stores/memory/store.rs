@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::error::InsertError;
 use super::hint::Hint;
 use super::table::Shared;
-use crate::header::{BearerToken, validate_b64token};
+use crate::header::validate_b64token;
 use crate::principal::Principal;
 use crate::store::answer::Answer;
 use crate::store::error::StoreError;
@@ -71,7 +71,7 @@ impl MemoryTokenStore {
     /// [`InsertError`] if the secret is not a usable bearer token, is already stored, or the
     /// token id is taken.
     pub fn insert(&self, secret: &str, principal: Principal) -> Result<TokenId, InsertError> {
-        if secret.len() > BearerToken::DEFAULT_MAX_LEN || validate_b64token(secret.as_bytes()).is_err() {
+        if secret.len() > PresentedToken::DEFAULT_MAX_LEN || validate_b64token(secret.as_bytes()).is_err() {
             return Err(InsertError::InvalidToken);
         }
         // The prefix is shown only for a key of the store's own format: in a key such as
