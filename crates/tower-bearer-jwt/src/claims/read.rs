@@ -1,6 +1,6 @@
 //! Reading claims in the form this crate signs them, without a general JSON parser: compact
 //! JSON whose strings have no escapes and whose numbers are integers. Every token this crate
-//! issues is read here, in about a third of `serde_json`'s time (BENCHMARKS.md).
+//! issues is read here, in less than half of `serde_json`'s time (BENCHMARKS.md).
 //!
 //! Anything else is declined, not refused: an escape, a fraction or exponent, a negative
 //! number, a claim given twice, a claim of the wrong type, nesting deeper than
