@@ -6,6 +6,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use http::Method;
 
 use crate::manage::usage::UsageOutcome;
@@ -73,8 +74,11 @@ impl EventSink {
     #[inline(never)]
     fn keep_event(&self, method: &Method, path: &str, principal: &Principal) -> Option<Admitted> {
         if self.wants_events() {
-            let event =
-                PendingEvent { method: method.clone(), path: path.into(), principal: principal.clone() };
+            let event = PendingEvent {
+                method: method.clone(),
+                path: CompactString::new(path),
+                principal: principal.clone(),
+            };
             Some(Admitted::Event(Box::new(event)))
         } else {
             self.wants_outcomes().then(|| Admitted::Outcome(principal.clone()))
@@ -140,7 +144,8 @@ pub(crate) enum Admitted {
 /// An admitted request's event, but for its outcome.
 pub(crate) struct PendingEvent {
     method: Method,
-    path: Box<str>,
+    /// Inline up to 24 bytes (most paths): the event then takes one allocation, not two.
+    path: CompactString,
     principal: Principal,
 }
 
