@@ -382,4 +382,69 @@ mod tests {
         .collect();
         assert_eq!(per_key, expected);
     }
+
+    /// One step of [`every_count_lands_once_on_its_own_key`].
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// A count for principal `who` (3: an unknown token), outcome `outcome`, after moving
+        /// the clock on by a minute if `next_minute`.
+        Count { who: usize, outcome: usize, next_minute: bool },
+        /// The flush takes every count so far.
+        Take,
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            8 => (0usize..4, 0usize..3, proptest::bool::weighted(0.1))
+                .prop_map(|(who, outcome, next_minute)| Step::Count { who, outcome, next_minute }),
+            1 => Just(Step::Take),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Any sequence of counts, for tokens, a second principal built apart for the same
+        /// token, unknown tokens, outcomes and minutes, with flushes in between: each key's
+        /// counts add up to what was counted for it. The hot slot and the lock never lose a
+        /// count, count one twice, or move one to another key.
+        #[test]
+        fn every_count_lands_once_on_its_own_key(steps in proptest::collection::vec(step(), 1..300)) {
+            let clock = tower_bearer::Clock::manual(std::time::UNIX_EPOCH);
+            let minute = RecentMinute::new(clock.clone());
+            let shard = Shard::default();
+            let principals = [
+                Principal::builder("ada").token_id("tid_a").build(),
+                Principal::builder("ada").token_id("tid_a").build(),
+                Principal::builder("bob").token_id("tid_b").build(),
+            ];
+            let outcomes = [UsageOutcome::Admitted, UsageOutcome::Denied, UsageOutcome::RateLimited];
+            let mut expected: HashMap<Key, u64> = HashMap::new();
+            let mut counted: HashMap<Key, u64> = HashMap::new();
+            let mut now = 0;
+            for step in steps {
+                match step {
+                    Step::Count { who, outcome, next_minute } => {
+                        if next_minute {
+                            clock.advance(std::time::Duration::from_secs(60));
+                            now += 1;
+                        }
+                        let principal = principals.get(who);
+                        let outcome = if principal.is_some() { outcomes[outcome] } else { UsageOutcome::Unknown };
+                        shard.add(principal, outcome, &minute);
+                        let id = principal.and_then(Principal::token_id).cloned();
+                        *expected.entry((id, outcome, now)).or_default() += 1;
+                    }
+                    Step::Take => {
+                        for slot in shard.take().slots {
+                            *counted.entry(slot.key).or_default() += slot.count;
+                        }
+                    }
+                }
+            }
+            for slot in shard.take().slots {
+                *counted.entry(slot.key).or_default() += slot.count;
+            }
+            proptest::prop_assert_eq!(counted, expected);
+        }
+    }
 }
