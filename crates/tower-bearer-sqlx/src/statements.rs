@@ -123,15 +123,12 @@ impl Statements {
             lookup: format!("SELECT {columns} FROM {t} WHERE token_hash = {}", p(1)),
             page: format!(
                 "SELECT {columns} FROM {t} WHERE revoked_at IS NULL \
-                 AND ({} IS NULL OR subject = {}) AND ({} IS NULL OR organization = {}) \
-                 AND (NOT {} OR organization IS NULL) \
+                 AND {} AND {} AND {} \
                  AND ({} IS NULL OR (created_at, {id}) > ({}, {})) \
                  ORDER BY created_at, {id} LIMIT {}",
-                DB::typed_param(1, "TEXT"),
-                p(1),
-                DB::typed_param(2, "TEXT"),
-                p(2),
-                DB::typed_param(6, "BOOLEAN"),
+                equals_if_set::<DB>(1, "subject"),
+                equals_if_set::<DB>(2, "organization"),
+                untenanted_if::<DB>(6),
                 DB::typed_param(3, "FLOAT8"),
                 ts(3),
                 p(4),
@@ -270,20 +267,14 @@ impl Statements {
             audit_insert: format!("INSERT INTO {audit} ({AUDIT_COLUMNS}) VALUES "),
             audit_page: format!(
                 "SELECT seq, {AUDIT_COLUMNS} FROM {audit} WHERE seq > {}{} \
-                 AND ({} IS NULL OR token_id = {}) AND ({} IS NULL OR kind = {}) \
-                 AND ({} IS NULL OR subject = {}) AND ({} IS NULL OR organization = {}) \
-                 AND (NOT {} OR organization IS NULL) ORDER BY seq LIMIT {}",
+                 AND {} AND {} AND {} AND {} AND {} ORDER BY seq LIMIT {}",
                 p(1),
                 DB::AUDIT_COMMITTED_IN_ORDER,
-                DB::typed_param(2, "TEXT"),
-                p(2),
-                DB::typed_param(3, "TEXT"),
-                p(3),
-                DB::typed_param(4, "TEXT"),
-                p(4),
-                DB::typed_param(5, "TEXT"),
-                p(5),
-                DB::typed_param(7, "BOOLEAN"),
+                equals_if_set::<DB>(2, "token_id"),
+                equals_if_set::<DB>(3, "kind"),
+                equals_if_set::<DB>(4, "subject"),
+                equals_if_set::<DB>(5, "organization"),
+                untenanted_if::<DB>(7),
                 p(6)
             ),
             purge_audit: format!("DELETE FROM {audit} WHERE at_us < {}", p(1)),
@@ -336,19 +327,15 @@ impl Statements {
             usage_read: format!(
                 "SELECT {USAGE_COLUMNS} FROM {usage} \
                  WHERE granularity = {} AND bucket_us >= {} AND bucket_us < {} \
-                 AND ({} IS NULL OR token_id = {}) AND ({} IS NULL OR subject = {}) \
-                 AND ({} IS NULL OR organization = {}) AND (NOT {} OR organization IS NULL) \
+                 AND {} AND {} AND {} AND {} \
                  AND (NOT {} OR token_id <> '{UNKNOWN_TOKEN}')",
                 p(1),
                 p(2),
                 p(3),
-                DB::typed_param(4, "TEXT"),
-                p(4),
-                DB::typed_param(5, "TEXT"),
-                p(5),
-                DB::typed_param(6, "TEXT"),
-                p(6),
-                DB::typed_param(7, "BOOLEAN"),
+                equals_if_set::<DB>(4, "token_id"),
+                equals_if_set::<DB>(5, "subject"),
+                equals_if_set::<DB>(6, "organization"),
+                untenanted_if::<DB>(7),
                 DB::typed_param(8, "BOOLEAN"),
             ),
             purge_usage: format!("DELETE FROM {usage} WHERE granularity = {} AND bucket_us < {}", p(1), p(2)),
@@ -365,6 +352,18 @@ impl Statements {
     pub(crate) fn add_usage<DB: Dialect>(&self, rows: usize) -> String {
         format!("{}{}{}", self.usage_insert, values::<DB>(rows, USAGE_COLUMNS), self.usage_upsert)
     }
+}
+
+/// An optional filter of a listing: `column` equal to text parameter `n`, or any value while
+/// `n` is NULL. The parameter is typed and bound by the same number, so the two cannot drift.
+fn equals_if_set<DB: Dialect>(n: usize, column: &str) -> String {
+    format!("({} IS NULL OR {column} = {})", DB::typed_param(n, "TEXT"), DB::param(n))
+}
+
+/// The tenant filter's "tokens without an organization": only those while boolean parameter
+/// `n` is true.
+fn untenanted_if<DB: Dialect>(n: usize) -> String {
+    format!("(NOT {} OR organization IS NULL)", DB::typed_param(n, "BOOLEAN"))
 }
 
 /// The `VALUES` rows of a multi-row `INSERT` of `rows` rows of `columns`, parameters numbered
