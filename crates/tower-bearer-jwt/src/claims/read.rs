@@ -14,7 +14,7 @@ use super::{Audience, Claims, ConfirmationClaim, CreditsClaim, RateLimitClaim};
 
 /// The bytes that end a string's plain run: its closing quote, an escape, a control
 /// character (which JSON does not allow in a string).
-static ENDS_PLAIN_STRING: [bool; 256] = {
+pub(super) static ENDS_PLAIN_STRING: [bool; 256] = {
     let mut table = [false; 256];
     let mut b = 0;
     while b < 0x20 {
@@ -25,6 +25,39 @@ static ENDS_PLAIN_STRING: [bool; 256] = {
     table[b'\\' as usize] = true;
     table
 };
+
+/// The length of `bytes`' plain run: up to the first byte that ends it ([`ENDS_PLAIN_STRING`]),
+/// or all of it. Eight bytes at a time, each word tested for the three kinds of end with
+/// arithmetic (a byte-at-a-time table lookup was most of a read, by `perf`), then the rest
+/// byte by byte.
+#[inline]
+pub(super) fn plain_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    /// The high bit of each byte below `n` (at most 0x80): exact for the lowest such byte, as
+    /// a borrow only runs upwards, from a byte that is below `n`.
+    const fn below(word: u64, n: u8) -> u64 {
+        word.wrapping_sub(ONES * n as u64) & !word & HIGHS
+    }
+    let mut at = 0;
+    let mut words = bytes.chunks_exact(8);
+    for chunk in words.by_ref() {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let ends = below(word, 0x20)
+            | below(word ^ (ONES * u64::from(b'"')), 1)
+            | below(word ^ (ONES * u64::from(b'\\')), 1);
+        if ends != 0 {
+            // Little-endian: the lowest set bit is the first byte in the text.
+            return at + (ends.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + words
+        .remainder()
+        .iter()
+        .position(|&b| ENDS_PLAIN_STRING[usize::from(b)])
+        .unwrap_or(words.remainder().len())
+}
 
 /// How deep an unknown claim's value may nest before the reader declines.
 const MAX_DEPTH: u32 = 32;
@@ -127,8 +160,8 @@ impl<'a> Reader<'a> {
         self.eat(b'"')?;
         let start = self.at;
         let rest = self.text.as_bytes().get(start..)?;
-        let len = rest.iter().position(|&b| ENDS_PLAIN_STRING[usize::from(b)])?;
-        if rest[len] != b'"' {
+        let len = plain_run(rest);
+        if rest.get(len) != Some(&b'"') {
             return None;
         }
         self.at = start + len + 1;

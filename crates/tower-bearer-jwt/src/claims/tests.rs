@@ -226,3 +226,18 @@ fn reads_compact_and_spaced_claims_alike() {
     assert_eq!(read::read(spaced), Some(claims));
     assert_eq!(read::read(compact), by_serde(compact));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// The word-at-a-time scan ends a string's plain run where a byte-by-byte look at the
+    /// table would, whatever the bytes (every value at every offset of a word, and tails).
+    #[test]
+    fn a_plain_run_ends_where_the_table_says(bytes in proptest::collection::vec(any::<u8>(), 0..40), plain in 0usize..40) {
+        // Plain bytes in front, so that the end falls at every offset of a word.
+        let mut text: Vec<u8> = (0..plain).map(|i| b'a' + (i % 26) as u8).collect();
+        text.extend(&bytes);
+        let expected = text.iter().position(|&b| read::ENDS_PLAIN_STRING[usize::from(b)]).unwrap_or(text.len());
+        prop_assert_eq!(read::plain_run(&text), expected);
+    }
+}
