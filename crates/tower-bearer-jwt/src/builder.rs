@@ -10,6 +10,7 @@ use crate::access::{AccessResolver, EffectiveAccess};
 use crate::deny::DenyList;
 use crate::effective::Access;
 use crate::key_set::KeySet;
+use crate::memo::ClaimsMemo;
 use crate::store::{Inner, SignedTokens};
 
 /// Configures [`SignedTokens`]; see [`SignedTokens::builder`]. The settings are fixed once
@@ -124,6 +125,7 @@ impl<M: TokenManager> SignedTokensBuilder<M> {
             leeway: self.leeway,
             default_lifetime: self.default_lifetime,
             deny,
+            memo: ClaimsMemo::new(),
             access: self.access,
         };
         SignedTokens { inner: Arc::new(inner) }

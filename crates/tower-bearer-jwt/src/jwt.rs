@@ -13,6 +13,7 @@ use crate::claims::Claims;
 use crate::header::{TYP, header_segment};
 use crate::jws::{AlgorithmPolicy, Jws};
 use crate::key_set::KeySet;
+use crate::memo::{ClaimsMemo, ReadClaims};
 
 /// What the claims must say, besides the signature.
 pub(crate) struct Expect<'a> {
@@ -44,37 +45,46 @@ pub(crate) fn sign(keys: &KeySet, claims: &Value) -> Option<String> {
 /// The principal of `token` if it verifies against `keys` and `expect` at `now`; `None` for
 /// any failure (all answered alike: 401), whatever the claims hold: never a panic. The
 /// principal's expiry is `exp` plus the leeway, the moment this verifier stops accepting the
-/// token (the layer checks it again on its own clock).
+/// token (the layer checks it again on its own clock). The signature is checked every time;
+/// what the payload means is taken from `memo` when the same payload was read before.
 pub(crate) fn verify(
     keys: &KeySet,
     token: &Jws<'_>,
     expect: &Expect<'_>,
+    memo: &ClaimsMemo,
     now: SystemTime,
 ) -> Option<Verified> {
     // The key decides the algorithm: a header naming another (`none`, or HS256 over a public
     // key) is refused before any signature is computed.
-    let verified = token.verify_with(keys, &AlgorithmPolicy::ALL).ok()?;
-    let typ = verified.typ()?;
+    let (_, typ) = token.verify_signature(keys, &AlgorithmPolicy::ALL).ok()?;
     // RFC 9068 §4: `application/at+jwt` is accepted too.
+    let typ = typ?;
     if !typ.eq_ignore_ascii_case(TYP) && !typ.eq_ignore_ascii_case("application/at+jwt") {
         return None;
     }
-    let payload = verified.payload();
-    let claims = Claims::parse(payload)?;
-    if claims.iss != expect.issuer || !claims.aud.contains(expect.audience) {
-        return None;
-    }
+    let claims = memo.read(token.payload_text(), now, || read_claims(token, expect))?;
     let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
     let leeway = expect.leeway.as_secs();
     if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
         return None;
     }
+    Some(if claims.exp.saturating_add(leeway) <= now {
+        Verified::Expired(claims.principal)
+    } else {
+        Verified::Valid(claims.principal)
+    })
+}
+
+/// What the payload of `token`, whose signature holds, means for `expect`: decoded and read,
+/// `iss` and `aud` checked, the principal built. The same for every request with these bytes.
+fn read_claims(token: &Jws<'_>, expect: &Expect<'_>) -> Option<ReadClaims> {
+    let payload = token.decoded_payload().ok()?;
+    let claims = Claims::parse(&payload)?;
+    if claims.iss != expect.issuer || !claims.aud.contains(expect.audience) {
+        return None;
+    }
     // RFC 9068 §2.2: `exp` is required (a missing one fails the parse), and must be a time
     // (`principal` refuses one after the year 9999).
-    let principal = claims.principal(expect.audience, leeway)?;
-    Some(if claims.exp.saturating_add(leeway) <= now {
-        Verified::Expired(principal)
-    } else {
-        Verified::Valid(principal)
-    })
+    let principal = claims.principal(expect.audience, expect.leeway.as_secs())?;
+    Some(ReadClaims { principal, exp: claims.exp, nbf: claims.nbf })
 }

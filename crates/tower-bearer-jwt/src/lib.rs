@@ -51,6 +51,7 @@ mod jws;
 mod jwt;
 mod key;
 mod key_set;
+mod memo;
 mod store;
 
 pub use access::{AccessResolver, EffectiveAccess};

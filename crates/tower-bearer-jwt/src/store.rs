@@ -19,6 +19,7 @@ use crate::jwks::Jwks;
 use crate::jws::Jws;
 use crate::jwt::{Expect, Verified, sign, verify};
 use crate::key_set::KeySet;
+use crate::memo::ClaimsMemo;
 
 /// Self-contained signed access tokens (RFC 9068 JWTs) on top of a token store that keeps
 /// their records: tokens are verified in this process with the [`KeySet`], no store round
@@ -37,7 +38,10 @@ use crate::key_set::KeySet;
 ///   `nbf` (with the [leeway](crate::SignedTokensBuilder::leeway) on both, on the store's
 ///   [`Clock`]; the principal's expiry is `exp` plus the leeway; an `exp` after the year 9999
 ///   is refused, and no claim value makes verification panic), then the deny list; answered
-///   at once. Any other token goes to the inner store: one layer accepts API keys and signed
+///   at once. What a payload means (its claims read, the principal built) is remembered for
+///   up to 4 096 payloads, so that a token presented again costs its signature check and little
+///   more; the signature, the times and the deny list are still checked on every request.
+///   Any other token goes to the inner store: one layer accepts API keys and signed
 ///   tokens alike, with the same RFC 6750 answers.
 /// - **Revoking** (`revoke`, `delete`, or a rotation's end of grace) puts the `jti` on a deny
 ///   list kept until the token's own expiry: refused by every request of this process that
@@ -75,6 +79,8 @@ pub(crate) struct Inner<M> {
     pub(crate) leeway: Duration,
     pub(crate) default_lifetime: Duration,
     pub(crate) deny: Arc<DenyList>,
+    /// What the payloads of recent tokens meant.
+    pub(crate) memo: ClaimsMemo,
     pub(crate) access: Option<Box<dyn Access>>,
 }
 
@@ -172,7 +178,7 @@ impl<M: TokenManager> SignedTokens<M> {
     /// token's record when the list may be incomplete.
     fn lookup_signed(&self, token: &Jws<'_>) -> Answer<Result<TokenState, StoreError>> {
         let now = self.inner.store.clock().now();
-        let Some(verified) = verify(&self.inner.keys, token, &self.expect(), now) else {
+        let Some(verified) = verify(&self.inner.keys, token, &self.expect(), &self.inner.memo, now) else {
             return Answer::Now(Ok(TokenState::Unknown));
         };
         let (principal, expired) = match verified {

@@ -5,5 +5,6 @@ mod claims;
 mod dpop;
 mod jws;
 mod keys;
+mod memo;
 mod shared;
 mod signed;
