@@ -56,7 +56,11 @@ use crate::memo::ClaimsMemo;
 ///   to what its user holds now.
 ///
 /// [`new`](Self::new) takes the default settings; [`builder`](Self::builder) configures the
-/// others. Clones share the deny list, so a revocation through one is seen by all.
+/// others. Clones share the deny list (and the claims memo), so a revocation through one is
+/// seen by all: build one per store and clone it. Two built apart over one
+/// `MemoryTokenStore` do not see each other's revocations (a memory store keeps none to
+/// share); over a SQL store, each loads the others' and is kept current by
+/// [`revocation_subscriber`](Self::revocation_subscriber).
 ///
 /// ```
 /// use tower_bearer::{BearerAuthLayer, MemoryTokenStore};
