@@ -115,12 +115,11 @@ fn bench_alg(
     }
 }
 
-/// The raw check, `Jws::verify`, the token check, and the claims check alone (on the decoded
-/// payload, no JWS) of one algorithm in batches of about a millisecond, alternating (the order
-/// turning each round), so that the machine's load falls on all four alike; the median over
-/// rounds of each / raw. The last shows what of the token's cost is the caller's own claims
-/// type, not the JWS: token / raw is about jws / raw plus claims / raw.
-fn interleaved_ratios(name: &str, run: impl Fn(u8) -> bool) {
+/// Runs `run(0)` (the baseline) to `run(N - 1)` in batches of about a millisecond each,
+/// alternating (the order turning each round), 300 rounds, so that the machine's load falls on
+/// all alike: the batch size and, for each of `run(1)` to `run(N - 1)`, the median over rounds
+/// of its time / the baseline's. `M` is `N - 1`.
+fn interleaved<const N: usize, const M: usize>(run: impl Fn(u8) -> bool) -> (u32, [f64; M]) {
     let start = std::time::Instant::now();
     assert!(run(0));
     let n = (1_000_000 / start.elapsed().as_nanos().max(1)).clamp(1, 5_000) as u32;
@@ -131,21 +130,31 @@ fn interleaved_ratios(name: &str, run: impl Fn(u8) -> bool) {
         }
         start.elapsed().as_nanos() as f64
     };
-    let mut ratios: [Vec<f64>; 3] = Default::default();
-    for round in 0..300_u32 {
-        let mut ns = [0.0; 4];
-        for i in 0..4 {
-            let what = ((round + i) % 4) as u8;
-            ns[usize::from(what)] = time(what);
+    let mut ratios: [Vec<f64>; M] = std::array::from_fn(|_| Vec::new());
+    for round in 0..300 {
+        let mut ns = [0.0; N];
+        for i in 0..N {
+            let what = (round + i) % N;
+            ns[what] = time(what as u8);
         }
         for (ratios, time) in ratios.iter_mut().zip(&ns[1..]) {
             ratios.push(time / ns[0]);
         }
     }
-    let [jws, token, claims] = ratios.map(|mut ratios| {
+    let medians = ratios.map(|mut ratios| {
         ratios.sort_by(f64::total_cmp);
         ratios[150]
     });
+    (n, medians)
+}
+
+/// The raw check, `Jws::verify`, the token check, and the claims check alone (on the decoded
+/// payload, no JWS) of one algorithm in batches of about a millisecond, alternating (the order
+/// turning each round), so that the machine's load falls on all four alike; the median over
+/// rounds of each / raw. The last shows what of the token's cost is the caller's own claims
+/// type, not the JWS: token / raw is about jws / raw plus claims / raw.
+fn interleaved_ratios(name: &str, run: impl Fn(u8) -> bool) {
+    let (n, [jws, token, claims]) = interleaved::<4, 3>(run);
     println!(
         "\n  {name} interleaved (300 rounds x {n}): jws / raw {jws:.3}x, token / raw {token:.3}x, claims alone / raw {claims:.3}x"
     );
@@ -196,31 +205,7 @@ fn store_ratios(keyed: &Hmac<Sha256>) {
             lookup(&many[i])
         }
     };
-    let start = std::time::Instant::now();
-    assert!(run(0));
-    let n = (1_000_000 / start.elapsed().as_nanos().max(1)).clamp(1, 5_000) as u32;
-    let time = |what: u8| {
-        let start = std::time::Instant::now();
-        for _ in 0..n {
-            black_box(run(what));
-        }
-        start.elapsed().as_nanos() as f64
-    };
-    let mut ratios: [Vec<f64>; 2] = Default::default();
-    for round in 0..300_u32 {
-        let mut ns = [0.0; 3];
-        for i in 0..3 {
-            let what = ((round + i) % 3) as u8;
-            ns[usize::from(what)] = time(what);
-        }
-        for (ratios, time) in ratios.iter_mut().zip(&ns[1..]) {
-            ratios.push(time / ns[0]);
-        }
-    }
-    let [warm, cold] = ratios.map(|mut ratios| {
-        ratios.sort_by(f64::total_cmp);
-        ratios[150]
-    });
+    let (n, [warm, cold]) = interleaved::<3, 2>(run);
     println!(
         "\n  hs256 SignedTokens lookup, interleaved (300 rounds x {n}): memo warm / raw {warm:.3}x, a token the memo does not hold / raw {cold:.3}x"
     );
