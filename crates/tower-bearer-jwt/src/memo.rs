@@ -109,12 +109,47 @@ mod tests {
 
     /// Claims of a token expiring `in_secs` after [`NOW`].
     fn claims(in_secs: u64) -> ReadClaims {
+        claims_of("ada", in_secs)
+    }
+
+    /// Claims of `subject`'s token expiring `in_secs` after [`NOW`].
+    fn claims_of(subject: &str, in_secs: u64) -> ReadClaims {
         let at = SystemTime::UNIX_EPOCH + NOW + Duration::from_secs(in_secs);
         ReadClaims {
-            principal: Principal::for_grant(Grant::new("ada").with_expires_at(at)).build(),
+            principal: Principal::for_grant(Grant::new(subject).with_expires_at(at)).build(),
             exp: (NOW.as_secs() + in_secs),
             nbf: None,
         }
+    }
+
+    /// Four threads read payloads of their own and shared ones while the memo fills up, is
+    /// swept as time moves on and refuses newcomers: every answer is the meaning of the payload
+    /// asked for (its subject is the payload), never another's, and the memo stays near its
+    /// bound (each thread can insert one payload past it between its check and its insert).
+    #[test]
+    fn concurrent_readers_each_get_their_own_payloads_meaning() {
+        let memo = ClaimsMemo::new();
+        std::thread::scope(|scope| {
+            for thread in 0..4_u64 {
+                let memo = &memo;
+                scope.spawn(move || {
+                    for i in 0..6_000_u64 {
+                        // A quarter of the payloads are shared by all threads, the rest their own.
+                        let payload =
+                            if i % 4 == 0 { format!("shared{}", i % 400) } else { format!("t{thread}-{i}") };
+                        let second = i / 1_500; // time moves on: four sweeps may run
+                        let now = SystemTime::UNIX_EPOCH + NOW + Duration::from_secs(second);
+                        let lifetime = if i % 3 == 0 { 1 } else { 3_600 };
+                        let read = memo.read(&payload, now, || Some(claims_of(&payload, second + lifetime)));
+                        assert_eq!(
+                            read.map(|c| c.principal.subject().to_owned()).as_deref(),
+                            Some(&*payload)
+                        );
+                    }
+                });
+            }
+        });
+        assert!(memo.len() <= CAPACITY + 4, "{}", memo.len());
     }
 
     #[test]
