@@ -1,12 +1,14 @@
 //! A `CallbackTokenStore` over a (simulated) database of token digests, behind a
-//! `TimeoutTokenStore`.
+//! `TimeoutTokenStore` and a `CircuitBreakerTokenStore`.
 //!
 //! The store is an async function: it queries a `tokens` table by the SHA-256 digest of the
 //! presented token (`token.hash()`), so the table never holds a plaintext token. The query
 //! takes about 5 ms, like a database round trip; one that takes longer than 250 ms is given up
 //! (503), so a stuck database cannot hold requests. Setting `SIMULATE_OUTAGE=1` makes every
 //! query fail; the layer then fails closed with 503, and the database error goes only to the
-//! server's log (through the layer's `on_event` hook), never to the client.
+//! server's log (through the layer's `on_event` hook), never to the client. After three
+//! failures in a row the circuit opens: requests get 503 at once, without a query, and one
+//! query every five seconds checks whether the database is back.
 //!
 //! Run it (`PORT` defaults to 3002):
 //!
@@ -34,8 +36,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tower_bearer::middleware::{AuthEvent, Outcome};
 use tower_bearer::{
-    BearerAuthLayer, CallbackTokenStore, PresentedToken, Principal, Scopes, TimeoutTokenStore, TokenFormat,
-    TokenHash, TokenId,
+    BearerAuthLayer, CallbackTokenStore, CircuitBreakerTokenStore, PresentedToken, Principal, Scopes,
+    TimeoutTokenStore, TokenFormat, TokenHash, TokenId,
 };
 
 /// One row of the `tokens` table.
@@ -90,6 +92,7 @@ pub fn app(token: &str, outage: bool, log: impl Fn(String) + Send + Sync + 'stat
         async move { database.find_token(token.hash()).await }
     });
     let store = TimeoutTokenStore::new(store, Duration::from_millis(250));
+    let store = CircuitBreakerTokenStore::new(store, 3, Duration::from_secs(5));
 
     // The operator's view of a store failure: the client only sees a generic 503.
     let log_store_failures = move |event: &AuthEvent<'_>| {

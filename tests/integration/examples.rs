@@ -172,6 +172,15 @@ async fn callback_example_fails_closed_during_an_outage() {
     let logged = log.lock().unwrap().join("\n");
     assert!(logged.contains("simulated outage"), "store error not logged: {logged}");
     assert!(!down.body.contains("simulated"));
+
+    // Two more failures open the circuit: the next request is answered without a query.
+    for _ in 0..3 {
+        assert_eq!(get(&url, Some(&token)).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let logged = log.lock().unwrap().clone();
+    assert_eq!(logged.len(), 4, "{logged:?}");
+    assert!(logged[..3].iter().all(|line| line.contains("simulated outage")), "{logged:?}");
+    assert!(logged[3].contains("circuit open"), "{logged:?}");
 }
 
 #[tokio::test]
