@@ -13,11 +13,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use foldhash::fast::RandomState;
 use tower_bearer::Principal;
 
-/// How many payloads are remembered. A typical token's payload is about 300 bytes, so a full
-/// memo holds about 2 MB; payloads at the layer's default token limit (4 KiB) would make it
-/// 16 MB, and only tokens the keys signed get in.
-const CAPACITY: usize = 4096;
-
 /// How often, at most, a full memo is swept of the payloads of expired tokens (seconds). A
 /// full memo takes nothing new until a sweep makes room: when more tokens are in use than
 /// it holds, a token it does not hold costs its read, as without a memo, not a read and an
@@ -38,14 +33,23 @@ pub(crate) struct ReadClaims {
 /// Payloads (base64url, as the token carries them) and what they meant.
 pub(crate) struct ClaimsMemo {
     read: papaya::HashMap<Box<str>, ReadClaims, RandomState>,
+    /// How many payloads it holds at most (0: none, the memo is off).
+    capacity: usize,
     /// When the next sweep of a full memo may run, seconds since the epoch.
     next_sweep: AtomicU64,
 }
 
 impl ClaimsMemo {
-    pub(crate) fn new() -> Self {
+    /// How many payloads are remembered unless configured. A typical token's payload is about
+    /// 300 bytes, so a full memo holds about 2 MB; payloads at the layer's default token limit
+    /// (4 KiB) would make it 16 MB, and only tokens the keys signed get in.
+    pub(crate) const DEFAULT_CAPACITY: usize = 4096;
+
+    /// A memo of at most `capacity` payloads (0: off).
+    pub(crate) fn new(capacity: usize) -> Self {
         ClaimsMemo {
             read: papaya::HashMap::with_hasher(RandomState::default()),
+            capacity,
             next_sweep: AtomicU64::new(0),
         }
     }
@@ -58,12 +62,15 @@ impl ClaimsMemo {
         now: SystemTime,
         read: impl FnOnce() -> Option<ReadClaims>,
     ) -> Option<ReadClaims> {
+        if self.capacity == 0 {
+            return read();
+        }
         let map = self.read.pin();
         if let Some(known) = map.get(payload) {
             return Some(known.clone());
         }
         let fresh = read()?;
-        if map.len() >= CAPACITY {
+        if map.len() >= self.capacity {
             let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
             let due = self.next_sweep.load(Ordering::Relaxed);
             if secs < due
@@ -81,7 +88,7 @@ impl ClaimsMemo {
             }
             // The principal's expiry includes the leeway: after it the token is refused anyway.
             map.retain(|_, claims| claims.principal.expires_at().is_none_or(|at| at > now));
-            if map.len() >= CAPACITY {
+            if map.len() >= self.capacity {
                 return Some(fresh);
             }
         }
@@ -106,6 +113,7 @@ mod tests {
     use super::*;
 
     const NOW: Duration = Duration::from_secs(1_800_000_000);
+    const CAPACITY: usize = ClaimsMemo::DEFAULT_CAPACITY;
 
     /// Claims of a token expiring `in_secs` after [`NOW`].
     fn claims(in_secs: u64) -> ReadClaims {
@@ -128,7 +136,7 @@ mod tests {
     /// bound (each thread can insert one payload past it between its check and its insert).
     #[test]
     fn concurrent_readers_each_get_their_own_payloads_meaning() {
-        let memo = ClaimsMemo::new();
+        let memo = ClaimsMemo::new(CAPACITY);
         std::thread::scope(|scope| {
             for thread in 0..4_u64 {
                 let memo = &memo;
@@ -154,7 +162,7 @@ mod tests {
 
     #[test]
     fn a_payload_is_read_once_and_a_refusal_never_remembered() {
-        let memo = ClaimsMemo::new();
+        let memo = ClaimsMemo::new(CAPACITY);
         let now = SystemTime::UNIX_EPOCH + NOW;
         let reads = Cell::new(0);
         let read = |claims: Option<ReadClaims>| {
@@ -168,8 +176,23 @@ mod tests {
     }
 
     #[test]
+    fn a_memo_of_no_capacity_reads_every_time() {
+        let memo = ClaimsMemo::new(0);
+        let now = SystemTime::UNIX_EPOCH + NOW;
+        let reads = Cell::new(0);
+        for _ in 0..3 {
+            let read = memo.read("a", now, || {
+                reads.set(reads.get() + 1);
+                Some(claims(60))
+            });
+            assert!(read.is_some());
+        }
+        assert_eq!((reads.get(), memo.len()), (3, 0));
+    }
+
+    #[test]
     fn a_full_memo_makes_room_by_sweeping_the_expired_once_a_second() {
-        let memo = ClaimsMemo::new();
+        let memo = ClaimsMemo::new(CAPACITY);
         let now = SystemTime::UNIX_EPOCH + NOW;
         let live = CAPACITY / 4;
         for i in 0..CAPACITY {
@@ -188,7 +211,7 @@ mod tests {
 
     #[test]
     fn a_full_memo_of_live_tokens_takes_nothing_new_and_sweeps_at_most_once_a_second() {
-        let memo = ClaimsMemo::new();
+        let memo = ClaimsMemo::new(CAPACITY);
         let now = SystemTime::UNIX_EPOCH + NOW;
         for i in 0..CAPACITY {
             memo.read(&i.to_string(), now, || Some(claims(60)));

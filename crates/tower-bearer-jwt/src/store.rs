@@ -39,7 +39,7 @@ use crate::memo::ClaimsMemo;
 ///   [`Clock`]; the principal's expiry is `exp` plus the leeway; an `exp` after the year 9999
 ///   is refused, and no claim value makes verification panic), then the deny list; answered
 ///   at once. What a payload means (its claims read, the principal built) is remembered for
-///   up to 4 096 payloads, so that a token presented again costs its signature check and little
+///   4 096 payloads unless [configured](crate::SignedTokensBuilder::claims_memo), so that a token presented again costs its signature check and little
 ///   more; the signature, the times and the deny list are still checked on every request.
 ///   Any other token goes to the inner store: one layer accepts API keys and signed
 ///   tokens alike, with the same RFC 6750 answers.
