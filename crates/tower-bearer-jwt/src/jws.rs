@@ -244,42 +244,14 @@ impl<'t> Jws<'t> {
     ///
     /// The first check that failed, in the order above. Never a panic, whatever the input.
     pub fn verify_with(&self, keys: &KeySet, policy: &AlgorithmPolicy) -> Result<VerifiedJws, JwsError> {
-        let (alg, typ) = self.verify_signature(keys, policy)?;
-        Ok(VerifiedJws { alg, typ, payload: self.decoded_payload()? })
-    }
-
-    /// [`verify_with`](Self::verify_with)'s checks, the payload left encoded: its algorithm
-    /// and `typ`. For a caller that may know what the payload's text means without decoding
-    /// it again (`SignedTokens`' claims memo).
-    pub(crate) fn verify_signature(
-        &self,
-        keys: &KeySet,
-        policy: &AlgorithmPolicy,
-    ) -> Result<(Algorithm, Option<Cow<'static, str>>), JwsError> {
         let (alg, key, typ) = self.checked_header(keys, policy)?;
-        self.check_signature(key, alg)?;
-        Ok((alg, typ))
+        let payload = self.verify_with_key(key, alg)?;
+        Ok(VerifiedJws { alg, typ, payload })
     }
 
     /// The signature, checked with `key` for `alg` (chosen by the caller from a header it read
     /// itself, a DPoP proof's embedded key), and then the payload, decoded.
     pub(crate) fn verify_with_key(&self, key: &SigningKey, alg: Algorithm) -> Result<Vec<u8>, JwsError> {
-        self.check_signature(key, alg)?;
-        self.decoded_payload()
-    }
-
-    /// The payload as the token carries it, base64url: what the signature covers, with the
-    /// header.
-    pub(crate) fn payload_text(&self) -> &'t str {
-        self.payload
-    }
-
-    /// The payload, decoded. Only for a token whose signature has been checked.
-    pub(crate) fn decoded_payload(&self) -> Result<Vec<u8>, JwsError> {
-        base64url::decode(self.payload).ok_or(JwsError::Malformed)
-    }
-
-    fn check_signature(&self, key: &SigningKey, alg: Algorithm) -> Result<(), JwsError> {
         let mut signature_bytes = [0_u8; SIGNATURE_INLINE];
         let heap;
         let signature = match base64url::decode_into(self.signature, &mut signature_bytes) {
@@ -289,7 +261,10 @@ impl<'t> Jws<'t> {
                 &heap
             }
         };
-        if key.verify(alg, self.signed.as_bytes(), signature) { Ok(()) } else { Err(JwsError::BadSignature) }
+        if !key.verify(alg, self.signed.as_bytes(), signature) {
+            return Err(JwsError::BadSignature);
+        }
+        base64url::decode(self.payload).ok_or(JwsError::Malformed)
     }
 
     /// The header, decoded as a JSON object of the caller's type.

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
-use tower_bearer::Principal;
+use tower_bearer::{PresentedToken, Principal};
 
 use crate::claims::Claims;
 use crate::header::{TYP, header_segment};
@@ -42,27 +42,21 @@ pub(crate) fn sign(keys: &KeySet, claims: &Value) -> Option<String> {
     Some(token)
 }
 
-/// The principal of `token` if it verifies against `keys` and `expect` at `now`; `None` for
-/// any failure (all answered alike: 401), whatever the claims hold: never a panic. The
-/// principal's expiry is `exp` plus the leeway, the moment this verifier stops accepting the
-/// token (the layer checks it again on its own clock). The signature is checked every time;
-/// what the payload means is taken from `memo` when the same payload was read before.
+/// The principal of `token` (`presented`, split) if it verifies against `keys` and `expect` at
+/// `now`; `None` for any failure (all answered alike: 401), whatever the claims hold: never a
+/// panic. The principal's expiry is `exp` plus the leeway, the moment this verifier stops
+/// accepting the token (the layer checks it again on its own clock). A token `memo` holds,
+/// the same bytes that verified before under the same fixed keys, is not verified and read
+/// again; the times are checked every time.
 pub(crate) fn verify(
     keys: &KeySet,
+    presented: &PresentedToken<'_>,
     token: &Jws<'_>,
     expect: &Expect<'_>,
     memo: &ClaimsMemo,
     now: SystemTime,
 ) -> Option<Verified> {
-    // The key decides the algorithm: a header naming another (`none`, or HS256 over a public
-    // key) is refused before any signature is computed.
-    let (_, typ) = token.verify_signature(keys, &AlgorithmPolicy::ALL).ok()?;
-    // RFC 9068 §4: `application/at+jwt` is accepted too.
-    let typ = typ?;
-    if !typ.eq_ignore_ascii_case(TYP) && !typ.eq_ignore_ascii_case("application/at+jwt") {
-        return None;
-    }
-    let claims = memo.read(token.payload_text(), now, || read_claims(token, expect))?;
+    let claims = memo.read(presented, now, || read_verified(keys, token, expect))?;
     let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
     let leeway = expect.leeway.as_secs();
     if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
@@ -75,11 +69,19 @@ pub(crate) fn verify(
     })
 }
 
-/// What the payload of `token`, whose signature holds, means for `expect`: decoded and read,
-/// `iss` and `aud` checked, the principal built. The same for every request with these bytes.
-fn read_claims(token: &Jws<'_>, expect: &Expect<'_>) -> Option<ReadClaims> {
-    let payload = token.decoded_payload().ok()?;
-    let claims = Claims::parse(&payload)?;
+/// What `token` means if it verifies: header, signature and `typ` checked, the payload decoded
+/// and read, `iss` and `aud` checked, the principal built. The same for every request with
+/// these bytes.
+fn read_verified(keys: &KeySet, token: &Jws<'_>, expect: &Expect<'_>) -> Option<ReadClaims> {
+    // The key decides the algorithm: a header naming another (`none`, or HS256 over a public
+    // key) is refused before any signature is computed.
+    let verified = token.verify_with(keys, &AlgorithmPolicy::ALL).ok()?;
+    let typ = verified.typ()?;
+    // RFC 9068 §4: `application/at+jwt` is accepted too.
+    if !typ.eq_ignore_ascii_case(TYP) && !typ.eq_ignore_ascii_case("application/at+jwt") {
+        return None;
+    }
+    let claims = Claims::parse(verified.payload())?;
     if claims.iss != expect.issuer || !claims.aud.contains(expect.audience) {
         return None;
     }

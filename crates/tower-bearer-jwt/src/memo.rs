@@ -1,25 +1,28 @@
-//! [`ClaimsMemo`]: what the payloads of recent tokens meant, so that a token presented again
-//! is not decoded, read and turned into a principal again.
+//! [`ClaimsMemo`]: what recent tokens meant, so that a token presented again is not verified,
+//! decoded, read and turned into a principal again.
 //!
-//! The signature is checked on every request, before the memo is asked: only bytes the keys
-//! signed are looked up, and only their meaning is remembered, which depends on nothing but
-//! the bytes and the store's fixed issuer, audience and leeway. So the memo cannot let
-//! through a token the keys no longer verify, and revocation, expiry and `nbf` are checked
-//! on every request as before, from what it returns.
+//! A token is known by the SHA-256 digest of all its bytes ([`TokenHash`], compared in
+//! constant time, as the stores know opaque tokens): no plaintext token is kept. What a token
+//! means (whether its header, signature and claims check out, and the principal they describe)
+//! depends on nothing but those bytes and the store's key set, issuer, audience and leeway,
+//! all fixed once built; so a token that verified once verifies again, and one with any other
+//! byte (a forged payload, another signature) is another digest and is verified in full. Only
+//! tokens that verified are remembered. Expiry, `nbf`, the deny list and effective access are
+//! checked on every request, from what the memo returns.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use foldhash::fast::RandomState;
-use tower_bearer::Principal;
+use tower_bearer::{PresentedToken, Principal, TokenHash};
 
-/// How often, at most, a full memo is swept of the payloads of expired tokens (seconds). A
+/// How often, at most, a full memo is swept of expired tokens (seconds). A
 /// full memo takes nothing new until a sweep makes room: when more tokens are in use than
 /// it holds, a token it does not hold costs its read, as without a memo, not a read and an
 /// eviction.
 const SWEEP_EVERY: u64 = 1;
 
-/// What a verified payload means for the store: the principal and the times checked per
+/// What a verified token means for the store: the principal and the times checked per
 /// request.
 #[derive(Clone)]
 pub(crate) struct ReadClaims {
@@ -30,22 +33,21 @@ pub(crate) struct ReadClaims {
     pub(crate) nbf: Option<u64>,
 }
 
-/// Payloads (base64url, as the token carries them) and what they meant.
+/// Tokens, by digest, and what they meant.
 pub(crate) struct ClaimsMemo {
-    read: papaya::HashMap<Box<str>, ReadClaims, RandomState>,
-    /// How many payloads it holds at most (0: none, the memo is off).
+    read: papaya::HashMap<TokenHash, ReadClaims, RandomState>,
+    /// How many tokens it holds at most (0: none, the memo is off).
     capacity: usize,
     /// When the next sweep of a full memo may run, seconds since the epoch.
     next_sweep: AtomicU64,
 }
 
 impl ClaimsMemo {
-    /// How many payloads are remembered unless configured. A typical token's payload is about
-    /// 300 bytes, so a full memo holds about 2 MB; payloads at the layer's default token limit
-    /// (4 KiB) would make it 16 MB, and only tokens the keys signed get in.
+    /// How many tokens are remembered unless configured: a digest and a principal each, about
+    /// 1 MB for a full memo of typical tokens.
     pub(crate) const DEFAULT_CAPACITY: usize = 4096;
 
-    /// A memo of at most `capacity` payloads (0: off).
+    /// A memo of at most `capacity` tokens (0: off).
     pub(crate) fn new(capacity: usize) -> Self {
         ClaimsMemo {
             read: papaya::HashMap::with_hasher(RandomState::default()),
@@ -54,11 +56,11 @@ impl ClaimsMemo {
         }
     }
 
-    /// What `payload` means: remembered, or `read` (and remembered when it reads and there is
-    /// room). Call it only for a payload whose signature has been checked.
+    /// What `token` means: remembered, or `read` (and remembered when it reads and there is
+    /// room). `read` must return `None` for a token that does not verify.
     pub(crate) fn read(
         &self,
-        payload: &str,
+        token: &PresentedToken<'_>,
         now: SystemTime,
         read: impl FnOnce() -> Option<ReadClaims>,
     ) -> Option<ReadClaims> {
@@ -66,7 +68,7 @@ impl ClaimsMemo {
             return read();
         }
         let map = self.read.pin();
-        if let Some(known) = map.get(payload) {
+        if let Some(known) = map.get(token.hash()) {
             return Some(known.clone());
         }
         let fresh = read()?;
@@ -92,11 +94,11 @@ impl ClaimsMemo {
                 return Some(fresh);
             }
         }
-        map.insert(payload.into(), fresh.clone());
+        map.insert(*token.hash(), fresh.clone());
         Some(fresh)
     }
 
-    /// How many payloads are remembered.
+    /// How many tokens are remembered.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.read.len()
@@ -115,6 +117,16 @@ mod tests {
     const NOW: Duration = Duration::from_secs(1_800_000_000);
     const CAPACITY: usize = ClaimsMemo::DEFAULT_CAPACITY;
 
+    /// `memo`'s answer for the token `secret`.
+    fn ask(
+        memo: &ClaimsMemo,
+        secret: &str,
+        now: SystemTime,
+        read: impl FnOnce() -> Option<ReadClaims>,
+    ) -> Option<ReadClaims> {
+        memo.read(&PresentedToken::new(secret), now, read)
+    }
+
     /// Claims of a token expiring `in_secs` after [`NOW`].
     fn claims(in_secs: u64) -> ReadClaims {
         claims_of("ada", in_secs)
@@ -130,25 +142,25 @@ mod tests {
         }
     }
 
-    /// Four threads read payloads of their own and shared ones while the memo fills up, is
-    /// swept as time moves on and refuses newcomers: every answer is the meaning of the payload
-    /// asked for (its subject is the payload), never another's, and the memo stays near its
-    /// bound (each thread can insert one payload past it between its check and its insert).
+    /// Four threads read tokens of their own and shared ones while the memo fills up, is
+    /// swept as time moves on and refuses newcomers: every answer is the meaning of the token
+    /// asked for (its subject is the token), never another's, and the memo stays near its
+    /// bound (each thread can insert one token past it between its check and its insert).
     #[test]
-    fn concurrent_readers_each_get_their_own_payloads_meaning() {
+    fn concurrent_readers_each_get_their_own_tokens_meaning() {
         let memo = ClaimsMemo::new(CAPACITY);
         std::thread::scope(|scope| {
             for thread in 0..4_u64 {
                 let memo = &memo;
                 scope.spawn(move || {
                     for i in 0..6_000_u64 {
-                        // A quarter of the payloads are shared by all threads, the rest their own.
+                        // A quarter of the tokens are shared by all threads, the rest their own.
                         let payload =
                             if i % 4 == 0 { format!("shared{}", i % 400) } else { format!("t{thread}-{i}") };
                         let second = i / 1_500; // time moves on: four sweeps may run
                         let now = SystemTime::UNIX_EPOCH + NOW + Duration::from_secs(second);
                         let lifetime = if i % 3 == 0 { 1 } else { 3_600 };
-                        let read = memo.read(&payload, now, || Some(claims_of(&payload, second + lifetime)));
+                        let read = ask(memo, &payload, now, || Some(claims_of(&payload, second + lifetime)));
                         assert_eq!(
                             read.map(|c| c.principal.subject().to_owned()).as_deref(),
                             Some(&*payload)
@@ -161,7 +173,7 @@ mod tests {
     }
 
     #[test]
-    fn a_payload_is_read_once_and_a_refusal_never_remembered() {
+    fn a_token_is_read_once_and_a_refusal_never_remembered() {
         let memo = ClaimsMemo::new(CAPACITY);
         let now = SystemTime::UNIX_EPOCH + NOW;
         let reads = Cell::new(0);
@@ -169,9 +181,9 @@ mod tests {
             reads.set(reads.get() + 1);
             claims
         };
-        assert!(memo.read("a", now, || read(None)).is_none());
-        assert!(memo.read("a", now, || read(Some(claims(60)))).is_some());
-        assert_eq!(memo.read("a", now, || read(None)).map(|c| c.exp), Some(NOW.as_secs() + 60));
+        assert!(ask(&memo, "a", now, || read(None)).is_none());
+        assert!(ask(&memo, "a", now, || read(Some(claims(60)))).is_some());
+        assert_eq!(ask(&memo, "a", now, || read(None)).map(|c| c.exp), Some(NOW.as_secs() + 60));
         assert_eq!((reads.get(), memo.len()), (2, 1));
     }
 
@@ -181,7 +193,7 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + NOW;
         let reads = Cell::new(0);
         for _ in 0..3 {
-            let read = memo.read("a", now, || {
+            let read = ask(&memo, "a", now, || {
                 reads.set(reads.get() + 1);
                 Some(claims(60))
             });
@@ -197,16 +209,16 @@ mod tests {
         let live = CAPACITY / 4;
         for i in 0..CAPACITY {
             // Expiring at `now + 1`: refused from that second on.
-            memo.read(&i.to_string(), now, || Some(claims(if i < live { 60 } else { 1 })));
+            ask(&memo, &i.to_string(), now, || Some(claims(if i < live { 60 } else { 1 })));
         }
         assert_eq!(memo.len(), CAPACITY);
-        memo.read("a", now, || Some(claims(60)));
+        ask(&memo, "a", now, || Some(claims(60)));
         assert_eq!(memo.len(), CAPACITY, "nothing has expired: nothing new is taken");
         let later = now + Duration::from_secs(1);
-        memo.read("b", later, || Some(claims(60)));
+        ask(&memo, "b", later, || Some(claims(60)));
         assert_eq!(memo.len(), live + 1, "the expired went, the live stayed, the new one came in");
-        assert!(memo.read("0", later, || None).is_some());
-        assert!(memo.read("a", later, || None).is_none());
+        assert!(ask(&memo, "0", later, || None).is_some());
+        assert!(ask(&memo, "a", later, || None).is_none());
     }
 
     #[test]
@@ -214,18 +226,18 @@ mod tests {
         let memo = ClaimsMemo::new(CAPACITY);
         let now = SystemTime::UNIX_EPOCH + NOW;
         for i in 0..CAPACITY {
-            memo.read(&i.to_string(), now, || Some(claims(60)));
+            ask(&memo, &i.to_string(), now, || Some(claims(60)));
         }
         let reads = Cell::new(0);
         for _ in 0..2 {
-            let read = memo.read("next", now, || {
+            let read = ask(&memo, "next", now, || {
                 reads.set(reads.get() + 1);
                 Some(claims(60))
             });
             assert!(read.is_some(), "answered, only not remembered");
         }
         assert_eq!((memo.len(), reads.get()), (CAPACITY, 2));
-        assert!(memo.read("0", now, || None).is_some(), "the ones it held are kept");
+        assert!(ask(&memo, "0", now, || None).is_some(), "the ones it held are kept");
         // The sweep due now ran at the first miss; the next may run a second later.
         assert_eq!(memo.next_sweep.load(Ordering::Relaxed), NOW.as_secs() + SWEEP_EVERY);
     }

@@ -38,9 +38,11 @@ use crate::memo::ClaimsMemo;
 ///   `nbf` (with the [leeway](crate::SignedTokensBuilder::leeway) on both, on the store's
 ///   [`Clock`]; the principal's expiry is `exp` plus the leeway; an `exp` after the year 9999
 ///   is refused, and no claim value makes verification panic), then the deny list; answered
-///   at once. What a payload means (its claims read, the principal built) is remembered for
-///   4 096 payloads unless [configured](crate::SignedTokensBuilder::claims_memo), so that a token presented again costs its signature check and little
-///   more; the signature, the times and the deny list are still checked on every request.
+///   at once. What a token means (verified, its claims read, the principal built) is
+///   remembered by the token's SHA-256 digest, for 4 096 tokens unless
+///   [configured](crate::SignedTokensBuilder::claims_memo): a token presented again costs its
+///   digest and a lookup, not a signature check. The times and the deny list are checked on
+///   every request.
 ///   Any other token goes to the inner store: one layer accepts API keys and signed
 ///   tokens alike, with the same RFC 6750 answers.
 /// - **Revoking** (`revoke`, `delete`, or a rotation's end of grace) puts the `jti` on a deny
@@ -180,9 +182,15 @@ impl<M: TokenManager> SignedTokens<M> {
 
     /// The answer for a token of JWS shape: the claims checked, then the deny list, or the
     /// token's record when the list may be incomplete.
-    fn lookup_signed(&self, token: &Jws<'_>) -> Answer<Result<TokenState, StoreError>> {
+    fn lookup_signed(
+        &self,
+        presented: &PresentedToken<'_>,
+        token: &Jws<'_>,
+    ) -> Answer<Result<TokenState, StoreError>> {
         let now = self.inner.store.clock().now();
-        let Some(verified) = verify(&self.inner.keys, token, &self.expect(), &self.inner.memo, now) else {
+        let Some(verified) =
+            verify(&self.inner.keys, presented, token, &self.expect(), &self.inner.memo, now)
+        else {
             return Answer::Now(Ok(TokenState::Unknown));
         };
         let (principal, expired) = match verified {
@@ -284,7 +292,7 @@ impl<M: TokenManager> Inner<M> {
 impl<M: TokenManager> TokenStore for SignedTokens<M> {
     fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
         if let Some(jws) = Jws::split(token.expose_secret()) {
-            return match self.lookup_signed(&jws) {
+            return match self.lookup_signed(token, &jws) {
                 Answer::Now(answer) => Answer::Now(answer),
                 Answer::Later(future) => Answer::Later(future),
             };

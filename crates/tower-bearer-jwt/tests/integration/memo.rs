@@ -1,5 +1,6 @@
-//! The claims memo of `SignedTokens`: a payload read once is not read again, and remembering
-//! it never lets through what a verifier reading every token afresh would refuse.
+//! The claims memo of `SignedTokens`: a token verified once is not verified and read again,
+//! and remembering it never lets through what a verifier checking every token afresh would
+//! refuse.
 
 use std::time::{Duration, SystemTime};
 
@@ -50,6 +51,16 @@ fn resigned(jwt: &str, secret: &[u8]) -> String {
     format!("{signed}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
 }
 
+/// `jwt` with its payload's `scope` widened, its signature kept.
+fn widened(jwt: &str) -> String {
+    let mut parts = jwt.split('.');
+    let (header, payload, signature) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["scope"] = serde_json::json!("reports:read admin");
+    format!("{header}.{}.{signature}", URL_SAFE_NO_PAD.encode(claims.to_string()))
+}
+
 /// `jwt` with its signature's first character changed (a different signature, still base64url).
 fn altered(jwt: &str) -> String {
     let (signed, signature) = jwt.rsplit_once('.').unwrap();
@@ -58,7 +69,7 @@ fn altered(jwt: &str) -> String {
 }
 
 #[tokio::test]
-async fn a_remembered_payload_still_needs_its_signature() {
+async fn a_remembered_token_is_known_by_all_its_bytes() {
     let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
     let store = MemoryTokenStore::builder().clock(clock.clone()).build();
     let signed = verifier(&store);
@@ -75,9 +86,10 @@ async fn a_remembered_payload_still_needs_its_signature() {
         .to_owned();
     let layer = BearerAuthLayer::new(signed.clone()).clock(clock.clone());
     assert_eq!(reason(&layer, &jwt).await, (StatusCode::OK, None));
-    // The payload is remembered now; the same bytes under any other signature are not the token.
+    // The token is remembered now; its payload under any other signature, or its signature
+    // over another payload, is another token, checked in full.
     assert_eq!(resigned(&jwt, OURS), jwt, "the test signs as the verifier does");
-    for forged in [resigned(&jwt, THEIRS), altered(&jwt)] {
+    for forged in [resigned(&jwt, THEIRS), altered(&jwt), widened(&jwt)] {
         assert_eq!(reason(&layer, &forged).await, (StatusCode::UNAUTHORIZED, Some("unknown_token")));
     }
     assert_eq!(reason(&layer, &jwt).await, (StatusCode::OK, None));
@@ -106,8 +118,8 @@ fn answered(state: &TokenState) -> String {
     format!("{name} {who:?}")
 }
 
-/// A step of a test: a token presented as issued, under another key, or with its signature
-/// changed; time passing; a token revoked.
+/// A step of a test: a token presented as issued, under another key, with its signature
+/// changed, or with its scope widened; time passing; a token revoked.
 #[derive(Clone, Debug)]
 enum Step {
     Present { token: usize, form: u8 },
@@ -117,7 +129,7 @@ enum Step {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        6 => (0..3_usize, 0..3_u8).prop_map(|(token, form)| Step::Present { token, form }),
+        6 => (0..3_usize, 0..4_u8).prop_map(|(token, form)| Step::Present { token, form }),
         1 => (1..200_u64).prop_map(Step::Advance),
         1 => (0..3_usize).prop_map(Step::Revoke),
     ]
@@ -175,7 +187,8 @@ proptest! {
                         let presented = match form {
                             0 => jwt.to_owned(),
                             1 => resigned(jwt, THEIRS),
-                            _ => altered(jwt),
+                            2 => altered(jwt),
+                            _ => widened(jwt),
                         };
                         let presented = PresentedToken::new(&presented);
                         let remembered = remembering.lookup(&presented).await.unwrap();
