@@ -3,7 +3,10 @@
 //! - `raw_ed25519` / `raw_hs256`: the signature check alone, on the same bytes as the token's
 //!   (for HMAC, from the key's state computed once, as the verifier keeps it);
 //! - `layer_ed25519` / `layer_hs256`: one request through `BearerAuthLayer` over
-//!   `SignedTokens`, minus `passthrough` (the same request to the bare service);
+//!   `SignedTokens`, minus `passthrough` (the same request to the bare service): a token the
+//!   claims memo holds, as every request of a client after its first;
+//! - `layer_ed25519_memo_off` / `layer_hs256_memo_off`: the same with the memo off, what a
+//!   token costs the first time it is seen (less its digest);
 //! - `layer_hs256_denied_100k`: `layer_hs256` with 100 000 other tokens on the deny list;
 //! - `jsonwebtoken_hs256`: for scale, `jsonwebtoken::decode` of the same token (signature and
 //!   claims only, no layer);
@@ -341,6 +344,11 @@ fn request(token: &str) -> Request<Body> {
 }
 
 fn signed(keys: KeySet) -> (SignedTokens<MemoryTokenStore>, String) {
+    signed_with_memo(keys, 4096)
+}
+
+/// [`signed`], with a claims memo of `capacity` tokens (0: off).
+fn signed_with_memo(keys: KeySet, capacity: usize) -> (SignedTokens<MemoryTokenStore>, String) {
     let tokens = SignedTokens::builder(
         MemoryTokenStore::new(),
         keys,
@@ -348,6 +356,7 @@ fn signed(keys: KeySet) -> (SignedTokens<MemoryTokenStore>, String) {
         "https://api.example.com",
     )
     .default_lifetime(Duration::from_secs(3600))
+    .claims_memo(capacity)
     .build();
     let jwt = now(tokens.issue(NewToken::for_subject("ada").organization("acme").scopes(["reports:read"])))
         .unwrap()
@@ -406,6 +415,9 @@ fn verify(c: &mut Criterion) {
         b.iter(|| public.verify_strict(black_box(input.as_bytes()), &signature).is_ok())
     });
     bench_layer(&mut group, "layer_ed25519", ed_tokens.clone(), &ed_jwt);
+    let (cold_tokens, cold_jwt) =
+        signed_with_memo(KeySet::new(SigningKey::ed25519_pem("k1", K1).unwrap()).unwrap(), 0);
+    bench_layer(&mut group, "layer_ed25519_memo_off", cold_tokens, &cold_jwt);
 
     // HS256.
     let (hs_tokens, hs_jwt) = signed(KeySet::new(SigningKey::hs256("h1", SECRET).unwrap()).unwrap());
@@ -420,6 +432,9 @@ fn verify(c: &mut Criterion) {
         })
     });
     bench_layer(&mut group, "layer_hs256", hs_tokens.clone(), &hs_jwt);
+    let (cold_tokens, cold_jwt) =
+        signed_with_memo(KeySet::new(SigningKey::hs256("h1", SECRET).unwrap()).unwrap(), 0);
+    bench_layer(&mut group, "layer_hs256_memo_off", cold_tokens, &cold_jwt);
     // For scale: what an application verifying by hand with jsonwebtoken spends on the same
     // token (signature, `iss`, `aud`, `exp`, claims into a map), before any of its own work.
     let key = jsonwebtoken::DecodingKey::from_secret(SECRET).unwrap();
@@ -524,6 +539,13 @@ fn main() {
         println!("  (layer - passthrough) / raw, HS256    {:.2}x", (hs - pass) / raw_hs);
         println!("  deny list at 100k                     {:+.0} ns", denied - hs);
         println!("  (layer - passthrough) / jsonwebtoken, HS256  {:.2}x", (hs - pass) / jwt_crate);
+    }
+    for (alg, raw) in [("ed25519", "raw_ed25519"), ("hs256", "raw_hs256")] {
+        if let [Some(pass), Some(raw), Some(off)] =
+            ["passthrough", raw, &format!("layer_{alg}_memo_off")].map(estimate_ns)
+        {
+            println!("  (layer - passthrough) / raw, {alg}, memo off  {:.2}x", (off - pass) / raw);
+        }
     }
     println!();
     for alg in ["eddsa", "es256", "hs256", "rs256", "ps256"] {
