@@ -57,12 +57,12 @@ pub(crate) fn verify(
     now: SystemTime,
 ) -> Option<Verified> {
     let claims = memo.read(presented, now, || read_verified(keys, token, expect))?;
-    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
-    let leeway = expect.leeway.as_secs();
-    if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+    let secs = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    if claims.nbf.is_some_and(|nbf| nbf > secs.saturating_add(expect.leeway.as_secs())) {
         return None;
     }
-    Some(if claims.exp.saturating_add(leeway) <= now {
+    // The principal's expiry is `exp` plus the leeway, in whole seconds.
+    Some(if claims.principal.is_expired_at(now) {
         Verified::Expired(claims.principal)
     } else {
         Verified::Valid(claims.principal)
@@ -88,5 +88,5 @@ fn read_verified(keys: &KeySet, token: &Jws<'_>, expect: &Expect<'_>) -> Option<
     // RFC 9068 §2.2: `exp` is required (a missing one fails the parse), and must be a time
     // (`principal` refuses one after the year 9999).
     let principal = claims.principal(expect.audience, expect.leeway.as_secs())?;
-    Some(ReadClaims { principal, exp: claims.exp, nbf: claims.nbf })
+    Some(ReadClaims { principal, nbf: claims.nbf })
 }

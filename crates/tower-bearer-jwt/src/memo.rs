@@ -16,26 +16,23 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use foldhash::fast::RandomState;
 use tower_bearer::{PresentedToken, Principal, TokenHash};
 
-/// How often, at most, a full memo is swept of expired tokens (seconds). A
-/// full memo takes nothing new until a sweep makes room: when more tokens are in use than
-/// it holds, a token it does not hold costs its read, as without a memo, not a read and an
-/// eviction.
+/// How often, at most, a full memo is swept of expired tokens (seconds). A full memo takes
+/// nothing new until a sweep makes room: when more tokens are in use than it holds, a token it
+/// does not hold costs its digest and its full check, never an eviction as well.
 const SWEEP_EVERY: u64 = 1;
 
-/// What a verified token means for the store: the principal and the times checked per
-/// request.
+/// What a verified token means for the store: the principal (whose expiry is `exp` plus the
+/// leeway) and `nbf`, both checked per request.
 #[derive(Clone)]
 pub(crate) struct ReadClaims {
     pub(crate) principal: Principal,
-    /// `exp`, seconds since the epoch.
-    pub(crate) exp: u64,
     /// `nbf`, seconds since the epoch.
     pub(crate) nbf: Option<u64>,
 }
 
 /// Tokens, by digest, and what they meant.
 pub(crate) struct ClaimsMemo {
-    read: papaya::HashMap<TokenHash, ReadClaims, RandomState>,
+    known: papaya::HashMap<TokenHash, ReadClaims, RandomState>,
     /// How many tokens it holds at most (0: none, the memo is off).
     capacity: usize,
     /// When the next sweep of a full memo may run, seconds since the epoch.
@@ -50,7 +47,7 @@ impl ClaimsMemo {
     /// A memo of at most `capacity` tokens (0: off).
     pub(crate) fn new(capacity: usize) -> Self {
         ClaimsMemo {
-            read: papaya::HashMap::with_hasher(RandomState::default()),
+            known: papaya::HashMap::with_hasher(RandomState::default()),
             capacity,
             next_sweep: AtomicU64::new(0),
         }
@@ -67,7 +64,7 @@ impl ClaimsMemo {
         if self.capacity == 0 {
             return read();
         }
-        let map = self.read.pin();
+        let map = self.known.pin();
         if let Some(known) = map.get(token.hash()) {
             return Some(known.clone());
         }
@@ -89,7 +86,7 @@ impl ClaimsMemo {
                 return Some(fresh);
             }
             // The principal's expiry includes the leeway: after it the token is refused anyway.
-            map.retain(|_, claims| claims.principal.expires_at().is_none_or(|at| at > now));
+            map.retain(|_, claims| !claims.principal.is_expired_at(now));
             if map.len() >= self.capacity {
                 return Some(fresh);
             }
@@ -101,7 +98,7 @@ impl ClaimsMemo {
     /// How many tokens are remembered.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.read.len()
+        self.known.len()
     }
 }
 
@@ -137,7 +134,6 @@ mod tests {
         let at = SystemTime::UNIX_EPOCH + NOW + Duration::from_secs(in_secs);
         ReadClaims {
             principal: Principal::for_grant(Grant::new(subject).with_expires_at(at)).build(),
-            exp: (NOW.as_secs() + in_secs),
             nbf: None,
         }
     }
@@ -183,7 +179,10 @@ mod tests {
         };
         assert!(ask(&memo, "a", now, || read(None)).is_none());
         assert!(ask(&memo, "a", now, || read(Some(claims(60)))).is_some());
-        assert_eq!(ask(&memo, "a", now, || read(None)).map(|c| c.exp), Some(NOW.as_secs() + 60));
+        assert_eq!(
+            ask(&memo, "a", now, || read(None)).and_then(|c| c.principal.expires_at()),
+            Some(SystemTime::UNIX_EPOCH + NOW + Duration::from_secs(60))
+        );
         assert_eq!((reads.get(), memo.len()), (2, 1));
     }
 
