@@ -7,25 +7,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
-use tower_bearer::{PresentedToken, Principal};
+use tower_bearer::{PresentedToken, TokenState};
 
 use crate::claims::Claims;
 use crate::header::{TYP, header_segment};
 use crate::jws::{AlgorithmPolicy, Jws};
 use crate::key_set::KeySet;
-use crate::memo::{ClaimsMemo, ReadClaims};
+use crate::memo::{ClaimsMemo, VerifiedToken};
 
 /// What the claims must say, besides the signature.
 pub(crate) struct Expect<'a> {
     pub(crate) issuer: &'a str,
     pub(crate) audience: &'a str,
     pub(crate) leeway: Duration,
-}
-
-/// A verified token's claims, and whether it has expired.
-pub(crate) enum Verified {
-    Valid(Principal),
-    Expired(Principal),
 }
 
 /// Signs `claims` with the set's signing key: `header.payload.signature`.
@@ -42,9 +36,9 @@ pub(crate) fn sign(keys: &KeySet, claims: &Value) -> Option<String> {
     Some(token)
 }
 
-/// The principal of `token` (`presented`, split) if it verifies against `keys` and `expect` at
-/// `now`; `None` for any failure (all answered alike: 401), whatever the claims hold: never a
-/// panic. The principal's expiry is `exp` plus the leeway, the moment this verifier stops
+/// The state of `token` (`presented`, split) at `now`: active or expired if it verifies against
+/// `keys` and `expect`, unknown for any failure (all answered alike: 401), whatever the claims
+/// hold: never a panic. The principal's expiry is `exp` plus the leeway, the moment this verifier stops
 /// accepting the token (the layer checks it again on its own clock). A token `memo` holds,
 /// the same bytes that verified before under the same fixed keys, is not verified and read
 /// again; the times are checked every time.
@@ -55,24 +49,17 @@ pub(crate) fn verify(
     expect: &Expect<'_>,
     memo: &ClaimsMemo,
     now: SystemTime,
-) -> Option<Verified> {
-    let claims = memo.read(presented, now, || read_verified(keys, token, expect))?;
-    let secs = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
-    if claims.nbf.is_some_and(|nbf| nbf > secs.saturating_add(expect.leeway.as_secs())) {
-        return None;
+) -> TokenState {
+    match memo.verify(presented, now, || read_verified(keys, token, expect)) {
+        Some(verified) => verified.state_at(now, expect.leeway),
+        None => TokenState::Unknown,
     }
-    // The principal's expiry is `exp` plus the leeway, in whole seconds.
-    Some(if claims.principal.is_expired_at(now) {
-        Verified::Expired(claims.principal)
-    } else {
-        Verified::Valid(claims.principal)
-    })
 }
 
 /// What `token` means if it verifies: header, signature and `typ` checked, the payload decoded
 /// and read, `iss` and `aud` checked, the principal built. The same for every request with
 /// these bytes.
-fn read_verified(keys: &KeySet, token: &Jws<'_>, expect: &Expect<'_>) -> Option<ReadClaims> {
+fn read_verified(keys: &KeySet, token: &Jws<'_>, expect: &Expect<'_>) -> Option<VerifiedToken> {
     // The key decides the algorithm: a header naming another (`none`, or HS256 over a public
     // key) is refused before any signature is computed.
     let verified = token.verify_with(keys, &AlgorithmPolicy::ALL).ok()?;
@@ -88,5 +75,9 @@ fn read_verified(keys: &KeySet, token: &Jws<'_>, expect: &Expect<'_>) -> Option<
     // RFC 9068 §2.2: `exp` is required (a missing one fails the parse), and must be a time
     // (`principal` refuses one after the year 9999).
     let principal = claims.principal(expect.audience, expect.leeway.as_secs())?;
-    Some(ReadClaims { principal, nbf: claims.nbf })
+    let not_before = match claims.nbf {
+        Some(nbf) => Some(UNIX_EPOCH.checked_add(Duration::from_secs(nbf))?),
+        None => None,
+    };
+    Some(VerifiedToken::new(principal, not_before))
 }

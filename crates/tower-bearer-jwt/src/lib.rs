@@ -16,7 +16,10 @@
 //! - [`Jws`]: the one JWS verifier of the workspace (EdDSA, ES256, RS256, PS256, and HS256
 //!   for this workspace's own keys), for these tokens and outside issuers' alike: `alg`
 //!   checked against an [`AlgorithmPolicy`] before the key is chosen, the signature checked,
-//!   the payload left to the caller's own claims type.
+//!   the payload left to the caller's own claims type;
+//! - [`ClaimsMemo`]: what recent tokens meant, by digest, so that a token presented again is
+//!   not verified again ([`SignedTokens`]' memo, and tower-bearer-oauth's `JwtStore`'s), and
+//!   [`VerifiedToken`], what it remembers and what that is at a given time.
 //!
 //! ```
 //! use tower_bearer::{BearerAuthLayer, MemoryTokenStore, NewToken, TokenManager};
@@ -62,4 +65,5 @@ pub use jwks::Jwks;
 pub use jws::{AlgorithmPolicy, Jws, JwsError, UnverifiedHeader, VerifiedJws};
 pub use key::{Algorithm, KeyError, SigningKey};
 pub use key_set::KeySet;
+pub use memo::{ClaimsMemo, VerifiedToken};
 pub use store::SignedTokens;

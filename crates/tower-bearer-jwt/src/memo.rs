@@ -1,38 +1,105 @@
 //! [`ClaimsMemo`]: what recent tokens meant, so that a token presented again is not verified,
-//! decoded, read and turned into a principal again.
+//! decoded, read and turned into a principal again; and [`VerifiedToken`], what it remembers.
 //!
 //! A token is known by the SHA-256 digest of all its bytes ([`TokenHash`], compared in
 //! constant time, as the stores know opaque tokens): no plaintext token is kept. What a token
 //! means (whether its header, signature and claims check out, and the principal they describe)
-//! depends on nothing but those bytes and the store's key set, issuer, audience and leeway,
-//! all fixed once built; so a token that verified once verifies again, and one with any other
+//! depends on nothing but those bytes and the verifier's keys, issuer, audience and leeway; so
+//! while those stay the same, a token that verified once verifies again, and one with any other
 //! byte (a forged payload, another signature) is another digest and is verified in full. Only
-//! tokens that verified are remembered. Expiry, `nbf`, the deny list and effective access are
-//! checked on every request, from what the memo returns.
+//! tokens that verified are remembered. Expiry and `nbf` are checked on every request, from
+//! what the memo returns ([`VerifiedToken::state_at`]).
 
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use foldhash::fast::RandomState;
-use tower_bearer::{PresentedToken, Principal, TokenHash};
+use tower_bearer::{PresentedToken, Principal, TokenHash, TokenState};
 
 /// How often, at most, a full memo is swept of expired tokens (seconds). A full memo takes
 /// nothing new until a sweep makes room: when more tokens are in use than it holds, a token it
 /// does not hold costs its digest and its full check, never an eviction as well.
 const SWEEP_EVERY: u64 = 1;
 
-/// What a verified token means for the store: the principal (whose expiry is `exp` plus the
-/// leeway) and `nbf`, both checked per request.
-#[derive(Clone)]
-pub(crate) struct ReadClaims {
-    pub(crate) principal: Principal,
-    /// `nbf`, seconds since the epoch.
-    pub(crate) nbf: Option<u64>,
+/// What a token that verified means: the principal its claims describe (whose expiry is `exp`
+/// plus the verifier's leeway) and its `nbf`. Both times are checked at each use
+/// ([`state_at`](Self::state_at)), never once for all.
+#[derive(Clone, Debug)]
+pub struct VerifiedToken {
+    principal: Principal,
+    not_before: Option<SystemTime>,
 }
 
-/// Tokens, by digest, and what they meant.
-pub(crate) struct ClaimsMemo {
-    known: papaya::HashMap<TokenHash, ReadClaims, RandomState>,
+impl VerifiedToken {
+    /// A verified token's meaning: its `principal`, and the time its `nbf` names, if any.
+    #[must_use]
+    pub fn new(principal: Principal, not_before: Option<SystemTime>) -> Self {
+        VerifiedToken { principal, not_before }
+    }
+
+    /// The principal.
+    #[must_use]
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// What the token is at `now`: [`Unknown`](TokenState::Unknown) before its `nbf` (with
+    /// `leeway` for the issuer's clock), [`Expired`](TokenState::Expired) once its principal
+    /// has expired ([`Principal::is_expired_at`]), [`Active`](TokenState::Active) otherwise.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use tower_bearer::{Grant, Principal, TokenState};
+    /// use tower_bearer_jwt::VerifiedToken;
+    ///
+    /// let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    /// let grant = Grant::new("ada").with_expires_at(t0 + Duration::from_secs(60));
+    /// let token = VerifiedToken::new(Principal::for_grant(grant).build(), Some(t0));
+    /// let leeway = Duration::from_secs(5);
+    /// assert!(matches!(token.clone().state_at(t0 - Duration::from_secs(6), leeway), TokenState::Unknown));
+    /// assert!(matches!(token.clone().state_at(t0 - Duration::from_secs(5), leeway), TokenState::Active(_)));
+    /// assert!(matches!(token.state_at(t0 + Duration::from_secs(60), leeway), TokenState::Expired(_)));
+    /// ```
+    #[must_use]
+    pub fn state_at(self, now: SystemTime, leeway: Duration) -> TokenState {
+        let late = now.checked_add(leeway).unwrap_or(now);
+        if self.not_before.is_some_and(|nbf| nbf > late) {
+            TokenState::Unknown
+        } else if self.principal.is_expired_at(now) {
+            TokenState::Expired(self.principal)
+        } else {
+            TokenState::Active(self.principal)
+        }
+    }
+}
+
+/// What recent tokens meant, by the SHA-256 digest of each token's bytes (no plaintext kept),
+/// so that a token presented again is not verified, decoded and read again: the memo of
+/// [`SignedTokens`](crate::SignedTokens), and of any other verifier of JWTs.
+///
+/// A memo holds the answers of one verifier under one key set, issuer, audience and leeway:
+/// when any of them changes (the issuer's keys were fetched again, say), start a new memo, or a
+/// token signed by a withdrawn key would still be taken. At most `capacity` tokens are kept; a
+/// full memo is swept of expired tokens at most once a second, and otherwise takes nothing new
+/// (a token it does not hold costs its full check plus its digest, never an eviction).
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use tower_bearer::{Grant, PresentedToken, Principal, TokenState};
+/// use tower_bearer_jwt::{ClaimsMemo, VerifiedToken};
+///
+/// let memo = ClaimsMemo::new(ClaimsMemo::DEFAULT_CAPACITY);
+/// let token = PresentedToken::new("eyJhbGciOiJFZERTQSJ9.e30.c2ln");
+/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+/// // The first time, the verifier runs; the second time the memo answers.
+/// let verify = || Some(VerifiedToken::new(Principal::for_grant(Grant::new("ada")).build(), None));
+/// assert!(memo.verify(&token, now, verify).is_some());
+/// let again = memo.remembered(&token).expect("remembered");
+/// assert!(matches!(again.state_at(now, Duration::ZERO), TokenState::Active(p) if p.subject() == "ada"));
+/// ```
+pub struct ClaimsMemo {
+    known: papaya::HashMap<TokenHash, VerifiedToken, RandomState>,
     /// How many tokens it holds at most (0: none, the memo is off).
     capacity: usize,
     /// When the next sweep of a full memo may run, seconds since the epoch.
@@ -42,10 +109,11 @@ pub(crate) struct ClaimsMemo {
 impl ClaimsMemo {
     /// How many tokens are remembered unless configured: a digest and a principal each, about
     /// 1 MB for a full memo of typical tokens.
-    pub(crate) const DEFAULT_CAPACITY: usize = 4096;
+    pub const DEFAULT_CAPACITY: usize = 4096;
 
-    /// A memo of at most `capacity` tokens (0: off).
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// A memo of at most `capacity` tokens (0: off, every token is verified every time).
+    #[must_use]
+    pub fn new(capacity: usize) -> Self {
         ClaimsMemo {
             known: papaya::HashMap::with_hasher(RandomState::default()),
             capacity,
@@ -53,22 +121,33 @@ impl ClaimsMemo {
         }
     }
 
-    /// What `token` means: remembered, or `read` (and remembered when it reads and there is
-    /// room). `read` must return `None` for a token that does not verify.
-    pub(crate) fn read(
+    /// What `token` meant when it verified, if the memo holds it.
+    #[must_use]
+    pub fn remembered(&self, token: &PresentedToken<'_>) -> Option<VerifiedToken> {
+        if self.capacity == 0 {
+            return None;
+        }
+        self.known.pin().get(token.hash()).cloned()
+    }
+
+    /// What `token` means: remembered, or found by `verify` (and remembered when it verifies and
+    /// there is room). `verify` must check the token in full (signature and claims) and return
+    /// `None` for a token that does not verify: whatever it returns is taken as the token's
+    /// meaning for as long as the memo holds it. `now` decides the sweeps of a full memo.
+    pub fn verify(
         &self,
         token: &PresentedToken<'_>,
         now: SystemTime,
-        read: impl FnOnce() -> Option<ReadClaims>,
-    ) -> Option<ReadClaims> {
+        verify: impl FnOnce() -> Option<VerifiedToken>,
+    ) -> Option<VerifiedToken> {
         if self.capacity == 0 {
-            return read();
+            return verify();
         }
         let map = self.known.pin();
         if let Some(known) = map.get(token.hash()) {
             return Some(known.clone());
         }
-        let fresh = read()?;
+        let fresh = verify()?;
         if map.len() >= self.capacity {
             let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
             let due = self.next_sweep.load(Ordering::Relaxed);
@@ -86,7 +165,7 @@ impl ClaimsMemo {
                 return Some(fresh);
             }
             // The principal's expiry includes the leeway: after it the token is refused anyway.
-            map.retain(|_, claims| !claims.principal.is_expired_at(now));
+            map.retain(|_, known| !known.principal.is_expired_at(now));
             if map.len() >= self.capacity {
                 return Some(fresh);
             }
@@ -96,9 +175,21 @@ impl ClaimsMemo {
     }
 
     /// How many tokens are remembered.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
+    #[must_use]
+    pub fn len(&self) -> usize {
         self.known.len()
+    }
+
+    /// Whether no token is remembered.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Debug for ClaimsMemo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClaimsMemo").field("capacity", &self.capacity).field("len", &self.len()).finish()
     }
 }
 
@@ -119,23 +210,20 @@ mod tests {
         memo: &ClaimsMemo,
         secret: &str,
         now: SystemTime,
-        read: impl FnOnce() -> Option<ReadClaims>,
-    ) -> Option<ReadClaims> {
-        memo.read(&PresentedToken::new(secret), now, read)
+        read: impl FnOnce() -> Option<VerifiedToken>,
+    ) -> Option<VerifiedToken> {
+        memo.verify(&PresentedToken::new(secret), now, read)
     }
 
     /// Claims of a token expiring `in_secs` after [`NOW`].
-    fn claims(in_secs: u64) -> ReadClaims {
+    fn claims(in_secs: u64) -> VerifiedToken {
         claims_of("ada", in_secs)
     }
 
     /// Claims of `subject`'s token expiring `in_secs` after [`NOW`].
-    fn claims_of(subject: &str, in_secs: u64) -> ReadClaims {
+    fn claims_of(subject: &str, in_secs: u64) -> VerifiedToken {
         let at = SystemTime::UNIX_EPOCH + NOW + Duration::from_secs(in_secs);
-        ReadClaims {
-            principal: Principal::for_grant(Grant::new(subject).with_expires_at(at)).build(),
-            nbf: None,
-        }
+        VerifiedToken::new(Principal::for_grant(Grant::new(subject).with_expires_at(at)).build(), None)
     }
 
     /// Four threads read tokens of their own and shared ones while the memo fills up, is
@@ -173,7 +261,7 @@ mod tests {
         let memo = ClaimsMemo::new(CAPACITY);
         let now = SystemTime::UNIX_EPOCH + NOW;
         let reads = Cell::new(0);
-        let read = |claims: Option<ReadClaims>| {
+        let read = |claims: Option<VerifiedToken>| {
             reads.set(reads.get() + 1);
             claims
         };

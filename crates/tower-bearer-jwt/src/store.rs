@@ -17,7 +17,7 @@ use crate::deny::{Denial, DenyList, DenyListSubscriber, secs};
 use crate::effective::{Access, restricted};
 use crate::jwks::Jwks;
 use crate::jws::Jws;
-use crate::jwt::{Expect, Verified, sign, verify};
+use crate::jwt::{Expect, sign, verify};
 use crate::key_set::KeySet;
 use crate::memo::ClaimsMemo;
 
@@ -188,15 +188,12 @@ impl<M: TokenManager> SignedTokens<M> {
         token: &Jws<'_>,
     ) -> Answer<Result<TokenState, StoreError>> {
         let now = self.inner.store.clock().now();
-        let Some(verified) =
-            verify(&self.inner.keys, presented, token, &self.expect(), &self.inner.memo, now)
-        else {
-            return Answer::Now(Ok(TokenState::Unknown));
-        };
-        let (principal, expired) = match verified {
-            Verified::Valid(principal) => (principal, false),
-            Verified::Expired(principal) => (principal, true),
-        };
+        let (principal, expired) =
+            match verify(&self.inner.keys, presented, token, &self.expect(), &self.inner.memo, now) {
+                TokenState::Active(principal) => (principal, false),
+                TokenState::Expired(principal) => (principal, true),
+                _ => return Answer::Now(Ok(TokenState::Unknown)),
+            };
         // RFC 9068 §2.2: `jti` is required, and without it a token could not be revoked.
         let Some(id) = principal.token_id().cloned() else {
             return Answer::Now(Ok(TokenState::Unknown));

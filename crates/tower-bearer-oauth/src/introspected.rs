@@ -48,13 +48,27 @@ pub(crate) fn parse(body: &[u8], now: SystemTime) -> Result<TokenState, Malforme
 /// borrows RFC 7519's names). The principal's expiry is `exp` plus the leeway: the moment
 /// this answer stops admitting the token, which the layer checks again on its own clock.
 pub(crate) fn state_of(m: &Map<String, Value>, now: SystemTime, leeway: Duration) -> TokenState {
-    let late = now.checked_add(leeway).unwrap_or(now);
-    if time(m, "nbf").is_some_and(|nbf| nbf > late) {
-        return TokenState::Unknown;
-    }
-    let Ok(bound_to) = confirmation(m) else {
+    let Some((principal, not_before)) = principal_of(m, leeway) else {
         return TokenState::Unknown;
     };
+    let late = now.checked_add(leeway).unwrap_or(now);
+    if not_before.is_some_and(|nbf| nbf > late) {
+        TokenState::Unknown
+    } else if principal.is_expired_at(now) {
+        TokenState::Expired(principal)
+    } else {
+        TokenState::Active(principal)
+    }
+}
+
+/// The principal the members `m` describe, its expiry `exp` plus `leeway`, and the time `nbf`
+/// names; `None` for a token bound by a method this workspace cannot check
+/// ([`confirmation`]). What the token is at a given time is [`state_of`]'s to say.
+pub(crate) fn principal_of(
+    m: &Map<String, Value>,
+    leeway: Duration,
+) -> Option<(Principal, Option<SystemTime>)> {
+    let bound_to = confirmation(m).ok()?;
     let subject = ["sub", "client_id", "username"].iter().find_map(|k| string(m, k)).unwrap_or_default();
     let mut b = Principal::builder(subject);
     if let Some(scopes) = scopes(m) {
@@ -92,11 +106,7 @@ pub(crate) fn state_of(m: &Map<String, Value>, now: SystemTime, leeway: Duration
     if let Some(until) = until {
         b = b.expires_at(until);
     }
-    let principal = b.build();
-    match until {
-        Some(until) if until <= now => TokenState::Expired(principal),
-        _ => TokenState::Active(principal),
-    }
+    Some((b.build(), time(m, "nbf")))
 }
 
 /// The scopes of `scope`, else of `scp`: a space-separated string (RFC 9068 §2.2.3, RFC 7662;

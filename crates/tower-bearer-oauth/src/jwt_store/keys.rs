@@ -10,9 +10,8 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::Connect;
 use serde_json::Value;
-use tower_bearer_jwt::KeySet;
-
-use tower_bearer::{Clock, StoreError};
+use tower_bearer::{Clock, PresentedToken, StoreError, TokenState};
+use tower_bearer_jwt::{ClaimsMemo, KeySet};
 
 use super::document::get;
 
@@ -31,6 +30,8 @@ pub(crate) struct KeyCache<C> {
     pub(super) refetch_interval: Duration,
     pub(super) max_key_age: Duration,
     pub(super) timeout: Duration,
+    /// How many tokens the memo of each key set remembers (0: none).
+    pub(super) memo_capacity: usize,
     keys: RwLock<Keys>,
     /// One fetch at a time; the others wait for its keys.
     fetching: tokio::sync::Mutex<()>,
@@ -39,13 +40,22 @@ pub(crate) struct KeyCache<C> {
 #[derive(Default)]
 struct Keys {
     /// `None` until a fetch succeeds.
-    set: Option<KeySet>,
+    set: Option<Fetched>,
     /// When the keys at hand were fetched.
     fetched_at: Option<SystemTime>,
     /// When the last fetch was attempted, whatever came of it.
     attempted_at: Option<SystemTime>,
     /// The failed attempts since the last that succeeded.
     failures: u32,
+}
+
+/// A key set, the JWKS document it was read from, and what tokens verified with it meant:
+/// a memo lives and dies with its key set, so a token signed by a key the issuer withdrew is
+/// never answered from memory once the set without that key is in use.
+struct Fetched {
+    set: KeySet,
+    jwks: Bytes,
+    memo: ClaimsMemo,
 }
 
 impl Keys {
@@ -66,32 +76,49 @@ fn backoff(failures: u32) -> Duration {
 
 impl<C> KeyCache<C> {
     /// The keys at `jwks_uri`, fetched through `client`, with the default limits: a refetch a
-    /// minute at most, keys kept an hour, 5 seconds a fetch. Nothing fetched yet.
-    pub(crate) fn new(client: Client<C, Full<Bytes>>, jwks_uri: Uri) -> Self {
+    /// minute at most, keys kept an hour, 5 seconds a fetch; with a memo of `memo_capacity`
+    /// tokens per key set. Nothing fetched yet.
+    pub(crate) fn new(client: Client<C, Full<Bytes>>, jwks_uri: Uri, memo_capacity: usize) -> Self {
         KeyCache {
             client,
             jwks_uri,
             refetch_interval: Duration::from_secs(60),
             max_key_age: Duration::from_secs(3600),
             timeout: Duration::from_secs(5),
+            memo_capacity,
             keys: RwLock::new(Keys::default()),
             fetching: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// `verify` with the keys at hand and the time on `clock`, if the keys are fresh enough;
-    /// `verify` answers `None` when they do not know the token's `kid`.
+    /// `verify` with the keys at hand, their memo and the time on `clock`, if the keys are
+    /// fresh enough; `verify` answers `None` when they do not know the token's `kid`.
     pub(crate) fn with_keys<R>(
         &self,
         clock: &Clock,
-        verify: impl FnOnce(&KeySet, SystemTime) -> Option<R>,
+        verify: impl FnOnce(&KeySet, &ClaimsMemo, SystemTime) -> Option<R>,
     ) -> Option<R> {
         let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
         let now = clock.now();
         if keys.stale(now, self.max_key_age) {
             return None;
         }
-        verify(keys.set.as_ref()?, now)
+        let fetched = keys.set.as_ref()?;
+        verify(&fetched.set, &fetched.memo, now)
+    }
+
+    /// The state of `token` at the time on `clock` (with `leeway` on `nbf`), if the keys at
+    /// hand are fresh enough and it verified with them before.
+    pub(crate) fn remembered(
+        &self,
+        clock: &Clock,
+        token: &PresentedToken<'_>,
+        leeway: Duration,
+    ) -> Option<TokenState> {
+        if self.memo_capacity == 0 {
+            return None;
+        }
+        self.with_keys(clock, |_, memo, now| Some(memo.remembered(token)?.state_at(now, leeway)))
     }
 }
 
@@ -126,8 +153,11 @@ impl<C: Connect + Clone + Send + Sync + 'static> KeyCache<C> {
         let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
         keys.attempted_at = Some(now);
         match fetched {
-            Ok(set) => {
-                keys.set = Some(set);
+            Ok((set, jwks)) => {
+                // The same document again: the same keys, and what they verified still holds.
+                if keys.set.as_ref().is_none_or(|at_hand| at_hand.jwks != jwks) {
+                    keys.set = Some(Fetched { set, jwks, memo: ClaimsMemo::new(self.memo_capacity) });
+                }
                 keys.fetched_at = Some(now);
                 keys.failures = 0;
                 Ok(())
@@ -141,12 +171,13 @@ impl<C: Connect + Clone + Send + Sync + 'static> KeyCache<C> {
 
     /// The issuer's key set, by `kid`: members without one, or that cannot verify (secret
     /// and private keys included), left out, so that the good keys keep verifying whatever
-    /// else the issuer publishes.
-    async fn fetch_keys(&self) -> Result<KeySet, StoreError> {
+    /// else the issuer publishes; and the document it was read from.
+    async fn fetch_keys(&self) -> Result<(KeySet, Bytes), StoreError> {
         let body = get(&self.client, &self.jwks_uri, self.timeout).await.map_err(StoreError::unavailable)?;
         serde_json::from_slice::<Value>(&body)
             .ok()
             .and_then(|document| KeySet::from_jwks_lenient(&document).ok())
+            .map(|set| (set, body))
             .ok_or_else(|| StoreError::unavailable("the JWKS is not a key set"))
     }
 }

@@ -5,12 +5,10 @@
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
-use tower_bearer_jwt::{AlgorithmPolicy, Jws, JwsError, KeySet};
+use tower_bearer::{PresentedToken, TokenState};
+use tower_bearer_jwt::{Algorithm, AlgorithmPolicy, ClaimsMemo, Jws, JwsError, KeySet, VerifiedToken};
 
-use tower_bearer::TokenState;
-use tower_bearer_jwt::Algorithm;
-
-use crate::introspected::{numeric_date, state_of};
+use crate::introspected::{numeric_date, principal_of};
 
 /// The `typ` of an RFC 9068 access token (§2.1), and its media-type form (§4).
 const ACCESS_TOKEN_TYPS: [&str; 2] = ["at+jwt", "application/at+jwt"];
@@ -37,6 +35,9 @@ pub(super) struct Checks {
     pub(super) algorithms: AlgorithmPolicy,
     pub(super) leeway: Duration,
 }
+
+/// No key of the set has the token's `kid` (or, without one, is for its `alg`).
+struct UnknownKey;
 
 /// Whether `typ` is an access token's (RFC 9068 §2.1 and §4; media types are case-insensitive).
 fn is_access_token_typ(typ: &str) -> bool {
@@ -72,16 +73,42 @@ impl Checks {
         Some(())
     }
 
-    /// The state of `token`, verified with the issuer's `keys` at `now`; `None` if no key
-    /// has its `kid`, or, without one, none is for its `alg` (the keys may be out of date).
-    pub(super) fn verify(&self, token: &str, keys: &KeySet, now: SystemTime) -> Option<TokenState> {
+    /// The state of `token` at `now`, verified with the issuer's `keys` unless `memo` holds
+    /// it (it verified before under these keys); `None` if no key has its `kid`, or, without
+    /// one, none is for its `alg` (the keys may be out of date).
+    pub(super) fn verify(
+        &self,
+        token: &PresentedToken<'_>,
+        keys: &KeySet,
+        memo: &ClaimsMemo,
+        now: SystemTime,
+    ) -> Option<TokenState> {
+        let mut unknown_key = false;
+        let verified = memo.verify(token, now, || match self.read(token.expose_secret(), keys) {
+            Ok(verified) => verified,
+            Err(UnknownKey) => {
+                unknown_key = true;
+                None
+            }
+        });
+        match verified {
+            Some(verified) => Some(verified.state_at(now, self.leeway)),
+            None if unknown_key => None,
+            None => Some(TokenState::Unknown),
+        }
+    }
+
+    /// What `token` means if it verifies with `keys` (signature, `iss`, `aud`, the types of
+    /// the registered claims): the same for every presentation of these bytes under these
+    /// keys and settings. `Ok(None)` for a token that does not verify.
+    fn read(&self, token: &str, keys: &KeySet) -> Result<Option<VerifiedToken>, UnknownKey> {
         let verified = match Jws::verify(token, keys, &self.algorithms) {
             Ok(verified) => verified,
-            Err(JwsError::UnknownKey) => return None,
-            Err(_) => return Some(TokenState::Unknown),
+            Err(JwsError::UnknownKey) => return Err(UnknownKey),
+            Err(_) => return Ok(None),
         };
         let Ok(claims) = serde_json::from_slice::<Map<String, Value>>(verified.payload()) else {
-            return Some(TokenState::Unknown);
+            return Ok(None);
         };
         let for_us = match &self.audience {
             Audience::One(audience) => match claims.get("aud") {
@@ -94,11 +121,10 @@ impl Checks {
             Audience::Unset => false,
         };
         let from_issuer = claims.get("iss").and_then(Value::as_str) == Some(self.issuer.as_str());
-        Some(if for_us && from_issuer && self.claims_are_valid(&claims) {
-            state_of(&claims, now, self.leeway)
-        } else {
-            TokenState::Unknown
-        })
+        if !(for_us && from_issuer && self.claims_are_valid(&claims)) {
+            return Ok(None);
+        }
+        Ok(principal_of(&claims, self.leeway).map(|(principal, nbf)| VerifiedToken::new(principal, nbf)))
     }
 
     /// Whether the registered claims the store reads have the types RFC 7519 §4.1 gives them:

@@ -46,7 +46,7 @@ impl<C: Connect + Clone + Send + Sync + 'static> RemoteKeys for KeyCache<C> {
         jws: &Jws<'_>,
         policy: &AlgorithmPolicy,
     ) -> Option<Result<VerifiedJws, JwsError>> {
-        self.with_keys(clock, |keys, _| match jws.verify_with(keys, policy) {
+        self.with_keys(clock, |keys, _, _| match jws.verify_with(keys, policy) {
             Err(JwsError::UnknownKey) => None,
             verified => Some(verified),
         })
@@ -75,7 +75,7 @@ impl RemoteKeySets {
     where
         C: Connect + Clone + Send + Sync + 'static,
     {
-        let open: Open = Arc::new(move |uri| Arc::new(KeyCache::new(client.clone(), uri)));
+        let open: Open = Arc::new(move |uri| Arc::new(KeyCache::new(client.clone(), uri, 0)));
         RemoteKeySets { caches: papaya::HashMap::new(), open }
     }
 

@@ -12,6 +12,8 @@ mod jwks;
 #[cfg(feature = "jwt")]
 mod jwt_store;
 #[cfg(feature = "jwt")]
+mod jwt_store_memo;
+#[cfg(feature = "jwt")]
 mod private_key_jwt;
 #[cfg(feature = "sql")]
 mod sql_registry;
