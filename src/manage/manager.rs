@@ -14,6 +14,7 @@ use crate::grant::{Action, MintRules, Refusal};
 use crate::principal::Principal;
 use crate::store::lookup::TokenStore;
 use crate::store::revocation::Revocation;
+use crate::store::subscriber::RevocationSubscriber;
 use crate::token::id::TokenId;
 
 /// Managing tokens: every store that keeps tokens (not just checks them) implements this
@@ -240,5 +241,22 @@ pub trait TokenManager: TokenStore {
     /// and die with one process, has none to share.
     fn revocations(&self) -> impl Future<Output = Result<Vec<Revocation>, ManageError>> + Send {
         std::future::ready(Ok(Vec::new()))
+    }
+
+    /// Tells `subscriber` of every revocation, deletion and rotation this store makes from now
+    /// on, as it is made, after replaying those in effect if it asks ([`RevocationSubscriber::wants_replay`]),
+    /// and tells it the push is connected; returns whether the store does. A store can when it
+    /// makes every revocation in this process: the [`MemoryTokenStore`](crate::MemoryTokenStore)
+    /// does, and a [`CachedTokenStore`](crate::CachedTokenStore) passes the subscriber on to the
+    /// store it is in front of. This is how several verifiers of signed tokens over one memory
+    /// store (tower-bearer-jwt's `SignedTokens`) refuse what any of them revoked: each
+    /// subscribes its deny list when it is built.
+    ///
+    /// The default does not (`false`): a store shared between processes learns of other
+    /// instances' revocations through a channel the application runs (tower-bearer-sqlx's
+    /// `push_revocations`), and keeps [`revocations`](Self::revocations) for a verifier to load.
+    fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
+        drop(subscriber);
+        false
     }
 }

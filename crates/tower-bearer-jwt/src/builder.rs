@@ -7,7 +7,7 @@ use std::time::Duration;
 use tower_bearer::TokenManager;
 
 use crate::access::{AccessResolver, EffectiveAccess};
-use crate::deny::DenyList;
+use crate::deny::{DenyList, DenyListSubscriber};
 use crate::effective::Access;
 use crate::key_set::KeySet;
 use crate::memo::ClaimsMemo;
@@ -131,6 +131,10 @@ impl<M: TokenManager> SignedTokensBuilder<M> {
     pub fn build(self) -> SignedTokens<M> {
         // Revocations are kept past a token's expiry for as long as it still verifies.
         let deny = Arc::new(DenyList::new(self.leeway.as_secs(), self.store.clock()));
+        // A store that makes every revocation in this process (the memory store) tells the
+        // deny list of each of them at once: every `SignedTokens` over it refuses what any
+        // revoked. Other stores are wired by the application (`push_revocations`).
+        self.store.subscribe_revocations(Box::new(DenyListSubscriber::new(&deny)));
         let inner = Inner {
             store: self.store,
             keys: self.keys,

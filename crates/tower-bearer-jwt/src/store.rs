@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tower_bearer::manage::{Page, Revocation, TokenQuery};
-use tower_bearer::store::Answer;
+use tower_bearer::store::{Answer, RevocationSubscriber};
 use tower_bearer::{
     Clock, IssuedToken, ManageError, NewToken, PresentedToken, Principal, StoreError, TokenId, TokenInfo,
     TokenManager, TokenSecret, TokenState, TokenStore,
@@ -58,10 +58,10 @@ use crate::memo::ClaimsMemo;
 ///   to what its user holds now.
 ///
 /// [`new`](Self::new) takes the default settings; [`builder`](Self::builder) configures the
-/// others. Clones share the deny list (and the claims memo), so a revocation through one is
-/// seen by all: build one per store and clone it. Two built apart over one
-/// `MemoryTokenStore` do not see each other's revocations (a memory store keeps none to
-/// share); over a SQL store, each loads the others' and is kept current by
+/// others. Clones share the deny list (and the claims memo). Instances built apart over one
+/// store see each other's revocations too: a `MemoryTokenStore` tells every instance over it
+/// of each revocation as it is made ([`TokenManager::subscribe_revocations`], called when the
+/// instance is built), and over a SQL store each loads the others' and is kept current by
 /// [`revocation_subscriber`](Self::revocation_subscriber).
 ///
 /// ```
@@ -379,5 +379,13 @@ impl<M: TokenManager> TokenManager for SignedTokens<M> {
 
     async fn record_usage(&self, id: &TokenId, at: SystemTime) -> Result<(), ManageError> {
         self.inner.store.record_usage(id, at).await
+    }
+
+    async fn revocations(&self) -> Result<Vec<Revocation>, ManageError> {
+        self.inner.store.revocations().await
+    }
+
+    fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
+        self.inner.store.subscribe_revocations(subscriber)
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::push::RevocationPush;
 use super::store::MemoryTokenStore;
 use super::table::{DigestHasher, Shared, Writer, millis};
 use crate::clock::Clock;
@@ -59,6 +60,7 @@ impl Default for MemoryTokenStoreBuilder {
                 audit: AuditRing::with_capacity(AuditRing::DEFAULT_CAPACITY),
                 usage: UsageTable::default(),
                 replay: ReplayIds::new(replay::DEFAULT_CAPACITY, Clock::default()),
+                push: RevocationPush::default(),
             },
             replay_capacity: replay::DEFAULT_CAPACITY,
         }

@@ -18,6 +18,8 @@ use crate::manage::marker::OnceMarkers;
 use crate::manage::new_token::NewToken;
 use crate::manage::query::{Page, TokenQuery};
 use crate::store::error::StoreError;
+use crate::store::revocation::Revocation;
+use crate::store::subscriber::RevocationSubscriber;
 use crate::token::id::TokenId;
 
 /// The memory store manages its tokens with the same `async` operations as every other
@@ -77,7 +79,12 @@ impl TokenManager for MemoryTokenStore {
             let _writer = shared.write_lock();
             shared.remove(id, true)
         };
-        ready(Ok(revoked.map(|info| shared.events.emit(&LifecycleEvent::Revoked(info))).is_some()))
+        ready(Ok(revoked
+            .map(|(info, digest)| {
+                shared.push_revocation(&info, &digest, shared.clock.now(), None);
+                shared.events.emit(&LifecycleEvent::Revoked(info));
+            })
+            .is_some()))
     }
 
     /// With `grace == Duration::ZERO`, the old token is revoked in the same step that makes
@@ -97,12 +104,30 @@ impl TokenManager for MemoryTokenStore {
             let _writer = shared.write_lock();
             shared.remove(id, false)
         };
-        ready(Ok(deleted.map(|info| shared.events.emit(&LifecycleEvent::Deleted(info))).is_some()))
+        ready(Ok(deleted
+            .map(|(info, digest)| {
+                shared.push_revocation(&info, &digest, shared.clock.now(), None);
+                shared.events.emit(&LifecycleEvent::Deleted(info));
+            })
+            .is_some()))
     }
 
     /// Revocation records of expired tokens go too: such a token would be refused anyway.
     fn purge_expired(&self) -> impl Future<Output = Result<usize, ManageError>> + Send {
         ready(Ok(self.shared.purge_expired(self.shared.clock.now())))
+    }
+
+    /// Revoked, deleted and rotated tokens with an expiry, until it: the memory store keeps
+    /// them for the verifiers over it (see [`subscribe_revocations`](Self::subscribe_revocations)).
+    fn revocations(&self) -> impl Future<Output = Result<Vec<Revocation>, ManageError>> + Send {
+        ready(Ok(self.shared.push.in_effect(self.shared.clock.now())))
+    }
+
+    /// Every revocation is made in this process, through this store: each subscriber is told
+    /// of it before the call that made it returns.
+    fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
+        self.shared.push.subscribe(subscriber, self.shared.clock.now());
+        true
     }
 
     fn record_usage(

@@ -11,6 +11,7 @@ mod hint;
 mod index;
 mod logs;
 mod manage;
+mod push;
 mod record;
 mod store;
 mod table;

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use super::error::InsertError;
 use super::hint::Hint;
 use super::index::{ByDigest, ById, Indexed};
+use super::push::RevocationPush;
 use super::record::{REVOKED, Record};
 use crate::clock::{Clock, unix_nanos};
 use crate::grant::{Grant, MintRules, Terms};
@@ -20,6 +21,7 @@ use crate::manage::info::TokenInfo;
 use crate::manage::issued::IssuedToken;
 use crate::manage::usage::memory::UsageTable;
 use crate::principal::Principal;
+use crate::store::revocation::Revocation;
 use crate::stores::memory::credits::MemoryCredits;
 use crate::stores::replay::ReplayIds;
 use crate::token::format::TokenFormat;
@@ -51,6 +53,8 @@ pub(super) struct Shared {
     pub(super) usage: UsageTable,
     /// Its [`ReplayCache`](crate::store::ReplayCache), on the store's clock.
     pub(super) replay: ReplayIds,
+    /// Its revocations, told to the verifiers and caches over it.
+    pub(super) push: RevocationPush,
 }
 
 /// What only writers touch.
@@ -154,9 +158,9 @@ impl Shared {
         self.by_id.pin().get(id).map(Indexed::record).filter(|r| r.is_live())
     }
 
-    /// Takes a live token out, leaving a revocation record if `tombstone`. The caller holds
-    /// the writer lock.
-    pub(super) fn remove(&self, id: &TokenId, tombstone: bool) -> Option<TokenInfo> {
+    /// Takes a live token out, leaving a revocation record if `tombstone`; its metadata and
+    /// digest. The caller holds the writer lock.
+    pub(super) fn remove(&self, id: &TokenId, tombstone: bool) -> Option<(TokenInfo, TokenHash)> {
         let record = self.live(id)?;
         self.by_id.pin().remove(id);
         let info = self.info(&record);
@@ -174,7 +178,27 @@ impl Shared {
         } else {
             self.tokens.pin().remove(&record.digest);
         }
-        Some(info)
+        Some((info, record.digest))
+    }
+
+    /// Tells the verifiers and caches over this store that the token of `info`, known by
+    /// `digest`, is refused from `from` (now, or the end of a rotation's grace), replaced by
+    /// `successor` if it was rotated. The caller has released the writer lock.
+    pub(super) fn push_revocation(
+        &self,
+        info: &TokenInfo,
+        digest: &TokenHash,
+        from: SystemTime,
+        successor: Option<TokenId>,
+    ) {
+        let revocation = info.principal.expires_at().map(|until| {
+            let revocation = Revocation::new(info.id.clone(), from, until);
+            match successor {
+                Some(successor) => revocation.replaced_by(successor),
+                None => revocation,
+            }
+        });
+        self.push.revoked(digest, revocation, self.clock.now());
     }
 
     /// Replaces the token `id` with a new one of the same principal and lifetime length (but
@@ -207,6 +231,7 @@ impl Shared {
         self.credits.transfer(id, &new_info.id);
         let balance = self.credits.balance(&new_info.id);
         let new_info = new_info.with_credits(balance);
+        let old_info = self.info(&old);
         if grace.is_zero() {
             self.remove(id, true);
         } else {
@@ -224,6 +249,7 @@ impl Shared {
             self.tokens.pin().insert(Indexed::new(replaced));
         }
         drop(writer);
+        self.push_revocation(&old_info, &old.digest, until, Some(new_info.id.clone()));
         self.events.emit(&LifecycleEvent::Rotated { old: id.clone(), new: new_info.clone(), grace });
         Ok(IssuedToken::new(secret, new_info))
     }
@@ -252,7 +278,7 @@ impl Shared {
                 .map(|r| r.id().clone())
                 .collect();
             tokens.retain(|r| r.is_live() || !r.principal.is_expired_at(now));
-            expired.iter().filter_map(|id| self.remove(id, false)).collect()
+            expired.iter().filter_map(|id| self.remove(id, false).map(|(info, _)| info)).collect()
         };
         let count = purged.len();
         if count > 0 {

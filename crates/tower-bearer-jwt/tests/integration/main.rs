@@ -6,5 +6,6 @@ mod dpop;
 mod jws;
 mod keys;
 mod memo;
+mod one_store;
 mod shared;
 mod signed;
