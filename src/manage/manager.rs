@@ -244,10 +244,11 @@ pub trait TokenManager: TokenStore {
     }
 
     /// Tells `subscriber` of every revocation, deletion and rotation this store makes from now
-    /// on, as it is made, after replaying those in effect if it asks ([`RevocationSubscriber::wants_replay`]),
-    /// and tells it the push is connected; returns whether the store does. A store can when it
+    /// on, as it is made, after replaying those in effect if it asks
+    /// ([`RevocationSubscriber::wants_replay`]), and tells it the push is connected; returns
+    /// whether the store does. A store can when it
     /// makes every revocation in this process: the [`MemoryTokenStore`](crate::MemoryTokenStore)
-    /// does, and a [`CachedTokenStore`](crate::CachedTokenStore) passes the subscriber on to the
+    /// does, and a `CachedTokenStore` (feature `cache`) passes the subscriber on to the
     /// store it is in front of. This is how several verifiers of signed tokens over one memory
     /// store (tower-bearer-jwt's `SignedTokens`) refuse what any of them revoked: each
     /// subscribes its deny list when it is built.

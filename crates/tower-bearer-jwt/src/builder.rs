@@ -104,11 +104,10 @@ impl<M: TokenManager> SignedTokensBuilder<M> {
     }
 
     /// How many tokens' meanings are remembered, by digest, so that a token presented again
-    /// is not verified, decoded and read again (default
-    /// [`ClaimsMemo::DEFAULT_CAPACITY`], about 1 MB; 0 turns the memo off; see
-    /// [`ClaimsMemo`]). Expiry, `nbf` and the deny list are checked on every request either way. Raise it
-    /// when more tokens are in use at once: a token the memo does not hold costs its digest on
-    /// top of its full check.
+    /// is not verified, decoded and read again (default [`ClaimsMemo::DEFAULT_CAPACITY`], about
+    /// 1 MB; 0 turns the memo off; see [`ClaimsMemo`]). Expiry, `nbf` and the deny list are
+    /// checked on every request either way. Raise it when more tokens are in use at once: a
+    /// token the memo does not hold costs its digest on top of its full check.
     pub fn claims_memo(mut self, capacity: usize) -> Self {
         self.memo_capacity = capacity;
         self

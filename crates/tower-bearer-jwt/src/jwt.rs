@@ -36,10 +36,10 @@ pub(crate) fn sign(keys: &KeySet, claims: &Value) -> Option<String> {
     Some(token)
 }
 
-/// The state of `token` (`presented`, split) at `now`: active or expired if it verifies against
-/// `keys` and `expect`, unknown for any failure (all answered alike: 401), whatever the claims
-/// hold: never a panic. The principal's expiry is `exp` plus the leeway, the moment this verifier stops
-/// accepting the token (the layer checks it again on its own clock). A token `memo` holds,
+/// The state of `token` (`presented`, split) at `now`: active or expired if it verifies
+/// against `keys` and `expect`, unknown for any failure (all answered alike: 401), whatever the
+/// claims hold: never a panic. The principal's expiry is `exp` plus the leeway, the moment this
+/// verifier stops accepting the token (the layer checks it again on its own clock). A token `memo` holds,
 /// the same bytes that verified before under the same fixed keys, is not verified and read
 /// again; the times are checked every time.
 pub(crate) fn verify(

@@ -69,7 +69,8 @@ fn main() {
 
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let claims = json!({ "iss": ISSUER, "aud": API, "sub": "client-7", "scope": "reports:read reports:write",
-        "iat": now, "exp": now + 3_600, "jti": "b3a4f0c2-5d1e-4f7a-9c3b-2e8d6a1f0b9c", "client_id": "client-7" });
+        "iat": now, "exp": now + 3_600, "jti": "b3a4f0c2-5d1e-4f7a-9c3b-2e8d6a1f0b9c",
+        "client_id": "client-7" });
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(jwk["kid"].as_str().unwrap().to_owned());
     header.typ = Some("at+jwt".into());

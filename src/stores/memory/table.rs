@@ -231,7 +231,7 @@ impl Shared {
         self.credits.transfer(id, &new_info.id);
         let balance = self.credits.balance(&new_info.id);
         let new_info = new_info.with_credits(balance);
-        let old_info = self.info(&old);
+        let old_info = old.info(self.format.prefix());
         if grace.is_zero() {
             self.remove(id, true);
         } else {

@@ -138,7 +138,8 @@ proptest! {
             let mut instances = vec![instance(&store)];
             let mut known: Vec<Known> = Vec::new();
             for lifetime in [300_u64, 900, 3_600] {
-                let new = NewToken::for_subject("ada").expires_at(clock.now() + Duration::from_secs(lifetime));
+                let expires = clock.now() + Duration::from_secs(lifetime);
+                let new = NewToken::for_subject("ada").expires_at(expires);
                 let token = instances[0].issue(new).await.unwrap();
                 let expires = token.info().principal.expires_at().unwrap();
                 known.push(Known { token, expires, refused_from: None });
@@ -152,19 +153,25 @@ proptest! {
                         }
                     }
                     Step::Revoke { token, by } => {
-                        let (Some(k), Some(tokens)) = (known.get_mut(token), instances.get(by)) else { continue };
+                        let (Some(k), Some(tokens)) = (known.get_mut(token), instances.get(by)) else {
+                            continue;
+                        };
                         if tokens.revoke(k.token.id()).await.unwrap() {
                             k.refuse_from(now);
                         }
                     }
                     Step::Delete { token, by } => {
-                        let (Some(k), Some(tokens)) = (known.get_mut(token), instances.get(by)) else { continue };
+                        let (Some(k), Some(tokens)) = (known.get_mut(token), instances.get(by)) else {
+                            continue;
+                        };
                         if tokens.delete(k.token.id()).await.unwrap() {
                             k.refuse_from(now);
                         }
                     }
                     Step::Rotate { token, by, grace } => {
-                        let (Some(k), Some(tokens)) = (known.get_mut(token), instances.get(by)) else { continue };
+                        let (Some(k), Some(tokens)) = (known.get_mut(token), instances.get(by)) else {
+                            continue;
+                        };
                         let grace = Duration::from_secs(grace);
                         if let Ok(successor) = tokens.rotate_until(k.token.id(), grace, None).await {
                             k.refuse_from(now + grace);
@@ -174,7 +181,8 @@ proptest! {
                     }
                     Step::Present { token, to } => {
                         let (Some(k), Some(tokens)) = (known.get(token), instances.get(to)) else { continue };
-                        prop_assert_eq!(answer(tokens, &k.token).await, k.expected(now), "token {} asked of instance {}", token, to);
+                        let answered = answer(tokens, &k.token).await;
+                        prop_assert_eq!(answered, k.expected(now), "token {} of instance {}", token, to);
                     }
                     Step::Advance(secs) => {
                         clock.advance(Duration::from_secs(secs));
