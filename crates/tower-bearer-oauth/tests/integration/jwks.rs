@@ -8,9 +8,36 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tower::service_fn;
 use tower_bearer_test_support::serve;
+
+/// The two Ed25519 keys of the tests, private halves in PEM.
+pub(crate) const K1: &str = include_str!("../fixtures/ed25519-k1.pem");
+pub(crate) const K2: &str = include_str!("../fixtures/ed25519-k2.pem");
+/// Their public halves, as JWK `x` (base64url of the 32-byte key).
+pub(crate) const K1_X: &str = "I4e_9eQ3m3yDF2whlKuhdksZPQyLACrqIXh9gSK6Reg";
+pub(crate) const K2_X: &str = "3jweFCQJbHFguvSIu8dbfrUYmOcexd1Wek2FeV_-VL0";
+
+/// The public Ed25519 key `x` as a JWK under `kid`.
+pub(crate) fn jwk(kid: &str, x: &str) -> Value {
+    json!({ "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig" })
+}
+
+/// An access token (`typ: at+jwt`, RFC 9068 §2.1) of `claims`, signed by the Ed25519 key
+/// `pem` under `kid`.
+pub(crate) fn sign(kid: &str, pem: &str, claims: &Value) -> String {
+    sign_typ(kid, pem, Some("at+jwt"), claims)
+}
+
+/// [`sign`] with the header's `typ` given (or none).
+pub(crate) fn sign_typ(kid: &str, pem: &str, typ: Option<&str>, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(kid.into());
+    header.typ = typ.map(str::to_owned);
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_pem(pem.as_bytes()).unwrap()).unwrap()
+}
 
 /// A JWKS server whose key set the test changes, counting fetches.
 pub(crate) struct JwksServer {

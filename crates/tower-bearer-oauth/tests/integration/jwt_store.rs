@@ -19,20 +19,11 @@ use tower_bearer_oauth::{JwtStore, JwtStoreBuilder};
 use tower_bearer_test_support::claims::{LATEST, claim_value};
 use tower_bearer_test_support::{outcome, status};
 
-use crate::jwks::{JwksServer as Jwks, jwks_server};
+use crate::jwks::{JwksServer as Jwks, K1, K1_X, K2, K2_X, jwk, jwks_server, sign, sign_typ};
 
 const ISSUER: &str = "https://issuer.example.com";
 const API: &str = "https://api.example.com";
-const K1: &str = include_str!("../fixtures/ed25519-k1.pem");
-const K2: &str = include_str!("../fixtures/ed25519-k2.pem");
 const K1_PUBLIC_PEM: &str = include_str!("../fixtures/ed25519-k1.pub.pem");
-/// The public halves, as JWK `x` (base64url of the 32-byte key).
-const K1_X: &str = "I4e_9eQ3m3yDF2whlKuhdksZPQyLACrqIXh9gSK6Reg";
-const K2_X: &str = "3jweFCQJbHFguvSIu8dbfrUYmOcexd1Wek2FeV_-VL0";
-
-fn jwk(kid: &str, x: &str) -> Value {
-    json!({ "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig" })
-}
 
 fn now_secs(clock: &Clock) -> u64 {
     clock.now().duration_since(UNIX_EPOCH).unwrap().as_secs()
@@ -42,18 +33,6 @@ fn claims(clock: &Clock) -> Value {
     let now = now_secs(clock);
     json!({ "iss": ISSUER, "aud": API, "sub": "ada", "scope": "reports:read", "exp": now + 600,
             "iat": now, "jti": "jti-1", "organization": "acme" })
-}
-
-/// An access token (`typ: at+jwt`, RFC 9068 §2.1) signed by `pem` under `kid`.
-fn sign(kid: &str, pem: &str, claims: &Value) -> String {
-    sign_typ(kid, pem, Some("at+jwt"), claims)
-}
-
-fn sign_typ(kid: &str, pem: &str, typ: Option<&str>, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(kid.into());
-    header.typ = typ.map(str::to_owned);
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_pem(pem.as_bytes()).unwrap()).unwrap()
 }
 
 struct Setup {

@@ -7,34 +7,17 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use tower_bearer::{Clock, Principal, TokenState};
 use tower_bearer_oauth::JwtStore;
 use tower_bearer_test_support::state;
 
-use crate::jwks::jwks_server;
+use crate::jwks::{K1, K1_X, K2, K2_X, jwk, jwks_server, sign};
 
 const ISSUER: &str = "https://issuer.example.com";
 const API: &str = "https://api.example.com";
-const K1: &str = include_str!("../fixtures/ed25519-k1.pem");
-const K2: &str = include_str!("../fixtures/ed25519-k2.pem");
-const K1_X: &str = "I4e_9eQ3m3yDF2whlKuhdksZPQyLACrqIXh9gSK6Reg";
-const K2_X: &str = "3jweFCQJbHFguvSIu8dbfrUYmOcexd1Wek2FeV_-VL0";
 const NOW: u64 = 1_800_000_000;
-
-fn jwk(kid: &str, x: &str) -> Value {
-    json!({ "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig" })
-}
-
-/// An access token signed by `pem` under `kid`.
-fn sign(kid: &str, pem: &str, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(kid.into());
-    header.typ = Some("at+jwt".into());
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_pem(pem.as_bytes()).unwrap()).unwrap()
-}
 
 /// The claims of token `n`: valid from `nbf` to `exp`, seconds after [`NOW`].
 fn claims(n: usize, nbf: u64, exp: u64) -> Value {

@@ -26,7 +26,7 @@ use tower_bearer_oauth::{
 };
 use tower_bearer_test_support::{serve, status};
 
-use crate::jwks::jwks_server;
+use crate::jwks::{K1, K1_X, K2, K2_X, jwk, jwks_server};
 
 const ISSUER: &str = "https://auth.example.com";
 const TOKEN_URL: &str = "https://auth.example.com/oauth/token";
@@ -34,21 +34,12 @@ const INTROSPECTION_URL: &str = "https://auth.example.com/oauth/introspect";
 const REVOCATION_URL: &str = "https://auth.example.com/oauth/revoke";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-const K1: &str = include_str!("../fixtures/ed25519-k1.pem");
-const K2: &str = include_str!("../fixtures/ed25519-k2.pem");
-/// The public halves, as JWK `x` (base64url of the 32-byte key).
-const K1_X: &str = "I4e_9eQ3m3yDF2whlKuhdksZPQyLACrqIXh9gSK6Reg";
-const K2_X: &str = "3jweFCQJbHFguvSIu8dbfrUYmOcexd1Wek2FeV_-VL0";
 const RSA: &str = include_str!("../fixtures/rsa-k1.pem");
 const RSA_JWK: &str = include_str!("../fixtures/rsa-k1.pub.jwk.json");
 
 /// `billing` has k1 (inline, no secret); `reporting` has k2 (inline, no secret).
 const BILLING: &str = "billing";
 const REPORTING: &str = "reporting";
-
-fn jwk(kid: &str, x: &str) -> Value {
-    json!({ "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig" })
-}
 
 fn jwks(keys: &[Value]) -> ClientKeys {
     ClientKeys::jwks(&json!({ "keys": keys })).unwrap()
