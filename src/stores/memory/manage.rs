@@ -81,7 +81,8 @@ impl TokenManager for MemoryTokenStore {
         };
         ready(Ok(revoked
             .map(|(info, digest)| {
-                shared.push_revocation(&info, &digest, shared.clock.now(), None);
+                let expires = info.principal.expires_at();
+                shared.push_revocation(&info.id, expires, &digest, shared.clock.now(), None);
                 shared.events.emit(&LifecycleEvent::Revoked(info));
             })
             .is_some()))
@@ -106,7 +107,8 @@ impl TokenManager for MemoryTokenStore {
         };
         ready(Ok(deleted
             .map(|(info, digest)| {
-                shared.push_revocation(&info, &digest, shared.clock.now(), None);
+                let expires = info.principal.expires_at();
+                shared.push_revocation(&info.id, expires, &digest, shared.clock.now(), None);
                 shared.events.emit(&LifecycleEvent::Deleted(info));
             })
             .is_some()))

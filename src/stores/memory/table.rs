@@ -181,18 +181,20 @@ impl Shared {
         Some((info, record.digest))
     }
 
-    /// Tells the verifiers and caches over this store that the token of `info`, known by
-    /// `digest`, is refused from `from` (now, or the end of a rotation's grace), replaced by
-    /// `successor` if it was rotated. The caller has released the writer lock.
+    /// Tells the verifiers and caches over this store that the token `id`, known by `digest`
+    /// and expiring at `expires`, is refused from `from` (now, or the end of a rotation's
+    /// grace), replaced by `successor` if it was rotated. The caller has released the writer
+    /// lock.
     pub(super) fn push_revocation(
         &self,
-        info: &TokenInfo,
+        id: &TokenId,
+        expires: Option<SystemTime>,
         digest: &TokenHash,
         from: SystemTime,
         successor: Option<TokenId>,
     ) {
-        let revocation = info.principal.expires_at().map(|until| {
-            let revocation = Revocation::new(info.id.clone(), from, until);
+        let revocation = expires.map(|until| {
+            let revocation = Revocation::new(id.clone(), from, until);
             match successor {
                 Some(successor) => revocation.replaced_by(successor),
                 None => revocation,
@@ -231,7 +233,6 @@ impl Shared {
         self.credits.transfer(id, &new_info.id);
         let balance = self.credits.balance(&new_info.id);
         let new_info = new_info.with_credits(balance);
-        let old_info = old.info(self.format.prefix());
         if grace.is_zero() {
             self.remove(id, true);
         } else {
@@ -249,7 +250,8 @@ impl Shared {
             self.tokens.pin().insert(Indexed::new(replaced));
         }
         drop(writer);
-        self.push_revocation(&old_info, &old.digest, until, Some(new_info.id.clone()));
+        let old_expiry = old.principal.expires_at();
+        self.push_revocation(id, old_expiry, &old.digest, until, Some(new_info.id.clone()));
         self.events.emit(&LifecycleEvent::Rotated { old: id.clone(), new: new_info.clone(), grace });
         Ok(IssuedToken::new(secret, new_info))
     }

@@ -115,6 +115,8 @@ impl<C> KeyCache<C> {
         token: &PresentedToken<'_>,
         leeway: Duration,
     ) -> Option<TokenState> {
+        // The memo would say as much, but only after the lock and the clock: with the memo off,
+        // a token costs what it did before there was one.
         if self.memo_capacity == 0 {
             return None;
         }
