@@ -118,8 +118,9 @@ pub async fn verifier(
     poll: Duration,
 ) -> Result<(Router, RevocationListener), Box<dyn Error + Send + Sync>> {
     let store = SqlTokenStore::builder().revocation_poll_interval(poll).open_sqlite(db).await?;
+    // The store starts polling for the verifier's deny list as it is built.
     let tokens = SignedTokens::new(store.clone(), KeySet::from_jwks(jwks)?, ISSUER, AUDIENCE);
-    let listener = store.push_revocations(tokens.revocation_subscriber()).ok_or("SQLite polls")?;
+    let listener = store.revocation_pushes().pop().ok_or("SQLite polls")?;
     let app =
         Router::new().route("/user", get(user)).route_layer(BearerAuthLayer::new(tokens).realm("verifier"));
     Ok((app, listener))

@@ -243,19 +243,19 @@ pub trait TokenManager: TokenStore {
         std::future::ready(Ok(Vec::new()))
     }
 
-    /// Tells `subscriber` of every revocation, deletion and rotation this store makes from now
-    /// on, as it is made, after replaying those in effect if it asks
-    /// ([`RevocationSubscriber::wants_replay`]), and tells it the push is connected; returns
-    /// whether the store does. A store can when it
-    /// makes every revocation in this process: the [`MemoryTokenStore`](crate::MemoryTokenStore)
-    /// does, and a `CachedTokenStore` (feature `cache`) passes the subscriber on to the
-    /// store it is in front of. This is how several verifiers of signed tokens over one memory
-    /// store (tower-bearer-jwt's `SignedTokens`) refuse what any of them revoked: each
-    /// subscribes its deny list when it is built.
+    /// Pushes every revocation, deletion and rotation to `subscriber` from now on, after
+    /// replaying those in effect if it asks ([`RevocationSubscriber::wants_replay`]), telling
+    /// it whether the push is connected; returns whether the store does. A subscriber trusts
+    /// what it holds only while connected. This is how verifiers of signed tokens
+    /// (tower-bearer-jwt's `SignedTokens`) refuse what any instance revoked: each subscribes
+    /// its deny list when it is built.
     ///
-    /// The default does not (`false`): a store shared between processes learns of other
-    /// instances' revocations through a channel the application runs (tower-bearer-sqlx's
-    /// `push_revocations`), and keeps [`revocations`](Self::revocations) for a verifier to load.
+    /// The [`MemoryTokenStore`](crate::MemoryTokenStore) makes every revocation in this
+    /// process and tells each subscriber before the call that made it returns; a
+    /// `CachedTokenStore` (feature `cache`) passes the subscriber on to the store it is in
+    /// front of; tower-bearer-sqlx's store starts its push of every instance's revocations
+    /// when called within a tokio runtime. The default does not (`false`): the subscriber is
+    /// then never connected.
     fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
         drop(subscriber);
         false

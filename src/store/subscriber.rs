@@ -42,3 +42,31 @@ pub trait RevocationSubscriber: Send + Sync + 'static {
         self.is_alive()
     }
 }
+
+/// A boxed subscriber is one: a store's push can be handed what
+/// [`TokenManager::subscribe_revocations`](crate::TokenManager::subscribe_revocations) received.
+impl<T: RevocationSubscriber + ?Sized> RevocationSubscriber for Box<T> {
+    fn revoked(&self, hash: &TokenHash, revocation: Option<&Revocation>) -> bool {
+        (**self).revoked(hash, revocation)
+    }
+
+    fn reset(&self) -> bool {
+        (**self).reset()
+    }
+
+    fn set_connected(&self, connected: bool) -> bool {
+        (**self).set_connected(connected)
+    }
+
+    fn is_alive(&self) -> bool {
+        (**self).is_alive()
+    }
+
+    fn wants_replay(&self) -> bool {
+        (**self).wants_replay()
+    }
+
+    fn replay(&self, revocations: Vec<Revocation>) -> bool {
+        (**self).replay(revocations)
+    }
+}

@@ -124,15 +124,16 @@ impl<M: TokenManager> SignedTokensBuilder<M> {
         self
     }
 
-    /// The signed tokens, with an empty deny list (a shared store's is loaded on the first
-    /// signed token).
+    /// The signed tokens, their deny list subscribed to the store's revocations
+    /// ([`TokenManager::subscribe_revocations`]). Over a SQL store, build it within a tokio
+    /// runtime, so that the store can start its push; without one, every signed token is
+    /// checked against its record.
     #[must_use]
     pub fn build(self) -> SignedTokens<M> {
         // Revocations are kept past a token's expiry for as long as it still verifies.
         let deny = Arc::new(DenyList::new(self.leeway.as_secs(), self.store.clock()));
-        // A store that makes every revocation in this process (the memory store) tells the
-        // deny list of each of them at once: every `SignedTokens` over it refuses what any
-        // revoked. Other stores are wired by the application (`push_revocations`).
+        // The list is trusted once the store's push replayed the revocations in effect and
+        // connected; a store that pushes nothing leaves it untrusted (records are read).
         self.store.subscribe_revocations(Box::new(DenyListSubscriber::new(&deny)));
         let inner = Inner {
             store: self.store,

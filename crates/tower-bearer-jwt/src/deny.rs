@@ -1,8 +1,8 @@
 //! [`DenyList`]: the ids of signed tokens that must be refused before they expire, each kept
-//! until the token's own expiry and then dropped; and [`DenyListSubscriber`], through which a
-//! shared store pushes the revocations of other instances into it.
+//! until the token's own expiry and then dropped; and [`DenyListSubscriber`], through which the
+//! store pushes every revocation into it.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,14 +12,6 @@ use tower_bearer::{Clock, TokenHash, TokenId};
 
 /// Map sizes below this are never swept.
 const SWEEP_MIN: usize = 1024;
-
-/// Whether the list knows every revocation in effect: not yet (the store's record of earlier
-/// ones not loaded), loaded (and no push attached: this process makes every later one), push
-/// connected, or push down (it may have missed some).
-const NOT_LOADED: u8 = 0;
-const LOADED: u8 = 1;
-const CONNECTED: u8 = 2;
-const DISCONNECTED: u8 = 3;
 
 /// One denied token: refused from `from` (seconds since the epoch: now for a revocation, the
 /// end of the grace for a rotation), forgotten after `until` (its expiry), and during a grace
@@ -60,9 +52,10 @@ pub(crate) struct DenyList {
     /// hasher, as the lookup is on every signed token's path.
     entries: papaya::HashMap<TokenId, Denial, foldhash::fast::RandomState>,
     sweep_at: AtomicUsize,
-    state: AtomicU8,
-    /// A request is loading the store's revocations.
-    loading: AtomicBool,
+    /// Whether the list holds every revocation in effect: the store's push replayed those
+    /// made before and is connected, so it delivers every later one. Until then, and while the
+    /// push is down, it may lack one.
+    current: AtomicBool,
     /// The verifier's leeway in seconds: revocations are kept that much past expiry.
     leeway: u64,
     /// The verifier's clock, for sweeping.
@@ -75,8 +68,7 @@ impl DenyList {
             clock,
             entries: papaya::HashMap::with_hasher(foldhash::fast::RandomState::default()),
             sweep_at: AtomicUsize::new(SWEEP_MIN),
-            state: AtomicU8::new(NOT_LOADED),
-            loading: AtomicBool::new(false),
+            current: AtomicBool::new(false),
             leeway,
         }
     }
@@ -89,30 +81,11 @@ impl DenyList {
         self.entries.pin().get(id).cloned()
     }
 
-    /// Whether the list can be trusted alone: loaded with no push attached, or the push
-    /// connected.
-    pub(crate) fn is_complete(&self) -> bool {
-        matches!(self.state.load(Ordering::Acquire), LOADED | CONNECTED)
-    }
-
-    /// Whether the caller should load the store's revocations: never loaded, and no one else
-    /// is (the caller then reports with [`loaded`](Self::loaded)).
-    pub(crate) fn start_loading(&self) -> bool {
-        self.state.load(Ordering::Acquire) == NOT_LOADED
-            && self.loading.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
-    }
-
-    /// The load started by [`start_loading`](Self::start_loading) ended: with the store's
-    /// revocations in effect, or failed (the next request tries again).
-    pub(crate) fn loaded(&self, revocations: Option<&[Revocation]>) {
-        if let Some(revocations) = revocations {
-            for r in revocations {
-                self.deny(r);
-            }
-            // A push attached meanwhile has the say.
-            let _ = self.state.compare_exchange(NOT_LOADED, LOADED, Ordering::AcqRel, Ordering::Acquire);
-        }
-        self.loading.store(false, Ordering::Release);
+    /// Whether the list can be trusted alone: the store's push is connected. A store that
+    /// pushes nothing (a SQL store built outside a runtime, a store of the application's own)
+    /// never connects it, and every signed token is checked against its record.
+    pub(crate) fn is_current(&self) -> bool {
+        self.current.load(Ordering::Acquire)
     }
 
     /// Denies the token of `revocation` (merged with an earlier denial of it); entries whose
@@ -134,16 +107,15 @@ impl DenyList {
     }
 }
 
-/// The deny list of a [`SignedTokens`](crate::SignedTokens) as a [`RevocationSubscriber`]:
-/// hand it to a shared store's push (`SqlTokenStore::push_revocations` of
-/// `tower-bearer-sqlx`), and the revocations, deletions and rotations every other instance
-/// makes are refused here as soon as they arrive. While the push is down (and before it first
-/// connects), signed tokens are checked against their record in the store, one query per
-/// request, as a cache stops caching: nothing revoked elsewhere is accepted in between.
+/// The deny list of a [`SignedTokens`](crate::SignedTokens) as a [`RevocationSubscriber`],
+/// subscribed to the store when the verifier is built: the revocations, deletions and
+/// rotations every instance makes are refused here as soon as they arrive. While the push is
+/// down (and before it first connects), signed tokens are checked against their record in the
+/// store, one query per request, as a cache stops caching: nothing revoked elsewhere is
+/// accepted in between.
 ///
 /// It does not keep the list alive: once the `SignedTokens` is dropped, the push stops.
-#[derive(Clone, Debug)]
-pub struct DenyListSubscriber {
+pub(crate) struct DenyListSubscriber {
     list: Weak<DenyList>,
 }
 
@@ -172,9 +144,7 @@ impl RevocationSubscriber for DenyListSubscriber {
     }
 
     fn set_connected(&self, connected: bool) -> bool {
-        self.with(|list| {
-            list.state.store(if connected { CONNECTED } else { DISCONNECTED }, Ordering::Release)
-        })
+        self.with(|list| list.current.store(connected, Ordering::Release))
     }
 
     fn is_alive(&self) -> bool {
@@ -225,24 +195,18 @@ mod tests {
     fn the_subscriber_fills_the_list_and_reports_its_state() {
         let list = Arc::new(DenyList::new(0, Clock::system()));
         let subscriber = DenyListSubscriber::new(&list);
-        assert!(!list.is_complete(), "earlier revocations not loaded");
-        assert!(list.start_loading());
-        assert!(!list.start_loading(), "one load at a time");
-        list.loaded(None);
-        assert!(!list.is_complete(), "a failed load is tried again");
-        assert!(list.start_loading());
-        list.loaded(Some(&[]));
-        assert!(list.is_complete(), "no push: this process makes every later revocation");
-        assert!(!list.start_loading());
+        assert!(!list.is_current(), "no push connected yet");
         assert!(subscriber.set_connected(false));
-        assert!(!list.is_complete());
+        assert!(!list.is_current());
         let far = secs(SystemTime::now()) + 3600;
         assert!(subscriber.replay(vec![revocation("tid_a", 1, far)]));
         assert!(subscriber.revoked(&TokenHash::of("x"), Some(&revocation("tid_b", 2, far))));
         assert!(subscriber.revoked(&TokenHash::of("y"), None), "a token without expiry needs no denial");
         assert!(subscriber.set_connected(true));
-        assert!(list.is_complete());
+        assert!(list.is_current());
         assert_eq!(list.len(), 2);
+        assert!(subscriber.set_connected(false), "the push went down");
+        assert!(!list.is_current());
         drop(list);
         assert!(!subscriber.is_alive());
         assert!(!subscriber.revoked(&TokenHash::of("x"), None));

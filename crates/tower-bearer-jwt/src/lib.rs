@@ -59,7 +59,6 @@ mod store;
 
 pub use access::{AccessResolver, EffectiveAccess};
 pub use builder::SignedTokensBuilder;
-pub use deny::DenyListSubscriber;
 pub use dpop::{DpopVerifier, DpopVerifierBuilder};
 pub use jwks::Jwks;
 pub use jws::{AlgorithmPolicy, Jws, JwsError, UnverifiedHeader, VerifiedJws};

@@ -13,7 +13,7 @@ use tower_bearer::{
 };
 
 use crate::claims::{LATEST, claims_of};
-use crate::deny::{Denial, DenyList, DenyListSubscriber, secs};
+use crate::deny::{Denial, DenyList, secs};
 use crate::effective::{Access, restricted};
 use crate::jwks::Jwks;
 use crate::jws::Jws;
@@ -47,22 +47,21 @@ use crate::memo::ClaimsMemo;
 ///   tokens alike, with the same RFC 6750 answers.
 /// - **Revoking** (`revoke`, `delete`, or a rotation's end of grace) puts the `jti` on a deny
 ///   list kept until the token's own expiry: refused by every request of this process that
-///   starts after the call returns. A store shared between instances (`tower-bearer-sqlx`)
-///   keeps the list in its database: each instance loads it before trusting it (its first
-///   signed token waits for that read), and
-///   [`revocation_subscriber`](Self::revocation_subscriber) keeps it current with the
-///   revocations of the others: pushed by Postgres in milliseconds, polled on a shared SQLite
-///   file. While that push is down, each signed token is checked against its record instead.
+///   starts after the call returns. The list is trusted only while the store pushes every
+///   revocation to it ([`TokenManager::subscribe_revocations`], called when the verifier is
+///   built): the memory store at once; a SQL store (`tower-bearer-sqlx`, built within a tokio
+///   runtime) replays the revocations in its database, then pushes those of every instance,
+///   by Postgres in milliseconds, polled on a shared SQLite file. Before the push connects,
+///   while it is down, and over a store that pushes nothing, each signed token is checked
+///   against its record instead (one read per request).
 /// - **Effective access** (optional,
 ///   [`effective_access`](crate::SignedTokensBuilder::effective_access)): the token's scopes are cut
 ///   to what its user holds now.
 ///
 /// [`new`](Self::new) takes the default settings; [`builder`](Self::builder) configures the
 /// others. Clones share the deny list (and the claims memo). Instances built apart over one
-/// store see each other's revocations too: a `MemoryTokenStore` tells every instance over it
-/// of each revocation as it is made ([`TokenManager::subscribe_revocations`], called when the
-/// instance is built), and over a SQL store each loads the others' and is kept current by
-/// [`revocation_subscriber`](Self::revocation_subscriber).
+/// store, in one process or several, see each other's revocations through the store's push,
+/// with nothing to wire.
 ///
 /// ```
 /// use tower_bearer::{BearerAuthLayer, MemoryTokenStore};
@@ -112,23 +111,6 @@ impl<M: TokenManager> SignedTokens<M> {
     #[must_use]
     pub fn jwks(&self) -> Jwks {
         Jwks::new(&self.inner.keys.jwks())
-    }
-
-    /// The deny list, as the subscriber of a push of revocations made on other instances
-    /// (`SqlTokenStore::push_revocations` of `tower-bearer-sqlx`, on Postgres): see
-    /// [`DenyListSubscriber`] for what changes once it is attached.
-    ///
-    /// ```no_run
-    /// # async fn demo(store: tower_bearer_sqlx::SqlTokenStore, keys: tower_bearer_jwt::KeySet) {
-    /// use tower_bearer_jwt::SignedTokens;
-    ///
-    /// let tokens = SignedTokens::new(store.clone(), keys, "https://auth.example.com", "https://api.example.com");
-    /// let listener = store.push_revocations(tokens.revocation_subscriber());
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn revocation_subscriber(&self) -> DenyListSubscriber {
-        DenyListSubscriber::new(&self.inner.deny)
     }
 
     /// The store the records are kept in.
@@ -202,7 +184,7 @@ impl<M: TokenManager> SignedTokens<M> {
             return Answer::Now(Ok(TokenState::Expired(principal)));
         }
         let inner = &self.inner;
-        if inner.deny.is_complete() {
+        if inner.deny.is_current() {
             let state = inner.denied(&id, principal, now);
             let (Some(access), TokenState::Active(p)) = (inner.access.as_deref(), &state) else {
                 return Answer::Now(Ok(state));
@@ -217,18 +199,8 @@ impl<M: TokenManager> SignedTokens<M> {
             }));
         }
         let inner = self.inner.clone();
-        let load = inner.deny.start_loading();
         Answer::Later(Box::pin(async move {
-            let state = if load {
-                let loaded = inner.store.revocations().await.ok();
-                inner.deny.loaded(loaded.as_deref());
-                match loaded {
-                    Some(_) => inner.denied(&id, principal, now),
-                    None => inner.check_record(&id, principal).await?,
-                }
-            } else {
-                inner.check_record(&id, principal).await?
-            };
+            let state = inner.check_record(&id, principal).await?;
             inner.restrict(state, now).await
         }))
     }

@@ -349,6 +349,7 @@ impl SqlTokenStoreBuilder {
                 #[cfg(feature = "postgres")]
                 heartbeat: self.heartbeat,
                 poll_interval: self.poll_interval,
+                pushes: std::sync::Mutex::default(),
             }),
         };
         if self.migrate {

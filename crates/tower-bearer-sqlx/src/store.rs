@@ -46,6 +46,9 @@ pub(crate) struct Inner {
     /// SQLite: how often a push of revocations reads them.
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code, reason = "the SQLite poller's"))]
     pub(crate) poll_interval: Duration,
+    /// The pushes this store started itself, for the verifiers subscribed to it
+    /// ([`TokenManager::subscribe_revocations`](tower_bearer::TokenManager::subscribe_revocations)).
+    pub(crate) pushes: std::sync::Mutex<Vec<crate::subscription::RevocationListener>>,
 }
 
 impl SqlTokenStore {

@@ -55,7 +55,7 @@ use crate::store::SqlTokenStore;
 ///
 /// The listener runs on a task of its own for as long as the subscriber exists; dropping this
 /// handle does not stop it ([`stop`](Self::stop) does, leaving a cache on its TTL alone).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct RevocationListener {
     status: watch::Receiver<ListenerStatus>,
     task: tokio::task::AbortHandle,
@@ -116,9 +116,26 @@ impl RevocationListener {
     pub fn stop(&self) {
         self.task.abort();
     }
+
+    /// Whether the task has ended: its subscriber is gone, the store was closed, or
+    /// [`stop`](Self::stop).
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
 }
 
 impl SqlTokenStore {
+    /// The pushes this store started for the verifiers subscribed to it (a `SignedTokens` of
+    /// tower-bearer-jwt subscribes its deny list when it is built), oldest first, those still
+    /// running: to watch their status, or hand [`RevocationListener::on_loss`] a breaker.
+    #[must_use]
+    pub fn revocation_pushes(&self) -> Vec<RevocationListener> {
+        let mut pushes = self.inner.pushes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        pushes.retain(|push| !push.is_finished());
+        pushes.clone()
+    }
+
     /// Subscribes `cache` to the revocations of every instance sharing this Postgres database:
     /// each revoke, rotate and delete (on any instance) drops the token's digest from `cache`
     /// when it commits. Until the first subscription succeeds, and whenever it is lost, `cache`

@@ -1,7 +1,8 @@
 //! Signed tokens over a shared SQL store: the deny list outlives the process (a restart on a
-//! SQLite file refuses what was revoked before it), and on PostgreSQL it is pushed to every
-//! instance through the store's `LISTEN/NOTIFY` channel, as fast as an opaque revocation
-//! reaches a cache; while the push is down, each token is checked against its record.
+//! SQLite file refuses what was revoked before it), and the store pushes it to every instance
+//! with nothing wired by the application: polled on a shared SQLite file, through `LISTEN/NOTIFY`
+//! on PostgreSQL, as fast as an opaque revocation reaches a cache. Before the push connects,
+//! while it is down, and when it cannot start, each token is checked against its record.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -77,8 +78,9 @@ async fn processes_sharing_a_sqlite_file_see_each_others_revocations_within_the_
             .open_sqlite(&path)
             .await
             .unwrap();
+        // Nothing wired: the store starts polling for the verifier's deny list.
         let tokens = SignedTokens::new(store.clone(), keys(), ISSUER, API);
-        let listener = store.push_revocations(tokens.revocation_subscriber()).expect("polling on SQLite");
+        let [listener] = <[RevocationListener; 1]>::try_from(store.revocation_pushes()).unwrap();
         assert!(listener.wait_until_subscribed(Duration::from_secs(5)).await);
         (tokens, listener)
     };
@@ -97,6 +99,29 @@ async fn processes_sharing_a_sqlite_file_see_each_others_revocations_within_the_
     let cache = CachedTokenStore::new(b.store().clone());
     assert!(b.store().listen_for_revocations(&cache).is_none());
     assert_eq!(b_listener.status().losses, 0);
+}
+
+#[tokio::test]
+async fn a_verifier_built_outside_a_runtime_reads_each_record_and_misses_no_revocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.db");
+    let a =
+        SignedTokens::new(SqlTokenStore::builder().open_sqlite(&path).await.unwrap(), keys(), ISSUER, API);
+    let store = SqlTokenStore::builder().open_sqlite(&path).await.unwrap();
+    // Built on a thread with no runtime: the store can start no push, so the verifier trusts
+    // no deny list and asks the database about every signed token.
+    let b = std::thread::spawn({
+        let store = store.clone();
+        move || SignedTokens::new(store, keys(), ISSUER, API)
+    })
+    .join()
+    .unwrap();
+    assert!(store.revocation_pushes().is_empty());
+    let layer = BearerAuthLayer::new(b);
+    let token = a.issue(NewToken::for_subject("ada")).await.unwrap();
+    assert_eq!(status(&layer, secret(&token)).await, StatusCode::OK);
+    assert!(a.revoke(token.id()).await.unwrap());
+    assert_eq!(status(&layer, secret(&token)).await, StatusCode::UNAUTHORIZED, "refused at once");
 }
 
 macro_rules! cluster {
@@ -121,11 +146,11 @@ impl Instance {
     async fn start(cluster: &PgCluster) -> Self {
         let store = SqlTokenStore::open(&cluster.url()).await.unwrap();
         let cache = CachedTokenStore::new(store.clone());
+        // The verifier's deny list is subscribed through the cache to the store, which starts
+        // its push; the cache's own invalidation is wired here.
         let signed = SignedTokens::new(cache.clone(), keys(), ISSUER, API);
-        let listeners = [
-            store.listen_for_revocations(&cache).unwrap(),
-            store.push_revocations(signed.revocation_subscriber()).unwrap(),
-        ];
+        let [deny_push] = <[RevocationListener; 1]>::try_from(store.revocation_pushes()).unwrap();
+        let listeners = [store.listen_for_revocations(&cache).unwrap(), deny_push];
         for listener in &listeners {
             assert!(listener.wait_until_subscribed(PgCluster::PATIENCE).await);
         }
