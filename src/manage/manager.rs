@@ -234,11 +234,11 @@ pub trait TokenManager: TokenStore {
     ) -> impl Future<Output = Result<(), ManageError>> + Send;
 
     /// The revocations in effect: every token with an expiry that was revoked, deleted or
-    /// rotated and has not expired yet. What a verifier of self-contained tokens loads as its
-    /// deny list when it starts, or after losing the push of new ones.
+    /// rotated and has not expired yet: what a push of revocations replays to a verifier of
+    /// self-contained tokens each time it connects
+    /// ([`subscribe_revocations`](Self::subscribe_revocations)).
     ///
-    /// Stores shared between instances (SQL) keep them; the default, for stores that live
-    /// and die with one process, has none to share.
+    /// The memory and SQL stores keep them; the default has none.
     fn revocations(&self) -> impl Future<Output = Result<Vec<Revocation>, ManageError>> + Send {
         std::future::ready(Ok(Vec::new()))
     }

@@ -207,7 +207,7 @@ async fn a_signed_revocation_reaches_another_instance_as_fast_as_an_opaque_one()
     assert_eq!(b.status(&rotated).await, StatusCode::UNAUTHORIZED);
     assert_eq!(b.status(&successor).await, StatusCode::OK);
 
-    // A third instance starting now loads the deny list before trusting it.
+    // A third instance starting now is replayed the deny list before trusting it.
     let c = Instance::start(&cluster).await;
     assert_eq!(c.status(&rotated).await, StatusCode::UNAUTHORIZED);
     assert_eq!(c.status(&deleted).await, StatusCode::UNAUTHORIZED);
