@@ -1,5 +1,7 @@
 //! [`TokenState`]: what a store knows about a presented token.
 
+use std::time::{Duration, SystemTime};
+
 use crate::principal::Principal;
 
 /// What a store knows about a presented token.
@@ -18,6 +20,43 @@ pub enum TokenState {
     Revoked(Principal),
     /// The store has never seen the token.
     Unknown,
+}
+
+impl TokenState {
+    /// What a self-contained token that verified as `principal` (a signed token's claims, an
+    /// introspection answer) is at `now`: [`Unknown`](TokenState::Unknown) while `not_before`
+    /// is more than `leeway` away, [`Expired`](TokenState::Expired) once the principal's
+    /// expiry has passed (a verifier puts its leeway on that expiry when it builds the
+    /// principal), [`Active`](TokenState::Active) otherwise. The one rule every verifier of
+    /// such tokens applies, on every request.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use tower_bearer::{Grant, Principal, TokenState};
+    ///
+    /// let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    /// let ada = Principal::for_grant(Grant::new("ada").with_expires_at(t0 + Duration::from_secs(60))).build();
+    /// let at = |now| TokenState::of_verified(ada.clone(), Some(t0), now, Duration::from_secs(5));
+    /// assert!(matches!(at(t0 - Duration::from_secs(6)), TokenState::Unknown));
+    /// assert!(matches!(at(t0 - Duration::from_secs(5)), TokenState::Active(_)));
+    /// assert!(matches!(at(t0 + Duration::from_secs(60)), TokenState::Expired(_)));
+    /// ```
+    #[must_use]
+    pub fn of_verified(
+        principal: Principal,
+        not_before: Option<SystemTime>,
+        now: SystemTime,
+        leeway: Duration,
+    ) -> TokenState {
+        let late = now.checked_add(leeway).unwrap_or(now);
+        if not_before.is_some_and(|nbf| nbf > late) {
+            TokenState::Unknown
+        } else if principal.is_expired_at(now) {
+            TokenState::Expired(principal)
+        } else {
+            TokenState::Active(principal)
+        }
+    }
 }
 
 /// A found token is [`Active`](TokenState::Active) (the layer still checks its expiry);

@@ -44,9 +44,9 @@ impl VerifiedToken {
         &self.principal
     }
 
-    /// What the token is at `now`: [`Unknown`](TokenState::Unknown) before its `nbf` (with
-    /// `leeway` for the issuer's clock), [`Expired`](TokenState::Expired) once its principal
-    /// has expired ([`Principal::is_expired_at`]), [`Active`](TokenState::Active) otherwise.
+    /// What the token is at `now`, by [`TokenState::of_verified`]: unknown before its `nbf`
+    /// (with `leeway` for the issuer's clock), expired once its principal has expired, active
+    /// otherwise.
     ///
     /// ```
     /// use std::time::{Duration, SystemTime};
@@ -63,14 +63,7 @@ impl VerifiedToken {
     /// ```
     #[must_use]
     pub fn state_at(self, now: SystemTime, leeway: Duration) -> TokenState {
-        let late = now.checked_add(leeway).unwrap_or(now);
-        if self.not_before.is_some_and(|nbf| nbf > late) {
-            TokenState::Unknown
-        } else if self.principal.is_expired_at(now) {
-            TokenState::Expired(self.principal)
-        } else {
-            TokenState::Active(self.principal)
-        }
+        TokenState::of_verified(self.principal, self.not_before, now, leeway)
     }
 }
 

@@ -48,16 +48,9 @@ pub(crate) fn parse(body: &[u8], now: SystemTime) -> Result<TokenState, Malforme
 /// borrows RFC 7519's names). The principal's expiry is `exp` plus the leeway: the moment
 /// this answer stops admitting the token, which the layer checks again on its own clock.
 pub(crate) fn state_of(m: &Map<String, Value>, now: SystemTime, leeway: Duration) -> TokenState {
-    let Some((principal, not_before)) = principal_of(m, leeway) else {
-        return TokenState::Unknown;
-    };
-    let late = now.checked_add(leeway).unwrap_or(now);
-    if not_before.is_some_and(|nbf| nbf > late) {
-        TokenState::Unknown
-    } else if principal.is_expired_at(now) {
-        TokenState::Expired(principal)
-    } else {
-        TokenState::Active(principal)
+    match principal_of(m, leeway) {
+        Some((principal, not_before)) => TokenState::of_verified(principal, not_before, now, leeway),
+        None => TokenState::Unknown,
     }
 }
 
