@@ -14,7 +14,6 @@ use crate::grant::{Action, MintRules, Refusal};
 use crate::principal::Principal;
 use crate::store::lookup::TokenStore;
 use crate::store::revocation::Revocation;
-use crate::store::subscriber::RevocationSubscriber;
 use crate::token::id::TokenId;
 
 /// Managing tokens: every store that keeps tokens (not just checks them) implements this
@@ -236,28 +235,10 @@ pub trait TokenManager: TokenStore {
     /// The revocations in effect: every token with an expiry that was revoked, deleted or
     /// rotated and has not expired yet: what a push of revocations replays to a verifier of
     /// self-contained tokens each time it connects
-    /// ([`subscribe_revocations`](Self::subscribe_revocations)).
+    /// ([`TokenStore::subscribe_revocations`](crate::TokenStore::subscribe_revocations)).
     ///
     /// The memory and SQL stores keep them; the default has none.
     fn revocations(&self) -> impl Future<Output = Result<Vec<Revocation>, ManageError>> + Send {
         std::future::ready(Ok(Vec::new()))
-    }
-
-    /// Pushes every revocation, deletion and rotation to `subscriber` from now on, after
-    /// replaying those in effect if it asks ([`RevocationSubscriber::wants_replay`]), telling
-    /// it whether the push is connected; returns whether the store does. A subscriber trusts
-    /// what it holds only while connected. This is how verifiers of signed tokens
-    /// (tower-bearer-jwt's `SignedTokens`) refuse what any instance revoked: each subscribes
-    /// its deny list when it is built.
-    ///
-    /// The [`MemoryTokenStore`](crate::MemoryTokenStore) makes every revocation in this
-    /// process and tells each subscriber before the call that made it returns; a
-    /// `CachedTokenStore` (feature `cache`) passes the subscriber on to the store it is in
-    /// front of; tower-bearer-sqlx's store starts its push of every instance's revocations
-    /// when called within a tokio runtime. The default does not (`false`): the subscriber is
-    /// then never connected.
-    fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
-        drop(subscriber);
-        false
     }
 }

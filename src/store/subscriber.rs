@@ -44,7 +44,7 @@ pub trait RevocationSubscriber: Send + Sync + 'static {
 }
 
 /// A boxed subscriber is one: a store's push can be handed what
-/// [`TokenManager::subscribe_revocations`](crate::TokenManager::subscribe_revocations) received.
+/// [`TokenStore::subscribe_revocations`](crate::TokenStore::subscribe_revocations) received.
 impl<T: RevocationSubscriber + ?Sized> RevocationSubscriber for Box<T> {
     fn revoked(&self, hash: &TokenHash, revocation: Option<&Revocation>) -> bool {
         (**self).revoked(hash, revocation)

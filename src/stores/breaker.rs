@@ -9,6 +9,7 @@ use crate::store::answer::Answer;
 use crate::store::error::StoreError;
 use crate::store::lookup::TokenStore;
 use crate::store::state::TokenState;
+use crate::store::subscriber::RevocationSubscriber;
 use crate::token::presented::PresentedToken;
 
 /// Wraps a store so that, once it has failed `failures` lookups in a row, lookups fail at once
@@ -174,6 +175,11 @@ impl<T: TokenStore> TokenStore for CircuitBreakerTokenStore<T> {
                 })
             }
         }
+    }
+
+    /// Passed on to the store behind the breaker.
+    fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
+        self.shared.inner.subscribe_revocations(subscriber)
     }
 }
 

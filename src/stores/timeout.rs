@@ -7,6 +7,7 @@ use crate::store::answer::Answer;
 use crate::store::error::StoreError;
 use crate::store::lookup::TokenStore;
 use crate::store::state::TokenState;
+use crate::store::subscriber::RevocationSubscriber;
 use crate::token::presented::PresentedToken;
 
 /// Wraps a store so that a lookup still pending after `timeout` fails with
@@ -71,6 +72,11 @@ impl<T: TokenStore> TokenStore for TimeoutTokenStore<T> {
                 })
             }
         }
+    }
+
+    /// Passed on to the store behind the timeout.
+    fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
+        self.inner.subscribe_revocations(subscriber)
     }
 }
 

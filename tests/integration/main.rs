@@ -6,6 +6,8 @@ mod axum;
 mod body_formats;
 #[cfg(feature = "cache")]
 mod cache;
+#[cfg(feature = "cache")]
+mod cache_push;
 #[cfg(feature = "axum")]
 mod client;
 mod example_process;

@@ -125,9 +125,9 @@ impl<M: TokenManager> SignedTokensBuilder<M> {
     }
 
     /// The signed tokens, their deny list subscribed to the store's revocations
-    /// ([`TokenManager::subscribe_revocations`]). Over a SQL store, build it within a tokio
-    /// runtime, so that the store can start its push; without one, every signed token is
-    /// checked against its record.
+    /// ([`TokenStore::subscribe_revocations`](tower_bearer::TokenStore::subscribe_revocations)).
+    /// Over a SQL store, build it within a tokio runtime, so that the store can start its
+    /// push; without one, every signed token is checked against its record.
     #[must_use]
     pub fn build(self) -> SignedTokens<M> {
         // Revocations are kept past a token's expiry for as long as it still verifies.

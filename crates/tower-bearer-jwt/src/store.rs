@@ -48,7 +48,7 @@ use crate::memo::ClaimsMemo;
 /// - **Revoking** (`revoke`, `delete`, or a rotation's end of grace) puts the `jti` on a deny
 ///   list kept until the token's own expiry: refused by every request of this process that
 ///   starts after the call returns. The list is trusted only while the store pushes every
-///   revocation to it ([`TokenManager::subscribe_revocations`], called when the verifier is
+///   revocation to it ([`TokenStore::subscribe_revocations`], called when the verifier is
 ///   built): the memory store at once; a SQL store (`tower-bearer-sqlx`, built within a tokio
 ///   runtime) replays the revocations in its database, then pushes those of every instance,
 ///   by Postgres in milliseconds, polled on a shared SQLite file. Before the push connects,
@@ -271,6 +271,11 @@ impl<M: TokenManager> TokenStore for SignedTokens<M> {
             Answer::Later(future) => Answer::Later(future),
         }
     }
+
+    /// Passed on to the store the records are kept in.
+    fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
+        self.inner.store.subscribe_revocations(subscriber)
+    }
 }
 
 impl<M: TokenManager> TokenManager for SignedTokens<M> {
@@ -355,9 +360,5 @@ impl<M: TokenManager> TokenManager for SignedTokens<M> {
 
     async fn revocations(&self) -> Result<Vec<Revocation>, ManageError> {
         self.inner.store.revocations().await
-    }
-
-    fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
-        self.inner.store.subscribe_revocations(subscriber)
     }
 }

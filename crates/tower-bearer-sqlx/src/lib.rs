@@ -56,8 +56,8 @@
 //!   all), one `INSERT` per check; `purge_expired` deletes the expired ones.
 //! - **Postgres revocation push**: revoke, rotate and delete also run
 //!   `pg_notify(<channel>, '<digest hex>')` in their transaction, so caches on every instance
-//!   hear of it the moment it commits. See [`SqlTokenStore::listen_for_revocations`] (feature
-//!   `postgres`).
+//!   hear of it the moment it commits: a cache or a deny list built over the store subscribes
+//!   by itself ([`SqlTokenStore::revocation_pushes`]; feature `postgres`).
 //!
 //! # With a cache
 //!

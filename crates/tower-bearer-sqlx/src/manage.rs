@@ -5,7 +5,6 @@ use std::time::{Duration, SystemTime};
 
 use tower_bearer::grant::MintRules;
 use tower_bearer::manage::{LifecycleEvent, Page, PageCursor, Revocation, TokenQuery};
-use tower_bearer::store::RevocationSubscriber;
 use tower_bearer::{Clock, IssuedToken, ManageError, NewToken, StoreError, TokenId, TokenInfo, TokenManager};
 
 use crate::micros::micros;
@@ -163,26 +162,6 @@ impl TokenManager for SqlTokenStore {
         let now = micros(self.inner.clock.now());
         let rows = self.inner.db.revocations(now).await.map_err(store_error)?;
         Ok(rows.iter().map(RevocationRow::revocation).collect())
-    }
-
-    /// Starts a push of every instance's revocations to `subscriber`
-    /// ([`push_revocations`](SqlTokenStore::push_revocations)) when called within a tokio
-    /// runtime; a verifier of signed tokens built over this store subscribes its deny list
-    /// so, with nothing for the application to wire. The push is listed by
-    /// [`revocation_pushes`](SqlTokenStore::revocation_pushes). Outside a runtime, or for a
-    /// subscriber SQLite cannot feed (a cache), nothing starts and it returns `false`: the
-    /// subscriber then trusts nothing it holds alone.
-    fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return false;
-        }
-        let Some(push) = self.push_revocations(subscriber) else {
-            return false;
-        };
-        let mut pushes = self.inner.pushes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        pushes.retain(|push| !push.is_finished());
-        pushes.push(push);
-        true
     }
 }
 

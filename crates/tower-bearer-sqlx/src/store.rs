@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tower_bearer::grant::MintRules;
 use tower_bearer::manage::LifecycleEvents;
-use tower_bearer::store::Answer;
+use tower_bearer::store::{Answer, RevocationSubscriber};
 use tower_bearer::stores::CacheConfig;
 use tower_bearer::{
     CachedTokenStore, Clock, PresentedToken, StoreError, TokenFormat, TokenHash, TokenState, TokenStore,
@@ -47,7 +47,7 @@ pub(crate) struct Inner {
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code, reason = "the SQLite poller's"))]
     pub(crate) poll_interval: Duration,
     /// The pushes this store started itself, for the verifiers subscribed to it
-    /// ([`TokenManager::subscribe_revocations`](tower_bearer::TokenManager::subscribe_revocations)).
+    /// ([`TokenStore::subscribe_revocations`](tower_bearer::TokenStore::subscribe_revocations)).
     pub(crate) pushes: std::sync::Mutex<Vec<crate::subscription::RevocationListener>>,
 }
 
@@ -106,15 +106,11 @@ impl SqlTokenStore {
         self.inner.db.close().await;
     }
 
-    /// Wraps the store in a [`CachedTokenStore`]
-    /// configured by `config` and, on Postgres, subscribes the cache to revocations made by
-    /// other instances ([`listen_for_revocations`](Self::listen_for_revocations)). Call it
-    /// within a tokio runtime.
+    /// Wraps the store in a [`CachedTokenStore`] configured by `config`, which on Postgres
+    /// subscribes to the revocations made by every instance (a push listed by
+    /// [`revocation_pushes`](Self::revocation_pushes)). Call it within a tokio runtime.
     pub fn cached(self, config: CacheConfig) -> CachedTokenStore<SqlTokenStore> {
-        let cached = CachedTokenStore::with_config(self.clone(), config);
-        #[cfg(feature = "postgres")]
-        let _listener = self.listen_for_revocations(&cached);
-        cached
+        CachedTokenStore::with_config(self, config)
     }
 }
 
@@ -164,5 +160,25 @@ impl Inner {
 impl TokenStore for SqlTokenStore {
     fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
         Answer::Later(Box::pin(self.inner.clone().lookup(*token.hash())))
+    }
+
+    /// Starts a push of every instance's revocations to `subscriber`
+    /// ([`push_revocations`](SqlTokenStore::push_revocations)) when called within a tokio
+    /// runtime; a verifier of signed tokens built over this store subscribes its deny list
+    /// so, with nothing for the application to wire. The push is listed by
+    /// [`revocation_pushes`](SqlTokenStore::revocation_pushes). Outside a runtime, or for a
+    /// subscriber SQLite cannot feed (a cache), nothing starts and it returns `false`: the
+    /// subscriber then trusts nothing it holds alone.
+    fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return false;
+        }
+        let Some(push) = self.push_revocations(subscriber) else {
+            return false;
+        };
+        let mut pushes = self.inner.pushes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        pushes.retain(|push| !push.is_finished());
+        pushes.push(push);
+        true
     }
 }

@@ -6,15 +6,14 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tower_bearer::store::RevocationSubscriber;
-use tower_bearer::{CachedTokenStore, TokenStore};
 
 use crate::db::Db;
 use crate::status::{ListenerStatus, StatusReport};
 use crate::store::SqlTokenStore;
 
-/// A running subscription to a store's revocations, from
-/// [`SqlTokenStore::listen_for_revocations`] (a cache) or
-/// [`SqlTokenStore::push_revocations`] (any [`RevocationSubscriber`]).
+/// A running subscription to a store's revocations: one the store started for a cache or a
+/// deny list built over it ([`SqlTokenStore::revocation_pushes`]), or one started by
+/// [`SqlTokenStore::push_revocations`] (any other [`RevocationSubscriber`]).
 ///
 /// # The revocation bound
 ///
@@ -134,22 +133,6 @@ impl SqlTokenStore {
         let mut pushes = self.inner.pushes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         pushes.retain(|push| !push.is_finished());
         pushes.clone()
-    }
-
-    /// Subscribes `cache` to the revocations of every instance sharing this Postgres database:
-    /// each revoke, rotate and delete (on any instance) drops the token's digest from `cache`
-    /// when it commits. Until the first subscription succeeds, and whenever it is lost, `cache`
-    /// caches no active token. Returns `None` on SQLite (nothing to listen to: revocations in
-    /// this process go through the cache itself).
-    ///
-    /// Call it within a tokio runtime, once per cache; the listener runs on a task of its own,
-    /// holding one database connection, until `cache` is dropped or
-    /// [`RevocationListener::stop`].
-    pub fn listen_for_revocations<S: TokenStore>(
-        &self,
-        cache: &CachedTokenStore<S>,
-    ) -> Option<RevocationListener> {
-        self.push_revocations(cache.invalidator())
     }
 
     /// Pushes the revocations made by every instance sharing this database to `subscriber`,

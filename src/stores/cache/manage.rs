@@ -13,7 +13,6 @@ use crate::manage::manager::TokenManager;
 use crate::manage::new_token::NewToken;
 use crate::manage::query::{Page, TokenQuery};
 use crate::store::revocation::Revocation;
-use crate::store::subscriber::RevocationSubscriber;
 use crate::token::id::TokenId;
 
 /// Invalidates through the cache: every operation that can end a token's validity (revoke,
@@ -87,9 +86,5 @@ impl<S: TokenManager> TokenManager for CachedTokenStore<S> {
 
     fn revocations(&self) -> impl Future<Output = Result<Vec<Revocation>, ManageError>> + Send {
         self.inner.store.revocations()
-    }
-
-    fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
-        self.inner.store.subscribe_revocations(subscriber)
     }
 }

@@ -106,10 +106,16 @@ impl<S: TokenStore> CachedTokenStore<S> {
         Self::with_config(store, CacheConfig::default())
     }
 
-    /// `store` behind a cache configured by `config`.
+    /// `store` behind a cache configured by `config`, subscribed to the store's revocations
+    /// ([`TokenStore::subscribe_revocations`]): where the store pushes them (the memory
+    /// store; the SQL store, built within a tokio runtime), a token revoked by any path, not
+    /// only through this cache, loses its cached answer at once. Otherwise the positive TTL
+    /// bounds how long a revocation made around the cache takes to reach it.
     pub fn with_config(store: S, config: CacheConfig) -> Self {
         let core = Arc::new(config.core());
         let flights = std::array::from_fn(|_| Mutex::default());
+        let invalidator = CacheInvalidator::new(Arc::downgrade(&core));
+        store.subscribe_revocations(Box::new(invalidator));
         CachedTokenStore { inner: Arc::new(Inner { store, core, flights }) }
     }
 
@@ -238,5 +244,10 @@ impl<S: TokenStore> TokenStore for CachedTokenStore<S> {
                 })
             }
         }
+    }
+
+    /// Passed on to the store behind the cache.
+    fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
+        self.inner.store.subscribe_revocations(subscriber)
     }
 }

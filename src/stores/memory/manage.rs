@@ -19,7 +19,6 @@ use crate::manage::new_token::NewToken;
 use crate::manage::query::{Page, TokenQuery};
 use crate::store::error::StoreError;
 use crate::store::revocation::Revocation;
-use crate::store::subscriber::RevocationSubscriber;
 use crate::token::id::TokenId;
 
 /// The memory store manages its tokens with the same `async` operations as every other
@@ -120,16 +119,9 @@ impl TokenManager for MemoryTokenStore {
     }
 
     /// Revoked, deleted and rotated tokens with an expiry, until it: the memory store keeps
-    /// them for the verifiers over it (see [`subscribe_revocations`](Self::subscribe_revocations)).
+    /// them for the verifiers over it (see [`TokenStore::subscribe_revocations`](crate::TokenStore::subscribe_revocations)).
     fn revocations(&self) -> impl Future<Output = Result<Vec<Revocation>, ManageError>> + Send {
         ready(Ok(self.shared.push.in_effect(self.shared.clock.now())))
-    }
-
-    /// Every revocation is made in this process, through this store: each subscriber is told
-    /// of it before the call that made it returns.
-    fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
-        self.shared.push.subscribe(subscriber, self.shared.clock.now());
-        true
     }
 
     fn record_usage(

@@ -13,6 +13,7 @@ use crate::store::error::StoreError;
 use crate::store::ledger::{CreditLedger, Spend};
 use crate::store::lookup::TokenStore;
 use crate::store::state::TokenState;
+use crate::store::subscriber::RevocationSubscriber;
 use crate::token::format::TokenFormat;
 use crate::token::hash::TokenHash;
 use crate::token::id::TokenId;
@@ -123,6 +124,13 @@ impl TokenStore for MemoryTokenStore {
             None => TokenState::Unknown,
         };
         Answer::Now(Ok(state))
+    }
+
+    /// Every revocation is made in this process, through this store: each subscriber is told
+    /// of it before the call that made it returns.
+    fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
+        self.shared.push.subscribe(subscriber, self.shared.clock.now());
+        true
     }
 }
 

@@ -71,7 +71,8 @@ impl Instance {
             store.clone(),
             CacheConfig::default().positive_ttl(Duration::from_secs(3600)),
         );
-        let listener = store.listen_for_revocations(&cache).expect("a Postgres store has a listener");
+        // The cache subscribed itself to the store's push as it was built.
+        let [listener] = <[RevocationListener; 1]>::try_from(store.revocation_pushes()).unwrap();
         assert!(listener.wait_until_subscribed(PgCluster::PATIENCE).await, "the listener subscribes");
         // Opened by three failed lookups in a row, or at once by the listener's loss.
         let breaker = CircuitBreakerTokenStore::new(cache.clone(), 3, Duration::from_millis(50));
