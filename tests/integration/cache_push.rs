@@ -80,10 +80,11 @@ enum Step {
 
 fn step() -> impl Strategy<Value = Step> {
     let token = 0..4_usize;
+    let change = || (token.clone(), any::<bool>());
     prop_oneof![
         3 => token.clone().prop_map(Step::Look),
-        1 => (token.clone(), any::<bool>()).prop_map(|(token, through_cache)| Step::Revoke { token, through_cache }),
-        1 => (token.clone(), any::<bool>()).prop_map(|(token, through_cache)| Step::Delete { token, through_cache }),
+        1 => change().prop_map(|(token, through_cache)| Step::Revoke { token, through_cache }),
+        1 => change().prop_map(|(token, through_cache)| Step::Delete { token, through_cache }),
         1 => (token, prop_oneof![Just(0_u64), Just(30), Just(120)], any::<bool>())
             .prop_map(|(token, grace_secs, through_cache)| Step::Rotate { token, grace_secs, through_cache }),
         1 => prop_oneof![Just(1_u64), Just(45), Just(600)].prop_map(Step::Wait),
@@ -103,7 +104,8 @@ proptest! {
         let cache = cache_over(&store, &clock);
         let mut tokens: Vec<_> = (0..4)
             .map(|i| {
-                let new = NewToken::for_subject(format!("user{i}")).expires_at(clock.now() + Duration::from_secs(3_600));
+                let expiry = clock.now() + Duration::from_secs(3_600);
+                let new = NewToken::for_subject(format!("user{i}")).expires_at(expiry);
                 at_once(store.issue(new)).unwrap()
             })
             .collect();
@@ -114,11 +116,19 @@ proptest! {
                 }
                 Step::Revoke { token, through_cache } => {
                     let id = tokens[token].id().clone();
-                    let _ = if through_cache { at_once(cache.revoke(&id)) } else { at_once(store.revoke(&id)) };
+                    let _ = if through_cache {
+                        at_once(cache.revoke(&id))
+                    } else {
+                        at_once(store.revoke(&id))
+                    };
                 }
                 Step::Delete { token, through_cache } => {
                     let id = tokens[token].id().clone();
-                    let _ = if through_cache { at_once(cache.delete(&id)) } else { at_once(store.delete(&id)) };
+                    let _ = if through_cache {
+                        at_once(cache.delete(&id))
+                    } else {
+                        at_once(store.delete(&id))
+                    };
                 }
                 Step::Rotate { token, grace_secs, through_cache } => {
                     let (id, grace) = (tokens[token].id().clone(), Duration::from_secs(grace_secs));

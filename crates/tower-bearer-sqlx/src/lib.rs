@@ -110,6 +110,7 @@ mod postgres;
 mod queries;
 mod replay;
 mod replay_schedule;
+mod revocation_listener;
 mod revocations;
 mod row;
 #[cfg(feature = "sqlite")]
@@ -118,6 +119,7 @@ mod statements;
 mod status;
 mod store;
 mod subscription;
+mod token_store;
 mod usage;
 mod usage_log;
 
@@ -127,11 +129,11 @@ pub use error::OpenError;
 pub use oauth_clients::{OAuthClientRow, OAuthClients};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use status::ListenerStatus;
-pub use store::SqlTokenStore;
+pub use revocation_listener::RevocationListener;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use subscription::RevocationListener;
+pub use status::ListenerStatus;
+pub use store::SqlTokenStore;
 
 #[cfg(test)]
 mod tests {

@@ -6,11 +6,8 @@ use std::time::Duration;
 
 use tower_bearer::grant::MintRules;
 use tower_bearer::manage::LifecycleEvents;
-use tower_bearer::store::{Answer, RevocationSubscriber};
 use tower_bearer::stores::CacheConfig;
-use tower_bearer::{
-    CachedTokenStore, Clock, PresentedToken, StoreError, TokenFormat, TokenHash, TokenState, TokenStore,
-};
+use tower_bearer::{CachedTokenStore, Clock, StoreError, TokenFormat, TokenHash, TokenState};
 
 use crate::db::{Db, SqlBackend};
 use crate::error::OpenError;
@@ -48,7 +45,7 @@ pub(crate) struct Inner {
     pub(crate) poll_interval: Duration,
     /// The pushes this store started itself, for the verifiers subscribed to it
     /// ([`TokenStore::subscribe_revocations`](tower_bearer::TokenStore::subscribe_revocations)).
-    pub(crate) pushes: std::sync::Mutex<Vec<crate::subscription::RevocationListener>>,
+    pub(crate) pushes: std::sync::Mutex<Vec<crate::revocation_listener::RevocationListener>>,
 }
 
 impl SqlTokenStore {
@@ -125,7 +122,7 @@ impl fmt::Debug for SqlTokenStore {
 }
 
 impl Inner {
-    async fn lookup(self: Arc<Self>, hash: TokenHash) -> Result<TokenState, StoreError> {
+    pub(crate) async fn lookup(self: Arc<Self>, hash: TokenHash) -> Result<TokenState, StoreError> {
         let query = self.db.lookup(hash.as_bytes());
         let row = match tokio::time::timeout(self.lookup_timeout, query).await {
             Err(_) => return Err(StoreError::timeout()),
@@ -154,31 +151,5 @@ impl Inner {
             });
         }
         Ok(TokenState::Active(principal))
-    }
-}
-
-impl TokenStore for SqlTokenStore {
-    fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
-        Answer::Later(Box::pin(self.inner.clone().lookup(*token.hash())))
-    }
-
-    /// Starts a push of every instance's revocations to `subscriber`
-    /// ([`push_revocations`](SqlTokenStore::push_revocations)) when called within a tokio
-    /// runtime; a verifier of signed tokens built over this store subscribes its deny list
-    /// so, with nothing for the application to wire. The push is listed by
-    /// [`revocation_pushes`](SqlTokenStore::revocation_pushes). Outside a runtime, or for a
-    /// subscriber SQLite cannot feed (a cache), nothing starts and it returns `false`: the
-    /// subscriber then trusts nothing it holds alone.
-    fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return false;
-        }
-        let Some(push) = self.push_revocations(subscriber) else {
-            return false;
-        };
-        let mut pushes = self.inner.pushes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        pushes.retain(|push| !push.is_finished());
-        pushes.push(push);
-        true
     }
 }

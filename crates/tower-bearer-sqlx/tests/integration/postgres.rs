@@ -284,11 +284,12 @@ async fn a_revocation_on_one_instance_is_seen_by_another_within_the_bound() {
     let cluster = cluster!();
     let a = Instance::start(&cluster, Duration::from_secs(5)).await;
     let b = Instance::start(&cluster, Duration::from_secs(5)).await;
-    // The control: the same cache without the subscription keeps serving its stale entry.
-    let unsubscribed = CachedTokenStore::with_config(
-        builder().open(&cluster.url()).await.unwrap(),
-        CacheConfig::default().positive_ttl(Duration::from_secs(3600)),
-    );
+    // The control: the same cache without the push keeps serving its stale entry. Built on a
+    // thread with no runtime, where the store can start no push for it.
+    let store = builder().open(&cluster.url()).await.unwrap();
+    let config = CacheConfig::default().positive_ttl(Duration::from_secs(3600));
+    let unsubscribed =
+        std::thread::spawn(move || CachedTokenStore::with_config(store, config)).join().unwrap();
 
     let mut delays = Vec::new();
     for i in 0..15 {
