@@ -53,7 +53,9 @@ pub trait TokenManager: TokenStore {
         Clock::system()
     }
 
-    /// Mints a token of the store's format. The secret is in the result and nowhere else.
+    /// Mints a token of the store's format. The secret is in the result and nowhere else. A
+    /// lifetime ([`NewToken::expires_in`]) counts from the store's [`clock`](Self::clock): an
+    /// implementation takes `new.issued_at(self.clock().now())` first.
     ///
     /// # Errors
     ///
@@ -72,7 +74,9 @@ pub trait TokenManager: TokenStore {
         issuer: &Principal,
         new: NewToken,
     ) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send {
-        let checked = self.rules().decide(issuer.actor(), Action::Mint(new.grant()), self.clock().now());
+        let now = self.clock().now();
+        let new = new.issued_at(now);
+        let checked = self.rules().decide(issuer.actor(), Action::Mint(new.grant()), now);
         async move {
             checked?;
             self.issue(new).await

@@ -28,6 +28,9 @@ pub struct NewToken {
     name: Option<String>,
     /// Set by a builder call whose argument could not be honoured; issuing then fails.
     out_of_range: Option<&'static str>,
+    /// A lifetime given with [`expires_in`](Self::expires_in), until the issuing store counts
+    /// it from its clock ([`issued_at`](Self::issued_at)).
+    lifetime: Option<Duration>,
 }
 
 impl NewToken {
@@ -38,7 +41,7 @@ impl NewToken {
 
     /// A token that grants `grant`.
     pub fn for_grant(grant: Grant) -> Self {
-        NewToken { grant, name: None, out_of_range: None }
+        NewToken { grant, name: None, out_of_range: None, lifetime: None }
     }
 
     /// Sets the organization or tenant.
@@ -95,16 +98,36 @@ impl NewToken {
     }
 
     /// Makes the token expire at `at`. Without an expiry a token is valid until revoked.
-    pub fn expires_at(self, at: SystemTime) -> Self {
+    pub fn expires_at(mut self, at: SystemTime) -> Self {
+        self.lifetime = None;
         self.map_grant(|g| g.with_expires_at(at))
     }
 
-    /// Makes the token expire `lifetime` from now (the system clock; with a store on another
-    /// [`Clock`](crate::Clock), use `expires_at(clock.now() + lifetime)`). A lifetime past
-    /// what a `SystemTime` can hold makes issuing fail with [`ManageError::OutOfRange`].
+    /// Makes the token expire `lifetime` after it is issued, by the issuing store's
+    /// [`Clock`](crate::Clock) (until a store counts it, [`expiry`](Self::expiry) counts it
+    /// from the system clock). A lifetime past what a `SystemTime` can hold makes issuing fail
+    /// with [`ManageError::OutOfRange`].
     pub fn expires_in(mut self, lifetime: Duration) -> Self {
-        match SystemTime::now().checked_add(lifetime) {
-            Some(at) => self.expires_at(at),
+        self.lifetime = Some(lifetime);
+        self.count_lifetime(SystemTime::now())
+    }
+
+    /// This token as issued at `now`, the issuing store's time: a lifetime given with
+    /// [`expires_in`](Self::expires_in) counts from then. Stores call it, with
+    /// [`validate`](Self::validate), before issuing, and
+    /// [`TokenManager::issue_as`](crate::TokenManager::issue_as) before it decides: once
+    /// counted, the expiry is fixed, so the one the rule checked is the one issued.
+    pub fn issued_at(self, now: SystemTime) -> Self {
+        let mut counted = self.count_lifetime(now);
+        counted.lifetime = None;
+        counted
+    }
+
+    /// The expiry `now` plus the lifetime, if one was given, keeping the lifetime.
+    fn count_lifetime(mut self, now: SystemTime) -> Self {
+        let Some(lifetime) = self.lifetime else { return self };
+        match now.checked_add(lifetime) {
+            Some(at) => self.map_grant(|g| g.with_expires_at(at)),
             None => {
                 self.out_of_range = Some("expires_in");
                 self

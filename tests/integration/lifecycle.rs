@@ -444,3 +444,13 @@ async fn a_token_cannot_mint_scopes_it_does_not_hold() {
 async fn the_lifecycle_trait_drives_the_memory_store() {
     tower_bearer_test_support::contract::manage(&MemoryTokenStore::new()).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_lifetime_counts_from_the_memory_stores_clock_and_its_caches() {
+    use tower_bearer_test_support::contract::lifetimes_count_from_the_store_clock;
+    let clock = tower_bearer::Clock::manual(SystemTime::now() - Duration::from_secs(2 * 86_400));
+    let store = MemoryTokenStore::builder().clock(clock).build();
+    lifetimes_count_from_the_store_clock(&store).await;
+    #[cfg(feature = "cache")]
+    lifetimes_count_from_the_store_clock(&tower_bearer::CachedTokenStore::new(store)).await;
+}

@@ -289,10 +289,12 @@ impl<M: TokenManager> TokenManager for SignedTokens<M> {
 
     async fn issue(&self, new: NewToken) -> Result<IssuedToken, ManageError> {
         self.check_can_sign()?;
+        let now = self.clock().now();
+        let new = new.issued_at(now);
         let new = match new.expiry() {
             Some(_) => new,
             None => {
-                let at = self.clock().now().checked_add(self.inner.default_lifetime);
+                let at = now.checked_add(self.inner.default_lifetime);
                 new.expires_at(at.ok_or(ManageError::OutOfRange("default_lifetime"))?)
             }
         };

@@ -45,8 +45,9 @@ impl TokenManager for SqlTokenStore {
     }
 
     async fn issue(&self, new: NewToken) -> Result<IssuedToken, ManageError> {
-        new.validate()?;
         let inner = &*self.inner;
+        let new = new.issued_at(inner.clock.now());
+        new.validate()?;
         for _ in 0..INSERT_ATTEMPTS {
             let secret = inner.format.generate();
             let now = inner.clock.now();

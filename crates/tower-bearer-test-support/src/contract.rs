@@ -169,6 +169,35 @@ pub async fn management_rules<S: TokenManager>(store: &S) {
     assert!(matches!(store.issue(forever).await, Err(ManageError::OutOfRange(_))));
 }
 
+/// A lifetime (`NewToken::expires_in`) counts from the store's clock, not the system's, and
+/// the expiry `issue_as` checks against its actor is the one issued. `store` must read a clock
+/// at least a day behind the system's (a `Clock::manual` in the past).
+pub async fn lifetimes_count_from_the_store_clock<S: TokenManager>(store: &S) {
+    let now = store.clock().now();
+    let behind = SystemTime::now().duration_since(now).unwrap_or_default();
+    assert!(behind >= Duration::from_secs(86_400), "the store's clock must be a day behind");
+    let hour = Duration::from_secs(3_600);
+    let lifetime = |hours| NewToken::for_subject("lifetimes").scopes(["x"]).expires_in(hour * hours);
+    // Within what the store keeps of a time (microseconds in SQL, seconds in a JWT).
+    let expires_near = |token: &tower_bearer::IssuedToken, at: SystemTime| {
+        let expiry = token.info().principal.expires_at().expect("an expiry");
+        let apart = expiry.duration_since(at).unwrap_or_else(|e| e.duration());
+        assert!(apart < Duration::from_secs(1), "{expiry:?} is not {at:?}");
+    };
+    let issued = store.issue(lifetime(1)).await.unwrap();
+    expires_near(&issued, now + hour);
+
+    // An actor with two hours left, by the store's clock, mints for one and not for three.
+    let actor = store
+        .issue(NewToken::for_subject("lifetimes").scopes(["x"]).expires_at(now + hour * 2))
+        .await
+        .unwrap();
+    let actor = principal_of(store, actor.secret().expose_secret()).await;
+    let minted = store.issue_as(&actor, lifetime(1)).await.unwrap();
+    expires_near(&minted, now + hour);
+    assert!(matches!(store.issue_as(&actor, lifetime(3)).await, Err(ManageError::OutlivesIssuer)));
+}
+
 pub type Events = Arc<Mutex<Vec<LifecycleEvent>>>;
 
 /// A hook recording every lifecycle event, and where it records them.

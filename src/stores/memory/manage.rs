@@ -34,6 +34,7 @@ impl TokenManager for MemoryTokenStore {
 
     fn issue(&self, new: NewToken) -> impl Future<Output = Result<IssuedToken, ManageError>> + Send {
         let shared = &*self.shared;
+        let new = new.issued_at(shared.clock.now());
         if let Err(e) = new.validate() {
             return ready(Err(e));
         }

@@ -298,3 +298,10 @@ async fn a_signed_tokens_rate_limit_is_enforced() {
     assert_eq!(status(&layer, &jwt).await, StatusCode::OK);
     assert_eq!(status(&layer, &jwt).await, StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn a_lifetime_counts_from_the_stores_clock() {
+    let clock = Clock::manual(SystemTime::now() - Duration::from_secs(2 * 86_400));
+    let tokens = tokens(&clock, k1(), ISSUER, API);
+    tower_bearer_test_support::contract::lifetimes_count_from_the_store_clock(&tokens).await;
+}

@@ -49,6 +49,13 @@ async fn the_lifecycle_trait_drives_the_sqlite_store() {
 }
 
 #[tokio::test]
+async fn a_lifetime_counts_from_the_stores_clock() {
+    let clock = tower_bearer::Clock::manual(SystemTime::now() - Duration::from_secs(2 * 86_400));
+    let store = SqlTokenStore::builder().clock(clock).open("sqlite::memory:").await.unwrap();
+    contract::lifetimes_count_from_the_store_clock(&store).await;
+}
+
+#[tokio::test]
 async fn the_usage_contract_holds_on_sqlite_and_memory() {
     let dir = temp_dir();
     let store = SqlTokenStore::builder()
