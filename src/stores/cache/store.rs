@@ -110,7 +110,9 @@ impl<S: TokenStore> CachedTokenStore<S> {
     /// ([`TokenStore::subscribe_revocations`]): where the store pushes them (the memory
     /// store; the SQL store, built within a tokio runtime), a token revoked by any path, not
     /// only through this cache, loses its cached answer at once. Otherwise the positive TTL
-    /// bounds how long a revocation made around the cache takes to reach it.
+    /// bounds how long a revocation made around the cache takes to reach it. Build a cache
+    /// once and clone it (clones share it): over Postgres each one built holds a listening
+    /// connection while it lives.
     pub fn with_config(store: S, config: CacheConfig) -> Self {
         let core = Arc::new(config.core());
         let flights = std::array::from_fn(|_| Mutex::default());
