@@ -74,18 +74,8 @@ impl TokenManager for MemoryTokenStore {
     /// Once this returns, every lookup that starts afterwards answers
     /// [`TokenState::Revoked`](crate::TokenState::Revoked).
     fn revoke(&self, id: &TokenId) -> impl Future<Output = Result<bool, ManageError>> + Send {
-        let shared = &*self.shared;
-        let revoked = {
-            let _writer = shared.write_lock();
-            shared.remove(id, true)
-        };
-        ready(Ok(revoked
-            .map(|(info, digest)| {
-                let expires = info.principal.expires_at();
-                shared.push_revocation(&info.id, expires, &digest, shared.clock.now(), None);
-                shared.events.emit(&LifecycleEvent::Revoked(info));
-            })
-            .is_some()))
+        let revoked = self.shared.end(id, true);
+        ready(Ok(revoked.map(|info| self.shared.events.emit(&LifecycleEvent::Revoked(info))).is_some()))
     }
 
     /// With `grace == Duration::ZERO`, the old token is revoked in the same step that makes
@@ -100,18 +90,8 @@ impl TokenManager for MemoryTokenStore {
     }
 
     fn delete(&self, id: &TokenId) -> impl Future<Output = Result<bool, ManageError>> + Send {
-        let shared = &*self.shared;
-        let deleted = {
-            let _writer = shared.write_lock();
-            shared.remove(id, false)
-        };
-        ready(Ok(deleted
-            .map(|(info, digest)| {
-                let expires = info.principal.expires_at();
-                shared.push_revocation(&info.id, expires, &digest, shared.clock.now(), None);
-                shared.events.emit(&LifecycleEvent::Deleted(info));
-            })
-            .is_some()))
+        let deleted = self.shared.end(id, false);
+        ready(Ok(deleted.map(|info| self.shared.events.emit(&LifecycleEvent::Deleted(info))).is_some()))
     }
 
     /// Revocation records of expired tokens go too: such a token would be refused anyway.

@@ -181,6 +181,18 @@ impl Shared {
         Some((info, record.digest))
     }
 
+    /// Ends the live token `id` now, under the writer lock, leaving a revocation record if
+    /// `tombstone` (a revocation; a deletion leaves none), and tells the verifiers and caches
+    /// over this store; its metadata.
+    pub(super) fn end(&self, id: &TokenId, tombstone: bool) -> Option<TokenInfo> {
+        let (info, digest) = {
+            let _writer = self.write_lock();
+            self.remove(id, tombstone)?
+        };
+        self.push_revocation(&info.id, info.principal.expires_at(), &digest, self.clock.now(), None);
+        Some(info)
+    }
+
     /// Tells the verifiers and caches over this store that the token `id`, known by `digest`
     /// and expiring at `expires`, is refused from `from` (now, or the end of a rotation's
     /// grace), replaced by `successor` if it was rotated. The caller has released the writer
