@@ -2,6 +2,8 @@
 //! signed tokens): `LISTEN/NOTIFY` on PostgreSQL, polling on SQLite; each push is a
 //! [`RevocationListener`].
 
+use std::sync::{MutexGuard, PoisonError};
+
 use tower_bearer::store::RevocationSubscriber;
 
 use crate::db::Db;
@@ -10,14 +12,19 @@ use crate::status::StatusReport;
 use crate::store::SqlTokenStore;
 
 impl SqlTokenStore {
-    /// The pushes this store started for the verifiers subscribed to it (a `SignedTokens` of
-    /// tower-bearer-jwt subscribes its deny list when it is built), oldest first, those still
-    /// running: to watch their status, or hand [`RevocationListener::on_loss`] a breaker.
+    /// The pushes this store started for what subscribed to it (a `CachedTokenStore` built
+    /// over it, the deny list of a `SignedTokens` of tower-bearer-jwt), oldest first, those
+    /// still running: to watch their status, or hand [`RevocationListener::on_loss`] a breaker.
     #[must_use]
     pub fn revocation_pushes(&self) -> Vec<RevocationListener> {
-        let mut pushes = self.inner.pushes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.running_pushes().clone()
+    }
+
+    /// The pushes this store started, those that ended dropped, under their lock.
+    pub(crate) fn running_pushes(&self) -> MutexGuard<'_, Vec<RevocationListener>> {
+        let mut pushes = self.inner.pushes.lock().unwrap_or_else(PoisonError::into_inner);
         pushes.retain(|push| !push.is_finished());
-        pushes.clone()
+        pushes
     }
 
     /// Pushes the revocations made by every instance sharing this database to `subscriber`,

@@ -13,11 +13,11 @@ impl TokenStore for SqlTokenStore {
 
     /// Starts a push of every instance's revocations to `subscriber`
     /// ([`push_revocations`](SqlTokenStore::push_revocations)) when called within a tokio
-    /// runtime; a verifier of signed tokens built over this store subscribes its deny list
-    /// so, with nothing for the application to wire. The push is listed by
+    /// runtime; a cache or a verifier of signed tokens built over this store subscribes so,
+    /// with nothing for the application to wire. The push is listed by
     /// [`revocation_pushes`](SqlTokenStore::revocation_pushes). Outside a runtime, or for a
-    /// subscriber SQLite cannot feed (a cache), nothing starts and it returns `false`: the
-    /// subscriber then trusts nothing it holds alone.
+    /// subscriber SQLite cannot feed (a cache), nothing starts and it returns `false`: a deny
+    /// list then has each token's record read, a cache relies on its TTL.
     fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
         if tokio::runtime::Handle::try_current().is_err() {
             return false;
@@ -25,9 +25,7 @@ impl TokenStore for SqlTokenStore {
         let Some(push) = self.push_revocations(subscriber) else {
             return false;
         };
-        let mut pushes = self.inner.pushes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        pushes.retain(|push| !push.is_finished());
-        pushes.push(push);
+        self.running_pushes().push(push);
         true
     }
 }
