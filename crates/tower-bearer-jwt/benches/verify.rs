@@ -3,8 +3,8 @@
 //! - `raw_ed25519` / `raw_hs256`: the signature check alone, on the same bytes as the token's
 //!   (for HMAC, from the key's state computed once, as the verifier keeps it);
 //! - `layer_ed25519` / `layer_hs256`: one request through `BearerAuthLayer` over
-//!   `SignedTokens`, minus `passthrough` (the same request to the bare service): a token the
-//!   claims memo holds, as every request of a client after its first;
+//!   `SignedTokens`, minus `passthrough_ed25519` / `passthrough` (the same request to the bare
+//!   service): a token the claims memo holds, as every request of a client after its first;
 //! - `layer_ed25519_memo_off` / `layer_hs256_memo_off`: the same with the memo off, what a
 //!   token costs the first time it is seen (less its digest);
 //! - `layer_hs256_denied_100k`: `layer_hs256` with 100 000 other tokens on the deny list;
@@ -17,6 +17,10 @@
 //!   `nbf`): what a verifier of self-contained tokens spends, with no layer or principal;
 //!   each algorithm's are also run interleaved ([`interleaved_ratios`]), with the claims check
 //!   alone beside them.
+//!
+//! With `--bench`, the HS256 ratios also run interleaved: `SignedTokens` answering a lookup
+//! ([`store_ratios`]) and a request through the layer ([`layer_ratios`]), each against the raw
+//! HMAC in the same rounds.
 //!
 //! Then, because the deny list's cost (tens of nanoseconds) is below what separate criterion
 //! runs on a shared machine can resolve, an interleaved comparison of the same token through
@@ -123,6 +127,13 @@ fn bench_alg(
 /// all alike: the batch size and, for each of `run(1)` to `run(N - 1)`, the median over rounds
 /// of its time / the baseline's. `M` is `N - 1`.
 fn interleaved<const N: usize, const M: usize>(run: impl Fn(u8) -> bool) -> (u32, [f64; M]) {
+    let (n, rounds) = interleaved_times::<N>(run);
+    let ratios: [Vec<f64>; M] = std::array::from_fn(|i| rounds.iter().map(|ns| ns[i + 1] / ns[0]).collect());
+    (n, ratios.map(median))
+}
+
+/// The batches of [`interleaved`]: the batch size, and each round's time of each batch.
+fn interleaved_times<const N: usize>(run: impl Fn(u8) -> bool) -> (u32, Vec<[f64; N]>) {
     let start = std::time::Instant::now();
     assert!(run(0));
     let n = (1_000_000 / start.elapsed().as_nanos().max(1)).clamp(1, 5_000) as u32;
@@ -133,22 +144,22 @@ fn interleaved<const N: usize, const M: usize>(run: impl Fn(u8) -> bool) -> (u32
         }
         start.elapsed().as_nanos() as f64
     };
-    let mut ratios: [Vec<f64>; M] = std::array::from_fn(|_| Vec::new());
-    for round in 0..300 {
-        let mut ns = [0.0; N];
-        for i in 0..N {
-            let what = (round + i) % N;
-            ns[what] = time(what as u8);
-        }
-        for (ratios, time) in ratios.iter_mut().zip(&ns[1..]) {
-            ratios.push(time / ns[0]);
-        }
-    }
-    let medians = ratios.map(|mut ratios| {
-        ratios.sort_by(f64::total_cmp);
-        ratios[150]
-    });
-    (n, medians)
+    let rounds = (0..300)
+        .map(|round| {
+            let mut ns = [0.0; N];
+            for i in 0..N {
+                let what = (round + i) % N;
+                ns[what] = time(what as u8);
+            }
+            ns
+        })
+        .collect();
+    (n, rounds)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// The raw check, `Jws::verify`, the token check, and the claims check alone (on the decoded
@@ -214,6 +225,46 @@ fn store_ratios(keyed: &Hmac<Sha256>) {
     );
 }
 
+/// What the layer adds to a request with an HS256 token, against the raw HMAC: batches of the
+/// raw check, the same request to the bare service, and through the layer (the memo holding
+/// the token, then a layer whose memo is off), alternating, 300 rounds; the median of the
+/// per-round (layer - bare) / raw. The bare service gets the very request the layer gets (the
+/// same header, as long), so that building the request cancels out.
+fn layer_ratios(keyed: &Hmac<Sha256>) {
+    use std::cell::RefCell;
+
+    let hs256 = || KeySet::new(SigningKey::hs256("h1", SECRET).unwrap()).unwrap();
+    let (warm_tokens, jwt) = signed(hs256());
+    let (cold_tokens, cold_jwt) = signed_with_memo(hs256(), Some(0));
+    assert_eq!(jwt.len(), cold_jwt.len());
+    let (input, signature) = jwt.rsplit_once('.').unwrap();
+    let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    // Not boxed (as `layered` would): a boxed future per request would be counted as the layer's.
+    let layer = |tokens| ServiceBuilder::new().layer(BearerAuthLayer::new(tokens)).service(service_fn(ok));
+    let services = RefCell::new((layer(warm_tokens), layer(cold_tokens), service_fn(ok)));
+    let run = |what: u8| {
+        let (warm, cold, bare) = &mut *services.borrow_mut();
+        match what {
+            0 => {
+                let mut mac = keyed.clone();
+                mac.update(black_box(input.as_bytes()));
+                mac.verify_slice(&signature).is_ok()
+            }
+            1 => now(bare.call(black_box(request(&jwt)))).unwrap().status() == 200,
+            2 => now(warm.call(black_box(request(&jwt)))).unwrap().status() == 200,
+            _ => now(cold.call(black_box(request(&cold_jwt)))).unwrap().status() == 200,
+        }
+    };
+    assert!((1..4).all(run));
+    let (n, rounds) = interleaved_times::<4>(run);
+    let added = |layer: usize| median(rounds.iter().map(|ns| (ns[layer] - ns[1]) / ns[0]).collect());
+    println!(
+        "\n  hs256 through the layer, interleaved (300 rounds x {n}): (layer - bare) / raw {:.3}x, memo off {:.3}x",
+        added(2),
+        added(3)
+    );
+}
+
 /// The typical access token of `keys`, as `SignedTokens` issues it.
 fn issued(keys: KeySet) -> String {
     signed(keys).1
@@ -274,6 +325,7 @@ fn per_algorithm(c: &mut Criterion) {
 
     if std::env::args().any(|a| a == "--bench") {
         store_ratios(&keyed);
+        layer_ratios(&keyed);
     }
 
     let jwk: serde_json::Value = serde_json::from_str(RSA1_JWK).unwrap();
@@ -402,13 +454,18 @@ fn bench_layer(
 
 fn verify(c: &mut Criterion) {
     let mut group = c.benchmark_group(GROUP);
+    let (ed_tokens, ed_jwt) = signed(KeySet::new(SigningKey::ed25519_pem("k1", K1).unwrap()).unwrap());
+    let (hs_tokens, hs_jwt) = signed(KeySet::new(SigningKey::hs256("h1", SECRET).unwrap()).unwrap());
+    // The very requests the layers get (a header as long), so that building them cancels out.
     let mut bare = service_fn(ok);
     group.bench_function("passthrough", |b| {
-        b.iter(|| now(bare.call(black_box(request("x.y.z")))).unwrap().status())
+        b.iter(|| now(bare.call(black_box(request(&hs_jwt)))).unwrap().status())
+    });
+    group.bench_function("passthrough_ed25519", |b| {
+        b.iter(|| now(bare.call(black_box(request(&ed_jwt)))).unwrap().status())
     });
 
     // Ed25519.
-    let (ed_tokens, ed_jwt) = signed(KeySet::new(SigningKey::ed25519_pem("k1", K1).unwrap()).unwrap());
     let (input, signature) = ed_jwt.rsplit_once('.').unwrap();
     let signature: [u8; 64] = URL_SAFE_NO_PAD.decode(signature).unwrap().try_into().unwrap();
     let signature = ed25519_dalek::Signature::from_bytes(&signature);
@@ -422,7 +479,6 @@ fn verify(c: &mut Criterion) {
     bench_layer(&mut group, "layer_ed25519_memo_off", cold_tokens, &cold_jwt);
 
     // HS256.
-    let (hs_tokens, hs_jwt) = signed(KeySet::new(SigningKey::hs256("h1", SECRET).unwrap()).unwrap());
     let (input, signature) = hs_jwt.rsplit_once('.').unwrap();
     let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
     let keyed = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
@@ -522,6 +578,7 @@ fn main() {
     c.final_summary();
     let names = [
         "passthrough",
+        "passthrough_ed25519",
         "raw_ed25519",
         "layer_ed25519",
         "raw_hs256",
@@ -530,21 +587,29 @@ fn main() {
         "jsonwebtoken_hs256",
     ];
     let ns: Vec<Option<f64>> = names.iter().map(|n| estimate_ns(n)).collect();
-    if let [Some(pass), Some(raw_ed), Some(ed), Some(raw_hs), Some(hs), Some(denied), Some(jwt_crate)] =
-        ns[..]
+    if let [
+        Some(pass),
+        Some(pass_ed),
+        Some(raw_ed),
+        Some(ed),
+        Some(raw_hs),
+        Some(hs),
+        Some(denied),
+        Some(jwt_crate),
+    ] = ns[..]
     {
         println!();
         for (name, ns) in names.iter().zip(&ns) {
             println!("  {name:<28} {:>9.0} ns", ns.unwrap_or_default());
         }
-        println!("  (layer - passthrough) / raw, Ed25519  {:.2}x", (ed - pass) / raw_ed);
+        println!("  (layer - passthrough) / raw, Ed25519  {:.2}x", (ed - pass_ed) / raw_ed);
         println!("  (layer - passthrough) / raw, HS256    {:.2}x", (hs - pass) / raw_hs);
         println!("  deny list at 100k                     {:+.0} ns", denied - hs);
         println!("  (layer - passthrough) / jsonwebtoken, HS256  {:.2}x", (hs - pass) / jwt_crate);
     }
-    for (alg, raw) in [("ed25519", "raw_ed25519"), ("hs256", "raw_hs256")] {
+    for (alg, pass) in [("ed25519", "passthrough_ed25519"), ("hs256", "passthrough")] {
         if let [Some(pass), Some(raw), Some(off)] =
-            ["passthrough", raw, &format!("layer_{alg}_memo_off")].map(estimate_ns)
+            [pass, &format!("raw_{alg}"), &format!("layer_{alg}_memo_off")].map(estimate_ns)
         {
             println!("  (layer - passthrough) / raw, {alg}, memo off  {:.2}x", (off - pass) / raw);
         }

@@ -103,11 +103,11 @@ impl<M: TokenManager> SignedTokensBuilder<M> {
         self
     }
 
-    /// How many tokens' meanings are remembered, by digest, so that a token presented again
-    /// is not verified, decoded and read again (default [`ClaimsMemo::DEFAULT_CAPACITY`], about
-    /// 1 MB; 0 turns the memo off; see [`ClaimsMemo`]). Expiry, `nbf` and the deny list are
-    /// checked on every request either way. Raise it when more tokens are in use at once: a
-    /// token the memo does not hold costs its digest on top of its full check.
+    /// How many tokens' meanings are remembered, so that a token presented again is not
+    /// verified, decoded and read again (default [`ClaimsMemo::DEFAULT_CAPACITY`], about 2 MB;
+    /// 0 turns the memo off; see [`ClaimsMemo`]). Expiry, `nbf` and the deny list are checked
+    /// on every request either way. Raise it when more tokens are in use at once: a token the
+    /// memo does not hold costs the digest of its signature on top of its full check.
     pub fn claims_memo(mut self, capacity: usize) -> Self {
         self.memo_capacity = capacity;
         self

@@ -140,7 +140,7 @@ impl std::error::Error for JwsError {}
 /// assert_eq!(refused.err(), Some(JwsError::AlgorithmNotAllowed)); // {"alg":"none"}
 /// # Ok::<(), tower_bearer_jwt::KeyError>(())
 /// ```
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Jws<'t> {
     header: &'t str,
     payload: &'t str,
@@ -186,7 +186,27 @@ const HEADER_MAX: usize = 512;
 /// ones, whose check costs a thousand times an allocation, on the heap.
 const SIGNATURE_INLINE: usize = 64;
 
+impl fmt::Debug for Jws<'_> {
+    // The signature is what makes the rest a credential: never shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Jws")
+            .field("header", &self.header)
+            .field("payload", &self.payload)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'t> Jws<'t> {
+    /// `header.payload`, the part the signature covers.
+    pub(crate) fn signed(&self) -> &'t str {
+        self.signed
+    }
+
+    /// The signature segment, still encoded.
+    pub(crate) fn signature(&self) -> &'t str {
+        self.signature
+    }
+
     /// `token` split into the three parts of a JWS, if it has that shape (exactly two dots).
     #[must_use]
     pub fn split(token: &'t str) -> Option<Self> {
@@ -372,6 +392,13 @@ mod tests {
         for not in ["", "abc", "a.b", "a.b.c.d", "a..b.c", ".", "tok_live_abc"] {
             assert!(Jws::split(not).is_none(), "{not}");
         }
+    }
+
+    #[test]
+    fn debug_never_shows_the_signature() {
+        let jws = Jws::split("eyJhbGciOiJIUzI1NiJ9.e30.c2VjcmV0LXNpZ25hdHVyZQ").unwrap();
+        let shown = format!("{jws:?}");
+        assert!(shown.contains("eyJhbGciOiJIUzI1NiJ9") && !shown.contains("c2VjcmV0"), "{shown}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
-use tower_bearer::{PresentedToken, TokenState};
+use tower_bearer::TokenState;
 
 use crate::claims::Claims;
 use crate::header::{TYP, header_segment};
@@ -36,7 +36,7 @@ pub(crate) fn sign(keys: &KeySet, claims: &Value) -> Option<String> {
     Some(token)
 }
 
-/// The state of `token` (`presented`, split) at `now`: active or expired if it verifies
+/// The state of `token` at `now`: active or expired if it verifies
 /// against `keys` and `expect`, unknown for any failure (all answered alike: 401), whatever the
 /// claims hold: never a panic. The principal's expiry is `exp` plus the leeway, the moment this
 /// verifier stops accepting the token (the layer checks it again on its own clock). A token `memo` holds,
@@ -44,13 +44,12 @@ pub(crate) fn sign(keys: &KeySet, claims: &Value) -> Option<String> {
 /// again; the times are checked every time.
 pub(crate) fn verify(
     keys: &KeySet,
-    presented: &PresentedToken<'_>,
     token: &Jws<'_>,
     expect: &Expect<'_>,
     memo: &ClaimsMemo,
     now: SystemTime,
 ) -> TokenState {
-    match memo.verify(presented, now, || read_verified(keys, token, expect)) {
+    match memo.verify(token, now, || read_verified(keys, token, expect)) {
         Some(verified) => verified.state_at(now, expect.leeway),
         None => TokenState::Unknown,
     }

@@ -1,21 +1,18 @@
 //! [`ClaimsMemo`]: what recent tokens meant, so that a token presented again is not verified,
 //! decoded, read and turned into a principal again; and [`VerifiedToken`], what it remembers.
 //!
-//! A token is known by the SHA-256 digest of all its bytes ([`TokenHash`], compared in
-//! constant time, as the stores know opaque tokens): no plaintext token is kept. What a token
-//! means (whether its header, signature and claims check out, and the principal they describe)
-//! depends on nothing but those bytes and the verifier's keys, issuer, audience and leeway; so
-//! while those stay the same, a token that verified once verifies again, and one with any other
-//! byte (a forged payload, another signature) is another digest and is verified in full. Only
-//! tokens that verified are remembered. Expiry and `nbf` are checked on every request, from
-//! what the memo returns ([`VerifiedToken::state_at`]).
+//! Why a token is known by its signature's digest and not its own: the digest of a whole
+//! HS256 token (five blocks of SHA-256) cost nearly as much as the HMAC it saved; its signature
+//! is one block.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use foldhash::fast::RandomState;
-use tower_bearer::{PresentedToken, Principal, TokenHash, TokenState};
+use tower_bearer::{Principal, TokenHash, TokenState};
+
+use crate::jws::Jws;
 
 /// How often, at most, a full memo is swept of expired tokens (seconds). A full memo takes
 /// nothing new until a sweep makes room: when more tokens are in use than it holds, a token it
@@ -67,9 +64,21 @@ impl VerifiedToken {
     }
 }
 
-/// What recent tokens meant, by the SHA-256 digest of each token's bytes (no plaintext kept),
-/// so that a token presented again is not verified, decoded and read again: the memo of
-/// [`SignedTokens`](crate::SignedTokens), and of any other verifier of JWTs.
+/// What recent tokens meant, so that a token presented again is not verified, decoded and read
+/// again: the memo of [`SignedTokens`](crate::SignedTokens), and of any other verifier of JWTs.
+///
+/// A token is known by the SHA-256 digest of its signature segment ([`TokenHash`], compared in
+/// constant time), and the memo keeps the part the signature covers (`header.payload`) to
+/// compare with. The signature is what makes the rest a credential, so it is never kept, only
+/// its digest; the header and payload alone are no credential (whoever sees the token sees
+/// them, and they cannot be presented without the signature). A token matching both is the
+/// token that verified: the same signature (the digest resists collisions) over the same
+/// bytes. One with a remembered signature over other bytes, or any other signature, is
+/// verified in full. What a token means (whether its header, signature and claims check out,
+/// and the principal they describe) depends on nothing but its bytes and the verifier's keys,
+/// issuer, audience and leeway, so while those stay the same a token that verified once
+/// verifies again. Only tokens that verified are remembered. Expiry and `nbf` are checked on
+/// every request, from what the memo returns ([`VerifiedToken::state_at`]).
 ///
 /// A memo holds the answers of one verifier under one key set, issuer, audience and leeway:
 /// when any of them changes (the issuer's keys were fetched again, say), start a new memo, or a
@@ -79,20 +88,23 @@ impl VerifiedToken {
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
-/// use tower_bearer::{Grant, PresentedToken, Principal, TokenState};
-/// use tower_bearer_jwt::{ClaimsMemo, VerifiedToken};
+/// use tower_bearer::{Grant, Principal, TokenState};
+/// use tower_bearer_jwt::{ClaimsMemo, Jws, VerifiedToken};
 ///
 /// let memo = ClaimsMemo::new(ClaimsMemo::DEFAULT_CAPACITY);
-/// let token = PresentedToken::new("eyJhbGciOiJFZERTQSJ9.e30.c2ln");
+/// let token = Jws::split("eyJhbGciOiJFZERTQSJ9.e30.c2ln").expect("a JWS");
 /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
 /// // The first time, the verifier runs; the second time the memo answers.
 /// let verify = || Some(VerifiedToken::new(Principal::for_grant(Grant::new("ada")).build(), None));
 /// assert!(memo.verify(&token, now, verify).is_some());
 /// let again = memo.remembered(&token).expect("remembered");
 /// assert!(matches!(again.state_at(now, Duration::ZERO), TokenState::Active(p) if p.subject() == "ada"));
+/// // The same signature over other bytes is another token.
+/// assert!(memo.remembered(&Jws::split("eyJhbGciOiJFZERTQSJ9.e31.c2ln").expect("a JWS")).is_none());
 /// ```
 pub struct ClaimsMemo {
-    known: papaya::HashMap<TokenHash, VerifiedToken, RandomState>,
+    /// By the digest of the signature segment.
+    known: papaya::HashMap<TokenHash, Remembered, RandomState>,
     /// How many tokens it holds at most (0: none, the memo is off).
     capacity: usize,
     /// When the next sweep of a full memo may run, seconds since the epoch.
@@ -100,8 +112,8 @@ pub struct ClaimsMemo {
 }
 
 impl ClaimsMemo {
-    /// How many tokens are remembered unless configured: a digest and a principal each, about
-    /// 1 MB for a full memo of typical tokens.
+    /// How many tokens are remembered unless configured: a digest, the signed part and a
+    /// principal each, about 2 MB for a full memo of typical tokens.
     pub const DEFAULT_CAPACITY: usize = 4096;
 
     /// A memo of at most `capacity` tokens (0: off, every token is verified every time).
@@ -116,11 +128,11 @@ impl ClaimsMemo {
 
     /// What `token` meant when it verified, if the memo holds it.
     #[must_use]
-    pub fn remembered(&self, token: &PresentedToken<'_>) -> Option<VerifiedToken> {
+    pub fn remembered(&self, token: &Jws<'_>) -> Option<VerifiedToken> {
         if self.capacity == 0 {
             return None;
         }
-        self.known.pin().get(token.hash()).cloned()
+        self.known.pin().get(&key_of(token)).and_then(|known| known.meaning_of(token))
     }
 
     /// What `token` means: remembered, or found by `verify` (and remembered when it verifies and
@@ -129,7 +141,7 @@ impl ClaimsMemo {
     /// meaning for as long as the memo holds it. `now` decides the sweeps of a full memo.
     pub fn verify(
         &self,
-        token: &PresentedToken<'_>,
+        token: &Jws<'_>,
         now: SystemTime,
         verify: impl FnOnce() -> Option<VerifiedToken>,
     ) -> Option<VerifiedToken> {
@@ -137,8 +149,9 @@ impl ClaimsMemo {
             return verify();
         }
         let map = self.known.pin();
-        if let Some(known) = map.get(token.hash()) {
-            return Some(known.clone());
+        let key = key_of(token);
+        if let Some(known) = map.get(&key).and_then(|known| known.meaning_of(token)) {
+            return Some(known);
         }
         let fresh = verify()?;
         if map.len() >= self.capacity {
@@ -158,12 +171,13 @@ impl ClaimsMemo {
                 return Some(fresh);
             }
             // The principal's expiry includes the leeway: after it the token is refused anyway.
-            map.retain(|_, known| !known.principal.is_expired_at(now));
+            map.retain(|_, known| !known.token.principal.is_expired_at(now));
             if map.len() >= self.capacity {
                 return Some(fresh);
             }
         }
-        map.insert(*token.hash(), fresh.clone());
+        let signed = token.signed().into();
+        map.insert(key, Remembered { signed, token: fresh.clone() });
         Some(fresh)
     }
 
@@ -177,6 +191,26 @@ impl ClaimsMemo {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// The key `token` is remembered under: the digest of its signature segment.
+fn key_of(token: &Jws<'_>) -> TokenHash {
+    TokenHash::of(token.signature())
+}
+
+/// A token that verified: the part its signature covers, and what it means.
+struct Remembered {
+    signed: Box<str>,
+    token: VerifiedToken,
+}
+
+impl Remembered {
+    /// What `token` means, if it is the token remembered: the signature matched already (by
+    /// its digest), and the signed part must too. Compared in variable time: only someone
+    /// holding a valid signature gets this far, and the header and payload are no secret.
+    fn meaning_of(&self, token: &Jws<'_>) -> Option<VerifiedToken> {
+        (*self.signed == *token.signed()).then(|| self.token.clone())
     }
 }
 
@@ -205,7 +239,7 @@ mod tests {
         now: SystemTime,
         read: impl FnOnce() -> Option<VerifiedToken>,
     ) -> Option<VerifiedToken> {
-        memo.verify(&PresentedToken::new(secret), now, read)
+        memo.verify(&Jws::split(&format!("e30.{secret}.{secret}")).expect("a JWS"), now, read)
     }
 
     /// Claims of a token expiring `in_secs` after [`NOW`].
@@ -265,6 +299,28 @@ mod tests {
             Some(SystemTime::UNIX_EPOCH + NOW + Duration::from_secs(60))
         );
         assert_eq!((reads.get(), memo.len()), (2, 1));
+    }
+
+    /// A forger who has one valid token's signature puts it over other claims: the digest
+    /// matches, the signed part does not, so the token is verified in full (and refused), and
+    /// the valid token is still remembered.
+    #[test]
+    fn a_remembered_signature_over_other_bytes_is_verified_in_full() {
+        let memo = ClaimsMemo::new(CAPACITY);
+        let now = SystemTime::UNIX_EPOCH + NOW;
+        let valid = Jws::split("e30.eyJzdWIiOiJhZGEifQ.c2ln").expect("a JWS");
+        let forged = Jws::split("e30.eyJzdWIiOiJyb290In0.c2ln").expect("a JWS");
+        assert!(memo.verify(&valid, now, || Some(claims(60))).is_some());
+        assert!(memo.remembered(&forged).is_none());
+        let reads = Cell::new(0);
+        let answer = memo.verify(&forged, now, || {
+            reads.set(reads.get() + 1);
+            None
+        });
+        assert!(answer.is_none());
+        assert_eq!(reads.get(), 1, "verified in full");
+        assert!(memo.remembered(&valid).is_some());
+        assert_eq!(memo.len(), 1);
     }
 
     #[test]

@@ -164,14 +164,10 @@ impl<M: TokenManager> SignedTokens<M> {
 
     /// The answer for a token of JWS shape: the claims checked, then the deny list, or the
     /// token's record when the list may be incomplete.
-    fn lookup_signed(
-        &self,
-        presented: &PresentedToken<'_>,
-        token: &Jws<'_>,
-    ) -> Answer<Result<TokenState, StoreError>> {
+    fn lookup_signed(&self, token: &Jws<'_>) -> Answer<Result<TokenState, StoreError>> {
         let now = self.inner.store.clock().now();
         let (principal, expired) =
-            match verify(&self.inner.keys, presented, token, &self.expect(), &self.inner.memo, now) {
+            match verify(&self.inner.keys, token, &self.expect(), &self.inner.memo, now) {
                 TokenState::Active(principal) => (principal, false),
                 TokenState::Expired(principal) => (principal, true),
                 _ => return Answer::Now(Ok(TokenState::Unknown)),
@@ -261,7 +257,7 @@ impl<M: TokenManager> Inner<M> {
 impl<M: TokenManager> TokenStore for SignedTokens<M> {
     fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
         if let Some(jws) = Jws::split(token.expose_secret()) {
-            return match self.lookup_signed(token, &jws) {
+            return match self.lookup_signed(&jws) {
                 Answer::Now(answer) => Answer::Now(answer),
                 Answer::Later(future) => Answer::Later(future),
             };

@@ -10,8 +10,8 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::Connect;
 use serde_json::Value;
-use tower_bearer::{Clock, PresentedToken, StoreError, TokenState};
-use tower_bearer_jwt::{ClaimsMemo, KeySet};
+use tower_bearer::{Clock, StoreError, TokenState};
+use tower_bearer_jwt::{ClaimsMemo, Jws, KeySet};
 
 use super::document::get;
 
@@ -109,12 +109,7 @@ impl<C> KeyCache<C> {
 
     /// The state of `token` at the time on `clock` (with `leeway` on `nbf`), if the keys at
     /// hand are fresh enough and it verified with them before.
-    pub(crate) fn remembered(
-        &self,
-        clock: &Clock,
-        token: &PresentedToken<'_>,
-        leeway: Duration,
-    ) -> Option<TokenState> {
+    pub(crate) fn remembered(&self, clock: &Clock, token: &Jws<'_>, leeway: Duration) -> Option<TokenState> {
         // The memo would say as much, but only after the lock and the clock: with the memo off,
         // a token costs what it did before there was one.
         if self.memo_capacity == 0 {

@@ -16,7 +16,7 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
-use tower_bearer_jwt::{AlgorithmPolicy, ClaimsMemo};
+use tower_bearer_jwt::{AlgorithmPolicy, ClaimsMemo, Jws};
 
 use tower_bearer::store::Answer;
 use tower_bearer::{Clock, PresentedToken, StoreError, TokenState, TokenStore};
@@ -251,10 +251,11 @@ impl<C> JwtStoreBuilder<C> {
     }
 
     /// How many tokens the store remembers (default [`ClaimsMemo::DEFAULT_CAPACITY`], about
-    /// 1 MB; 0 turns the memory off). A token presented again while its key set is in use is
+    /// 2 MB; 0 turns the memory off). A token presented again while its key set is in use is
     /// not verified again, nor its claims read: with RS256 this saves tens of microseconds a
-    /// request. Only tokens that verified are remembered, each by the SHA-256 digest of all
-    /// its bytes (no token is kept); `exp` and `nbf` are checked on every request; a key set
+    /// request. Only tokens that verified are remembered, each by the SHA-256 digest of its
+    /// signature and the bytes it covers (no signature is kept, so no token either); `exp` and
+    /// `nbf` are checked on every request; a key set
     /// fetched again that differs from the last starts an empty memory, so a withdrawn key's
     /// tokens are refused as soon as the new set is in use. See [`ClaimsMemo`].
     pub fn claims_memo(mut self, capacity: usize) -> Self {
@@ -306,13 +307,14 @@ impl<C> fmt::Debug for JwtStore<C> {
 
 impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
     /// The answer from the keys at hand, if they are fresh enough and know the `kid`.
-    fn verify_now(&self, token: &PresentedToken<'_>) -> Option<TokenState> {
+    fn verify_now(&self, token: &Jws<'_>) -> Option<TokenState> {
         self.keys.with_keys(&self.clock, |keys, memo, now| self.checks.verify(token, keys, memo, now))
     }
 
     async fn lookup_later(self: Arc<Self>, token: String) -> Result<TokenState, StoreError> {
         self.keys.refresh(&self.clock).await?;
-        Ok(self.verify_now(&PresentedToken::new(&token)).unwrap_or(TokenState::Unknown))
+        let state = Jws::split(&token).and_then(|token| self.verify_now(&token));
+        Ok(state.unwrap_or(TokenState::Unknown))
     }
 }
 
@@ -322,16 +324,19 @@ impl<C: Connect + Clone + Send + Sync + 'static> TokenStore for JwtStore<C> {
             return Answer::Now(Err(StoreError::unavailable(NO_AUDIENCE)));
         }
         let inner = &self.inner;
+        let Some(jws) = Jws::split(token.expose_secret()) else {
+            return Answer::Now(Ok(TokenState::Unknown));
+        };
         // A token that verified with the keys at hand passed every check below already.
-        if let Some(state) = inner.keys.remembered(&inner.clock, token, inner.checks.leeway) {
+        if let Some(state) = inner.keys.remembered(&inner.clock, &jws, inner.checks.leeway) {
             return Answer::Now(Ok(state));
         }
         // The header is checked before any key is looked up or fetched: a token this store
         // would refuse anyway never makes it ask the issuer.
-        if !inner.checks.header_admits(token.expose_secret()) {
+        if !inner.checks.header_admits(&jws) {
             return Answer::Now(Ok(TokenState::Unknown));
         }
-        match inner.verify_now(token) {
+        match inner.verify_now(&jws) {
             Some(state) => Answer::Now(Ok(state)),
             None => Answer::Later(Box::pin(inner.clone().lookup_later(token.expose_secret().to_owned()))),
         }

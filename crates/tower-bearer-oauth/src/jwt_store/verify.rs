@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
-use tower_bearer::{PresentedToken, TokenState};
+use tower_bearer::TokenState;
 use tower_bearer_jwt::{Algorithm, AlgorithmPolicy, ClaimsMemo, Jws, JwsError, KeySet, VerifiedToken};
 
 use crate::introspected::{numeric_date, principal_of};
@@ -60,12 +60,12 @@ impl Checks {
 
     /// Whether the header of `token` names an allowed `alg` and (unless waived) an access
     /// token's `typ`: checked before any key is looked up or fetched.
-    pub(super) fn header_admits(&self, token: &str) -> bool {
+    pub(super) fn header_admits(&self, token: &Jws<'_>) -> bool {
         self.admitted_header(token).is_some()
     }
 
-    fn admitted_header(&self, token: &str) -> Option<()> {
-        let header = Jws::split(token)?.header().ok()?;
+    fn admitted_header(&self, token: &Jws<'_>) -> Option<()> {
+        let header = token.header().ok()?;
         header.alg.filter(|&alg| self.algorithms.allows(alg))?;
         if self.require_typ && !header.typ.as_deref().is_some_and(is_access_token_typ) {
             return None;
@@ -78,13 +78,13 @@ impl Checks {
     /// one, none is for its `alg` (the keys may be out of date).
     pub(super) fn verify(
         &self,
-        token: &PresentedToken<'_>,
+        token: &Jws<'_>,
         keys: &KeySet,
         memo: &ClaimsMemo,
         now: SystemTime,
     ) -> Option<TokenState> {
         let mut unknown_key = false;
-        let verified = memo.verify(token, now, || match self.read(token.expose_secret(), keys) {
+        let verified = memo.verify(token, now, || match self.read(token, keys) {
             Ok(verified) => verified,
             Err(UnknownKey) => {
                 unknown_key = true;
@@ -101,8 +101,8 @@ impl Checks {
     /// What `token` means if it verifies with `keys` (signature, `iss`, `aud`, the types of
     /// the registered claims): the same for every presentation of these bytes under these
     /// keys and settings. `Ok(None)` for a token that does not verify.
-    fn read(&self, token: &str, keys: &KeySet) -> Result<Option<VerifiedToken>, UnknownKey> {
-        let verified = match Jws::verify(token, keys, &self.algorithms) {
+    fn read(&self, token: &Jws<'_>, keys: &KeySet) -> Result<Option<VerifiedToken>, UnknownKey> {
+        let verified = match token.verify_with(keys, &self.algorithms) {
             Ok(verified) => verified,
             Err(JwsError::UnknownKey) => return Err(UnknownKey),
             Err(_) => return Ok(None),
