@@ -41,8 +41,9 @@ impl CreateRules {
     }
 }
 
-/// A submission of the create form, as typed (to show it again with the errors).
-#[derive(Clone, Debug, Default)]
+/// A submission of the create form, as typed (to show it again with the errors). No `Debug`:
+/// `csrf` is a live anti-forgery token.
+#[derive(Clone, Default)]
 pub(crate) struct CreateInput {
     pub(crate) name: String,
     pub(crate) scopes: Vec<String>,
