@@ -56,6 +56,14 @@ fn altered(jwt: &str) -> String {
     format!("{signed}.{first}{}", &signature[1..])
 }
 
+/// `jwt`'s header and payload under `other`'s signature: each part known to the memo, not
+/// together.
+fn swapped(jwt: &str, other: &str) -> String {
+    let (signed, _) = jwt.rsplit_once('.').unwrap();
+    let (_, signature) = other.rsplit_once('.').unwrap();
+    format!("{signed}.{signature}")
+}
+
 #[tokio::test]
 async fn a_remembered_token_is_known_by_all_its_bytes() {
     let clock = Clock::manual(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
@@ -107,7 +115,8 @@ fn answered(state: &TokenState) -> String {
 }
 
 /// A step of a test: a token presented as issued, under another key, with its signature
-/// changed, or with its scope widened; time passing; a token revoked.
+/// changed, with its scope widened, or under another token's signature; time passing; a
+/// token revoked.
 #[derive(Clone, Debug)]
 enum Step {
     Present { token: usize, form: u8 },
@@ -117,7 +126,7 @@ enum Step {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        6 => (0..3_usize, 0..4_u8).prop_map(|(token, form)| Step::Present { token, form }),
+        6 => (0..3_usize, 0..5_u8).prop_map(|(token, form)| Step::Present { token, form }),
         1 => (1..200_u64).prop_map(Step::Advance),
         1 => (0..3_usize).prop_map(Step::Revoke),
     ]
@@ -172,7 +181,8 @@ proptest! {
                             0 => jwt.to_owned(),
                             1 => resigned(jwt, THEIRS),
                             2 => altered(jwt),
-                            _ => widened(jwt),
+                            3 => widened(jwt),
+                            _ => swapped(jwt, issued[(token + 1) % issued.len()].secret().expose_secret()),
                         };
                         let presented = PresentedToken::new(&presented);
                         let remembered = remembering.lookup(&presented).await.unwrap();
