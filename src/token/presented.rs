@@ -104,6 +104,14 @@ impl<'a> PresentedToken<'a> {
         self.hash.get_or_init(|| TokenHash::of(&self.secret))
     }
 
+    /// The plaintext token as bytes, with no UTF-8 check (ASCII when it comes from a request):
+    /// for a store that reads it as bytes, so that the request path checks it once, in the
+    /// layer. Never log it or put it in an error.
+    #[must_use]
+    pub fn expose_secret_bytes(&self) -> &[u8] {
+        &self.secret
+    }
+
     /// The plaintext token. Never log it or put it in an error.
     #[must_use]
     pub fn expose_secret(&self) -> &str {

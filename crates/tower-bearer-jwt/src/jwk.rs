@@ -204,7 +204,7 @@ fn bytes(
     malformed: &'static str,
 ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let text = jwk.get(name).and_then(Value::as_str).ok_or(KeyError::new(malformed))?;
-    base64url::decode(text).map(Zeroizing::new).ok_or(KeyError::new(malformed))
+    base64url::decode(text.as_bytes()).map(Zeroizing::new).ok_or(KeyError::new(malformed))
 }
 
 /// The member `name` of exactly 32 bytes: RFC 7518 §6.2.1.2 and RFC 8037 §2 require the full

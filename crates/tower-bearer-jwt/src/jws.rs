@@ -142,11 +142,13 @@ impl std::error::Error for JwsError {}
 /// ```
 #[derive(Clone, Copy)]
 pub struct Jws<'t> {
-    header: &'t str,
-    payload: &'t str,
+    // Bytes: a token taken from a request is checked ASCII by the layer, and needs no UTF-8
+    // check of its few hundred bytes to be split and verified.
+    header: &'t [u8],
+    payload: &'t [u8],
     /// `header.payload`, what the signature covers.
-    signed: &'t str,
-    signature: &'t str,
+    signed: &'t [u8],
+    signature: &'t [u8],
 }
 
 /// The JOSE header: only what verification reads, borrowed from the decoded bytes. Other
@@ -190,35 +192,42 @@ impl fmt::Debug for Jws<'_> {
     // The signature is what makes the rest a credential: never shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Jws")
-            .field("header", &self.header)
-            .field("payload", &self.payload)
+            .field("header", &String::from_utf8_lossy(self.header))
+            .field("payload", &String::from_utf8_lossy(self.payload))
             .finish_non_exhaustive()
     }
 }
 
 impl<'t> Jws<'t> {
     /// `header.payload`, the part the signature covers.
-    pub(crate) fn signed(&self) -> &'t str {
+    pub(crate) fn signed(&self) -> &'t [u8] {
         self.signed
     }
 
     /// The signature segment, still encoded.
-    pub(crate) fn signature(&self) -> &'t str {
+    pub(crate) fn signature(&self) -> &'t [u8] {
         self.signature
     }
 
     /// `token` split into the three parts of a JWS, if it has that shape (exactly two dots).
     #[must_use]
     pub fn split(token: &'t str) -> Option<Self> {
+        Self::split_bytes(token.as_bytes())
+    }
+
+    /// [`split`](Self::split) for a token held as bytes (a
+    /// [`PresentedToken`](tower_bearer::PresentedToken)'s, say): no UTF-8 check first, since
+    /// anything but base64url in a part fails its decoding anyway.
+    #[must_use]
+    pub fn split_bytes(token: &'t [u8]) -> Option<Self> {
         // Two searches from the ends and one over the middle, with `memchr`'s SIMD searches
         // (the standard library's take a word at a time, twice as long on a token's few
         // hundred bytes).
-        let bytes = token.as_bytes();
-        let first = memchr::memchr(b'.', bytes)?;
-        let last = memchr::memrchr(b'.', bytes)?;
+        let first = memchr::memchr(b'.', token)?;
+        let last = memchr::memrchr(b'.', token)?;
         let (signed, signature) = (token.get(..last)?, token.get(last + 1..)?);
         let (header, payload) = (signed.get(..first)?, signed.get(first + 1..)?);
-        if first == last || memchr::memchr(b'.', payload.as_bytes()).is_some() {
+        if first == last || memchr::memchr(b'.', payload).is_some() {
             return None;
         }
         Some(Jws { header, payload, signed, signature })
@@ -281,7 +290,7 @@ impl<'t> Jws<'t> {
                 &heap
             }
         };
-        if !key.verify(alg, self.signed.as_bytes(), signature) {
+        if !key.verify(alg, self.signed, signature) {
             return Err(JwsError::BadSignature);
         }
         base64url::decode(self.payload).ok_or(JwsError::Malformed)
@@ -339,7 +348,7 @@ impl<'t> Jws<'t> {
     }
 }
 
-fn parse_header<'b>(part: &str, buffer: &'b mut [u8]) -> Result<Header<'b>, JwsError> {
+fn parse_header<'b>(part: &[u8], buffer: &'b mut [u8]) -> Result<Header<'b>, JwsError> {
     let bytes = base64url::decode_into(part, buffer).ok_or(JwsError::Malformed)?;
     serde_json::from_slice(bytes).map_err(|_| JwsError::Malformed)
 }
@@ -387,8 +396,10 @@ mod tests {
     #[test]
     fn only_three_parts_make_a_jws() {
         let parts = Jws::split("aa.bb.cc").map(|j| (j.header, j.payload, j.signed, j.signature));
-        assert_eq!(parts, Some(("aa", "bb", "aa.bb", "cc")));
+        assert_eq!(parts, Some((&b"aa"[..], &b"bb"[..], &b"aa.bb"[..], &b"cc"[..])));
         assert!(Jws::split("..").is_some(), "empty parts are for the verifier to refuse");
+        let not_utf8 = Jws::split_bytes(b"\xff.e30.c2ln").expect("split as bytes");
+        assert_eq!(not_utf8.header(), Err(JwsError::Malformed), "and refused by the decoding");
         for not in ["", "abc", "a.b", "a.b.c.d", "a..b.c", ".", "tok_live_abc"] {
             assert!(Jws::split(not).is_none(), "{not}");
         }
@@ -422,7 +433,8 @@ mod tests {
 
         let kid = r#"k"1\é"#;
         let segment = header_segment(Algorithm::HS256, kid);
-        let parsed = Jws { header: &segment, payload: "", signed: "", signature: "" }.header().unwrap();
+        let parsed =
+            Jws { header: segment.as_bytes(), payload: b"", signed: b"", signature: b"" }.header().unwrap();
         assert_eq!(
             parsed,
             UnverifiedHeader { alg: Some(Algorithm::HS256), kid: Some(kid.into()), typ: Some(TYP.into()) }
@@ -439,7 +451,7 @@ mod tests {
             &URL_SAFE_NO_PAD
                 .encode(format!(r#"{{"typ":"{TYP}", "kid":{}, "alg":"HS256"}}"#, Value::from(kid))),
         );
-        assert!(keys.by_header(&segment).is_some());
+        assert!(keys.by_header(segment.as_bytes()).is_some());
         for token in [&own, &respelled] {
             let verified = Jws::verify(token, &keys, &AlgorithmPolicy::ALL).unwrap();
             assert_eq!(

@@ -38,7 +38,7 @@ pub struct KeySet {
     /// each algorithm it verifies: a token carrying one of these needs no header decoding or
     /// JSON parsing to tell its `alg` and key (shared with `keys`, so one probe finds it).
     /// Derived from `keys`, rebuilt when they change.
-    headers: HashMap<Box<str>, (Algorithm, Arc<SigningKey>)>,
+    headers: HashMap<Box<[u8]>, (Algorithm, Arc<SigningKey>)>,
 }
 
 impl KeySet {
@@ -184,7 +184,7 @@ impl KeySet {
                 Algorithm::ALL
                     .into_iter()
                     .filter(|&alg| key.verifies(alg))
-                    .map(|alg| (header_segment(alg, key.kid()).into_boxed_str(), (alg, key.clone())))
+                    .map(|alg| (header_segment(alg, key.kid()).into_bytes().into(), (alg, key.clone())))
             })
             .collect();
     }
@@ -225,7 +225,7 @@ impl KeySet {
 
     /// The algorithm and key of `header`, the encoded header segment of a token, if it is
     /// exactly the one this crate writes for a key of the set ([`header_segment`]).
-    pub(crate) fn by_header(&self, header: &str) -> Option<(Algorithm, &SigningKey)> {
+    pub(crate) fn by_header(&self, header: &[u8]) -> Option<(Algorithm, &SigningKey)> {
         self.headers.get(header).map(|(alg, key)| (*alg, key.as_ref()))
     }
 

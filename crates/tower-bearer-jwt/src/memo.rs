@@ -201,7 +201,7 @@ fn key_of(token: &Jws<'_>) -> TokenHash {
 
 /// A token that verified: the part its signature covers, and what it means.
 struct Remembered {
-    signed: Box<str>,
+    signed: Box<[u8]>,
     token: VerifiedToken,
 }
 

@@ -256,7 +256,7 @@ impl<M: TokenManager> Inner<M> {
 
 impl<M: TokenManager> TokenStore for SignedTokens<M> {
     fn lookup(&self, token: &PresentedToken<'_>) -> Answer<Result<TokenState, StoreError>> {
-        if let Some(jws) = Jws::split(token.expose_secret()) {
+        if let Some(jws) = Jws::split_bytes(token.expose_secret_bytes()) {
             return match self.lookup_signed(&jws) {
                 Answer::Now(answer) => Answer::Now(answer),
                 Answer::Later(future) => Answer::Later(future),
