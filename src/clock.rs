@@ -84,13 +84,14 @@ impl Clock {
         self.manual.is_some()
     }
 
-    /// Whether a token expiring at `expires_at` has expired: on the system clock, exactly as
-    /// `expires_at <= now()` but usually without reading the precise clock.
+    /// Whether `at` has passed (a token expiring then has expired; one valid from then is
+    /// valid): on the system clock, exactly as `at <= now()` but usually without reading the
+    /// precise clock.
     #[inline]
-    pub(crate) fn is_expired(&self, expires_at: SystemTime) -> bool {
+    pub(crate) fn has_passed(&self, at: SystemTime) -> bool {
         match &self.manual {
-            None => is_expired(expires_at),
-            Some(_) => expires_at <= self.now(),
+            None => is_expired(at),
+            Some(_) => at <= self.now(),
         }
     }
 
@@ -247,10 +248,10 @@ mod tests {
         let clock = Clock::manual(start);
         let copy = clock.clone();
         assert_eq!(clock.now(), start);
-        assert!(!clock.is_expired(start + Duration::from_nanos(1)));
+        assert!(!clock.has_passed(start + Duration::from_nanos(1)));
         assert!(copy.advance(Duration::from_secs(60)));
         assert_eq!(clock.now(), start + Duration::from_secs(60));
-        assert!(clock.is_expired(start + Duration::from_secs(60)));
+        assert!(clock.has_passed(start + Duration::from_secs(60)));
         assert_eq!(clock.coarse_unix_millis(), 1_700_000_060_000);
         assert!(clock.advance(Duration::MAX), "saturates instead of overflowing");
         assert!(!Clock::system().advance(Duration::from_secs(1)));

@@ -127,7 +127,7 @@ impl Policy {
 
     /// Expiry, audience and scopes of a token the store vouched for.
     fn check(&self, principal: &Principal) -> Result<(), AuthError> {
-        if principal.expires_at().is_some_and(|at| self.config.clock.is_expired(at)) {
+        if principal.expires_at().is_some_and(|at| self.config.clock.has_passed(at)) {
             return Err(AuthError::InvalidToken(InvalidToken::Expired));
         }
         if let Some(resource) = &self.config.audience

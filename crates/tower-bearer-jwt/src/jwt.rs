@@ -2,12 +2,12 @@
 //! claims (`typ`, `iss`, `aud`, `exp`, `nbf`) on top of [`Jws`], which checks `alg`, `kid`
 //! and the signature.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
-use tower_bearer::TokenState;
+use tower_bearer::{Clock, TokenState};
 
 use crate::claims::Claims;
 use crate::header::{TYP, header_segment};
@@ -36,7 +36,7 @@ pub(crate) fn sign(keys: &KeySet, claims: &Value) -> Option<String> {
     Some(token)
 }
 
-/// The state of `token` at `now`: active or expired if it verifies
+/// The state of `token` now, by `clock`: active or expired if it verifies
 /// against `keys` and `expect`, unknown for any failure (all answered alike: 401), whatever the
 /// claims hold: never a panic. The principal's expiry is `exp` plus the leeway, the moment this
 /// verifier stops accepting the token (the layer checks it again on its own clock). A token `memo` holds,
@@ -47,10 +47,10 @@ pub(crate) fn verify(
     token: &Jws<'_>,
     expect: &Expect<'_>,
     memo: &ClaimsMemo,
-    now: SystemTime,
+    clock: &Clock,
 ) -> TokenState {
-    match memo.verify(token, now, || read_verified(keys, token, expect)) {
-        Some(verified) => verified.state_at(now, expect.leeway),
+    match memo.verify(token, clock, || read_verified(keys, token, expect)) {
+        Some(verified) => verified.state(clock, expect.leeway),
         None => TokenState::Unknown,
     }
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use foldhash::fast::RandomState;
-use tower_bearer::{Principal, TokenHash, TokenState};
+use tower_bearer::{Clock, Principal, TokenHash, TokenState};
 
 use crate::jws::Jws;
 
@@ -21,7 +21,7 @@ const SWEEP_EVERY: u64 = 1;
 
 /// What a token that verified means: the principal its claims describe (whose expiry is `exp`
 /// plus the verifier's leeway) and its `nbf`. Both times are checked at each use
-/// ([`state_at`](Self::state_at)), never once for all.
+/// ([`state`](Self::state)), never once for all.
 #[derive(Clone, Debug)]
 pub struct VerifiedToken {
     principal: Principal,
@@ -41,26 +41,28 @@ impl VerifiedToken {
         &self.principal
     }
 
-    /// What the token is at `now`, by [`TokenState::of_verified`]: unknown before its `nbf`
-    /// (with `leeway` for the issuer's clock), expired once its principal has expired, active
-    /// otherwise.
+    /// What the token is now, by `clock` and [`TokenState::of_verified`]: unknown before its
+    /// `nbf` (with `leeway` for the issuer's clock), expired once its principal has expired,
+    /// active otherwise.
     ///
     /// ```
     /// use std::time::{Duration, SystemTime};
-    /// use tower_bearer::{Grant, Principal, TokenState};
+    /// use tower_bearer::{Clock, Grant, Principal, TokenState};
     /// use tower_bearer_jwt::VerifiedToken;
     ///
     /// let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     /// let grant = Grant::new("ada").with_expires_at(t0 + Duration::from_secs(60));
     /// let token = VerifiedToken::new(Principal::for_grant(grant).build(), Some(t0));
-    /// let leeway = Duration::from_secs(5);
-    /// assert!(matches!(token.clone().state_at(t0 - Duration::from_secs(6), leeway), TokenState::Unknown));
-    /// assert!(matches!(token.clone().state_at(t0 - Duration::from_secs(5), leeway), TokenState::Active(_)));
-    /// assert!(matches!(token.state_at(t0 + Duration::from_secs(60), leeway), TokenState::Expired(_)));
+    /// let (clock, leeway) = (Clock::manual(t0 - Duration::from_secs(6)), Duration::from_secs(5));
+    /// assert!(matches!(token.clone().state(&clock, leeway), TokenState::Unknown));
+    /// clock.advance(Duration::from_secs(1));
+    /// assert!(matches!(token.clone().state(&clock, leeway), TokenState::Active(_)));
+    /// clock.advance(Duration::from_secs(65));
+    /// assert!(matches!(token.state(&clock, leeway), TokenState::Expired(_)));
     /// ```
     #[must_use]
-    pub fn state_at(self, now: SystemTime, leeway: Duration) -> TokenState {
-        TokenState::of_verified(self.principal, self.not_before, now, leeway)
+    pub fn state(self, clock: &Clock, leeway: Duration) -> TokenState {
+        TokenState::of_verified(self.principal, self.not_before, clock, leeway)
     }
 }
 
@@ -78,7 +80,7 @@ impl VerifiedToken {
 /// and the principal they describe) depends on nothing but its bytes and the verifier's keys,
 /// issuer, audience and leeway, so while those stay the same a token that verified once
 /// verifies again. Only tokens that verified are remembered. Expiry and `nbf` are checked on
-/// every request, from what the memo returns ([`VerifiedToken::state_at`]).
+/// every request, from what the memo returns ([`VerifiedToken::state`]).
 ///
 /// A memo holds the answers of one verifier under one key set, issuer, audience and leeway:
 /// when any of them changes (the issuer's keys were fetched again, say), start a new memo, or a
@@ -87,18 +89,18 @@ impl VerifiedToken {
 /// (a token it does not hold costs its full check plus its digest, never an eviction).
 ///
 /// ```
-/// use std::time::{Duration, SystemTime};
-/// use tower_bearer::{Grant, Principal, TokenState};
+/// use std::time::Duration;
+/// use tower_bearer::{Clock, Grant, Principal, TokenState};
 /// use tower_bearer_jwt::{ClaimsMemo, Jws, VerifiedToken};
 ///
 /// let memo = ClaimsMemo::new(ClaimsMemo::DEFAULT_CAPACITY);
 /// let token = Jws::split("eyJhbGciOiJFZERTQSJ9.e30.c2ln").expect("a JWS");
-/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+/// let clock = Clock::system();
 /// // The first time, the verifier runs; the second time the memo answers.
 /// let verify = || Some(VerifiedToken::new(Principal::for_grant(Grant::new("ada")).build(), None));
-/// assert!(memo.verify(&token, now, verify).is_some());
+/// assert!(memo.verify(&token, &clock, verify).is_some());
 /// let again = memo.remembered(&token).expect("remembered");
-/// assert!(matches!(again.state_at(now, Duration::ZERO), TokenState::Active(p) if p.subject() == "ada"));
+/// assert!(matches!(again.state(&clock, Duration::ZERO), TokenState::Active(p) if p.subject() == "ada"));
 /// // The same signature over other bytes is another token.
 /// assert!(memo.remembered(&Jws::split("eyJhbGciOiJFZERTQSJ9.e31.c2ln").expect("a JWS")).is_none());
 /// ```
@@ -138,11 +140,12 @@ impl ClaimsMemo {
     /// What `token` means: remembered, or found by `verify` (and remembered when it verifies and
     /// there is room). `verify` must check the token in full (signature and claims) and return
     /// `None` for a token that does not verify: whatever it returns is taken as the token's
-    /// meaning for as long as the memo holds it. `now` decides the sweeps of a full memo.
+    /// meaning for as long as the memo holds it. `clock` times the sweeps of a full memo (read
+    /// only when it is full).
     pub fn verify(
         &self,
         token: &Jws<'_>,
-        now: SystemTime,
+        clock: &Clock,
         verify: impl FnOnce() -> Option<VerifiedToken>,
     ) -> Option<VerifiedToken> {
         if self.capacity == 0 {
@@ -155,6 +158,7 @@ impl ClaimsMemo {
         }
         let fresh = verify()?;
         if map.len() >= self.capacity {
+            let now = clock.now();
             let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
             let due = self.next_sweep.load(Ordering::Relaxed);
             if secs < due
@@ -239,7 +243,7 @@ mod tests {
         now: SystemTime,
         read: impl FnOnce() -> Option<VerifiedToken>,
     ) -> Option<VerifiedToken> {
-        memo.verify(&Jws::split(&format!("e30.{secret}.{secret}")).expect("a JWS"), now, read)
+        memo.verify(&Jws::split(&format!("e30.{secret}.{secret}")).expect("a JWS"), &Clock::manual(now), read)
     }
 
     /// Claims of a token expiring `in_secs` after [`NOW`].
@@ -310,10 +314,10 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + NOW;
         let valid = Jws::split("e30.eyJzdWIiOiJhZGEifQ.c2ln").expect("a JWS");
         let forged = Jws::split("e30.eyJzdWIiOiJyb290In0.c2ln").expect("a JWS");
-        assert!(memo.verify(&valid, now, || Some(claims(60))).is_some());
+        assert!(memo.verify(&valid, &Clock::manual(now), || Some(claims(60))).is_some());
         assert!(memo.remembered(&forged).is_none());
         let reads = Cell::new(0);
-        let answer = memo.verify(&forged, now, || {
+        let answer = memo.verify(&forged, &Clock::manual(now), || {
             reads.set(reads.get() + 1);
             None
         });

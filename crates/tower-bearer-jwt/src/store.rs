@@ -165,9 +165,11 @@ impl<M: TokenManager> SignedTokens<M> {
     /// The answer for a token of JWS shape: the claims checked, then the deny list, or the
     /// token's record when the list may be incomplete.
     fn lookup_signed(&self, token: &Jws<'_>) -> Answer<Result<TokenState, StoreError>> {
-        let now = self.inner.store.clock().now();
+        // Read precisely only where a time decides: near `nbf` or `exp`, on a denied token,
+        // for effective access. A token seen before, far from both, costs no clock read.
+        let clock = self.inner.store.clock();
         let (principal, expired) =
-            match verify(&self.inner.keys, token, &self.expect(), &self.inner.memo, now) {
+            match verify(&self.inner.keys, token, &self.expect(), &self.inner.memo, &clock) {
                 TokenState::Active(principal) => (principal, false),
                 TokenState::Expired(principal) => (principal, true),
                 _ => return Answer::Now(Ok(TokenState::Unknown)),
@@ -181,10 +183,11 @@ impl<M: TokenManager> SignedTokens<M> {
         }
         let inner = &self.inner;
         if inner.deny.is_current() {
-            let state = inner.denied(&id, principal, now);
+            let state = inner.denied(&id, principal, &clock);
             let (Some(access), TokenState::Active(p)) = (inner.access.as_deref(), &state) else {
                 return Answer::Now(Ok(state));
             };
+            let now = clock.now();
             if let Some(current) = access.cached(p.subject(), p.organization(), now) {
                 return Answer::Now(Ok(restricted(state, current, inner.store.rules())));
             }
@@ -197,7 +200,7 @@ impl<M: TokenManager> SignedTokens<M> {
         let inner = self.inner.clone();
         Answer::Later(Box::pin(async move {
             let state = inner.check_record(&id, principal).await?;
-            inner.restrict(state, now).await
+            inner.restrict(state, clock.now()).await
         }))
     }
 }
@@ -219,9 +222,9 @@ impl<M: TokenManager> Inner<M> {
     }
 
     /// The state of the valid signed token `id` by the deny list.
-    fn denied(&self, id: &TokenId, principal: Principal, now: SystemTime) -> TokenState {
+    fn denied(&self, id: &TokenId, principal: Principal, clock: &Clock) -> TokenState {
         match self.deny.get(id) {
-            Some(denial) if secs(now) >= denial.from => TokenState::Revoked(principal),
+            Some(denial) if secs(clock.now()) >= denial.from => TokenState::Revoked(principal),
             Some(Denial { replaced_by: Some(successor), .. }) => {
                 TokenState::Active(principal.to_builder().replaced_by(successor).build())
             }

@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
-use tower_bearer::{Credits, Principal, RateLimit, Scopes, TokenState};
+use tower_bearer::{Clock, Credits, Principal, RateLimit, Scopes, TokenState};
 
 /// Why an answer is not an introspection answer at all (the store then fails closed).
 #[derive(Debug, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub(crate) enum Malformed {
 ///   and RFC 7519 give them are ignored (an `exp` or `nbf` that is not a [`numeric_date`] too),
 ///   as are unknown members. Not `cnf`: a token bound by anything but a `jkt` string is
 ///   `Unknown` (see [`confirmation`]).
-pub(crate) fn parse(body: &[u8], now: SystemTime) -> Result<TokenState, Malformed> {
+pub(crate) fn parse(body: &[u8], clock: &Clock) -> Result<TokenState, Malformed> {
     let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(body) else {
         return Err(Malformed::NotAnObject);
     };
@@ -40,16 +40,16 @@ pub(crate) fn parse(body: &[u8], now: SystemTime) -> Result<TokenState, Malforme
         Some(Value::Bool(false)) => return Ok(TokenState::Unknown),
         _ => return Err(Malformed::NoActive),
     }
-    Ok(state_of(&m, now, Duration::ZERO))
+    Ok(state_of(&m, clock, Duration::ZERO))
 }
 
-/// The state of a token whose claims (or introspection members) are `m`, at `now`, allowing
+/// The state of a token whose claims (or introspection members) are `m`, now by `clock`, allowing
 /// `leeway` on `exp` and `nbf`: shared by introspection answers and JWT claims (RFC 7662
 /// borrows RFC 7519's names). The principal's expiry is `exp` plus the leeway: the moment
 /// this answer stops admitting the token, which the layer checks again on its own clock.
-pub(crate) fn state_of(m: &Map<String, Value>, now: SystemTime, leeway: Duration) -> TokenState {
+pub(crate) fn state_of(m: &Map<String, Value>, clock: &Clock, leeway: Duration) -> TokenState {
     match principal_of(m, leeway) {
-        Some((principal, not_before)) => TokenState::of_verified(principal, not_before, now, leeway),
+        Some((principal, not_before)) => TokenState::of_verified(principal, not_before, clock, leeway),
         None => TokenState::Unknown,
     }
 }
@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn answers_and_their_states() {
-        let now = at(1_000);
+        let now = &Clock::manual(at(1_000));
         assert!(matches!(parse(br#"{"active":false}"#, now), Ok(TokenState::Unknown)));
         let full = br#"{"active":true,"sub":"u","scope":"a b","exp":2000,"jti":"t1","client_id":"c",
             "aud":["x","y"],"organization":"o","extra":{"nested":[1,2]}}"#;
@@ -207,7 +207,7 @@ mod tests {
         /// with any values: an answer or an error, never a panic.
         #[test]
         fn never_panics_on_bytes(body in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
-            let _ = parse(&body, at(1_000));
+            let _ = parse(&body, &Clock::manual(at(1_000)));
         }
 
         #[test]
@@ -229,7 +229,7 @@ mod tests {
                 m.insert(key.into(), Value::String(text.clone()));
             }
             m.insert("aud".into(), aud.into_iter().map(Value::String).collect());
-            let _ = parse(Value::Object(m).to_string().as_bytes(), at(1_000));
+            let _ = parse(Value::Object(m).to_string().as_bytes(), &Clock::manual(at(1_000)));
         }
     }
 
@@ -265,7 +265,7 @@ mod tests {
 
     #[test]
     fn cnf_jkt_binds_and_a_binding_that_cannot_be_checked_refuses() {
-        let now = at(1_000);
+        let now = &Clock::manual(at(1_000));
         let bound = |cnf: Value| match parse(
             json!({ "active": true, "sub": "u", "cnf": cnf }).to_string().as_bytes(),
             now,
@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn non_answers_are_errors() {
-        let now = at(0);
+        let now = &Clock::manual(at(0));
         for body in [&b""[..], b"[]", b"{", b"null", b"{\"active\":\"true\"}", b"{}", b"\xff"] {
             assert!(parse(body, now).is_err(), "{body:?}");
         }

@@ -220,7 +220,7 @@ impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
             Err(FetchError::Timeout) => return Err(StoreError::timeout()),
             Err(FetchError::Failed(e)) => return Err(StoreError::unavailable(e)),
         };
-        parse(&answer, self.clock.now())
+        parse(&answer, &self.clock)
             .map_err(|e| StoreError::unavailable(format!("the introspection answer is not one: {e:?}")))
     }
 }

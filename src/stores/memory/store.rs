@@ -112,7 +112,7 @@ impl TokenStore for MemoryTokenStore {
         let shared = &*self.shared;
         let state = match shared.tokens.pin().get(token.hash()) {
             Some(entry) if entry.is_live() => {
-                if entry.principal.expires_at().is_some_and(|at| shared.clock.is_expired(at)) {
+                if entry.principal.expires_at().is_some_and(|at| shared.clock.has_passed(at)) {
                     // Refused: not a use.
                     TokenState::Expired(entry.principal.clone())
                 } else {

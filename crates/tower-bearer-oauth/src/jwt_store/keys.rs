@@ -91,12 +91,12 @@ impl<C> KeyCache<C> {
         }
     }
 
-    /// `verify` with the keys at hand, their memo and the time on `clock`, if the keys are
-    /// fresh enough; `verify` answers `None` when they do not know the token's `kid`.
+    /// `verify` with the keys at hand and their memo, if the keys are fresh enough by `clock`;
+    /// `verify` answers `None` when they do not know the token's `kid`.
     pub(crate) fn with_keys<R>(
         &self,
         clock: &Clock,
-        verify: impl FnOnce(&KeySet, &ClaimsMemo, SystemTime) -> Option<R>,
+        verify: impl FnOnce(&KeySet, &ClaimsMemo) -> Option<R>,
     ) -> Option<R> {
         let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
         let now = clock.now();
@@ -104,7 +104,7 @@ impl<C> KeyCache<C> {
             return None;
         }
         let fetched = keys.set.as_ref()?;
-        verify(&fetched.set, &fetched.memo, now)
+        verify(&fetched.set, &fetched.memo)
     }
 
     /// The state of `token` at the time on `clock` (with `leeway` on `nbf`), if the keys at
@@ -115,7 +115,7 @@ impl<C> KeyCache<C> {
         if self.memo_capacity == 0 {
             return None;
         }
-        self.with_keys(clock, |_, memo, now| Some(memo.remembered(token)?.state_at(now, leeway)))
+        self.with_keys(clock, |_, memo| Some(memo.remembered(token)?.state(clock, leeway)))
     }
 }
 

@@ -308,7 +308,7 @@ impl<C> fmt::Debug for JwtStore<C> {
 impl<C: Connect + Clone + Send + Sync + 'static> Inner<C> {
     /// The answer from the keys at hand, if they are fresh enough and know the `kid`.
     fn verify_now(&self, token: &Jws<'_>) -> Option<TokenState> {
-        self.keys.with_keys(&self.clock, |keys, memo, now| self.checks.verify(token, keys, memo, now))
+        self.keys.with_keys(&self.clock, |keys, memo| self.checks.verify(token, keys, memo, &self.clock))
     }
 
     async fn lookup_later(self: Arc<Self>, token: String) -> Result<TokenState, StoreError> {

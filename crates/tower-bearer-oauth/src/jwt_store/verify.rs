@@ -2,10 +2,10 @@
 //! the issuer's keys: its header (`alg`, `typ`, `kid`) and signature, checked by
 //! tower-bearer-jwt's [`Jws`], and its claims (`iss`, `aud`, `exp`, `nbf`, `sub`), here.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
-use tower_bearer::TokenState;
+use tower_bearer::{Clock, TokenState};
 use tower_bearer_jwt::{Algorithm, AlgorithmPolicy, ClaimsMemo, Jws, JwsError, KeySet, VerifiedToken};
 
 use crate::introspected::{numeric_date, principal_of};
@@ -73,7 +73,7 @@ impl Checks {
         Some(())
     }
 
-    /// The state of `token` at `now`, verified with the issuer's `keys` unless `memo` holds
+    /// The state of `token` now by `clock`, verified with the issuer's `keys` unless `memo` holds
     /// it (it verified before under these keys); `None` if no key has its `kid`, or, without
     /// one, none is for its `alg` (the keys may be out of date).
     pub(super) fn verify(
@@ -81,10 +81,10 @@ impl Checks {
         token: &Jws<'_>,
         keys: &KeySet,
         memo: &ClaimsMemo,
-        now: SystemTime,
+        clock: &Clock,
     ) -> Option<TokenState> {
         let mut unknown_key = false;
-        let verified = memo.verify(token, now, || match self.read(token, keys) {
+        let verified = memo.verify(token, clock, || match self.read(token, keys) {
             Ok(verified) => verified,
             Err(UnknownKey) => {
                 unknown_key = true;
@@ -92,7 +92,7 @@ impl Checks {
             }
         });
         match verified {
-            Some(verified) => Some(verified.state_at(now, self.leeway)),
+            Some(verified) => Some(verified.state(clock, self.leeway)),
             None if unknown_key => None,
             None => Some(TokenState::Unknown),
         }

@@ -46,7 +46,7 @@ impl<C: Connect + Clone + Send + Sync + 'static> RemoteKeys for KeyCache<C> {
         jws: &Jws<'_>,
         policy: &AlgorithmPolicy,
     ) -> Option<Result<VerifiedJws, JwsError>> {
-        self.with_keys(clock, |keys, _, _| match jws.verify_with(keys, policy) {
+        self.with_keys(clock, |keys, _| match jws.verify_with(keys, policy) {
             Err(JwsError::UnknownKey) => None,
             verified => Some(verified),
         })
