@@ -48,7 +48,8 @@ pub async fn open(database_url: Option<&str>, sqlite_path: &str) -> Result<Store
         Some(url) => builder.open(url).await?,
         None => builder.open_sqlite(sqlite_path).await?,
     };
-    // Lookups answered from memory; on Postgres the cache also hears other instances' revocations.
+    // Lookups answered from memory; the cache also hears other instances' revocations (Postgres
+    // LISTEN/NOTIFY, or the SQLite file's change feed for every process on it).
     Ok(store.cached(CacheConfig::default()))
 }
 

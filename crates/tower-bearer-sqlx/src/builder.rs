@@ -217,10 +217,10 @@ impl SqlTokenStoreBuilder {
         self
     }
 
-    /// SQLite only: how often [`push_revocations`](SqlTokenStore::push_revocations) reads the
-    /// revocations in effect for processes sharing the database file: how long a revocation
-    /// made by another process can take to reach this one's deny list. Default 1 s; at least
-    /// 10 ms.
+    /// SQLite only: how often [`push_revocations`](SqlTokenStore::push_revocations) reads what
+    /// changed in the database file (the revocations in effect for a deny list, the change
+    /// feed for a cache): how long a revocation made by another process (another server, the
+    /// CLI) can take to reach this one's caches and deny lists. Default 1 s; at least 10 ms.
     pub fn revocation_poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval.max(Duration::from_millis(10));
         self

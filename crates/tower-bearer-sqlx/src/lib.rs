@@ -58,12 +58,16 @@
 //!   `pg_notify(<channel>, '<digest hex>')` in their transaction, so caches on every instance
 //!   hear of it the moment it commits: a cache or a deny list built over the store subscribes
 //!   by itself ([`SqlTokenStore::revocation_pushes`]; feature `postgres`).
+//! - **SQLite revocation push**: the same transactions append the digest to the file's change
+//!   feed, which the caches of every process on the file poll
+//!   ([`revocation_poll_interval`](SqlTokenStoreBuilder::revocation_poll_interval)), so a
+//!   token revoked by another process or the CLI stops being served from a cache within it.
 //!
 //! # With a cache
 //!
 //! A lookup costs a database round trip; [`SqlTokenStore::cached`] puts a
 //! [`CachedTokenStore`](tower_bearer::CachedTokenStore) in front, which answers repeat
-//! lookups from memory, and on Postgres subscribes it to every instance's revocations:
+//! lookups from memory, and subscribes it to every instance's revocations:
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -88,6 +92,8 @@ compile_error!("tower-bearer-sqlx needs a backend: enable the feature `sqlite`, 
 
 mod audit;
 mod builder;
+#[cfg(feature = "sqlite")]
+mod changes;
 mod credits;
 mod db;
 mod dialect;

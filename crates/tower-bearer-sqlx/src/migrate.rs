@@ -27,6 +27,7 @@ pub(crate) const SQLITE: Embedded = Embedded(&[
     (12, "client keys", include_str!("../migrations/sqlite/12_client_keys.sql")),
     (13, "replay ids", include_str!("../migrations/sqlite/13_replay.sql")),
     (14, "usage", include_str!("../migrations/sqlite/14_usage.sql")),
+    (15, "token changes", include_str!("../migrations/sqlite/15_token_changes.sql")),
 ]);
 
 /// PostgreSQL's (each runs with `search_path` set to the store's schema). Its 9 has no SQLite

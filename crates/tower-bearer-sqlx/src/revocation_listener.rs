@@ -44,10 +44,13 @@ use crate::status::ListenerStatus;
 /// within the second happens at its end, never dropped). Keep roles you do not trust off the
 /// database the store uses.
 ///
-/// On SQLite (several processes sharing one file), a deny list is refreshed every
+/// On SQLite (several processes sharing one file), a deny list is refreshed, and a cache reads
+/// the file's change feed (the digest of every token revoked, deleted or rotated, by any
+/// process, numbered as committed), every
 /// [`revocation_poll_interval`](crate::SqlTokenStoreBuilder::revocation_poll_interval) (1 s
-/// by default): that interval is the bound; a failed read reports the channel down, so
-/// tokens are checked against their records until a read succeeds again.
+/// by default): that interval is the bound. A failed read reports the channel down, so tokens
+/// are checked against their records, and a cache caches no active token, until a read
+/// succeeds again. The feed keeps the newest 10 000 changes; a cache further behind is cleared.
 ///
 /// A subscriber that [replays] (a deny list of signed tokens) gets the same bound: at each
 /// subscription, after `LISTEN` took effect, the revocations in effect are read from the

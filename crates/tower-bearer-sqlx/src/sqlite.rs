@@ -2,11 +2,13 @@
 //! microseconds, lists as JSON arrays) and its migrations.
 
 use sqlx::Row;
-use sqlx::sqlite::{Sqlite, SqlitePool, SqliteQueryResult, SqliteRow};
+use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool, SqliteQueryResult, SqliteRow};
 
+use crate::changes;
 use crate::dialect::Dialect;
 use crate::error::OpenError;
 use crate::migrate::{SQLITE, migrator};
+use crate::revocations::RevocationRow;
 
 impl Dialect for Sqlite {
     fn table_prefix(_schema: &str) -> String {
@@ -50,6 +52,16 @@ impl Dialect for Sqlite {
 
     fn rows_affected(done: &SqliteQueryResult) -> u64 {
         done.rows_affected()
+    }
+
+    /// No channel: the change goes into the feed that every process's caches poll.
+    async fn announce(
+        conn: &mut SqliteConnection,
+        _channel: &str,
+        hash: &[u8],
+        _revocation: Option<&RevocationRow>,
+    ) -> Result<(), sqlx::Error> {
+        changes::record(conn, hash).await
     }
 
     async fn migrate(pool: &SqlitePool, _schema: &str) -> Result<(), OpenError> {

@@ -32,15 +32,17 @@ impl SqlTokenStore {
     /// its deny list current with it.
     ///
     /// - PostgreSQL: as they commit, through `LISTEN/NOTIFY` (one connection).
-    /// - SQLite (processes sharing one file): by reading the revocations in effect every
+    /// - SQLite (processes sharing one file): every
     ///   [`revocation_poll_interval`](crate::SqlTokenStoreBuilder::revocation_poll_interval),
-    ///   for subscribers that [replay](RevocationSubscriber::wants_replay) them (a deny list);
-    ///   `None` for others (a cache needs digests, which polling cannot give).
+    ///   by reading the revocations in effect for subscribers that
+    ///   [replay](RevocationSubscriber::wants_replay) them (a deny list), and the digests of the
+    ///   tokens changed since the last read for others (a cache: one query, which finds nothing
+    ///   most of the time). A cache that fell more than 10 000 changes behind is
+    ///   [reset](RevocationSubscriber::reset).
     ///
     /// Call it within a tokio runtime; the task runs until the subscriber is gone or
     /// [`RevocationListener::stop`].
-    #[allow(unreachable_patterns, reason = "reachable with both backends enabled")]
-    pub fn push_revocations<R: RevocationSubscriber>(&self, subscriber: R) -> Option<RevocationListener> {
+    pub fn push_revocations<R: RevocationSubscriber>(&self, subscriber: R) -> RevocationListener {
         let (report, status) = StatusReport::channel();
         // In each case, before returning: the subscriber trusts nothing until the subscription
         // is confirmed.
@@ -51,13 +53,11 @@ impl SqlTokenStore {
                 crate::listener::spawn(self, db, subscriber, report)
             }
             #[cfg(feature = "sqlite")]
-            Db::Sqlite(_) if subscriber.wants_replay() => {
+            Db::Sqlite(db) => {
                 subscriber.set_connected(false);
-                crate::poller::spawn(self, subscriber, report)
+                crate::poller::spawn(self, &db.pool, subscriber, report)
             }
-            // Nothing to push (a cache on SQLite): the subscriber keeps trusting what it has.
-            _ => return None,
         };
-        Some(RevocationListener { status, task: task.abort_handle() })
+        RevocationListener { status, task: task.abort_handle() }
     }
 }

@@ -15,16 +15,14 @@ impl TokenStore for SqlTokenStore {
     /// ([`push_revocations`](SqlTokenStore::push_revocations)) when called within a tokio
     /// runtime; a cache or a verifier of signed tokens built over this store subscribes so,
     /// with nothing for the application to wire. The push is listed by
-    /// [`revocation_pushes`](SqlTokenStore::revocation_pushes). Outside a runtime, or for a
-    /// subscriber SQLite cannot feed (a cache), nothing starts and it returns `false`: a deny
-    /// list then has each token's record read, a cache relies on its TTL.
+    /// [`revocation_pushes`](SqlTokenStore::revocation_pushes). Outside a runtime nothing
+    /// starts and it returns `false`: a deny list then has each token's record read, a cache
+    /// relies on its TTL.
     fn subscribe_revocations(&self, subscriber: Box<dyn RevocationSubscriber>) -> bool {
         if tokio::runtime::Handle::try_current().is_err() {
             return false;
         }
-        let Some(push) = self.push_revocations(subscriber) else {
-            return false;
-        };
+        let push = self.push_revocations(subscriber);
         self.running_pushes().push(push);
         true
     }

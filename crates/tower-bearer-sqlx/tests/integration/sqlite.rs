@@ -327,11 +327,62 @@ mod cached {
         contract::manage(&cached).await.unwrap();
     }
 
+    /// Another process (here another store on the file) revokes, deletes and rotates tokens
+    /// this process's cache holds for an hour: the cache drops them at its next poll of the
+    /// file's change feed, and goes on serving the others from memory.
+    #[tokio::test]
+    async fn a_cache_drops_what_another_process_on_the_file_revokes() {
+        let dir = temp_dir();
+        let path = dir.path().join("shared.db");
+        let open = || {
+            SqlTokenStore::builder()
+                .revocation_poll_interval(Duration::from_millis(20))
+                .open_sqlite(path.clone())
+        };
+        let (here, elsewhere) = (open().await.unwrap(), open().await.unwrap());
+        let cached = here.clone().cached(CacheConfig::default().positive_ttl(Duration::from_secs(3600)));
+        let pushes = here.revocation_pushes();
+        assert_eq!(pushes.len(), 1, "the cache subscribed");
+        assert!(pushes[0].wait_until_subscribed(Duration::from_secs(5)).await);
+        assert!(cached.is_caching_active_tokens());
+
+        let layer = BearerAuthLayer::new(cached.clone());
+        let mut tokens = Vec::new();
+        for _ in 0..4 {
+            tokens.push(elsewhere.issue(NewToken::for_subject("alice")).await.unwrap());
+        }
+        for token in &tokens {
+            assert_eq!(status(&layer, token.secret().expose_secret()).await, StatusCode::OK);
+        }
+        assert_eq!(cached.entry_count(), 4, "each answer cached");
+
+        assert!(elsewhere.revoke(tokens[0].id()).await.unwrap());
+        assert!(elsewhere.delete(tokens[1].id()).await.unwrap());
+        let successor = elsewhere.rotate(tokens[2].id(), Duration::ZERO).await.unwrap();
+        let refused = async || {
+            let mut all = true;
+            for token in &tokens[..3] {
+                all &= status(&layer, token.secret().expose_secret()).await == StatusCode::UNAUTHORIZED;
+            }
+            all
+        };
+        assert!(eventually(refused).await, "the revoked, deleted and rotated tokens are refused");
+        assert!(cached.is_caching_active_tokens(), "the push is still trusted");
+        assert_eq!(status(&layer, tokens[3].secret().expose_secret()).await, StatusCode::OK);
+        assert_eq!(status(&layer, successor.secret().expose_secret()).await, StatusCode::OK);
+    }
+
     #[tokio::test]
     async fn cached_hits_survive_the_database_going_away_and_revocations_through_it_do_not() {
         let dir = temp_dir();
-        let store = SqlTokenStore::builder().open_sqlite(dir.path().join("t.db")).await.unwrap();
+        let store = SqlTokenStore::builder()
+            // One poll of the change feed, at the start: none in flight when the file closes.
+            .revocation_poll_interval(Duration::from_secs(3600))
+            .open_sqlite(dir.path().join("t.db"))
+            .await
+            .unwrap();
         let cached = store.clone().cached(CacheConfig::default().positive_ttl(Duration::from_secs(3600)));
+        assert!(store.revocation_pushes()[0].wait_until_subscribed(Duration::from_secs(5)).await);
         let token = cached.issue(NewToken::for_subject("alice")).await.unwrap();
         let layer = BearerAuthLayer::new(cached.clone());
         assert_eq!(status(&layer, token.secret().expose_secret()).await, StatusCode::OK);
