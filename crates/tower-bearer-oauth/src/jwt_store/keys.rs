@@ -10,8 +10,8 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::Connect;
 use serde_json::Value;
-use tower_bearer::{Clock, StoreError, TokenState};
-use tower_bearer_jwt::{ClaimsMemo, Jws, KeySet};
+use tower_bearer::{Clock, StoreError};
+use tower_bearer_jwt::{ClaimsMemo, KeySet};
 
 use super::document::get;
 
@@ -105,17 +105,6 @@ impl<C> KeyCache<C> {
         }
         let fetched = keys.set.as_ref()?;
         verify(&fetched.set, &fetched.memo)
-    }
-
-    /// The state of `token` at the time on `clock` (with `leeway` on `nbf`), if the keys at
-    /// hand are fresh enough and it verified with them before.
-    pub(crate) fn remembered(&self, clock: &Clock, token: &Jws<'_>, leeway: Duration) -> Option<TokenState> {
-        // The memo would say as much, but only after the lock and the clock: with the memo off,
-        // a token costs what it did before there was one.
-        if self.memo_capacity == 0 {
-            return None;
-        }
-        self.with_keys(clock, |_, memo| Some(memo.remembered(token)?.state(clock, leeway)))
     }
 }
 

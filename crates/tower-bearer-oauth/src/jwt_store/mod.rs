@@ -327,17 +327,13 @@ impl<C: Connect + Clone + Send + Sync + 'static> TokenStore for JwtStore<C> {
         let Some(jws) = Jws::split_bytes(token.expose_secret_bytes()) else {
             return Answer::Now(Ok(TokenState::Unknown));
         };
-        // A token that verified with the keys at hand passed every check below already.
-        if let Some(state) = inner.keys.remembered(&inner.clock, &jws, inner.checks.leeway) {
-            return Answer::Now(Ok(state));
-        }
-        // The header is checked before any key is looked up or fetched: a token this store
-        // would refuse anyway never makes it ask the issuer.
-        if !inner.checks.header_admits(&jws) {
-            return Answer::Now(Ok(TokenState::Unknown));
-        }
+        // The memo first (one digest of the signature), then the header, then the signature.
         match inner.verify_now(&jws) {
             Some(state) => Answer::Now(Ok(state)),
+            // The keys at hand are stale, or have no key for the token. The header is checked
+            // before any key is fetched: a token this store would refuse anyway never makes it
+            // ask the issuer.
+            None if !inner.checks.header_admits(&jws) => Answer::Now(Ok(TokenState::Unknown)),
             None => Answer::Later(Box::pin(inner.clone().lookup_later(token.expose_secret().to_owned()))),
         }
     }

@@ -74,8 +74,9 @@ impl Checks {
     }
 
     /// The state of `token` now by `clock`, verified with the issuer's `keys` unless `memo` holds
-    /// it (it verified before under these keys); `None` if no key has its `kid`, or, without
-    /// one, none is for its `alg` (the keys may be out of date).
+    /// it (it verified before under these keys, header included); `None` if its header is
+    /// admitted but no key has its `kid`, or, without one, none is for its `alg` (the keys may
+    /// be out of date).
     pub(super) fn verify(
         &self,
         token: &Jws<'_>,
@@ -84,11 +85,18 @@ impl Checks {
         clock: &Clock,
     ) -> Option<TokenState> {
         let mut unknown_key = false;
-        let verified = memo.verify(token, clock, || match self.read(token, keys) {
-            Ok(verified) => verified,
-            Err(UnknownKey) => {
-                unknown_key = true;
-                None
+        let verified = memo.verify(token, clock, || {
+            // The header first (`read` does not check `typ`): a token it refuses costs no
+            // signature check.
+            if !self.header_admits(token) {
+                return None;
+            }
+            match self.read(token, keys) {
+                Ok(verified) => verified,
+                Err(UnknownKey) => {
+                    unknown_key = true;
+                    None
+                }
             }
         });
         match verified {
