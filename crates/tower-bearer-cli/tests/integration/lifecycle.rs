@@ -34,6 +34,41 @@ async fn postgres_cluster_over_tls() {
     operator_session(&Cli::new(&url, Some(password))).await;
 }
 
+/// An operator revokes a key with the CLI while a server on the same SQLite file holds it in a
+/// cache for an hour: the server refuses it within its poll of the file's change feed.
+#[tokio::test]
+async fn a_key_the_cli_revokes_leaves_a_running_servers_cache() {
+    use tower_bearer::CachedTokenStore;
+    use tower_bearer::stores::CacheConfig;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.db");
+    let cli = Cli::new(&format!("sqlite://{}", path.display()), None);
+    let issued = cli.run(&["issue", "--subject", "alice"]);
+    let (key, id) = (secret_of(issued.ok()), id_in(&issued.stderr));
+
+    let store = SqlTokenStore::builder()
+        .revocation_poll_interval(Duration::from_millis(20))
+        .open_sqlite(&path)
+        .await
+        .unwrap();
+    let cache = CachedTokenStore::with_config(
+        store.clone(),
+        CacheConfig::default().positive_ttl(Duration::from_secs(3600)),
+    );
+    assert!(store.revocation_pushes()[0].wait_until_subscribed(Duration::from_secs(5)).await);
+    assert!(matches!(state(&cache, &key).await, TokenState::Active(_)));
+    assert_eq!(cache.entry_count(), 1, "the answer is cached");
+
+    cli.run(&["revoke", &id]).ok();
+    let start = Instant::now();
+    while matches!(state(&cache, &key).await, TokenState::Active(_)) {
+        assert!(start.elapsed() < Duration::from_secs(5), "the server still admits the revoked key");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(matches!(state(&cache, &key).await, TokenState::Revoked(_)));
+}
+
 /// The id in a summary line such as `issued tid_… for subject …`.
 fn id_in(note: &str) -> String {
     let word = note.split_whitespace().find(|w| w.starts_with("tid_")).expect("an id in the summary");
