@@ -4,6 +4,7 @@
 mod crashes;
 mod credits;
 mod faults;
+mod feed;
 mod instances;
 mod metrics;
 mod postgres;
