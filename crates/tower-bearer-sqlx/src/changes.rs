@@ -9,7 +9,7 @@ use tower_bearer::TokenHash;
 
 /// How many of the newest changes are kept: a reader more than this many behind finds a gap
 /// and starts over ([`Feed::read`]).
-pub(crate) const KEPT: i64 = 10_000;
+const KEPT: i64 = 10_000;
 
 /// How many changes one read returns at most (a reader behind by more reads again at once).
 const BATCH: i64 = 1_000;

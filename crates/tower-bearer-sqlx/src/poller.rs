@@ -57,16 +57,16 @@ async fn follow<R: RevocationSubscriber>(
     while subscriber.is_alive() && !pool.is_closed() {
         let read = tokio::time::timeout(interval, async {
             match &mut feed {
-                None => Feed::start(&pool).await.map(|start| (Some(start), Read::Gap)),
-                Some(feed) => feed.read(&pool).await.map(|read| (None, read)),
+                Some(feed) => feed.read(&pool).await,
+                None => Feed::start(&pool).await.map(|start| {
+                    feed = Some(start);
+                    Read::Gap
+                }),
             }
         })
         .await;
         let (alive, more) = match read {
-            Ok(Ok((started, read))) => {
-                if started.is_some() {
-                    feed = started;
-                }
+            Ok(Ok(read)) => {
                 let (told, more) = match read {
                     // The first read, or a reader that fell behind the purge: whatever the
                     // subscriber holds may be stale.
